@@ -1,0 +1,55 @@
+"""mazearena: procedurally generated mazes and arenas for reinforcement learning, on a batched torch engine.
+
+Importing the package registers the Gymnasium ids (and does nothing else): ``mazearena/Maze-v0``,
+``mazearena/MazeKeyDoor-v0``, ``mazearena/MazeHazards-v0``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+__version__ = "0.1.0"
+
+DEFAULT_SIZE = 11
+
+# id -> (default keyword arguments, max_episode_steps). The limit scales with the default size (4 * size**2);
+# pass max_episode_steps=... to gymnasium.make / make_vec when you change the size a lot.
+MAZE_IDS: dict[str, dict[str, Any]] = {
+    "mazearena/Maze-v0": {"variant": "goal"},
+    "mazearena/MazeKeyDoor-v0": {"variant": "key_door"},
+    "mazearena/MazeHazards-v0": {"variant": "hazards", "loops": 0.25},
+}
+MAX_EPISODE_STEPS = 4 * DEFAULT_SIZE**2
+
+
+def _register() -> None:
+    for env_id, kwargs in MAZE_IDS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(
+            id=env_id,
+            entry_point="mazearena.envs.maze:MazeEnv",
+            vector_entry_point="mazearena.envs.vector:MazeVectorEnv",
+            max_episode_steps=MAX_EPISODE_STEPS,
+            kwargs={"size": DEFAULT_SIZE, **kwargs},
+        )
+
+
+_register()
+
+
+def make_vec(env_id: str, num_envs: int, device: str = "cpu", seed: int | None = None, **kwargs: Any):
+    """A batched :class:`~mazearena.envs.vector.MazeVectorEnv` of ``num_envs`` games of ``env_id``.
+
+    Tensors stay on ``device``. ``seed`` seeds game i with ``seed + i`` at the first reset. Other keyword
+    arguments are maze options (``size``, ``view_size``, ``num_levels``, ...) or ``max_episode_steps``.
+    """
+    if env_id not in MAZE_IDS:
+        raise ValueError(f"unknown env id {env_id!r}; mazearena's vector envs: {', '.join(MAZE_IDS)}")
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device,
+                        seed=seed, **kwargs)
+
+
+__all__ = ["MAZE_IDS", "__version__", "make_vec"]

@@ -1,0 +1,91 @@
+"""Shared grid vocabulary of the engine: cell codes, headings, and counter-based random numbers.
+
+Every random draw in mazearena is a pure function of integers (level id, env seed, episode, counter)
+so that a game's randomness never depends on which batch it runs in or on any global RNG.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import torch
+
+
+class Cell(IntEnum):
+    """What occupies a grid cell. Stored as ``uint8`` in every grid tensor."""
+
+    FLOOR = 0
+    WALL = 1
+    GOAL = 2
+    KEY = 3
+    DOOR = 4  # locked; opens (becomes FLOOR) when the agent walks into it holding the key
+    LAVA = 5
+
+
+class Heading(IntEnum):
+    """Compass headings; also the cardinal move actions."""
+
+    NORTH = 0
+    EAST = 1
+    SOUTH = 2
+    WEST = 3
+
+
+# (dy, dx) per heading, indexed by Heading.
+HEADING_DELTAS = torch.tensor([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=torch.long)
+
+# Independent random streams: a draw is hash(key, stream, counter).
+STREAM_LEVEL = 1
+STREAM_SPAWN = 2
+STREAM_HEADING = 3
+STREAM_EDGE = 11
+STREAM_WALK = 12
+STREAM_GOAL = 13
+STREAM_LOOPS = 14
+STREAM_ROOMS = 15
+STREAM_DIVIDER = 16
+STREAM_KEY = 17
+STREAM_LAVA = 18
+STREAM_SIDE = 19
+
+_M1 = 0xBF58476D1CE4E5B9 - (1 << 64)
+_M2 = 0x94D049BB133111EB - (1 << 64)
+_GOLDEN = 0x9E3779B97F4A7C15 - (1 << 64)
+
+
+def _shr(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Logical right shift of int64 (torch's ``>>`` is arithmetic)."""
+    return (x >> k) & ((1 << (64 - k)) - 1)
+
+
+def mix64(x: torch.Tensor) -> torch.Tensor:
+    """The splitmix64 finaliser on int64 tensors (multiplication wraps modulo 2**64)."""
+    x = x ^ _shr(x, 30)
+    x = x * _M1
+    x = x ^ _shr(x, 27)
+    x = x * _M2
+    return x ^ _shr(x, 31)
+
+
+def hash_ints(*keys: torch.Tensor | int) -> torch.Tensor:
+    """Hash broadcastable int64 tensors (or Python ints) into one well-mixed int64 tensor."""
+    h: torch.Tensor | None = None
+    for key in keys:
+        k = key if isinstance(key, torch.Tensor) else torch.tensor(key, dtype=torch.long)
+        k = k.to(torch.long)
+        if h is None:
+            h = mix64(k + _GOLDEN)
+        else:
+            h = mix64(h.to(k.device) ^ (k + _GOLDEN))
+    assert h is not None, "hash_ints needs at least one key"
+    return h
+
+
+def uniform(*keys: torch.Tensor | int) -> torch.Tensor:
+    """Uniform float32 in [0, 1) from integer keys."""
+    return _shr(hash_ints(*keys), 40).to(torch.float32) * (1.0 / (1 << 24))
+
+
+def randint(n: torch.Tensor | int, *keys: torch.Tensor | int) -> torch.Tensor:
+    """Integers uniform in [0, n) (n < 2**31) from integer keys."""
+    return _shr(hash_ints(*keys), 33) % n

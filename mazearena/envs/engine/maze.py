@@ -1,0 +1,378 @@
+"""The maze game's rules, written once over a batch of games, in torch, on any device.
+
+:class:`MazeEngine` holds N games (grids, agent positions, headings, keys, step counters) and steps them
+all at once. The Gymnasium env, the vector env and the renderer are views over it.
+
+Rules (documented in the README as well):
+
+* Actions, ``actions="cardinal"`` (default): 0 north, 1 east, 2 south, 3 west; the agent turns to face the
+  move. ``actions="turn"`` (MiniGrid-style): 0 turn left, 1 turn right, 2 forward.
+* Walls block. A locked door blocks unless the agent holds the key, in which case walking into it opens
+  it for good. Walking onto the key picks it up.
+* Reaching the goal ends the episode (``terminated``) with reward ``1 - 0.9 * t / H``, where t is the
+  number of steps taken and ``H = 4 * size**2``; stepping into lava ends it with reward 0. Every other
+  step gives 0. ``truncated`` is set when t reaches ``max_episode_steps`` (if the engine owns the limit).
+* Observations (``obs_mode``): ``partial`` (default) is a ``view_size`` square centred on the agent,
+  north-up with cardinal actions, rotated so the agent faces up with turn actions. Walls do not block
+  sight. ``full`` is the whole grid. Both are ``uint8`` one-hot planes ``[8, h, w]``, channels in
+  :data:`CHANNELS`. ``rgb`` is the partial view drawn with the renderer's tiles, ``[h, w, 3]`` uint8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import Enum
+
+import torch
+
+from mazearena.envs.engine.grid import (
+    HEADING_DELTAS,
+    STREAM_HEADING,
+    STREAM_LEVEL,
+    STREAM_SPAWN,
+    Cell,
+    randint,
+)
+from mazearena.envs.layouts import LayoutConfig, Layouts, _enum_value, generate, level_range
+
+CHANNELS = ("wall", "goal", "key", "door", "lava", "agent", "facing", "has_key")
+_CELL_CHANNELS = (Cell.WALL, Cell.GOAL, Cell.KEY, Cell.DOOR, Cell.LAVA)
+
+# A finite level set is generated once and kept on the device if it is at most this many bytes.
+LEVEL_CACHE_BYTES = 256 * 2**20
+
+
+class ObsMode(str, Enum):
+    PARTIAL = "partial"
+    FULL = "full"
+    RGB = "rgb"
+
+
+class ActionSet(str, Enum):
+    CARDINAL = "cardinal"
+    TURN = "turn"
+
+
+NUM_ACTIONS = {ActionSet.CARDINAL: 4, ActionSet.TURN: 3}
+
+
+@dataclass(frozen=True)
+class MazeConfig(LayoutConfig):
+    """Everything that defines a maze environment: the level generator's fields plus these."""
+
+    view_size: int = 7
+    """Side of the egocentric view (odd, 3 to 31)."""
+    obs_mode: ObsMode = ObsMode.PARTIAL
+    """``partial`` (one-hot planes around the agent), ``full`` (one-hot planes of the whole grid), ``rgb``."""
+    actions: ActionSet = ActionSet.CARDINAL
+    """``cardinal`` (4 moves) or ``turn`` (left, right, forward)."""
+    num_levels: int = 0
+    """How many distinct levels to draw from (0 = unlimited)."""
+    start_level: int = 0
+    """First level id of the set; train and test sets with non-overlapping ranges are disjoint."""
+    pixel_tile: int = 8
+    """Pixels per cell in ``rgb`` observations (4 to 32)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "obs_mode", _enum_value(ObsMode, self.obs_mode, "obs_mode"))
+        object.__setattr__(self, "actions", _enum_value(ActionSet, self.actions, "actions"))
+        v = self.view_size
+        if isinstance(v, bool) or not isinstance(v, int) or v % 2 == 0 or not 3 <= v <= 31:
+            raise ValueError(f"view_size must be an odd int in [3, 31], got {v!r}")
+        if isinstance(self.pixel_tile, bool) or not isinstance(self.pixel_tile, int) or not 4 <= self.pixel_tile <= 32:
+            raise ValueError(f"pixel_tile must be an int in [4, 32], got {self.pixel_tile!r}")
+        level_range(self.num_levels, self.start_level)
+
+    @property
+    def reward_horizon(self) -> int:
+        return 4 * self.size * self.size
+
+    @property
+    def num_actions(self) -> int:
+        return NUM_ACTIONS[self.actions]
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        if self.obs_mode is ObsMode.FULL:
+            return (len(CHANNELS), self.size, self.size)
+        if self.obs_mode is ObsMode.RGB:
+            side = self.view_size * self.pixel_tile
+            return (side, side, 3)
+        return (len(CHANNELS), self.view_size, self.view_size)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def _view_offsets(view_size: int) -> torch.Tensor:
+    """[4, V*V, 2] world (dy, dx) of each view cell, for an agent facing each heading (view faces up)."""
+    p = view_size // 2
+    r, c = torch.meshgrid(torch.arange(view_size) - p, torch.arange(view_size) - p, indexing="ij")
+    r, c = r.reshape(-1), c.reshape(-1)
+    return torch.stack(
+        [
+            torch.stack([r, c], -1),  # north: view up is world up
+            torch.stack([c, -r], -1),  # east: view up is world +x, view right is world +y
+            torch.stack([-r, -c], -1),  # south
+            torch.stack([-c, r], -1),  # west
+        ]
+    )
+
+
+class _LevelSource:
+    """Layouts by level id: a finite set is generated once; unlimited levels are generated in batches ahead
+    of need (one slot per env holds its next level), so autoresets rarely wait for generation."""
+
+    def __init__(self, config: MazeConfig, num_envs: int, device: torch.device) -> None:
+        self.config, self.device = config, device
+        lo, hi = level_range(config.num_levels, config.start_level)
+        self.lo, self.span = lo, hi - lo
+        self.cached = config.num_levels > 0 and config.num_levels * 2 * config.size**2 <= LEVEL_CACHE_BYTES
+        if self.cached:
+            layouts = self._generate_in_chunks(torch.arange(lo, hi, device=device))
+            self.grid, self.spawn = layouts.grid, layouts.spawn_mask
+        else:
+            s = config.size
+            self.slot_ids = torch.full((num_envs,), -1, dtype=torch.long, device=device)
+            self.slot_grid = torch.zeros(num_envs, s, s, dtype=torch.uint8, device=device)
+            self.slot_spawn = torch.zeros(num_envs, s, s, dtype=torch.bool, device=device)
+            self.refill_at = max(64, num_envs // 8)
+
+    def _generate_in_chunks(self, ids: torch.Tensor, chunk: int = 8192) -> Layouts:
+        parts = [generate(ids[i : i + chunk], self.config, self.device) for i in range(0, len(ids), chunk)]
+        return Layouts(
+            level_ids=ids,
+            grid=torch.cat([p.grid for p in parts]),
+            spawn_mask=torch.cat([p.spawn_mask for p in parts]),
+        )
+
+    def level_id(self, seeds: torch.Tensor, episodes: torch.Tensor) -> torch.Tensor:
+        return self.lo + randint(self.span, seeds, STREAM_LEVEL, episodes)
+
+    def fetch(self, env_idx: torch.Tensor, level_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Grids and spawn masks of ``level_ids`` for the envs ``env_idx``."""
+        if self.cached:
+            k = level_ids - self.lo
+            return self.grid[k], self.spawn[k]
+        hit = self.slot_ids[env_idx] == level_ids
+        miss = ~hit
+        if bool(miss.any()):
+            fresh = generate(level_ids[miss], self.config, self.device)
+            slots = env_idx[miss]
+            self.slot_grid[slots], self.slot_spawn[slots] = fresh.grid, fresh.spawn_mask
+        grid, spawn = self.slot_grid[env_idx], self.slot_spawn[env_idx]
+        self.slot_ids[env_idx] = -1
+        return grid, spawn
+
+    def prefetch(self, seeds: torch.Tensor, episodes: torch.Tensor) -> None:
+        """Generate, in one batch, the next level of every env whose slot was used up."""
+        if self.cached:
+            return
+        empty = (self.slot_ids < 0).nonzero().squeeze(1)
+        if len(empty) < min(self.refill_at, len(self.slot_ids)):
+            return
+        ids = self.level_id(seeds[empty], episodes[empty] + 1)
+        fresh = generate(ids, self.config, self.device)
+        self.slot_grid[empty], self.slot_spawn[empty], self.slot_ids[empty] = fresh.grid, fresh.spawn_mask, ids
+
+
+class MazeEngine:
+    """N maze games stepped together. Tensors live on ``device``; nothing here touches numpy."""
+
+    def __init__(
+        self,
+        num_envs: int,
+        config: MazeConfig,
+        device: str | torch.device = "cpu",
+        max_episode_steps: int | None = None,
+        autoreset: bool = True,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        if max_episode_steps is not None and (
+            isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1
+        ):
+            raise ValueError(f"max_episode_steps must be an int >= 1 or None, got {max_episode_steps!r}")
+        self.num_envs, self.config = num_envs, config
+        self.device = torch.device(device)
+        self.max_episode_steps = max_episode_steps
+        self.autoreset = autoreset
+        dev = self.device
+        s = config.size
+        self.pad = config.view_size // 2 if config.obs_mode is not ObsMode.FULL else 0
+        self.side = s + 2 * self.pad
+        self.levels = _LevelSource(config, num_envs, dev)
+
+        self.grid = torch.full((num_envs, self.side, self.side), int(Cell.WALL), dtype=torch.uint8, device=dev)
+        self.pos = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)  # (y, x) in layout coordinates
+        self.heading = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.has_key = torch.zeros(num_envs, dtype=torch.bool, device=dev)
+        self.t = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.seeds = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.episodes = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.level_ids = torch.zeros(num_envs, dtype=torch.long, device=dev)
+        self.rows = torch.arange(num_envs, device=dev)
+
+        deltas = HEADING_DELTAS.to(dev)
+        self._flat_delta = deltas[:, 0] * self.side + deltas[:, 1]
+        offsets = _view_offsets(config.view_size).to(dev)
+        self._view_flat = offsets[..., 0] * self.side + offsets[..., 1]  # [4, V*V]
+        self._cell_codes = torch.tensor([int(c) for c in _CELL_CHANNELS], dtype=torch.uint8, device=dev).view(1, -1, 1)
+        self._turn = torch.tensor([-1, 1, 0], dtype=torch.long, device=dev)
+        self._tiles: torch.Tensor | None = None
+        if config.obs_mode is ObsMode.RGB:
+            from mazearena.envs.render import tile_atlas
+
+            self._tiles = tile_atlas(config.pixel_tile).to(dev)
+
+    # ---------------------------------------------------------------- reset
+    def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Start every game afresh: game i draws its levels and spawns from ``seeds[i]``."""
+        self.seeds = torch.as_tensor(seeds, dtype=torch.long, device=self.device).reshape(self.num_envs).clone()
+        self.episodes.zero_()
+        self._start(self.rows, level_ids)
+        return self.observe()
+
+    def reset_next(self, env_idx: torch.Tensor, level_ids: torch.Tensor | None = None) -> None:
+        """Start the next episode (same seed, next episode number) of the games ``env_idx``."""
+        self.episodes[env_idx] += 1
+        self._start(env_idx, level_ids)
+
+    def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None) -> None:
+        seeds, episodes = self.seeds[idx], self.episodes[idx]
+        if level_ids is None:
+            level_ids = self.levels.level_id(seeds, episodes)
+        else:
+            level_ids = torch.as_tensor(level_ids, dtype=torch.long, device=self.device).reshape(-1)
+            lo, span = self.levels.lo, self.levels.span
+            bad = (level_ids < lo) | (level_ids >= lo + span)
+            if bool(bad.any()):
+                raise ValueError(
+                    f"level_id {level_ids[bad][0].item()} is outside this env's level set [{lo}, {lo + span})"
+                )
+        grid, spawn = self.levels.fetch(idx, level_ids)
+        s, p = self.config.size, self.pad
+        self.grid[idx, p : p + s, p : p + s] = grid
+        spawn = spawn.flatten(1)
+        count = spawn.sum(1)
+        k = randint(count, seeds, STREAM_SPAWN, episodes)
+        cell = (spawn.cumsum(1) > k[:, None]).to(torch.uint8).argmax(1)
+        self.pos[idx] = torch.stack([cell // s, cell % s], 1)
+        self.heading[idx] = randint(4, seeds, STREAM_HEADING, episodes)
+        self.has_key[idx] = False
+        self.t[idx] = 0
+        self.level_ids[idx] = level_ids
+        self.levels.prefetch(self.seeds, self.episodes)
+
+    # ---------------------------------------------------------------- step
+    def step(self, actions: torch.Tensor):
+        """Advance every game by one action. Returns ``(obs, reward, terminated, truncated, info)``.
+
+        With autoreset, games that ended are restarted in the same step: ``obs`` is the first observation
+        of the new episode and ``info["final_obs"]`` holds the last one (rows where ``info["_final_obs"]``).
+        """
+        flat_grid = self.grid.view(self.num_envs, -1)
+        if self.config.actions is ActionSet.CARDINAL:
+            self.heading = actions
+            moving = torch.ones_like(actions, dtype=torch.bool)
+        else:
+            self.heading = (self.heading + self._turn[actions]) % 4
+            moving = actions == 2
+        here = (self.pos[:, 0] + self.pad) * self.side + self.pos[:, 1] + self.pad
+        target = here + self._flat_delta[self.heading]
+        cell = flat_grid.gather(1, target[:, None]).squeeze(1)
+        blocked = (cell == Cell.WALL) | ((cell == Cell.DOOR) & ~self.has_key)
+        moved = moving & ~blocked
+        takes = moved & ((cell == Cell.KEY) | (cell == Cell.DOOR))
+        flat_grid.scatter_(1, target[:, None], torch.where(takes, int(Cell.FLOOR), cell)[:, None])
+        self.has_key |= moved & (cell == Cell.KEY)
+        self.pos += HEADING_DELTAS.to(self.device)[self.heading] * moved[:, None]
+        self.t += 1
+        success = moved & (cell == Cell.GOAL)
+        terminated = success | (moved & (cell == Cell.LAVA))
+        if self.max_episode_steps is not None:
+            truncated = (self.t >= self.max_episode_steps) & ~terminated
+        else:
+            truncated = torch.zeros_like(terminated)
+        reward = torch.where(success, 1.0 - 0.9 * self.t.float() / self.config.reward_horizon, 0.0)
+        info = {"is_success": success, "episode_length": self.t.clone(), "level_id": self.level_ids.clone()}
+        obs = self.observe()
+        if self.autoreset:
+            done = terminated | truncated
+            done_idx = done.nonzero().squeeze(1)
+            info["_final_obs"] = done
+            info["final_obs"] = obs
+            if len(done_idx):
+                obs = obs.clone()
+                self.reset_next(done_idx)
+                obs[done_idx] = self.observe(done_idx)
+        return obs, reward, terminated, truncated, info
+
+    # ---------------------------------------------------------------- observe
+    def observe(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """Observations of all games, or of the games ``idx``, on the engine's device."""
+        rows = self.rows if idx is None else idx
+        n = len(rows)
+        mode = self.config.obs_mode
+        flat_grid = self.grid.view(self.num_envs, -1)[rows] if idx is not None else self.grid.view(self.num_envs, -1)
+        pos, heading, has_key = self.pos[rows], self.heading[rows], self.has_key[rows]
+        here = (pos[:, 0] + self.pad) * self.side + pos[:, 1] + self.pad
+        if mode is ObsMode.FULL:
+            codes = flat_grid
+            agent_at, facing_at = here, here + self._flat_delta[heading]
+            hw = (self.side, self.side)
+        else:
+            view_heading = heading if self.config.actions is ActionSet.TURN else torch.zeros_like(heading)
+            codes = flat_grid.gather(1, here[:, None] + self._view_flat[view_heading])
+            v = self.config.view_size
+            centre = (v * v) // 2
+            agent_at = torch.full_like(here, centre)
+            # In the rotated view the agent always faces up; north-up, it faces its heading.
+            face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
+            facing_at = centre + HEADING_DELTAS.to(self.device)[face] @ torch.tensor([v, 1], device=self.device)
+            hw = (v, v)
+        if mode is ObsMode.RGB:
+            return self._pixels(codes, heading, has_key, hw)
+        obs = torch.zeros(n, len(CHANNELS), codes.shape[1], dtype=torch.uint8, device=self.device)
+        obs[:, : len(_CELL_CHANNELS)] = (codes[:, None, :] == self._cell_codes).to(torch.uint8)
+        r = torch.arange(n, device=self.device)
+        obs[r, 5, agent_at] = 1
+        obs[r, 6, facing_at] = 1
+        obs[:, 7] = has_key[:, None].to(torch.uint8)
+        return obs.view(n, len(CHANNELS), *hw)
+
+    def _pixels(self, codes: torch.Tensor, heading: torch.Tensor, has_key: torch.Tensor, hw: tuple[int, int]):
+        from mazearena.envs.render import agent_tile
+
+        v = hw[0]
+        face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
+        tiles = codes.long()
+        tiles[:, (v * v) // 2] = agent_tile(face, has_key)
+        t = self.config.pixel_tile
+        img = self._tiles[tiles]  # [n, V*V, t, t, 3]
+        n = codes.shape[0]
+        return img.view(n, v, v, t, t, 3).permute(0, 1, 3, 2, 4, 5).reshape(n, v * t, v * t, 3)
+
+    # ---------------------------------------------------------------- helpers for views
+    def layout_grid(self, i: int) -> torch.Tensor:
+        """The current grid of game i (doors opened and keys taken show), without the view padding."""
+        s, p = self.config.size, self.pad
+        return self.grid[i, p : p + s, p : p + s]
+
+    def validate_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Check shape, dtype and range of an action batch; returns it as int64 on the device."""
+        if not isinstance(actions, torch.Tensor):
+            raise TypeError(f"actions must be a torch tensor or numpy array, got {type(actions).__name__}")
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},), got {tuple(actions.shape)}")
+        if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
+            raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
+        actions = actions.to(self.device, torch.long)
+        n = self.config.num_actions
+        bad = (actions < 0) | (actions >= n)
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0, 0])
+            raise ValueError(f"action {int(actions[i])} of env {i} is out of range: valid actions are 0..{n - 1}")
+        return actions

@@ -1,0 +1,148 @@
+"""``mazearena/Maze*-v0``: a single maze game as a ``gymnasium.Env``, a batch-of-one view over the engine.
+
+Observations are numpy arrays, as the Gymnasium API expects; the rules live in :mod:`engine.maze`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from mazearena.envs.engine.maze import ActionSet, MazeConfig, MazeEngine, ObsMode
+
+
+def make_config(kwargs: dict[str, Any]) -> MazeConfig:
+    """A :class:`MazeConfig` from keyword arguments, naming any unknown argument."""
+    unknown = sorted(set(kwargs) - set(MazeConfig.field_names()))
+    if unknown:
+        raise TypeError(f"unknown maze option(s) {unknown}; valid options: {', '.join(MazeConfig.field_names())}")
+    return MazeConfig(**kwargs)
+
+
+def observation_space(config: MazeConfig) -> gym.spaces.Box:
+    high = 255 if config.obs_mode is ObsMode.RGB else 1
+    return gym.spaces.Box(0, high, config.obs_shape, dtype=np.uint8)
+
+
+def view_mask(config: MazeConfig, pos: tuple[int, int], heading: int) -> np.ndarray:
+    """[size, size] bool: the cells the agent's observation covers."""
+    s = config.size
+    mask = np.zeros((s, s), dtype=bool)
+    if config.obs_mode is ObsMode.FULL:
+        mask[:] = True
+        return mask
+    p = config.view_size // 2
+    y, x = pos
+    mask[max(0, y - p) : y + p + 1, max(0, x - p) : x + p + 1] = True
+    return mask
+
+
+def draw_game(engine: MazeEngine, i: int, tile: int = 32) -> np.ndarray:
+    """RGB frame of game ``i`` of an engine, its field of view highlighted."""
+    from mazearena.envs.render import render_frame
+
+    pos = (int(engine.pos[i, 0]), int(engine.pos[i, 1]))
+    heading = int(engine.heading[i])
+    return render_frame(
+        engine.layout_grid(i).cpu().numpy(),
+        pos,
+        heading,
+        bool(engine.has_key[i]),
+        view_mask(engine.config, pos, heading),
+        tile=tile,
+    )
+
+
+def check_action(action: Any, num_actions: int) -> int:
+    """An action as a Python int, or a clear error naming it."""
+    if isinstance(action, (np.ndarray, torch.Tensor)):
+        if action.ndim != 0 and action.shape != (1,):
+            raise ValueError(f"action must be a scalar, got an array of shape {tuple(action.shape)}")
+        action = action.reshape(()).item()
+    if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+        raise TypeError(f"action must be an int in 0..{num_actions - 1}, got {action!r}")
+    if not 0 <= int(action) < num_actions:
+        raise ValueError(f"action {int(action)} is out of range: valid actions are 0..{num_actions - 1}")
+    return int(action)
+
+
+class MazeEnv(gym.Env):
+    """One procedurally generated maze. Keyword arguments are the fields of :class:`MazeConfig`.
+
+    ``reset(options={"level_id": n})`` replays level ``n`` (with a spawn drawn from the seed).
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.config = make_config(kwargs)
+        self.render_mode = render_mode
+        self.engine = MazeEngine(1, self.config, device="cpu", autoreset=False)
+        self.observation_space = observation_space(self.config)
+        self.action_space = gym.spaces.Discrete(self.config.num_actions)
+        self._started = False
+        self._window = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        level_id = None
+        if options:
+            unknown = set(options) - {"level_id"}
+            if unknown:
+                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_id']")
+            level_id = torch.tensor([int(options["level_id"])])
+        if seed is not None or not self._started:
+            game_seed = seed if seed is not None else int(self.np_random.integers(2**62))
+            self.engine.reset(torch.tensor([game_seed]), level_ids=level_id)
+        else:
+            self.engine.reset_next(torch.tensor([0]), level_ids=level_id)
+        self._started = True
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), {"level_id": int(self.engine.level_ids[0])}
+
+    def step(self, action: Any):
+        a = check_action(action, self.config.num_actions)
+        obs, reward, terminated, truncated, info = self.engine.step(torch.tensor([a]))
+        if self.render_mode == "human":
+            self.render()
+        return (
+            obs[0].numpy(),
+            float(reward[0]),
+            bool(terminated[0]),
+            bool(truncated[0]),
+            {"is_success": bool(info["is_success"][0]), "level_id": int(info["level_id"][0])},
+        )
+
+    def _obs(self) -> np.ndarray:
+        return self.engine.observe()[0].numpy()
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
+            return None
+        frame = draw_game(self.engine, 0)
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            from mazearena.envs.render import Window
+
+            self._window = Window("mazearena", (frame.shape[1], frame.shape[0]), fps=self.metadata["render_fps"])
+        self._window.show(frame)
+        return None
+
+    @property
+    def action_meanings(self) -> list[str]:
+        if self.config.actions is ActionSet.CARDINAL:
+            return ["north", "east", "south", "west"]
+        return ["left", "right", "forward"]
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None

@@ -1,0 +1,144 @@
+"""Drawing games: a tile renderer (cached sprite atlas, batched gather in torch) and a pygame window.
+
+Sprites are 16x16 RGBA PNGs in ``mazearena/assets``; an atlas scales them once per tile size. pygame is
+imported only when a window is opened, so importing mazearena never initialises a display.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mazearena.envs.engine.grid import Cell
+
+# Atlas rows: the six cell kinds, then the agent facing N/E/S/W, then the agent carrying the key.
+AGENT_TILE = len(Cell)
+NUM_TILES = AGENT_TILE + 8
+_CELL_SPRITES = {Cell.FLOOR: "floor", Cell.WALL: "wall", Cell.GOAL: "goal", Cell.KEY: "key", Cell.DOOR: "door",
+                 Cell.LAVA: "lava"}
+FOV_TINT = np.array([255, 244, 214], dtype=np.float32)
+
+
+def _sprite(name: str) -> np.ndarray:
+    with resources.files("mazearena.assets").joinpath(f"{name}.png").open("rb") as f:
+        return np.asarray(Image.open(f).convert("RGBA"), dtype=np.float32) / 255.0
+
+
+def _over(base: np.ndarray, top: np.ndarray) -> np.ndarray:
+    alpha = top[..., 3:4]
+    out = base.copy()
+    out[..., :3] = top[..., :3] * alpha + base[..., :3] * (1 - alpha)
+    out[..., 3] = 1.0
+    return out
+
+
+@lru_cache(maxsize=8)
+def _atlas_16() -> np.ndarray:
+    floor = _sprite("floor")
+    tiles = [floor if cell is Cell.FLOOR else _over(floor, _sprite(name)) for cell, name in _CELL_SPRITES.items()]
+    arrow = _sprite("agent")
+    small_key = np.zeros_like(arrow)
+    key_img = _sprite("key")
+    small_key[8:16, 8:16] = key_img[::2, ::2]
+    for carrying in (False, True):
+        for heading in range(4):
+            sprite = np.rot90(arrow, k=-heading).copy()
+            tile = _over(floor, sprite)
+            tiles.append(_over(tile, small_key) if carrying else tile)
+    return np.stack(tiles)[..., :3]
+
+
+@lru_cache(maxsize=16)
+def tile_atlas(tile: int) -> torch.Tensor:
+    """[NUM_TILES, tile, tile, 3] uint8 sprites at ``tile`` pixels (box-filtered when shrinking)."""
+    out = []
+    for img in _atlas_16():
+        pil = Image.fromarray((img * 255).round().astype(np.uint8), "RGB")
+        resample = Image.Resampling.NEAREST if tile >= 16 else Image.Resampling.BOX
+        out.append(np.asarray(pil.resize((tile, tile), resample)))
+    return torch.from_numpy(np.stack(out))
+
+
+def agent_tile(heading: torch.Tensor, has_key: torch.Tensor) -> torch.Tensor:
+    """Atlas row of the agent sprite for each heading / key state."""
+    return AGENT_TILE + heading + 4 * has_key.to(torch.long)
+
+
+def draw(tiles: torch.Tensor | np.ndarray, tile: int) -> np.ndarray:
+    """Draw an [h, w] array of atlas rows as an RGB image of [h*tile, w*tile, 3]."""
+    ids = torch.as_tensor(np.asarray(tiles), dtype=torch.long)
+    h, w = ids.shape
+    img = tile_atlas(tile)[ids]  # [h, w, t, t, 3]
+    return img.permute(0, 2, 1, 3, 4).reshape(h * tile, w * tile, 3).numpy()
+
+
+def render_frame(
+    grid: np.ndarray,
+    pos: tuple[int, int],
+    heading: int,
+    has_key: bool,
+    view_cells: np.ndarray | None = None,
+    tile: int = 32,
+) -> np.ndarray:
+    """One game as an RGB frame: the grid, the agent, and its field of view (``view_cells``) tinted."""
+    tiles = np.asarray(grid, dtype=np.int64).copy()
+    y, x = pos
+    tiles[y, x] = AGENT_TILE + heading + 4 * int(has_key)
+    frame = draw(tiles, tile).astype(np.float32)
+    if view_cells is not None:
+        mask = np.kron(view_cells.astype(np.float32), np.ones((tile, tile), dtype=np.float32))[..., None]
+        frame = frame * (1 - 0.22 * mask) + FOV_TINT * 0.22 * mask
+    return frame.round().astype(np.uint8)
+
+
+class Window:
+    """A pygame window showing RGB frames; pygame is imported here, not at package import."""
+
+    def __init__(self, title: str, size: tuple[int, int], fps: float = 10.0) -> None:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+
+        self._pg = pygame
+        pygame.display.init()  # display only: initialising audio is slow and noisy on machines without sound
+        pygame.display.set_caption(title)
+        self.screen = pygame.display.set_mode(size)
+        self.clock = pygame.time.Clock()
+        self.fps = fps
+        self.closed = False
+
+    def show(self, frame: np.ndarray) -> None:
+        """Blit a frame ([h, w, 3] uint8), pump events and hold the frame rate."""
+        if self.closed:
+            return
+        pg = self._pg
+        surface = pg.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
+        if surface.get_size() != self.screen.get_size():
+            surface = pg.transform.scale(surface, self.screen.get_size())
+        self.screen.blit(surface, (0, 0))
+        pg.display.flip()
+        self.events()
+        if self.fps > 0:
+            self.clock.tick(self.fps)
+
+    def events(self) -> list:
+        """Pump the event queue; returns the key-down events and notes a window close."""
+        if self.closed:
+            return []
+        keys = []
+        for event in self._pg.event.get():
+            if event.type == self._pg.QUIT:
+                self.close()
+                break
+            if event.type == self._pg.KEYDOWN:
+                keys.append(event)
+        return keys
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._pg.display.quit()

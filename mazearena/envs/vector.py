@@ -1,0 +1,106 @@
+"""A ``gymnasium.vector.VectorEnv`` over the maze engine: N games in one batch, tensors on the device.
+
+Observations, rewards and flags are torch tensors on ``device``; actions may be a torch tensor or a numpy
+array of shape ``[num_envs]``. Autoreset happens in the same step (``AutoresetMode.SAME_STEP``): the last
+observation of an ended episode is ``info["final_obs"]`` where ``info["_final_obs"]`` is true.
+Sub-env i is seeded with ``seed + i``, so it replays exactly what ``MazeEnv`` does with that seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from mazearena.envs.engine.maze import MazeEngine
+from mazearena.envs.maze import draw_game, make_config, observation_space
+
+
+class MazeVectorEnv(VectorEnv):
+    """``num_envs`` maze games on ``device``. Keyword arguments are the fields of ``MazeConfig``."""
+
+    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.SAME_STEP, "render_fps": 10}
+
+    def __init__(
+        self,
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        seed: int | None = None,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        check_actions: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        try:
+            device = torch.device(device)
+        except RuntimeError as e:
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from e
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available on this machine")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        self.config = make_config(kwargs)
+        self.engine = MazeEngine(num_envs, self.config, device, max_episode_steps=max_episode_steps, autoreset=True)
+        self.num_envs = num_envs
+        self.device = device
+        self.render_mode = render_mode
+        self.check_actions = check_actions
+        self.single_observation_space = observation_space(self.config)
+        self.single_action_space = gym.spaces.Discrete(self.config.num_actions)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._default_seed = seed
+        self._started = False
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        """Reset every game. ``seed`` (int) seeds game i with ``seed + i``; a list gives each game its seed.
+
+        ``options={"level_ids": [...]}`` plays the given level ids (one per game).
+        """
+        super().reset(seed=seed if isinstance(seed, (int, np.integer)) else None)
+        if seed is None:
+            seed = self._default_seed if not self._started and self._default_seed is not None else None
+        if seed is None:
+            seeds = torch.as_tensor(self.np_random.integers(2**62, size=self.num_envs))
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            seeds = int(seed) + torch.arange(self.num_envs)
+        else:
+            seeds = torch.as_tensor(list(seed), dtype=torch.long)
+            if seeds.shape != (self.num_envs,):
+                raise ValueError(f"seed must be an int or a list of {self.num_envs} ints, got {len(seeds)} seeds")
+        level_ids = None
+        if options:
+            unknown = set(options) - {"level_ids"}
+            if unknown:
+                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_ids']")
+            level_ids = torch.as_tensor(options["level_ids"], dtype=torch.long).reshape(-1)
+            if level_ids.shape != (self.num_envs,):
+                raise ValueError(f"options['level_ids'] must hold {self.num_envs} ids, got {level_ids.numel()}")
+        obs = self.engine.reset(seeds, level_ids=level_ids)
+        self._started = True
+        return obs, {"level_id": self.engine.level_ids.clone()}
+
+    def step(self, actions: torch.Tensor | np.ndarray):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if isinstance(actions, np.ndarray):
+            if not (np.issubdtype(actions.dtype, np.integer)):
+                raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
+            actions = torch.from_numpy(actions)
+        if self.check_actions:
+            actions = self.engine.validate_actions(actions)
+        else:
+            actions = actions.to(self.device, torch.long)
+        return self.engine.step(actions)
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        return tuple(draw_game(self.engine, i) for i in range(self.num_envs))
