@@ -134,6 +134,7 @@ class MazeEnv(gym.Env):
 
             self._window = Window("mazearena", (frame.shape[1], frame.shape[0]), fps=self.metadata["render_fps"])
         self._window.show(frame)
+        self._window.events()
         return None
 
     @property

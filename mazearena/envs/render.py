@@ -112,7 +112,7 @@ class Window:
         self.closed = False
 
     def show(self, frame: np.ndarray) -> None:
-        """Blit a frame ([h, w, 3] uint8), pump events and hold the frame rate."""
+        """Blit a frame ([h, w, 3] uint8) and hold the frame rate; call :meth:`events` to pump the queue."""
         if self.closed:
             return
         pg = self._pg
@@ -121,7 +121,6 @@ class Window:
             surface = pg.transform.scale(surface, self.screen.get_size())
         self.screen.blit(surface, (0, 0))
         pg.display.flip()
-        self.events()
         if self.fps > 0:
             self.clock.tick(self.fps)
 
@@ -137,6 +136,10 @@ class Window:
             if event.type == self._pg.KEYDOWN:
                 keys.append(event)
         return keys
+
+    def set_title(self, title: str) -> None:
+        if not self.closed:
+            self._pg.display.set_caption(title)
 
     def close(self) -> None:
         if not self.closed:

@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine with Python 3.10+:
+#   make demo   create .venv, install mazearena, play generated mazes, write runs/demo/ (GIF + summary)
+#   make test   create .venv, install mazearena[dev], run ruff and the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is installed first so that a CPU build already on pip's path is taken when there is one;
+# TORCH_SPEC=torch takes the newest release instead.
+TORCH_SPEC ?= torch>=2.2,<2.14
+
+.PHONY: setup demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/mazearena demo
+
+lint: setup
+	$(BIN)/ruff check mazearena tests scripts
+
+test: setup lint
+	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/pytest -q
+
+# Peers live in their own environment: MiniGrid depends on pygame-ce, which replaces pygame's module.
+.venv-bench/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet "$(TORCH_SPEC)"
+	.venv-bench/bin/pip install --quiet -e . minigrid
+	touch $@
+
+bench: .venv-bench/.installed
+	.venv-bench/bin/mazearena bench
+
+clean:
+	rm -rf $(VENV) .venv-bench runs

@@ -1,0 +1,59 @@
+"""Reference agents that need no training: a BFS solver (privileged: it reads the engine's state) and a
+uniform random policy. Both act on a whole :class:`~mazearena.envs.vector.MazeVectorEnv` batch at once."""
+
+from __future__ import annotations
+
+import torch
+
+from mazearena.envs.engine.grid import HEADING_DELTAS
+from mazearena.envs.engine.maze import ActionSet, MazeEngine
+from mazearena.envs.layouts import UNREACHABLE, distance_to_goal
+
+
+class SolverPolicy:
+    """Walks a shortest path to the goal (via the key when there is a door). Optimal, so it bounds what a
+    learned agent can reach; distance maps are computed once per episode, for the games that just began."""
+
+    def __init__(self, engine: MazeEngine) -> None:
+        self.engine = engine
+        n, s = engine.num_envs, engine.config.size
+        self.episode = torch.full((n,), -1, dtype=torch.long, device=engine.device)
+        self.seed = torch.zeros(n, dtype=torch.long, device=engine.device)
+        self.dist = torch.zeros(n, 2, s + 2, s + 2, dtype=torch.long, device=engine.device)
+
+    def _refresh(self) -> None:
+        e = self.engine
+        stale = ((self.episode != e.episodes) | (self.seed != e.seeds)).nonzero().squeeze(1)
+        if len(stale) == 0:
+            return
+        grids = torch.stack([e.layout_grid(int(i)) for i in stale])
+        without_key, with_key = distance_to_goal(grids)
+        d = torch.stack([without_key, with_key], 1)
+        self.dist[stale] = torch.nn.functional.pad(d, (1, 1, 1, 1), value=UNREACHABLE)
+        self.episode[stale], self.seed[stale] = e.episodes[stale], e.seeds[stale]
+
+    def __call__(self) -> torch.Tensor:
+        self._refresh()
+        e = self.engine
+        rows = torch.arange(e.num_envs, device=e.device)
+        d = self.dist[rows, e.has_key.long()]  # [n, s+2, s+2], padded by one
+        nbr = e.pos[:, None, :] + 1 + HEADING_DELTAS.to(e.device)[None]  # [n, 4, 2]
+        values = d[rows[:, None], nbr[..., 0], nbr[..., 1]]
+        best = values.argmin(1)
+        if e.config.actions is ActionSet.CARDINAL:
+            return best
+        # Turn actions: face the best heading first, then go forward.
+        diff = (best - e.heading) % 4
+        return torch.where(diff == 0, 2, torch.where(diff == 3, 0, 1))
+
+
+class RandomPolicy:
+    """Uniform random actions from a seeded torch generator."""
+
+    def __init__(self, engine: MazeEngine, seed: int = 0) -> None:
+        self.engine = engine
+        self.generator = torch.Generator(device=engine.device).manual_seed(seed)
+
+    def __call__(self) -> torch.Tensor:
+        e = self.engine
+        return torch.randint(0, e.config.num_actions, (e.num_envs,), generator=self.generator, device=e.device)

@@ -1,0 +1,85 @@
+"""``mazearena``: the command line. Each subcommand is a typed config; ``mazearena SUBCOMMAND --help``."""
+
+from __future__ import annotations
+
+import sys
+
+import tyro
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mazearena.bench import BenchConfig
+from mazearena.demo import DemoConfig
+from mazearena.play import PlayConfig
+
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console)
+
+
+def demo(cfg: DemoConfig) -> None:
+    from mazearena.demo import run_demo
+
+    with _progress() as bar:
+        def track(name: str, total: int):
+            task = bar.add_task(f"{name} playing", total=total)
+            return lambda k: bar.advance(task, k)
+
+        summary = run_demo(cfg, progress=track)
+    table = Table(title=f"{cfg.env} {cfg.size}x{cfg.size}, held-out levels")
+    for col in ("agent", "episodes", "success (95% CI)", "mean return", "mean length"):
+        table.add_column(col)
+    for r in summary["agents"]:
+        lo, hi = r["success_ci95"]
+        table.add_row(r["agent"], str(r["episodes"]), f"{r['success_rate']:.3f} ({lo:.3f}–{hi:.3f})",
+                      f"{r['mean_return']:.3f}", f"{r['mean_length']:.1f}")
+    console.print(table)
+    console.print(f"wrote {cfg.out}/summary.md, summary.json" + (", demo.gif, maze.png" if cfg.gif_episodes else ""))
+
+
+def play(cfg: PlayConfig) -> None:
+    from mazearena.play import play as run_play
+
+    result = run_play(cfg)
+    wins = sum(e["success"] for e in result.episodes)
+    console.print(f"{result.steps} steps, {len(result.episodes)} episodes finished, {wins} solved")
+
+
+def bench(cfg: BenchConfig) -> None:
+    from mazearena.bench import run_bench
+
+    with console.status("benchmarking") as status:
+        report = run_bench(cfg, progress=lambda key: status.update(f"benchmarking {key}"))
+    table = Table(title="env-steps per second (median)")
+    for col in ("what", "env-steps/s", "× MiniGrid"):
+        table.add_column(col)
+    for row in report["rows"]:
+        rate = f"{row['env_steps_per_s']:,.0f}" if row["env_steps_per_s"] else row["note"]
+        table.add_row(row["name"], rate, f"{row['ratio_vs_minigrid']:,.1f}×" if row["ratio_vs_minigrid"] else "–")
+    console.print(table)
+    console.print(f"wrote {cfg.out}/bench.json and bench.md")
+
+
+COMMANDS = {"demo": demo, "play": play, "bench": bench}
+CONFIGS = {"demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        cfg = tyro.extras.subcommand_cli_from_dict(CONFIGS, args=args, prog="mazearena",
+                                                   description="mazearena: mazes and arenas for RL")
+    except (ValueError, TypeError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    name = next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
+    COMMANDS[name](cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

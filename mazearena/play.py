@@ -1,0 +1,112 @@
+"""Keyboard play in a pygame window: arrows move (or turn / go forward), R resets, Esc or Q quits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gymnasium as gym
+
+from mazearena import MAZE_IDS
+from mazearena.envs.engine.maze import ActionSet
+
+
+@dataclass
+class PlayConfig:
+    """Play a maze yourself."""
+
+    env: str = "mazearena/Maze-v0"
+    """Environment id."""
+    size: int = 11
+    """Maze side in cells (odd, 5 to 127)."""
+    actions: ActionSet = ActionSet.CARDINAL
+    """``cardinal``: arrows move. ``turn``: left/right arrows turn, up goes forward."""
+    seed: int = 0
+    """Seed of the first episode; R starts the next one."""
+    tile: int = 40
+    """Pixels per cell on screen."""
+    fps: float = 30.0
+    """Frame-rate cap."""
+    keys: tuple[str, ...] = ()
+    """Key presses to replay before handing over to the keyboard (names such as ``up``, ``r``, ``escape``)."""
+    record: Path | None = None
+    """Write the session to this .gif or .mp4."""
+    max_frames: int = 0
+    """Quit after this many frames (0 = play until the window is closed)."""
+
+    def __post_init__(self) -> None:
+        if self.env not in MAZE_IDS:
+            raise ValueError(f"env must be one of {', '.join(MAZE_IDS)}, got {self.env!r}")
+        if not 8 <= self.tile <= 128:
+            raise ValueError(f"tile must be in [8, 128], got {self.tile}")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be > 0, got {self.fps}")
+
+
+@dataclass
+class PlayResult:
+    frames: int = 0
+    steps: int = 0
+    episodes: list[dict] = field(default_factory=list)
+
+
+def play(cfg: PlayConfig) -> PlayResult:
+    """Run the play loop until the window closes, Esc/Q is pressed or ``max_frames`` pass."""
+    from mazearena.envs.maze import draw_game
+    from mazearena.envs.render import Window
+
+    env = gym.make(cfg.env, size=cfg.size, actions=cfg.actions, max_episode_steps=10**9)
+    maze = env.unwrapped
+    env.reset(seed=cfg.seed)
+    frame = draw_game(maze.engine, 0, tile=cfg.tile)
+    window = Window("mazearena", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
+    pg = window._pg
+    if cfg.actions is ActionSet.CARDINAL:
+        bindings = {pg.K_UP: 0, pg.K_RIGHT: 1, pg.K_DOWN: 2, pg.K_LEFT: 3}
+    else:
+        bindings = {pg.K_LEFT: 0, pg.K_RIGHT: 1, pg.K_UP: 2}
+    for name in cfg.keys:
+        try:
+            code = pg.key.key_code(name)
+        except ValueError:
+            window.close()
+            raise ValueError(f"unknown key name {name!r} in keys (try 'up', 'left', 'r', 'escape')") from None
+        pg.event.post(pg.event.Event(pg.KEYDOWN, key=code))
+
+    result, ep_return, done, recorded = PlayResult(), 0.0, False, [frame]
+    try:
+        while not window.closed:
+            for event in window.events():
+                if event.key in (pg.K_ESCAPE, pg.K_q):
+                    window.close()
+                    break
+                if event.key == pg.K_r or (done and event.key in bindings):
+                    env.reset()
+                    ep_return, done = 0.0, False
+                elif event.key in bindings and not done:
+                    _, reward, terminated, truncated, info = env.step(bindings[event.key])
+                    result.steps += 1
+                    ep_return += reward
+                    if terminated or truncated:
+                        done = True
+                        result.episodes.append({"return": ep_return, "success": info["is_success"]})
+            if window.closed:
+                break
+            frame = draw_game(maze.engine, 0, tile=cfg.tile)
+            status = "solved! press an arrow for the next maze" if done and result.episodes[-1]["success"] else (
+                "game over: press an arrow" if done else "arrows move, R resets, Esc quits")
+            window.set_title(f"mazearena  level {int(maze.engine.level_ids[0])}  return {ep_return:.2f}  {status}")
+            window.show(frame)
+            if cfg.record is not None:
+                recorded.append(frame)
+            result.frames += 1
+            if cfg.max_frames and result.frames >= cfg.max_frames:
+                break
+    finally:
+        window.close()
+        env.close()
+    if cfg.record is not None:
+        from mazearena.training.video import write_video
+
+        write_video(recorded, cfg.record, fps=min(cfg.fps, 15))
+    return result

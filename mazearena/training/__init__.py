@@ -1,0 +1,1 @@
+"""Training, logging, checkpoints and videos."""
