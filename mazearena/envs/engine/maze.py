@@ -11,7 +11,8 @@ Rules (documented in the README as well):
   it for good. Walking onto the key picks it up.
 * Reaching the goal ends the episode (``terminated``) with reward ``1 - 0.9 * t / H``, where t is the
   number of steps taken and ``H = 4 * size**2``; stepping into lava ends it with reward 0. Every other
-  step gives 0. ``truncated`` is set when t reaches ``max_episode_steps`` (if the engine owns the limit).
+  step gives 0. ``truncated`` is set when t reaches ``max_episode_steps`` (if the engine owns the limit), as
+  gymnasium's ``TimeLimit`` does, even on a step that also terminates: bootstrap on ``truncated & ~terminated``.
 * Observations (``obs_mode``): ``partial`` (default) is a ``view_size`` square centred on the agent,
   north-up with cardinal actions, rotated so the agent faces up with turn actions. Walls do not block
   sight. ``full`` is the whole grid. Both are ``uint8`` one-hot planes ``[8, h, w]``, channels in
@@ -275,7 +276,7 @@ class MazeEngine:
         """
         flat_grid = self.grid.view(self.num_envs, -1)
         if self.config.actions is ActionSet.CARDINAL:
-            self.heading = actions
+            self.heading = actions.clone()  # never alias the caller's tensor: resets write headings
             moving = torch.ones_like(actions, dtype=torch.bool)
         else:
             self.heading = (self.heading + self._turn[actions]) % 4
@@ -293,7 +294,8 @@ class MazeEngine:
         success = moved & (cell == Cell.GOAL)
         terminated = success | (moved & (cell == Cell.LAVA))
         if self.max_episode_steps is not None:
-            truncated = (self.t >= self.max_episode_steps) & ~terminated
+            # As gymnasium's TimeLimit: the limit truncates even a step that also terminates.
+            truncated = self.t >= self.max_episode_steps
         else:
             truncated = torch.zeros_like(terminated)
         reward = torch.where(success, 1.0 - 0.9 * self.t.float() / self.config.reward_horizon, 0.0)

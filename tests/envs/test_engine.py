@@ -1,0 +1,148 @@
+"""The rules, on hand-written levels placed into the engine's state."""
+
+import pytest
+import torch
+
+from mazearena.envs.engine.grid import Cell
+from mazearena.envs.engine.maze import CHANNELS, MazeConfig, MazeEngine
+
+CODES = {"#": Cell.WALL, ".": Cell.FLOOR, "G": Cell.GOAL, "k": Cell.KEY, "D": Cell.DOOR, "~": Cell.LAVA}
+N, E, S, W = 0, 1, 2, 3
+
+
+def engine_with(rows: list[str], pos, heading=N, max_episode_steps=None, **cfg) -> MazeEngine:
+    size = len(rows)
+    engine = MazeEngine(1, MazeConfig(size=size, **cfg), max_episode_steps=max_episode_steps)
+    engine.reset(torch.tensor([0]))
+    grid = torch.tensor([[int(CODES[c]) for c in row] for row in rows], dtype=torch.uint8)
+    engine.layout_grid(0).copy_(grid)
+    engine.pos[0] = torch.tensor(pos)
+    engine.heading[0] = heading
+    return engine
+
+
+def step(engine, action):
+    obs, reward, terminated, truncated, info = engine.step(torch.tensor([action]))
+    return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+
+LEVEL = [
+    "#######",
+    "#..#..#",
+    "#k.D.G#",
+    "#..#..#",
+    "#~.#..#",
+    "#..#..#",
+    "#######",
+]
+
+
+def test_walls_block_and_moves_follow_the_compass():
+    e = engine_with(LEVEL, (1, 1))
+    step(e, N)
+    assert e.pos[0].tolist() == [1, 1]  # wall to the north
+    step(e, E)
+    assert e.pos[0].tolist() == [1, 2] and int(e.heading[0]) == E
+    step(e, E)
+    assert e.pos[0].tolist() == [1, 2]  # wall
+    step(e, S)
+    assert e.pos[0].tolist() == [2, 2]
+
+
+def test_door_needs_the_key_and_then_opens_for_good():
+    e = engine_with(LEVEL, (2, 2))
+    step(e, E)
+    assert e.pos[0].tolist() == [2, 2] and not bool(e.has_key[0])  # locked
+    step(e, W)
+    assert bool(e.has_key[0]) and int(e.layout_grid(0)[2, 1]) == Cell.FLOOR  # key picked up
+    step(e, E)
+    step(e, E)
+    assert e.pos[0].tolist() == [2, 3] and int(e.layout_grid(0)[2, 3]) == Cell.FLOOR
+    step(e, E)
+    _, reward, terminated, truncated, info = step(e, E)
+    assert terminated and not truncated and bool(info["is_success"][0])
+    h = 4 * 7 * 7
+    assert reward == pytest.approx(1 - 0.9 * 6 / h)
+
+
+def test_lava_ends_the_episode_without_reward():
+    e = engine_with(LEVEL, (3, 1))
+    _, reward, terminated, truncated, info = step(e, S)
+    assert terminated and not truncated and reward == 0.0 and not bool(info["is_success"][0])
+
+
+def test_time_limit_truncates_and_autoreset_keeps_the_final_observation():
+    e = engine_with(LEVEL, (1, 1), max_episode_steps=3)
+    for _ in range(2):
+        _, _, terminated, truncated, info = step(e, N)
+        assert not terminated and not truncated
+    before = e.observe().clone()
+    obs, reward, terminated, truncated, info = step(e, N)
+    assert truncated and not terminated and reward == 0.0
+    assert bool(info["_final_obs"][0]) and torch.equal(info["final_obs"], before)
+    assert int(e.t[0]) == 0 and int(e.episodes[0]) == 1  # a new episode has begun
+    assert torch.equal(obs, e.observe())
+
+
+def test_turn_actions_turn_and_go_forward():
+    e = engine_with(LEVEL, (1, 1), heading=N, actions="turn")
+    step(e, 1)  # right
+    assert int(e.heading[0]) == E and e.pos[0].tolist() == [1, 1]
+    step(e, 2)  # forward
+    assert e.pos[0].tolist() == [1, 2]
+    step(e, 0)  # left
+    step(e, 0)
+    assert int(e.heading[0]) == W
+
+
+def test_partial_view_is_centred_and_rotates_with_turn_actions():
+    e = engine_with(LEVEL, (2, 2), heading=E, view_size=3)
+    obs = e.observe()[0]
+    assert obs.shape == (len(CHANNELS), 3, 3)
+    wall, door, key, agent = obs[0], obs[3], obs[2], obs[5]
+    assert agent[1, 1] == 1 and agent.sum() == 1
+    assert door[1, 2] == 1 and key[1, 0] == 1  # north-up: the door is east, the key west
+    assert wall.tolist() == [[0, 0, 1], [0, 0, 0], [0, 0, 1]]  # the walls of the door's column
+    assert obs[6][1, 2] == 1  # facing east
+    t = engine_with(LEVEL, (2, 2), heading=E, view_size=3, actions="turn")
+    obs = t.observe()[0]
+    assert obs[3][0, 1] == 1 and obs[2][2, 1] == 1  # rotated: the door ahead (up), the key behind
+    assert obs[6][0, 1] == 1
+    assert obs[0].tolist() == [[1, 0, 1], [0, 0, 0], [0, 0, 0]]  # those walls flank the door ahead
+
+
+def test_full_view_shows_the_whole_grid():
+    e = engine_with(LEVEL, (2, 2), obs_mode="full")
+    obs = e.observe()[0]
+    assert obs.shape == (len(CHANNELS), 7, 7)
+    assert int(obs[0].sum()) == sum(r.count("#") for r in LEVEL)
+    assert obs[5][2, 2] == 1 and obs[1][2, 5] == 1
+
+
+def test_has_key_plane():
+    e = engine_with(LEVEL, (2, 2))
+    assert int(e.observe()[0, 7].sum()) == 0
+    step(e, W)
+    assert bool((e.observe()[0, 7] == 1).all())
+
+
+def test_rgb_observation_shape():
+    e = engine_with(LEVEL, (2, 2), obs_mode="rgb", view_size=5, pixel_tile=6)
+    obs = e.observe()
+    assert obs.shape == (1, 30, 30, 3) and obs.dtype == torch.uint8
+
+
+def test_engine_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="num_envs must be an int >= 1"):
+        MazeEngine(0, MazeConfig())
+    with pytest.raises(ValueError, match="max_episode_steps must be an int >= 1"):
+        MazeEngine(1, MazeConfig(), max_episode_steps=0)
+    with pytest.raises(ValueError, match="view_size must be an odd int"):
+        MazeConfig(view_size=4)
+    with pytest.raises(ValueError, match="obs_mode must be one of"):
+        MazeConfig(obs_mode="pixels")
+    with pytest.raises(ValueError, match="actions must be one of"):
+        MazeConfig(actions="diagonal")
+    e = MazeEngine(1, MazeConfig(num_levels=10))
+    with pytest.raises(ValueError, match="level_id 10 is outside this env's level set"):
+        e.reset(torch.tensor([0]), level_ids=torch.tensor([10]))
