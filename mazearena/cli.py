@@ -70,12 +70,9 @@ CONFIGS = {"demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    try:
-        cfg = tyro.extras.subcommand_cli_from_dict(CONFIGS, args=args, prog="mazearena",
-                                                   description="mazearena: mazes and arenas for RL")
-    except (ValueError, TypeError) as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
+    # tyro reports a config's ValueError (raised in __post_init__) as a usage error, exit code 2.
+    cfg = tyro.extras.subcommand_cli_from_dict(CONFIGS, args=args, prog="mazearena",
+                                               description="mazearena: mazes and arenas for RL")
     name = next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
     COMMANDS[name](cfg)
     return 0

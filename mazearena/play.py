@@ -30,7 +30,7 @@ class PlayConfig:
     keys: tuple[str, ...] = ()
     """Key presses to replay before handing over to the keyboard (names such as ``up``, ``r``, ``escape``)."""
     record: Path | None = None
-    """Write the session to this .gif or .mp4."""
+    """Write the session (a frame per move or reset) to this .gif or .mp4."""
     max_frames: int = 0
     """Quit after this many frames (0 = play until the window is closed)."""
 
@@ -83,6 +83,7 @@ def play(cfg: PlayConfig) -> PlayResult:
                 if event.key == pg.K_r or (done and event.key in bindings):
                     env.reset()
                     ep_return, done = 0.0, False
+                    recorded.append(draw_game(maze.engine, 0, tile=cfg.tile))
                 elif event.key in bindings and not done:
                     _, reward, terminated, truncated, info = env.step(bindings[event.key])
                     result.steps += 1
@@ -90,6 +91,7 @@ def play(cfg: PlayConfig) -> PlayResult:
                     if terminated or truncated:
                         done = True
                         result.episodes.append({"return": ep_return, "success": info["is_success"]})
+                    recorded.append(draw_game(maze.engine, 0, tile=cfg.tile))
             if window.closed:
                 break
             frame = draw_game(maze.engine, 0, tile=cfg.tile)
@@ -97,8 +99,6 @@ def play(cfg: PlayConfig) -> PlayResult:
                 "game over: press an arrow" if done else "arrows move, R resets, Esc quits")
             window.set_title(f"mazearena  level {int(maze.engine.level_ids[0])}  return {ep_return:.2f}  {status}")
             window.show(frame)
-            if cfg.record is not None:
-                recorded.append(frame)
             result.frames += 1
             if cfg.max_frames and result.frames >= cfg.max_frames:
                 break

@@ -381,7 +381,8 @@ def distance_to_goal(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _relax(dist: torch.Tensor, passable: torch.Tensor) -> torch.Tensor:
     while True:
         p = F.pad(dist, (1, 1, 1, 1), value=UNREACHABLE)
-        near = torch.minimum(torch.minimum(p[:, :-2, 1:-1], p[:, 2:, 1:-1]), torch.minimum(p[:, 1:-1, :-2], p[:, 1:-1, 2:]))
+        vertical = torch.minimum(p[:, :-2, 1:-1], p[:, 2:, 1:-1])
+        near = torch.minimum(vertical, torch.minimum(p[:, 1:-1, :-2], p[:, 1:-1, 2:]))
         new = torch.where(passable, torch.minimum(dist, (near + 1).clamp(max=UNREACHABLE)), dist)
         if torch.equal(new, dist):
             return dist

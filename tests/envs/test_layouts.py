@@ -43,8 +43,8 @@ def reference_steps(grid: list[list[int]], start: tuple[int, int]) -> int | None
 @pytest.mark.parametrize("generator", list(Generator))
 @pytest.mark.parametrize("size,count", [(5, 3000), (9, 3000), (15, 2000), (31, 1000)])
 def test_every_level_is_solvable_from_every_spawn(variant, generator, size, count):
-    cfg = LayoutConfig(size=size, variant=variant, generator=generator, loops=0.2 if variant is Variant.HAZARDS else 0.1,
-                       rooms=1 if size >= 15 else 0)
+    loops = 0.2 if variant is Variant.HAZARDS else 0.1
+    cfg = LayoutConfig(size=size, variant=variant, generator=generator, loops=loops, rooms=1 if size >= 15 else 0)
     layouts = generate(torch.arange(count), cfg)
     assert bool(is_solvable(layouts).all())
     # Every generated level has what its variant promises.

@@ -1,0 +1,78 @@
+import gymnasium as gym
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import mazearena  # noqa: F401
+from mazearena.envs.render import NUM_TILES, render_frame, tile_atlas
+from mazearena.play import PlayConfig, play
+from mazearena.training.video import write_video
+
+
+def test_atlas_has_distinct_tiles_at_every_size():
+    for tile in (4, 8, 16, 32):
+        atlas = tile_atlas(tile).numpy()
+        assert atlas.shape == (NUM_TILES, tile, tile, 3)
+        flat = atlas.reshape(NUM_TILES, -1)
+        assert len({row.tobytes() for row in flat}) == NUM_TILES
+
+
+def test_rgb_array_frame_highlights_the_field_of_view():
+    env = gym.make("mazearena/Maze-v0", size=11, view_size=3, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (11 * 32, 11 * 32, 3) and frame.dtype == np.uint8
+    engine = env.unwrapped.engine
+    grid = engine.layout_grid(0).numpy()
+    y, x = engine.pos[0].tolist()
+    plain = render_frame(grid, (y, x), int(engine.heading[0]), False, None)
+    changed = np.argwhere((frame != plain).any(-1))
+    # Only the 3x3 view around the agent is tinted.
+    assert changed[:, 0].min() >= (y - 1) * 32 and changed[:, 0].max() < (y + 2) * 32
+    assert changed[:, 1].min() >= (x - 1) * 32 and changed[:, 1].max() < (x + 2) * 32
+
+
+def test_human_mode_opens_steps_and_closes_a_window():
+    env = gym.make("mazearena/MazeKeyDoor-v0", render_mode="human")
+    env.reset(seed=0)
+    for a in range(8):
+        env.step(a % 4)
+    window = env.unwrapped._window
+    assert window is not None and not window.closed
+    env.close()
+    assert window.closed
+
+
+def test_play_replays_keys_and_records(tmp_path):
+    out = tmp_path / "play.gif"
+    cfg = PlayConfig(size=7, keys=("up", "right", "down", "left", "r"), record=out, fps=1000, max_frames=5)
+    result = play(cfg)
+    assert result.steps == 4 and result.frames == 5
+    assert iio.imread(out).shape[0] == 6  # the opening frame and one per frame shown
+    assert play(PlayConfig(size=7, keys=("escape",), fps=1000)).frames == 0
+
+
+def test_play_stops_after_max_frames_and_rejects_bad_input():
+    assert play(PlayConfig(size=7, max_frames=3, fps=1000)).frames == 3
+    with pytest.raises(ValueError, match="unknown key name 'upp'"):
+        play(PlayConfig(size=7, keys=("upp",), fps=1000))
+    with pytest.raises(ValueError, match="env must be one of"):
+        PlayConfig(env="CartPole-v1")
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_videos_are_written(tmp_path, suffix):
+    frames = [np.full((32, 48, 3), i * 20, dtype=np.uint8) for i in range(6)]
+    path = write_video(frames, tmp_path / "sub" / f"ep{suffix}", fps=5)
+    assert path.exists() and path.stat().st_size > 0
+    assert not list(path.parent.glob(".*tmp*"))
+    assert iio.imread(path, index=0).shape[:2] == (32, 48)
+
+
+def test_video_bad_input():
+    with pytest.raises(ValueError, match="must end in .gif or .mp4"):
+        write_video([np.zeros((8, 8, 3), np.uint8)], "x.avi")
+    with pytest.raises(ValueError, match="no frames"):
+        write_video([], "x.gif")
+    with pytest.raises(ValueError, match="frames must be"):
+        write_video([np.zeros((8, 8), np.uint8)], "x.gif")

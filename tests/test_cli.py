@@ -1,0 +1,56 @@
+import json
+
+import pytest
+
+from mazearena.cli import main
+
+
+def test_demo_writes_summary_gif_and_picture(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--episodes", "12", "--num-envs", "4", "--size", "7", "--gif-episodes", "1",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    solver, random = summary["agents"]
+    assert solver["episodes"] == 12 and solver["success_rate"] == 1.0
+    assert solver["success_ci95"][0] < 1.0  # a perfect score still gets an honest interval
+    assert random["mean_length"] > solver["mean_length"]
+    assert (out / "demo.gif").stat().st_size > 0 and (out / "maze.png").exists()
+    assert "| solver | 12 |" in (out / "summary.md").read_text()
+
+
+def test_bench_writes_a_report_and_names_missing_peers(tmp_path):
+    out = tmp_path / "bench"
+    assert main(["bench", "--num-envs", "1", "16", "--repeats", "1", "--seconds", "0.05", "--size", "7",
+                 "--out", str(out)]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    keys = [r["key"] for r in report["rows"]]
+    assert keys == ["single", "minigrid", "vector-1", "vector-16"]
+    assert all(r["env_steps_per_s"] > 0 for r in report["rows"] if r["key"] != "minigrid")
+    peer = report["rows"][1]
+    assert peer["env_steps_per_s"] is not None or peer["note"].startswith("missing")
+    assert "env-steps/s" in (out / "bench.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["demo", "--size", "4"], "size must be odd"),
+        (["demo", "--episodes", "0"], "episodes must be >= 1"),
+        (["demo", "--env", "mazearena/Nope-v0"], "env must be one of"),
+        (["bench", "--repeats", "0"], "repeats must be >= 1"),
+        (["play", "--tile", "2"], "tile must be in"),
+    ],
+)
+def test_bad_values_exit_2_with_the_reason(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["demo", "play", "bench"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "--" in capsys.readouterr().out
