@@ -67,17 +67,22 @@ def mix64(x: torch.Tensor) -> torch.Tensor:
     return x ^ _shr(x, 31)
 
 
+def _wrap(v: int) -> int:
+    """A Python int as the int64 it wraps to."""
+    return ((v + (1 << 63)) % (1 << 64)) - (1 << 63)
+
+
 def hash_ints(*keys: torch.Tensor | int) -> torch.Tensor:
     """Hash broadcastable int64 tensors (or Python ints) into one well-mixed int64 tensor."""
-    h: torch.Tensor | None = None
-    for key in keys:
-        k = key if isinstance(key, torch.Tensor) else torch.tensor(key, dtype=torch.long)
-        k = k.to(torch.long)
-        if h is None:
-            h = mix64(k + _GOLDEN)
-        else:
-            h = mix64(h.to(k.device) ^ (k + _GOLDEN))
-    assert h is not None, "hash_ints needs at least one key"
+    first, rest = keys[0], keys[1:]
+    if not isinstance(first, torch.Tensor):
+        first = torch.tensor(first, dtype=torch.long)
+    h = mix64(first.to(torch.long) + _GOLDEN)
+    for key in rest:
+        if isinstance(key, torch.Tensor):
+            h = mix64(h ^ (key.to(torch.long) + _GOLDEN))
+        else:  # a scalar key costs no tensor allocation
+            h = mix64(h ^ _wrap(int(key) + _GOLDEN))
     return h
 
 

@@ -32,6 +32,7 @@ from mazearena.envs.engine.grid import (
     STREAM_LEVEL,
     STREAM_SPAWN,
     Cell,
+    hash_ints,
     randint,
 )
 from mazearena.envs.layouts import LayoutConfig, Layouts, _enum_value, generate, level_range
@@ -217,6 +218,7 @@ class MazeEngine:
         self.rows = torch.arange(num_envs, device=dev)
 
         deltas = HEADING_DELTAS.to(dev)
+        self._deltas = deltas
         self._flat_delta = deltas[:, 0] * self.side + deltas[:, 1]
         offsets = _view_offsets(config.view_size).to(dev)
         self._view_flat = offsets[..., 0] * self.side + offsets[..., 1]  # [4, V*V]
@@ -243,6 +245,7 @@ class MazeEngine:
 
     def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None) -> None:
         seeds, episodes = self.seeds[idx], self.episodes[idx]
+        episode_key = hash_ints(seeds, episodes)  # one hash per episode; each draw below adds its stream
         if level_ids is None:
             level_ids = self.levels.level_id(seeds, episodes)
         else:
@@ -258,10 +261,10 @@ class MazeEngine:
         self.grid[idx, p : p + s, p : p + s] = grid
         spawn = spawn.flatten(1)
         count = spawn.sum(1)
-        k = randint(count, seeds, STREAM_SPAWN, episodes)
+        k = randint(count, episode_key, STREAM_SPAWN)
         cell = (spawn.cumsum(1) > k[:, None]).to(torch.uint8).argmax(1)
         self.pos[idx] = torch.stack([cell // s, cell % s], 1)
-        self.heading[idx] = randint(4, seeds, STREAM_HEADING, episodes)
+        self.heading[idx] = randint(4, episode_key, STREAM_HEADING)
         self.has_key[idx] = False
         self.t[idx] = 0
         self.level_ids[idx] = level_ids
@@ -289,7 +292,7 @@ class MazeEngine:
         takes = moved & ((cell == Cell.KEY) | (cell == Cell.DOOR))
         flat_grid.scatter_(1, target[:, None], torch.where(takes, int(Cell.FLOOR), cell)[:, None])
         self.has_key |= moved & (cell == Cell.KEY)
-        self.pos += HEADING_DELTAS.to(self.device)[self.heading] * moved[:, None]
+        self.pos += self._deltas[self.heading] * moved[:, None]
         self.t += 1
         success = moved & (cell == Cell.GOAL)
         terminated = success | (moved & (cell == Cell.LAVA))
@@ -315,30 +318,33 @@ class MazeEngine:
     # ---------------------------------------------------------------- observe
     def observe(self, idx: torch.Tensor | None = None) -> torch.Tensor:
         """Observations of all games, or of the games ``idx``, on the engine's device."""
-        rows = self.rows if idx is None else idx
-        n = len(rows)
         mode = self.config.obs_mode
-        flat_grid = self.grid.view(self.num_envs, -1)[rows] if idx is not None else self.grid.view(self.num_envs, -1)
-        pos, heading, has_key = self.pos[rows], self.heading[rows], self.has_key[rows]
+        flat_grid = self.grid.view(self.num_envs, -1)
+        pos, heading, has_key = self.pos, self.heading, self.has_key
+        if idx is not None:  # indexing copies, so only when asked for a subset
+            flat_grid, pos, heading, has_key = flat_grid[idx], pos[idx], heading[idx], has_key[idx]
+        n = len(pos)
         here = (pos[:, 0] + self.pad) * self.side + pos[:, 1] + self.pad
         if mode is ObsMode.FULL:
             codes = flat_grid
             agent_at, facing_at = here, here + self._flat_delta[heading]
             hw = (self.side, self.side)
         else:
-            view_heading = heading if self.config.actions is ActionSet.TURN else torch.zeros_like(heading)
-            codes = flat_grid.gather(1, here[:, None] + self._view_flat[view_heading])
+            # North-up views share one offset table; rotated views pick the table of each heading.
+            offsets = self._view_flat[heading] if self.config.actions is ActionSet.TURN else self._view_flat[0]
+            codes = flat_grid.gather(1, here[:, None] + offsets)
             v = self.config.view_size
             centre = (v * v) // 2
             agent_at = torch.full_like(here, centre)
             # In the rotated view the agent always faces up; north-up, it faces its heading.
             face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
-            facing_at = centre + HEADING_DELTAS.to(self.device)[face] @ torch.tensor([v, 1], device=self.device)
+            facing_at = centre + self._deltas[face, 0] * v + self._deltas[face, 1]
             hw = (v, v)
         if mode is ObsMode.RGB:
             return self._pixels(codes, heading, has_key, hw)
         obs = torch.zeros(n, len(CHANNELS), codes.shape[1], dtype=torch.uint8, device=self.device)
-        obs[:, : len(_CELL_CHANNELS)] = (codes[:, None, :] == self._cell_codes).to(torch.uint8)
+        # Written straight into the buffer through a bool view: one pass instead of compare, cast and copy.
+        torch.eq(codes[:, None, :], self._cell_codes, out=obs.view(torch.bool)[:, : len(_CELL_CHANNELS)])
         r = torch.arange(n, device=self.device)
         obs[r, 5, agent_at] = 1
         obs[r, 6, facing_at] = 1
