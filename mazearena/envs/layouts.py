@@ -267,7 +267,9 @@ def generate(level_ids: torch.Tensor | list[int], config: LayoutConfig, device: 
 
     # The key-door variant splits the maze with a wall at column 2c: no edge may cross it but the door.
     key_door = config.variant is Variant.KEY_DOOR
-    divider = 1 + randint(m - 1, ids, STREAM_DIVIDER)  # node-column boundary, in [1, m-1]
+    # Node-column boundary, kept off the edges so that neither side is a one-cell strip.
+    margin = max(1, m // 3)
+    divider = margin + randint(m - 2 * margin + 1, ids, STREAM_DIVIDER)
     allowed = torch.ones(b, geo.edge_u.numel(), dtype=torch.bool, device=dev)
     if key_door:
         allowed = geo.edge_x[None, :] != 2 * divider[:, None]

@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from mazearena.envs.engine.maze import ActionSet, MazeConfig, MazeEngine, ObsMode
+from mazearena.envs.engine.maze import ActionSet, MazeConfig, MazeEngine, ObsMode, ScalarMaze
 
 
 def make_config(kwargs: dict[str, Any]) -> MazeConfig:
@@ -82,7 +82,8 @@ class MazeEnv(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.config = make_config(kwargs)
         self.render_mode = render_mode
-        self.engine = MazeEngine(1, self.config, device="cpu", autoreset=False)
+        self._engine = MazeEngine(1, self.config, device="cpu", autoreset=False)
+        self._game = ScalarMaze(self._engine)
         self.observation_space = observation_space(self.config)
         self.action_space = gym.spaces.Discrete(self.config.num_actions)
         self._started = False
@@ -98,29 +99,29 @@ class MazeEnv(gym.Env):
             level_id = torch.tensor([int(options["level_id"])])
         if seed is not None or not self._started:
             game_seed = seed if seed is not None else int(self.np_random.integers(2**62))
-            self.engine.reset(torch.tensor([game_seed]), level_ids=level_id)
+            self._engine.reset(torch.tensor([game_seed]), level_ids=level_id)
         else:
-            self.engine.reset_next(torch.tensor([0]), level_ids=level_id)
+            self._engine.reset_next(torch.tensor([0]), level_ids=level_id)
+        self._game.load()
         self._started = True
+        self._level_id = int(self._engine.level_ids[0])
         if self.render_mode == "human":
             self.render()
-        return self._obs(), {"level_id": int(self.engine.level_ids[0])}
+        return self._game.observe(), {"level_id": self._level_id}
 
     def step(self, action: Any):
         a = check_action(action, self.config.num_actions)
-        obs, reward, terminated, truncated, info = self.engine.step(torch.tensor([a]))
+        reward, terminated, truncated, success = self._game.step(a)
         if self.render_mode == "human":
             self.render()
-        return (
-            obs[0].numpy(),
-            float(reward[0]),
-            bool(terminated[0]),
-            bool(truncated[0]),
-            {"is_success": bool(info["is_success"][0]), "level_id": int(info["level_id"][0])},
-        )
+        return self._game.observe(), float(reward), terminated, truncated, {"is_success": success,
+                                                                             "level_id": self._level_id}
 
-    def _obs(self) -> np.ndarray:
-        return self.engine.observe()[0].numpy()
+    @property
+    def engine(self) -> MazeEngine:
+        """The one-game engine, brought up to date with the game (for renderers, solvers and tools)."""
+        self._game.store()
+        return self._engine
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:

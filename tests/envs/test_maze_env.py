@@ -60,13 +60,16 @@ def test_same_seed_same_levels_spawns_and_trajectories(env_id):
 
 
 @pytest.mark.parametrize("env_id", list(mazearena.MAZE_IDS))
-@pytest.mark.parametrize("obs_mode", ["partial", "rgb"])
-def test_vector_env_replays_single_envs_exactly(env_id, obs_mode):
+@pytest.mark.parametrize("obs_mode,actions", [("partial", "cardinal"), ("rgb", "cardinal"), ("full", "cardinal"),
+                                              ("partial", "turn"), ("rgb", "turn"), ("full", "turn")])
+def test_vector_env_replays_single_envs_exactly(env_id, obs_mode, actions):
+    # The single env steps a scalar mirror of the engine's rules: this is what keeps them one set of rules.
     n, steps, seed, limit = 4, 250, 11, 25
-    actions = np.random.default_rng(1).integers(0, 4, size=(steps, n))
-    vec = mazearena.make_vec(env_id, n, seed=seed, size=7, obs_mode=obs_mode, max_episode_steps=limit)
+    kwargs = {"size": 7, "obs_mode": obs_mode, "actions": actions, "max_episode_steps": limit}
+    actions = np.random.default_rng(1).integers(0, 4 if actions == "cardinal" else 3, size=(steps, n))
+    vec = mazearena.make_vec(env_id, n, seed=seed, **kwargs)
     obs, info = vec.reset()
-    singles = [gym.make(env_id, size=7, obs_mode=obs_mode, max_episode_steps=limit) for _ in range(n)]
+    singles = [gym.make(env_id, **kwargs) for _ in range(n)]
     single_obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(singles)]
     for i in range(n):
         assert np.array_equal(obs[i].numpy(), single_obs[i])

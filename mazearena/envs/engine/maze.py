@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import Enum
 
+import numpy as np
 import torch
 
 from mazearena.envs.engine.grid import (
@@ -384,3 +385,110 @@ class MazeEngine:
             i = int(bad.nonzero()[0, 0])
             raise ValueError(f"action {int(actions[i])} of env {i} is out of range: valid actions are 0..{n - 1}")
         return actions
+
+
+_TURN = (-1, 1, 0)
+_DELTAS = tuple(tuple(d) for d in HEADING_DELTAS.tolist())
+
+
+class ScalarMaze:
+    """Game 0 of a one-game :class:`MazeEngine`, stepped in plain Python and numpy.
+
+    A batch of one pays torch's per-operation cost dozens of times a step, so the Gymnasium view steps this
+    mirror of :meth:`MazeEngine.step` instead (about 10x faster) and keeps the engine for resets, which draw
+    levels and spawns. ``tests/envs/test_maze_env.py`` steps both side by side and requires identical
+    observations, rewards and flags, so the two cannot drift apart.
+    """
+
+    def __init__(self, engine: MazeEngine) -> None:
+        if engine.num_envs != 1 or engine.device.type != "cpu":
+            raise ValueError("ScalarMaze mirrors a one-game engine on the CPU")
+        self.engine, self.config = engine, engine.config
+        self._lut = np.zeros((len(Cell), len(_CELL_CHANNELS)), dtype=np.uint8)
+        for channel, cell in enumerate(_CELL_CHANNELS):
+            self._lut[int(cell), channel] = 1
+        self._horizon = np.float32(self.config.reward_horizon)
+        self._tiles = None
+        if self.config.obs_mode is ObsMode.RGB:
+            from mazearena.envs.render import tile_atlas
+
+            self._tiles = tile_atlas(self.config.pixel_tile).numpy()
+
+    def load(self) -> None:
+        """Take game 0's state from the engine (after a reset)."""
+        e = self.engine
+        self.grid = e.grid[0].numpy().copy()
+        self.planes = np.ascontiguousarray(self._lut[self.grid].transpose(2, 0, 1))
+        self.y, self.x = int(e.pos[0, 0]) + e.pad, int(e.pos[0, 1]) + e.pad
+        self.heading, self.has_key, self.t = int(e.heading[0]), bool(e.has_key[0]), int(e.t[0])
+
+    def store(self) -> None:
+        """Write the state back into the engine (for rendering and tools that read the engine)."""
+        e = self.engine
+        e.grid[0] = torch.from_numpy(self.grid)
+        e.pos[0, 0], e.pos[0, 1] = self.y - e.pad, self.x - e.pad
+        e.heading[0], e.has_key[0], e.t[0] = self.heading, self.has_key, self.t
+
+    def step(self, action: int) -> tuple[np.float32, bool, bool, bool]:
+        """The rules of :meth:`MazeEngine.step` for one game: ``(reward, terminated, truncated, success)``."""
+        if self.config.actions is ActionSet.CARDINAL:
+            self.heading, moving = action, True
+        else:
+            self.heading, moving = (self.heading + _TURN[action]) % 4, action == 2
+        dy, dx = _DELTAS[self.heading]
+        ty, tx = self.y + dy, self.x + dx
+        cell = int(self.grid[ty, tx])
+        blocked = cell == Cell.WALL or (cell == Cell.DOOR and not self.has_key)
+        moved = moving and not blocked
+        if moved:
+            if cell == Cell.KEY or cell == Cell.DOOR:
+                self.grid[ty, tx] = Cell.FLOOR
+                self.planes[:, ty, tx] = 0
+            self.has_key = self.has_key or cell == Cell.KEY
+            self.y, self.x = ty, tx
+        self.t += 1
+        success = moved and cell == Cell.GOAL
+        terminated = success or (moved and cell == Cell.LAVA)
+        limit = self.engine.max_episode_steps
+        truncated = limit is not None and self.t >= limit
+        # float32 arithmetic in the engine's order, so rewards match it bit for bit
+        reward = np.float32(1.0) - np.float32(0.9) * np.float32(self.t) / self._horizon if success else np.float32(0)
+        return reward, terminated, truncated, success
+
+    def observe(self) -> np.ndarray:
+        cfg = self.config
+        if cfg.obs_mode is ObsMode.FULL:
+            cells, centre = self.planes, None
+        else:
+            p = cfg.view_size // 2
+            cells = self.planes[:, self.y - p : self.y + p + 1, self.x - p : self.x + p + 1]
+            if cfg.actions is ActionSet.TURN:
+                cells = np.rot90(cells, k=self.heading, axes=(1, 2))
+            centre = p
+        if cfg.obs_mode is ObsMode.RGB:
+            return self._pixels(centre)
+        h, w = cells.shape[1:]
+        obs = np.zeros((len(CHANNELS), h, w), dtype=np.uint8)
+        obs[: len(_CELL_CHANNELS)] = cells
+        if centre is None:
+            ay, ax, face = self.y, self.x, self.heading
+        else:
+            ay, ax, face = centre, centre, self.heading if cfg.actions is ActionSet.CARDINAL else 0
+        obs[5, ay, ax] = 1
+        obs[6, ay + _DELTAS[face][0], ax + _DELTAS[face][1]] = 1
+        obs[7] = self.has_key
+        return obs
+
+    def _pixels(self, centre: int) -> np.ndarray:
+        from mazearena.envs.render import AGENT_TILE
+
+        v = self.config.view_size
+        codes = self.grid[self.y - centre : self.y + centre + 1, self.x - centre : self.x + centre + 1]
+        face = self.heading
+        if self.config.actions is ActionSet.TURN:
+            codes, face = np.rot90(codes, k=self.heading), 0
+        tiles = codes.astype(np.int64)
+        tiles[centre, centre] = AGENT_TILE + face + 4 * int(self.has_key)
+        t = self.config.pixel_tile
+        img = self._tiles[tiles]  # [V, V, t, t, 3]
+        return np.ascontiguousarray(img.transpose(0, 2, 1, 3, 4).reshape(v * t, v * t, 3))
