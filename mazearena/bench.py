@@ -183,7 +183,12 @@ def markdown(report: dict) -> str:
         "|---|---:|---:|",
     ]
     for row in report["rows"]:
-        rate = f"{row['env_steps_per_s']:,.0f}" if row["env_steps_per_s"] else row["note"]
-        ratio = f"{row['ratio_vs_minigrid']:,.1f}×" if row["ratio_vs_minigrid"] else "–"
-        lines.append(f"| {row['name']} | {rate} | {ratio} |")
+        lines.append("| " + " | ".join(format_row(row)) + " |")
     return "\n".join(lines) + "\n"
+
+
+def format_row(row: dict) -> tuple[str, str, str]:
+    """(what, env-steps/s, ratio) of a report row as printed in every table."""
+    rate = f"{row['env_steps_per_s']:,.0f}" if row["env_steps_per_s"] else row["note"]
+    ratio = f"{row['ratio_vs_minigrid']:,.1f}×" if row["ratio_vs_minigrid"] else "–"
+    return row["name"], rate, ratio

@@ -50,7 +50,7 @@ def play(cfg: PlayConfig) -> None:
 
 
 def bench(cfg: BenchConfig) -> None:
-    from mazearena.bench import run_bench
+    from mazearena.bench import format_row, run_bench
 
     with console.status("benchmarking") as status:
         report = run_bench(cfg, progress=lambda key: status.update(f"benchmarking {key}"))
@@ -58,8 +58,7 @@ def bench(cfg: BenchConfig) -> None:
     for col in ("what", "env-steps/s", "× MiniGrid"):
         table.add_column(col)
     for row in report["rows"]:
-        rate = f"{row['env_steps_per_s']:,.0f}" if row["env_steps_per_s"] else row["note"]
-        table.add_row(row["name"], rate, f"{row['ratio_vs_minigrid']:,.1f}×" if row["ratio_vs_minigrid"] else "–")
+        table.add_row(*format_row(row))
     console.print(table)
     console.print(f"wrote {cfg.out}/bench.json and bench.md")
 
