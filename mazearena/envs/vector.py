@@ -21,7 +21,11 @@ from mazearena.envs.maze import draw_game, make_config, observation_space
 
 
 class MazeVectorEnv(VectorEnv):
-    """``num_envs`` maze games on ``device``. Keyword arguments are the fields of ``MazeConfig``."""
+    """``num_envs`` maze games on ``device``. Keyword arguments are the fields of ``MazeConfig``.
+
+    ``backend="auto"`` steps CPU games with compiled kernels and GPU games with torch ops; ``"torch"``
+    forces torch ops on the CPU too (same results, slower).
+    """
 
     metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.SAME_STEP, "render_fps": 10}
 
@@ -33,6 +37,7 @@ class MazeVectorEnv(VectorEnv):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         check_actions: bool = True,
+        backend: str = "auto",
         **kwargs: Any,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -46,7 +51,8 @@ class MazeVectorEnv(VectorEnv):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
         self.config = make_config(kwargs)
-        self.engine = MazeEngine(num_envs, self.config, device, max_episode_steps=max_episode_steps, autoreset=True)
+        self.engine = MazeEngine(num_envs, self.config, device, max_episode_steps=max_episode_steps, autoreset=True,
+                                 backend=backend)
         self.num_envs = num_envs
         self.device = device
         self.render_mode = render_mode

@@ -10,9 +10,15 @@ CODES = {"#": Cell.WALL, ".": Cell.FLOOR, "G": Cell.GOAL, "k": Cell.KEY, "D": Ce
 N, E, S, W = 0, 1, 2, 3
 
 
-def engine_with(rows: list[str], pos, heading=N, max_episode_steps=None, **cfg) -> MazeEngine:
+@pytest.fixture(params=["torch", "numba"])
+def backend(request) -> str:
+    """Every rule is checked on both CPU implementations: torch ops and the compiled kernels."""
+    return request.param
+
+
+def engine_with(rows: list[str], pos, heading=N, max_episode_steps=None, backend="auto", **cfg) -> MazeEngine:
     size = len(rows)
-    engine = MazeEngine(1, MazeConfig(size=size, **cfg), max_episode_steps=max_episode_steps)
+    engine = MazeEngine(1, MazeConfig(size=size, **cfg), max_episode_steps=max_episode_steps, backend=backend)
     engine.reset(torch.tensor([0]))
     grid = torch.tensor([[int(CODES[c]) for c in row] for row in rows], dtype=torch.uint8)
     engine.layout_grid(0).copy_(grid)
@@ -37,8 +43,8 @@ LEVEL = [
 ]
 
 
-def test_walls_block_and_moves_follow_the_compass():
-    e = engine_with(LEVEL, (1, 1))
+def test_walls_block_and_moves_follow_the_compass(backend):
+    e = engine_with(LEVEL, (1, 1), backend=backend)
     step(e, N)
     assert e.pos[0].tolist() == [1, 1]  # wall to the north
     step(e, E)
@@ -49,8 +55,8 @@ def test_walls_block_and_moves_follow_the_compass():
     assert e.pos[0].tolist() == [2, 2]
 
 
-def test_door_needs_the_key_and_then_opens_for_good():
-    e = engine_with(LEVEL, (2, 2))
+def test_door_needs_the_key_and_then_opens_for_good(backend):
+    e = engine_with(LEVEL, (2, 2), backend=backend)
     step(e, E)
     assert e.pos[0].tolist() == [2, 2] and not bool(e.has_key[0])  # locked
     step(e, W)
@@ -65,14 +71,14 @@ def test_door_needs_the_key_and_then_opens_for_good():
     assert reward == pytest.approx(1 - 0.9 * 6 / h)
 
 
-def test_lava_ends_the_episode_without_reward():
-    e = engine_with(LEVEL, (3, 1))
+def test_lava_ends_the_episode_without_reward(backend):
+    e = engine_with(LEVEL, (3, 1), backend=backend)
     _, reward, terminated, truncated, info = step(e, S)
     assert terminated and not truncated and reward == 0.0 and not bool(info["is_success"][0])
 
 
-def test_time_limit_truncates_and_autoreset_keeps_the_final_observation():
-    e = engine_with(LEVEL, (1, 1), max_episode_steps=3)
+def test_time_limit_truncates_and_autoreset_keeps_the_final_observation(backend):
+    e = engine_with(LEVEL, (1, 1), max_episode_steps=3, backend=backend)
     for _ in range(2):
         _, _, terminated, truncated, info = step(e, N)
         assert not terminated and not truncated
@@ -84,8 +90,8 @@ def test_time_limit_truncates_and_autoreset_keeps_the_final_observation():
     assert torch.equal(obs, e.observe())
 
 
-def test_turn_actions_turn_and_go_forward():
-    e = engine_with(LEVEL, (1, 1), heading=N, actions="turn")
+def test_turn_actions_turn_and_go_forward(backend):
+    e = engine_with(LEVEL, (1, 1), heading=N, actions="turn", backend=backend)
     step(e, 1)  # right
     assert int(e.heading[0]) == E and e.pos[0].tolist() == [1, 1]
     step(e, 2)  # forward
@@ -95,8 +101,8 @@ def test_turn_actions_turn_and_go_forward():
     assert int(e.heading[0]) == W
 
 
-def test_partial_view_is_centred_and_rotates_with_turn_actions():
-    e = engine_with(LEVEL, (2, 2), heading=E, view_size=3)
+def test_partial_view_is_centred_and_rotates_with_turn_actions(backend):
+    e = engine_with(LEVEL, (2, 2), heading=E, view_size=3, backend=backend)
     obs = e.observe()[0]
     assert obs.shape == (len(CHANNELS), 3, 3)
     wall, door, key, agent = obs[0], obs[3], obs[2], obs[5]
@@ -104,30 +110,30 @@ def test_partial_view_is_centred_and_rotates_with_turn_actions():
     assert door[1, 2] == 1 and key[1, 0] == 1  # north-up: the door is east, the key west
     assert wall.tolist() == [[0, 0, 1], [0, 0, 0], [0, 0, 1]]  # the walls of the door's column
     assert obs[6][1, 2] == 1  # facing east
-    t = engine_with(LEVEL, (2, 2), heading=E, view_size=3, actions="turn")
+    t = engine_with(LEVEL, (2, 2), heading=E, view_size=3, actions="turn", backend=backend)
     obs = t.observe()[0]
     assert obs[3][0, 1] == 1 and obs[2][2, 1] == 1  # rotated: the door ahead (up), the key behind
     assert obs[6][0, 1] == 1
     assert obs[0].tolist() == [[1, 0, 1], [0, 0, 0], [0, 0, 0]]  # those walls flank the door ahead
 
 
-def test_full_view_shows_the_whole_grid():
-    e = engine_with(LEVEL, (2, 2), obs_mode="full")
+def test_full_view_shows_the_whole_grid(backend):
+    e = engine_with(LEVEL, (2, 2), obs_mode="full", backend=backend)
     obs = e.observe()[0]
     assert obs.shape == (len(CHANNELS), 7, 7)
     assert int(obs[0].sum()) == sum(r.count("#") for r in LEVEL)
     assert obs[5][2, 2] == 1 and obs[1][2, 5] == 1
 
 
-def test_has_key_plane():
-    e = engine_with(LEVEL, (2, 2))
+def test_has_key_plane(backend):
+    e = engine_with(LEVEL, (2, 2), backend=backend)
     assert int(e.observe()[0, 7].sum()) == 0
     step(e, W)
     assert bool((e.observe()[0, 7] == 1).all())
 
 
-def test_rgb_observation_shape():
-    e = engine_with(LEVEL, (2, 2), obs_mode="rgb", view_size=5, pixel_tile=6)
+def test_rgb_observation_shape(backend):
+    e = engine_with(LEVEL, (2, 2), obs_mode="rgb", view_size=5, pixel_tile=6, backend=backend)
     obs = e.observe()
     assert obs.shape == (1, 30, 30, 3) and obs.dtype == torch.uint8
 
@@ -146,3 +152,30 @@ def test_engine_refuses_bad_arguments():
     e = MazeEngine(1, MazeConfig(num_levels=10))
     with pytest.raises(ValueError, match="level_id 10 is outside this env's level set"):
         e.reset(torch.tensor([0]), level_ids=torch.tensor([10]))
+
+
+@pytest.mark.parametrize("obs_mode", ["partial", "full", "rgb"])
+@pytest.mark.parametrize("actions", ["cardinal", "turn"])
+@pytest.mark.parametrize("variant", ["goal", "key_door", "hazards"])
+def test_compiled_kernels_play_exactly_as_torch(obs_mode, actions, variant):
+    # 300 games: above the kernels' parallel threshold, with many episode ends and autoresets
+    cfg = MazeConfig(size=9, obs_mode=obs_mode, actions=actions, variant=variant)
+    engines = [MazeEngine(300, cfg, max_episode_steps=40, backend=b) for b in ("torch", "numba")]
+    first = [e.reset(torch.arange(300)) for e in engines]
+    assert torch.equal(first[0], first[1])
+    gen = torch.Generator().manual_seed(1)
+    ended = 0
+    for _ in range(100):
+        a = torch.randint(0, cfg.num_actions, (300,), generator=gen)
+        (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) = (e.step(a) for e in engines)
+        for x, y in [(o1, o2), (r1, r2), (te1, te2), (tr1, tr2)] + [(i1[k], i2[k]) for k in i1]:
+            assert torch.equal(x, y)
+        ended += int(i1["_final_obs"].sum())
+    assert ended > 300  # autoreset was exercised
+
+
+def test_backend_is_checked():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        MazeEngine(1, MazeConfig(), backend="jax")
+    with pytest.raises(ValueError, match="backend 'numba' runs on the CPU only"):
+        MazeEngine(1, MazeConfig(), device="meta", backend="numba")

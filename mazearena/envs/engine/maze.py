@@ -1,7 +1,9 @@
-"""The maze game's rules, written once over a batch of games, in torch, on any device.
+"""The maze game's rules, written over a batch of games, in torch, on any device.
 
 :class:`MazeEngine` holds N games (grids, agent positions, headings, keys, step counters) and steps them
-all at once. The Gymnasium env, the vector env and the renderer are views over it.
+all at once. The Gymnasium env, the vector env and the renderer are views over it. On the CPU the step
+and the observation run as compiled loops (:mod:`cpu_kernels`) over the same state tensors; resets, level
+generation and the RNG stay in torch, so every backend draws the same levels and spawns.
 
 Rules (documented in the README as well):
 
@@ -124,6 +126,20 @@ def _view_offsets(view_size: int) -> torch.Tensor:
     )
 
 
+BACKENDS = ("auto", "torch", "numba")
+
+
+def _backend(backend: str, device: torch.device) -> str:
+    """``auto`` picks the compiled CPU kernels on the CPU and torch elsewhere."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "numba" if device.type == "cpu" else "torch"
+    if backend == "numba" and device.type != "cpu":
+        raise ValueError(f"backend 'numba' runs on the CPU only, but the device is {str(device)!r}")
+    return backend
+
+
 class _LevelSource:
     """Layouts by level id: a finite set is generated once; unlimited levels are generated in batches ahead
     of need (one slot per env holds its next level), so autoresets rarely wait for generation."""
@@ -154,19 +170,28 @@ class _LevelSource:
     def level_id(self, seeds: torch.Tensor, episodes: torch.Tensor) -> torch.Tensor:
         return self.lo + randint(self.span, seeds, STREAM_LEVEL, episodes)
 
-    def fetch(self, env_idx: torch.Tensor, level_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Grids and spawn masks of ``level_ids`` for the envs ``env_idx``."""
+    def fetch(self, env_idx: torch.Tensor, level_ids: torch.Tensor, seeds: torch.Tensor,
+              episodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Grids and spawn masks of ``level_ids`` for the envs ``env_idx``.
+
+        ``seeds`` and ``episodes`` are those of all envs, so a miss can refill every empty slot at once:
+        generating a batch costs little more than generating one level.
+        """
         if self.cached:
             k = level_ids - self.lo
             return self.grid[k], self.spawn[k]
         hit = self.slot_ids[env_idx] == level_ids
-        miss = ~hit
-        if bool(miss.any()):
-            fresh = generate(level_ids[miss], self.config, self.device)
-            slots = env_idx[miss]
-            self.slot_grid[slots], self.slot_spawn[slots] = fresh.grid, fresh.spawn_mask
         grid, spawn = self.slot_grid[env_idx], self.slot_spawn[env_idx]
         self.slot_ids[env_idx] = -1
+        if not bool(hit.all()):
+            miss = (~hit).nonzero().squeeze(1)
+            empty = (self.slot_ids < 0).nonzero().squeeze(1)
+            ahead = self.level_id(seeds[empty], episodes[empty] + 1)
+            fresh = generate(torch.cat([level_ids[miss], ahead]), self.config, self.device)
+            k = len(miss)
+            grid[miss], spawn[miss] = fresh.grid[:k], fresh.spawn_mask[:k]
+            self.slot_grid[empty], self.slot_spawn[empty], self.slot_ids[empty] = (
+                fresh.grid[k:], fresh.spawn_mask[k:], ahead)
         return grid, spawn
 
     def prefetch(self, seeds: torch.Tensor, episodes: torch.Tensor) -> None:
@@ -191,6 +216,7 @@ class MazeEngine:
         device: str | torch.device = "cpu",
         max_episode_steps: int | None = None,
         autoreset: bool = True,
+        backend: str = "auto",
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
@@ -200,6 +226,7 @@ class MazeEngine:
             raise ValueError(f"max_episode_steps must be an int >= 1 or None, got {max_episode_steps!r}")
         self.num_envs, self.config = num_envs, config
         self.device = torch.device(device)
+        self.backend = _backend(backend, self.device)
         self.max_episode_steps = max_episode_steps
         self.autoreset = autoreset
         dev = self.device
@@ -230,6 +257,12 @@ class MazeEngine:
             from mazearena.envs.render import tile_atlas
 
             self._tiles = tile_atlas(config.pixel_tile).to(dev)
+        if self.backend == "numba":
+            # numpy views that share memory with the state tensors, which are therefore only updated in place
+            self._np_state = (self.grid.view(num_envs, -1).numpy(), self.pos.numpy(), self.heading.numpy(),
+                              self.has_key.numpy())
+            self._np_all = self.rows.numpy()
+            self._np_view = self._view_flat.numpy()
 
     # ---------------------------------------------------------------- reset
     def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -257,7 +290,7 @@ class MazeEngine:
                 raise ValueError(
                     f"level_id {level_ids[bad][0].item()} is outside this env's level set [{lo}, {lo + span})"
                 )
-        grid, spawn = self.levels.fetch(idx, level_ids)
+        grid, spawn = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
         s, p = self.config.size, self.pad
         self.grid[idx, p : p + s, p : p + s] = grid
         spawn = spawn.flatten(1)
@@ -278,12 +311,30 @@ class MazeEngine:
         With autoreset, games that ended are restarted in the same step: ``obs`` is the first observation
         of the new episode and ``info["final_obs"]`` holds the last one (rows where ``info["_final_obs"]``).
         """
+        if self.backend == "numba":
+            reward, terminated, truncated, success = self._kernel_step(actions)
+        else:
+            reward, terminated, truncated, success = self._torch_step(actions)
+        info = {"is_success": success, "episode_length": self.t.clone(), "level_id": self.level_ids.clone()}
+        obs = self.observe()
+        if self.autoreset:
+            done = terminated | truncated
+            done_idx = done.nonzero().squeeze(1)
+            info["_final_obs"] = done
+            info["final_obs"] = obs
+            if len(done_idx):
+                obs = obs.clone()
+                self.reset_next(done_idx)
+                obs[done_idx] = self.observe(done_idx)
+        return obs, reward, terminated, truncated, info
+
+    def _torch_step(self, actions: torch.Tensor):
         flat_grid = self.grid.view(self.num_envs, -1)
         if self.config.actions is ActionSet.CARDINAL:
-            self.heading = actions.clone()  # never alias the caller's tensor: resets write headings
+            self.heading.copy_(actions)  # in place: never alias the caller's tensor, keep the numpy views
             moving = torch.ones_like(actions, dtype=torch.bool)
         else:
-            self.heading = (self.heading + self._turn[actions]) % 4
+            self.heading.copy_((self.heading + self._turn[actions]) % 4)
             moving = actions == 2
         here = (self.pos[:, 0] + self.pad) * self.side + self.pos[:, 1] + self.pad
         target = here + self._flat_delta[self.heading]
@@ -303,22 +354,33 @@ class MazeEngine:
         else:
             truncated = torch.zeros_like(terminated)
         reward = torch.where(success, 1.0 - 0.9 * self.t.float() / self.config.reward_horizon, 0.0)
-        info = {"is_success": success, "episode_length": self.t.clone(), "level_id": self.level_ids.clone()}
-        obs = self.observe()
-        if self.autoreset:
-            done = terminated | truncated
-            done_idx = done.nonzero().squeeze(1)
-            info["_final_obs"] = done
-            info["final_obs"] = obs
-            if len(done_idx):
-                obs = obs.clone()
-                self.reset_next(done_idx)
-                obs[done_idx] = self.observe(done_idx)
-        return obs, reward, terminated, truncated, info
+        return reward, terminated, truncated, success
+
+    def _kernel_step(self, actions: torch.Tensor):
+        from mazearena.envs.engine.cpu_kernels import kernel
+
+        n = self.num_envs
+        reward = torch.empty(n, dtype=torch.float32)
+        terminated, truncated, success = (torch.empty(n, dtype=torch.bool) for _ in range(3))
+        kernel("_step", n)(
+            *self._np_state, self.t.numpy(), actions.contiguous().numpy(), self.config.actions is ActionSet.TURN,
+            self.pad, self.side, self.max_episode_steps or 0, np.float32(self.config.reward_horizon),
+            reward.numpy(), terminated.numpy(), truncated.numpy(), success.numpy(),
+        )
+        return reward, terminated, truncated, success
 
     # ---------------------------------------------------------------- observe
     def observe(self, idx: torch.Tensor | None = None) -> torch.Tensor:
         """Observations of all games, or of the games ``idx``, on the engine's device."""
+        if self.backend == "numba":
+            return self._kernel_observe(idx)
+        return self._torch_observe(idx)
+
+    def _obs_hw(self) -> tuple[int, int]:
+        v = self.side if self.config.obs_mode is ObsMode.FULL else self.config.view_size
+        return v, v
+
+    def _torch_observe(self, idx: torch.Tensor | None) -> torch.Tensor:
         mode = self.config.obs_mode
         flat_grid = self.grid.view(self.num_envs, -1)
         pos, heading, has_key = self.pos, self.heading, self.has_key
@@ -329,7 +391,6 @@ class MazeEngine:
         if mode is ObsMode.FULL:
             codes = flat_grid
             agent_at, facing_at = here, here + self._flat_delta[heading]
-            hw = (self.side, self.side)
         else:
             # North-up views share one offset table; rotated views pick the table of each heading.
             offsets = self._view_flat[heading] if self.config.actions is ActionSet.TURN else self._view_flat[0]
@@ -340,9 +401,13 @@ class MazeEngine:
             # In the rotated view the agent always faces up; north-up, it faces its heading.
             face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
             facing_at = centre + self._deltas[face, 0] * v + self._deltas[face, 1]
-            hw = (v, v)
         if mode is ObsMode.RGB:
-            return self._pixels(codes, heading, has_key, hw)
+            from mazearena.envs.render import agent_tile
+
+            face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
+            tiles = codes.long()
+            tiles[:, centre] = agent_tile(face, has_key)
+            return self._pixels(tiles)
         obs = torch.zeros(n, len(CHANNELS), codes.shape[1], dtype=torch.uint8, device=self.device)
         # Written straight into the buffer through a bool view: one pass instead of compare, cast and copy.
         torch.eq(codes[:, None, :], self._cell_codes, out=obs.view(torch.bool)[:, : len(_CELL_CHANNELS)])
@@ -350,18 +415,30 @@ class MazeEngine:
         obs[r, 5, agent_at] = 1
         obs[r, 6, facing_at] = 1
         obs[:, 7] = has_key[:, None].to(torch.uint8)
-        return obs.view(n, len(CHANNELS), *hw)
+        return obs.view(n, len(CHANNELS), *self._obs_hw())
 
-    def _pixels(self, codes: torch.Tensor, heading: torch.Tensor, has_key: torch.Tensor, hw: tuple[int, int]):
-        from mazearena.envs.render import agent_tile
+    def _kernel_observe(self, idx: torch.Tensor | None) -> torch.Tensor:
+        from mazearena.envs.engine.cpu_kernels import kernel
 
-        v = hw[0]
-        face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
-        tiles = codes.long()
-        tiles[:, (v * v) // 2] = agent_tile(face, has_key)
-        t = self.config.pixel_tile
+        rows = self._np_all if idx is None else idx.contiguous().numpy()
+        m, v, turn = len(rows), self.config.view_size, self.config.actions is ActionSet.TURN
+        if self.config.obs_mode is ObsMode.RGB:
+            from mazearena.envs.render import AGENT_TILE
+
+            tiles = torch.empty(m, v * v, dtype=torch.long)
+            kernel("_view_codes", m)(*self._np_state, rows, turn, self._np_view, self.pad, self.side, AGENT_TILE,
+                                     tiles.numpy())
+            return self._pixels(tiles)
+        hw = self._obs_hw()
+        obs = torch.empty(m, len(CHANNELS), hw[0] * hw[1], dtype=torch.uint8)
+        kernel("_observe", m)(*self._np_state, rows, self.config.obs_mode is ObsMode.FULL, turn, self._np_view,
+                              self.pad, self.side, v, obs.numpy())
+        return obs.view(m, len(CHANNELS), *hw)
+
+    def _pixels(self, tiles: torch.Tensor) -> torch.Tensor:
+        """RGB views from sprite indices ``tiles[n, V*V]``."""
+        n, v, t = tiles.shape[0], self.config.view_size, self.config.pixel_tile
         img = self._tiles[tiles]  # [n, V*V, t, t, 3]
-        n = codes.shape[0]
         return img.view(n, v, v, t, t, 3).permute(0, 1, 3, 2, 4, 5).reshape(n, v * t, v * t, 3)
 
     # ---------------------------------------------------------------- helpers for views
