@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mazearena.envs.engine.grid import Cell
+from mazearena.envs.engine.grid import HEADING_DELTAS, Cell
 
 # Atlas rows: the six cell kinds, then the agent facing N/E/S/W, then the agent carrying the key.
 AGENT_TILE = len(Cell)
@@ -94,6 +94,74 @@ def render_frame(
         mask = np.kron(view_cells.astype(np.float32), np.ones((tile, tile), dtype=np.float32))[..., None]
         frame = frame * (1 - 0.22 * mask) + FOV_TINT * 0.22 * mask
     return frame.round().astype(np.uint8)
+
+
+TEAM_COLOURS = np.array([[214, 58, 58], [52, 101, 214]], dtype=np.float32)  # red, blue
+
+
+def _disc(tile: int, radius: float) -> np.ndarray:
+    c = (tile - 1) / 2
+    yy, xx = np.mgrid[:tile, :tile]
+    return (yy - c) ** 2 + (xx - c) ** 2 <= radius**2
+
+
+def _paint(frame: np.ndarray, y: int, x: int, tile: int, mask: np.ndarray, colour) -> None:
+    cell = frame[y * tile : (y + 1) * tile, x * tile : (x + 1) * tile]
+    cell[mask] = colour
+
+
+def render_arena(engine, i: int, tile: int = 24) -> np.ndarray:
+    """Game ``i`` of an :class:`~mazearena.envs.engine.arena.ArenaEngine` as an RGB frame: team colours, bases,
+    flags, agents with their heading, health bars (combat), flags being carried, chasers ringed (tag)."""
+    from mazearena.envs.engine.arena import Mode
+
+    cfg = engine.config
+    walls = engine.walls[i].cpu().numpy()
+    grid = np.where(walls, int(Cell.WALL), int(Cell.FLOOR))
+    frame = draw(grid, tile).astype(np.float32)
+    bases = engine.bases[i].cpu().numpy()
+    for team, (y, x) in enumerate(bases):  # bases: floor tinted in the team colour
+        cell = frame[y * tile : (y + 1) * tile, x * tile : (x + 1) * tile]
+        cell[:] = cell * 0.7 + TEAM_COLOURS[team] * 0.3
+    yy, xx = np.mgrid[:tile, :tile]
+    top, h, px = tile // 8, tile * 5 // 8, tile // 4
+    pole = (xx >= px - 1) & (xx <= px) & (yy >= top) & (yy < tile - tile // 8)
+    reach = (tile * 0.6) * (1 - np.abs(yy - top - h / 2) / (h / 2))  # the pennant narrows away from its middle
+    pennant = (yy >= top) & (yy <= top + h) & (xx > px) & (xx <= px + reach)
+    outline = ~pennant & (np.abs(yy - top - h / 2) <= h / 2 + 1) & (xx > px) & (
+        xx <= px + 1 + (tile * 0.6) * (1 - (np.abs(yy - top - h / 2) - 1) / (h / 2)))  # fmt: skip
+    pos = engine.pos[i].cpu().numpy()
+    alive = engine.alive[i].cpu().numpy()
+    carrying = engine.carrying[i].cpu().numpy()
+    team_of = engine.team.cpu().numpy()
+    if cfg.mode is Mode.CTF:
+        for team, (y, x) in enumerate(bases):
+            home = not any(carrying[k] and team_of[k] != team and alive[k] for k in range(len(pos)))
+            if home:
+                _paint(frame, y, x, tile, pole | outline, (245, 245, 245))
+                _paint(frame, y, x, tile, pennant, TEAM_COLOURS[team])
+    body, ring = _disc(tile, tile * 0.36), _disc(tile, tile * 0.44) & ~_disc(tile, tile * 0.36)
+    heading = engine.heading[i].cpu().numpy()
+    health = engine.health[i].cpu().numpy()
+    c = tile // 2
+    for k in np.flatnonzero(alive):
+        y, x = pos[k]
+        team = team_of[k]
+        if cfg.mode is Mode.TAG and team == engine.chaser_team:
+            _paint(frame, y, x, tile, ring, (250, 210, 60))
+        _paint(frame, y, x, tile, body, TEAM_COLOURS[team])
+        dy, dx = HEADING_DELTAS[int(heading[k])].tolist()  # a white dot toward the heading
+        eye = (yy - (c + dy * tile * 0.22)) ** 2 + (xx - (c + dx * tile * 0.22)) ** 2 <= (tile * 0.09) ** 2
+        _paint(frame, y, x, tile, eye, (255, 255, 255))
+        if carrying[k]:
+            _paint(frame, y, x, tile, pole | outline, (245, 245, 245))
+            _paint(frame, y, x, tile, pennant, TEAM_COLOURS[1 - team])
+        if cfg.mode is Mode.COMBAT:
+            filled = int(round(tile * 0.8 * max(int(health[k]), 0) / cfg.max_health))
+            bar = (yy < max(2, tile // 10)) & (xx >= tile // 10) & (xx < tile // 10 + int(tile * 0.8))
+            _paint(frame, y, x, tile, bar, (40, 40, 40))
+            _paint(frame, y, x, tile, bar & (xx < tile // 10 + filled), (80, 220, 80))
+    return frame.round().clip(0, 255).astype(np.uint8)
 
 
 class Window:

@@ -1,0 +1,297 @@
+"""Team arenas under the PettingZoo API: a ``ParallelEnv`` (and its AEC form) over one game of the engine,
+and a batched multi-agent vector env over many. The rules live in :mod:`engine.arena`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from pettingzoo import ParallelEnv
+from pettingzoo.utils import parallel_to_aec, wrappers
+
+from mazearena.envs.engine.arena import (
+    CHANNELS,
+    STATE_CHANNELS,
+    TOKEN_FEATURES,
+    ArenaConfig,
+    ArenaEngine,
+    Mode,
+    ObsMode,
+)
+
+ACTION_MEANINGS = ("stay", "north", "east", "south", "west", "attack")
+
+
+def make_config(kwargs: dict[str, Any]) -> ArenaConfig:
+    """An :class:`ArenaConfig` from keyword arguments, naming any unknown argument."""
+    unknown = sorted(set(kwargs) - set(ArenaConfig.field_names()))
+    if unknown:
+        raise TypeError(f"unknown arena option(s) {unknown}; valid options: {', '.join(ArenaConfig.field_names())}")
+    return ArenaConfig(**kwargs)
+
+
+def observation_space(config: ArenaConfig) -> gym.spaces.Space:
+    """The observation space of one agent."""
+    v, k = config.view_size, config.num_tokens
+    grid = gym.spaces.Box(0, config.max_cell_value, (len(CHANNELS), v, v), dtype=np.uint8)
+    tokens = gym.spaces.Box(-np.inf, np.inf, (k, len(TOKEN_FEATURES)), dtype=np.float32)
+    mask = gym.spaces.MultiBinary(k)
+    if config.obs_mode is ObsMode.GRID:
+        return grid
+    if config.obs_mode is ObsMode.TOKENS:
+        return gym.spaces.Dict({"tokens": tokens, "mask": mask})
+    return gym.spaces.Dict({"grid": grid, "tokens": tokens, "mask": mask})
+
+
+def state_space(config: ArenaConfig) -> gym.spaces.Box:
+    s = config.size
+    return gym.spaces.Box(0, config.max_cell_value, (len(STATE_CHANNELS), s, s), dtype=np.uint8)
+
+
+def _agent_obs(obs: torch.Tensor | dict, i: int):
+    """Agent ``i``'s observation of game 0, as numpy."""
+    if isinstance(obs, dict):
+        return {k: v[0, i].numpy().astype(np.int8) if k == "mask" else v[0, i].numpy() for k, v in obs.items()}
+    return obs[0, i].numpy()
+
+
+class ArenaParallelEnv(ParallelEnv):
+    """One arena game. Keyword arguments are the fields of :class:`ArenaConfig`.
+
+    ``reset(options={"level_id": n})`` plays arena ``n``. Agents that are caught or die leave ``agents``
+    after the step that removed them (their last reward and ``terminations[agent] = True`` come with it).
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array"], "name": "arena_v0", "is_parallelizable": True,
+                "render_fps": 8}
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.config = make_config(kwargs)
+        self.render_mode = render_mode
+        self.engine = ArenaEngine(1, self.config, device="cpu", autoreset=False)
+        self.possible_agents = list(self.config.agent_names)
+        self.agents: list[str] = []
+        self._index = {name: i for i, name in enumerate(self.possible_agents)}
+        self._obs_space = observation_space(self.config)
+        self._act_space = gym.spaces.Discrete(self.config.num_actions)
+        self.state_space = state_space(self.config)
+        self._np_random_seed: int | None = None
+        self._rng = np.random.default_rng()
+        self._started = False
+        self._window = None
+
+    def observation_space(self, agent: str) -> gym.spaces.Space:
+        self._check_name(agent)
+        return self._obs_space
+
+    def action_space(self, agent: str) -> gym.spaces.Space:
+        self._check_name(agent)
+        return self._act_space
+
+    def _check_name(self, agent: str) -> None:
+        if agent not in self._index:
+            raise KeyError(f"unknown agent {agent!r}; agents of this arena: {', '.join(self.possible_agents)}")
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        level_id = None
+        if options:
+            unknown = set(options) - {"level_id"}
+            if unknown:  # a warning, not an error: PettingZoo's api_test passes an arbitrary option
+                gym.logger.warn(f"ignoring unknown reset option(s) {sorted(unknown)}; valid: ['level_id']")
+            if "level_id" in options:
+                level_id = torch.tensor([int(options["level_id"])])
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        if seed is not None or not self._started:
+            game_seed = int(seed) if seed is not None else int(self._rng.integers(2**62))
+            self.engine.seeds[0] = game_seed
+            self.engine.episodes[0] = 0
+            self.engine._start(torch.tensor([0]), level_id)
+        else:
+            self.engine.episodes[0] += 1
+            self.engine._start(torch.tensor([0]), level_id)
+        self._started = True
+        self.agents = list(self.possible_agents)
+        obs = self.engine.observe()
+        if self.render_mode == "human":
+            self.render()
+        return {a: _agent_obs(obs, self._index[a]) for a in self.agents}, {a: self._info(a) for a in self.agents}
+
+    def _info(self, agent: str) -> dict[str, Any]:
+        return {"level_id": int(self.engine.level_ids[0]), "team": agent.split("_")[0]}
+
+    def step(self, actions: dict[str, Any]):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if not isinstance(actions, dict):
+            raise TypeError(f"actions must be a dict of agent name -> action, got {type(actions).__name__}")
+        batch = torch.zeros(1, self.config.num_agents, dtype=torch.long)
+        for agent, action in actions.items():
+            if agent not in self._index:
+                raise KeyError(f"action for unknown agent {agent!r}; agents: {', '.join(self.possible_agents)}")
+            if agent not in self.agents:
+                raise ValueError(f"action for agent {agent!r}, which is no longer in the game (live: {self.agents})")
+            batch[0, self._index[agent]] = _check_action(agent, action, self.config.num_actions)
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"no action for live agent(s) {missing}")
+        obs, reward, terminated, truncated, _ = self.engine.step(batch)
+        live = self.agents
+        out = (
+            {a: _agent_obs(obs, self._index[a]) for a in live},
+            {a: float(reward[0, self._index[a]]) for a in live},
+            {a: bool(terminated[0, self._index[a]]) for a in live},
+            {a: bool(truncated[0, self._index[a]]) for a in live},
+            {a: self._info(a) for a in live},
+        )
+        self.agents = [a for a in live if not (out[2][a] or out[3][a])]
+        if self.render_mode == "human":
+            self.render()
+        return out
+
+    def state(self) -> np.ndarray:
+        return self.engine.state()[0].numpy()
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
+            return None
+        from mazearena.envs.render import Window, render_arena
+
+        frame = render_arena(self.engine, 0)
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = Window("mazearena arena", (frame.shape[1], frame.shape[0]), fps=self.metadata["render_fps"])
+        self._window.show(frame)
+        self._window.events()
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+def _check_action(agent: str, action: Any, num_actions: int) -> int:
+    if isinstance(action, (np.ndarray, torch.Tensor)):
+        if action.ndim != 0 and tuple(action.shape) != (1,):
+            raise ValueError(f"action of {agent} must be a scalar, got shape {tuple(action.shape)}")
+        action = action.reshape(()).item()
+    if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+        raise TypeError(f"action of {agent} must be an int in 0..{num_actions - 1}, got {action!r}")
+    if not 0 <= int(action) < num_actions:
+        raise ValueError(f"action {int(action)} of {agent} is out of range: valid actions are 0..{num_actions - 1}")
+    return int(action)
+
+
+class ArenaVectorEnv:
+    """``num_envs`` arena games stepped together; agents are batch columns, tensors stay on ``device``.
+
+    ``step(actions)`` takes integers ``[num_envs, num_agents]`` (actions of agents out of the game are
+    ignored) and returns ``(obs, rewards, terminated, truncated, info)``, each with a leading
+    ``[num_envs, num_agents]``. ``info["active"]`` marks the agents that acted in this step; ``info["alive"]``
+    those in the game after it. Ended games restart in the same step; their last observations are in
+    ``info["final_obs"]`` (games where ``info["_final_obs"]``). Game i is seeded with ``seed + i``, so it
+    replays exactly what :class:`ArenaParallelEnv` does with that seed.
+    """
+
+    def __init__(self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None,
+                 check_actions: bool = True, **kwargs: Any) -> None:  # fmt: skip
+        try:
+            device = torch.device(device)
+        except RuntimeError as e:
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from e
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available on this machine")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        self.config = make_config(kwargs)
+        self.engine = ArenaEngine(num_envs, self.config, device, autoreset=True)
+        self.num_envs, self.device, self.check_actions = num_envs, device, check_actions
+        self.possible_agents = list(self.config.agent_names)
+        self.num_agents = len(self.possible_agents)
+        self.single_observation_space = observation_space(self.config)
+        self.single_action_space = gym.spaces.Discrete(self.config.num_actions)
+        self.state_space = state_space(self.config)
+        self._seed = seed
+        self._started = False
+
+    def observation_space(self, agent: str) -> gym.spaces.Space:
+        self._check(agent)
+        return self.single_observation_space
+
+    def action_space(self, agent: str) -> gym.spaces.Space:
+        self._check(agent)
+        return self.single_action_space
+
+    def _check(self, agent: str) -> None:
+        if agent not in self.possible_agents:
+            raise KeyError(f"unknown agent {agent!r}; agents of this arena: {', '.join(self.possible_agents)}")
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Reset every game; ``seed`` seeds game i with ``seed + i``. ``options={"level_ids": [...]}``."""
+        if seed is None:
+            seed = self._seed if self._seed is not None else int(np.random.default_rng().integers(2**62))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        level_ids = None
+        if options:
+            unknown = set(options) - {"level_ids"}
+            if unknown:
+                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_ids']")
+            level_ids = torch.as_tensor(options["level_ids"], dtype=torch.long).reshape(-1)
+            if level_ids.shape != (self.num_envs,):
+                raise ValueError(f"options['level_ids'] must hold {self.num_envs} ids, got {level_ids.numel()}")
+        self._seed = None  # later resets without a seed draw fresh seeds
+        obs = self.engine.reset(int(seed) + torch.arange(self.num_envs), level_ids=level_ids)
+        self._started = True
+        return obs, {"alive": self.engine.alive.clone(), "level_id": self.engine.level_ids.clone()}
+
+    def step(self, actions: torch.Tensor | np.ndarray):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if isinstance(actions, np.ndarray):
+            if not np.issubdtype(actions.dtype, np.integer):
+                raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
+            actions = torch.from_numpy(actions)
+        if self.check_actions:
+            actions = self.engine.validate_actions(actions)
+        else:
+            actions = actions.to(self.device, torch.long)
+        obs, reward, terminated, truncated, info = self.engine.step(actions)
+        info["alive"] = self.engine.alive.clone()
+        return obs, reward, terminated, truncated, info
+
+    def state(self) -> torch.Tensor:
+        """``[num_envs, C, S, S]`` global state of every game."""
+        return self.engine.state()
+
+
+def parallel_env(render_mode: str | None = None, **kwargs: Any) -> ArenaParallelEnv:
+    return ArenaParallelEnv(render_mode=render_mode, **kwargs)
+
+
+def raw_env(render_mode: str | None = None, **kwargs: Any):
+    """The AEC form of the arena (agents act one after another; the step resolves after the last)."""
+    return parallel_to_aec(parallel_env(render_mode=render_mode, **kwargs))
+
+
+def env(render_mode: str | None = None, **kwargs: Any):
+    """The AEC env with PettingZoo's standard checks (action bounds, call order)."""
+    aec = raw_env(render_mode=render_mode, **kwargs)
+    aec = wrappers.AssertOutOfBoundsWrapper(aec)
+    return wrappers.OrderEnforcingWrapper(aec)
+
+
+def vector_env(num_envs: int, device: str | torch.device = "cpu", seed: int | None = None,
+               **kwargs: Any) -> ArenaVectorEnv:  # fmt: skip
+    return ArenaVectorEnv(num_envs, device=device, seed=seed, **kwargs)
+
+
+__all__ = ["ArenaParallelEnv", "ArenaVectorEnv", "Mode", "env", "parallel_env", "raw_env", "vector_env"]

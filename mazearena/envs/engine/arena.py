@@ -1,0 +1,571 @@
+"""Team arenas: two teams of agents on a procedurally generated grid, N games stepped together in torch.
+
+Rules (the README repeats them):
+
+* Layout: a maze from :mod:`layouts` (corridors, rooms, loops) overlaid with itself turned 180 degrees, so
+  each arena is point-symmetric (fair to both teams) and every floor cell reaches every other (both
+  overlays contain all maze nodes and each is connected). Red's base is a node in the leftmost column of
+  nodes, blue's its mirror image. Red spawns in the left half, blue in the right half, on distinct cells.
+* Actions: 0 stay, 1 north, 2 east, 3 south, 4 west; in ``combat`` also 5 attack. A move sets the
+  heading. It succeeds when the target is floor, no agent stood there at the start of the step, and no
+  agent with a lower index moves there too. Actions of agents no longer in the game are ignored.
+* ``tag``: the chasing team catches a runner by standing next to it (4-neighbourhood) after the moves.
+  A caught runner leaves the game with reward -1; each chaser gets +1 per runner its team catches; every
+  runner in the game gets ``1 / max_cycles`` per step it survives. Ends when no runner is left.
+* ``ctf``: each team's flag sits on its base. Stepping on the enemy flag picks it up; bringing it to your
+  own base captures it: +1 to every agent of the team, -1 to the other team, and the flag goes home.
+  An agent in the enemy half (beyond the middle column) that stands next to an enemy in that enemy's own
+  half after the moves is tagged: a flag it carries goes home and it respawns on the free cell nearest its
+  base. Ends when a team reaches ``captures_to_win``.
+* ``combat``: agents have ``max_health`` health. Attack hits the first agent within ``attack_range`` cells
+  in the facing direction; walls block the shot and so does a teammate (no friendly fire). Attacks are
+  resolved together after the moves. An agent at 0 health leaves the game with reward -1; the attacker
+  gets +0.1 per hit and +1 per kill. Ends when one team (or both) has no agent left; the winners get +1.
+* Every game is truncated at ``max_cycles`` steps.
+
+Observations (``obs_mode``): ``grid`` is a ``view_size`` square of ``uint8`` planes centred on the agent,
+north-up, channels :data:`CHANNELS` (walls do not block sight; outside the arena reads as wall).
+``tokens`` is a list of every entity (agents, then red and blue flag) with :data:`TOKEN_FEATURES`
+relative to the observer, plus a mask of those present and inside the view square. ``state()`` is the
+whole arena as planes :data:`STATE_CHANNELS`, for centralised critics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import Enum
+
+import torch
+import torch.nn.functional as F
+
+from mazearena.envs.engine.grid import STREAM_SPAWN, Cell, hash_ints, randint, uniform
+from mazearena.envs.layouts import UNREACHABLE, Generator, LayoutConfig, _enum_value, _relax, generate, level_range
+
+TEAMS = ("red", "blue")
+CHANNELS = ("wall", "self", "ally", "enemy", "health", "own_flag", "enemy_flag", "carrier", "chaser")
+STATE_CHANNELS = ("wall", "red", "blue", "health", "red_flag", "blue_flag", "carrier", "chaser")
+TOKEN_FEATURES = ("dy", "dx", "self", "ally", "enemy", "health", "carrier", "own_flag", "enemy_flag", "chaser")
+MAX_TEAM_SIZE = 16
+STAY, ATTACK = 0, 5
+# (dy, dx) of actions 0..5: stay, the four compass moves, attack (no move).
+_ACTION_DELTAS = torch.tensor([[0, 0], [-1, 0], [0, 1], [1, 0], [0, -1], [0, 0]], dtype=torch.long)
+_STREAM_RANK = 31
+
+
+class Mode(str, Enum):
+    TAG = "tag"
+    CTF = "ctf"
+    COMBAT = "combat"
+
+
+class ArenaLayout(str, Enum):
+    """How open the arena is."""
+
+    MAZE = "maze"  # corridors with a few shortcuts
+    ROOMS = "rooms"  # corridors joining open rooms
+    OPEN = "open"  # mostly open floor with scattered obstacles
+
+
+_LAYOUT_PARAMS = {ArenaLayout.MAZE: (0.15, 0), ArenaLayout.ROOMS: (0.3, 3), ArenaLayout.OPEN: (0.9, 6)}
+
+
+class ObsMode(str, Enum):
+    GRID = "grid"
+    TOKENS = "tokens"
+    BOTH = "both"
+
+
+@dataclass(frozen=True)
+class ArenaConfig:
+    """Everything that defines an arena game. Every field is validated on construction."""
+
+    mode: Mode = Mode.TAG
+    """``tag`` (chasers catch runners), ``ctf`` (capture the flag) or ``combat`` (last team standing)."""
+    red: int = 2
+    """Agents in the red team (1 to 16)."""
+    blue: int = 2
+    """Agents in the blue team (1 to 16)."""
+    size: int = 15
+    """Arena side in cells, walls included: odd, 9 to 63."""
+    layout: ArenaLayout = ArenaLayout.ROOMS
+    """``maze``, ``rooms`` or ``open``."""
+    view_size: int = 7
+    """Side of each agent's egocentric view (odd, 3 to 31)."""
+    obs_mode: ObsMode = ObsMode.GRID
+    """``grid`` (planes), ``tokens`` (entity list + mask) or ``both``."""
+    max_cycles: int = 200
+    """Steps after which every game is truncated."""
+    num_levels: int = 0
+    """How many distinct arenas to draw from (0 = unlimited)."""
+    start_level: int = 0
+    """First level id of the set; sets with non-overlapping ranges are disjoint."""
+    chasers: str = "red"
+    """``tag`` only: the team that chases (``red`` or ``blue``)."""
+    captures_to_win: int = 3
+    """``ctf`` only: captures that win the game."""
+    max_health: int = 3
+    """``combat`` only: hits an agent survives, plus one."""
+    attack_range: int = 3
+    """``combat`` only: how many cells an attack reaches."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", _enum_value(Mode, self.mode, "mode"))
+        object.__setattr__(self, "layout", _enum_value(ArenaLayout, self.layout, "layout"))
+        object.__setattr__(self, "obs_mode", _enum_value(ObsMode, self.obs_mode, "obs_mode"))
+        for name in ("red", "blue"):
+            n = getattr(self, name)
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TEAM_SIZE:
+                raise ValueError(f"{name} (team size) must be an int in [1, {MAX_TEAM_SIZE}], got {n!r}")
+        s = self.size
+        if isinstance(s, bool) or not isinstance(s, int) or s % 2 == 0 or not 9 <= s <= 63:
+            raise ValueError(f"size must be an odd int in [9, 63], got {s!r}")
+        # Each team spawns on distinct node cells of its half: (s // 2) // 2 columns of (s // 2) nodes.
+        room = (s // 4) * (s // 2)
+        if max(self.red, self.blue) > room:
+            raise ValueError(f"size {s} has room for {room} agents per team, got red={self.red}, blue={self.blue}")
+        v = self.view_size
+        if isinstance(v, bool) or not isinstance(v, int) or v % 2 == 0 or not 3 <= v <= 31:
+            raise ValueError(f"view_size must be an odd int in [3, 31], got {v!r}")
+        for name, lo in (("max_cycles", 1), ("captures_to_win", 1), ("max_health", 1), ("attack_range", 1)):
+            n = getattr(self, name)
+            if isinstance(n, bool) or not isinstance(n, int) or n < lo:
+                raise ValueError(f"{name} must be an int >= {lo}, got {n!r}")
+        if self.chasers not in TEAMS:
+            raise ValueError(f"chasers must be 'red' or 'blue', got {self.chasers!r}")
+        level_range(self.num_levels, self.start_level)
+
+    @property
+    def num_agents(self) -> int:
+        return self.red + self.blue
+
+    @property
+    def agent_names(self) -> tuple[str, ...]:
+        return tuple(f"red_{i}" for i in range(self.red)) + tuple(f"blue_{i}" for i in range(self.blue))
+
+    @property
+    def num_actions(self) -> int:
+        return 6 if self.mode is Mode.COMBAT else 5
+
+    @property
+    def num_tokens(self) -> int:
+        return self.num_agents + 2
+
+    @property
+    def max_cell_value(self) -> int:
+        """Largest value in an observation plane (the health plane holds health points)."""
+        return self.max_health if self.mode is Mode.COMBAT else 1
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def arena_layouts(level_ids: torch.Tensor, config: ArenaConfig, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Walls ``[B, S, S]`` (bool) and the two bases ``[B, 2, 2]`` (team, (y, x)) of a batch of level ids."""
+    loops, rooms = _LAYOUT_PARAMS[config.layout]
+    maze = generate(level_ids, LayoutConfig(size=config.size, generator=Generator.KRUSKAL, loops=loops, rooms=rooms),
+                    device)
+    floor = maze.grid != int(Cell.WALL)
+    floor = floor | floor.flip(1, 2)  # union of two connected floors that share every node: connected
+    s = config.size
+    row = 2 * randint(s // 2, maze.level_ids, _STREAM_RANK) + 1
+    red_base = torch.stack([row, torch.ones_like(row)], 1)
+    bases = torch.stack([red_base, s - 1 - red_base], 1)
+    return ~floor, bases
+
+
+def base_distances(walls: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
+    """``[B, 2, S, S]`` shortest-path steps from each team's base to every cell (``UNREACHABLE`` on walls)."""
+    b, s, _ = walls.shape
+    seed = torch.full((b, 2, s, s), UNREACHABLE, dtype=torch.long, device=walls.device)
+    rows = torch.arange(b, device=walls.device)
+    for team in range(2):
+        seed[rows, team, bases[:, team, 0], bases[:, team, 1]] = 0
+    passable = (~walls)[:, None].expand(b, 2, s, s).reshape(2 * b, s, s)
+    return _relax(seed.view(2 * b, s, s), passable).view(b, 2, s, s)
+
+
+class ArenaEngine:
+    """N arena games stepped together on ``device``. Agents are rows ``0..red-1`` (red) then blue."""
+
+    def __init__(self, num_envs: int, config: ArenaConfig, device: str | torch.device = "cpu",
+                 autoreset: bool = True) -> None:  # fmt: skip
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        self.num_envs, self.config, self.autoreset = num_envs, config, autoreset
+        self.device = dev = torch.device(device)
+        b, a, s = num_envs, config.num_agents, config.size
+        self.lo, hi = level_range(config.num_levels, config.start_level)
+        self.span = hi - self.lo
+        self.team = torch.tensor([0] * config.red + [1] * config.blue, device=dev)
+        self.chaser_team = TEAMS.index(config.chasers)
+        self.walls = torch.ones(b, s, s, dtype=torch.bool, device=dev)
+        self.bases = torch.zeros(b, 2, 2, dtype=torch.long, device=dev)
+        self.base_dist = torch.zeros(b, 2, s, s, dtype=torch.long, device=dev)
+        self.pos = torch.zeros(b, a, 2, dtype=torch.long, device=dev)
+        self.heading = torch.zeros(b, a, dtype=torch.long, device=dev)
+        self.alive = torch.zeros(b, a, dtype=torch.bool, device=dev)
+        self.health = torch.zeros(b, a, dtype=torch.long, device=dev)
+        self.carrying = torch.zeros(b, a, dtype=torch.bool, device=dev)  # holds the enemy team's flag
+        self.score = torch.zeros(b, 2, dtype=torch.long, device=dev)
+        self.t = torch.zeros(b, dtype=torch.long, device=dev)
+        self.seeds = torch.zeros(b, dtype=torch.long, device=dev)
+        self.episodes = torch.zeros(b, dtype=torch.long, device=dev)
+        self.level_ids = torch.zeros(b, dtype=torch.long, device=dev)
+        self._deltas = _ACTION_DELTAS.to(dev)
+        self._agent_idx = torch.arange(a, device=dev)
+        self._enemy = self.team[:, None] != self.team[None, :]  # [A, A]
+
+    # ---------------------------------------------------------------- reset
+    def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None):
+        """Start every game afresh: game i draws its arenas and spawns from ``seeds[i]``."""
+        self.seeds = torch.as_tensor(seeds, dtype=torch.long, device=self.device).reshape(self.num_envs).clone()
+        self.episodes.zero_()
+        self._start(torch.arange(self.num_envs, device=self.device), level_ids)
+        return self.observe()
+
+    def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None = None) -> None:
+        cfg, dev = self.config, self.device
+        key = hash_ints(self.seeds[idx], self.episodes[idx])
+        if level_ids is None:
+            level_ids = self.lo + randint(self.span, key, 1)
+        else:
+            level_ids = torch.as_tensor(level_ids, dtype=torch.long, device=dev).reshape(-1)
+            bad = (level_ids < self.lo) | (level_ids >= self.lo + self.span)
+            if bool(bad.any()):
+                raise ValueError(f"level_id {level_ids[bad][0].item()} is outside this env's level set "
+                                 f"[{self.lo}, {self.lo + self.span})")
+        walls, bases = arena_layouts(level_ids, cfg, dev)
+        self.walls[idx], self.bases[idx], self.level_ids[idx] = walls, bases, level_ids
+        self.base_dist[idx] = base_distances(walls, bases)
+        s, m = cfg.size, len(idx)
+        # Spawns: distinct node cells of the team's half, ranked by a per-episode random key.
+        cells = torch.arange(s * s, device=dev)
+        y, x = cells // s, cells % s
+        node = (y % 2 == 1) & (x % 2 == 1)
+        prio = uniform(key[:, None], STREAM_SPAWN, cells[None, :])  # [m, S*S]
+        pos = torch.zeros(m, cfg.num_agents, 2, dtype=torch.long, device=dev)
+        for team, (n, half) in enumerate(((cfg.red, x < s // 2), (cfg.blue, x > s // 2))):
+            score = torch.where((node & half)[None, :], prio, -1.0)
+            pick = score.topk(n, dim=1).indices
+            first = 0 if team == 0 else cfg.red
+            pos[:, first : first + n] = torch.stack([pick // s, pick % s], -1)
+        self.pos[idx] = pos
+        self.heading[idx] = torch.where(self.team == 0, 1, 3).expand(m, -1)  # facing the enemy side
+        self.alive[idx] = True
+        self.health[idx] = cfg.max_health
+        self.carrying[idx] = False
+        self.score[idx] = 0
+        self.t[idx] = 0
+
+    def reset_next(self, idx: torch.Tensor) -> None:
+        """Start the next episode (same seed, next episode number) of the games ``idx``."""
+        self.episodes[idx] += 1
+        self._start(idx)
+
+    # ---------------------------------------------------------------- step
+    def step(self, actions: torch.Tensor):
+        """Advance every game by one step of ``actions [B, A]``.
+
+        Returns ``(obs, reward [B, A], terminated [B, A], truncated [B, A], info)``. ``info["active"]`` marks
+        the agents that were in the game during this step (the rows that carry a transition);
+        ``terminated`` is set for agents that left the game this step and for every agent still in it when
+        the game was decided. With autoreset, ended games restart in the same step; ``info["final_obs"]``
+        holds their last observations (rows where ``info["_final_obs"]``).
+        """
+        cfg = self.config
+        b, a, s = self.num_envs, cfg.num_agents, cfg.size
+        active = self.alive.clone()
+        acts = torch.where(active, actions, STAY)
+        reward = torch.zeros(b, a, device=self.device)
+
+        # Moves: into floor that nobody occupied at the start, lowest index first.
+        moving = (acts >= 1) & (acts <= 4)
+        self.heading = torch.where(moving, acts - 1, self.heading)
+        target = self.pos + self._deltas[acts]
+        flat = target[..., 0] * s + target[..., 1]
+        occupied = self._occupancy()
+        free = ~self.walls.view(b, -1).gather(1, flat) & (occupied.gather(1, flat) < 0)
+        candidate = moving & free
+        claim = torch.full((b, s * s + 1), a, dtype=torch.long, device=self.device)
+        claim.scatter_reduce_(1, torch.where(candidate, flat, s * s), self._agent_idx.expand(b, a), "amin")
+        moved = candidate & (claim.gather(1, flat) == self._agent_idx)
+        self.pos = torch.where(moved[..., None], target, self.pos)
+
+        left = torch.zeros(b, a, dtype=torch.bool, device=self.device)  # agents leaving the game now
+        decided = torch.zeros(b, dtype=torch.bool, device=self.device)
+        if cfg.mode is Mode.TAG:
+            decided = self._tag(active, reward, left)
+        elif cfg.mode is Mode.CTF:
+            decided = self._ctf(active, reward)
+        else:
+            decided = self._combat(acts, active, reward, left)
+
+        self.alive &= ~left
+        self.t += 1
+        truncated = (self.t >= cfg.max_cycles)[:, None] & self.alive
+        terminated = left | (decided[:, None] & self.alive)
+        info = {"active": active, "score": self.score.clone(), "episode_length": self.t.clone(),
+                "level_id": self.level_ids.clone()}
+        obs = self.observe()
+        if self.autoreset:
+            done = decided | (self.t >= cfg.max_cycles)
+            info["_final_obs"] = done
+            info["final_obs"] = obs
+            done_idx = done.nonzero().squeeze(1)
+            if len(done_idx):
+                obs = self._merge(obs, done_idx)
+        return obs, reward, terminated, truncated, info
+
+    def _merge(self, obs, done_idx: torch.Tensor):
+        """``obs`` with the rows ``done_idx`` replaced by the first observation of their next episode."""
+        self.reset_next(done_idx)
+        fresh = self.observe(done_idx)
+        if isinstance(obs, dict):
+            out = {k: v.clone() for k, v in obs.items()}
+            for k in out:
+                out[k][done_idx] = fresh[k]
+            return out
+        out = obs.clone()
+        out[done_idx] = fresh
+        return out
+
+    def _occupancy(self) -> torch.Tensor:
+        """``[B, S*S + 1]``: the index of the agent in each cell, -1 where none (last column: a dump)."""
+        b, a, s = self.num_envs, self.config.num_agents, self.config.size
+        flat = self.pos[..., 0] * s + self.pos[..., 1]
+        occ = torch.full((b, s * s + 1), -1, dtype=torch.long, device=self.device)
+        occ.scatter_(1, torch.where(self.alive, flat, s * s), self._agent_idx.expand(b, a).clone())
+        occ[:, -1] = -1
+        return occ
+
+    def _adjacent_enemies(self) -> torch.Tensor:
+        """``[B, A, A]``: alive enemies within one step (4-neighbourhood) of each other."""
+        d = (self.pos[:, :, None, :] - self.pos[:, None, :, :]).abs().sum(-1)
+        both = self.alive[:, :, None] & self.alive[:, None, :]
+        return (d <= 1) & both & self._enemy
+
+    def _tag(self, active, reward, left) -> torch.Tensor:
+        cfg = self.config
+        runner = self.team != self.chaser_team
+        near = self._adjacent_enemies()
+        caught = (near & ~runner[None, None, :]).any(2) & runner & self.alive
+        left |= caught
+        reward += torch.where(caught, -1.0, 0.0)
+        catches = caught.sum(1, keepdim=True).float()
+        reward += torch.where(~runner & active, catches, 0.0)
+        reward += torch.where(runner & self.alive & ~caught, 1.0 / cfg.max_cycles, 0.0)
+        return ~(runner & self.alive & ~caught).any(1)
+
+    def _ctf(self, active, reward) -> torch.Tensor:
+        cfg = self.config
+        mid = cfg.size // 2
+        x = self.pos[..., 1]
+        own_half = torch.where(self.team == 0, x < mid, x > mid)
+        enemy_half = torch.where(self.team == 0, x > mid, x < mid)
+        near = self._adjacent_enemies()
+        tagged = (near & own_half[:, None, :]).any(2) & enemy_half & self.alive
+        if bool(tagged.any()):
+            self.carrying &= ~tagged
+            self._respawn(tagged)
+        # Pick-ups: the lowest-index agent standing on the enemy flag while that flag is home.
+        enemy_base = self.bases[:, 1 - self.team]  # [B, A, 2]
+        on_flag = (self.pos == enemy_base).all(-1) & self.alive
+        flag_home = ~self._team_carrying()  # [B, 2]: flag of team k is home
+        can_take = on_flag & flag_home[:, 1 - self.team]
+        take = torch.zeros_like(can_take)
+        for team in range(2):
+            mask = can_take & (self.team == team)
+            take |= mask & (mask.cumsum(1) == 1)
+        self.carrying |= take
+        # Captures: a carrier on its own base.
+        own_base = self.bases[:, self.team]
+        capture = self.carrying & (self.pos == own_base).all(-1)
+        self.carrying &= ~capture
+        gained = torch.stack([(capture & (self.team == k)).sum(1) for k in range(2)], 1)  # [B, 2]
+        self.score += gained
+        gain = gained.float()
+        reward += gain[:, self.team] - gain[:, 1 - self.team]
+        return (self.score >= cfg.captures_to_win).any(1)
+
+    def _team_carrying(self) -> torch.Tensor:
+        """``[B, 2]``: whether the flag of team k is being carried (by the other team)."""
+        return torch.stack([(self.carrying & (self.team == 1 - k)).any(1) for k in range(2)], 1)
+
+    def _respawn(self, who: torch.Tensor) -> None:
+        """Move the agents ``who [B, A]`` to the free cells nearest their base, nearest first."""
+        b, a, s = self.num_envs, self.config.num_agents, self.config.size
+        occupied = self._occupancy()[:, :-1] >= 0  # [B, S*S]
+        for k in range(a):  # one agent at a time, so two respawns never pick the same cell
+            need = who[:, k]
+            if not bool(need.any()):
+                continue
+            team = int(self.team[k])
+            occupied.scatter_(1, (self.pos[:, k, 0] * s + self.pos[:, k, 1])[:, None], False)
+            cost = self.base_dist[:, team].view(b, -1) + occupied.long() * UNREACHABLE
+            cell = cost.argmin(1)
+            new = torch.stack([cell // s, cell % s], 1)
+            self.pos[:, k] = torch.where(need[:, None], new, self.pos[:, k])
+            occupied.scatter_(1, (self.pos[:, k, 0] * s + self.pos[:, k, 1])[:, None], True)
+
+    def _combat(self, acts, active, reward, left) -> torch.Tensor:
+        cfg = self.config
+        b, a, s = self.num_envs, cfg.num_agents, cfg.size
+        attacking = (acts == ATTACK) & active
+        r = torch.arange(1, cfg.attack_range + 1, device=self.device)
+        d = self._deltas[self.heading + 1]  # [B, A, 2]
+        ray = self.pos[:, :, None, :] + d[:, :, None, :] * r[None, None, :, None]  # [B, A, R, 2]
+        inside = ((ray >= 0) & (ray < s)).all(-1)
+        flat = (ray[..., 0].clamp(0, s - 1) * s + ray[..., 1].clamp(0, s - 1)).view(b, -1)
+        wall = self.walls.view(b, -1).gather(1, flat).view(b, a, -1) | ~inside
+        who = self._occupancy().gather(1, flat).view(b, a, -1)
+        stop = wall | (who >= 0)
+        first = stop & (stop.cumsum(2) == 1)  # the first wall or agent along the ray
+        victim = torch.where(first & ~wall, who, -1).max(2).values  # [B, A]; -1: nothing hit
+        is_enemy = (victim >= 0) & (self.team[victim.clamp(min=0)] != self.team)
+        hit = attacking & is_enemy
+        damage = torch.zeros(b, a + 1, dtype=torch.long, device=self.device)
+        damage.scatter_add_(1, torch.where(hit, victim, a), hit.long())
+        before = self.health.clone()
+        self.health -= damage[:, :a]
+        died = (before > 0) & (self.health <= 0) & self.alive
+        left |= died
+        # Kill credit: every attacker whose hit landed on a victim that died this step.
+        kills = hit & died.gather(1, victim.clamp(min=0))
+        reward += 0.1 * hit.float() + kills.float() - died.float()
+        standing = torch.stack([(self.alive & ~died & (self.team == k)).any(1) for k in range(2)], 1)
+        decided = ~standing.all(1)
+        winners = decided[:, None] & standing[:, self.team] & self.alive & ~died
+        reward += winners.float()
+        return decided
+
+    # ---------------------------------------------------------------- observations
+    def _cell_planes(self) -> tuple[torch.Tensor, ...]:
+        """Per-game maps used by the views: agent index per cell and flag positions (carried or home)."""
+        occ = self._occupancy()[:, :-1]
+        carried = self._team_carrying()  # [B, 2]
+        flags = self.bases.clone()
+        if self.config.mode is Mode.CTF:
+            for k in range(2):
+                holder = (self.carrying & (self.team == 1 - k)).float().argmax(1)
+                at = self.pos[torch.arange(self.num_envs, device=self.device), holder]
+                flags[:, k] = torch.where(carried[:, k, None], at, flags[:, k])
+        return occ, flags
+
+    def state(self) -> torch.Tensor:
+        """``[B, len(STATE_CHANNELS), S, S]`` uint8: the whole arena, for centralised critics."""
+        cfg = self.config
+        b, s = self.num_envs, cfg.size
+        occ, flags = self._cell_planes()
+        has = occ >= 0
+        idx = occ.clamp(min=0)
+        rows = torch.arange(b, device=self.device)[:, None]
+        team = self.team[idx]
+        planes = torch.zeros(b, len(STATE_CHANNELS), s * s, dtype=torch.uint8, device=self.device)
+        planes[:, 0] = self.walls.view(b, -1)
+        planes[:, 1] = has & (team == 0)
+        planes[:, 2] = has & (team == 1)
+        planes[:, 3] = torch.where(has, self._health_value()[rows, idx], 0)
+        if cfg.mode is Mode.CTF:
+            for k in range(2):
+                planes[rows[:, 0], 4 + k, flags[:, k, 0] * s + flags[:, k, 1]] = 1
+        planes[:, 6] = has & self.carrying[rows, idx]
+        if cfg.mode is Mode.TAG:
+            planes[:, 7] = has & (team == self.chaser_team)
+        return planes.view(b, len(STATE_CHANNELS), s, s)
+
+    def _health_value(self) -> torch.Tensor:
+        return self.health if self.config.mode is Mode.COMBAT else torch.ones_like(self.health)
+
+    def observe(self, idx: torch.Tensor | None = None):
+        """Per-agent observations of all games (or the games ``idx``): a tensor or a dict, by ``obs_mode``."""
+        cfg = self.config
+        out = {}
+        if cfg.obs_mode in (ObsMode.GRID, ObsMode.BOTH):
+            out["grid"] = self._grid_obs(idx)
+        if cfg.obs_mode in (ObsMode.TOKENS, ObsMode.BOTH):
+            out["tokens"], out["mask"] = self._token_obs(idx)
+        return out["grid"] if cfg.obs_mode is ObsMode.GRID else out
+
+    def _grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
+        cfg = self.config
+        s, v, a = cfg.size, cfg.view_size, cfg.num_agents
+        p = v // 2
+        state = self.state()  # [B, C, S, S]
+        pos, alive = self.pos, self.alive
+        if idx is not None:
+            state, pos, alive = state[idx], pos[idx], alive[idx]
+        b = state.shape[0]
+        side = s + 2 * p
+        padded = F.pad(state, (p, p, p, p))
+        padded[:, 0] = F.pad(state[:, 0], (p, p, p, p), value=1)
+        r = torch.arange(v, device=self.device)
+        offsets = (r[:, None] * side + r[None, :]).view(-1)  # view cell -> padded flat offset
+        corner = pos[..., 0] * side + pos[..., 1]  # [b, A]: top-left of each view in the padded grid
+        gather_at = (corner[..., None] + offsets).view(b, 1, -1).expand(b, len(STATE_CHANNELS), -1)
+        views = padded.view(b, len(STATE_CHANNELS), -1).gather(2, gather_at).view(b, -1, a, v * v)
+        team = self.team.view(1, a, 1)
+        red, blue = views[:, 1], views[:, 2]
+        ally = torch.where(team == 0, red, blue)
+        enemy = torch.where(team == 0, blue, red)
+        own_flag = torch.where(team == 0, views[:, 4], views[:, 5])
+        enemy_flag = torch.where(team == 0, views[:, 5], views[:, 4])
+        me = torch.zeros(v * v, dtype=torch.uint8, device=self.device)
+        me[(v * v) // 2] = 1
+        ally = ally * (1 - me)
+        obs = torch.stack([views[:, 0], me.expand(b, a, -1), ally, enemy, views[:, 3], own_flag, enemy_flag,
+                           views[:, 6], views[:, 7]], 2)  # [b, A, C, V*V]
+        obs = obs * alive.view(b, a, 1, 1).to(torch.uint8)  # agents out of the game see nothing
+        return obs.view(b, a, len(CHANNELS), v, v)
+
+    def _token_obs(self, idx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.config
+        a, p = cfg.num_agents, cfg.view_size // 2
+        pos, alive, health, carrying = self.pos, self.alive, self._health_value(), self.carrying
+        _, flags = self._cell_planes()
+        if idx is not None:
+            pos, alive, health, carrying, flags = pos[idx], alive[idx], health[idx], carrying[idx], flags[idx]
+        b = pos.shape[0]
+        ent_pos = torch.cat([pos, flags], 1)  # [b, K, 2]
+        k = a + 2
+        rel = ent_pos[:, None, :, :] - pos[:, :, None, :]  # [b, A, K, 2]
+        team = self.team
+        ent_team = torch.cat([team, torch.tensor([0, 1], device=self.device)])  # flag k belongs to team k
+        is_agent = torch.arange(k, device=self.device) < a
+        same = ent_team[None, :] == team[:, None]  # [A, K]
+        eye = torch.zeros(a, k, dtype=torch.bool, device=self.device)
+        eye[:, :a] = torch.eye(a, dtype=torch.bool, device=self.device)
+        ent_alive = torch.cat([alive, torch.full((b, 2), cfg.mode is Mode.CTF, device=self.device)], 1)
+        ent_health = torch.cat([health, torch.zeros(b, 2, dtype=health.dtype, device=self.device)], 1)
+        ent_carry = torch.cat([carrying, torch.zeros(b, 2, dtype=torch.bool, device=self.device)], 1)
+        chaser = (ent_team == self.chaser_team) & is_agent & (cfg.mode is Mode.TAG)
+        feats = torch.zeros(b, a, k, len(TOKEN_FEATURES), device=self.device)
+        feats[..., 0:2] = rel.float() / max(p, 1)
+        feats[..., 2] = eye.float()
+        feats[..., 3] = (same & is_agent & ~eye).float()
+        feats[..., 4] = (~same & is_agent).float()
+        feats[..., 5] = ent_health[:, None, :].float() / cfg.max_cell_value
+        feats[..., 6] = ent_carry[:, None, :].float()
+        feats[..., 7] = (same & ~is_agent).float()
+        feats[..., 8] = (~same & ~is_agent).float()
+        feats[..., 9] = chaser.float()
+        visible = (rel.abs() <= p).all(-1) & ent_alive[:, None, :] & alive[:, :, None]
+        return feats * visible[..., None], visible
+
+    # ---------------------------------------------------------------- checks
+    def validate_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Check shape, dtype and range of an action batch ``[B, A]``; returns it as int64 on the device."""
+        a, n = self.config.num_agents, self.config.num_actions
+        if not isinstance(actions, torch.Tensor):
+            raise TypeError(f"actions must be a torch tensor or numpy array, got {type(actions).__name__}")
+        if actions.shape != (self.num_envs, a):
+            raise ValueError(f"actions must have shape ({self.num_envs}, {a}), got {tuple(actions.shape)}")
+        if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
+            raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
+        actions = actions.to(self.device, torch.long)
+        bad = ((actions < 0) | (actions >= n)) & self.alive
+        if bool(bad.any()):
+            g, i = (int(v) for v in bad.nonzero()[0])
+            raise ValueError(f"action {int(actions[g, i])} of agent {self.config.agent_names[i]} in env {g} is "
+                             f"out of range: valid actions are 0..{n - 1}")
+        return actions
