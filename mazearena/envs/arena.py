@@ -33,6 +33,43 @@ def make_config(kwargs: dict[str, Any]) -> ArenaConfig:
     return ArenaConfig(**kwargs)
 
 
+class _Roster:
+    """Who plays: the arena's config, the focal agents (exposed) and the NPCs (stepped inside)."""
+
+    def __init__(self, scenario: str | None, kwargs: dict[str, Any]) -> None:
+        if scenario is None:
+            self.config, npcs = make_config(kwargs), {}
+        else:
+            from mazearena.envs.scenarios import scenario as find
+
+            found = find(scenario)
+            make_config(kwargs)  # names unknown options before the scenario adds its own
+            self.config, npcs = found.arena_config(**kwargs), found.npcs
+        names = self.config.agent_names
+        self.focal = [a for a in names if a not in npcs]
+        self.focal_index = [names.index(a) for a in self.focal]
+        self.npcs = {names.index(a): spec for a, spec in npcs.items()}
+        self.all_focal = not self.npcs
+
+    def engine(self, num_envs: int, device, autoreset: bool) -> tuple[ArenaEngine, Any]:
+        engine = ArenaEngine(num_envs, self.config, device, autoreset=autoreset, focal=self.focal_index)
+        controller = None
+        if self.npcs:
+            from mazearena.envs.npcs import NpcController
+
+            controller = NpcController(engine, self.npcs)
+        return engine, controller
+
+    def full_actions(self, engine: ArenaEngine, controller, focal_actions: torch.Tensor) -> torch.Tensor:
+        """``[B, A]`` actions: the focal agents' columns given, the NPCs' chosen by their controller."""
+        if self.all_focal:
+            return focal_actions
+        full = torch.zeros(engine.num_envs, self.config.num_agents, dtype=torch.long, device=engine.device)
+        full[:, self.focal_index] = focal_actions
+        full[:, controller.index] = controller.act()
+        return full
+
+
 def observation_space(config: ArenaConfig) -> gym.spaces.Space:
     """The observation space of one agent."""
     v, k = config.view_size, config.num_tokens
@@ -67,16 +104,18 @@ class ArenaParallelEnv(ParallelEnv):
 
     metadata = {"render_modes": ["human", "rgb_array"], "name": "arena_v0", "is_parallelizable": True,
                 "render_fps": 8}
+    # ``scenario="ctf_3v3_vs_guards"`` (see :mod:`scenarios`) exposes only the focal agents; NPCs act inside.
 
-    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, render_mode: str | None = None, scenario: str | None = None, **kwargs: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.config = make_config(kwargs)
+        self.roster = _Roster(scenario, kwargs)
+        self.config = self.roster.config
         self.render_mode = render_mode
-        self.engine = ArenaEngine(1, self.config, device="cpu", autoreset=False)
-        self.possible_agents = list(self.config.agent_names)
+        self.engine, self.npcs = self.roster.engine(1, "cpu", autoreset=False)
+        self.possible_agents = list(self.roster.focal)
         self.agents: list[str] = []
-        self._index = {name: i for i, name in enumerate(self.possible_agents)}
+        self._index = dict(zip(self.roster.focal, self.roster.focal_index, strict=True))
         self._obs_space = observation_space(self.config)
         self._act_space = gym.spaces.Discrete(self.config.num_actions)
         self.state_space = state_space(self.config)
@@ -130,17 +169,19 @@ class ArenaParallelEnv(ParallelEnv):
             raise RuntimeError("call reset() before step()")
         if not isinstance(actions, dict):
             raise TypeError(f"actions must be a dict of agent name -> action, got {type(actions).__name__}")
-        batch = torch.zeros(1, self.config.num_agents, dtype=torch.long)
+        batch = torch.zeros(1, len(self.possible_agents), dtype=torch.long)
+        column = {a: j for j, a in enumerate(self.possible_agents)}
         for agent, action in actions.items():
             if agent not in self._index:
                 raise KeyError(f"action for unknown agent {agent!r}; agents: {', '.join(self.possible_agents)}")
             if agent not in self.agents:
                 raise ValueError(f"action for agent {agent!r}, which is no longer in the game (live: {self.agents})")
-            batch[0, self._index[agent]] = _check_action(agent, action, self.config.num_actions)
+            batch[0, column[agent]] = _check_action(agent, action, self.config.num_actions)
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"no action for live agent(s) {missing}")
-        obs, reward, terminated, truncated, _ = self.engine.step(batch)
+        full = self.roster.full_actions(self.engine, self.npcs, batch)
+        obs, reward, terminated, truncated, _ = self.engine.step(full)
         live = self.agents
         out = (
             {a: _agent_obs(obs, self._index[a]) for a in live},
@@ -202,7 +243,7 @@ class ArenaVectorEnv:
     """
 
     def __init__(self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None,
-                 check_actions: bool = True, **kwargs: Any) -> None:  # fmt: skip
+                 check_actions: bool = True, scenario: str | None = None, **kwargs: Any) -> None:  # fmt: skip
         try:
             device = torch.device(device)
         except RuntimeError as e:
@@ -211,10 +252,12 @@ class ArenaVectorEnv:
             raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available on this machine")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
-        self.config = make_config(kwargs)
-        self.engine = ArenaEngine(num_envs, self.config, device, autoreset=True)
+        self.roster = _Roster(scenario, kwargs)
+        self.config = self.roster.config
+        self.engine, self.npcs = self.roster.engine(num_envs, device, autoreset=True)
         self.num_envs, self.device, self.check_actions = num_envs, device, check_actions
-        self.possible_agents = list(self.config.agent_names)
+        self.possible_agents = list(self.roster.focal)
+        self._focal = torch.tensor(self.roster.focal_index, device=device)
         self.num_agents = len(self.possible_agents)
         self.single_observation_space = observation_space(self.config)
         self.single_action_space = gym.spaces.Discrete(self.config.num_actions)
@@ -251,7 +294,16 @@ class ArenaVectorEnv:
         self._seed = None  # later resets without a seed draw fresh seeds
         obs = self.engine.reset(int(seed) + torch.arange(self.num_envs), level_ids=level_ids)
         self._started = True
-        return obs, {"alive": self.engine.alive.clone(), "level_id": self.engine.level_ids.clone()}
+        info = {"alive": self._select(self.engine.alive.clone()), "level_id": self.engine.level_ids.clone()}
+        return self._select(obs), info
+
+    def _select(self, x):
+        """The focal agents' columns of a per-agent tensor (or dict of them)."""
+        if self.roster.all_focal:
+            return x
+        if isinstance(x, dict):
+            return {k: v.index_select(1, self._focal) for k, v in x.items()}
+        return x.index_select(1, self._focal)
 
     def step(self, actions: torch.Tensor | np.ndarray):
         if not self._started:
@@ -261,37 +313,58 @@ class ArenaVectorEnv:
                 raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
             actions = torch.from_numpy(actions)
         if self.check_actions:
-            actions = self.engine.validate_actions(actions)
+            actions = self._validate(actions)
         else:
             actions = actions.to(self.device, torch.long)
-        obs, reward, terminated, truncated, info = self.engine.step(actions)
+        full = self.roster.full_actions(self.engine, self.npcs, actions)
+        obs, reward, terminated, truncated, info = self.engine.step(full)
         info["alive"] = self.engine.alive.clone()
-        return obs, reward, terminated, truncated, info
+        for key in ("active", "alive", "final_obs"):
+            if key in info:
+                info[key] = self._select(info[key])
+        return self._select(obs), self._select(reward), self._select(terminated), self._select(truncated), info
+
+    def _validate(self, actions) -> torch.Tensor:
+        """Shape, dtype and range of ``[num_envs, num_agents]`` focal actions, errors naming the agent."""
+        f, n = len(self.possible_agents), self.config.num_actions
+        if not isinstance(actions, torch.Tensor):
+            raise TypeError(f"actions must be a torch tensor or numpy array, got {type(actions).__name__}")
+        if actions.shape != (self.num_envs, f):
+            raise ValueError(f"actions must have shape ({self.num_envs}, {f}), got {tuple(actions.shape)}")
+        if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
+            raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
+        actions = actions.to(self.device, torch.long)
+        bad = ((actions < 0) | (actions >= n)) & self._select(self.engine.alive)
+        if bool(bad.any()):
+            g, i = (int(v) for v in bad.nonzero()[0])
+            raise ValueError(f"action {int(actions[g, i])} of agent {self.possible_agents[i]} in env {g} is "
+                             f"out of range: valid actions are 0..{n - 1}")
+        return actions
 
     def state(self) -> torch.Tensor:
         """``[num_envs, C, S, S]`` global state of every game."""
         return self.engine.state()
 
 
-def parallel_env(render_mode: str | None = None, **kwargs: Any) -> ArenaParallelEnv:
-    return ArenaParallelEnv(render_mode=render_mode, **kwargs)
+def parallel_env(render_mode: str | None = None, scenario: str | None = None, **kwargs: Any) -> ArenaParallelEnv:
+    return ArenaParallelEnv(render_mode=render_mode, scenario=scenario, **kwargs)
 
 
-def raw_env(render_mode: str | None = None, **kwargs: Any):
+def raw_env(render_mode: str | None = None, scenario: str | None = None, **kwargs: Any):
     """The AEC form of the arena (agents act one after another; the step resolves after the last)."""
-    return parallel_to_aec(parallel_env(render_mode=render_mode, **kwargs))
+    return parallel_to_aec(parallel_env(render_mode=render_mode, scenario=scenario, **kwargs))
 
 
-def env(render_mode: str | None = None, **kwargs: Any):
+def env(render_mode: str | None = None, scenario: str | None = None, **kwargs: Any):
     """The AEC env with PettingZoo's standard checks (action bounds, call order)."""
-    aec = raw_env(render_mode=render_mode, **kwargs)
+    aec = raw_env(render_mode=render_mode, scenario=scenario, **kwargs)
     aec = wrappers.AssertOutOfBoundsWrapper(aec)
     return wrappers.OrderEnforcingWrapper(aec)
 
 
 def vector_env(num_envs: int, device: str | torch.device = "cpu", seed: int | None = None,
-               **kwargs: Any) -> ArenaVectorEnv:  # fmt: skip
-    return ArenaVectorEnv(num_envs, device=device, seed=seed, **kwargs)
+               scenario: str | None = None, **kwargs: Any) -> ArenaVectorEnv:  # fmt: skip
+    return ArenaVectorEnv(num_envs, device=device, seed=seed, scenario=scenario, **kwargs)
 
 
 __all__ = ["ArenaParallelEnv", "ArenaVectorEnv", "Mode", "env", "parallel_env", "raw_env", "vector_env"]

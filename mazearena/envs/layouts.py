@@ -391,6 +391,23 @@ def _relax(dist: torch.Tensor, passable: torch.Tensor) -> torch.Tensor:
         dist = new
 
 
+def shortest_steps(sources: torch.Tensor, passable: torch.Tensor) -> torch.Tensor:
+    """``[B, S, S]`` steps from every cell to the nearest source cell, moving through ``passable`` cells.
+
+    ``sources`` and ``passable`` are ``[B, S, S]`` bool; unreachable cells hold ``UNREACHABLE``. A breadth-
+    first search compiled for the CPU there, batched relaxation in torch elsewhere (the same numbers).
+    """
+    if sources.device.type == "cpu":
+        from mazearena.envs.engine.cpu_kernels import kernel
+
+        b, s, _ = sources.shape
+        out = torch.empty(b, s * s, dtype=torch.long)
+        kernel("_bfs", b)(passable.reshape(b, -1).contiguous().numpy(), sources.reshape(b, -1).contiguous().numpy(),
+                          s, UNREACHABLE, out.numpy())
+        return out.view(b, s, s)
+    return _relax(torch.where(sources, 0, UNREACHABLE), passable)
+
+
 def is_solvable(layouts: Layouts) -> torch.Tensor:
     """Per level: True when every spawn cell reaches the goal (and there is at least one spawn cell)."""
     without_key, _ = distance_to_goal(layouts.grid)

@@ -38,8 +38,16 @@ from enum import Enum
 import torch
 import torch.nn.functional as F
 
-from mazearena.envs.engine.grid import STREAM_SPAWN, Cell, hash_ints, randint, uniform
-from mazearena.envs.layouts import UNREACHABLE, Generator, LayoutConfig, _enum_value, _relax, generate, level_range
+from mazearena.envs.engine.grid import STREAM_BASE, STREAM_LEVEL, STREAM_SPAWN, Cell, hash_ints, randint, uniform
+from mazearena.envs.layouts import (
+    UNREACHABLE,
+    Generator,
+    LayoutConfig,
+    _enum_value,
+    generate,
+    level_range,
+    shortest_steps,
+)
 
 TEAMS = ("red", "blue")
 CHANNELS = ("wall", "self", "ally", "enemy", "health", "own_flag", "enemy_flag", "carrier", "chaser")
@@ -49,7 +57,6 @@ MAX_TEAM_SIZE = 16
 STAY, ATTACK = 0, 5
 # (dy, dx) of actions 0..5: stay, the four compass moves, attack (no move).
 _ACTION_DELTAS = torch.tensor([[0, 0], [-1, 0], [0, 1], [1, 0], [0, -1], [0, 0]], dtype=torch.long)
-_STREAM_RANK = 31
 
 
 class Mode(str, Enum):
@@ -168,7 +175,7 @@ def arena_layouts(level_ids: torch.Tensor, config: ArenaConfig, device: torch.de
     floor = maze.grid != int(Cell.WALL)
     floor = floor | floor.flip(1, 2)  # union of two connected floors that share every node: connected
     s = config.size
-    row = 2 * randint(s // 2, maze.level_ids, _STREAM_RANK) + 1
+    row = 2 * randint(s // 2, maze.level_ids, STREAM_BASE) + 1
     red_base = torch.stack([row, torch.ones_like(row)], 1)
     bases = torch.stack([red_base, s - 1 - red_base], 1)
     return ~floor, bases
@@ -177,19 +184,19 @@ def arena_layouts(level_ids: torch.Tensor, config: ArenaConfig, device: torch.de
 def base_distances(walls: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
     """``[B, 2, S, S]`` shortest-path steps from each team's base to every cell (``UNREACHABLE`` on walls)."""
     b, s, _ = walls.shape
-    seed = torch.full((b, 2, s, s), UNREACHABLE, dtype=torch.long, device=walls.device)
+    sources = torch.zeros(b, 2, s, s, dtype=torch.bool, device=walls.device)
     rows = torch.arange(b, device=walls.device)
     for team in range(2):
-        seed[rows, team, bases[:, team, 0], bases[:, team, 1]] = 0
+        sources[rows, team, bases[:, team, 0], bases[:, team, 1]] = True
     passable = (~walls)[:, None].expand(b, 2, s, s).reshape(2 * b, s, s)
-    return _relax(seed.view(2 * b, s, s), passable).view(b, 2, s, s)
+    return shortest_steps(sources.view(2 * b, s, s), passable).view(b, 2, s, s)
 
 
 class ArenaEngine:
     """N arena games stepped together on ``device``. Agents are rows ``0..red-1`` (red) then blue."""
 
     def __init__(self, num_envs: int, config: ArenaConfig, device: str | torch.device = "cpu",
-                 autoreset: bool = True) -> None:  # fmt: skip
+                 autoreset: bool = True, focal: list[int] | None = None) -> None:  # fmt: skip
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         self.num_envs, self.config, self.autoreset = num_envs, config, autoreset
@@ -215,6 +222,9 @@ class ArenaEngine:
         self._deltas = _ACTION_DELTAS.to(dev)
         self._agent_idx = torch.arange(a, device=dev)
         self._enemy = self.team[:, None] != self.team[None, :]  # [A, A]
+        # Agents controlled from outside (the rest are NPCs): a game also ends when none of them is left.
+        self.focal = torch.zeros(a, dtype=torch.bool, device=dev)
+        self.focal[list(range(a)) if focal is None else focal] = True
 
     # ---------------------------------------------------------------- reset
     def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None):
@@ -228,7 +238,7 @@ class ArenaEngine:
         cfg, dev = self.config, self.device
         key = hash_ints(self.seeds[idx], self.episodes[idx])
         if level_ids is None:
-            level_ids = self.lo + randint(self.span, key, 1)
+            level_ids = self.lo + randint(self.span, key, STREAM_LEVEL)
         else:
             level_ids = torch.as_tensor(level_ids, dtype=torch.long, device=dev).reshape(-1)
             bad = (level_ids < self.lo) | (level_ids >= self.lo + self.span)
@@ -302,6 +312,7 @@ class ArenaEngine:
             decided = self._combat(acts, active, reward, left)
 
         self.alive &= ~left
+        decided |= ~(self.alive & self.focal).any(1)
         self.t += 1
         truncated = (self.t >= cfg.max_cycles)[:, None] & self.alive
         terminated = left | (decided[:, None] & self.alive)
@@ -371,7 +382,7 @@ class ArenaEngine:
         # Pick-ups: the lowest-index agent standing on the enemy flag while that flag is home.
         enemy_base = self.bases[:, 1 - self.team]  # [B, A, 2]
         on_flag = (self.pos == enemy_base).all(-1) & self.alive
-        flag_home = ~self._team_carrying()  # [B, 2]: flag of team k is home
+        flag_home = ~self.team_carrying()  # [B, 2]: flag of team k is home
         can_take = on_flag & flag_home[:, 1 - self.team]
         take = torch.zeros_like(can_take)
         for team in range(2):
@@ -388,7 +399,7 @@ class ArenaEngine:
         reward += gain[:, self.team] - gain[:, 1 - self.team]
         return (self.score >= cfg.captures_to_win).any(1)
 
-    def _team_carrying(self) -> torch.Tensor:
+    def team_carrying(self) -> torch.Tensor:
         """``[B, 2]``: whether the flag of team k is being carried (by the other team)."""
         return torch.stack([(self.carrying & (self.team == 1 - k)).any(1) for k in range(2)], 1)
 
@@ -408,10 +419,10 @@ class ArenaEngine:
             self.pos[:, k] = torch.where(need[:, None], new, self.pos[:, k])
             occupied.scatter_(1, (self.pos[:, k, 0] * s + self.pos[:, k, 1])[:, None], True)
 
-    def _combat(self, acts, active, reward, left) -> torch.Tensor:
+    def first_in_line(self) -> torch.Tensor:
+        """``[B, A]``: the agent each agent would hit attacking now (-1: none), walls and agents block the shot."""
         cfg = self.config
         b, a, s = self.num_envs, cfg.num_agents, cfg.size
-        attacking = (acts == ATTACK) & active
         r = torch.arange(1, cfg.attack_range + 1, device=self.device)
         d = self._deltas[self.heading + 1]  # [B, A, 2]
         ray = self.pos[:, :, None, :] + d[:, :, None, :] * r[None, None, :, None]  # [B, A, R, 2]
@@ -421,7 +432,12 @@ class ArenaEngine:
         who = self._occupancy().gather(1, flat).view(b, a, -1)
         stop = wall | (who >= 0)
         first = stop & (stop.cumsum(2) == 1)  # the first wall or agent along the ray
-        victim = torch.where(first & ~wall, who, -1).max(2).values  # [B, A]; -1: nothing hit
+        return torch.where(first & ~wall, who, -1).max(2).values
+
+    def _combat(self, acts, active, reward, left) -> torch.Tensor:
+        b, a = self.num_envs, self.config.num_agents
+        attacking = (acts == ATTACK) & active
+        victim = self.first_in_line()
         is_enemy = (victim >= 0) & (self.team[victim.clamp(min=0)] != self.team)
         hit = attacking & is_enemy
         damage = torch.zeros(b, a + 1, dtype=torch.long, device=self.device)
@@ -443,7 +459,7 @@ class ArenaEngine:
     def _cell_planes(self) -> tuple[torch.Tensor, ...]:
         """Per-game maps used by the views: agent index per cell and flag positions (carried or home)."""
         occ = self._occupancy()[:, :-1]
-        carried = self._team_carrying()  # [B, 2]
+        carried = self.team_carrying()  # [B, 2]
         flags = self.bases.clone()
         if self.config.mode is Mode.CTF:
             for k in range(2):

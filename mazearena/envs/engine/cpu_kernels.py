@@ -105,10 +105,45 @@ def _view_codes(grid, pos, heading, has_key, idx, turn, view, pad, side, agent_t
         out[j, k // 2] = agent_tile + (0 if turn else h) + (4 if has_key[i] else 0)
 
 
-_SERIAL = {f.__name__: njit(cache=True, nogil=True)(f) for f in (_step, _observe, _view_codes)}
-_PARALLEL = {f.__name__: njit(cache=True, nogil=True, parallel=True)(f) for f in (_step, _observe, _view_codes)}
+def _bfs(passable, sources, side, unreachable, out):
+    """Multi-source breadth-first search: ``out[b, c]`` = steps from cell c to the nearest source of grid b.
+
+    ``passable`` and ``sources`` are ``[B, side * side]`` bool; cells off ``passable`` (and unreached ones)
+    get ``unreachable``. Sources count even where they are not passable, as :func:`layouts._relax` does.
+    """
+    n = side * side
+    for b in prange(passable.shape[0]):
+        queue = np.empty(n, dtype=np.int64)
+        head, tail = 0, 0
+        for c in range(n):
+            if sources[b, c]:
+                out[b, c] = 0
+                queue[tail] = c
+                tail += 1
+            else:
+                out[b, c] = unreachable
+        while head < tail:
+            c = queue[head]
+            head += 1
+            d = out[b, c] + 1
+            y, x = c // side, c % side
+            for k in range(4):
+                ny, nx = y + _DY[k], x + _DX[k]
+                if ny < 0 or ny >= side or nx < 0 or nx >= side:
+                    continue
+                nc = ny * side + nx
+                if passable[b, nc] and out[b, nc] > d:
+                    out[b, nc] = d
+                    queue[tail] = nc
+                    tail += 1
+
+
+_KERNELS = (_step, _observe, _view_codes, _bfs)
+_SERIAL = {f.__name__: njit(cache=True, nogil=True)(f) for f in _KERNELS}
+_PARALLEL = {f.__name__: njit(cache=True, nogil=True, parallel=True)(f) for f in _KERNELS}
 
 
 def kernel(name: str, batch: int):
-    """The compiled kernel ``name`` (``"_step"``, ``"_observe"``, ``"_view_codes"``) for a batch this size."""
+    """The compiled kernel ``name`` (``"_step"``, ``"_observe"``, ``"_view_codes"``, ``"_bfs"``) for a batch
+    this size."""
     return (_PARALLEL if batch >= PARALLEL_FROM else _SERIAL)[name]

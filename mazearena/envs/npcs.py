@@ -1,0 +1,168 @@
+"""Scripted NPC behaviours for the arenas, computed for every game of a batch at once.
+
+Each behaviour scores the five moves (stay and the four compass moves) by a path-distance field and takes
+the best, ties broken at random; in ``combat`` every behaviour but ``random`` and ``flee`` attacks when an
+enemy stands in its line of fire. ``epsilon`` is the difficulty knob: the chance of a uniformly random
+action each step (0 = sharpest). Randomness is counter-based (seed, episode, step, agent), so NPC games
+replay exactly.
+
+Behaviours:
+
+* ``random`` — a uniformly random action.
+* ``chase`` — toward the nearest enemy (shortest path).
+* ``flee`` — away from the nearest enemy.
+* ``guard`` — chase enemies within ``guard_radius`` steps of its base, otherwise go back to the base.
+* ``flag_runner`` — (``ctf``) to the enemy flag, then home with it; chases enemies when its team already
+  holds the flag. Outside ``ctf`` it chases.
+* ``patrol`` — walks between its base and the arena centre, changing direction every ``patrol_period``
+  steps; chases enemies that come within ``guard_radius`` steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+
+from mazearena.envs.engine.arena import ATTACK, ArenaEngine, Mode
+from mazearena.envs.engine.grid import STREAM_NPC, uniform
+from mazearena.envs.layouts import UNREACHABLE, _enum_value, shortest_steps
+
+
+class Behaviour(str, Enum):
+    RANDOM = "random"
+    CHASE = "chase"
+    FLEE = "flee"
+    GUARD = "guard"
+    FLAG_RUNNER = "flag_runner"
+    PATROL = "patrol"
+
+
+_CODES = {b: i for i, b in enumerate(Behaviour)}
+
+
+@dataclass(frozen=True)
+class NpcSpec:
+    """One NPC: what it does and how sloppily."""
+
+    behaviour: Behaviour = Behaviour.CHASE
+    """``random``, ``chase``, ``flee``, ``guard``, ``flag_runner`` or ``patrol``."""
+    epsilon: float = 0.1
+    """Chance of a uniformly random action each step, in [0, 1] (0 = sharpest)."""
+    guard_radius: int = 4
+    """``guard``/``patrol``: path distance at which an enemy is engaged."""
+    patrol_period: int = 12
+    """``patrol``: steps between turns."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "behaviour", _enum_value(Behaviour, self.behaviour, "behaviour"))
+        if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or not 0 <= self.epsilon <= 1:
+            raise ValueError(f"epsilon must be a number in [0, 1], got {self.epsilon!r}")
+        for name in ("guard_radius", "patrol_period"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+
+
+def team_distances(engine: ArenaEngine) -> torch.Tensor:
+    """``[B, 2, S*S]`` path steps from every cell to the nearest agent of each team still in the game."""
+    b, s = engine.num_envs, engine.config.size
+    flat = engine.pos[..., 0] * s + engine.pos[..., 1]
+    sources = torch.zeros(b, 2, s * s + 1, dtype=torch.bool, device=engine.device)
+    for k in range(2):
+        mine = engine.alive & (engine.team == k)
+        sources[:, k].scatter_(1, torch.where(mine, flat, s * s), True)
+    sources = sources[..., : s * s].reshape(2 * b, s, s)
+    passable = (~engine.walls)[:, None].expand(b, 2, s, s).reshape(2 * b, s, s)
+    return shortest_steps(sources, passable).view(b, 2, s * s)
+
+
+def centre_distance(engine: ArenaEngine) -> torch.Tensor:
+    """``[B, S*S]`` path steps to the floor cell nearest the arena centre."""
+    b, s = engine.num_envs, engine.config.size
+    c = s // 2
+    yy, xx = torch.meshgrid(torch.arange(s, device=engine.device), torch.arange(s, device=engine.device),
+                            indexing="ij")  # fmt: skip
+    manhattan = ((yy - c).abs() + (xx - c).abs()).view(1, -1)
+    cost = torch.where(engine.walls.view(b, -1), UNREACHABLE, manhattan)
+    sources = torch.zeros(b, s * s, dtype=torch.bool, device=engine.device)
+    sources[torch.arange(b, device=engine.device), cost.argmin(1)] = True
+    return shortest_steps(sources.view(b, s, s), ~engine.walls).view(b, -1)
+
+
+class NpcController:
+    """Chooses the actions of the NPC agents of an engine, every step, for all its games."""
+
+    def __init__(self, engine: ArenaEngine, npcs: dict[int, NpcSpec]) -> None:
+        self.engine = engine
+        dev = engine.device
+        self.index = torch.tensor(sorted(npcs), dtype=torch.long, device=dev)
+        specs = [npcs[i] for i in sorted(npcs)]
+        self.code = torch.tensor([_CODES[p.behaviour] for p in specs], dtype=torch.long, device=dev)
+        self.epsilon = torch.tensor([p.epsilon for p in specs], dtype=torch.float32, device=dev)
+        self.radius = torch.tensor([p.guard_radius for p in specs], dtype=torch.long, device=dev)
+        self.period = torch.tensor([p.patrol_period for p in specs], dtype=torch.long, device=dev)
+        self._centre: torch.Tensor | None = None
+        self._centre_levels: torch.Tensor | None = None
+
+    def _centre_distance(self) -> torch.Tensor:
+        e = self.engine
+        if self._centre is None or not torch.equal(self._centre_levels, e.level_ids):
+            self._centre, self._centre_levels = centre_distance(e), e.level_ids.clone()
+        return self._centre
+
+    def act(self) -> torch.Tensor:
+        """``[B, len(npcs)]`` actions of the NPCs, in the order of their agent index."""
+        e, cfg = self.engine, self.engine.config
+        b, s = e.num_envs, cfg.size
+        dev = e.device
+        idx = self.index
+        n = len(idx)
+        team = e.team[idx]  # [n]
+        pos = e.pos[:, idx]  # [B, n, 2]
+        moves = e._deltas[:5]  # stay, N, E, S, W
+        cand = pos[:, :, None, :] + moves[None, None]  # [B, n, 5, 2]; the border is wall, so never outside
+        flat = cand[..., 0] * s + cand[..., 1]  # [B, n, 5]
+        blocked = e.walls.view(b, -1).gather(1, flat.view(b, -1)).view(b, n, 5)
+
+        def at(field: torch.Tensor) -> torch.Tensor:  # field [B, n, S*S] -> values at the candidates
+            return field.gather(2, flat)
+
+        teams = team_distances(e)
+        enemy_d = at(teams[:, 1 - team])  # [B, n, 5]
+        home_d = at(e.base_dist.view(b, 2, -1)[:, team])
+        flag_d = at(e.base_dist.view(b, 2, -1)[:, 1 - team])
+        here_enemy = enemy_d[..., 0]  # distance from where each NPC stands
+        near = here_enemy <= self.radius
+        score = enemy_d.clone()  # chase: minimise distance to the nearest enemy
+        code = self.code.view(1, n)
+        score = torch.where((code == _CODES[Behaviour.FLEE])[..., None], -enemy_d, score)
+        guard_home = (code == _CODES[Behaviour.GUARD]) & ~near
+        score = torch.where(guard_home[..., None], home_d, score)
+        if cfg.mode is Mode.CTF:
+            carrying = e.carrying[:, idx]
+            team_has = e.team_carrying()[:, 1 - team]  # [B, n]: the enemy flag is in this NPC's team's hands
+            runner = code == _CODES[Behaviour.FLAG_RUNNER]
+            score = torch.where((runner & carrying)[..., None], home_d, score)
+            score = torch.where((runner & ~carrying & ~team_has)[..., None], flag_d, score)
+        outward = ((e.t[:, None] // self.period[None, :]) % 2) == 0
+        centre_d = self._centre_distance()[:, None, :].expand(b, n, -1).gather(2, flat)
+        walk = (code == _CODES[Behaviour.PATROL]) & ~near
+        score = torch.where((walk & outward)[..., None], centre_d, score)
+        score = torch.where((walk & ~outward)[..., None], home_d, score)
+
+        step_key = (e.seeds[:, None], e.episodes[:, None], e.t[:, None], idx[None, :])
+        noise = uniform(*[k[..., None] for k in step_key], STREAM_NPC, torch.arange(5, device=dev))  # [B, n, 5]
+        value = score.float() + 0.5 * noise  # distances are integers: the noise only breaks ties
+        value = torch.where(blocked, float("inf"), value)
+        action = value.argmin(2)
+
+        if cfg.mode is Mode.COMBAT:
+            victim = e.first_in_line()[:, idx]
+            enemy_in_line = (victim >= 0) & (e.team[victim.clamp(min=0)] != team)
+            fights = (code != _CODES[Behaviour.RANDOM]) & (code != _CODES[Behaviour.FLEE])
+            action = torch.where(enemy_in_line & fights, ATTACK, action)
+        explore = (code == _CODES[Behaviour.RANDOM]) | (uniform(*step_key, STREAM_NPC, 5) < self.epsilon)
+        random_action = (uniform(*step_key, STREAM_NPC, 6) * cfg.num_actions).long().clamp(max=cfg.num_actions - 1)
+        return torch.where(explore, random_action, action)

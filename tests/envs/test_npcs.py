@@ -1,0 +1,147 @@
+"""Scripted NPCs and scenarios: behaviours do what their names say; scenarios expose only focal agents."""
+
+import numpy as np
+import pytest
+import torch
+
+from mazearena.envs import arena_v0
+from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, base_distances
+from mazearena.envs.layouts import UNREACHABLE, LayoutConfig, _relax, generate, shortest_steps
+from mazearena.envs.npcs import NpcController, NpcSpec
+from mazearena.envs.scenarios import HELDOUT, SCENARIOS, TRAIN, scenario
+
+STAY, N, E, S, W, ATTACK = range(6)
+
+
+def open_arena(mode, positions, red, **cfg) -> ArenaEngine:
+    engine = ArenaEngine(1, ArenaConfig(mode=mode, red=red, blue=len(positions) - red, size=11, **cfg),
+                         autoreset=False)  # fmt: skip
+    engine.reset(torch.tensor([0]))
+    engine.walls[0] = True
+    engine.walls[0, 1:-1, 1:-1] = False
+    engine.pos[0] = torch.tensor(positions)
+    engine.bases[0] = torch.tensor([[5, 1], [5, 9]])
+    engine.base_dist[:] = base_distances(engine.walls, engine.bases)
+    return engine
+
+
+def npc_actions(engine, npcs: dict[int, NpcSpec]) -> list[int]:
+    return NpcController(engine, npcs).act()[0].tolist()
+
+
+def test_breadth_first_search_matches_relaxation():
+    grid = generate(torch.arange(40), LayoutConfig(size=15, loops=0.2, rooms=2)).grid
+    passable = grid != 1
+    sources = torch.zeros_like(passable)
+    sources[:, 1, 1] = True
+    sources[::3, 13, 13] = True
+    expected = _relax(torch.where(sources, 0, UNREACHABLE), passable)
+    assert torch.equal(shortest_steps(sources, passable), expected)
+    assert torch.equal(shortest_steps(sources[:1], passable[:1]), expected[:1])  # serial path
+
+
+def test_chase_flee_and_guard_move_the_way_they_should():
+    e = open_arena("tag", [(5, 3), (5, 7)], red=1)
+    assert npc_actions(e, {0: NpcSpec("chase", epsilon=0.0)}) == [E]
+    assert npc_actions(e, {1: NpcSpec("flee", epsilon=0.0)}) == [E]
+    e = open_arena("ctf", [(5, 6), (2, 2)], red=1)  # red_0 far from its base (5, 1), no enemy near it
+    assert npc_actions(e, {0: NpcSpec("guard", epsilon=0.0, guard_radius=2)}) == [W]
+
+
+def test_flag_runner_goes_for_the_flag_then_home():
+    e = open_arena("ctf", [(5, 7), (1, 1)], red=1)
+    assert npc_actions(e, {0: NpcSpec("flag_runner", epsilon=0.0)}) == [E]
+    e.carrying[0, 0] = True
+    assert npc_actions(e, {0: NpcSpec("flag_runner", epsilon=0.0)}) == [W]
+
+
+def test_combat_npcs_attack_an_enemy_in_line():
+    e = open_arena("combat", [(5, 3), (5, 6)], red=1)
+    e.heading[0] = torch.tensor([1, 3])
+    assert npc_actions(e, {0: NpcSpec("chase", epsilon=0.0), 1: NpcSpec("flee", epsilon=0.0)})[0] == ATTACK
+
+
+def test_epsilon_one_is_uniformly_random_and_replays():
+    e = ArenaEngine(512, ArenaConfig(mode="tag"))
+    e.reset(torch.arange(512))
+    first = NpcController(e, {0: NpcSpec("chase", epsilon=1.0)}).act()
+    again = NpcController(e, {0: NpcSpec("chase", epsilon=1.0)}).act()
+    assert torch.equal(first, again)
+    counts = torch.bincount(first[:, 0], minlength=5).float() / 512
+    assert bool((counts > 0.12).all()) and bool((counts < 0.28).all())
+
+
+def test_npcs_catch_a_random_runner_and_sharper_npcs_catch_it_sooner():
+    lengths = {}
+    for eps in (0.0, 0.6):
+        venv = arena_v0.vector_env(num_envs=64, seed=0, mode="tag", red=2, blue=1, max_cycles=60, size=11)
+        venv.reset()
+        control = NpcController(venv.engine, {0: NpcSpec("chase", epsilon=eps), 1: NpcSpec("chase", epsilon=eps)})
+        gen = torch.Generator().manual_seed(0)
+        done = []
+        for _ in range(60):
+            actions = torch.randint(0, 5, (64, 3), generator=gen)
+            actions[:, :2] = control.act()
+            _, _, _, _, info = venv.step(actions)
+            done.append(info["episode_length"][info["_final_obs"]])
+        lengths[eps] = torch.cat(done).float()
+    assert len(lengths[0.0]) > 48 and float(lengths[0.0].mean()) < 30  # most runners are caught well in time
+    assert float(lengths[0.0].mean()) < float(lengths[0.6].mean())
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenarios_expose_only_focal_agents(name):
+    sc = scenario(name)
+    env = arena_v0.parallel_env(scenario=name)
+    assert env.possible_agents == sc.focal(env.config) and env.possible_agents
+    assert not set(env.possible_agents) & set(sc.npcs)
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == set(env.possible_agents)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        if not env.agents:
+            env.reset()
+        env.step({a: int(rng.integers(env.action_space(a).n)) for a in env.agents})
+
+
+def test_every_training_scenario_has_a_heldout_twin_with_other_npcs():
+    assert TRAIN and HELDOUT
+    for name in TRAIN:
+        twin = scenario(f"{name}_heldout")
+        assert twin.heldout and twin.config == scenario(name).config and twin.npcs != scenario(name).npcs
+
+
+def test_scenario_parallel_and_vector_envs_play_identically():
+    name, n, seed = "ctf_3v3_vs_guards", 4, 7
+    venv = arena_v0.vector_env(num_envs=n, seed=seed, scenario=name, max_cycles=20)
+    envs = [arena_v0.parallel_env(scenario=name, max_cycles=20) for _ in range(n)]
+    vobs, _ = venv.reset()
+    for i, env in enumerate(envs):
+        obs, _ = env.reset(seed=seed + i)
+        assert all(np.array_equal(obs[a], vobs[i, k].numpy()) for k, a in enumerate(venv.possible_agents))
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        actions = torch.as_tensor(rng.integers(0, 5, (n, 3)))
+        vobs, vrew, *_ , info = venv.step(actions)
+        for i, env in enumerate(envs):
+            obs, rew, *_ = env.step({a: int(actions[i, k]) for k, a in enumerate(venv.possible_agents)
+                                     if a in env.agents})  # fmt: skip
+            last = info["final_obs"] if bool(info["_final_obs"][i]) else vobs
+            for k, a in enumerate(venv.possible_agents):
+                if a in obs:
+                    assert np.array_equal(obs[a], last[i, k].numpy()) and rew[a] == float(vrew[i, k])
+            if not env.agents:
+                env.reset()
+
+
+def test_bad_scenarios_and_npcs_name_the_value():
+    with pytest.raises(ValueError, match="unknown scenario 'tag_9v9'"):
+        arena_v0.parallel_env(scenario="tag_9v9")
+    with pytest.raises(ValueError, match=r"fixes \['red'\]"):
+        arena_v0.parallel_env(scenario="tag_2v1_vs_fleeing_npc", red=3)
+    with pytest.raises(ValueError, match="behaviour must be one of"):
+        NpcSpec("dance")
+    with pytest.raises(ValueError, match="epsilon must be a number in"):
+        NpcSpec("chase", epsilon=1.5)
+    with pytest.raises(TypeError, match="unknown arena option"):
+        arena_v0.parallel_env(scenario="tag_2v1_vs_fleeing_npc", speed=2)
