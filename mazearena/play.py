@@ -1,4 +1,8 @@
-"""Keyboard play in a pygame window: arrows move (or turn / go forward), R resets, Esc or Q quits."""
+"""Keyboard play in a pygame window: arrows move (or turn / go forward), R resets, Esc or Q quits.
+
+``--env arena --mode ctf|tag|combat``: you are ``red_0`` among scripted teammates and opponents; each key
+press is one step of the game (space waits, A attacks in ``combat``).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,11 @@ class PlayConfig:
     """Play a maze yourself."""
 
     env: str = "mazearena/Maze-v0"
-    """Environment id."""
+    """A maze id, or ``arena`` for the team arenas."""
+    mode: str = "ctf"
+    """``arena`` only: ``tag`` (you chase), ``ctf`` or ``combat``."""
+    team_size: int = 3
+    """``arena`` only: agents per team, you included."""
     size: int = 11
     """Maze side in cells (odd, 5 to 127)."""
     actions: ActionSet = ActionSet.CARDINAL
@@ -35,8 +43,12 @@ class PlayConfig:
     """Quit after this many frames (0 = play until the window is closed)."""
 
     def __post_init__(self) -> None:
-        if self.env not in MAZE_IDS:
-            raise ValueError(f"env must be one of {', '.join(MAZE_IDS)}, got {self.env!r}")
+        if self.env not in (*MAZE_IDS, "arena"):
+            raise ValueError(f"env must be one of {', '.join(MAZE_IDS)}, arena; got {self.env!r}")
+        if self.mode not in ("tag", "ctf", "combat"):
+            raise ValueError(f"mode must be one of tag, ctf, combat; got {self.mode!r}")
+        if not 1 <= self.team_size <= 8:
+            raise ValueError(f"team_size must be in [1, 8], got {self.team_size}")
         if not 8 <= self.tile <= 128:
             raise ValueError(f"tile must be in [8, 128], got {self.tile}")
         if not self.fps > 0:
@@ -50,8 +62,98 @@ class PlayResult:
     episodes: list[dict] = field(default_factory=list)
 
 
+def _post_keys(window, names: tuple[str, ...]) -> None:
+    pg = window._pg
+    for name in names:
+        try:
+            code = pg.key.key_code(name)
+        except ValueError:
+            window.close()
+            raise ValueError(f"unknown key name {name!r} in keys (try 'up', 'left', 'r', 'escape')") from None
+        pg.event.post(pg.event.Event(pg.KEYDOWN, key=code))
+
+
+def _finish(cfg: PlayConfig, recorded: list) -> None:
+    if cfg.record is not None:
+        from mazearena.training.video import write_video
+
+        write_video(recorded, cfg.record, fps=min(cfg.fps, 15))
+
+
+# NPC company for a human red_0: (teammates, opponents) by mode.
+_ARENA_COMPANY = {
+    "tag": (("chase", 0.2), ("flee", 0.2)),
+    "ctf": (("guard", 0.2), ("flag_runner", 0.3)),
+    "combat": (("chase", 0.3), ("chase", 0.3)),
+}
+
+
+def arena_scenario(mode: str, team_size: int, size: int):
+    """The scenario a human plays: red_0 is the player, everyone else a scripted NPC."""
+    from mazearena.envs.npcs import NpcSpec
+    from mazearena.envs.scenarios import Scenario
+
+    (ally, ally_eps), (foe, foe_eps) = _ARENA_COMPANY[mode]
+    npcs = {f"red_{i}": NpcSpec(ally, epsilon=ally_eps) for i in range(1, team_size)}
+    npcs |= {f"blue_{i}": NpcSpec(foe, epsilon=foe_eps) for i in range(team_size)}
+    config = {"mode": mode, "red": team_size, "blue": team_size, "size": size, "max_cycles": 10**6}
+    return Scenario(f"play_{mode}", "You are red_0.", config, npcs)
+
+
+def _play_arena(cfg: PlayConfig) -> PlayResult:
+    from mazearena.envs.arena import ArenaParallelEnv
+    from mazearena.envs.render import Window, render_arena
+
+    env = ArenaParallelEnv(scenario=arena_scenario(cfg.mode, cfg.team_size, max(cfg.size, 13)))
+    env.reset(seed=cfg.seed)
+    frame = render_arena(env.engine, 0, tile=cfg.tile)
+    window = Window("mazearena arena", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
+    pg = window._pg
+    bindings = {pg.K_SPACE: 0, pg.K_UP: 1, pg.K_RIGHT: 2, pg.K_DOWN: 3, pg.K_LEFT: 4}
+    if cfg.mode == "combat":
+        bindings[pg.K_a] = 5
+    _post_keys(window, cfg.keys)
+    result, ep_return, recorded = PlayResult(), 0.0, [frame]
+    try:
+        while not window.closed:
+            for event in window.events():
+                if event.key in (pg.K_ESCAPE, pg.K_q):
+                    window.close()
+                    break
+                if event.key == pg.K_r or (not env.agents and event.key in bindings):
+                    env.reset()
+                    ep_return = 0.0
+                elif event.key in bindings and env.agents:
+                    _, rewards, terms, truncs, _ = env.step({"red_0": bindings[event.key]})
+                    result.steps += 1
+                    ep_return += rewards["red_0"]
+                    if terms["red_0"] or truncs["red_0"]:
+                        score = env.engine.score[0].tolist()
+                        result.episodes.append({"return": ep_return, "score": score})
+                else:
+                    continue
+                recorded.append(render_arena(env.engine, 0, tile=cfg.tile))
+            if window.closed:
+                break
+            red, blue = env.engine.score[0].tolist()
+            status = "game over: press a key" if not env.agents else "arrows move, space waits, R resets, Esc quits"
+            score = f"score {red}:{blue}  " if cfg.mode == "ctf" else ""
+            window.set_title(f"mazearena {cfg.mode}  {score}return {ep_return:.2f}  {status}")
+            window.show(render_arena(env.engine, 0, tile=cfg.tile))
+            result.frames += 1
+            if cfg.max_frames and result.frames >= cfg.max_frames:
+                break
+    finally:
+        window.close()
+        env.close()
+    _finish(cfg, recorded)
+    return result
+
+
 def play(cfg: PlayConfig) -> PlayResult:
     """Run the play loop until the window closes, Esc/Q is pressed or ``max_frames`` pass."""
+    if cfg.env == "arena":
+        return _play_arena(cfg)
     from mazearena.envs.maze import draw_game
     from mazearena.envs.render import Window
 
@@ -65,13 +167,7 @@ def play(cfg: PlayConfig) -> PlayResult:
         bindings = {pg.K_UP: 0, pg.K_RIGHT: 1, pg.K_DOWN: 2, pg.K_LEFT: 3}
     else:
         bindings = {pg.K_LEFT: 0, pg.K_RIGHT: 1, pg.K_UP: 2}
-    for name in cfg.keys:
-        try:
-            code = pg.key.key_code(name)
-        except ValueError:
-            window.close()
-            raise ValueError(f"unknown key name {name!r} in keys (try 'up', 'left', 'r', 'escape')") from None
-        pg.event.post(pg.event.Event(pg.KEYDOWN, key=code))
+    _post_keys(window, cfg.keys)
 
     result, ep_return, done, recorded = PlayResult(), 0.0, False, [frame]
     try:
@@ -105,8 +201,5 @@ def play(cfg: PlayConfig) -> PlayResult:
     finally:
         window.close()
         env.close()
-    if cfg.record is not None:
-        from mazearena.training.video import write_video
-
-        write_video(recorded, cfg.record, fps=min(cfg.fps, 15))
+    _finish(cfg, recorded)
     return result

@@ -36,13 +36,14 @@ def make_config(kwargs: dict[str, Any]) -> ArenaConfig:
 class _Roster:
     """Who plays: the arena's config, the focal agents (exposed) and the NPCs (stepped inside)."""
 
-    def __init__(self, scenario: str | None, kwargs: dict[str, Any]) -> None:
+    def __init__(self, scenario, kwargs: dict[str, Any]) -> None:
         if scenario is None:
             self.config, npcs = make_config(kwargs), {}
         else:
+            from mazearena.envs.scenarios import Scenario
             from mazearena.envs.scenarios import scenario as find
 
-            found = find(scenario)
+            found = scenario if isinstance(scenario, Scenario) else find(scenario)
             make_config(kwargs)  # names unknown options before the scenario adds its own
             self.config, npcs = found.arena_config(**kwargs), found.npcs
         names = self.config.agent_names

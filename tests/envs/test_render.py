@@ -76,3 +76,16 @@ def test_video_bad_input():
         write_video([], "x.gif")
     with pytest.raises(ValueError, match="frames must be"):
         write_video([np.zeros((8, 8), np.uint8)], "x.gif")
+
+
+@pytest.mark.parametrize("mode", ["tag", "ctf", "combat"])
+def test_play_arena_steps_the_game_with_npcs_around_the_player(tmp_path, mode):
+    out = tmp_path / "arena.gif"
+    keys = ("right", "right", "space", "a" if mode == "combat" else "up", "r")
+    result = play(PlayConfig(env="arena", mode=mode, team_size=2, keys=keys, record=out, fps=1000, max_frames=2))
+    assert result.steps == 4 and result.frames == 2
+    frames = iio.imread(out)
+    assert frames.shape[0] == 6 and frames.shape[1] == 13 * 40
+    assert not np.array_equal(frames[0], frames[4])  # NPCs and the player moved
+    with pytest.raises(ValueError, match="mode must be one of"):
+        PlayConfig(env="arena", mode="soccer")
