@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from mazearena.envs.engine.grid import STREAM_BASE, STREAM_LEVEL, STREAM_SPAWN, Cell, hash_ints, randint, uniform
+from mazearena.envs.engine.maze import _backend
 from mazearena.envs.layouts import (
     UNREACHABLE,
     Generator,
@@ -196,11 +197,13 @@ class ArenaEngine:
     """N arena games stepped together on ``device``. Agents are rows ``0..red-1`` (red) then blue."""
 
     def __init__(self, num_envs: int, config: ArenaConfig, device: str | torch.device = "cpu",
-                 autoreset: bool = True, focal: list[int] | None = None) -> None:  # fmt: skip
+                 autoreset: bool = True, focal: list[int] | None = None, backend: str = "auto") -> None:  # fmt: skip
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         self.num_envs, self.config, self.autoreset = num_envs, config, autoreset
         self.device = dev = torch.device(device)
+        # CPU games run the observation and respawn loops compiled (cpu_kernels), as the maze engine does.
+        self.backend = _backend(backend, dev)
         b, a, s = num_envs, config.num_agents, config.size
         self.lo, hi = level_range(config.num_levels, config.start_level)
         self.span = hi - self.lo
@@ -405,6 +408,16 @@ class ArenaEngine:
 
     def _respawn(self, who: torch.Tensor) -> None:
         """Move the agents ``who [B, A]`` to the free cells nearest their base, nearest first."""
+        if self.backend == "numba":
+            from mazearena.envs.engine.cpu_kernels import kernel
+
+            b = self.num_envs
+            kernel("_arena_respawn", b)(who.numpy(), self.pos.numpy(), self.alive.numpy(), self.team.numpy(),
+                                        self.base_dist.view(b, 2, -1).numpy(), UNREACHABLE)
+            return
+        self._torch_respawn(who)
+
+    def _torch_respawn(self, who: torch.Tensor) -> None:
         b, a, s = self.num_envs, self.config.num_agents, self.config.size
         occupied = self._occupancy()[:, :-1] >= 0  # [B, S*S]
         for k in range(a):  # one agent at a time, so two respawns never pick the same cell
@@ -504,6 +517,28 @@ class ArenaEngine:
         return out["grid"] if cfg.obs_mode is ObsMode.GRID else out
 
     def _grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
+        if self.backend == "numba":
+            return self._kernel_grid_obs(idx)
+        return self._torch_grid_obs(idx)
+
+    def _kernel_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
+        from mazearena.envs.engine.cpu_kernels import kernel
+
+        cfg = self.config
+        v, a = cfg.view_size, cfg.num_agents
+        _, flags = self._cell_planes()
+        parts = [self.walls.view(self.num_envs, -1), self.pos, self.alive, self._health_value(), self.carrying, flags]
+        if idx is not None:
+            parts = [p[idx] for p in parts]
+        b = parts[0].shape[0]
+        out = torch.empty(b, a, len(CHANNELS), v * v, dtype=torch.uint8)
+        chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
+        walls, pos, alive, health, carrying, flags = (p.contiguous().numpy() for p in parts)
+        kernel("_arena_observe", b)(walls, pos, alive, self.team.numpy(), health, carrying, flags,
+                                    cfg.mode is Mode.CTF, chaser, v, out.numpy())
+        return out.view(b, a, len(CHANNELS), v, v)
+
+    def _torch_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
         cfg = self.config
         s, v, a = cfg.size, cfg.view_size, cfg.num_agents
         p = v // 2

@@ -138,12 +138,83 @@ def _bfs(passable, sources, side, unreachable, out):
                     tail += 1
 
 
-_KERNELS = (_step, _observe, _view_codes, _bfs)
+def _arena_observe(walls, pos, alive, team, health, carrying, flags, show_flags, chaser_team, v, out):
+    """Arena grid views ``out[B, A, 9, V*V]`` (channels of ``engine.arena.CHANNELS``), as
+    :meth:`ArenaEngine._torch_grid_obs` draws them: agents out of the game see nothing."""
+    b_n, a_n = pos.shape[0], pos.shape[1]
+    s = walls.shape[1]
+    s = int(np.sqrt(s))
+    p = v // 2
+    for b in prange(b_n):
+        occ = np.full(s * s, -1, dtype=np.int64)
+        for j in range(a_n):
+            if alive[b, j]:
+                occ[pos[b, j, 0] * s + pos[b, j, 1]] = j
+        for i in range(a_n):
+            o = out[b, i]
+            o[:, :] = 0
+            if not alive[b, i]:
+                continue
+            me = team[i]
+            for r in range(v):
+                wy = pos[b, i, 0] + r - p
+                for c in range(v):
+                    wx = pos[b, i, 1] + c - p
+                    k = r * v + c
+                    if wy < 0 or wy >= s or wx < 0 or wx >= s:
+                        o[0, k] = 1
+                        continue
+                    cell = wy * s + wx
+                    if walls[b, cell]:
+                        o[0, k] = 1
+                    j = occ[cell]
+                    if j >= 0:
+                        if j == i:
+                            o[1, k] = 1
+                        elif team[j] == me:
+                            o[2, k] = 1
+                        else:
+                            o[3, k] = 1
+                        o[4, k] = health[b, j]
+                        if carrying[b, j]:
+                            o[7, k] = 1
+                        if team[j] == chaser_team:
+                            o[8, k] = 1
+                    if show_flags:
+                        for f in range(2):
+                            if flags[b, f, 0] == wy and flags[b, f, 1] == wx:
+                                o[5 if f == me else 6, k] = 1
+
+
+def _arena_respawn(who, pos, alive, team, base_dist, unreachable):
+    """Move the agents ``who[B, A]`` to the free cells nearest their base, one agent at a time in index order,
+    as :meth:`ArenaEngine._torch_respawn` does (ties go to the lowest cell index)."""
+    b_n, a_n = pos.shape[0], pos.shape[1]
+    n = base_dist.shape[2]
+    s = int(np.sqrt(n))
+    for b in prange(b_n):
+        occupied = np.zeros(n, dtype=np.bool_)
+        for j in range(a_n):
+            if alive[b, j]:
+                occupied[pos[b, j, 0] * s + pos[b, j, 1]] = True
+        for k in range(a_n):
+            if not who[b, k]:
+                continue
+            occupied[pos[b, k, 0] * s + pos[b, k, 1]] = False
+            best, best_cost = 0, unreachable * 4
+            for c in range(n):
+                cost = base_dist[b, team[k], c] + (unreachable if occupied[c] else 0)
+                if cost < best_cost:
+                    best, best_cost = c, cost
+            pos[b, k, 0], pos[b, k, 1] = best // s, best % s
+            occupied[best] = True
+
+
+_KERNELS = (_step, _observe, _view_codes, _bfs, _arena_observe, _arena_respawn)
 _SERIAL = {f.__name__: njit(cache=True, nogil=True)(f) for f in _KERNELS}
 _PARALLEL = {f.__name__: njit(cache=True, nogil=True, parallel=True)(f) for f in _KERNELS}
 
 
 def kernel(name: str, batch: int):
-    """The compiled kernel ``name`` (``"_step"``, ``"_observe"``, ``"_view_codes"``, ``"_bfs"``) for a batch
-    this size."""
+    """The compiled kernel ``name`` (a function of this module, e.g. ``"_step"``) for a batch this size."""
     return (_PARALLEL if batch >= PARALLEL_FROM else _SERIAL)[name]
