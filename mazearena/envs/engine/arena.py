@@ -287,6 +287,43 @@ class ArenaEngine:
         holds their last observations (rows where ``info["_final_obs"]``).
         """
         cfg = self.config
+        if self.backend == "numba":
+            active, reward, terminated, truncated, decided = self._kernel_core(actions)
+        else:
+            active, reward, terminated, truncated, decided = self._torch_core(actions)
+        info = {"active": active, "score": self.score.clone(), "episode_length": self.t.clone(),
+                "level_id": self.level_ids.clone()}
+        obs = self.observe()
+        if self.autoreset:
+            done = decided | (self.t >= cfg.max_cycles)
+            info["_final_obs"] = done
+            info["final_obs"] = obs
+            done_idx = done.nonzero().squeeze(1)
+            if len(done_idx):
+                obs = self._merge(obs, done_idx)
+        return obs, reward, terminated, truncated, info
+
+    def _kernel_core(self, actions: torch.Tensor):
+        from mazearena.envs.engine.cpu_kernels import kernel
+
+        cfg = self.config
+        b, a = self.num_envs, cfg.num_agents
+        reward = torch.empty(b, a, dtype=torch.float32)
+        terminated, truncated, active = (torch.empty(b, a, dtype=torch.bool) for _ in range(3))
+        decided = torch.empty(b, dtype=torch.bool)
+        mode = (Mode.TAG, Mode.CTF, Mode.COMBAT).index(cfg.mode)
+        chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
+        kernel("_arena_step", b)(
+            actions.contiguous().numpy(), self.walls.view(b, -1).numpy(), self.pos.numpy(), self.heading.numpy(),
+            self.alive.numpy(), self.health.numpy(), self.carrying.numpy(), self.score.numpy(), self.bases.numpy(),
+            self.base_dist.view(b, 2, -1).numpy(), self.team.numpy(), self.focal.numpy(), self.t.numpy(), mode,
+            cfg.max_cycles, chaser, cfg.captures_to_win, cfg.attack_range, UNREACHABLE,
+            reward.numpy(), terminated.numpy(), truncated.numpy(), active.numpy(), decided.numpy(),
+        )
+        return active, reward, terminated, truncated, decided
+
+    def _torch_core(self, actions: torch.Tensor):
+        cfg = self.config
         b, a, s = self.num_envs, cfg.num_agents, cfg.size
         active = self.alive.clone()
         acts = torch.where(active, actions, STAY)
@@ -294,7 +331,7 @@ class ArenaEngine:
 
         # Moves: into floor that nobody occupied at the start, lowest index first.
         moving = (acts >= 1) & (acts <= 4)
-        self.heading = torch.where(moving, acts - 1, self.heading)
+        self.heading.copy_(torch.where(moving, acts - 1, self.heading))
         target = self.pos + self._deltas[acts]
         flat = target[..., 0] * s + target[..., 1]
         occupied = self._occupancy()
@@ -303,10 +340,9 @@ class ArenaEngine:
         claim = torch.full((b, s * s + 1), a, dtype=torch.long, device=self.device)
         claim.scatter_reduce_(1, torch.where(candidate, flat, s * s), self._agent_idx.expand(b, a), "amin")
         moved = candidate & (claim.gather(1, flat) == self._agent_idx)
-        self.pos = torch.where(moved[..., None], target, self.pos)
+        self.pos.copy_(torch.where(moved[..., None], target, self.pos))
 
         left = torch.zeros(b, a, dtype=torch.bool, device=self.device)  # agents leaving the game now
-        decided = torch.zeros(b, dtype=torch.bool, device=self.device)
         if cfg.mode is Mode.TAG:
             decided = self._tag(active, reward, left)
         elif cfg.mode is Mode.CTF:
@@ -319,17 +355,7 @@ class ArenaEngine:
         self.t += 1
         truncated = (self.t >= cfg.max_cycles)[:, None] & self.alive
         terminated = left | (decided[:, None] & self.alive)
-        info = {"active": active, "score": self.score.clone(), "episode_length": self.t.clone(),
-                "level_id": self.level_ids.clone()}
-        obs = self.observe()
-        if self.autoreset:
-            done = decided | (self.t >= cfg.max_cycles)
-            info["_final_obs"] = done
-            info["final_obs"] = obs
-            done_idx = done.nonzero().squeeze(1)
-            if len(done_idx):
-                obs = self._merge(obs, done_idx)
-        return obs, reward, terminated, truncated, info
+        return active, reward, terminated, truncated, decided
 
     def _merge(self, obs, done_idx: torch.Tensor):
         """``obs`` with the rows ``done_idx`` replaced by the first observation of their next episode."""
@@ -408,16 +434,6 @@ class ArenaEngine:
 
     def _respawn(self, who: torch.Tensor) -> None:
         """Move the agents ``who [B, A]`` to the free cells nearest their base, nearest first."""
-        if self.backend == "numba":
-            from mazearena.envs.engine.cpu_kernels import kernel
-
-            b = self.num_envs
-            kernel("_arena_respawn", b)(who.numpy(), self.pos.numpy(), self.alive.numpy(), self.team.numpy(),
-                                        self.base_dist.view(b, 2, -1).numpy(), UNREACHABLE)
-            return
-        self._torch_respawn(who)
-
-    def _torch_respawn(self, who: torch.Tensor) -> None:
         b, a, s = self.num_envs, self.config.num_agents, self.config.size
         occupied = self._occupancy()[:, :-1] >= 0  # [B, S*S]
         for k in range(a):  # one agent at a time, so two respawns never pick the same cell

@@ -142,8 +142,7 @@ def _arena_observe(walls, pos, alive, team, health, carrying, flags, show_flags,
     """Arena grid views ``out[B, A, 9, V*V]`` (channels of ``engine.arena.CHANNELS``), as
     :meth:`ArenaEngine._torch_grid_obs` draws them: agents out of the game see nothing."""
     b_n, a_n = pos.shape[0], pos.shape[1]
-    s = walls.shape[1]
-    s = int(np.sqrt(s))
+    s = int(np.sqrt(walls.shape[1]))
     p = v // 2
     for b in prange(b_n):
         occ = np.full(s * s, -1, dtype=np.int64)
@@ -152,65 +151,209 @@ def _arena_observe(walls, pos, alive, team, health, carrying, flags, show_flags,
                 occ[pos[b, j, 0] * s + pos[b, j, 1]] = j
         for i in range(a_n):
             o = out[b, i]
-            o[:, :] = 0
             if not alive[b, i]:
+                o[:, :] = 0
                 continue
             me = team[i]
+            own_y, own_x = flags[b, me, 0], flags[b, me, 1]
+            foe_y, foe_x = flags[b, 1 - me, 0], flags[b, 1 - me, 1]
             for r in range(v):
                 wy = pos[b, i, 0] + r - p
                 for c in range(v):
                     wx = pos[b, i, 1] + c - p
                     k = r * v + c
-                    if wy < 0 or wy >= s or wx < 0 or wx >= s:
-                        o[0, k] = 1
-                        continue
-                    cell = wy * s + wx
-                    if walls[b, cell]:
-                        o[0, k] = 1
-                    j = occ[cell]
-                    if j >= 0:
-                        if j == i:
-                            o[1, k] = 1
-                        elif team[j] == me:
-                            o[2, k] = 1
-                        else:
-                            o[3, k] = 1
-                        o[4, k] = health[b, j]
-                        if carrying[b, j]:
-                            o[7, k] = 1
-                        if team[j] == chaser_team:
-                            o[8, k] = 1
-                    if show_flags:
-                        for f in range(2):
-                            if flags[b, f, 0] == wy and flags[b, f, 1] == wx:
-                                o[5 if f == me else 6, k] = 1
+                    wall, slf, ally, enemy, hp, own, foe, carrier, chaser = 1, 0, 0, 0, 0, 0, 0, 0, 0
+                    if 0 <= wy < s and 0 <= wx < s:
+                        cell = wy * s + wx
+                        wall = 1 if walls[b, cell] else 0
+                        j = occ[cell]
+                        if j >= 0:
+                            if j == i:
+                                slf = 1
+                            elif team[j] == me:
+                                ally = 1
+                            else:
+                                enemy = 1
+                            hp = health[b, j]
+                            carrier = 1 if carrying[b, j] else 0
+                            chaser = 1 if team[j] == chaser_team else 0
+                        if show_flags:
+                            own = 1 if (own_y == wy and own_x == wx) else 0
+                            foe = 1 if (foe_y == wy and foe_x == wx) else 0
+                    o[0, k], o[1, k], o[2, k], o[3, k], o[4, k] = wall, slf, ally, enemy, hp
+                    o[5, k], o[6, k], o[7, k], o[8, k] = own, foe, carrier, chaser
 
 
-def _arena_respawn(who, pos, alive, team, base_dist, unreachable):
-    """Move the agents ``who[B, A]`` to the free cells nearest their base, one agent at a time in index order,
-    as :meth:`ArenaEngine._torch_respawn` does (ties go to the lowest cell index)."""
+_TAG, _CTF, _COMBAT = 0, 1, 2
+_ADY = np.array([0, -1, 0, 1, 0, 0], dtype=np.int64)  # actions: stay, N, E, S, W, attack
+_ADX = np.array([0, 0, 1, 0, -1, 0], dtype=np.int64)
+
+
+def _arena_step(actions, walls, pos, heading, alive, health, carrying, score, bases, base_dist, team, focal, t,
+                mode, max_cycles, chaser_team, captures_to_win, attack_range, unreachable,
+                reward, terminated, truncated, active, decided):  # fmt: skip
+    """One step of every arena game, rule for rule as :meth:`ArenaEngine._torch_core` (same order of float32
+    operations, so rewards match bit for bit). State arrays are updated in place; respawns take the free
+    cell nearest the base (ties: the lowest cell index), one agent at a time in index order."""
     b_n, a_n = pos.shape[0], pos.shape[1]
-    n = base_dist.shape[2]
+    n = walls.shape[1]
     s = int(np.sqrt(n))
+    mid = s // 2
     for b in prange(b_n):
-        occupied = np.zeros(n, dtype=np.bool_)
-        for j in range(a_n):
-            if alive[b, j]:
-                occupied[pos[b, j, 0] * s + pos[b, j, 1]] = True
-        for k in range(a_n):
-            if not who[b, k]:
+        occ = np.full(n, -1, dtype=np.int64)
+        claimed = np.zeros(n, dtype=np.bool_)
+        left = np.zeros(a_n, dtype=np.bool_)
+        for i in range(a_n):
+            active[b, i] = alive[b, i]
+            reward[b, i] = np.float32(0.0)
+            if alive[b, i]:
+                occ[pos[b, i, 0] * s + pos[b, i, 1]] = i
+        # moves: into cells free at the start of the step, the lowest index first
+        for i in range(a_n):
+            act = actions[b, i] if alive[b, i] else 0
+            if act < 1 or act > 4:
                 continue
-            occupied[pos[b, k, 0] * s + pos[b, k, 1]] = False
-            best, best_cost = 0, unreachable * 4
-            for c in range(n):
-                cost = base_dist[b, team[k], c] + (unreachable if occupied[c] else 0)
-                if cost < best_cost:
-                    best, best_cost = c, cost
-            pos[b, k, 0], pos[b, k, 1] = best // s, best % s
-            occupied[best] = True
+            heading[b, i] = act - 1
+            ty, tx = pos[b, i, 0] + _ADY[act], pos[b, i, 1] + _ADX[act]
+            cell = ty * s + tx
+            if walls[b, cell] or occ[cell] >= 0 or claimed[cell]:
+                continue
+            claimed[cell] = True
+            pos[b, i, 0], pos[b, i, 1] = ty, tx
+        done = False
+        if mode == _TAG:
+            catches = 0
+            for i in range(a_n):
+                if team[i] == chaser_team or not alive[b, i]:
+                    continue
+                for j in range(a_n):
+                    if team[j] == chaser_team and alive[b, j] and (
+                        abs(pos[b, i, 0] - pos[b, j, 0]) + abs(pos[b, i, 1] - pos[b, j, 1]) <= 1
+                    ):
+                        left[i] = True
+                if left[i]:
+                    catches += 1
+            runners_left = False
+            for i in range(a_n):
+                if team[i] != chaser_team:
+                    if left[i]:
+                        reward[b, i] = np.float32(-1.0)
+                    elif alive[b, i]:
+                        reward[b, i] = np.float32(1.0 / max_cycles)
+                        runners_left = True
+                elif active[b, i]:
+                    reward[b, i] = np.float32(catches)
+            done = not runners_left
+        elif mode == _CTF:
+            tagged = np.zeros(a_n, dtype=np.bool_)
+            for i in range(a_n):
+                if not alive[b, i]:
+                    continue
+                xi = pos[b, i, 1]
+                if not ((team[i] == 0 and xi > mid) or (team[i] == 1 and xi < mid)):
+                    continue  # only agents in the enemy half can be tagged
+                for j in range(a_n):
+                    if team[j] == team[i] or not alive[b, j]:
+                        continue
+                    xj = pos[b, j, 1]
+                    home = (team[j] == 0 and xj < mid) or (team[j] == 1 and xj > mid)
+                    if home and abs(pos[b, i, 0] - pos[b, j, 0]) + abs(xi - xj) <= 1:
+                        tagged[i] = True
+            any_tagged = False
+            for i in range(a_n):
+                if tagged[i]:
+                    carrying[b, i] = False
+                    any_tagged = True
+            if any_tagged:  # respawn on the free cell nearest the base, one agent at a time in index order
+                occupied = np.zeros(n, dtype=np.bool_)
+                for j in range(a_n):
+                    if alive[b, j]:
+                        occupied[pos[b, j, 0] * s + pos[b, j, 1]] = True
+                for k in range(a_n):
+                    if not tagged[k]:
+                        continue
+                    occupied[pos[b, k, 0] * s + pos[b, k, 1]] = False
+                    best, best_cost = 0, 2**62
+                    for c in range(n):
+                        cost = base_dist[b, team[k], c] + (unreachable if occupied[c] else 0)
+                        if cost < best_cost:
+                            best, best_cost = c, cost
+                    pos[b, k, 0], pos[b, k, 1] = best // s, best % s
+                    occupied[best] = True
+            flag_home = np.ones(2, dtype=np.bool_)
+            for i in range(a_n):
+                if carrying[b, i]:
+                    flag_home[1 - team[i]] = False
+            taken = np.zeros(2, dtype=np.bool_)  # per taking team: the lowest index takes
+            for i in range(a_n):
+                e = 1 - team[i]
+                if (alive[b, i] and flag_home[e] and not taken[team[i]]
+                        and pos[b, i, 0] == bases[b, e, 0] and pos[b, i, 1] == bases[b, e, 1]):  # fmt: skip
+                    carrying[b, i] = True
+                    taken[team[i]] = True
+            gained = np.zeros(2, dtype=np.int64)
+            for i in range(a_n):
+                own = team[i]
+                if carrying[b, i] and pos[b, i, 0] == bases[b, own, 0] and pos[b, i, 1] == bases[b, own, 1]:
+                    carrying[b, i] = False
+                    gained[own] += 1
+            score[b, 0] += gained[0]
+            score[b, 1] += gained[1]
+            for i in range(a_n):
+                reward[b, i] = np.float32(gained[team[i]]) - np.float32(gained[1 - team[i]])
+            done = score[b, 0] >= captures_to_win or score[b, 1] >= captures_to_win
+        else:
+            occ[:] = -1
+            for i in range(a_n):
+                if alive[b, i]:
+                    occ[pos[b, i, 0] * s + pos[b, i, 1]] = i
+            victim = np.full(a_n, -1, dtype=np.int64)
+            for i in range(a_n):
+                if not (active[b, i] and actions[b, i] == 5):
+                    continue
+                dy, dx = _ADY[heading[b, i] + 1], _ADX[heading[b, i] + 1]
+                for r in range(1, attack_range + 1):
+                    y, x = pos[b, i, 0] + dy * r, pos[b, i, 1] + dx * r
+                    if y < 0 or y >= s or x < 0 or x >= s or walls[b, y * s + x]:
+                        break
+                    j = occ[y * s + x]
+                    if j >= 0:
+                        if team[j] != team[i]:
+                            victim[i] = j
+                        break
+            before = health[b].copy()
+            for i in range(a_n):
+                if victim[i] >= 0:
+                    health[b, victim[i]] -= 1
+            for i in range(a_n):
+                left[i] = before[i] > 0 and health[b, i] <= 0 and alive[b, i]
+            standing = np.zeros(2, dtype=np.bool_)
+            for i in range(a_n):
+                if alive[b, i] and not left[i]:
+                    standing[team[i]] = True
+            done = not (standing[0] and standing[1])
+            for i in range(a_n):
+                hit = victim[i] >= 0
+                kill = hit and left[victim[i]]
+                r = np.float32(0.1) * np.float32(hit) + np.float32(kill) - np.float32(left[i])
+                reward[b, i] += r
+                if done and standing[team[i]] and alive[b, i] and not left[i]:
+                    reward[b, i] += np.float32(1.0)
+        any_focal = False
+        for i in range(a_n):
+            if left[i]:
+                alive[b, i] = False
+            if alive[b, i] and focal[i]:
+                any_focal = True
+        done = done or not any_focal
+        t[b] += 1
+        decided[b] = done
+        for i in range(a_n):
+            truncated[b, i] = t[b] >= max_cycles and alive[b, i]
+            terminated[b, i] = left[i] or (done and alive[b, i])
 
 
-_KERNELS = (_step, _observe, _view_codes, _bfs, _arena_observe, _arena_respawn)
+_KERNELS = (_step, _observe, _view_codes, _bfs, _arena_observe, _arena_step)
 _SERIAL = {f.__name__: njit(cache=True, nogil=True)(f) for f in _KERNELS}
 _PARALLEL = {f.__name__: njit(cache=True, nogil=True, parallel=True)(f) for f in _KERNELS}
 
