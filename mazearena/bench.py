@@ -1,12 +1,15 @@
-"""``mazearena bench``: env-step speed of our engine next to the installed peers, in one run.
+"""``mazearena bench``: speed of our engines next to the installed peers, in one run.
 
-Each figure is the median of ``repeats`` timed runs after a warm-up. Peers that are not installed are
-reported as missing (MiniGrid pulls in pygame-ce, so it lives in its own environment: ``make bench``).
+Two tables: mazes in env-steps/s against MiniGrid, and arenas in agent-steps/s (one agent acting for one
+step) against MAgent2's battle and MPE2's simple_tag. Each figure is the median of ``repeats`` timed runs
+after a warm-up, with random actions drawn ahead of time. Peers that are not installed are reported as
+missing (MiniGrid pulls in pygame-ce, so the peers live in their own environment: ``make bench``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -24,7 +27,7 @@ from mazearena.envs.engine.maze import MazeConfig
 
 @dataclass
 class BenchConfig:
-    """Measure env-steps per second side by side with MiniGrid."""
+    """Measure env-steps per second next to MiniGrid, and agent-steps per second next to MAgent2 and MPE2."""
 
     size: int = 11
     """Maze side for every env measured (MiniGrid's peer is SimpleCrossing of the same size)."""
@@ -35,7 +38,11 @@ class BenchConfig:
     num_levels: int = 0
     """Level set of the vector env (0 = unlimited: levels are generated as episodes end)."""
     device: str = "cpu"
-    """Device of the vector env."""
+    """Device of the vector envs."""
+    arena_envs: tuple[int, ...] = (10, 256, 1024)
+    """Batch sizes of the arena vector env (8v8 games: 16 agents each; 10 games ~ MAgent2 battle's 162)."""
+    arena_modes: tuple[str, ...] = ("combat", "ctf", "tag")
+    """Arena modes measured at every batch size."""
     repeats: int = 5
     """Timed runs per figure; the median is reported."""
     seconds: float = 1.0
@@ -49,6 +56,11 @@ class BenchConfig:
         MazeConfig(size=self.size, view_size=self.view_size, num_levels=self.num_levels)
         if not self.num_envs or any(n < 1 for n in self.num_envs):
             raise ValueError(f"num_envs must be a non-empty list of ints >= 1, got {self.num_envs}")
+        if any(n < 1 for n in self.arena_envs):
+            raise ValueError(f"arena_envs must be ints >= 1, got {self.arena_envs}")
+        bad = [m for m in self.arena_modes if m not in ("tag", "ctf", "combat")]
+        if bad:
+            raise ValueError(f"arena_modes must be among tag, ctf, combat; got {bad}")
         if self.repeats < 1:
             raise ValueError(f"repeats must be >= 1, got {self.repeats}")
         if not self.seconds > 0:
@@ -59,8 +71,11 @@ class BenchConfig:
 class Row:
     name: str
     env_steps_per_s: float | None
+    """Steps per second: env-steps for mazes, agent-steps for arenas."""
     runs: list[float] = field(default_factory=list)
     note: str = ""
+    agents: int | None = None
+    """Arena rows: agents simulated per step (peers are matched on it)."""
 
 
 def _timed(run_steps, steps: int, repeats: int) -> list[float]:
@@ -141,6 +156,105 @@ def bench_vector(cfg: BenchConfig, num_envs: int) -> Row:
     return Row(f"mazearena vector env, {num_envs} envs ({cfg.device})", statistics.median(rates), rates)
 
 
+ARENA_SIZE = 15
+
+
+def bench_arena_vector(cfg: BenchConfig, mode: str, num_envs: int) -> Row:
+    from mazearena.envs import arena_v0
+
+    env = arena_v0.vector_env(num_envs=num_envs, device=cfg.device, seed=0, mode=mode, red=8, blue=8,
+                              size=ARENA_SIZE, check_actions=False)  # fmt: skip
+    env.reset()
+    gen = torch.Generator(device=cfg.device).manual_seed(0)
+    pool = torch.randint(0, env.single_action_space.n, (16, num_envs, env.num_agents), device=cfg.device,
+                         generator=gen)  # fmt: skip
+
+    def run(steps: int) -> int:
+        done, i = 0, 0
+        while done < steps:
+            _, _, _, _, info = env.step(pool[i % 16])
+            done += int(info["active"].sum())  # agents that acted: agents out of the game cost nothing here
+            i += 1
+        return done
+
+    rates = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs * 16), cfg.repeats)
+    name = f"mazearena arena {mode} 8v8, {num_envs} games = {16 * num_envs} agents ({cfg.device})"
+    return Row(name, statistics.median(rates), rates, agents=16 * num_envs)
+
+
+def _parallel_runner(env, seed: int):
+    """Agent-steps of a PettingZoo ParallelEnv under random actions drawn ahead of time."""
+    env.reset(seed=seed)
+    names = list(env.possible_agents)
+    n = env.action_space(names[0]).n
+    pool = np.random.default_rng(seed).integers(0, n, (64, len(names)))
+
+    def run(steps: int) -> int:
+        done, i = 0, 0
+        while done < steps:
+            if not env.agents:
+                env.reset()
+            live = set(env.agents)
+            actions = {a: int(pool[i % 64, k]) for k, a in enumerate(names) if a in live}
+            env.step(actions)
+            done += len(actions)
+            i += 1
+        return done
+
+    return run
+
+
+def bench_arena_parallel(cfg: BenchConfig) -> Row:
+    from mazearena.envs import arena_v0
+
+    env = arena_v0.parallel_env(mode="tag", red=3, blue=1, size=ARENA_SIZE, max_cycles=25)
+    run = _parallel_runner(env, 0)
+    rates = _timed(run, _calibrate(run, cfg.seconds, 200), cfg.repeats)
+    return Row("mazearena arena tag 3v1, PettingZoo parallel_env (one game)", statistics.median(rates), rates)
+
+
+def bench_mpe2(cfg: BenchConfig) -> Row:
+    name = "MPE2 simple_tag 3v1, PettingZoo parallel_env"
+    try:
+        from mpe2 import simple_tag_v3
+    except ImportError:
+        return Row(name, None, note="missing: pip install mpe2 (make bench)")
+    run = _parallel_runner(simple_tag_v3.parallel_env(max_cycles=25), 0)
+    rates = _timed(run, _calibrate(run, cfg.seconds, 200), cfg.repeats)
+    return Row(name, statistics.median(rates), rates)
+
+
+def bench_magent2(cfg: BenchConfig, map_size: int) -> Row:
+    name = f"MAgent2 battle_v4 (map {map_size}), PettingZoo parallel_env"
+    try:
+        from magent2.environments import battle_v4
+    except ImportError:
+        return Row(name, None, note="missing: pip install magent2 (make bench)")
+    env = battle_v4.parallel_env(map_size=map_size, max_cycles=1000)
+    run = _parallel_runner(env, 0)
+    agents = len(env.possible_agents)
+    rates = _timed(run, _calibrate(run, cfg.seconds, 2 * agents), cfg.repeats)
+    return Row(name.replace("),", f": {agents} agents),"), statistics.median(rates), rates, agents=agents)
+
+
+# MAgent2 battle maps measured: 162 agents (its default) and about 4,000 (to match large arena batches).
+MAGENT2_MAPS = (45, 226)
+
+
+def _peer_of(key: str, row: Row, rows: dict[str, Row]) -> str | None:
+    """The peer a row is compared with: MiniGrid for mazes, MPE2 for the PettingZoo view, and for arena
+    batches the MAgent2 row with the nearest number of agents."""
+    if key in ("single",) or key.startswith("vector"):
+        return "minigrid"
+    if key == "arena-pz":
+        return "mpe2"
+    if key.startswith("arena-vector"):
+        peers = [k for k, r in rows.items() if k.startswith("magent2") and r.agents]
+        if peers:
+            return min(peers, key=lambda k: abs(math.log(rows[k].agents / row.agents)))
+    return None
+
+
 def machine() -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
@@ -156,39 +270,55 @@ def run_bench(cfg: BenchConfig, progress=None) -> dict:
         tasks.append(("minigrid", lambda: bench_minigrid(cfg)))
     for n in cfg.num_envs:
         tasks.append((f"vector-{n}", lambda n=n: bench_vector(cfg, n)))
+    if cfg.arena_envs:
+        if cfg.peers:
+            for m in MAGENT2_MAPS:
+                tasks.append((f"magent2-{m}", lambda m=m: bench_magent2(cfg, m)))
+        for mode in cfg.arena_modes:
+            for n in cfg.arena_envs:
+                tasks.append((f"arena-vector-{mode}-{n}", lambda m=mode, n=n: bench_arena_vector(cfg, m, n)))
+        if cfg.peers:
+            tasks.append(("mpe2", lambda: bench_mpe2(cfg)))
+        tasks.append(("arena-pz", lambda: bench_arena_parallel(cfg)))
     rows: dict[str, Row] = {}
     for key, task in tasks:
         if progress is not None:
             progress(key)
         rows[key] = task()
-    peer = rows.get("minigrid")
-    peer_rate = peer.env_steps_per_s if peer is not None else None
     report = {"machine": machine(), "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
               "rows": []}
     for key, row in rows.items():
-        ratio = row.env_steps_per_s / peer_rate if peer_rate and row.env_steps_per_s and key != "minigrid" else None
-        report["rows"].append({"key": key, **asdict(row), "ratio_vs_minigrid": ratio})
+        peer_key = _peer_of(key, row, rows)
+        peer = rows.get(peer_key) if peer_key else None
+        ratio = row.env_steps_per_s / peer.env_steps_per_s if peer and peer.env_steps_per_s and row.env_steps_per_s \
+            else None
+        table = "arena" if key.startswith(("arena", "magent2", "mpe2")) else "maze"
+        report["rows"].append({"key": key, "table": table, **asdict(row), "peer": peer_key, "ratio": ratio})
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / "bench.json").write_text(json.dumps(report, indent=2))
     (cfg.out / "bench.md").write_text(markdown(report))
     return report
 
 
+TABLES = {"maze": ("env-steps/s (median)", "× peer (MiniGrid)"),
+          "arena": ("agent-steps/s (median)", "× peer (MAgent2 / MPE2)")}
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
-    lines = [
-        f"Measured on {m['platform']}, {m['cpus']} CPUs, torch {m['torch']}" + (f", {m['gpu']}" if "gpu" in m else ""),
-        "",
-        "| what | env-steps/s (median) | × MiniGrid |",
-        "|---|---:|---:|",
-    ]
-    for row in report["rows"]:
-        lines.append("| " + " | ".join(format_row(row)) + " |")
+    gpu = f", {m['gpu']}" if "gpu" in m else ""
+    lines = [f"Measured on {m['platform']}, {m['cpus']} CPUs, torch {m['torch']}{gpu}"]
+    for table, (unit, versus) in TABLES.items():
+        rows = [r for r in report["rows"] if r["table"] == table]
+        if not rows:
+            continue
+        lines += ["", f"| what | {unit} | {versus} |", "|---|---:|---:|"]
+        lines += ["| " + " | ".join(format_row(r)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def format_row(row: dict) -> tuple[str, str, str]:
-    """(what, env-steps/s, ratio) of a report row as printed in every table."""
+    """(what, steps/s, ratio against its peer) of a report row as printed in every table."""
     rate = f"{row['env_steps_per_s']:,.0f}" if row["env_steps_per_s"] else row["note"]
-    ratio = f"{row['ratio_vs_minigrid']:,.1f}×" if row["ratio_vs_minigrid"] else "–"
+    ratio = f"{row['ratio']:,.1f}×" if row["ratio"] else "–"
     return row["name"], rate, ratio

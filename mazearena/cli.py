@@ -45,21 +45,28 @@ def play(cfg: PlayConfig) -> None:
     from mazearena.play import play as run_play
 
     result = run_play(cfg)
+    if cfg.env == "arena":
+        returns = ", ".join(f"{e['return']:.2f}" for e in result.episodes) or "none"
+        console.print(f"{result.steps} steps, {len(result.episodes)} games finished, your returns: {returns}")
+        return
     wins = sum(e["success"] for e in result.episodes)
     console.print(f"{result.steps} steps, {len(result.episodes)} episodes finished, {wins} solved")
 
 
 def bench(cfg: BenchConfig) -> None:
-    from mazearena.bench import format_row, run_bench
+    from mazearena.bench import TABLES, format_row, run_bench
 
     with console.status("benchmarking") as status:
         report = run_bench(cfg, progress=lambda key: status.update(f"benchmarking {key}"))
-    table = Table(title="env-steps per second (median)")
-    for col in ("what", "env-steps/s", "× MiniGrid"):
-        table.add_column(col)
-    for row in report["rows"]:
-        table.add_row(*format_row(row))
-    console.print(table)
+    for name, (unit, versus) in TABLES.items():
+        rows = [r for r in report["rows"] if r["table"] == name]
+        if rows:
+            table = Table(title=f"{name}s: {unit}")
+            for col in ("what", unit, versus):
+                table.add_column(col)
+            for row in rows:
+                table.add_row(*format_row(row))
+            console.print(table)
     console.print(f"wrote {cfg.out}/bench.json and bench.md")
 
 

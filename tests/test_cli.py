@@ -21,14 +21,21 @@ def test_demo_writes_summary_gif_and_picture(tmp_path):
 def test_bench_writes_a_report_and_names_missing_peers(tmp_path):
     out = tmp_path / "bench"
     assert main(["bench", "--num-envs", "1", "16", "--repeats", "1", "--seconds", "0.05", "--size", "7",
-                 "--out", str(out)]) == 0
+                 "--arena-envs", "2", "--arena-modes", "ctf", "--out", str(out)]) == 0
     report = json.loads((out / "bench.json").read_text())
     keys = [r["key"] for r in report["rows"]]
-    assert keys == ["single", "minigrid", "vector-1", "vector-16"]
-    assert all(r["env_steps_per_s"] > 0 for r in report["rows"] if r["key"] != "minigrid")
-    peer = report["rows"][1]
-    assert peer["env_steps_per_s"] is not None or peer["note"].startswith("missing")
-    assert "env-steps/s" in (out / "bench.md").read_text()
+    assert keys == ["single", "minigrid", "vector-1", "vector-16", "magent2-45", "magent2-226", "arena-vector-ctf-2",
+                    "mpe2", "arena-pz"]
+    rows = {r["key"]: r for r in report["rows"]}
+    ours = [r for k, r in rows.items() if not k.startswith(("minigrid", "magent2", "mpe2"))]
+    assert all(r["env_steps_per_s"] > 0 for r in ours)
+    assert rows["arena-vector-ctf-2"]["agents"] == 32
+    for peer in ("minigrid", "magent2-45", "mpe2"):
+        assert rows[peer]["env_steps_per_s"] is not None or rows[peer]["note"].startswith("missing")
+    if rows["magent2-45"]["env_steps_per_s"]:
+        assert rows["arena-vector-ctf-2"]["peer"] == "magent2-45"  # the nearest agent count
+    text = (out / "bench.md").read_text()
+    assert "env-steps/s" in text and "agent-steps/s" in text
 
 
 @pytest.mark.parametrize(
@@ -38,6 +45,7 @@ def test_bench_writes_a_report_and_names_missing_peers(tmp_path):
         (["demo", "--episodes", "0"], "episodes must be >= 1"),
         (["demo", "--env", "mazearena/Nope-v0"], "env must be one of"),
         (["bench", "--repeats", "0"], "repeats must be >= 1"),
+        (["bench", "--arena-modes", "soccer"], "arena_modes must be among"),
         (["play", "--tile", "2"], "tile must be in"),
     ],
 )

@@ -228,6 +228,12 @@ class ArenaEngine:
         # Agents controlled from outside (the rest are NPCs): a game also ends when none of them is left.
         self.focal = torch.zeros(a, dtype=torch.bool, device=dev)
         self.focal[list(range(a)) if focal is None else focal] = True
+        if self.backend == "numba":
+            # numpy views sharing memory with the state, which is therefore only ever updated in place
+            self._np_state = tuple(x.numpy() for x in (
+                self.walls.view(b, -1), self.pos, self.heading, self.alive, self.health, self.carrying, self.score,
+                self.bases, self.base_dist.view(b, 2, -1), self.team, self.focal, self.t))  # fmt: skip
+            self._np_rows = torch.arange(b).numpy()
 
     # ---------------------------------------------------------------- reset
     def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None):
@@ -314,9 +320,7 @@ class ArenaEngine:
         mode = (Mode.TAG, Mode.CTF, Mode.COMBAT).index(cfg.mode)
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
         kernel("_arena_step", b)(
-            actions.contiguous().numpy(), self.walls.view(b, -1).numpy(), self.pos.numpy(), self.heading.numpy(),
-            self.alive.numpy(), self.health.numpy(), self.carrying.numpy(), self.score.numpy(), self.bases.numpy(),
-            self.base_dist.view(b, 2, -1).numpy(), self.team.numpy(), self.focal.numpy(), self.t.numpy(), mode,
+            actions.contiguous().numpy(), *self._np_state, mode,
             cfg.max_cycles, chaser, cfg.captures_to_win, cfg.attack_range, UNREACHABLE,
             reward.numpy(), terminated.numpy(), truncated.numpy(), active.numpy(), decided.numpy(),
         )
@@ -485,23 +489,23 @@ class ArenaEngine:
         return decided
 
     # ---------------------------------------------------------------- observations
-    def _cell_planes(self) -> tuple[torch.Tensor, ...]:
-        """Per-game maps used by the views: agent index per cell and flag positions (carried or home)."""
-        occ = self._occupancy()[:, :-1]
+    def flags(self) -> torch.Tensor:
+        """``[B, 2, 2]``: where each team's flag is (its base, or its carrier's cell in ``ctf``)."""
+        if self.config.mode is not Mode.CTF:
+            return self.bases
         carried = self.team_carrying()  # [B, 2]
         flags = self.bases.clone()
-        if self.config.mode is Mode.CTF:
-            for k in range(2):
-                holder = (self.carrying & (self.team == 1 - k)).float().argmax(1)
-                at = self.pos[torch.arange(self.num_envs, device=self.device), holder]
-                flags[:, k] = torch.where(carried[:, k, None], at, flags[:, k])
-        return occ, flags
+        for k in range(2):
+            holder = (self.carrying & (self.team == 1 - k)).float().argmax(1)
+            at = self.pos[torch.arange(self.num_envs, device=self.device), holder]
+            flags[:, k] = torch.where(carried[:, k, None], at, flags[:, k])
+        return flags
 
     def state(self) -> torch.Tensor:
         """``[B, len(STATE_CHANNELS), S, S]`` uint8: the whole arena, for centralised critics."""
         cfg = self.config
         b, s = self.num_envs, cfg.size
-        occ, flags = self._cell_planes()
+        occ, flags = self._occupancy()[:, :-1], self.flags()
         has = occ >= 0
         idx = occ.clamp(min=0)
         rows = torch.arange(b, device=self.device)[:, None]
@@ -542,16 +546,14 @@ class ArenaEngine:
 
         cfg = self.config
         v, a = cfg.view_size, cfg.num_agents
-        _, flags = self._cell_planes()
-        parts = [self.walls.view(self.num_envs, -1), self.pos, self.alive, self._health_value(), self.carrying, flags]
-        if idx is not None:
-            parts = [p[idx] for p in parts]
-        b = parts[0].shape[0]
+        rows = self._np_rows if idx is None else idx.contiguous().numpy()
+        b = len(rows)
         out = torch.empty(b, a, len(CHANNELS), v * v, dtype=torch.uint8)
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
-        walls, pos, alive, health, carrying, flags = (p.contiguous().numpy() for p in parts)
-        kernel("_arena_observe", b)(walls, pos, alive, self.team.numpy(), health, carrying, flags,
-                                    cfg.mode is Mode.CTF, chaser, v, out.numpy())
+        walls, pos, _, alive, health, carrying = self._np_state[:6]
+        kernel("_arena_observe", b)(rows, walls, pos, alive, self._np_state[9], health, carrying,
+                                    self.flags().contiguous().numpy(), cfg.mode is Mode.CTF,
+                                    cfg.mode is Mode.COMBAT, chaser, v, out.numpy())
         return out.view(b, a, len(CHANNELS), v, v)
 
     def _torch_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
@@ -589,7 +591,7 @@ class ArenaEngine:
         cfg = self.config
         a, p = cfg.num_agents, cfg.view_size // 2
         pos, alive, health, carrying = self.pos, self.alive, self._health_value(), self.carrying
-        _, flags = self._cell_planes()
+        flags = self.flags()
         if idx is not None:
             pos, alive, health, carrying, flags = pos[idx], alive[idx], health[idx], carrying[idx], flags[idx]
         b = pos.shape[0]

@@ -138,19 +138,21 @@ def _bfs(passable, sources, side, unreachable, out):
                     tail += 1
 
 
-def _arena_observe(walls, pos, alive, team, health, carrying, flags, show_flags, chaser_team, v, out):
-    """Arena grid views ``out[B, A, 9, V*V]`` (channels of ``engine.arena.CHANNELS``), as
+def _arena_observe(rows, walls, pos, alive, team, health, carrying, flags, show_flags, combat, chaser_team, v,
+                   out):  # fmt: skip
+    """Grid views ``out[m, A, 9, V*V]`` of the arena games ``rows`` (channels of ``engine.arena.CHANNELS``), as
     :meth:`ArenaEngine._torch_grid_obs` draws them: agents out of the game see nothing."""
-    b_n, a_n = pos.shape[0], pos.shape[1]
+    a_n = pos.shape[1]
     s = int(np.sqrt(walls.shape[1]))
     p = v // 2
-    for b in prange(b_n):
+    for g in prange(rows.shape[0]):
+        b = rows[g]
         occ = np.full(s * s, -1, dtype=np.int64)
         for j in range(a_n):
             if alive[b, j]:
                 occ[pos[b, j, 0] * s + pos[b, j, 1]] = j
         for i in range(a_n):
-            o = out[b, i]
+            o = out[g, i]
             if not alive[b, i]:
                 o[:, :] = 0
                 continue
@@ -174,7 +176,7 @@ def _arena_observe(walls, pos, alive, team, health, carrying, flags, show_flags,
                                 ally = 1
                             else:
                                 enemy = 1
-                            hp = health[b, j]
+                            hp = health[b, j] if combat else 1
                             carrier = 1 if carrying[b, j] else 0
                             chaser = 1 if team[j] == chaser_team else 0
                         if show_flags:
