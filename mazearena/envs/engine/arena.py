@@ -38,7 +38,8 @@ from enum import Enum
 import torch
 import torch.nn.functional as F
 
-from mazearena.envs.engine.grid import STREAM_BASE, STREAM_LEVEL, STREAM_SPAWN, Cell, hash_ints, randint, uniform
+from mazearena.envs.engine.grid import STREAM_BASE, STREAM_SPAWN, Cell, hash_ints, randint, uniform
+from mazearena.envs.engine.levels import LevelSource
 from mazearena.envs.engine.maze import _backend
 from mazearena.envs.layouts import (
     UNREACHABLE,
@@ -193,6 +194,11 @@ def base_distances(walls: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
     return shortest_steps(sources.view(2 * b, s, s), passable).view(b, 2, s, s)
 
 
+def _arena_levels(ids: torch.Tensor, config: ArenaConfig) -> tuple[torch.Tensor, ...]:
+    walls, bases = arena_layouts(ids, config, ids.device)
+    return walls, bases, base_distances(walls, bases)
+
+
 class ArenaEngine:
     """N arena games stepped together on ``device``. Agents are rows ``0..red-1`` (red) then blue."""
 
@@ -205,8 +211,8 @@ class ArenaEngine:
         # CPU games run the observation and respawn loops compiled (cpu_kernels), as the maze engine does.
         self.backend = _backend(backend, dev)
         b, a, s = num_envs, config.num_agents, config.size
-        self.lo, hi = level_range(config.num_levels, config.start_level)
-        self.span = hi - self.lo
+        self.levels = LevelSource(lambda ids: _arena_levels(ids, config), config.num_levels, config.start_level,
+                                  num_envs, dev, bytes_per_level=s * s + 32 + 16 * s * s)
         self.team = torch.tensor([0] * config.red + [1] * config.blue, device=dev)
         self.chaser_team = TEAMS.index(config.chasers)
         self.walls = torch.ones(b, s, s, dtype=torch.bool, device=dev)
@@ -247,16 +253,11 @@ class ArenaEngine:
         cfg, dev = self.config, self.device
         key = hash_ints(self.seeds[idx], self.episodes[idx])
         if level_ids is None:
-            level_ids = self.lo + randint(self.span, key, STREAM_LEVEL)
+            level_ids = self.levels.level_id(self.seeds[idx], self.episodes[idx])
         else:
-            level_ids = torch.as_tensor(level_ids, dtype=torch.long, device=dev).reshape(-1)
-            bad = (level_ids < self.lo) | (level_ids >= self.lo + self.span)
-            if bool(bad.any()):
-                raise ValueError(f"level_id {level_ids[bad][0].item()} is outside this env's level set "
-                                 f"[{self.lo}, {self.lo + self.span})")
-        walls, bases = arena_layouts(level_ids, cfg, dev)
-        self.walls[idx], self.bases[idx], self.level_ids[idx] = walls, bases, level_ids
-        self.base_dist[idx] = base_distances(walls, bases)
+            level_ids = self.levels.check(level_ids)
+        walls, bases, base_dist = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
+        self.walls[idx], self.bases[idx], self.base_dist[idx], self.level_ids[idx] = walls, bases, base_dist, level_ids
         s, m = cfg.size, len(idx)
         # Spawns: distinct node cells of the team's half, ranked by a per-episode random key.
         cells = torch.arange(s * s, device=dev)
@@ -276,6 +277,7 @@ class ArenaEngine:
         self.carrying[idx] = False
         self.score[idx] = 0
         self.t[idx] = 0
+        self.levels.prefetch(self.seeds, self.episodes)
 
     def reset_next(self, idx: torch.Tensor) -> None:
         """Start the next episode (same seed, next episode number) of the games ``idx``."""

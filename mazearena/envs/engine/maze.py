@@ -32,19 +32,17 @@ import torch
 from mazearena.envs.engine.grid import (
     HEADING_DELTAS,
     STREAM_HEADING,
-    STREAM_LEVEL,
     STREAM_SPAWN,
     Cell,
     hash_ints,
     randint,
 )
-from mazearena.envs.layouts import LayoutConfig, Layouts, _enum_value, generate, level_range
+from mazearena.envs.engine.levels import LevelSource
+from mazearena.envs.layouts import LayoutConfig, _enum_value, generate, level_range
 
 CHANNELS = ("wall", "goal", "key", "door", "lava", "agent", "facing", "has_key")
 _CELL_CHANNELS = (Cell.WALL, Cell.GOAL, Cell.KEY, Cell.DOOR, Cell.LAVA)
 
-# A finite level set is generated once and kept on the device if it is at most this many bytes.
-LEVEL_CACHE_BYTES = 256 * 2**20
 
 
 class ObsMode(str, Enum):
@@ -140,70 +138,9 @@ def _backend(backend: str, device: torch.device) -> str:
     return backend
 
 
-class _LevelSource:
-    """Layouts by level id: a finite set is generated once; unlimited levels are generated in batches ahead
-    of need (one slot per env holds its next level), so autoresets rarely wait for generation."""
-
-    def __init__(self, config: MazeConfig, num_envs: int, device: torch.device) -> None:
-        self.config, self.device = config, device
-        lo, hi = level_range(config.num_levels, config.start_level)
-        self.lo, self.span = lo, hi - lo
-        self.cached = config.num_levels > 0 and config.num_levels * 2 * config.size**2 <= LEVEL_CACHE_BYTES
-        if self.cached:
-            layouts = self._generate_in_chunks(torch.arange(lo, hi, device=device))
-            self.grid, self.spawn = layouts.grid, layouts.spawn_mask
-        else:
-            s = config.size
-            self.slot_ids = torch.full((num_envs,), -1, dtype=torch.long, device=device)
-            self.slot_grid = torch.zeros(num_envs, s, s, dtype=torch.uint8, device=device)
-            self.slot_spawn = torch.zeros(num_envs, s, s, dtype=torch.bool, device=device)
-            self.refill_at = max(64, num_envs // 8)
-
-    def _generate_in_chunks(self, ids: torch.Tensor, chunk: int = 8192) -> Layouts:
-        parts = [generate(ids[i : i + chunk], self.config, self.device) for i in range(0, len(ids), chunk)]
-        return Layouts(
-            level_ids=ids,
-            grid=torch.cat([p.grid for p in parts]),
-            spawn_mask=torch.cat([p.spawn_mask for p in parts]),
-        )
-
-    def level_id(self, seeds: torch.Tensor, episodes: torch.Tensor) -> torch.Tensor:
-        return self.lo + randint(self.span, seeds, STREAM_LEVEL, episodes)
-
-    def fetch(self, env_idx: torch.Tensor, level_ids: torch.Tensor, seeds: torch.Tensor,
-              episodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Grids and spawn masks of ``level_ids`` for the envs ``env_idx``.
-
-        ``seeds`` and ``episodes`` are those of all envs, so a miss can refill every empty slot at once:
-        generating a batch costs little more than generating one level.
-        """
-        if self.cached:
-            k = level_ids - self.lo
-            return self.grid[k], self.spawn[k]
-        hit = self.slot_ids[env_idx] == level_ids
-        grid, spawn = self.slot_grid[env_idx], self.slot_spawn[env_idx]
-        self.slot_ids[env_idx] = -1
-        if not bool(hit.all()):
-            miss = (~hit).nonzero().squeeze(1)
-            empty = (self.slot_ids < 0).nonzero().squeeze(1)
-            ahead = self.level_id(seeds[empty], episodes[empty] + 1)
-            fresh = generate(torch.cat([level_ids[miss], ahead]), self.config, self.device)
-            k = len(miss)
-            grid[miss], spawn[miss] = fresh.grid[:k], fresh.spawn_mask[:k]
-            self.slot_grid[empty], self.slot_spawn[empty], self.slot_ids[empty] = (
-                fresh.grid[k:], fresh.spawn_mask[k:], ahead)
-        return grid, spawn
-
-    def prefetch(self, seeds: torch.Tensor, episodes: torch.Tensor) -> None:
-        """Generate, in one batch, the next level of every env whose slot was used up."""
-        if self.cached:
-            return
-        empty = (self.slot_ids < 0).nonzero().squeeze(1)
-        if len(empty) < min(self.refill_at, len(self.slot_ids)):
-            return
-        ids = self.level_id(seeds[empty], episodes[empty] + 1)
-        fresh = generate(ids, self.config, self.device)
-        self.slot_grid[empty], self.slot_spawn[empty], self.slot_ids[empty] = fresh.grid, fresh.spawn_mask, ids
+def _maze_levels(ids: torch.Tensor, config: MazeConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    layouts = generate(ids, config, ids.device)
+    return layouts.grid, layouts.spawn_mask
 
 
 class MazeEngine:
@@ -233,7 +170,8 @@ class MazeEngine:
         s = config.size
         self.pad = config.view_size // 2 if config.obs_mode is not ObsMode.FULL else 0
         self.side = s + 2 * self.pad
-        self.levels = _LevelSource(config, num_envs, dev)
+        self.levels = LevelSource(lambda ids: _maze_levels(ids, config), config.num_levels, config.start_level,
+                                  num_envs, dev, bytes_per_level=2 * s * s)
 
         self.grid = torch.full((num_envs, self.side, self.side), int(Cell.WALL), dtype=torch.uint8, device=dev)
         self.pos = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)  # (y, x) in layout coordinates
@@ -283,13 +221,7 @@ class MazeEngine:
         if level_ids is None:
             level_ids = self.levels.level_id(seeds, episodes)
         else:
-            level_ids = torch.as_tensor(level_ids, dtype=torch.long, device=self.device).reshape(-1)
-            lo, span = self.levels.lo, self.levels.span
-            bad = (level_ids < lo) | (level_ids >= lo + span)
-            if bool(bad.any()):
-                raise ValueError(
-                    f"level_id {level_ids[bad][0].item()} is outside this env's level set [{lo}, {lo + span})"
-                )
+            level_ids = self.levels.check(level_ids)
         grid, spawn = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
         s, p = self.config.size, self.pad
         self.grid[idx, p : p + s, p : p + s] = grid

@@ -1,0 +1,95 @@
+"""Levels by id for an engine's games: a finite set is generated once and kept on the device; unlimited
+levels are generated in batches ahead of need (one slot per game holds its next level), so resets rarely
+wait for generation. Shared by the maze and the arena engines; a level is whatever tuple of per-level
+tensors the engine's ``make`` returns for a batch of ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from mazearena.envs.engine.grid import STREAM_LEVEL, randint
+from mazearena.envs.layouts import level_range
+
+# A finite level set is generated once and kept on the device if it is at most this many bytes.
+LEVEL_CACHE_BYTES = 256 * 2**20
+_CHUNK = 8192
+
+
+class LevelSource:
+    """Per-level tensors by level id, for ``num_envs`` games that draw levels from ``[start, start + n)``."""
+
+    def __init__(self, make: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], num_levels: int, start_level: int,
+                 num_envs: int, device: torch.device, bytes_per_level: int) -> None:  # fmt: skip
+        self.make, self.device, self.num_envs = make, device, num_envs
+        lo, hi = level_range(num_levels, start_level)
+        self.lo, self.span = lo, hi - lo
+        self.cached = num_levels > 0 and num_levels * bytes_per_level <= LEVEL_CACHE_BYTES
+        if self.cached:
+            ids = torch.arange(lo, hi, device=device)
+            parts = [make(ids[i : i + _CHUNK]) for i in range(0, len(ids), _CHUNK)]
+            self.store = tuple(torch.cat(column) for column in zip(*parts, strict=True))
+        else:
+            self.slot_ids = torch.full((num_envs,), -1, dtype=torch.long, device=device)
+            self.slots: tuple[torch.Tensor, ...] | None = None  # allocated at the first generation
+            self.refill_at = max(64, num_envs // 8)
+
+    def level_id(self, seeds: torch.Tensor, episodes: torch.Tensor) -> torch.Tensor:
+        """The level episode ``episodes`` of the games seeded ``seeds`` plays."""
+        return self.lo + randint(self.span, seeds, STREAM_LEVEL, episodes)
+
+    def check(self, level_ids) -> torch.Tensor:
+        """``level_ids`` as a tensor on the device, or an error naming one outside the set."""
+        level_ids = torch.as_tensor(level_ids, dtype=torch.long, device=self.device).reshape(-1)
+        bad = (level_ids < self.lo) | (level_ids >= self.lo + self.span)
+        if bool(bad.any()):
+            raise ValueError(f"level_id {level_ids[bad][0].item()} is outside this env's level set "
+                             f"[{self.lo}, {self.lo + self.span})")
+        return level_ids
+
+    def _fill(self, rows: torch.Tensor, values: tuple[torch.Tensor, ...], ids: torch.Tensor) -> None:
+        if self.slots is None:
+            self.slots = tuple(torch.zeros((self.num_envs, *v.shape[1:]), dtype=v.dtype, device=self.device)
+                               for v in values)  # fmt: skip
+        for slot, v in zip(self.slots, values, strict=True):
+            slot[rows] = v
+        self.slot_ids[rows] = ids
+
+    def fetch(self, env_idx: torch.Tensor, level_ids: torch.Tensor, seeds: torch.Tensor,
+              episodes: torch.Tensor) -> tuple[torch.Tensor, ...]:  # fmt: skip
+        """The tensors of ``level_ids`` for the games ``env_idx``.
+
+        ``seeds`` and ``episodes`` are those of all games, so a miss also refills every empty slot in the
+        same batch: generating a batch costs little more than generating one level.
+        """
+        if self.cached:
+            k = level_ids - self.lo
+            return tuple(t[k] for t in self.store)
+        hit = self.slot_ids[env_idx] == level_ids
+        out = None if self.slots is None else tuple(t[env_idx] for t in self.slots)
+        self.slot_ids[env_idx] = -1
+        if not bool(hit.all()):
+            miss = (~hit).nonzero().squeeze(1)
+            empty = (self.slot_ids < 0).nonzero().squeeze(1)
+            ahead = self.level_id(seeds[empty], episodes[empty] + 1)
+            fresh = self.make(torch.cat([level_ids[miss], ahead]))
+            k = len(miss)
+            if out is None:  # no slots yet: every game missed
+                out = tuple(v[:k] for v in fresh)
+            else:
+                for o, v in zip(out, fresh, strict=True):
+                    o[miss] = v[:k]
+            self._fill(empty, tuple(v[k:] for v in fresh), ahead)
+        return out
+
+    def prefetch(self, seeds: torch.Tensor, episodes: torch.Tensor) -> None:
+        """Generate, in one batch, the next level of every game whose slot was used up."""
+        if self.cached:
+            return
+        empty = (self.slot_ids < 0).nonzero().squeeze(1)
+        if len(empty) < min(self.refill_at, self.num_envs):
+            return
+        ids = self.level_id(seeds[empty], episodes[empty] + 1)
+        self._fill(empty, self.make(ids), ids)
