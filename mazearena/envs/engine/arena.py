@@ -553,9 +553,8 @@ class ArenaEngine:
         out = torch.empty(b, a, len(CHANNELS), v * v, dtype=torch.uint8)
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
         walls, pos, _, alive, health, carrying = self._np_state[:6]
-        kernel("_arena_observe", b)(rows, walls, pos, alive, self._np_state[9], health, carrying,
-                                    self.flags().contiguous().numpy(), cfg.mode is Mode.CTF,
-                                    cfg.mode is Mode.COMBAT, chaser, v, out.numpy())
+        kernel("_arena_observe", b)(rows, walls, pos, alive, self._np_state[9], health, carrying, self._np_state[7],
+                                    cfg.mode is Mode.CTF, cfg.mode is Mode.COMBAT, chaser, v, out.numpy())
         return out.view(b, a, len(CHANNELS), v, v)
 
     def _torch_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:

@@ -138,27 +138,31 @@ def _bfs(passable, sources, side, unreachable, out):
                     tail += 1
 
 
-def _arena_observe(rows, walls, pos, alive, team, health, carrying, flags, show_flags, combat, chaser_team, v,
+def _arena_observe(rows, walls, pos, alive, team, health, carrying, bases, show_flags, combat, chaser_team, v,
                    out):  # fmt: skip
     """Grid views ``out[m, A, 9, V*V]`` of the arena games ``rows`` (channels of ``engine.arena.CHANNELS``), as
-    :meth:`ArenaEngine._torch_grid_obs` draws them: agents out of the game see nothing."""
+    :meth:`ArenaEngine._torch_grid_obs` draws them: agents out of the game see nothing. A flag is on its
+    base unless an enemy carries it."""
     a_n = pos.shape[1]
     s = int(np.sqrt(walls.shape[1]))
     p = v // 2
     for g in prange(rows.shape[0]):
         b = rows[g]
         occ = np.full(s * s, -1, dtype=np.int64)
+        flags = bases[b].copy()
         for j in range(a_n):
             if alive[b, j]:
                 occ[pos[b, j, 0] * s + pos[b, j, 1]] = j
+            if carrying[b, j]:
+                flags[1 - team[j], 0], flags[1 - team[j], 1] = pos[b, j, 0], pos[b, j, 1]
         for i in range(a_n):
             o = out[g, i]
             if not alive[b, i]:
                 o[:, :] = 0
                 continue
             me = team[i]
-            own_y, own_x = flags[b, me, 0], flags[b, me, 1]
-            foe_y, foe_x = flags[b, 1 - me, 0], flags[b, 1 - me, 1]
+            own_y, own_x = flags[me, 0], flags[me, 1]
+            foe_y, foe_x = flags[1 - me, 0], flags[1 - me, 1]
             for r in range(v):
                 wy = pos[b, i, 0] + r - p
                 for c in range(v):
