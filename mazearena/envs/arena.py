@@ -21,6 +21,8 @@ from mazearena.envs.engine.arena import (
     Mode,
     ObsMode,
 )
+from mazearena.envs.engine.grid import check_action_batch
+from mazearena.envs.vector import level_ids_option
 
 ACTION_MEANINGS = ("stay", "north", "east", "south", "west", "attack")
 
@@ -289,9 +291,7 @@ class ArenaVectorEnv:
             unknown = set(options) - {"level_ids"}
             if unknown:
                 raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_ids']")
-            level_ids = torch.as_tensor(options["level_ids"], dtype=torch.long).reshape(-1)
-            if level_ids.shape != (self.num_envs,):
-                raise ValueError(f"options['level_ids'] must hold {self.num_envs} ids, got {level_ids.numel()}")
+            level_ids = level_ids_option(options, self.num_envs)
         self._seed = None  # later resets without a seed draw fresh seeds
         obs = self.engine.reset(int(seed) + torch.arange(self.num_envs), level_ids=level_ids)
         self._started = True
@@ -327,20 +327,10 @@ class ArenaVectorEnv:
 
     def _validate(self, actions) -> torch.Tensor:
         """Shape, dtype and range of ``[num_envs, num_agents]`` focal actions, errors naming the agent."""
-        f, n = len(self.possible_agents), self.config.num_actions
-        if not isinstance(actions, torch.Tensor):
-            raise TypeError(f"actions must be a torch tensor or numpy array, got {type(actions).__name__}")
-        if actions.shape != (self.num_envs, f):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {f}), got {tuple(actions.shape)}")
-        if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
-            raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
-        actions = actions.to(self.device, torch.long)
-        bad = ((actions < 0) | (actions >= n)) & self._select(self.engine.alive)
-        if bool(bad.any()):
-            g, i = (int(v) for v in bad.nonzero()[0])
-            raise ValueError(f"action {int(actions[g, i])} of agent {self.possible_agents[i]} in env {g} is "
-                             f"out of range: valid actions are 0..{n - 1}")
-        return actions
+        names = self.possible_agents
+        return check_action_batch(actions, (self.num_envs, len(names)), self.config.num_actions, self.device,
+                                  live=self._select(self.engine.alive),
+                                  describe=lambda index: f"of agent {names[index[1]]} in env {index[0]}")
 
     def state(self) -> torch.Tensor:
         """``[num_envs, C, S, S]`` global state of every game."""

@@ -20,6 +20,14 @@ from mazearena.envs.engine.maze import MazeEngine
 from mazearena.envs.maze import draw_game, make_config, observation_space
 
 
+def level_ids_option(options: dict[str, Any], num_envs: int) -> torch.Tensor:
+    """The ``level_ids`` reset option as a tensor of one id per game, or an error naming the count."""
+    level_ids = torch.as_tensor(options["level_ids"], dtype=torch.long).reshape(-1)
+    if level_ids.shape != (num_envs,):
+        raise ValueError(f"options['level_ids'] must hold {num_envs} ids, got {level_ids.numel()}")
+    return level_ids
+
+
 class MazeVectorEnv(VectorEnv):
     """``num_envs`` maze games on ``device``. Keyword arguments are the fields of ``MazeConfig``.
 
@@ -85,9 +93,7 @@ class MazeVectorEnv(VectorEnv):
             unknown = set(options) - {"level_ids"}
             if unknown:
                 raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_ids']")
-            level_ids = torch.as_tensor(options["level_ids"], dtype=torch.long).reshape(-1)
-            if level_ids.shape != (self.num_envs,):
-                raise ValueError(f"options['level_ids'] must hold {self.num_envs} ids, got {level_ids.numel()}")
+            level_ids = level_ids_option(options, self.num_envs)
         obs = self.engine.reset(seeds, level_ids=level_ids)
         self._started = True
         return obs, {"level_id": self.engine.level_ids.clone()}

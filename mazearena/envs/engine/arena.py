@@ -621,21 +621,3 @@ class ArenaEngine:
         feats[..., 9] = chaser.float()
         visible = (rel.abs() <= p).all(-1) & ent_alive[:, None, :] & alive[:, :, None]
         return feats * visible[..., None], visible
-
-    # ---------------------------------------------------------------- checks
-    def validate_actions(self, actions: torch.Tensor) -> torch.Tensor:
-        """Check shape, dtype and range of an action batch ``[B, A]``; returns it as int64 on the device."""
-        a, n = self.config.num_agents, self.config.num_actions
-        if not isinstance(actions, torch.Tensor):
-            raise TypeError(f"actions must be a torch tensor or numpy array, got {type(actions).__name__}")
-        if actions.shape != (self.num_envs, a):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {a}), got {tuple(actions.shape)}")
-        if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
-            raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
-        actions = actions.to(self.device, torch.long)
-        bad = ((actions < 0) | (actions >= n)) & self.alive
-        if bool(bad.any()):
-            g, i = (int(v) for v in bad.nonzero()[0])
-            raise ValueError(f"action {int(actions[g, i])} of agent {self.config.agent_names[i]} in env {g} is "
-                             f"out of range: valid actions are 0..{n - 1}")
-        return actions

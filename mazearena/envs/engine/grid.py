@@ -96,3 +96,28 @@ def uniform(*keys: torch.Tensor | int) -> torch.Tensor:
 def randint(n: torch.Tensor | int, *keys: torch.Tensor | int) -> torch.Tensor:
     """Integers uniform in [0, n) (n < 2**31) from integer keys."""
     return _shr(hash_ints(*keys), 33) % n
+
+
+def check_action_batch(actions, shape: tuple[int, ...], num_actions: int, device: torch.device,
+                       live: torch.Tensor | None = None, describe=None) -> torch.Tensor:  # fmt: skip
+    """A batch of actions as int64 on ``device``, or an error naming what is wrong.
+
+    ``actions`` must be an integer tensor of ``shape`` with values in ``0..num_actions-1`` wherever ``live``
+    (default: everywhere); ``describe(index)`` names the offending entry in the message.
+    """
+    if not isinstance(actions, torch.Tensor):
+        raise TypeError(f"actions must be a torch tensor or numpy array, got {type(actions).__name__}")
+    if tuple(actions.shape) != tuple(shape):
+        raise ValueError(f"actions must have shape {tuple(shape)}, got {tuple(actions.shape)}")
+    if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
+        raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
+    actions = actions.to(device, torch.long)
+    bad = (actions < 0) | (actions >= num_actions)
+    if live is not None:
+        bad &= live
+    if bool(bad.any()):
+        index = tuple(int(v) for v in bad.nonzero()[0])
+        where = describe(index) if describe else f"at {index}"
+        raise ValueError(f"action {int(actions[index])} {where} is out of range: valid actions are "
+                         f"0..{num_actions - 1}")
+    return actions

@@ -34,6 +34,7 @@ from mazearena.envs.engine.grid import (
     STREAM_HEADING,
     STREAM_SPAWN,
     Cell,
+    check_action_batch,
     hash_ints,
     randint,
 )
@@ -381,19 +382,8 @@ class MazeEngine:
 
     def validate_actions(self, actions: torch.Tensor) -> torch.Tensor:
         """Check shape, dtype and range of an action batch; returns it as int64 on the device."""
-        if not isinstance(actions, torch.Tensor):
-            raise TypeError(f"actions must be a torch tensor or numpy array, got {type(actions).__name__}")
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"actions must have shape ({self.num_envs},), got {tuple(actions.shape)}")
-        if actions.dtype.is_floating_point or actions.dtype.is_complex or actions.dtype == torch.bool:
-            raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
-        actions = actions.to(self.device, torch.long)
-        n = self.config.num_actions
-        bad = (actions < 0) | (actions >= n)
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0, 0])
-            raise ValueError(f"action {int(actions[i])} of env {i} is out of range: valid actions are 0..{n - 1}")
-        return actions
+        return check_action_batch(actions, (self.num_envs,), self.config.num_actions, self.device,
+                                  describe=lambda index: f"of env {index[0]}")
 
 
 _TURN = (-1, 1, 0)
