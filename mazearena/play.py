@@ -6,10 +6,12 @@ press is one step of the game (space waits, A attacks in ``combat``).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 
 from mazearena import MAZE_IDS
 from mazearena.envs.engine.maze import ActionSet
@@ -62,6 +64,108 @@ class PlayResult:
     episodes: list[dict] = field(default_factory=list)
 
 
+class _Game(ABC):
+    """What the play loop needs of a game: a frame, a title, key bindings, and one step per key press."""
+
+    def __init__(self) -> None:
+        self.result, self.ep_return, self.done = PlayResult(), 0.0, False
+
+    @abstractmethod
+    def frame(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def title(self) -> str: ...
+
+    @abstractmethod
+    def bindings(self, pg) -> dict[int, int]: ...
+
+    @abstractmethod
+    def reset(self) -> None: ...
+
+    @abstractmethod
+    def act(self, action: int) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class _MazeGame(_Game):
+    def __init__(self, cfg: PlayConfig) -> None:
+        super().__init__()
+        from mazearena.envs.maze import draw_game
+
+        self.cfg, self._draw = cfg, draw_game
+        self.env = gym.make(cfg.env, size=cfg.size, actions=cfg.actions, max_episode_steps=10**9)
+        self.env.reset(seed=cfg.seed)
+
+    def frame(self):
+        return self._draw(self.env.unwrapped.engine, 0, tile=self.cfg.tile)
+
+    def title(self) -> str:
+        solved = self.done and self.result.episodes[-1]["success"]
+        status = "solved! press an arrow for the next maze" if solved else (
+            "game over: press an arrow" if self.done else "arrows move, R resets, Esc quits")
+        level = int(self.env.unwrapped.engine.level_ids[0])
+        return f"mazearena  level {level}  return {self.ep_return:.2f}  {status}"
+
+    def bindings(self, pg) -> dict[int, int]:
+        if self.cfg.actions is ActionSet.CARDINAL:
+            return {pg.K_UP: 0, pg.K_RIGHT: 1, pg.K_DOWN: 2, pg.K_LEFT: 3}
+        return {pg.K_LEFT: 0, pg.K_RIGHT: 1, pg.K_UP: 2}
+
+    def reset(self) -> None:
+        self.env.reset()
+        self.ep_return, self.done = 0.0, False
+
+    def act(self, action: int) -> None:
+        _, reward, terminated, truncated, info = self.env.step(action)
+        self.ep_return += reward
+        if terminated or truncated:
+            self.done = True
+            self.result.episodes.append({"return": self.ep_return, "success": info["is_success"]})
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class _ArenaGame(_Game):
+    def __init__(self, cfg: PlayConfig) -> None:
+        super().__init__()
+        from mazearena.envs.arena import ArenaParallelEnv
+        from mazearena.envs.render import render_arena
+
+        self.cfg, self._draw = cfg, render_arena
+        self.env = ArenaParallelEnv(scenario=arena_scenario(cfg.mode, cfg.team_size, max(cfg.size, 13)))
+        self.env.reset(seed=cfg.seed)
+
+    def frame(self):
+        return self._draw(self.env.engine, 0, tile=self.cfg.tile)
+
+    def title(self) -> str:
+        red, blue = self.env.engine.score[0].tolist()
+        status = "game over: press a key" if self.done else "arrows move, space waits, R resets, Esc quits"
+        score = f"score {red}:{blue}  " if self.cfg.mode == "ctf" else ""
+        return f"mazearena {self.cfg.mode}  {score}return {self.ep_return:.2f}  {status}"
+
+    def bindings(self, pg) -> dict[int, int]:
+        keys = {pg.K_SPACE: 0, pg.K_UP: 1, pg.K_RIGHT: 2, pg.K_DOWN: 3, pg.K_LEFT: 4}
+        return keys | ({pg.K_a: 5} if self.cfg.mode == "combat" else {})
+
+    def reset(self) -> None:
+        self.env.reset()
+        self.ep_return, self.done = 0.0, False
+
+    def act(self, action: int) -> None:
+        _, rewards, terms, truncs, _ = self.env.step({"red_0": action})
+        self.ep_return += rewards["red_0"]
+        if terms["red_0"] or truncs["red_0"]:
+            self.done = True
+            self.result.episodes.append({"return": self.ep_return, "score": self.env.engine.score[0].tolist()})
+
+    def close(self) -> None:
+        self.env.close()
+
+
 def _post_keys(window, names: tuple[str, ...]) -> None:
     pg = window._pg
     for name in names:
@@ -100,106 +204,40 @@ def arena_scenario(mode: str, team_size: int, size: int):
     return Scenario(f"play_{mode}", "You are red_0.", config, npcs)
 
 
-def _play_arena(cfg: PlayConfig) -> PlayResult:
-    from mazearena.envs.arena import ArenaParallelEnv
-    from mazearena.envs.render import Window, render_arena
-
-    env = ArenaParallelEnv(scenario=arena_scenario(cfg.mode, cfg.team_size, max(cfg.size, 13)))
-    env.reset(seed=cfg.seed)
-    frame = render_arena(env.engine, 0, tile=cfg.tile)
-    window = Window("mazearena arena", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
-    pg = window._pg
-    bindings = {pg.K_SPACE: 0, pg.K_UP: 1, pg.K_RIGHT: 2, pg.K_DOWN: 3, pg.K_LEFT: 4}
-    if cfg.mode == "combat":
-        bindings[pg.K_a] = 5
-    _post_keys(window, cfg.keys)
-    result, ep_return, recorded = PlayResult(), 0.0, [frame]
-    try:
-        while not window.closed:
-            for event in window.events():
-                if event.key in (pg.K_ESCAPE, pg.K_q):
-                    window.close()
-                    break
-                if event.key == pg.K_r or (not env.agents and event.key in bindings):
-                    env.reset()
-                    ep_return = 0.0
-                elif event.key in bindings and env.agents:
-                    _, rewards, terms, truncs, _ = env.step({"red_0": bindings[event.key]})
-                    result.steps += 1
-                    ep_return += rewards["red_0"]
-                    if terms["red_0"] or truncs["red_0"]:
-                        score = env.engine.score[0].tolist()
-                        result.episodes.append({"return": ep_return, "score": score})
-                else:
-                    continue
-                recorded.append(render_arena(env.engine, 0, tile=cfg.tile))
-            if window.closed:
-                break
-            red, blue = env.engine.score[0].tolist()
-            status = "game over: press a key" if not env.agents else "arrows move, space waits, R resets, Esc quits"
-            score = f"score {red}:{blue}  " if cfg.mode == "ctf" else ""
-            window.set_title(f"mazearena {cfg.mode}  {score}return {ep_return:.2f}  {status}")
-            window.show(render_arena(env.engine, 0, tile=cfg.tile))
-            result.frames += 1
-            if cfg.max_frames and result.frames >= cfg.max_frames:
-                break
-    finally:
-        window.close()
-        env.close()
-    _finish(cfg, recorded)
-    return result
-
-
 def play(cfg: PlayConfig) -> PlayResult:
     """Run the play loop until the window closes, Esc/Q is pressed or ``max_frames`` pass."""
-    if cfg.env == "arena":
-        return _play_arena(cfg)
-    from mazearena.envs.maze import draw_game
     from mazearena.envs.render import Window
 
-    env = gym.make(cfg.env, size=cfg.size, actions=cfg.actions, max_episode_steps=10**9)
-    maze = env.unwrapped
-    env.reset(seed=cfg.seed)
-    frame = draw_game(maze.engine, 0, tile=cfg.tile)
+    game = _ArenaGame(cfg) if cfg.env == "arena" else _MazeGame(cfg)
+    frame = game.frame()
     window = Window("mazearena", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
     pg = window._pg
-    if cfg.actions is ActionSet.CARDINAL:
-        bindings = {pg.K_UP: 0, pg.K_RIGHT: 1, pg.K_DOWN: 2, pg.K_LEFT: 3}
-    else:
-        bindings = {pg.K_LEFT: 0, pg.K_RIGHT: 1, pg.K_UP: 2}
-    _post_keys(window, cfg.keys)
-
-    result, ep_return, done, recorded = PlayResult(), 0.0, False, [frame]
+    bindings = game.bindings(pg)
+    recorded = [frame]
     try:
+        _post_keys(window, cfg.keys)
         while not window.closed:
             for event in window.events():
                 if event.key in (pg.K_ESCAPE, pg.K_q):
                     window.close()
                     break
-                if event.key == pg.K_r or (done and event.key in bindings):
-                    env.reset()
-                    ep_return, done = 0.0, False
-                    recorded.append(draw_game(maze.engine, 0, tile=cfg.tile))
-                elif event.key in bindings and not done:
-                    _, reward, terminated, truncated, info = env.step(bindings[event.key])
-                    result.steps += 1
-                    ep_return += reward
-                    if terminated or truncated:
-                        done = True
-                        result.episodes.append({"return": ep_return, "success": info["is_success"]})
-                    recorded.append(draw_game(maze.engine, 0, tile=cfg.tile))
+                if event.key == pg.K_r or (game.done and event.key in bindings):
+                    game.reset()
+                elif event.key in bindings and not game.done:
+                    game.act(bindings[event.key])
+                    game.result.steps += 1
+                else:
+                    continue
+                recorded.append(game.frame())
             if window.closed:
                 break
-            frame = draw_game(maze.engine, 0, tile=cfg.tile)
-            status = "solved! press an arrow for the next maze" if done and result.episodes[-1]["success"] else (
-                "game over: press an arrow" if done else "arrows move, R resets, Esc quits")
-            window.set_title(f"mazearena  level {int(maze.engine.level_ids[0])}  return {ep_return:.2f}  {status}")
-            window.show(frame)
-            result.frames += 1
-            if cfg.max_frames and result.frames >= cfg.max_frames:
+            window.set_title(game.title())
+            window.show(game.frame())
+            game.result.frames += 1
+            if cfg.max_frames and game.result.frames >= cfg.max_frames:
                 break
     finally:
         window.close()
-        env.close()
+        game.close()
     _finish(cfg, recorded)
-    return result
+    return game.result

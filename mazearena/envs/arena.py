@@ -22,7 +22,7 @@ from mazearena.envs.engine.arena import (
     ObsMode,
 )
 from mazearena.envs.engine.grid import check_action_batch
-from mazearena.envs.vector import level_ids_option
+from mazearena.envs.vector import check_device_and_seed, level_ids_option
 
 ACTION_MEANINGS = ("stay", "north", "east", "south", "west", "attack")
 
@@ -247,14 +247,7 @@ class ArenaVectorEnv:
 
     def __init__(self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None,
                  check_actions: bool = True, scenario: str | None = None, **kwargs: Any) -> None:  # fmt: skip
-        try:
-            device = torch.device(device)
-        except RuntimeError as e:
-            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from e
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available on this machine")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        device = check_device_and_seed(device, seed)
         self.roster = _Roster(scenario, kwargs)
         self.config = self.roster.config
         self.engine, self.npcs = self.roster.engine(num_envs, device, autoreset=True)

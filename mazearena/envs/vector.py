@@ -20,6 +20,19 @@ from mazearena.envs.engine.maze import MazeEngine
 from mazearena.envs.maze import draw_game, make_config, observation_space
 
 
+def check_device_and_seed(device: str | torch.device, seed: int | None) -> torch.device:
+    """The torch device a vector env runs on, or an error naming a bad device or seed."""
+    try:
+        device = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available on this machine")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed must be an int or None, got {seed!r}")
+    return device
+
+
 def level_ids_option(options: dict[str, Any], num_envs: int) -> torch.Tensor:
     """The ``level_ids`` reset option as a tensor of one id per game, or an error naming the count."""
     level_ids = torch.as_tensor(options["level_ids"], dtype=torch.long).reshape(-1)
@@ -50,14 +63,7 @@ class MazeVectorEnv(VectorEnv):
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        try:
-            device = torch.device(device)
-        except RuntimeError as e:
-            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from e
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available on this machine")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        device = check_device_and_seed(device, seed)
         self.config = make_config(kwargs)
         self.engine = MazeEngine(num_envs, self.config, device, max_episode_steps=max_episode_steps, autoreset=True,
                                  backend=backend)
