@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import tyro
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.table import Table
 from mazearena.bench import BenchConfig
 from mazearena.demo import DemoConfig
 from mazearena.play import PlayConfig
+from mazearena.training.config import TrainConfig
 
 console = Console()
 
@@ -70,15 +72,46 @@ def bench(cfg: BenchConfig) -> None:
     console.print(f"wrote {cfg.out}/bench.json and bench.md")
 
 
-COMMANDS = {"demo": demo, "play": play, "bench": bench}
-CONFIGS = {"demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}
+def train(cfg: TrainConfig) -> None:
+    import json
+
+    from mazearena.training import train as run_training
+
+    run_dir = run_training(cfg)
+    summary = json.loads((run_dir / "report.json").read_text())["summary"]
+    console.print(f"success: training levels {summary['train_success']:.3f}, held-out levels "
+                  f"{summary['test_success']:.3f} (gap {summary['generalisation_gap']:+.3f})")
+    console.print(f"wrote {run_dir}/report.md, curve.png, checkpoints/; resume with --resume {run_dir}")
+
+
+COMMANDS = {"train": train, "demo": demo, "play": play, "bench": bench}
+CONFIGS = {"train": TrainConfig, "demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}
+
+
+def _train_args(args: list[str]):
+    """``mazearena train [--config FILE.yaml] [overrides]``: the YAML file gives the defaults."""
+    from mazearena.training.config import load_config
+
+    rest, default = list(args), None
+    if "--config" in rest:
+        i = rest.index("--config")
+        if i + 1 >= len(rest):
+            raise SystemExit("mazearena train: --config needs a YAML file")
+        default = load_config(Path(rest[i + 1]))
+        del rest[i : i + 2]
+    return tyro.cli(TrainConfig, args=rest, default=default, prog="mazearena train",
+                    description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
+                                "--config FILE.yaml loads defaults from a saved config (configs/*.yaml).")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     # tyro reports a config's ValueError (raised in __post_init__) as a usage error, exit code 2.
-    cfg = tyro.extras.subcommand_cli_from_dict(CONFIGS, args=args, prog="mazearena",
-                                               description="mazearena: mazes and arenas for RL")
+    if args and args[0] == "train":
+        cfg = _train_args(args[1:])
+    else:
+        cfg = tyro.extras.subcommand_cli_from_dict(CONFIGS, args=args, prog="mazearena",
+                                                   description="mazearena: mazes and arenas for RL")
     name = next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
     COMMANDS[name](cfg)
     return 0

@@ -4,17 +4,16 @@ a GIF, a picture of a maze and a short summary (JSON and Markdown) to a run fold
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 import mazearena
 from mazearena.agents.baselines import RandomPolicy, SolverPolicy
 from mazearena.envs.engine.maze import MazeConfig
+from mazearena.evaluation.harness import run_episodes
 
 
 @dataclass
@@ -49,48 +48,12 @@ class DemoConfig:
             raise ValueError(f"gif_episodes must be >= 0, got {self.gif_episodes}")
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a success rate (sensible at 0 and 1, unlike the normal one)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def evaluate(cfg: DemoConfig, policy_name: str, advance=None) -> dict:
-    """Play ``cfg.episodes`` episodes with a policy; every game contributes the same number of episodes."""
+    """Play ``cfg.episodes`` episodes with a built-in policy on held-out levels."""
     env = mazearena.make_vec(cfg.env, cfg.num_envs, seed=cfg.seed, size=cfg.size, start_level=cfg.start_level)
     engine = env.unwrapped.engine
     policy = SolverPolicy(engine) if policy_name == "solver" else RandomPolicy(engine, seed=cfg.seed)
-    per_env = math.ceil(cfg.episodes / cfg.num_envs)
-    counts = torch.zeros(cfg.num_envs, dtype=torch.long)
-    returns, lengths, successes = [], [], []
-    returns_now = torch.zeros(cfg.num_envs)
-    env.reset()
-    while bool((counts < per_env).any()):
-        obs, reward, terminated, truncated, info = env.step(policy())
-        returns_now += reward
-        done = terminated | truncated
-        take = done & (counts < per_env)
-        returns += returns_now[take].tolist()
-        lengths += info["episode_length"][take].tolist()
-        successes += info["is_success"][take].tolist()
-        counts += done.long()
-        returns_now[done] = 0.0
-        if advance is not None and bool(take.any()):
-            advance(int(take.sum()))
-    n = len(returns)
-    lo, hi = wilson_interval(int(sum(successes)), n)
-    return {
-        "agent": policy_name,
-        "episodes": n,
-        "success_rate": float(np.mean(successes)),
-        "success_ci95": [lo, hi],
-        "mean_return": float(np.mean(returns)),
-        "mean_length": float(np.mean(lengths)),
-    }
+    return {"agent": policy_name, **run_episodes(env, lambda obs: policy(), cfg.episodes, advance)}
 
 
 def record_solver(cfg: DemoConfig) -> list[np.ndarray]:

@@ -93,3 +93,4 @@ class LevelSource:
             return
         ids = self.level_id(seeds[empty], episodes[empty] + 1)
         self._fill(empty, self.make(ids), ids)
+

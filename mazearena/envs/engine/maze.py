@@ -203,6 +203,23 @@ class MazeEngine:
             self._np_all = self.rows.numpy()
             self._np_view = self._view_flat.numpy()
 
+    # ---------------------------------------------------------------- state
+    _STATE = ("grid", "pos", "heading", "has_key", "t", "seeds", "episodes", "level_ids")
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything that determines the games' future. (Levels generated ahead need not be saved: a level
+        is a pure function of its id, so a resumed engine regenerates the same ones.)"""
+        return {name: getattr(self, name).clone() for name in self._STATE}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`state_dict` (same config and batch), in place, or fail naming the mismatch."""
+        for name in self._STATE:
+            mine = getattr(self, name)
+            if name not in state or tuple(state[name].shape) != tuple(mine.shape):
+                got = tuple(state[name].shape) if name in state else "nothing"
+                raise ValueError(f"engine state {name!r}: expected shape {tuple(mine.shape)}, got {got}")
+            mine.copy_(state[name])
+
     # ---------------------------------------------------------------- reset
     def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Start every game afresh: game i draws its levels and spawns from ``seeds[i]``."""

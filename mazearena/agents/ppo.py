@@ -1,0 +1,322 @@
+"""Proximal Policy Optimisation, readable top to bottom.
+
+Rollouts stay in torch on the env's device (``mazearena.make_vec`` hands tensors over; any Gymnasium
+vector env works too, through numpy). Same-step autoreset is handled the Gymnasium 1.x way: when an
+episode is truncated (time limit, not a real end) the value of its final observation is bootstrapped into
+the last reward, so GAE never treats a time-out as a terminal state.
+
+One :meth:`PPO.iteration` = collect ``num_steps`` steps from ``num_envs`` envs, compute GAE, then
+``update_epochs`` passes of clipped-objective minibatch updates. It returns the metrics of that iteration;
+the trainer (``mazearena.training``) does logging, checkpoints and evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from mazearena.agents.backbones import make_backbone
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyperparameters."""
+
+    num_envs: int = 64
+    """Parallel envs in a rollout."""
+    num_steps: int = 64
+    """Steps per env per rollout."""
+    learning_rate: float = 5e-4
+    """Adam step size (annealed linearly to 0 with ``anneal_lr``)."""
+    anneal_lr: bool = True
+    """Anneal the learning rate to 0 over the run."""
+    gamma: float = 0.99
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    num_minibatches: int = 4
+    """Minibatches per epoch."""
+    update_epochs: int = 4
+    """Passes over each rollout."""
+    norm_adv: bool = True
+    """Normalise advantages per minibatch."""
+    clip_coef: float = 0.2
+    """Policy ratio clip."""
+    clip_vloss: bool = True
+    """Clip the value loss as the policy ratio is clipped."""
+    ent_coef: float = 0.01
+    """Entropy bonus."""
+    vf_coef: float = 0.5
+    """Value loss weight."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clip."""
+    target_kl: float = 0.0
+    """Stop an update early when the approximate KL exceeds this (0 = never)."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        if (self.num_envs * self.num_steps) % self.num_minibatches:
+            raise ValueError(f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible by "
+                             f"num_minibatches ({self.num_minibatches})")
+        for name, lo, hi in (("learning_rate", 0, 1), ("gamma", 0, 1), ("gae_lambda", 0, 1), ("clip_coef", 0, 10)):
+            v = getattr(self, name)
+            if not lo < v <= hi:
+                raise ValueError(f"{name} must be in ({lo}, {hi}], got {v!r}")
+        for name in ("ent_coef", "vf_coef", "max_grad_norm", "target_kl"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+
+
+def _init(layer: nn.Linear, std: float) -> nn.Linear:
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class ActorCritic(nn.Module):
+    """A backbone shared by a policy head (logits) and a value head."""
+
+    def __init__(self, observation_space, num_actions: int, backbone: str = "cnn", **backbone_kwargs) -> None:
+        super().__init__()
+        self.backbone = make_backbone(backbone, observation_space, **backbone_kwargs)
+        self.actor = _init(nn.Linear(self.backbone.features_dim, num_actions), 0.01)
+        self.critic = _init(nn.Linear(self.backbone.features_dim, 1), 1.0)
+
+    def forward(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(obs)
+        return self.actor(features), self.critic(features).squeeze(-1)
+
+    def value(self, obs) -> torch.Tensor:
+        return self.critic(self.backbone(obs)).squeeze(-1)
+
+    @torch.no_grad()
+    def act(self, obs, deterministic: bool = False) -> torch.Tensor:
+        logits, _ = self(obs)
+        if deterministic:
+            return logits.argmax(-1)
+        return torch.distributions.Categorical(logits=logits).sample()
+
+
+def _to_torch(x, device: torch.device):
+    if isinstance(x, dict):
+        return {k: _to_torch(v, device) for k, v in x.items()}
+    return torch.as_tensor(x, device=device)
+
+
+def _index(x, idx):
+    return {k: v[idx] for k, v in x.items()} if isinstance(x, dict) else x[idx]
+
+
+def _zeros_like_batch(obs, steps: int):
+    """A rollout buffer ``[steps, *obs.shape]`` for an observation batch (tensor or dict of tensors)."""
+    if isinstance(obs, dict):
+        return {k: _zeros_like_batch(v, steps) for k, v in obs.items()}
+    return torch.zeros((steps, *obs.shape), dtype=obs.dtype, device=obs.device)
+
+
+def _put(buffer, step: int, obs) -> None:
+    if isinstance(buffer, dict):
+        for k in buffer:
+            buffer[k][step] = obs[k]
+    else:
+        buffer[step] = obs
+
+
+def _flat(buffer):
+    """``[steps, envs, ...]`` -> ``[steps * envs, ...]``."""
+    if isinstance(buffer, dict):
+        return {k: _flat(v) for k, v in buffer.items()}
+    return buffer.reshape(-1, *buffer.shape[2:])
+
+
+def _final_rows(info: dict, rows: torch.Tensor, device: torch.device):
+    """The final observations of the envs ``rows`` from a same-step-autoreset ``info``."""
+    final = info["final_obs"]
+    if isinstance(final, torch.Tensor) or (isinstance(final, dict) and isinstance(next(iter(final.values())),
+                                                                                   torch.Tensor)):
+        return _index(final, rows.to(final.device if isinstance(final, torch.Tensor) else rows.device))
+    picked = [final[i] for i in rows.tolist()]  # numpy vector envs: an object array, one entry per env
+    if isinstance(picked[0], dict):
+        return {k: torch.as_tensor(np.stack([p[k] for p in picked]), device=device) for k in picked[0]}
+    return torch.as_tensor(np.stack(picked), device=device)
+
+
+class PPO:
+    """PPO on a Gymnasium vector env with discrete actions and same-step autoreset."""
+
+    def __init__(self, cfg: PPOConfig, envs, policy: ActorCritic, device: torch.device, total_iterations: int,
+                 seed: int = 0) -> None:  # fmt: skip
+        mode = envs.metadata.get("autoreset_mode")
+        if mode is not None and getattr(mode, "value", mode) != "SameStep":
+            raise ValueError("PPO needs a vector env with same-step autoreset: pass "
+                             "vector_kwargs={'autoreset_mode': gymnasium.vector.AutoresetMode.SAME_STEP} to make_vec")
+        self.cfg, self.envs, self.policy, self.device = cfg, envs, policy, device
+        self.total_iterations = total_iterations
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        self.iteration_index = 0
+        self.global_step = 0
+        obs, _ = envs.reset(seed=seed)
+        self.obs = _to_torch(obs, device)
+        n, t = cfg.num_envs, cfg.num_steps
+        self.buf_obs = _zeros_like_batch(self.obs, t)
+        self.buf_actions = torch.zeros(t, n, dtype=torch.long, device=device)
+        self.buf_logprobs = torch.zeros(t, n, device=device)
+        self.buf_rewards = torch.zeros(t, n, device=device)
+        self.buf_dones = torch.zeros(t, n, device=device)
+        self.buf_values = torch.zeros(t, n, device=device)
+        self.next_done = torch.zeros(n, device=device)
+        self.ep_return = torch.zeros(n, device=device)  # running episode statistics
+        self.ep_length = torch.zeros(n, dtype=torch.long, device=device)
+
+    # ---------------------------------------------------------------- rollout
+    def _env_step(self, actions: torch.Tensor):
+        native = isinstance(self.obs, torch.Tensor) and getattr(self.envs, "device", None) is not None
+        obs, reward, terminated, truncated, info = self.envs.step(actions if native else actions.cpu().numpy())
+        as_tensor = lambda x: torch.as_tensor(x, device=self.device)  # noqa: E731
+        return (_to_torch(obs, self.device), as_tensor(reward).float(), as_tensor(terminated).bool(),
+                as_tensor(truncated).bool(), info)
+
+    @torch.no_grad()
+    def _rollout(self) -> dict[str, list[float]]:
+        cfg, episodes = self.cfg, {"return": [], "length": [], "success": []}
+        for step in range(cfg.num_steps):
+            self.global_step += cfg.num_envs
+            _put(self.buf_obs, step, self.obs)
+            self.buf_dones[step] = self.next_done
+            logits, value = self.policy(self.obs)
+            dist = torch.distributions.Categorical(logits=logits)
+            action = dist.sample()
+            self.buf_values[step] = value
+            self.buf_actions[step] = action
+            self.buf_logprobs[step] = dist.log_prob(action)
+
+            self.obs, reward, terminated, truncated, info = self._env_step(action)
+            done = terminated | truncated
+            self.ep_return += reward
+            self.ep_length += 1
+            # A time-out is not an ending: bootstrap the value of the final observation into the reward.
+            cut = (truncated & ~terminated).nonzero().squeeze(1)
+            if len(cut):
+                reward = reward.clone()
+                reward[cut] += cfg.gamma * self.policy.value(_final_rows(info, cut, self.device))
+            self.buf_rewards[step] = reward
+            self.next_done = done.float()
+            if bool(done.any()):
+                ended = done.nonzero().squeeze(1)
+                episodes["return"] += self.ep_return[ended].tolist()
+                episodes["length"] += self.ep_length[ended].tolist()
+                if "is_success" in info:
+                    success = torch.as_tensor(info["is_success"]).to(self.device)
+                    episodes["success"] += success[ended].float().tolist()
+                self.ep_return[ended] = 0
+                self.ep_length[ended] = 0
+        return episodes
+
+    # ---------------------------------------------------------------- advantages
+    @torch.no_grad()
+    def _advantages(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.cfg
+        next_value = self.policy.value(self.obs)
+        advantages = torch.zeros_like(self.buf_rewards)
+        last = torch.zeros_like(next_value)
+        for t in reversed(range(cfg.num_steps)):
+            if t == cfg.num_steps - 1:
+                not_done, following = 1.0 - self.next_done, next_value
+            else:
+                not_done, following = 1.0 - self.buf_dones[t + 1], self.buf_values[t + 1]
+            delta = self.buf_rewards[t] + cfg.gamma * following * not_done - self.buf_values[t]
+            last = delta + cfg.gamma * cfg.gae_lambda * not_done * last
+            advantages[t] = last
+        return advantages, advantages + self.buf_values
+
+    # ---------------------------------------------------------------- update
+    def iteration(self) -> dict[str, float]:
+        """One rollout and one update. Returns the iteration's metrics (episodes that ended included)."""
+        cfg = self.cfg
+        if cfg.anneal_lr:
+            frac = 1.0 - self.iteration_index / max(self.total_iterations, 1)
+            self.optimizer.param_groups[0]["lr"] = frac * cfg.learning_rate
+        episodes = self._rollout()
+        advantages, returns = self._advantages()
+
+        b_obs, b_actions = _flat(self.buf_obs), self.buf_actions.reshape(-1)
+        b_logprobs, b_values = self.buf_logprobs.reshape(-1), self.buf_values.reshape(-1)
+        b_adv, b_returns = advantages.reshape(-1), returns.reshape(-1)
+        batch = cfg.num_envs * cfg.num_steps
+        minibatch = batch // cfg.num_minibatches
+        clipfracs, approx_kl = [], torch.zeros((), device=self.device)
+        for _ in range(cfg.update_epochs):
+            order = torch.randperm(batch, device=self.device)
+            for start in range(0, batch, minibatch):
+                mb = order[start : start + minibatch]
+                logits, value = self.policy(_index(b_obs, mb))
+                dist = torch.distributions.Categorical(logits=logits)
+                logratio = dist.log_prob(b_actions[mb]) - b_logprobs[mb]
+                ratio = logratio.exp()
+                with torch.no_grad():
+                    approx_kl = ((ratio - 1) - logratio).mean()
+                    clipfracs.append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean())
+                adv = b_adv[mb]
+                if cfg.norm_adv:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+                if cfg.clip_vloss:
+                    clipped = b_values[mb] + (value - b_values[mb]).clamp(-cfg.clip_coef, cfg.clip_coef)
+                    v_loss = 0.5 * torch.max((value - b_returns[mb]) ** 2, (clipped - b_returns[mb]) ** 2).mean()
+                else:
+                    v_loss = 0.5 * ((value - b_returns[mb]) ** 2).mean()
+                entropy = dist.entropy().mean()
+                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+            if cfg.target_kl and float(approx_kl) > cfg.target_kl:
+                break
+        self.iteration_index += 1
+
+        var = b_returns.var()
+        explained = float("nan") if float(var) == 0 else float(1 - (b_returns - b_values).var() / var)
+        metrics = {
+            "loss/policy": pg_loss.item(), "loss/value": v_loss.item(), "loss/entropy": entropy.item(),
+            "loss/approx_kl": float(approx_kl), "loss/clipfrac": float(torch.stack(clipfracs).mean()),
+            "loss/explained_variance": explained, "lr": self.optimizer.param_groups[0]["lr"],
+        }  # fmt: skip
+        if episodes["return"]:
+            metrics["episode/return"] = float(np.mean(episodes["return"]))
+            metrics["episode/length"] = float(np.mean(episodes["length"]))
+            metrics["episode/count"] = float(len(episodes["return"]))
+        if episodes["success"]:
+            metrics["episode/success"] = float(np.mean(episodes["success"]))
+        return metrics
+
+    # ---------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: weights, optimiser, counters, RNG, rollout carry-over."""
+        state = {
+            "policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration_index, "global_step": self.global_step,
+            "torch_rng": torch.get_rng_state(), "obs": self.obs, "next_done": self.next_done,
+            "ep_return": self.ep_return, "ep_length": self.ep_length,
+        }  # fmt: skip
+        engine = getattr(getattr(self.envs, "unwrapped", self.envs), "engine", None)
+        if engine is not None:
+            state["engine"] = engine.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration_index, self.global_step = int(state["iteration"]), int(state["global_step"])
+        torch.set_rng_state(state["torch_rng"])
+        self.obs = _to_torch(state["obs"], self.device)
+        self.next_done = state["next_done"].to(self.device)
+        self.ep_return, self.ep_length = state["ep_return"].to(self.device), state["ep_length"].to(self.device)
+        if "engine" in state:
+            self.envs.unwrapped.engine.load_state_dict(state["engine"])

@@ -1,0 +1,1 @@
+"""Evaluation: episodes over level splits and the statistics reported about them."""

@@ -1,0 +1,161 @@
+"""Typed configs of ``mazearena train``: each field declared once, with the docstring that becomes its
+``--help``. A YAML file (``configs/*.yaml``, or a run's saved ``config.yaml``) holds the same fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+import mazearena
+from mazearena.agents.backbones import BACKBONES
+from mazearena.agents.ppo import PPOConfig
+from mazearena.envs.engine.maze import MazeConfig
+
+
+@dataclass
+class EnvConfig:
+    """The maze trained on, and the held-out levels it is tested on."""
+
+    env_id: str = "mazearena/Maze-v0"
+    """Environment id."""
+    size: int = 9
+    """Maze side in cells (odd, 5 to 127)."""
+    view_size: int = 7
+    """Egocentric view side."""
+    obs_mode: str = "partial"
+    """``partial``, ``full`` or ``rgb``."""
+    num_levels: int = 500
+    """Training levels (ids ``start_level`` to ``start_level + num_levels - 1``; 0 = unlimited)."""
+    start_level: int = 0
+    """First training level id."""
+    test_start_level: int = 1_000_000
+    """Held-out levels start here (unlimited from there; disjoint from the training set)."""
+    max_episode_steps: int = 0
+    """Episode time limit (0 = 4 * size**2)."""
+
+    def __post_init__(self) -> None:
+        if self.env_id not in mazearena.MAZE_IDS:
+            raise ValueError(f"env_id must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env_id!r}")
+        MazeConfig(size=self.size, view_size=self.view_size, obs_mode=self.obs_mode, num_levels=self.num_levels,
+                   start_level=self.start_level)  # fmt: skip
+        end = self.start_level + self.num_levels
+        if self.num_levels == 0 and self.test_start_level >= self.start_level or (
+                self.num_levels and self.start_level <= self.test_start_level < end):  # fmt: skip
+            raise ValueError(f"test_start_level {self.test_start_level} falls inside the training levels "
+                             f"[{self.start_level}, {end if self.num_levels else 'unlimited'})")
+        if self.max_episode_steps < 0:
+            raise ValueError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
+
+    @property
+    def time_limit(self) -> int:
+        return self.max_episode_steps or 4 * self.size**2
+
+    def make_kwargs(self) -> dict[str, Any]:
+        return {"size": self.size, "view_size": self.view_size, "obs_mode": self.obs_mode,
+                "max_episode_steps": self.time_limit}  # fmt: skip
+
+
+@dataclass
+class TrainConfig:
+    """Train an agent on a maze, evaluate it on held-out levels, write a run folder."""
+
+    algo: Literal["ppo"] = "ppo"
+    """Training algorithm."""
+    backbone: str = "cnn"
+    """Policy backbone: cnn, resnet, impala, transformer or mlp."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    total_timesteps: int = 1_000_000
+    """Env steps to train for."""
+    seed: int = 0
+    """Seed of the envs, the network initialisation and the sampling."""
+    device: str = "cpu"
+    """Device of envs and networks (cpu, cuda)."""
+    runs_dir: Path = Path("runs")
+    """Where run folders are created."""
+    name: str = ""
+    """Run folder name (default: algo-backbone-size-seed)."""
+    checkpoint_every: int = 100_000
+    """Env steps between checkpoints (a kill loses at most this much training)."""
+    eval_every: int = 200_000
+    """Env steps between evaluations on held-out levels (0 = only at the end)."""
+    eval_episodes: int = 256
+    """Episodes per evaluation (and per split in the final report)."""
+    video_episodes: int = 2
+    """Held-out episodes recorded into the final video (0 = none)."""
+    wandb_mode: Literal["offline", "online", "disabled"] = "offline"
+    """Weights & Biases: offline (synced later with ``wandb sync``), online (needs WANDB_API_KEY) or off."""
+    wandb_project: str = "mazearena"
+    """W&B project."""
+    wandb_group: str = ""
+    """W&B group (e.g. one per sweep or experiment)."""
+    wandb_tags: tuple[str, ...] = ()
+    """W&B tags."""
+    tensorboard: bool = False
+    """Also write TensorBoard logs."""
+    resume: Path | None = None
+    """Continue the run in this folder from its last checkpoint (same config, same W&B run)."""
+    progress: bool = True
+    """Show the progress bar."""
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        for name in ("total_timesteps", "checkpoint_every", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("eval_every", "video_episodes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.algo}-{self.backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def from_dict(cls, data: dict[str, Any]):
+    """A config dataclass from a plain dict (a YAML file), naming unknown fields."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(names)}")
+    kwargs = {}
+    for key, value in data.items():
+        nested = {"env": EnvConfig, "ppo": PPOConfig}.get(key) if cls is TrainConfig else None
+        if nested is not None and isinstance(value, dict):
+            value = from_dict(nested, value)
+        elif key in ("runs_dir", "resume") and value is not None:
+            value = Path(value)
+        elif key == "wandb_tags":
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_config(path: Path) -> TrainConfig:
+    """A :class:`TrainConfig` from a YAML file."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file holds a mapping of fields, got {type(data).__name__}")
+    return from_dict(TrainConfig, data)
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -1,0 +1,121 @@
+"""The logger facade: algorithms hand metrics to :class:`Logger`, which fans them out to the console
+(a rich progress bar), the run folder (``metrics.jsonl`` and ``metrics.csv``), Weights & Biases (offline
+unless asked otherwise) and, optionally, TensorBoard. Nothing else in mazearena imports wandb."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+
+class Logger:
+    """Metrics, videos and checkpoints of one run, to every sink that is switched on."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], total_steps: int, *, console: bool = True,
+                 wandb_mode: str = "offline", wandb_project: str = "mazearena", wandb_group: str = "",
+                 wandb_tags: tuple[str, ...] = (), tensorboard: bool = False, start_step: int = 0) -> None:  # fmt: skip
+        self.run_dir = Path(run_dir)
+        self.total_steps = total_steps
+        self._jsonl = open(self.run_dir / "metrics.jsonl", "a")  # noqa: SIM115 - kept open for the run
+        self._csv_path = self.run_dir / "metrics.csv"
+        self._csv_fields: list[str] | None = None
+        if self._csv_path.exists() and self._csv_path.stat().st_size:
+            with open(self._csv_path) as f:
+                self._csv_fields = next(csv.reader(f), None)
+        self._progress = self._task = None
+        if console:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            columns = (TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            self._progress = Progress(*columns)
+            self._progress.start()
+            self._task = self._progress.add_task("train", total=total_steps, completed=start_step, status="")
+        self._wandb = None
+        if wandb_mode != "disabled":
+            self._wandb = self._start_wandb(config, wandb_mode, wandb_project, wandb_group, wandb_tags)
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    def _start_wandb(self, config, mode, project, group, tags):
+        import wandb
+
+        if mode == "online" and not os.environ.get("WANDB_API_KEY"):
+            raise ValueError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+        id_file = self.run_dir / "wandb_id.txt"
+        run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
+        id_file.write_text(run_id)
+        # resume="allow": a resumed training run continues the same W&B run
+        return wandb.init(project=project, group=group or None, tags=list(tags), config=config, id=run_id,
+                          resume="allow", mode=mode, dir=str(self.run_dir), name=self.run_dir.name,
+                          settings=wandb.Settings(silent=True, console="off"))  # fmt: skip
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        clean = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+        self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
+        self._jsonl.flush()
+        self._write_csv(step, clean)
+        if self._wandb is not None:
+            self._wandb.log(clean, step=step)
+        if self._tb is not None:
+            for k, v in clean.items():
+                self._tb.add_scalar(k, v, step)
+        if self._progress is not None:
+            parts = [f"{k.split('/')[-1]} {clean[k]:.3g}" for k in ("sps", "episode/return", "episode/success",
+                                                                    "eval/success_rate") if k in clean]  # fmt: skip
+            self._progress.update(self._task, completed=min(step, self.total_steps), status="  ".join(parts))
+
+    def _write_csv(self, step: int, metrics: dict[str, float]) -> None:
+        row = {"step": step, **metrics}
+        if self._csv_fields is None or not set(row) <= set(self._csv_fields):
+            # a new metric appeared: rewrite the file with the wider header (JSONL keeps everything anyway)
+            old = list(csv.DictReader(open(self._csv_path))) if self._csv_fields else []
+            self._csv_fields = list(dict.fromkeys([*(self._csv_fields or ["step"]), *row]))
+            with open(self._csv_path, "w", newline="") as f:
+                writer = csv.DictWriter(f, self._csv_fields)
+                writer.writeheader()
+                writer.writerows(old)
+        with open(self._csv_path, "a", newline="") as f:
+            csv.DictWriter(f, self._csv_fields).writerow(row)
+
+    def log_video(self, path: Path, step: int, key: str = "eval/video") -> None:
+        if self._wandb is not None:
+            import wandb
+
+            self._wandb.log({key: wandb.Video(str(path), format=Path(path).suffix[1:])}, step=step)
+
+    def log_checkpoint(self, path: Path, aliases: tuple[str, ...] = ("latest",)) -> None:
+        if self._wandb is not None:
+            import wandb
+
+            artifact = wandb.Artifact(f"{self.run_dir.name}-model", type="model")
+            artifact.add_file(str(path))
+            self._wandb.log_artifact(artifact, aliases=list(aliases))
+
+    def summary(self, values: dict[str, Any]) -> None:
+        if self._wandb is not None:
+            self._wandb.summary.update(values)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        self._jsonl.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+        if self._tb is not None:
+            self._tb.close()

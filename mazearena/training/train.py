@@ -1,0 +1,219 @@
+"""``mazearena.training.train(config)``: train, checkpoint, evaluate on held-out levels, report.
+
+A run is a folder ``runs/<name>/``: ``config.yaml``, ``metrics.jsonl``/``metrics.csv``, ``checkpoints/``
+(``last.pt`` every ``checkpoint_every`` steps, ``best.pt`` at the best held-out success), ``report.md``/
+``report.json``, ``curve.png``, ``episodes.gif`` and the offline W&B run. ``resume=RUN_DIR`` continues a
+run exactly where its last checkpoint left it, into the same W&B run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import mazearena
+from mazearena.agents.ppo import PPO, ActorCritic
+from mazearena.evaluation.harness import run_episodes
+from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mazearena.training.config import TrainConfig, load_config, save_config
+from mazearena.training.loggers import Logger
+
+EVAL_ENVS = 64
+
+
+def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int):
+    """A vector env over the training levels, or (``test``) over the held-out ones."""
+    env = cfg.env
+    levels = {"num_levels": 0, "start_level": env.test_start_level} if test else {
+        "num_levels": env.num_levels, "start_level": env.start_level}  # fmt: skip
+    return mazearena.make_vec(env.env_id, num_envs, device=cfg.device, seed=seed, **levels, **env.make_kwargs())
+
+
+def make_policy(cfg: TrainConfig, envs) -> ActorCritic:
+    return ActorCritic(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
+
+
+def evaluate(policy: ActorCritic, cfg: TrainConfig, *, test: bool, episodes: int, seed: int) -> dict:
+    """Success, return and length over ``episodes`` episodes on the training or the held-out levels."""
+    envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
+    policy.eval()
+    try:
+        return run_episodes(envs, lambda obs: policy.act(obs), episodes)
+    finally:
+        policy.train()
+
+
+def _resolve(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
+    """The config to run, its folder and, when resuming, the last checkpoint."""
+    if cfg.resume is None:
+        run_dir = cfg.runs_dir / cfg.run_name
+        if (run_dir / "checkpoints" / "last.pt").exists():
+            raise ValueError(f"run folder {str(run_dir)!r} already holds a run: pass resume={str(run_dir)!r} to "
+                             "continue it, or another name")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+        return cfg, run_dir, None
+    run_dir = Path(cfg.resume)
+    if not (run_dir / "config.yaml").exists():
+        raise ValueError(f"resume: {str(run_dir)!r} is not a run folder (no config.yaml)")
+    saved = load_config(run_dir / "config.yaml")
+    saved.resume, saved.progress, saved.runs_dir = run_dir, cfg.progress, run_dir.parent
+    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt", map_location=saved.device)
+    if checkpoint.get("config") != json.dumps(_model_fields(saved), sort_keys=True):
+        raise CheckpointError(f"checkpoint in {str(run_dir)!r} was made with another model or env config")
+    _drop_metrics_after(run_dir, int(checkpoint["algo"]["global_step"]))
+    return saved, run_dir, checkpoint
+
+
+def _drop_metrics_after(run_dir: Path, step: int) -> None:
+    """Forget metrics logged after the checkpoint a run resumes from: they will be logged again."""
+    jsonl = run_dir / "metrics.jsonl"
+    if jsonl.exists():
+        kept = [line for line in jsonl.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        jsonl.write_text("".join(line + "\n" for line in kept))
+    table = run_dir / "metrics.csv"
+    if table.exists():
+        lines = table.read_text().splitlines()
+        kept = lines[:1] + [line for line in lines[1:] if int(float(line.split(",", 1)[0])) <= step]
+        table.write_text("".join(line + "\n" for line in kept))
+
+
+def _model_fields(cfg: TrainConfig) -> dict:
+    """What a checkpoint must match to be loaded: the network and what it sees."""
+    d = cfg.to_dict()
+    return {"algo": d["algo"], "backbone": d["backbone"], "env": d["env"], "num_envs": d["ppo"]["num_envs"],
+            "num_steps": d["ppo"]["num_steps"]}  # fmt: skip
+
+
+def train(config: TrainConfig) -> Path:
+    """Train as ``config`` says; returns the run folder."""
+    cfg, run_dir, checkpoint = _resolve(config)
+    torch.manual_seed(cfg.seed)
+    iteration_steps = cfg.ppo.num_envs * cfg.ppo.num_steps
+    total_iterations = max(1, cfg.total_timesteps // iteration_steps)
+    envs = make_envs(cfg, cfg.ppo.num_envs, test=False, seed=cfg.seed)
+    policy = make_policy(cfg, envs)
+    algo = PPO(cfg.ppo, envs, policy, torch.device(cfg.device), total_iterations, seed=cfg.seed)
+    best = -1.0
+    if checkpoint is not None:
+        algo.load_state_dict(checkpoint["algo"])
+        best = float(checkpoint.get("best", -1.0))
+    logger = Logger(run_dir, cfg.to_dict(), total_iterations * iteration_steps, console=cfg.progress,
+                    wandb_mode=cfg.wandb_mode, wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group,
+                    wandb_tags=cfg.wandb_tags, tensorboard=cfg.tensorboard, start_step=algo.global_step)  # fmt: skip
+
+    def save(name: str) -> Path:
+        state = {"algo": algo.state_dict(), "best": best, "config": json.dumps(_model_fields(cfg), sort_keys=True)}
+        return save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state)
+
+    next_checkpoint = (algo.global_step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+    next_eval = (algo.global_step // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every else None
+    try:
+        while algo.iteration_index < total_iterations:
+            start, steps_before = time.perf_counter(), algo.global_step
+            metrics = algo.iteration()
+            metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start)
+            if next_eval is not None and algo.global_step >= next_eval:
+                result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
+                metrics |= {"eval/success_rate": result["success_rate"], "eval/return": result["mean_return"],
+                            "eval/length": result["mean_length"]}  # fmt: skip
+                next_eval += cfg.eval_every
+                if result["success_rate"] > best:
+                    best = result["success_rate"]
+                    logger.log_checkpoint(save("best"), aliases=("best",))
+            logger.log(metrics, algo.global_step)
+            if algo.global_step >= next_checkpoint or algo.iteration_index == total_iterations:
+                save("last")
+                next_checkpoint += cfg.checkpoint_every
+        logger.log_checkpoint(run_dir / "checkpoints" / "last.pt")
+        report = write_report(cfg, policy, run_dir, logger, algo.global_step)
+        logger.summary({f"final/{k}": v for k, v in report["summary"].items()})
+    finally:
+        logger.close()
+    return run_dir
+
+
+def write_report(cfg: TrainConfig, policy: ActorCritic, run_dir: Path, logger: Logger, step: int) -> dict:
+    """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json."""
+    train_result = evaluate(policy, cfg, test=False, episodes=cfg.eval_episodes, seed=cfg.seed + 2)
+    test_result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
+    gap = train_result["success_rate"] - test_result["success_rate"]
+    summary = {"train_success": train_result["success_rate"], "test_success": test_result["success_rate"],
+               "generalisation_gap": gap, "steps": step}  # fmt: skip
+    report = {"run": run_dir.name, "config": cfg.to_dict(), "summary": summary,
+              "train_levels": train_result, "test_levels": test_result}  # fmt: skip
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+    curve = plot_curve(run_dir)
+    video = record_episodes(cfg, policy, run_dir / "episodes.gif") if cfg.video_episodes else None
+    if video is not None:
+        logger.log_video(video, step)
+    lines = [f"# {run_dir.name}", "", f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size},"
+             f" {step:,} steps, trained on {cfg.env.num_levels or 'unlimited'} levels", "",
+             "| levels | episodes | success (95% CI) | mean return | mean length |", "|---|---:|---:|---:|---:|"]
+    for name, r in (("training", train_result), ("held-out", test_result)):
+        lo, hi = r["success_ci95"]
+        lines.append(f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
+                     f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |")
+    lines += ["", f"Generalisation gap (training − held-out success): {gap:+.3f}", ""]
+    if curve is not None:
+        lines += [f"![learning curve]({curve.name})", ""]
+    if video is not None:
+        lines += [f"![held-out episodes]({video.name})", ""]
+    (run_dir / "report.md").write_text("\n".join(lines))
+    return report
+
+
+def plot_curve(run_dir: Path) -> Path | None:
+    """curve.png: training success and held-out success against env steps, from metrics.jsonl."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key, label in (("episode/success", "training episodes"), ("eval/success_rate", "held-out levels")):
+        points = [(r["step"], r[key]) for r in rows if key in r]
+        if points:
+            x, y = zip(*points, strict=True)
+            ax.plot(x, y, marker="o" if key.startswith("eval") else None, label=label)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("success rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = run_dir / "curve.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def record_episodes(cfg: TrainConfig, policy: ActorCritic, path: Path) -> Path:
+    """A GIF of the trained agent on held-out levels."""
+    import gymnasium as gym
+
+    from mazearena.training.video import write_video
+
+    env = gym.make(cfg.env.env_id, render_mode="rgb_array", num_levels=0, start_level=cfg.env.test_start_level,
+                   **cfg.env.make_kwargs())  # fmt: skip
+    frames: list[np.ndarray] = []
+    obs, _ = env.reset(seed=cfg.seed + 4)
+    for _ in range(cfg.video_episodes):
+        done = False
+        frames.append(env.render())
+        while not done:
+            action = policy.act(torch.as_tensor(obs, device=cfg.device)[None])
+            obs, _, terminated, truncated, _ = env.step(int(action[0]))
+            frames.append(env.render())
+            done = terminated or truncated
+        frames += [frames[-1]] * 3
+        obs, _ = env.reset()
+    env.close()
+    return write_video(frames, path, fps=8)

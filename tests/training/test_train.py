@@ -1,0 +1,132 @@
+"""Training runs: the run folder, determinism, exact resume after a kill -9, safe checkpoints, configs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mazearena.agents.ppo import PPOConfig
+from mazearena.cli import main
+from mazearena.training import EnvConfig, TrainConfig, load_config, train
+from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+TINY = dict(env=EnvConfig(size=7, num_levels=50), ppo=PPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+            total_timesteps=1024, checkpoint_every=256, eval_every=512, eval_episodes=16, video_episodes=1,
+            wandb_mode="offline", progress=False)  # fmt: skip
+
+
+def metrics(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "sps"} for r in rows]
+
+
+def test_a_run_folder_holds_config_metrics_checkpoints_report_curve_video_and_wandb(tmp_path):
+    run = train(TrainConfig(runs_dir=tmp_path, name="run", **TINY))
+    for name in ("config.yaml", "metrics.jsonl", "metrics.csv", "report.md", "report.json", "curve.png",
+                 "episodes.gif", "checkpoints/last.pt", "checkpoints/best.pt", "wandb"):
+        assert (run / name).exists(), name
+    rows = metrics(run)
+    assert [r["step"] for r in rows] == list(range(128, 1025, 128))
+    assert any("eval/success_rate" in r for r in rows)
+    report = json.loads((run / "report.json").read_text())
+    assert set(report["summary"]) == {"train_success", "test_success", "generalisation_gap", "steps"}
+    assert "held-out" in (run / "report.md").read_text()
+    assert load_config(run / "config.yaml") == TrainConfig(runs_dir=tmp_path, name="run", **TINY)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(TrainConfig(runs_dir=tmp_path, name="run", **TINY))
+
+
+def test_same_seed_same_training_curve(tmp_path):
+    a = train(TrainConfig(runs_dir=tmp_path, name="a", seed=3, **{**TINY, "video_episodes": 0}))
+    b = train(TrainConfig(runs_dir=tmp_path, name="b", seed=3, **{**TINY, "video_episodes": 0}))
+    c = train(TrainConfig(runs_dir=tmp_path, name="c", seed=4, **{**TINY, "video_episodes": 0}))
+    assert metrics(a) == metrics(b)
+    assert metrics(a) != metrics(c)
+    wa = load_checkpoint(a / "checkpoints" / "last.pt")["algo"]["policy"]
+    wb = load_checkpoint(b / "checkpoints" / "last.pt")["algo"]["policy"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_kill_9_mid_training_then_resume_continues_exactly(tmp_path):
+    args = ["train", "--env.size", "7", "--env.num-levels", "50", "--ppo.num-envs", "8", "--ppo.num-steps", "16",
+            "--ppo.num-minibatches", "2", "--total-timesteps", "12288", "--checkpoint-every", "1024",
+            "--eval-every", "0", "--eval-episodes", "16", "--video-episodes", "0", "--no-progress", "--seed", "5"]
+    killed = tmp_path / "killed"
+    # the child must not share this process's W&B service (an earlier test may have started one)
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"} | {"WANDB_SILENT": "true"}
+    proc = subprocess.Popen([sys.executable, "-m", "mazearena.cli", *args, "--runs-dir", str(tmp_path), "--name",
+                             "killed"], env=env)  # fmt: skip
+    checkpoint = killed / "checkpoints" / "last.pt"
+    deadline = time.time() + 240
+    while time.time() < deadline:  # wait until at least two checkpoints were written, then kill hard
+        if checkpoint.exists() and load_checkpoint(checkpoint)["algo"]["global_step"] >= 2048:
+            break
+        assert proc.poll() is None, "training ended before it could be killed"
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved_at = load_checkpoint(checkpoint)["algo"]["global_step"]
+    assert saved_at < 12288
+    assert max(r["step"] for r in metrics(killed)) < 12288
+    # a kill loses at most one checkpoint interval of training
+    assert max(r["step"] for r in metrics(killed)) - saved_at <= 1024
+
+    assert main(["train", "--resume", str(killed), "--no-progress"]) == 0
+    assert main([*args, "--runs-dir", str(tmp_path), "--name", "straight"]) == 0
+    resumed, straight = metrics(killed), metrics(tmp_path / "straight")
+    assert [r["step"] for r in resumed] == [r["step"] for r in straight]  # no step lost or logged twice
+    assert resumed == straight  # the same training, step for step
+    wandb_ids = (killed / "wandb_id.txt").read_text()
+    assert wandb_ids and len(list((killed / "wandb").glob("offline-run-*"))) == 2  # one W&B run, two sessions
+
+
+def test_checkpoints_refuse_corruption_pickled_code_and_other_configs(tmp_path):
+    path = save_checkpoint(tmp_path / "c.pt", {"x": torch.ones(2)})
+    assert torch.equal(load_checkpoint(path)["x"], torch.ones(2))
+    assert not list(tmp_path.glob(".*tmp"))
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match="corrupted or not a mazearena checkpoint"):
+        load_checkpoint(path)
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"format": "mazearena-checkpoint-1", "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="corrupted or not a mazearena checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
+    torch.save({"x": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="is not a mazearena checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+    run = train(TrainConfig(runs_dir=tmp_path, name="r", **{**TINY, "video_episodes": 0}))
+    (run / "config.yaml").write_text((run / "config.yaml").read_text().replace("backbone: cnn", "backbone: mlp"))
+    with pytest.raises(CheckpointError, match="another model or env config"):
+        train(TrainConfig(resume=run, progress=False))
+
+
+def test_configs_from_yaml_and_bad_values_are_named(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("backbone: transformer\nenv:\n  size: 7\nppo:\n  num_envs: 16\n")
+    cfg = load_config(good)
+    assert cfg.backbone == "transformer" and cfg.env.size == 7 and cfg.ppo.num_envs == 16
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("backbone: cnn\nlearning_rate: 0.1\n")
+    with pytest.raises(ValueError, match=r"unknown TrainConfig field\(s\) \['learning_rate'\]"):
+        load_config(bad)
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        TrainConfig(backbone="lstm")
+    with pytest.raises(ValueError, match="test_start_level 10 falls inside the training levels"):
+        EnvConfig(num_levels=100, test_start_level=10)
+    with pytest.raises(ValueError, match="must be divisible by num_minibatches"):
+        PPOConfig(num_envs=6, num_steps=3, num_minibatches=4)
+    with pytest.raises(SystemExit):
+        main(["train", "--backbone", "lstm"])
