@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine with Python 3.10+:
-#   make demo   create .venv, install mazearena, play generated mazes, write runs/demo/ (GIF + summary)
+#   make train  create .venv, install mazearena, train PPO on 9x9 mazes (CPU, W&B offline), evaluate it on
+#               held-out levels, write runs/ppo-maze9-<time>/ (report.md, curve.png, episodes.gif, checkpoints)
 #   make test   create .venv, install mazearena[dev], run ruff and the test suite
+# make demo plays mazes with the built-in solver; make bench measures speed next to the peers.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +10,7 @@ BIN := $(VENV)/bin
 # TORCH_SPEC=torch takes the newest release instead.
 TORCH_SPEC ?= torch>=2.2,<2.14
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup train demo test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 setup: $(VENV)/.installed
+
+train: setup
+	$(BIN)/mazearena train --config configs/ppo_maze9.yaml --name ppo-maze9-$(shell date +%Y%m%d-%H%M%S)
 
 demo: setup
 	$(BIN)/mazearena demo

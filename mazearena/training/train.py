@@ -98,16 +98,17 @@ def train(config: TrainConfig) -> Path:
     envs = make_envs(cfg, cfg.ppo.num_envs, test=False, seed=cfg.seed)
     policy = make_policy(cfg, envs)
     algo = PPO(cfg.ppo, envs, policy, torch.device(cfg.device), total_iterations, seed=cfg.seed)
-    best = -1.0
+    best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
     if checkpoint is not None:
         algo.load_state_dict(checkpoint["algo"])
-        best = float(checkpoint.get("best", -1.0))
+        best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
     logger = Logger(run_dir, cfg.to_dict(), total_iterations * iteration_steps, console=cfg.progress,
                     wandb_mode=cfg.wandb_mode, wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group,
                     wandb_tags=cfg.wandb_tags, tensorboard=cfg.tensorboard, start_step=algo.global_step)  # fmt: skip
 
     def save(name: str) -> Path:
-        state = {"algo": algo.state_dict(), "best": best, "config": json.dumps(_model_fields(cfg), sort_keys=True)}
+        state = {"algo": algo.state_dict(), "best": best, "elapsed": elapsed,
+                 "config": json.dumps(_model_fields(cfg), sort_keys=True)}
         return save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state)
 
     next_checkpoint = (algo.global_step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
@@ -125,6 +126,8 @@ def train(config: TrainConfig) -> Path:
                 if result["success_rate"] > best:
                     best = result["success_rate"]
                     logger.log_checkpoint(save("best"), aliases=("best",))
+            elapsed += time.perf_counter() - start  # wall-clock of training and its evaluations
+            metrics["time"] = elapsed
             logger.log(metrics, algo.global_step)
             if algo.global_step >= next_checkpoint or algo.iteration_index == total_iterations:
                 save("last")
@@ -143,7 +146,7 @@ def write_report(cfg: TrainConfig, policy: ActorCritic, run_dir: Path, logger: L
     test_result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
     gap = train_result["success_rate"] - test_result["success_rate"]
     summary = {"train_success": train_result["success_rate"], "test_success": test_result["success_rate"],
-               "generalisation_gap": gap, "steps": step}  # fmt: skip
+               "generalisation_gap": gap, "steps": step} | first_reaching(run_dir, 0.95)  # fmt: skip
     report = {"run": run_dir.name, "config": cfg.to_dict(), "summary": summary,
               "train_levels": train_result, "test_levels": test_result}  # fmt: skip
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
@@ -159,12 +162,24 @@ def write_report(cfg: TrainConfig, policy: ActorCritic, run_dir: Path, logger: L
         lines.append(f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
                      f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |")
     lines += ["", f"Generalisation gap (training − held-out success): {gap:+.3f}", ""]
+    if summary.get("steps_to_95") is not None:
+        lines += [f"Held-out success first reached 95% at {summary['steps_to_95']:,} steps, after "
+                  f"{summary['seconds_to_95']:.0f} s of training.", ""]
     if curve is not None:
         lines += [f"![learning curve]({curve.name})", ""]
     if video is not None:
         lines += [f"![held-out episodes]({video.name})", ""]
     (run_dir / "report.md").write_text("\n".join(lines))
     return report
+
+
+def first_reaching(run_dir: Path, target: float) -> dict:
+    """Steps and training seconds at the first evaluation whose held-out success reached ``target``."""
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("eval/success_rate", -1) >= target:
+            return {"steps_to_95": row["step"], "seconds_to_95": row.get("time")}
+    return {"steps_to_95": None, "seconds_to_95": None}
 
 
 def plot_curve(run_dir: Path) -> Path | None:
