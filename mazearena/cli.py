@@ -14,6 +14,7 @@ from mazearena.bench import BenchConfig
 from mazearena.demo import DemoConfig
 from mazearena.play import PlayConfig
 from mazearena.training.config import TrainConfig
+from mazearena.watch import WatchConfig
 
 console = Console()
 
@@ -84,8 +85,18 @@ def train(cfg: TrainConfig) -> None:
     console.print(f"wrote {run_dir}/report.md, curve.png, checkpoints/; resume with --resume {run_dir}")
 
 
-COMMANDS = {"train": train, "demo": demo, "play": play, "bench": bench}
-CONFIGS = {"train": TrainConfig, "demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}
+def watch(cfg: WatchConfig) -> None:
+    from mazearena.watch import watch as run_watch
+
+    results = run_watch(cfg)
+    wins = sum(r["success"] for r in results)
+    console.print(f"{len(results)} episodes, {wins} solved, mean return "
+                  f"{sum(r['return'] for r in results) / max(len(results), 1):.3f}"
+                  + (f"; wrote {cfg.record}" if cfg.record else ""))
+
+
+COMMANDS = {"train": train, "watch": watch, "demo": demo, "play": play, "bench": bench}
+CONFIGS = {"train": TrainConfig, "watch": WatchConfig, "demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}
 
 
 def _train_args(args: list[str]):

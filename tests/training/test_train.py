@@ -26,8 +26,13 @@ def metrics(run: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("sps", "time")} for r in rows]  # wall-clock varies
 
 
-def test_a_run_folder_holds_config_metrics_checkpoints_report_curve_video_and_wandb(tmp_path):
-    run = train(TrainConfig(runs_dir=tmp_path, name="run", **TINY))
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    return train(TrainConfig(runs_dir=tmp_path_factory.mktemp("runs"), name="run", **TINY))
+
+
+def test_a_run_folder_holds_config_metrics_checkpoints_report_curve_video_and_wandb(tiny_run):
+    run, tmp_path = tiny_run, tiny_run.parent
     for name in ("config.yaml", "metrics.jsonl", "metrics.csv", "report.md", "report.json", "curve.png",
                  "episodes.gif", "checkpoints/last.pt", "checkpoints/best.pt", "wandb"):
         assert (run / name).exists(), name
@@ -131,3 +136,18 @@ def test_configs_from_yaml_and_bad_values_are_named(tmp_path):
         PPOConfig(num_envs=6, num_steps=3, num_minibatches=4)
     with pytest.raises(SystemExit):
         main(["train", "--backbone", "lstm"])
+
+
+def test_watch_plays_a_trained_agent_into_a_video_and_names_bad_runs(tiny_run, tmp_path):
+    from mazearena.watch import WatchConfig, watch
+
+    out = tmp_path / "watch.gif"
+    results = watch(WatchConfig(run=tiny_run, episodes=2, record=out, tile=8))
+    assert len(results) == 2 and all(set(r) == {"return", "length", "success"} for r in results)
+    assert out.stat().st_size > 0
+    best = watch(WatchConfig(run=tiny_run / "checkpoints" / "best.pt", episodes=1, record=tmp_path / "b.gif"))
+    assert len(best) == 1
+    with pytest.raises(ValueError, match="is not a run folder"):
+        watch(WatchConfig(run=tmp_path, episodes=1, record=out))
+    with pytest.raises(SystemExit):
+        main(["watch", str(tiny_run), "--checkpoint", "first"])

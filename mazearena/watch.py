@@ -1,0 +1,113 @@
+"""``mazearena watch RUN_DIR``: a trained agent plays held-out mazes in a pygame window (or into a video)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import tyro
+
+from mazearena.training.checkpoint import CheckpointError, load_checkpoint
+from mazearena.training.config import load_config
+
+
+@dataclass
+class WatchConfig:
+    """Watch a trained agent play."""
+
+    run: tyro.conf.Positional[Path]
+    """A run folder (its checkpoints/last.pt is loaded) or a checkpoint file inside one."""
+    checkpoint: str = "last"
+    """Which checkpoint of the run folder: last or best."""
+    episodes: int = 3
+    """Episodes to play."""
+    levels: str = "test"
+    """Levels played: test (held-out) or train."""
+    seed: int = 0
+    """Seed of the episodes."""
+    greedy: bool = False
+    """Take the most likely action instead of sampling."""
+    fps: float = 8.0
+    """Frames per second in the window."""
+    tile: int = 32
+    """Pixels per cell."""
+    record: Path | None = None
+    """Write the episodes to this .gif or .mp4 instead of opening a window."""
+
+    def __post_init__(self) -> None:
+        if self.checkpoint not in ("last", "best"):
+            raise ValueError(f"checkpoint must be 'last' or 'best', got {self.checkpoint!r}")
+        if self.levels not in ("test", "train"):
+            raise ValueError(f"levels must be 'test' or 'train', got {self.levels!r}")
+        if self.episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+
+
+def load_policy(cfg: WatchConfig):
+    """The run's config and its trained policy (on the CPU)."""
+    from mazearena.training.train import make_envs, make_policy
+
+    path = Path(cfg.run)
+    run_dir = path.parent.parent if path.is_file() else path
+    if not (run_dir / "config.yaml").exists():
+        raise ValueError(f"{str(cfg.run)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
+    train_cfg = load_config(run_dir / "config.yaml")
+    train_cfg.device = "cpu"
+    checkpoint = load_checkpoint(path if path.is_file() else run_dir / "checkpoints" / f"{cfg.checkpoint}.pt")
+    policy = make_policy(train_cfg, make_envs(train_cfg, 1, test=True, seed=0))
+    try:
+        policy.load_state_dict(checkpoint["algo"]["policy"])
+    except (KeyError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint does not fit the run's model: {e}") from None
+    return train_cfg, policy.eval()
+
+
+def watch(cfg: WatchConfig) -> list[dict]:
+    """Play ``cfg.episodes`` episodes; returns their returns, lengths and successes."""
+    import gymnasium as gym
+
+    from mazearena.envs.maze import draw_game
+
+    train_cfg, policy = load_policy(cfg)
+    env_cfg = train_cfg.env
+    levels = {"num_levels": 0, "start_level": env_cfg.test_start_level} if cfg.levels == "test" else {
+        "num_levels": env_cfg.num_levels, "start_level": env_cfg.start_level}  # fmt: skip
+    env = gym.make(env_cfg.env_id, **levels, **env_cfg.make_kwargs())
+    maze = env.unwrapped
+    window, frames, results = None, [], []
+    obs, _ = env.reset(seed=cfg.seed)
+    try:
+        for episode in range(cfg.episodes):
+            ret, done = 0.0, False
+            while not done:
+                frame = draw_game(maze.engine, 0, tile=cfg.tile)
+                if cfg.record is not None:
+                    frames.append(frame)
+                else:
+                    if window is None:
+                        from mazearena.envs.render import Window
+
+                        window = Window("mazearena watch", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
+                    window.set_title(f"mazearena watch  episode {episode + 1}/{cfg.episodes}  return {ret:.2f}")
+                    window.show(frame)
+                    window.events()
+                    if window.closed:
+                        return results
+                action = policy.act(torch.as_tensor(obs)[None], deterministic=cfg.greedy)
+                obs, reward, terminated, truncated, info = env.step(int(action[0]))
+                ret += float(reward)
+                done = terminated or truncated
+            results.append({"return": ret, "length": int(maze.engine.t[0]), "success": bool(info["is_success"])})
+            if cfg.record is not None:
+                frames += [draw_game(maze.engine, 0, tile=cfg.tile)] * 4
+            obs, _ = env.reset()
+    finally:
+        if window is not None:
+            window.close()
+        env.close()
+    if cfg.record is not None:
+        from mazearena.training.video import write_video
+
+        write_video(frames, cfg.record, fps=cfg.fps)
+    return results
