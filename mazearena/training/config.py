@@ -12,6 +12,7 @@ import yaml
 
 import mazearena
 from mazearena.agents.backbones import BACKBONES
+from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.envs.engine.maze import MazeConfig
 
@@ -63,12 +64,13 @@ class EnvConfig:
 class TrainConfig:
     """Train an agent on a maze, evaluate it on held-out levels, write a run folder."""
 
-    algo: Literal["ppo"] = "ppo"
+    algo: Literal["ppo", "dqn"] = "ppo"
     """Training algorithm."""
     backbone: str = "cnn"
     """Policy backbone: cnn, resnet, impala, transformer or mlp."""
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    dqn: DQNConfig = field(default_factory=DQNConfig)
     total_timesteps: int = 1_000_000
     """Env steps to train for."""
     seed: int = 0
@@ -113,6 +115,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     @property
+    def num_envs(self) -> int:
+        return self.ppo.num_envs if self.algo == "ppo" else self.dqn.num_envs
+
+    @property
+    def iteration_steps(self) -> int:
+        """Env steps between two log lines (a PPO rollout; for DQN, 64 steps of every env)."""
+        return self.ppo.num_envs * self.ppo.num_steps if self.algo == "ppo" else self.dqn.num_envs * 64
+
+    @property
     def run_name(self) -> str:
         return self.name or f"{self.algo}-{self.backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
 
@@ -138,7 +149,7 @@ def from_dict(cls, data: dict[str, Any]):
         raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(names)}")
     kwargs = {}
     for key, value in data.items():
-        nested = {"env": EnvConfig, "ppo": PPOConfig}.get(key) if cls is TrainConfig else None
+        nested = {"env": EnvConfig, "ppo": PPOConfig, "dqn": DQNConfig}.get(key) if cls is TrainConfig else None
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value)
         elif key in ("runs_dir", "resume") and value is not None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 import mazearena
+from mazearena.agents.dqn import DQN, QNetwork
 from mazearena.agents.ppo import PPO, ActorCritic
 from mazearena.evaluation.harness import run_episodes
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -33,11 +34,13 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int):
     return mazearena.make_vec(env.env_id, num_envs, device=cfg.device, seed=seed, **levels, **env.make_kwargs())
 
 
-def make_policy(cfg: TrainConfig, envs) -> ActorCritic:
-    return ActorCritic(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
+def make_policy(cfg: TrainConfig, envs) -> ActorCritic | QNetwork:
+    """The network the run trains: an actor-critic for PPO, a Q-network for DQN."""
+    net = ActorCritic if cfg.algo == "ppo" else QNetwork
+    return net(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
 
 
-def evaluate(policy: ActorCritic, cfg: TrainConfig, *, test: bool, episodes: int, seed: int) -> dict:
+def evaluate(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, episodes: int, seed: int) -> dict:
     """Success, return and length over ``episodes`` episodes on the training or the held-out levels."""
     envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
     policy.eval()
@@ -85,24 +88,31 @@ def _drop_metrics_after(run_dir: Path, step: int) -> None:
 def _model_fields(cfg: TrainConfig) -> dict:
     """What a checkpoint must match to be loaded: the network and what it sees."""
     d = cfg.to_dict()
-    return {"algo": d["algo"], "backbone": d["backbone"], "env": d["env"], "num_envs": d["ppo"]["num_envs"],
-            "num_steps": d["ppo"]["num_steps"]}  # fmt: skip
+    return {"algo": d["algo"], "backbone": d["backbone"], "env": d["env"], "num_envs": cfg.num_envs,
+            "iteration_steps": cfg.iteration_steps}  # fmt: skip
 
 
 def train(config: TrainConfig) -> Path:
     """Train as ``config`` says; returns the run folder."""
     cfg, run_dir, checkpoint = _resolve(config)
     torch.manual_seed(cfg.seed)
-    iteration_steps = cfg.ppo.num_envs * cfg.ppo.num_steps
+    iteration_steps = cfg.iteration_steps
     total_iterations = max(1, cfg.total_timesteps // iteration_steps)
-    envs = make_envs(cfg, cfg.ppo.num_envs, test=False, seed=cfg.seed)
+    total_steps = total_iterations * iteration_steps
+    envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed)
     policy = make_policy(cfg, envs)
-    algo = PPO(cfg.ppo, envs, policy, torch.device(cfg.device), total_iterations, seed=cfg.seed)
+    device = torch.device(cfg.device)
+    if cfg.algo == "ppo":
+        algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed)
+        step_once = algo.iteration
+    else:
+        algo = DQN(cfg.dqn, envs, policy, device, total_steps, seed=cfg.seed)
+        step_once = lambda: algo.iteration(iteration_steps)  # noqa: E731
     best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
     if checkpoint is not None:
         algo.load_state_dict(checkpoint["algo"])
         best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
-    logger = Logger(run_dir, cfg.to_dict(), total_iterations * iteration_steps, console=cfg.progress,
+    logger = Logger(run_dir, cfg.to_dict(), total_steps, console=cfg.progress,
                     wandb_mode=cfg.wandb_mode, wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group,
                     wandb_tags=cfg.wandb_tags, tensorboard=cfg.tensorboard, start_step=algo.global_step)  # fmt: skip
 
@@ -114,9 +124,9 @@ def train(config: TrainConfig) -> Path:
     next_checkpoint = (algo.global_step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     next_eval = (algo.global_step // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every else None
     try:
-        while algo.iteration_index < total_iterations:
+        while algo.global_step < total_steps:
             start, steps_before = time.perf_counter(), algo.global_step
-            metrics = algo.iteration()
+            metrics = step_once()
             metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start)
             if next_eval is not None and algo.global_step >= next_eval:
                 result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
@@ -129,7 +139,7 @@ def train(config: TrainConfig) -> Path:
             elapsed += time.perf_counter() - start  # wall-clock of training and its evaluations
             metrics["time"] = elapsed
             logger.log(metrics, algo.global_step)
-            if algo.global_step >= next_checkpoint or algo.iteration_index == total_iterations:
+            if algo.global_step >= next_checkpoint or algo.global_step >= total_steps:
                 save("last")
                 next_checkpoint += cfg.checkpoint_every
         logger.log_checkpoint(run_dir / "checkpoints" / "last.pt")
@@ -140,7 +150,7 @@ def train(config: TrainConfig) -> Path:
     return run_dir
 
 
-def write_report(cfg: TrainConfig, policy: ActorCritic, run_dir: Path, logger: Logger, step: int) -> dict:
+def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path, logger: Logger, step: int) -> dict:
     """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json."""
     train_result = evaluate(policy, cfg, test=False, episodes=cfg.eval_episodes, seed=cfg.seed + 2)
     test_result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
@@ -210,7 +220,7 @@ def plot_curve(run_dir: Path) -> Path | None:
     return path
 
 
-def record_episodes(cfg: TrainConfig, policy: ActorCritic, path: Path) -> Path:
+def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path) -> Path:
     """A GIF of the trained agent on held-out levels."""
     import gymnasium as gym
 

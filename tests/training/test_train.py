@@ -151,3 +151,36 @@ def test_watch_plays_a_trained_agent_into_a_video_and_names_bad_runs(tiny_run, t
         watch(WatchConfig(run=tmp_path, episodes=1, record=out))
     with pytest.raises(SystemExit):
         main(["watch", str(tiny_run), "--checkpoint", "first"])
+
+
+def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
+    from mazearena.agents.dqn import DQNConfig
+
+    tiny = {**TINY, "algo": "dqn", "dqn": DQNConfig(num_envs=8, learning_starts=256, batch_size=32,
+                                                    buffer_size=2048, target_update_every=256),
+            "total_timesteps": 2048, "checkpoint_every": 512, "video_episodes": 0}  # fmt: skip
+    straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
+    again = train(TrainConfig(runs_dir=tmp_path, name="again", **tiny))
+    assert metrics(straight) == metrics(again)
+    assert any("loss/td" in r for r in metrics(straight))
+    # crash mid-run (an exception in the third iteration, after the checkpoint at 1024 steps), then resume
+    from mazearena.agents.dqn import DQN
+
+    real, calls = DQN.iteration, []
+
+    def crashing(self, *args):
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    DQN.iteration = crashing
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(TrainConfig(runs_dir=tmp_path, name="crashed", **tiny))
+    finally:
+        DQN.iteration = real
+    crashed = tmp_path / "crashed"
+    assert load_checkpoint(crashed / "checkpoints" / "last.pt")["algo"]["global_step"] == 1024
+    train(TrainConfig(resume=crashed, progress=False))
+    assert metrics(crashed) == metrics(straight)

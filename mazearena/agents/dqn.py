@@ -1,0 +1,253 @@
+"""Deep Q-learning (double DQN), readable top to bottom.
+
+The replay buffer lives on the env's device as preallocated tensors; transitions go in as whole batches
+from a vector env, minibatches come out by random index. A target network is synced every
+``target_update_every`` steps (hard copy, or Polyak with ``tau < 1``); actions are epsilon-greedy with a
+linear schedule. A time-limit truncation is not a terminal state: the target bootstraps through it, from
+the final observation kept by same-step autoreset.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from mazearena.agents.backbones import make_backbone
+from mazearena.agents.ppo import _final_rows, _index, _to_torch, _zeros_like_batch
+
+
+@dataclass
+class DQNConfig:
+    """DQN hyperparameters."""
+
+    num_envs: int = 16
+    """Parallel envs feeding the buffer."""
+    buffer_size: int = 100_000
+    """Transitions kept."""
+    learning_rate: float = 5e-4
+    """Adam step size."""
+    gamma: float = 0.99
+    """Discount."""
+    batch_size: int = 256
+    """Minibatch size."""
+    learning_starts: int = 5_000
+    """Env steps before learning starts."""
+    train_every: int = 1
+    """Gradient steps happen every this many vector-env steps."""
+    gradient_steps: int = 1
+    """Gradient steps each time."""
+    target_update_every: int = 1_000
+    """Env steps between target-network updates."""
+    tau: float = 1.0
+    """Target update rate (1 = hard copy)."""
+    epsilon_start: float = 1.0
+    """Exploration at the start."""
+    epsilon_end: float = 0.05
+    """Exploration after the schedule."""
+    exploration_fraction: float = 0.3
+    """Share of training over which epsilon decays linearly."""
+    max_grad_norm: float = 10.0
+    """Gradient norm clip."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "buffer_size", "batch_size", "train_every", "gradient_steps", "target_update_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        if self.batch_size > self.buffer_size:
+            raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
+        for name in ("gamma", "tau", "epsilon_start", "epsilon_end", "exploration_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+
+
+def _squeeze_env_axis(buffer):
+    """``[n, 1, ...]`` -> ``[n, ...]`` for a buffer made from a one-row observation."""
+    if isinstance(buffer, dict):
+        return {k: _squeeze_env_axis(v) for k, v in buffer.items()}
+    return buffer[:, 0]
+
+
+def _put_rows(buffer, idx: torch.Tensor, rows) -> None:
+    if isinstance(buffer, dict):
+        for k in buffer:
+            buffer[k][idx] = rows[k]
+    else:
+        buffer[idx] = rows
+
+
+def _clone(x):
+    return {k: v.clone() for k, v in x.items()} if isinstance(x, dict) else x.clone()
+
+
+def _rows(buffer, n: int):
+    return {k: v[:n].clone() for k, v in buffer.items()} if isinstance(buffer, dict) else buffer[:n].clone()
+
+
+
+class QNetwork(nn.Module):
+    def __init__(self, observation_space, num_actions: int, backbone: str = "cnn", **backbone_kwargs) -> None:
+        super().__init__()
+        self.backbone = make_backbone(backbone, observation_space, **backbone_kwargs)
+        self.head = nn.Linear(self.backbone.features_dim, num_actions)
+
+    def forward(self, obs) -> torch.Tensor:
+        return self.head(self.backbone(obs))
+
+    @torch.no_grad()
+    def act(self, obs, deterministic: bool = True) -> torch.Tensor:
+        return self(obs).argmax(-1)
+
+
+class DQN:
+    """Double DQN on a Gymnasium vector env with discrete actions and same-step autoreset."""
+
+    def __init__(self, cfg: DQNConfig, envs, q_net: QNetwork, device: torch.device, total_steps: int,
+                 seed: int = 0) -> None:  # fmt: skip
+        self.cfg, self.envs, self.q_net, self.device = cfg, envs, q_net, device
+        self.target = copy.deepcopy(q_net)
+        self.optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.learning_rate)
+        self.total_steps = total_steps
+        self.global_step, self.iteration_index, self.last_sync = 0, 0, 0
+        obs, _ = envs.reset(seed=seed)
+        self.obs = _to_torch(obs, device)
+        n = cfg.buffer_size
+        self.buf_obs = _zeros_like_batch(self.obs[:1] if not isinstance(self.obs, dict) else
+                                         {k: v[:1] for k, v in self.obs.items()}, n)  # fmt: skip
+        self.buf_obs = _squeeze_env_axis(self.buf_obs)
+        self.buf_next = _squeeze_env_axis(_zeros_like_batch(
+            self.obs[:1] if not isinstance(self.obs, dict) else {k: v[:1] for k, v in self.obs.items()}, n))
+        self.buf_actions = torch.zeros(n, dtype=torch.long, device=device)
+        self.buf_rewards = torch.zeros(n, device=device)
+        self.buf_ends = torch.zeros(n, device=device)  # terminated (not truncated): no bootstrap
+        self.size, self.cursor = 0, 0
+        self.ep_return = torch.zeros(cfg.num_envs, device=device)
+        self.ep_length = torch.zeros(cfg.num_envs, dtype=torch.long, device=device)
+
+    def epsilon(self) -> float:
+        cfg = self.cfg
+        frac = min(1.0, self.global_step / max(1.0, cfg.exploration_fraction * self.total_steps))
+        return cfg.epsilon_start + frac * (cfg.epsilon_end - cfg.epsilon_start)
+
+    def _store(self, obs, actions, rewards, next_obs, ends) -> None:
+        n = len(actions)
+        idx = (self.cursor + torch.arange(n, device=self.device)) % self.cfg.buffer_size
+        _put_rows(self.buf_obs, idx, obs)
+        _put_rows(self.buf_next, idx, next_obs)
+        self.buf_actions[idx], self.buf_rewards[idx], self.buf_ends[idx] = actions, rewards, ends
+        self.cursor = (self.cursor + n) % self.cfg.buffer_size
+        self.size = min(self.size + n, self.cfg.buffer_size)
+
+    def _learn(self) -> dict[str, float]:
+        cfg = self.cfg
+        idx = torch.randint(0, self.size, (cfg.batch_size,), device=self.device)
+        obs, next_obs = _index(self.buf_obs, idx), _index(self.buf_next, idx)
+        with torch.no_grad():
+            best = self.q_net(next_obs).argmax(-1, keepdim=True)  # double DQN: online net picks, target rates
+            next_q = self.target(next_obs).gather(1, best).squeeze(1)
+            target = self.buf_rewards[idx] + cfg.gamma * next_q * (1.0 - self.buf_ends[idx])
+        q = self.q_net(obs).gather(1, self.buf_actions[idx, None]).squeeze(1)
+        loss = nn.functional.smooth_l1_loss(q, target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        return {"loss/td": loss.item(), "q/mean": q.mean().item()}
+
+    def iteration(self, env_steps: int = 1024) -> dict[str, float]:
+        """About ``env_steps`` env steps (whole vector steps) with learning; returns their metrics."""
+        cfg = self.cfg
+        episodes: dict[str, list[float]] = {"return": [], "length": [], "success": []}
+        learned: list[dict[str, float]] = []
+        for _ in range(max(1, env_steps // cfg.num_envs)):
+            eps = self.epsilon()
+            with torch.no_grad():
+                greedy = self.q_net(self.obs).argmax(-1)
+            explore = torch.rand(cfg.num_envs, device=self.device) < eps
+            random_actions = torch.randint(0, self.envs.single_action_space.n, (cfg.num_envs,), device=self.device)
+            actions = torch.where(explore, random_actions, greedy)
+            native = isinstance(self.obs, torch.Tensor) and getattr(self.envs, "device", None) is not None
+            obs, reward, terminated, truncated, info = self.envs.step(actions if native else actions.cpu().numpy())
+            obs = _to_torch(obs, self.device)
+            reward = torch.as_tensor(reward, device=self.device).float()
+            terminated = torch.as_tensor(terminated, device=self.device).bool()
+            truncated = torch.as_tensor(truncated, device=self.device).bool()
+            done = terminated | truncated
+            # the stored next observation of an ended episode is its final one, not the next episode's first
+            next_obs = obs
+            ended = done.nonzero().squeeze(1)
+            if len(ended):
+                next_obs = _clone(obs)
+                final = _final_rows(info, ended, self.device)
+                _put_rows(next_obs, ended, final)
+            self._store(self.obs, actions, reward, next_obs, terminated.float())
+            self.obs = obs
+            self.global_step += cfg.num_envs
+            self.ep_return += reward
+            self.ep_length += 1
+            if len(ended):
+                episodes["return"] += self.ep_return[ended].tolist()
+                episodes["length"] += self.ep_length[ended].tolist()
+                if "is_success" in info:
+                    episodes["success"] += torch.as_tensor(info["is_success"]).to(self.device)[ended].float().tolist()
+                self.ep_return[ended] = 0
+                self.ep_length[ended] = 0
+            if self.global_step >= cfg.learning_starts and self.size >= cfg.batch_size:
+                self.iteration_index += 1
+                if self.iteration_index % cfg.train_every == 0:
+                    for _ in range(cfg.gradient_steps):
+                        learned.append(self._learn())
+                if self.global_step - self.last_sync >= cfg.target_update_every:
+                    self.last_sync = self.global_step
+                    for t, o in zip(self.target.parameters(), self.q_net.parameters(), strict=True):
+                        t.data.lerp_(o.data, cfg.tau)
+        metrics = {"epsilon": self.epsilon()}
+        if learned:
+            metrics |= {k: float(np.mean([m[k] for m in learned])) for k in learned[0]}
+        if episodes["return"]:
+            metrics |= {"episode/return": float(np.mean(episodes["return"])),
+                        "episode/length": float(np.mean(episodes["length"])),
+                        "episode/count": float(len(episodes["return"]))}  # fmt: skip
+        if episodes["success"]:
+            metrics["episode/success"] = float(np.mean(episodes["success"]))
+        return metrics
+
+    # ---------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly, the filled part of the replay buffer included."""
+        n = self.size
+        return {
+            "policy": self.q_net.state_dict(), "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "iteration": self.iteration_index,
+            "global_step": self.global_step, "last_sync": self.last_sync, "torch_rng": torch.get_rng_state(),
+            "obs": self.obs, "ep_return": self.ep_return, "ep_length": self.ep_length,
+            "size": n, "cursor": self.cursor, "buf_obs": _rows(self.buf_obs, n), "buf_next": _rows(self.buf_next, n),
+            "buf_actions": self.buf_actions[:n].clone(), "buf_rewards": self.buf_rewards[:n].clone(),
+            "buf_ends": self.buf_ends[:n].clone(),
+            **({"engine": self.envs.unwrapped.engine.state_dict()} if hasattr(self.envs.unwrapped, "engine") else {}),
+        }  # fmt: skip
+
+
+    def load_state_dict(self, state: dict) -> None:
+        self.q_net.load_state_dict(state["policy"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration_index, self.global_step = int(state["iteration"]), int(state["global_step"])
+        self.last_sync, self.size, self.cursor = int(state["last_sync"]), int(state["size"]), int(state["cursor"])
+        torch.set_rng_state(state["torch_rng"])
+        self.obs = _to_torch(state["obs"], self.device)
+        self.ep_return, self.ep_length = state["ep_return"].to(self.device), state["ep_length"].to(self.device)
+        n = self.size
+        _put_rows(self.buf_obs, torch.arange(n, device=self.device), _to_torch(state["buf_obs"], self.device))
+        _put_rows(self.buf_next, torch.arange(n, device=self.device), _to_torch(state["buf_next"], self.device))
+        self.buf_actions[:n], self.buf_rewards[:n] = state["buf_actions"], state["buf_rewards"]
+        self.buf_ends[:n] = state["buf_ends"]
+        if "engine" in state:
+            self.envs.unwrapped.engine.load_state_dict(state["engine"])
+
