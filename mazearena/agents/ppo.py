@@ -138,9 +138,9 @@ def _flat(buffer):
 def _final_rows(info: dict, rows: torch.Tensor, device: torch.device):
     """The final observations of the envs ``rows`` from a same-step-autoreset ``info``."""
     final = info["final_obs"]
-    if isinstance(final, torch.Tensor) or (isinstance(final, dict) and isinstance(next(iter(final.values())),
-                                                                                   torch.Tensor)):
-        return _index(final, rows.to(final.device if isinstance(final, torch.Tensor) else rows.device))
+    first = next(iter(final.values())) if isinstance(final, dict) else final
+    if isinstance(first, torch.Tensor):  # mazearena vector envs: a batch on the device
+        return _to_torch(_index(final, rows), device)
     picked = [final[i] for i in rows.tolist()]  # numpy vector envs: an object array, one entry per env
     if isinstance(picked[0], dict):
         return {k: torch.as_tensor(np.stack([p[k] for p in picked]), device=device) for k in picked[0]}
