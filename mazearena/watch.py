@@ -53,6 +53,8 @@ def load_policy(cfg: WatchConfig):
     if not (run_dir / "config.yaml").exists():
         raise ValueError(f"{str(cfg.run)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
     train_cfg = load_config(run_dir / "config.yaml")
+    if train_cfg.algo == "sb3-ppo":
+        raise ValueError("watch plays runs of our own trainers (ppo, dqn); this run was trained with sb3-ppo")
     train_cfg.device = "cpu"
     checkpoint = load_checkpoint(path if path.is_file() else run_dir / "checkpoints" / f"{cfg.checkpoint}.pt")
     policy = make_policy(train_cfg, make_envs(train_cfg, 1, test=True, seed=0))

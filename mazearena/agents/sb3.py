@@ -39,3 +39,92 @@ def policy_kwargs(backbone: str = "cnn", **backbone_kwargs) -> dict:
         "net_arch": [],
         "normalize_images": False,
     }
+
+
+class SB3PPO:
+    """Stable-Baselines3 PPO behind the trainer's interface (``iteration()``, ``global_step``, ``policy.act``),
+    with our backbone and our :class:`~mazearena.agents.ppo.PPOConfig`: ``mazearena train --algo sb3-ppo``.
+    One iteration is one SB3 rollout and update. Checkpoints hold the weights; runs do not resume."""
+
+    def __init__(self, cfg, env_id: str, env_kwargs: dict, backbone: str, seed: int, device: str,
+                 total_iterations: int) -> None:  # fmt: skip
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.callbacks import BaseCallback
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        self.cfg, self.total_iterations = cfg, total_iterations
+        self.iteration_index, self.global_step = 0, 0
+        env = make_vec_env(env_id, n_envs=cfg.num_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=DummyVecEnv,
+                           monitor_kwargs={"info_keywords": ("is_success",)})  # fmt: skip
+
+        def learning_rate(_progress: float) -> float:  # annealed by our own counter, as in our PPO
+            frac = 1.0 - self.iteration_index / max(self.total_iterations, 1) if cfg.anneal_lr else 1.0
+            return frac * cfg.learning_rate
+
+        self.model = PPO("MlpPolicy", env, n_steps=cfg.num_steps, batch_size=cfg.num_envs * cfg.num_steps //
+                         cfg.num_minibatches, n_epochs=cfg.update_epochs, learning_rate=learning_rate, gamma=cfg.gamma,
+                         gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_coef, ent_coef=cfg.ent_coef,
+                         vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm, normalize_advantage=cfg.norm_adv,
+                         target_kl=cfg.target_kl or None, policy_kwargs=policy_kwargs(backbone), seed=seed,
+                         device=device, verbose=0)  # fmt: skip
+        self.policy = _SB3Policy(self.model.policy)
+        self._episodes: list[dict] = []
+        episodes = self._episodes
+
+        class Collect(BaseCallback):
+            def _on_step(self) -> bool:
+                episodes.extend(info["episode"] | {"s": info.get("is_success")} for info in self.locals["infos"]
+                                if "episode" in info)  # fmt: skip
+                return True
+
+        self._callback = Collect()
+
+    def iteration(self) -> dict[str, float]:
+        import numpy as np
+
+        self._episodes.clear()
+        steps = self.cfg.num_envs * self.cfg.num_steps
+        self.model.learn(steps, reset_num_timesteps=self.iteration_index == 0, callback=self._callback)
+        self.iteration_index += 1
+        self.global_step = int(self.model.num_timesteps)
+        logged = self.model.logger.name_to_value
+        names = {"train/policy_gradient_loss": "loss/policy", "train/value_loss": "loss/value",
+                 "train/entropy_loss": "loss/entropy", "train/approx_kl": "loss/approx_kl",
+                 "train/clip_fraction": "loss/clipfrac", "train/explained_variance": "loss/explained_variance"}
+        metrics = {ours: float(logged[theirs]) for theirs, ours in names.items() if theirs in logged}
+        if self._episodes:
+            metrics["episode/return"] = float(np.mean([e["r"] for e in self._episodes]))
+            metrics["episode/length"] = float(np.mean([e["l"] for e in self._episodes]))
+            metrics["episode/count"] = float(len(self._episodes))
+            successes = [float(e["s"]) for e in self._episodes if e["s"] is not None]
+            if successes:
+                metrics["episode/success"] = float(np.mean(successes))
+        return metrics
+
+    def state_dict(self) -> dict:
+        return {"policy": self.model.policy.state_dict(), "global_step": self.global_step,
+                "iteration": self.iteration_index}  # fmt: skip
+
+
+class _SB3Policy:
+    """An SB3 policy seen as ours: ``act(obs)`` on torch observations, ``eval()``/``train()``."""
+
+    def __init__(self, policy) -> None:
+        self.inner = policy
+
+    @torch.no_grad()
+    def act(self, obs, deterministic: bool = False) -> torch.Tensor:
+        obs = torch.as_tensor(obs, device=self.inner.device)
+        return self.inner._predict(obs, deterministic=deterministic)
+
+    def eval(self):
+        self.inner.set_training_mode(False)
+        return self
+
+    def train(self):
+        self.inner.set_training_mode(True)
+        return self
+
+    def load_state_dict(self, state: dict) -> None:
+        self.inner.load_state_dict(state)

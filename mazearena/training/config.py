@@ -64,8 +64,8 @@ class EnvConfig:
 class TrainConfig:
     """Train an agent on a maze, evaluate it on held-out levels, write a run folder."""
 
-    algo: Literal["ppo", "dqn"] = "ppo"
-    """Training algorithm."""
+    algo: Literal["ppo", "dqn", "sb3-ppo"] = "ppo"
+    """Training algorithm: our ppo or dqn, or Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference)."""
     backbone: str = "cnn"
     """Policy backbone: cnn, resnet, impala, transformer or mlp."""
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -116,12 +116,12 @@ class TrainConfig:
 
     @property
     def num_envs(self) -> int:
-        return self.ppo.num_envs if self.algo == "ppo" else self.dqn.num_envs
+        return self.dqn.num_envs if self.algo == "dqn" else self.ppo.num_envs
 
     @property
     def iteration_steps(self) -> int:
         """Env steps between two log lines (a PPO rollout; for DQN, 64 steps of every env)."""
-        return self.ppo.num_envs * self.ppo.num_steps if self.algo == "ppo" else self.dqn.num_envs * 64
+        return self.dqn.num_envs * 64 if self.algo == "dqn" else self.ppo.num_envs * self.ppo.num_steps
 
     @property
     def run_name(self) -> str:

@@ -64,6 +64,8 @@ def _resolve(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
     if not (run_dir / "config.yaml").exists():
         raise ValueError(f"resume: {str(run_dir)!r} is not a run folder (no config.yaml)")
     saved = load_config(run_dir / "config.yaml")
+    if saved.algo == "sb3-ppo":
+        raise ValueError("resume: runs of the Stable-Baselines3 trainer (algo sb3-ppo) cannot be resumed")
     saved.resume, saved.progress, saved.runs_dir = run_dir, cfg.progress, run_dir.parent
     checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt", map_location=saved.device)
     if checkpoint.get("config") != json.dumps(_model_fields(saved), sort_keys=True):
@@ -99,13 +101,21 @@ def train(config: TrainConfig) -> Path:
     iteration_steps = cfg.iteration_steps
     total_iterations = max(1, cfg.total_timesteps // iteration_steps)
     total_steps = total_iterations * iteration_steps
-    envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed)
-    policy = make_policy(cfg, envs)
     device = torch.device(cfg.device)
+    if cfg.algo == "sb3-ppo":
+        from mazearena.agents.sb3 import SB3PPO
+
+        levels = {"num_levels": cfg.env.num_levels, "start_level": cfg.env.start_level}
+        algo = SB3PPO(cfg.ppo, cfg.env.env_id, {**levels, **cfg.env.make_kwargs()}, cfg.backbone, cfg.seed,
+                      cfg.device, total_iterations)  # fmt: skip
+        policy, step_once = algo.policy, algo.iteration
+    else:
+        envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed)
+        policy = make_policy(cfg, envs)
     if cfg.algo == "ppo":
         algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed)
         step_once = algo.iteration
-    else:
+    elif cfg.algo == "dqn":
         algo = DQN(cfg.dqn, envs, policy, device, total_steps, seed=cfg.seed)
         step_once = lambda: algo.iteration(iteration_steps)  # noqa: E731
     best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes

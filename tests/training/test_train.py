@@ -184,3 +184,13 @@ def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
     assert load_checkpoint(crashed / "checkpoints" / "last.pt")["algo"]["global_step"] == 1024
     train(TrainConfig(resume=crashed, progress=False))
     assert metrics(crashed) == metrics(straight)
+
+
+def test_the_sb3_trainer_runs_through_the_same_run_folder(tmp_path):
+    run = train(TrainConfig(runs_dir=tmp_path, name="sb3", algo="sb3-ppo", **{**TINY, "video_episodes": 0}))
+    rows = metrics(run)
+    assert [r["step"] for r in rows] == list(range(128, 1025, 128))
+    assert all("loss/policy" in r for r in rows[1:]) and any("eval/success_rate" in r for r in rows)
+    assert json.loads((run / "report.json").read_text())["summary"]["steps"] == 1024
+    with pytest.raises(ValueError, match="cannot be resumed"):
+        train(TrainConfig(resume=run, progress=False))
