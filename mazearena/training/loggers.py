@@ -84,7 +84,10 @@ class Logger:
         row = {"step": step, **metrics}
         if self._csv_fields is None or not set(row) <= set(self._csv_fields):
             # a new metric appeared: rewrite the file with the wider header (JSONL keeps everything anyway)
-            old = list(csv.DictReader(open(self._csv_path))) if self._csv_fields else []
+            old = []
+            if self._csv_fields:
+                with open(self._csv_path, newline="") as f:
+                    old = list(csv.DictReader(f))
             self._csv_fields = list(dict.fromkeys([*(self._csv_fields or ["step"]), *row]))
             with open(self._csv_path, "w", newline="") as f:
                 writer = csv.DictWriter(f, self._csv_fields)
