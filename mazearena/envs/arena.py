@@ -279,12 +279,7 @@ class ArenaVectorEnv:
             seed = self._seed if self._seed is not None else int(np.random.default_rng().integers(2**62))
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
-        level_ids = None
-        if options:
-            unknown = set(options) - {"level_ids"}
-            if unknown:
-                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_ids']")
-            level_ids = level_ids_option(options, self.num_envs)
+        level_ids = level_ids_option(options, self.num_envs)
         self._seed = None  # later resets without a seed draw fresh seeds
         obs = self.engine.reset(int(seed) + torch.arange(self.num_envs), level_ids=level_ids)
         self._started = True

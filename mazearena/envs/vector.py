@@ -33,8 +33,13 @@ def check_device_and_seed(device: str | torch.device, seed: int | None) -> torch
     return device
 
 
-def level_ids_option(options: dict[str, Any], num_envs: int) -> torch.Tensor:
-    """The ``level_ids`` reset option as a tensor of one id per game, or an error naming the count."""
+def level_ids_option(options: dict[str, Any] | None, num_envs: int) -> torch.Tensor | None:
+    """The ``level_ids`` reset option (one id per game) if given, or an error naming what is wrong."""
+    if not options:
+        return None
+    unknown = set(options) - {"level_ids"}
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_ids']")
     level_ids = torch.as_tensor(options["level_ids"], dtype=torch.long).reshape(-1)
     if level_ids.shape != (num_envs,):
         raise ValueError(f"options['level_ids'] must hold {num_envs} ids, got {level_ids.numel()}")
@@ -94,12 +99,7 @@ class MazeVectorEnv(VectorEnv):
             seeds = torch.as_tensor(list(seed), dtype=torch.long)
             if seeds.shape != (self.num_envs,):
                 raise ValueError(f"seed must be an int or a list of {self.num_envs} ints, got {len(seeds)} seeds")
-        level_ids = None
-        if options:
-            unknown = set(options) - {"level_ids"}
-            if unknown:
-                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_ids']")
-            level_ids = level_ids_option(options, self.num_envs)
+        level_ids = level_ids_option(options, self.num_envs)
         obs = self.engine.reset(seeds, level_ids=level_ids)
         self._started = True
         return obs, {"level_id": self.engine.level_ids.clone()}
