@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
-from mazearena.agents.ppo import _final_rows, _index, _to_torch, _zeros_like_batch
 
 
 @dataclass
@@ -67,30 +67,6 @@ class DQNConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
 
 
-def _squeeze_env_axis(buffer):
-    """``[n, 1, ...]`` -> ``[n, ...]`` for a buffer made from a one-row observation."""
-    if isinstance(buffer, dict):
-        return {k: _squeeze_env_axis(v) for k, v in buffer.items()}
-    return buffer[:, 0]
-
-
-def _put_rows(buffer, idx: torch.Tensor, rows) -> None:
-    if isinstance(buffer, dict):
-        for k in buffer:
-            buffer[k][idx] = rows[k]
-    else:
-        buffer[idx] = rows
-
-
-def _clone(x):
-    return {k: v.clone() for k, v in x.items()} if isinstance(x, dict) else x.clone()
-
-
-def _rows(buffer, n: int):
-    return {k: v[:n].clone() for k, v in buffer.items()} if isinstance(buffer, dict) else buffer[:n].clone()
-
-
-
 class QNetwork(nn.Module):
     def __init__(self, observation_space, num_actions: int, backbone: str = "cnn", **backbone_kwargs) -> None:
         super().__init__()
@@ -116,19 +92,15 @@ class DQN:
         self.total_steps = total_steps
         self.global_step, self.iteration_index, self.last_sync = 0, 0, 0
         obs, _ = envs.reset(seed=seed)
-        self.obs = _to_torch(obs, device)
+        self.obs = batches.to_device(obs, device)
         n = cfg.buffer_size
-        self.buf_obs = _zeros_like_batch(self.obs[:1] if not isinstance(self.obs, dict) else
-                                         {k: v[:1] for k, v in self.obs.items()}, n)  # fmt: skip
-        self.buf_obs = _squeeze_env_axis(self.buf_obs)
-        self.buf_next = _squeeze_env_axis(_zeros_like_batch(
-            self.obs[:1] if not isinstance(self.obs, dict) else {k: v[:1] for k, v in self.obs.items()}, n))
+        one = batches.index(self.obs, 0)  # a single observation: the shape of a buffer row
+        self.buf_obs, self.buf_next = batches.zeros(n, one), batches.zeros(n, one)
         self.buf_actions = torch.zeros(n, dtype=torch.long, device=device)
         self.buf_rewards = torch.zeros(n, device=device)
         self.buf_ends = torch.zeros(n, device=device)  # terminated (not truncated): no bootstrap
         self.size, self.cursor = 0, 0
-        self.ep_return = torch.zeros(cfg.num_envs, device=device)
-        self.ep_length = torch.zeros(cfg.num_envs, dtype=torch.long, device=device)
+        self.episodes = batches.Episodes(cfg.num_envs, device)
 
     def epsilon(self) -> float:
         cfg = self.cfg
@@ -138,8 +110,8 @@ class DQN:
     def _store(self, obs, actions, rewards, next_obs, ends) -> None:
         n = len(actions)
         idx = (self.cursor + torch.arange(n, device=self.device)) % self.cfg.buffer_size
-        _put_rows(self.buf_obs, idx, obs)
-        _put_rows(self.buf_next, idx, next_obs)
+        batches.put(self.buf_obs, idx, obs)
+        batches.put(self.buf_next, idx, next_obs)
         self.buf_actions[idx], self.buf_rewards[idx], self.buf_ends[idx] = actions, rewards, ends
         self.cursor = (self.cursor + n) % self.cfg.buffer_size
         self.size = min(self.size + n, self.cfg.buffer_size)
@@ -147,7 +119,7 @@ class DQN:
     def _learn(self) -> dict[str, float]:
         cfg = self.cfg
         idx = torch.randint(0, self.size, (cfg.batch_size,), device=self.device)
-        obs, next_obs = _index(self.buf_obs, idx), _index(self.buf_next, idx)
+        obs, next_obs = batches.index(self.buf_obs, idx), batches.index(self.buf_next, idx)
         with torch.no_grad():
             best = self.q_net(next_obs).argmax(-1, keepdim=True)  # double DQN: online net picks, target rates
             next_q = self.target(next_obs).gather(1, best).squeeze(1)
@@ -163,7 +135,6 @@ class DQN:
     def iteration(self, env_steps: int = 1024) -> dict[str, float]:
         """About ``env_steps`` env steps (whole vector steps) with learning; returns their metrics."""
         cfg = self.cfg
-        episodes: dict[str, list[float]] = {"return": [], "length": [], "success": []}
         learned: list[dict[str, float]] = []
         for _ in range(max(1, env_steps // cfg.num_envs)):
             eps = self.epsilon()
@@ -172,32 +143,19 @@ class DQN:
             explore = torch.rand(cfg.num_envs, device=self.device) < eps
             random_actions = torch.randint(0, self.envs.single_action_space.n, (cfg.num_envs,), device=self.device)
             actions = torch.where(explore, random_actions, greedy)
-            native = isinstance(self.obs, torch.Tensor) and getattr(self.envs, "device", None) is not None
-            obs, reward, terminated, truncated, info = self.envs.step(actions if native else actions.cpu().numpy())
-            obs = _to_torch(obs, self.device)
-            reward = torch.as_tensor(reward, device=self.device).float()
-            terminated = torch.as_tensor(terminated, device=self.device).bool()
-            truncated = torch.as_tensor(truncated, device=self.device).bool()
+            obs, reward, terminated, truncated, info = batches.step(self.envs, actions, self.device)
             done = terminated | truncated
             # the stored next observation of an ended episode is its final one, not the next episode's first
             next_obs = obs
             ended = done.nonzero().squeeze(1)
             if len(ended):
-                next_obs = _clone(obs)
-                final = _final_rows(info, ended, self.device)
-                _put_rows(next_obs, ended, final)
+                next_obs = batches.clone(obs)
+                final = batches.final_rows(info, ended, self.device)
+                batches.put(next_obs, ended, final)
             self._store(self.obs, actions, reward, next_obs, terminated.float())
             self.obs = obs
             self.global_step += cfg.num_envs
-            self.ep_return += reward
-            self.ep_length += 1
-            if len(ended):
-                episodes["return"] += self.ep_return[ended].tolist()
-                episodes["length"] += self.ep_length[ended].tolist()
-                if "is_success" in info:
-                    episodes["success"] += torch.as_tensor(info["is_success"]).to(self.device)[ended].float().tolist()
-                self.ep_return[ended] = 0
-                self.ep_length[ended] = 0
+            self.episodes.update(reward, done, info)
             if self.global_step >= cfg.learning_starts and self.size >= cfg.batch_size:
                 self.iteration_index += 1
                 if self.iteration_index % cfg.train_every == 0:
@@ -210,13 +168,7 @@ class DQN:
         metrics = {"epsilon": self.epsilon()}
         if learned:
             metrics |= {k: float(np.mean([m[k] for m in learned])) for k in learned[0]}
-        if episodes["return"]:
-            metrics |= {"episode/return": float(np.mean(episodes["return"])),
-                        "episode/length": float(np.mean(episodes["length"])),
-                        "episode/count": float(len(episodes["return"]))}  # fmt: skip
-        if episodes["success"]:
-            metrics["episode/success"] = float(np.mean(episodes["success"]))
-        return metrics
+        return metrics | self.episodes.metrics()
 
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
@@ -226,8 +178,9 @@ class DQN:
             "policy": self.q_net.state_dict(), "target": self.target.state_dict(),
             "optimizer": self.optimizer.state_dict(), "iteration": self.iteration_index,
             "global_step": self.global_step, "last_sync": self.last_sync, "torch_rng": torch.get_rng_state(),
-            "obs": self.obs, "ep_return": self.ep_return, "ep_length": self.ep_length,
-            "size": n, "cursor": self.cursor, "buf_obs": _rows(self.buf_obs, n), "buf_next": _rows(self.buf_next, n),
+            "obs": self.obs, **self.episodes.state_dict(),
+            "size": n, "cursor": self.cursor, "buf_obs": batches.clone(batches.index(self.buf_obs, slice(0, n))),
+            "buf_next": batches.clone(batches.index(self.buf_next, slice(0, n))),
             "buf_actions": self.buf_actions[:n].clone(), "buf_rewards": self.buf_rewards[:n].clone(),
             "buf_ends": self.buf_ends[:n].clone(),
             **({"engine": self.envs.unwrapped.engine.state_dict()} if hasattr(self.envs.unwrapped, "engine") else {}),
@@ -241,11 +194,12 @@ class DQN:
         self.iteration_index, self.global_step = int(state["iteration"]), int(state["global_step"])
         self.last_sync, self.size, self.cursor = int(state["last_sync"]), int(state["size"]), int(state["cursor"])
         torch.set_rng_state(state["torch_rng"])
-        self.obs = _to_torch(state["obs"], self.device)
-        self.ep_return, self.ep_length = state["ep_return"].to(self.device), state["ep_length"].to(self.device)
+        self.obs = batches.to_device(state["obs"], self.device)
+        self.episodes.load_state_dict(state)
         n = self.size
-        _put_rows(self.buf_obs, torch.arange(n, device=self.device), _to_torch(state["buf_obs"], self.device))
-        _put_rows(self.buf_next, torch.arange(n, device=self.device), _to_torch(state["buf_next"], self.device))
+        filled = slice(0, n)
+        batches.put(self.buf_obs, filled, batches.to_device(state["buf_obs"], self.device))
+        batches.put(self.buf_next, filled, batches.to_device(state["buf_next"], self.device))
         self.buf_actions[:n], self.buf_rewards[:n] = state["buf_actions"], state["buf_rewards"]
         self.buf_ends[:n] = state["buf_ends"]
         if "engine" in state:

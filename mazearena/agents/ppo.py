@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
+from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
 
 
@@ -103,50 +103,6 @@ class ActorCritic(nn.Module):
         return torch.distributions.Categorical(logits=logits).sample()
 
 
-def _to_torch(x, device: torch.device):
-    if isinstance(x, dict):
-        return {k: _to_torch(v, device) for k, v in x.items()}
-    return torch.as_tensor(x, device=device)
-
-
-def _index(x, idx):
-    return {k: v[idx] for k, v in x.items()} if isinstance(x, dict) else x[idx]
-
-
-def _zeros_like_batch(obs, steps: int):
-    """A rollout buffer ``[steps, *obs.shape]`` for an observation batch (tensor or dict of tensors)."""
-    if isinstance(obs, dict):
-        return {k: _zeros_like_batch(v, steps) for k, v in obs.items()}
-    return torch.zeros((steps, *obs.shape), dtype=obs.dtype, device=obs.device)
-
-
-def _put(buffer, step: int, obs) -> None:
-    if isinstance(buffer, dict):
-        for k in buffer:
-            buffer[k][step] = obs[k]
-    else:
-        buffer[step] = obs
-
-
-def _flat(buffer):
-    """``[steps, envs, ...]`` -> ``[steps * envs, ...]``."""
-    if isinstance(buffer, dict):
-        return {k: _flat(v) for k, v in buffer.items()}
-    return buffer.reshape(-1, *buffer.shape[2:])
-
-
-def _final_rows(info: dict, rows: torch.Tensor, device: torch.device):
-    """The final observations of the envs ``rows`` from a same-step-autoreset ``info``."""
-    final = info["final_obs"]
-    first = next(iter(final.values())) if isinstance(final, dict) else final
-    if isinstance(first, torch.Tensor):  # mazearena vector envs: a batch on the device
-        return _to_torch(_index(final, rows), device)
-    picked = [final[i] for i in rows.tolist()]  # numpy vector envs: an object array, one entry per env
-    if isinstance(picked[0], dict):
-        return {k: torch.as_tensor(np.stack([p[k] for p in picked]), device=device) for k in picked[0]}
-    return torch.as_tensor(np.stack(picked), device=device)
-
-
 class PPO:
     """PPO on a Gymnasium vector env with discrete actions and same-step autoreset."""
 
@@ -162,32 +118,24 @@ class PPO:
         self.iteration_index = 0
         self.global_step = 0
         obs, _ = envs.reset(seed=seed)
-        self.obs = _to_torch(obs, device)
+        self.obs = batches.to_device(obs, device)
         n, t = cfg.num_envs, cfg.num_steps
-        self.buf_obs = _zeros_like_batch(self.obs, t)
+        self.buf_obs = batches.zeros(t, self.obs)
         self.buf_actions = torch.zeros(t, n, dtype=torch.long, device=device)
         self.buf_logprobs = torch.zeros(t, n, device=device)
         self.buf_rewards = torch.zeros(t, n, device=device)
         self.buf_dones = torch.zeros(t, n, device=device)
         self.buf_values = torch.zeros(t, n, device=device)
         self.next_done = torch.zeros(n, device=device)
-        self.ep_return = torch.zeros(n, device=device)  # running episode statistics
-        self.ep_length = torch.zeros(n, dtype=torch.long, device=device)
+        self.episodes = batches.Episodes(n, device)
 
     # ---------------------------------------------------------------- rollout
-    def _env_step(self, actions: torch.Tensor):
-        native = isinstance(self.obs, torch.Tensor) and getattr(self.envs, "device", None) is not None
-        obs, reward, terminated, truncated, info = self.envs.step(actions if native else actions.cpu().numpy())
-        as_tensor = lambda x: torch.as_tensor(x, device=self.device)  # noqa: E731
-        return (_to_torch(obs, self.device), as_tensor(reward).float(), as_tensor(terminated).bool(),
-                as_tensor(truncated).bool(), info)
-
     @torch.no_grad()
-    def _rollout(self) -> dict[str, list[float]]:
-        cfg, episodes = self.cfg, {"return": [], "length": [], "success": []}
+    def _rollout(self) -> None:
+        cfg = self.cfg
         for step in range(cfg.num_steps):
             self.global_step += cfg.num_envs
-            _put(self.buf_obs, step, self.obs)
+            batches.put(self.buf_obs, step, self.obs)
             self.buf_dones[step] = self.next_done
             logits, value = self.policy(self.obs)
             dist = torch.distributions.Categorical(logits=logits)
@@ -196,27 +144,16 @@ class PPO:
             self.buf_actions[step] = action
             self.buf_logprobs[step] = dist.log_prob(action)
 
-            self.obs, reward, terminated, truncated, info = self._env_step(action)
+            self.obs, reward, terminated, truncated, info = batches.step(self.envs, action, self.device)
             done = terminated | truncated
-            self.ep_return += reward
-            self.ep_length += 1
+            self.episodes.update(reward, done, info)
             # A time-out is not an ending: bootstrap the value of the final observation into the reward.
             cut = (truncated & ~terminated).nonzero().squeeze(1)
             if len(cut):
                 reward = reward.clone()
-                reward[cut] += cfg.gamma * self.policy.value(_final_rows(info, cut, self.device))
+                reward[cut] += cfg.gamma * self.policy.value(batches.final_rows(info, cut, self.device))
             self.buf_rewards[step] = reward
             self.next_done = done.float()
-            if bool(done.any()):
-                ended = done.nonzero().squeeze(1)
-                episodes["return"] += self.ep_return[ended].tolist()
-                episodes["length"] += self.ep_length[ended].tolist()
-                if "is_success" in info:
-                    success = torch.as_tensor(info["is_success"]).to(self.device)
-                    episodes["success"] += success[ended].float().tolist()
-                self.ep_return[ended] = 0
-                self.ep_length[ended] = 0
-        return episodes
 
     # ---------------------------------------------------------------- advantages
     @torch.no_grad()
@@ -242,10 +179,10 @@ class PPO:
         if cfg.anneal_lr:
             frac = 1.0 - self.iteration_index / max(self.total_iterations, 1)
             self.optimizer.param_groups[0]["lr"] = frac * cfg.learning_rate
-        episodes = self._rollout()
+        self._rollout()
         advantages, returns = self._advantages()
 
-        b_obs, b_actions = _flat(self.buf_obs), self.buf_actions.reshape(-1)
+        b_obs, b_actions = batches.flatten_steps(self.buf_obs), self.buf_actions.reshape(-1)
         b_logprobs, b_values = self.buf_logprobs.reshape(-1), self.buf_values.reshape(-1)
         b_adv, b_returns = advantages.reshape(-1), returns.reshape(-1)
         batch = cfg.num_envs * cfg.num_steps
@@ -255,7 +192,7 @@ class PPO:
             order = torch.randperm(batch, device=self.device)
             for start in range(0, batch, minibatch):
                 mb = order[start : start + minibatch]
-                logits, value = self.policy(_index(b_obs, mb))
+                logits, value = self.policy(batches.index(b_obs, mb))
                 dist = torch.distributions.Categorical(logits=logits)
                 logratio = dist.log_prob(b_actions[mb]) - b_logprobs[mb]
                 ratio = logratio.exp()
@@ -288,13 +225,7 @@ class PPO:
             "loss/approx_kl": float(approx_kl), "loss/clipfrac": float(torch.stack(clipfracs).mean()),
             "loss/explained_variance": explained, "lr": self.optimizer.param_groups[0]["lr"],
         }  # fmt: skip
-        if episodes["return"]:
-            metrics["episode/return"] = float(np.mean(episodes["return"]))
-            metrics["episode/length"] = float(np.mean(episodes["length"]))
-            metrics["episode/count"] = float(len(episodes["return"]))
-        if episodes["success"]:
-            metrics["episode/success"] = float(np.mean(episodes["success"]))
-        return metrics
+        return metrics | self.episodes.metrics()
 
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
@@ -303,7 +234,7 @@ class PPO:
             "policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
             "iteration": self.iteration_index, "global_step": self.global_step,
             "torch_rng": torch.get_rng_state(), "obs": self.obs, "next_done": self.next_done,
-            "ep_return": self.ep_return, "ep_length": self.ep_length,
+            **self.episodes.state_dict(),
         }  # fmt: skip
         engine = getattr(getattr(self.envs, "unwrapped", self.envs), "engine", None)
         if engine is not None:
@@ -315,8 +246,8 @@ class PPO:
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration_index, self.global_step = int(state["iteration"]), int(state["global_step"])
         torch.set_rng_state(state["torch_rng"])
-        self.obs = _to_torch(state["obs"], self.device)
+        self.obs = batches.to_device(state["obs"], self.device)
         self.next_done = state["next_done"].to(self.device)
-        self.ep_return, self.ep_length = state["ep_return"].to(self.device), state["ep_length"].to(self.device)
+        self.episodes.load_state_dict(state)
         if "engine" in state:
             self.envs.unwrapped.engine.load_state_dict(state["engine"])

@@ -1,0 +1,108 @@
+"""Observation batches as the algorithms handle them: a tensor, or a dict of tensors (arena tokens),
+with the few operations rollouts and replay buffers need, and one env step that hands back torch tensors
+whatever kind of vector env it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_device(x, device: torch.device):
+    """Numpy arrays or tensors (or a dict of them) as tensors on ``device``."""
+    if isinstance(x, dict):
+        return {k: to_device(v, device) for k, v in x.items()}
+    return torch.as_tensor(x, device=device)
+
+
+def index(x, idx):
+    return {k: v[idx] for k, v in x.items()} if isinstance(x, dict) else x[idx]
+
+
+def put(buffer, idx, rows) -> None:
+    """``buffer[idx] = rows`` for a tensor or dict buffer."""
+    if isinstance(buffer, dict):
+        for k in buffer:
+            buffer[k][idx] = rows[k]
+    else:
+        buffer[idx] = rows
+
+
+def clone(x):
+    return {k: v.clone() for k, v in x.items()} if isinstance(x, dict) else x.clone()
+
+
+def zeros(length: int, like):
+    """A buffer ``[length, *like.shape]`` of ``like``'s dtype and device."""
+    if isinstance(like, dict):
+        return {k: zeros(length, v) for k, v in like.items()}
+    return torch.zeros((length, *like.shape), dtype=like.dtype, device=like.device)
+
+
+def flatten_steps(buffer):
+    """``[steps, envs, ...]`` -> ``[steps * envs, ...]``."""
+    if isinstance(buffer, dict):
+        return {k: flatten_steps(v) for k, v in buffer.items()}
+    return buffer.reshape(-1, *buffer.shape[2:])
+
+
+def final_rows(info: dict, rows: torch.Tensor, device: torch.device):
+    """The final observations of the envs ``rows`` from a same-step-autoreset ``info``."""
+    final = info["final_obs"]
+    first = next(iter(final.values())) if isinstance(final, dict) else final
+    if isinstance(first, torch.Tensor):  # mazearena vector envs: a batch on the device
+        return to_device(index(final, rows), device)
+    picked = [final[i] for i in rows.tolist()]  # numpy vector envs: an object array, one entry per env
+    if isinstance(picked[0], dict):
+        return {k: torch.as_tensor(np.stack([p[k] for p in picked]), device=device) for k in picked[0]}
+    return torch.as_tensor(np.stack(picked), device=device)
+
+
+def step(envs, actions: torch.Tensor, device: torch.device):
+    """``envs.step(actions)`` with everything returned as tensors on ``device`` (mazearena vector envs take
+    and give tensors; other Gymnasium vector envs take numpy)."""
+    native = getattr(envs, "device", None) is not None
+    obs, reward, terminated, truncated, info = envs.step(actions if native else actions.cpu().numpy())
+    return (to_device(obs, device), torch.as_tensor(reward, device=device).float(),
+            torch.as_tensor(terminated, device=device).bool(), torch.as_tensor(truncated, device=device).bool(), info)
+
+
+class Episodes:
+    """Running return and length of every env, and the episodes that ended since the last :meth:`metrics`."""
+
+    def __init__(self, num_envs: int, device: torch.device) -> None:
+        self.ret = torch.zeros(num_envs, device=device)
+        self.length = torch.zeros(num_envs, dtype=torch.long, device=device)
+        self.ended: dict[str, list[float]] = {"return": [], "length": [], "success": []}
+
+    def update(self, reward: torch.Tensor, done: torch.Tensor, info: dict) -> None:
+        self.ret += reward
+        self.length += 1
+        if not bool(done.any()):
+            return
+        rows = done.nonzero().squeeze(1)
+        self.ended["return"] += self.ret[rows].tolist()
+        self.ended["length"] += self.length[rows].tolist()
+        if "is_success" in info:
+            self.ended["success"] += torch.as_tensor(info["is_success"]).to(rows.device)[rows].float().tolist()
+        self.ret[rows] = 0
+        self.length[rows] = 0
+
+    def metrics(self) -> dict[str, float]:
+        """Mean return, length and success of the episodes that ended, then forget them."""
+        out = {}
+        if self.ended["return"]:
+            out = {"episode/return": float(np.mean(self.ended["return"])),
+                   "episode/length": float(np.mean(self.ended["length"])),
+                   "episode/count": float(len(self.ended["return"]))}  # fmt: skip
+        if self.ended["success"]:
+            out["episode/success"] = float(np.mean(self.ended["success"]))
+        self.ended = {"return": [], "length": [], "success": []}
+        return out
+
+    def state_dict(self) -> dict:
+        return {"ep_return": self.ret.clone(), "ep_length": self.length.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ret.copy_(state["ep_return"])
+        self.length.copy_(state["ep_length"])
