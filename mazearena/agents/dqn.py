@@ -18,6 +18,7 @@ from torch import nn
 
 from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
+from mazearena.checks import check_int
 
 
 @dataclass
@@ -55,9 +56,7 @@ class DQNConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_envs", "buffer_size", "batch_size", "train_every", "gradient_steps", "target_update_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+            check_int(name, getattr(self, name), 1)
         if self.batch_size > self.buffer_size:
             raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
         for name in ("gamma", "tau", "epsilon_start", "epsilon_end", "exploration_fraction"):

@@ -19,6 +19,7 @@ from torch import nn
 
 from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
+from mazearena.checks import check_int
 
 
 @dataclass
@@ -58,9 +59,7 @@ class PPOConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+            check_int(name, getattr(self, name), 1)
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible by "
                              f"num_minibatches ({self.num_minibatches})")

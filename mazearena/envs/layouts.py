@@ -18,6 +18,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
+from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.grid import (
     STREAM_DIVIDER,
     STREAM_EDGE,
@@ -55,16 +56,6 @@ class Generator(str, Enum):
     BACKTRACKER = "backtracker"  # depth-first carving: long winding corridors
 
 
-def _enum_value(enum_cls: type[Enum], value: object, field: str) -> Enum:
-    if isinstance(value, enum_cls):
-        return value
-    try:
-        return enum_cls(value)
-    except ValueError:
-        valid = ", ".join(repr(m.value) for m in enum_cls)  # type: ignore[attr-defined]
-        raise ValueError(f"{field} must be one of {valid}, got {value!r}") from None
-
-
 @dataclass(frozen=True)
 class LayoutConfig:
     """How levels are generated. Every field is validated on construction."""
@@ -83,16 +74,15 @@ class LayoutConfig:
     """``hazards`` only: probability that each safe candidate cell (dead end, shortcut, pillar) is lava."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "variant", _enum_value(Variant, self.variant, "variant"))
-        object.__setattr__(self, "generator", _enum_value(Generator, self.generator, "generator"))
+        object.__setattr__(self, "variant", enum_value(Variant, self.variant, "variant"))
+        object.__setattr__(self, "generator", enum_value(Generator, self.generator, "generator"))
         if isinstance(self.size, bool) or not isinstance(self.size, int):
             raise TypeError(f"size must be an int, got {self.size!r}")
         if self.size % 2 == 0 or not MIN_SIZE <= self.size <= MAX_SIZE:
             raise ValueError(f"size must be odd and in [{MIN_SIZE}, {MAX_SIZE}], got {self.size}")
         if not (isinstance(self.loops, (int, float)) and 0.0 <= self.loops <= 1.0):
             raise ValueError(f"loops must be a number in [0, 1], got {self.loops!r}")
-        if isinstance(self.rooms, bool) or not isinstance(self.rooms, int) or not 0 <= self.rooms <= 16:
-            raise ValueError(f"rooms must be an int in [0, 16], got {self.rooms!r}")
+        check_int("rooms", self.rooms, 0, 16)
         if not (isinstance(self.hazard_rate, (int, float)) and 0.0 <= self.hazard_rate <= 1.0):
             raise ValueError(f"hazard_rate must be a number in [0, 1], got {self.hazard_rate!r}")
 
@@ -423,8 +413,7 @@ def level_range(num_levels: int, start_level: int) -> tuple[int, int]:
     """
     if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 0:
         raise ValueError(f"num_levels must be an int >= 0 (0 = unlimited), got {num_levels!r}")
-    if isinstance(start_level, bool) or not isinstance(start_level, int) or start_level < 0:
-        raise ValueError(f"start_level must be an int >= 0, got {start_level!r}")
+    check_int("start_level", start_level, 0)
     span = num_levels if num_levels > 0 else 2**31
     if start_level + span > MAX_LEVEL_ID:
         raise ValueError(f"start_level + num_levels must stay below 2**62, got {start_level} + {span}")

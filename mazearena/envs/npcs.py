@@ -25,9 +25,10 @@ from enum import Enum
 
 import torch
 
+from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.arena import ATTACK, ArenaEngine, Mode
 from mazearena.envs.engine.grid import STREAM_NPC, uniform
-from mazearena.envs.layouts import UNREACHABLE, _enum_value, shortest_steps
+from mazearena.envs.layouts import UNREACHABLE, shortest_steps
 
 
 class Behaviour(str, Enum):
@@ -56,13 +57,11 @@ class NpcSpec:
     """``patrol``: steps between turns."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "behaviour", _enum_value(Behaviour, self.behaviour, "behaviour"))
+        object.__setattr__(self, "behaviour", enum_value(Behaviour, self.behaviour, "behaviour"))
         if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or not 0 <= self.epsilon <= 1:
             raise ValueError(f"epsilon must be a number in [0, 1], got {self.epsilon!r}")
         for name in ("guard_radius", "patrol_period"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+            check_int(name, getattr(self, name), 1)
 
 
 def team_distances(engine: ArenaEngine) -> torch.Tensor:

@@ -38,6 +38,7 @@ from enum import Enum
 import torch
 import torch.nn.functional as F
 
+from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.grid import STREAM_BASE, STREAM_SPAWN, Cell, hash_ints, randint, uniform
 from mazearena.envs.engine.levels import LevelSource
 from mazearena.envs.engine.maze import _backend
@@ -45,7 +46,6 @@ from mazearena.envs.layouts import (
     UNREACHABLE,
     Generator,
     LayoutConfig,
-    _enum_value,
     generate,
     level_range,
     shortest_steps,
@@ -118,27 +118,20 @@ class ArenaConfig:
     """``combat`` only: how many cells an attack reaches."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "mode", _enum_value(Mode, self.mode, "mode"))
-        object.__setattr__(self, "layout", _enum_value(ArenaLayout, self.layout, "layout"))
-        object.__setattr__(self, "obs_mode", _enum_value(ObsMode, self.obs_mode, "obs_mode"))
+        object.__setattr__(self, "mode", enum_value(Mode, self.mode, "mode"))
+        object.__setattr__(self, "layout", enum_value(ArenaLayout, self.layout, "layout"))
+        object.__setattr__(self, "obs_mode", enum_value(ObsMode, self.obs_mode, "obs_mode"))
         for name in ("red", "blue"):
-            n = getattr(self, name)
-            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TEAM_SIZE:
-                raise ValueError(f"{name} (team size) must be an int in [1, {MAX_TEAM_SIZE}], got {n!r}")
+            check_int(f"{name} (team size)", getattr(self, name), 1, MAX_TEAM_SIZE)
         s = self.size
-        if isinstance(s, bool) or not isinstance(s, int) or s % 2 == 0 or not 9 <= s <= 63:
-            raise ValueError(f"size must be an odd int in [9, 63], got {s!r}")
+        check_int("size", s, 9, 63, odd=True)
         # Each team spawns on distinct node cells of its half: (s // 2) // 2 columns of (s // 2) nodes.
         room = (s // 4) * (s // 2)
         if max(self.red, self.blue) > room:
             raise ValueError(f"size {s} has room for {room} agents per team, got red={self.red}, blue={self.blue}")
-        v = self.view_size
-        if isinstance(v, bool) or not isinstance(v, int) or v % 2 == 0 or not 3 <= v <= 31:
-            raise ValueError(f"view_size must be an odd int in [3, 31], got {v!r}")
-        for name, lo in (("max_cycles", 1), ("captures_to_win", 1), ("max_health", 1), ("attack_range", 1)):
-            n = getattr(self, name)
-            if isinstance(n, bool) or not isinstance(n, int) or n < lo:
-                raise ValueError(f"{name} must be an int >= {lo}, got {n!r}")
+        check_int("view_size", self.view_size, 3, 31, odd=True)
+        for name in ("max_cycles", "captures_to_win", "max_health", "attack_range"):
+            check_int(name, getattr(self, name), 1)
         if self.chasers not in TEAMS:
             raise ValueError(f"chasers must be 'red' or 'blue', got {self.chasers!r}")
         level_range(self.num_levels, self.start_level)
@@ -204,8 +197,7 @@ class ArenaEngine:
 
     def __init__(self, num_envs: int, config: ArenaConfig, device: str | torch.device = "cpu",
                  autoreset: bool = True, focal: list[int] | None = None, backend: str = "auto") -> None:  # fmt: skip
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        check_int("num_envs", num_envs, 1)
         self.num_envs, self.config, self.autoreset = num_envs, config, autoreset
         self.device = dev = torch.device(device)
         # CPU games run the observation and respawn loops compiled (cpu_kernels), as the maze engine does.

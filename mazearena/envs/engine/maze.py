@@ -29,6 +29,7 @@ from enum import Enum
 import numpy as np
 import torch
 
+from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.grid import (
     HEADING_DELTAS,
     STREAM_HEADING,
@@ -39,7 +40,7 @@ from mazearena.envs.engine.grid import (
     randint,
 )
 from mazearena.envs.engine.levels import LevelSource
-from mazearena.envs.layouts import LayoutConfig, _enum_value, generate, level_range
+from mazearena.envs.layouts import LayoutConfig, generate, level_range
 
 CHANNELS = ("wall", "goal", "key", "door", "lava", "agent", "facing", "has_key")
 _CELL_CHANNELS = (Cell.WALL, Cell.GOAL, Cell.KEY, Cell.DOOR, Cell.LAVA)
@@ -79,13 +80,10 @@ class MazeConfig(LayoutConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "obs_mode", _enum_value(ObsMode, self.obs_mode, "obs_mode"))
-        object.__setattr__(self, "actions", _enum_value(ActionSet, self.actions, "actions"))
-        v = self.view_size
-        if isinstance(v, bool) or not isinstance(v, int) or v % 2 == 0 or not 3 <= v <= 31:
-            raise ValueError(f"view_size must be an odd int in [3, 31], got {v!r}")
-        if isinstance(self.pixel_tile, bool) or not isinstance(self.pixel_tile, int) or not 4 <= self.pixel_tile <= 32:
-            raise ValueError(f"pixel_tile must be an int in [4, 32], got {self.pixel_tile!r}")
+        object.__setattr__(self, "obs_mode", enum_value(ObsMode, self.obs_mode, "obs_mode"))
+        object.__setattr__(self, "actions", enum_value(ActionSet, self.actions, "actions"))
+        check_int("view_size", self.view_size, 3, 31, odd=True)
+        check_int("pixel_tile", self.pixel_tile, 4, 32)
         level_range(self.num_levels, self.start_level)
 
     @property
@@ -156,8 +154,7 @@ class MazeEngine:
         autoreset: bool = True,
         backend: str = "auto",
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        check_int("num_envs", num_envs, 1)
         if max_episode_steps is not None and (
             isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1
         ):
