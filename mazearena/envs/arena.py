@@ -98,7 +98,27 @@ def _agent_obs(obs: torch.Tensor | dict, i: int):
     return obs[0, i].numpy()
 
 
-class ArenaParallelEnv(ParallelEnv):
+class _AgentSpaces:
+    """Every agent of an arena shares one observation space and one action space."""
+
+    possible_agents: list[str]
+    single_observation_space: gym.spaces.Space
+    single_action_space: gym.spaces.Space
+
+    def observation_space(self, agent: str) -> gym.spaces.Space:
+        self._check_agent(agent)
+        return self.single_observation_space
+
+    def action_space(self, agent: str) -> gym.spaces.Space:
+        self._check_agent(agent)
+        return self.single_action_space
+
+    def _check_agent(self, agent: str) -> None:
+        if agent not in self.possible_agents:
+            raise KeyError(f"unknown agent {agent!r}; agents of this arena: {', '.join(self.possible_agents)}")
+
+
+class ArenaParallelEnv(_AgentSpaces, ParallelEnv):
     """One arena game. Keyword arguments are the fields of :class:`ArenaConfig`.
 
     ``reset(options={"level_id": n})`` plays arena ``n``. Agents that are caught or die leave ``agents``
@@ -119,25 +139,12 @@ class ArenaParallelEnv(ParallelEnv):
         self.possible_agents = list(self.roster.focal)
         self.agents: list[str] = []
         self._index = dict(zip(self.roster.focal, self.roster.focal_index, strict=True))
-        self._obs_space = observation_space(self.config)
-        self._act_space = gym.spaces.Discrete(self.config.num_actions)
+        self.single_observation_space = observation_space(self.config)
+        self.single_action_space = gym.spaces.Discrete(self.config.num_actions)
         self.state_space = state_space(self.config)
-        self._np_random_seed: int | None = None
         self._rng = np.random.default_rng()
         self._started = False
         self._window = None
-
-    def observation_space(self, agent: str) -> gym.spaces.Space:
-        self._check_name(agent)
-        return self._obs_space
-
-    def action_space(self, agent: str) -> gym.spaces.Space:
-        self._check_name(agent)
-        return self._act_space
-
-    def _check_name(self, agent: str) -> None:
-        if agent not in self._index:
-            raise KeyError(f"unknown agent {agent!r}; agents of this arena: {', '.join(self.possible_agents)}")
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         level_id = None
@@ -234,7 +241,7 @@ def _check_action(agent: str, action: Any, num_actions: int) -> int:
     return int(action)
 
 
-class ArenaVectorEnv:
+class ArenaVectorEnv(_AgentSpaces):
     """``num_envs`` arena games stepped together; agents are batch columns, tensors stay on ``device``.
 
     ``step(actions)`` takes integers ``[num_envs, num_agents]`` (actions of agents out of the game are
@@ -260,18 +267,6 @@ class ArenaVectorEnv:
         self.state_space = state_space(self.config)
         self._seed = seed
         self._started = False
-
-    def observation_space(self, agent: str) -> gym.spaces.Space:
-        self._check(agent)
-        return self.single_observation_space
-
-    def action_space(self, agent: str) -> gym.spaces.Space:
-        self._check(agent)
-        return self.single_action_space
-
-    def _check(self, agent: str) -> None:
-        if agent not in self.possible_agents:
-            raise KeyError(f"unknown agent {agent!r}; agents of this arena: {', '.join(self.possible_agents)}")
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset every game; ``seed`` seeds game i with ``seed + i``. ``options={"level_ids": [...]}``."""
