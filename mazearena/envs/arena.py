@@ -22,6 +22,7 @@ from mazearena.envs.engine.arena import (
     ObsMode,
 )
 from mazearena.envs.engine.grid import check_action_batch
+from mazearena.envs.render import WindowRender
 from mazearena.envs.vector import check_device_and_seed, level_ids_option
 
 ACTION_MEANINGS = ("stay", "north", "east", "south", "west", "attack")
@@ -118,7 +119,7 @@ class _AgentSpaces:
             raise KeyError(f"unknown agent {agent!r}; agents of this arena: {', '.join(self.possible_agents)}")
 
 
-class ArenaParallelEnv(_AgentSpaces, ParallelEnv):
+class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
     """One arena game. Keyword arguments are the fields of :class:`ArenaConfig`.
 
     ``reset(options={"level_id": n})`` plays arena ``n``. Agents that are caught or die leave ``agents``
@@ -127,6 +128,7 @@ class ArenaParallelEnv(_AgentSpaces, ParallelEnv):
 
     metadata = {"render_modes": ["human", "rgb_array"], "name": "arena_v0", "is_parallelizable": True,
                 "render_fps": 8}
+    window_title = "mazearena arena"
     # ``scenario="ctf_3v3_vs_guards"`` (see :mod:`scenarios`) exposes only the focal agents; NPCs act inside.
 
     def __init__(self, render_mode: str | None = None, scenario: str | None = None, **kwargs: Any) -> None:
@@ -144,7 +146,6 @@ class ArenaParallelEnv(_AgentSpaces, ParallelEnv):
         self.state_space = state_space(self.config)
         self._rng = np.random.default_rng()
         self._started = False
-        self._window = None
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         level_id = None
@@ -208,25 +209,10 @@ class ArenaParallelEnv(_AgentSpaces, ParallelEnv):
     def state(self) -> np.ndarray:
         return self.engine.state()[0].numpy()
 
-    def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
-            return None
-        from mazearena.envs.render import Window, render_arena
+    def frame(self) -> np.ndarray:
+        from mazearena.envs.render import render_arena
 
-        frame = render_arena(self.engine, 0)
-        if self.render_mode == "rgb_array":
-            return frame
-        if self._window is None:
-            self._window = Window("mazearena arena", (frame.shape[1], frame.shape[0]), fps=self.metadata["render_fps"])
-        self._window.show(frame)
-        self._window.events()
-        return None
-
-    def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None
+        return render_arena(self.engine, 0)
 
 
 def _check_action(agent: str, action: Any, num_actions: int) -> int:

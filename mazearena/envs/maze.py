@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from mazearena.envs.engine.maze import ActionSet, MazeConfig, MazeEngine, ObsMode, ScalarMaze
+from mazearena.envs.render import WindowRender
 
 
 def make_config(kwargs: dict[str, Any]) -> MazeConfig:
@@ -69,7 +70,7 @@ def check_action(action: Any, num_actions: int) -> int:
     return int(action)
 
 
-class MazeEnv(gym.Env):
+class MazeEnv(WindowRender, gym.Env):
     """One procedurally generated maze. Keyword arguments are the fields of :class:`MazeConfig`.
 
     ``reset(options={"level_id": n})`` replays level ``n`` (with a spawn drawn from the seed).
@@ -87,7 +88,6 @@ class MazeEnv(gym.Env):
         self.observation_space = observation_space(self.config)
         self.action_space = gym.spaces.Discrete(self.config.num_actions)
         self._started = False
-        self._window = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -123,28 +123,11 @@ class MazeEnv(gym.Env):
         self._game.store()
         return self._engine
 
-    def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
-            return None
-        frame = draw_game(self.engine, 0)
-        if self.render_mode == "rgb_array":
-            return frame
-        if self._window is None:
-            from mazearena.envs.render import Window
-
-            self._window = Window("mazearena", (frame.shape[1], frame.shape[0]), fps=self.metadata["render_fps"])
-        self._window.show(frame)
-        self._window.events()
-        return None
+    def frame(self) -> np.ndarray:
+        return draw_game(self.engine, 0)
 
     @property
     def action_meanings(self) -> list[str]:
         if self.config.actions is ActionSet.CARDINAL:
             return ["north", "east", "south", "west"]
         return ["left", "right", "forward"]
-
-    def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None

@@ -213,3 +213,36 @@ class Window:
         if not self.closed:
             self.closed = True
             self._pg.display.quit()
+
+
+class WindowRender:
+    """``render()`` and ``close()`` for an env that draws frames with :meth:`frame`: ``rgb_array`` returns the
+    frame, ``human`` shows it in a :class:`Window` opened on first use."""
+
+    render_mode: str | None
+    metadata: dict
+    window_title = "mazearena"
+    _window: Window | None = None
+
+    def frame(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            import gymnasium as gym
+
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
+            return None
+        frame = self.frame()
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = Window(self.window_title, (frame.shape[1], frame.shape[0]), fps=self.metadata["render_fps"])
+        self._window.show(frame)
+        self._window.events()
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
