@@ -46,6 +46,12 @@ def flatten_steps(buffer):
     return buffer.reshape(-1, *buffer.shape[2:])
 
 
+def autocast(device: torch.device, enabled: bool):
+    """Mixed precision for forward passes when ``enabled``: bfloat16 autocast (no loss scaling needed).
+    Meant for GPUs; it runs on the CPU too, where it is usually slower."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 def final_rows(info: dict, rows: torch.Tensor, device: torch.device):
     """The final observations of the envs ``rows`` from a same-step-autoreset ``info``."""
     final = info["final_obs"]

@@ -1,7 +1,9 @@
 """Deep Q-learning (double DQN), readable top to bottom.
 
 The replay buffer lives on the env's device as preallocated tensors; transitions go in as whole batches
-from a vector env, minibatches come out by random index. A target network is synced every
+from a vector env (row ``r + num_envs`` is the step after row ``r`` of the same env), minibatches come out
+by random index. Targets are ``n_step`` returns, gathered at sampling time along those rows and cut at
+episode ends. A target network is synced every
 ``target_update_every`` steps (hard copy, or Polyak with ``tau < 1``); actions are epsilon-greedy with a
 linear schedule. A time-limit truncation is not a terminal state: the target bootstraps through it, from
 the final observation kept by same-step autoreset.
@@ -10,6 +12,7 @@ the final observation kept by same-step autoreset.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +36,8 @@ class DQNConfig:
     """Adam step size."""
     gamma: float = 0.99
     """Discount."""
+    n_step: int = 1
+    """Rewards summed before bootstrapping (1 = classic one-step targets)."""
     batch_size: int = 256
     """Minibatch size."""
     learning_starts: int = 5_000
@@ -55,8 +60,12 @@ class DQNConfig:
     """Gradient norm clip."""
 
     def __post_init__(self) -> None:
-        for name in ("num_envs", "buffer_size", "batch_size", "train_every", "gradient_steps", "target_update_every"):
+        for name in ("num_envs", "buffer_size", "batch_size", "train_every", "gradient_steps", "target_update_every",
+                     "n_step"):  # fmt: skip
             check_int(name, getattr(self, name), 1)
+        if self.buffer_size < self.num_envs * self.n_step:
+            raise ValueError(f"buffer_size ({self.buffer_size}) must hold at least num_envs * n_step "
+                             f"({self.num_envs * self.n_step}) transitions")
         if self.batch_size > self.buffer_size:
             raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
         for name in ("gamma", "tau", "epsilon_start", "epsilon_end", "exploration_fraction"):
@@ -84,20 +93,23 @@ class DQN:
     """Double DQN on a Gymnasium vector env with discrete actions and same-step autoreset."""
 
     def __init__(self, cfg: DQNConfig, envs, q_net: QNetwork, device: torch.device, total_steps: int,
-                 seed: int = 0) -> None:  # fmt: skip
+                 seed: int = 0, amp: bool = False) -> None:  # fmt: skip
         self.cfg, self.envs, self.q_net, self.device = cfg, envs, q_net, device
+        self.autocast = functools.partial(batches.autocast, device, amp)
         self.target = copy.deepcopy(q_net)
         self.optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.learning_rate)
         self.total_steps = total_steps
         self.global_step, self.iteration_index, self.last_sync = 0, 0, 0
         obs, _ = envs.reset(seed=seed)
         self.obs = batches.to_device(obs, device)
-        n = cfg.buffer_size
+        # whole vector steps: the row of an env's next step is always ``num_envs`` further on
+        n = self.capacity = cfg.buffer_size // cfg.num_envs * cfg.num_envs
         one = batches.index(self.obs, 0)  # a single observation: the shape of a buffer row
         self.buf_obs, self.buf_next = batches.zeros(n, one), batches.zeros(n, one)
         self.buf_actions = torch.zeros(n, dtype=torch.long, device=device)
         self.buf_rewards = torch.zeros(n, device=device)
         self.buf_ends = torch.zeros(n, device=device)  # terminated (not truncated): no bootstrap
+        self.buf_dones = torch.zeros(n, dtype=torch.bool, device=device)  # terminated or truncated: return cut
         self.size, self.cursor = 0, 0
         self.episodes = batches.Episodes(cfg.num_envs, device)
 
@@ -106,24 +118,42 @@ class DQN:
         frac = min(1.0, self.global_step / max(1.0, cfg.exploration_fraction * self.total_steps))
         return cfg.epsilon_start + frac * (cfg.epsilon_end - cfg.epsilon_start)
 
-    def _store(self, obs, actions, rewards, next_obs, ends) -> None:
+    def _store(self, obs, actions, rewards, next_obs, terminated, done) -> None:
         n = len(actions)
-        idx = (self.cursor + torch.arange(n, device=self.device)) % self.cfg.buffer_size
+        idx = self.cursor + torch.arange(n, device=self.device)  # capacity is a multiple of n: no wrap inside
         batches.put(self.buf_obs, idx, obs)
         batches.put(self.buf_next, idx, next_obs)
-        self.buf_actions[idx], self.buf_rewards[idx], self.buf_ends[idx] = actions, rewards, ends
-        self.cursor = (self.cursor + n) % self.cfg.buffer_size
-        self.size = min(self.size + n, self.cfg.buffer_size)
+        self.buf_actions[idx], self.buf_rewards[idx] = actions, rewards
+        self.buf_ends[idx], self.buf_dones[idx] = terminated.float(), done
+        self.cursor = (self.cursor + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def _targets(self, idx: torch.Tensor) -> torch.Tensor:
+        """n-step double-DQN targets of the sampled rows ``idx``: rewards summed along the same env's later
+        rows until ``n_step``, an episode end or the newest row, then the target net's value of the last
+        next observation (none after a real termination)."""
+        cfg, envs = self.cfg, self.cfg.num_envs
+        k = torch.arange(cfg.n_step, device=self.device)
+        rows = (idx[:, None] + k * envs) % self.capacity  # [batch, n_step]
+        newer = torch.div((self.cursor - idx - 1) % self.capacity, envs, rounding_mode="floor")
+        done = self.buf_dones[rows].long()
+        use = (k <= newer[:, None]) & (done.cumsum(1) - done == 0)  # written, and no episode end before
+        discounts = cfg.gamma ** k.float()
+        ret = (self.buf_rewards[rows] * discounts * use).sum(1)
+        last = rows.gather(1, (use.sum(1) - 1)[:, None]).squeeze(1)
+        next_obs = batches.index(self.buf_next, last)
+        best = self.q_net(next_obs).argmax(-1, keepdim=True)  # double DQN: online net picks, target rates
+        next_q = self.target(next_obs).gather(1, best).squeeze(1).float()
+        return ret + cfg.gamma ** use.sum(1).float() * next_q * (1.0 - self.buf_ends[last])
 
     def _learn(self) -> dict[str, float]:
         cfg = self.cfg
         idx = torch.randint(0, self.size, (cfg.batch_size,), device=self.device)
-        obs, next_obs = batches.index(self.buf_obs, idx), batches.index(self.buf_next, idx)
-        with torch.no_grad():
-            best = self.q_net(next_obs).argmax(-1, keepdim=True)  # double DQN: online net picks, target rates
-            next_q = self.target(next_obs).gather(1, best).squeeze(1)
-            target = self.buf_rewards[idx] + cfg.gamma * next_q * (1.0 - self.buf_ends[idx])
-        q = self.q_net(obs).gather(1, self.buf_actions[idx, None]).squeeze(1)
+        with torch.no_grad(), self.autocast():
+            target = self._targets(idx)
+        with self.autocast():
+            q = self.q_net(batches.index(self.buf_obs, idx)).gather(1, self.buf_actions[idx, None]).squeeze(1)
+        q = q.float()
         loss = nn.functional.smooth_l1_loss(q, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -137,7 +167,7 @@ class DQN:
         learned: list[dict[str, float]] = []
         for _ in range(max(1, env_steps // cfg.num_envs)):
             eps = self.epsilon()
-            with torch.no_grad():
+            with torch.no_grad(), self.autocast():
                 greedy = self.q_net(self.obs).argmax(-1)
             explore = torch.rand(cfg.num_envs, device=self.device) < eps
             random_actions = torch.randint(0, self.envs.single_action_space.n, (cfg.num_envs,), device=self.device)
@@ -151,7 +181,7 @@ class DQN:
                 next_obs = batches.clone(obs)
                 final = batches.final_rows(info, ended, self.device)
                 batches.put(next_obs, ended, final)
-            self._store(self.obs, actions, reward, next_obs, terminated.float())
+            self._store(self.obs, actions, reward, next_obs, terminated, done)
             self.obs = obs
             self.global_step += cfg.num_envs
             self.episodes.update(reward, done, info)
@@ -181,7 +211,7 @@ class DQN:
             "size": n, "cursor": self.cursor, "buf_obs": batches.clone(batches.index(self.buf_obs, slice(0, n))),
             "buf_next": batches.clone(batches.index(self.buf_next, slice(0, n))),
             "buf_actions": self.buf_actions[:n].clone(), "buf_rewards": self.buf_rewards[:n].clone(),
-            "buf_ends": self.buf_ends[:n].clone(),
+            "buf_ends": self.buf_ends[:n].clone(), "buf_dones": self.buf_dones[:n].clone(),
             **({"engine": self.envs.unwrapped.engine.state_dict()} if hasattr(self.envs.unwrapped, "engine") else {}),
         }  # fmt: skip
 
@@ -200,7 +230,7 @@ class DQN:
         batches.put(self.buf_obs, filled, batches.to_device(state["buf_obs"], self.device))
         batches.put(self.buf_next, filled, batches.to_device(state["buf_next"], self.device))
         self.buf_actions[:n], self.buf_rewards[:n] = state["buf_actions"], state["buf_rewards"]
-        self.buf_ends[:n] = state["buf_ends"]
+        self.buf_ends[:n], self.buf_dones[:n] = state["buf_ends"], state["buf_dones"]
         if "engine" in state:
             self.envs.unwrapped.engine.load_state_dict(state["engine"])
 

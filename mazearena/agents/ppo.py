@@ -106,12 +106,13 @@ class PPO:
     """PPO on a Gymnasium vector env with discrete actions and same-step autoreset."""
 
     def __init__(self, cfg: PPOConfig, envs, policy: ActorCritic, device: torch.device, total_iterations: int,
-                 seed: int = 0) -> None:  # fmt: skip
+                 seed: int = 0, amp: bool = False) -> None:  # fmt: skip
         mode = envs.metadata.get("autoreset_mode")
         if mode is not None and getattr(mode, "value", mode) != "SameStep":
             raise ValueError("PPO needs a vector env with same-step autoreset: pass "
                              "vector_kwargs={'autoreset_mode': gymnasium.vector.AutoresetMode.SAME_STEP} to make_vec")
         self.cfg, self.envs, self.policy, self.device = cfg, envs, policy, device
+        self.amp = amp
         self.total_iterations = total_iterations
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
         self.iteration_index = 0
@@ -128,6 +129,12 @@ class PPO:
         self.next_done = torch.zeros(n, device=device)
         self.episodes = batches.Episodes(n, device)
 
+    def _forward(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and values in float32 (the forward pass itself in bfloat16 when ``amp``)."""
+        with batches.autocast(self.device, self.amp):
+            logits, value = self.policy(obs)
+        return logits.float(), value.float()
+
     # ---------------------------------------------------------------- rollout
     @torch.no_grad()
     def _rollout(self) -> None:
@@ -136,7 +143,7 @@ class PPO:
             self.global_step += cfg.num_envs
             batches.put(self.buf_obs, step, self.obs)
             self.buf_dones[step] = self.next_done
-            logits, value = self.policy(self.obs)
+            logits, value = self._forward(self.obs)
             dist = torch.distributions.Categorical(logits=logits)
             action = dist.sample()
             self.buf_values[step] = value
@@ -150,7 +157,7 @@ class PPO:
             cut = (truncated & ~terminated).nonzero().squeeze(1)
             if len(cut):
                 reward = reward.clone()
-                reward[cut] += cfg.gamma * self.policy.value(batches.final_rows(info, cut, self.device))
+                reward[cut] += cfg.gamma * self._forward(batches.final_rows(info, cut, self.device))[1]
             self.buf_rewards[step] = reward
             self.next_done = done.float()
 
@@ -158,7 +165,7 @@ class PPO:
     @torch.no_grad()
     def _advantages(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
-        next_value = self.policy.value(self.obs)
+        next_value = self._forward(self.obs)[1]
         advantages = torch.zeros_like(self.buf_rewards)
         last = torch.zeros_like(next_value)
         for t in reversed(range(cfg.num_steps)):
@@ -191,7 +198,7 @@ class PPO:
             order = torch.randperm(batch, device=self.device)
             for start in range(0, batch, minibatch):
                 mb = order[start : start + minibatch]
-                logits, value = self.policy(batches.index(b_obs, mb))
+                logits, value = self._forward(batches.index(b_obs, mb))
                 dist = torch.distributions.Categorical(logits=logits)
                 logratio = dist.log_prob(b_actions[mb]) - b_logprobs[mb]
                 ratio = logratio.exp()

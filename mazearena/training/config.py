@@ -77,6 +77,8 @@ class TrainConfig:
     """Seed of the envs, the network initialisation and the sampling."""
     device: str = "cpu"
     """Device of envs and networks (cpu, cuda)."""
+    amp: bool = False
+    """Mixed precision (bfloat16 autocast of forward passes) for ppo and dqn; worth it on GPUs."""
     runs_dir: Path = Path("runs")
     """Where run folders are created."""
     name: str = ""
@@ -110,6 +112,8 @@ class TrainConfig:
         for name in ("total_timesteps", "checkpoint_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.amp and self.algo == "sb3-ppo":
+            raise ValueError("amp is not available with algo='sb3-ppo' (Stable-Baselines3 trains in float32)")
         for name in ("eval_every", "video_episodes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -113,14 +113,18 @@ def train(config: TrainConfig) -> Path:
         envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed)
         policy = make_policy(cfg, envs)
     if cfg.algo == "ppo":
-        algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed)
+        algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp)
         step_once = algo.iteration
     elif cfg.algo == "dqn":
-        algo = DQN(cfg.dqn, envs, policy, device, total_steps, seed=cfg.seed)
+        algo = DQN(cfg.dqn, envs, policy, device, total_steps, seed=cfg.seed, amp=cfg.amp)
         step_once = lambda: algo.iteration(iteration_steps)  # noqa: E731
     best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
     if checkpoint is not None:
-        algo.load_state_dict(checkpoint["algo"])
+        try:
+            algo.load_state_dict(checkpoint["algo"])
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise CheckpointError(f"{cfg.resume}: the last checkpoint does not fit this trainer ({e}); it was "
+                                  "written by another version or another configuration") from e
         best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
     logger = Logger(run_dir, cfg.to_dict(), total_steps, console=cfg.progress,
                     wandb_mode=cfg.wandb_mode, wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group,
