@@ -1,9 +1,13 @@
-"""PPO training speed next to Stable-Baselines3 PPO: the same env, the same CNN, the same hyperparameters.
+"""Training speed next to Stable-Baselines3: PPO and DQN, the same env, the same CNN, the same
+hyperparameters.
 
     python benchmarks/train_speed.py [--iterations 4] [--repeats 3] [--size 9]
 
 Train-steps/s = env steps collected and learned from per second (rollout + update), median of ``repeats``
-timed runs of ``iterations`` PPO iterations each, after one warm-up iteration. Writes
+timed runs of ``iterations`` iterations each, after a warm-up. A PPO iteration is one rollout of
+``num_envs * num_steps`` steps and its update; a DQN iteration is as many env steps, with one gradient step
+of ``dqn_batch`` samples per vector step (both trainers: replay buffer full enough, same replay ratio).
+SB3's DQN is single-Q (two network passes per gradient step), ours double-Q (three). Writes
 runs/bench/train_speed.{json,md}.
 """
 
@@ -19,6 +23,7 @@ import torch
 import tyro
 
 import mazearena
+from mazearena.agents.dqn import DQN, DQNConfig, QNetwork
 from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
 from mazearena.agents.sb3 import policy_kwargs
 
@@ -39,6 +44,10 @@ class Args:
     """PPO iterations per timed run."""
     repeats: int = 3
     """Timed runs; the median is reported."""
+    dqn_envs: int = 16
+    """DQN: envs feeding the replay buffer."""
+    dqn_batch: int = 256
+    """DQN: minibatch of each gradient step."""
     out: Path = Path("runs/bench")
     """Folder for train_speed.json and train_speed.md."""
 
@@ -80,18 +89,121 @@ def sb3(args: Args) -> list[float]:
     return rates
 
 
+def ours_dqn(args: Args) -> list[float]:
+    torch.manual_seed(0)
+    steps = args.num_envs * args.num_steps  # env steps per timed iteration, as for PPO
+    cfg = DQNConfig(num_envs=args.dqn_envs, batch_size=args.dqn_batch, learning_starts=steps)
+    envs = mazearena.make_vec("mazearena/Maze-v0", cfg.num_envs, seed=0, size=args.size, num_levels=500)
+    q = QNetwork(envs.single_observation_space, envs.single_action_space.n, args.backbone)
+    algo = DQN(cfg, envs, q, torch.device("cpu"), total_steps=10**7)
+    algo.iteration(2 * steps)  # warm-up: fills the buffer past learning_starts
+    rates = []
+    for _ in range(args.repeats):
+        start, before = time.perf_counter(), algo.global_step
+        for _ in range(args.iterations):
+            algo.iteration(steps)
+        rates.append((algo.global_step - before) / (time.perf_counter() - start))
+    return rates
+
+
+def sb3_dqn(args: Args) -> list[float]:
+    from stable_baselines3 import DQN as SB3DQN
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    steps = args.num_envs * args.num_steps
+    env = make_vec_env("mazearena/Maze-v0", n_envs=args.dqn_envs, seed=0, vec_env_cls=DummyVecEnv,
+                       env_kwargs={"size": args.size, "num_levels": 500})  # fmt: skip
+    cfg = DQNConfig()
+    model = SB3DQN("MlpPolicy", env, buffer_size=cfg.buffer_size, learning_starts=steps, batch_size=args.dqn_batch,
+                   train_freq=1, gradient_steps=1, target_update_interval=cfg.target_update_every,
+                   learning_rate=cfg.learning_rate, policy_kwargs=policy_kwargs(args.backbone), seed=0,
+                   device="cpu")  # fmt: skip
+    model.learn(2 * steps)  # warm-up
+    rates = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        model.learn(args.iterations * steps, reset_num_timesteps=False)
+        rates.append(args.iterations * steps / (time.perf_counter() - start))
+    return rates
+
+
+def network_floor(args: Args) -> dict[str, float]:
+    """Train-steps/s if a trainer did nothing but its network work: the same forward passes, backward passes
+    and Adam steps on random observations, no env, no bookkeeping. No trainer with this network and these
+    settings can beat it on this machine."""
+    torch.manual_seed(0)
+    envs = mazearena.make_vec("mazearena/Maze-v0", 1, seed=0, size=args.size)
+    space, n = envs.single_observation_space, envs.single_action_space.n
+
+    def obs(batch: int) -> torch.Tensor:
+        return torch.randint(0, 2, (batch, *space.shape), dtype=torch.uint8)
+
+    def timed(work) -> float:
+        work()  # warm-up
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    policy = ActorCritic(space, n, args.backbone)
+    opt = torch.optim.Adam(policy.parameters())
+    rollout, mb = obs(args.num_envs), obs(args.num_envs * args.num_steps // 4)
+
+    def ppo_iteration():
+        with torch.no_grad():
+            for _ in range(args.num_steps):
+                policy(rollout)
+        for _ in range(4 * 4):  # epochs x minibatches
+            logits, value = policy(mb)
+            opt.zero_grad()
+            (logits.logsumexp(-1).mean() + value.mean()).backward()
+            opt.step()
+
+    q, target = QNetwork(space, n, args.backbone), QNetwork(space, n, args.backbone)
+    q_opt = torch.optim.Adam(q.parameters())
+    act, batch = obs(args.dqn_envs), obs(args.dqn_batch)
+    vector_steps = 64
+
+    def dqn_steps():
+        for _ in range(vector_steps):
+            with torch.no_grad():
+                q(act)
+                q(batch), target(batch)  # double DQN: online and target nets on the next observations
+            q_opt.zero_grad()
+            q(batch).mean().backward()
+            q_opt.step()
+
+    return {"ppo": args.num_envs * args.num_steps / timed(ppo_iteration),
+            "dqn": vector_steps * args.dqn_envs / timed(dqn_steps)}  # fmt: skip
+
+
 def main(args: Args) -> dict:
-    mine, theirs = ours(args), sb3(args)
+    results = {"mazearena_ppo": ours(args), "sb3_ppo": sb3(args), "mazearena_dqn": ours_dqn(args),
+               "sb3_dqn": sb3_dqn(args)}  # fmt: skip
+    med = {k: statistics.median(v) for k, v in results.items()}
+    floor = network_floor(args)
     report = {"args": {k: str(v) for k, v in asdict(args).items()}, "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "mazearena_ppo": mine, "sb3_ppo": theirs,
-              "ratio": statistics.median(mine) / statistics.median(theirs)}  # fmt: skip
+              "threads": torch.get_num_threads(), **results, "network_floor": floor,
+              "ppo_ratio": med["mazearena_ppo"] / med["sb3_ppo"],
+              "dqn_ratio": med["mazearena_dqn"] / med["sb3_dqn"]}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train_speed.json").write_text(json.dumps(report, indent=2))
-    md = (f"PPO + {args.backbone}, Maze-v0 {args.size}x{args.size}, {args.num_envs} envs x {args.num_steps} steps, "
-          f"4 epochs of 4 minibatches, CPU ({torch.get_num_threads()} threads)\n\n"
-          "| trainer | train-steps/s (median) |\n|---|---:|\n"
-          f"| mazearena PPO | {statistics.median(mine):,.0f} |\n| Stable-Baselines3 PPO | "
-          f"{statistics.median(theirs):,.0f} |\n\nmazearena / SB3: {report['ratio']:.1f}x\n")
+    md = (f"{args.backbone}, Maze-v0 {args.size}x{args.size}, CPU ({torch.get_num_threads()} threads), "
+          f"medians of {args.repeats} runs\n\n"
+          "| trainer | setting | train-steps/s | mazearena / SB3 |\n|---|---|---:|---:|\n"
+          f"| mazearena PPO | {args.num_envs} envs x {args.num_steps} steps, 4 epochs x 4 minibatches | "
+          f"{med['mazearena_ppo']:,.0f} | **{report['ppo_ratio']:.1f}x** |\n"
+          f"| Stable-Baselines3 PPO | same | {med['sb3_ppo']:,.0f} | |\n"
+          f"| mazearena DQN | {args.dqn_envs} envs, batch {args.dqn_batch} per vector step | "
+          f"{med['mazearena_dqn']:,.0f} | **{report['dqn_ratio']:.1f}x** |\n"
+          f"| Stable-Baselines3 DQN | same | {med['sb3_dqn']:,.0f} | |\n\n"
+          f"Network work alone (the same forward/backward passes and Adam steps on random observations, no env, "
+          f"no bookkeeping): PPO {floor['ppo']:,.0f}, double-Q DQN {floor['dqn']:,.0f} train-steps/s. A trainer "
+          "running near these figures spends its time in the network; the framework around it can then "
+          "change little.\n")
     (args.out / "train_speed.md").write_text(md)
     print(md)
     return report

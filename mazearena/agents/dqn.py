@@ -28,7 +28,7 @@ from mazearena.checks import check_int
 class DQNConfig:
     """DQN hyperparameters."""
 
-    num_envs: int = 16
+    num_envs: int = 64
     """Parallel envs feeding the buffer."""
     buffer_size: int = 100_000
     """Transitions kept."""
@@ -36,7 +36,7 @@ class DQNConfig:
     """Adam step size."""
     gamma: float = 0.99
     """Discount."""
-    n_step: int = 1
+    n_step: int = 3
     """Rewards summed before bootstrapping (1 = classic one-step targets)."""
     batch_size: int = 256
     """Minibatch size."""
@@ -46,7 +46,7 @@ class DQNConfig:
     """Gradient steps happen every this many vector-env steps."""
     gradient_steps: int = 1
     """Gradient steps each time."""
-    target_update_every: int = 1_000
+    target_update_every: int = 2_000
     """Env steps between target-network updates."""
     tau: float = 1.0
     """Target update rate (1 = hard copy)."""

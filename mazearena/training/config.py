@@ -15,6 +15,7 @@ from mazearena.agents.backbones import BACKBONES
 from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.envs.engine.maze import MazeConfig
+from mazearena.envs.layouts import level_range
 
 
 @dataclass
@@ -43,11 +44,11 @@ class EnvConfig:
             raise ValueError(f"env_id must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env_id!r}")
         MazeConfig(size=self.size, view_size=self.view_size, obs_mode=self.obs_mode, num_levels=self.num_levels,
                    start_level=self.start_level)  # fmt: skip
-        end = self.start_level + self.num_levels
-        if self.num_levels == 0 and self.test_start_level >= self.start_level or (
-                self.num_levels and self.start_level <= self.test_start_level < end):  # fmt: skip
-            raise ValueError(f"test_start_level {self.test_start_level} falls inside the training levels "
-                             f"[{self.start_level}, {end if self.num_levels else 'unlimited'})")
+        train = level_range(self.num_levels, self.start_level)
+        test = level_range(0, self.test_start_level)  # held-out levels: unlimited from test_start_level
+        if train[0] < test[1] and test[0] < train[1]:
+            raise ValueError(f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
+                             f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids")
         if self.max_episode_steps < 0:
             raise ValueError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
 

@@ -130,8 +130,13 @@ def test_configs_from_yaml_and_bad_values_are_named(tmp_path):
         load_config(bad)
     with pytest.raises(ValueError, match="backbone must be one of"):
         TrainConfig(backbone="lstm")
-    with pytest.raises(ValueError, match="test_start_level 10 falls inside the training levels"):
+    with pytest.raises(ValueError, match=r"held-out levels \[10, .*overlap the training levels \[0, 100\)"):
         EnvConfig(num_levels=100, test_start_level=10)
+    with pytest.raises(ValueError, match="overlap the training levels"):  # an unlimited set spans 2**31 ids
+        EnvConfig(num_levels=0, start_level=2**32, test_start_level=2**32 - 10)
+    EnvConfig(num_levels=0, start_level=2**32, test_start_level=0)
+    for path in sorted((Path(__file__).parents[2] / "configs").glob("*.yaml")):  # the shipped configs load
+        assert load_config(path).total_timesteps > 0
     with pytest.raises(ValueError, match="must be divisible by num_minibatches"):
         PPOConfig(num_envs=6, num_steps=3, num_minibatches=4)
     with pytest.raises(SystemExit):
