@@ -3,7 +3,8 @@
 to ``[batch, features_dim]`` features. Every algorithm builds its heads on top of ``features_dim``.
 
 * ``cnn`` — 3x3 convolutions at stride 1 (small views such as 7x7 keep their resolution), optionally
-  residual, then a linear layer. For ``uint8`` plane observations ``[C, H, W]``.
+  residual, or ``downsample`` (stride 2 after the first layer, for whole-arena states), then a linear
+  layer. For ``uint8`` plane observations ``[C, H, W]``.
 * ``resnet`` — ``cnn`` with residual blocks.
 * ``impala`` — the IMPALA network (conv, max-pool, two residual blocks per stage) for RGB pixels
   ``[H, W, 3]``.
@@ -47,16 +48,20 @@ class ResidualBlock(nn.Module):
 class GridCNN(nn.Module):
     """Convolutions that keep a small grid's resolution, then a linear layer to ``features_dim``."""
 
-    def __init__(self, space: gym.Space, channels: int = 16, features_dim: int = 128, residual: bool = False):
+    def __init__(self, space: gym.Space, channels: int = 16, features_dim: int = 128, residual: bool = False,
+                 downsample: bool = False):  # fmt: skip
         super().__init__()
         c, h, w = _planes(space)
         self.scale = _scale(space)
         layers: list[nn.Module] = [nn.Conv2d(c, channels, 3, padding=1), nn.ReLU()]
+        if residual and downsample:
+            raise ValueError("cnn: choose residual or downsample, not both")
         if residual:
             layers += [ResidualBlock(channels), ResidualBlock(channels), nn.ReLU()]
-        else:
-            layers += [nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(),
-                       nn.Conv2d(2 * channels, 2 * channels, 3, padding=1), nn.ReLU()]  # fmt: skip
+        else:  # downsample: the last two convolutions at stride 2 (a 15x15 arena state becomes 4x4)
+            stride = 2 if downsample else 1
+            layers += [nn.Conv2d(channels, 2 * channels, 3, stride=stride, padding=1), nn.ReLU(),
+                       nn.Conv2d(2 * channels, 2 * channels, 3, stride=stride, padding=1), nn.ReLU()]  # fmt: skip
         self.conv = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():  # flatten size from a dry forward pass
             flat = self.conv(torch.zeros(1, c, h, w)).shape[1]

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from mazearena.checks import check_int, enum_value
-from mazearena.envs.engine.grid import STREAM_BASE, STREAM_SPAWN, Cell, hash_ints, randint, uniform
+from mazearena.envs.engine.grid import STREAM_BASE, STREAM_SPAWN, Cell, EngineState, hash_ints, randint, uniform
 from mazearena.envs.engine.levels import LevelSource
 from mazearena.envs.engine.maze import _backend
 from mazearena.envs.layouts import (
@@ -192,8 +192,11 @@ def _arena_levels(ids: torch.Tensor, config: ArenaConfig) -> tuple[torch.Tensor,
     return walls, bases, base_distances(walls, bases)
 
 
-class ArenaEngine:
+class ArenaEngine(EngineState):
     """N arena games stepped together on ``device``. Agents are rows ``0..red-1`` (red) then blue."""
+
+    _STATE = ("walls", "bases", "base_dist", "pos", "heading", "alive", "health", "carrying", "score", "t", "seeds",
+              "episodes", "level_ids")  # fmt: skip
 
     def __init__(self, num_envs: int, config: ArenaConfig, device: str | torch.device = "cpu",
                  autoreset: bool = True, focal: list[int] | None = None, backend: str = "auto") -> None:  # fmt: skip
@@ -284,7 +287,9 @@ class ArenaEngine:
         the agents that were in the game during this step (the rows that carry a transition);
         ``terminated`` is set for agents that left the game this step and for every agent still in it when
         the game was decided. With autoreset, ended games restart in the same step; ``info["final_obs"]``
-        holds their last observations (rows where ``info["_final_obs"]``).
+        holds their last observations (rows where ``info["_final_obs"]``), and ``info["final_state"]`` their last
+        :meth:`state` when some game hit ``max_cycles``. ``info["winner"]`` is :meth:`leader` after the step
+        (the result of the games that ended in it).
         """
         cfg = self.config
         if self.backend == "numba":
@@ -292,16 +297,30 @@ class ArenaEngine:
         else:
             active, reward, terminated, truncated, decided = self._torch_core(actions)
         info = {"active": active, "score": self.score.clone(), "episode_length": self.t.clone(),
-                "level_id": self.level_ids.clone()}
+                "level_id": self.level_ids.clone(), "winner": self.leader()}  # fmt: skip
         obs = self.observe()
         if self.autoreset:
             done = decided | (self.t >= cfg.max_cycles)
+            if bool((self.t >= cfg.max_cycles).any()):  # time-outs: centralised critics bootstrap from these
+                info["final_state"] = self.state()
             info["_final_obs"] = done
             info["final_obs"] = obs
             done_idx = done.nonzero().squeeze(1)
             if len(done_idx):
                 obs = self._merge(obs, done_idx)
         return obs, reward, terminated, truncated, info
+
+    def leader(self) -> torch.Tensor:
+        """``[B]``: the team that wins if the game ends now (0 red, 1 blue, -1 a draw). ``tag``: the runners
+        while any is in the game, else the chasers; ``ctf``: the higher score; ``combat``: the team with more
+        agents standing."""
+        cfg = self.config
+        standing = torch.stack([(self.alive & (self.team == k)).sum(1) for k in range(2)], 1)  # [B, 2]
+        if cfg.mode is Mode.TAG:
+            runners = 1 - self.chaser_team
+            return torch.where(standing[:, runners] > 0, runners, self.chaser_team)
+        points = self.score if cfg.mode is Mode.CTF else standing
+        return torch.where(points[:, 0] > points[:, 1], 0, torch.where(points[:, 1] > points[:, 0], 1, -1))
 
     def _kernel_core(self, actions: torch.Tensor):
         from mazearena.envs.engine.cpu_kernels import kernel

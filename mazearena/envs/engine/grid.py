@@ -121,3 +121,26 @@ def check_action_batch(actions, shape: tuple[int, ...], num_actions: int, device
         raise ValueError(f"action {int(actions[index])} {where} is out of range: valid actions are "
                          f"0..{num_actions - 1}")
     return actions
+
+
+class EngineState:
+    """``state_dict``/``load_state_dict`` of a batched engine: the tensors named in ``_STATE``.
+
+    They are everything that determines the games' future; levels generated ahead need not be saved (a
+    level is a pure function of its id, so a resumed engine regenerates the same ones). Loading copies in
+    place, so numpy views of the state (the compiled CPU kernels') stay valid.
+    """
+
+    _STATE: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name).clone() for name in self._STATE}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`state_dict` (same config and batch), or fail naming the mismatch."""
+        for name in self._STATE:
+            mine = getattr(self, name)
+            if name not in state or tuple(state[name].shape) != tuple(mine.shape):
+                got = tuple(state[name].shape) if name in state else "nothing"
+                raise ValueError(f"engine state {name!r}: expected shape {tuple(mine.shape)}, got {got}")
+            mine.copy_(state[name])

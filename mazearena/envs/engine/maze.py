@@ -35,6 +35,7 @@ from mazearena.envs.engine.grid import (
     STREAM_HEADING,
     STREAM_SPAWN,
     Cell,
+    EngineState,
     check_action_batch,
     hash_ints,
     randint,
@@ -142,7 +143,7 @@ def _maze_levels(ids: torch.Tensor, config: MazeConfig) -> tuple[torch.Tensor, t
     return layouts.grid, layouts.spawn_mask
 
 
-class MazeEngine:
+class MazeEngine(EngineState):
     """N maze games stepped together. Tensors live on ``device``; nothing here touches numpy."""
 
     def __init__(
@@ -202,20 +203,6 @@ class MazeEngine:
 
     # ---------------------------------------------------------------- state
     _STATE = ("grid", "pos", "heading", "has_key", "t", "seeds", "episodes", "level_ids")
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """Everything that determines the games' future. (Levels generated ahead need not be saved: a level
-        is a pure function of its id, so a resumed engine regenerates the same ones.)"""
-        return {name: getattr(self, name).clone() for name in self._STATE}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore :meth:`state_dict` (same config and batch), in place, or fail naming the mismatch."""
-        for name in self._STATE:
-            mine = getattr(self, name)
-            if name not in state or tuple(state[name].shape) != tuple(mine.shape):
-                got = tuple(state[name].shape) if name in state else "nothing"
-                raise ValueError(f"engine state {name!r}: expected shape {tuple(mine.shape)}, got {got}")
-            mine.copy_(state[name])
 
     # ---------------------------------------------------------------- reset
     def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None) -> torch.Tensor:

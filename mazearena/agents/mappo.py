@@ -1,0 +1,415 @@
+"""Multi-agent PPO on the batched arena (MAPPO, or IPPO without the centralised critic), readable top to
+bottom.
+
+Agents are columns of the batch: observations ``[envs, agents, ...]``, actions, rewards and values
+``[envs, agents]``. Every option works with every other:
+
+* ``share_params``: one actor (and critic) for all the learning agents, told apart by a one-hot agent id
+  appended to their features; off: separate weights per agent.
+* ``centralized_critic``: the critic sees the global ``state()`` of the game (MAPPO); off: each agent's
+  critic sees its own observation (IPPO).
+* ``value_norm``: critics predict returns normalised by running statistics, as in MAPPO.
+* ``death_masking``: agents out of the game (caught, killed) get zeroed inputs, and their steps are masked
+  out of every loss and statistic.
+
+Per-agent episode ends: an agent that leaves the game is terminated at that step (no bootstrap); a game
+that hits ``max_cycles`` is truncated and bootstraps from the value of its final observation (or state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from mazearena.agents import batches
+from mazearena.agents.backbones import make_backbone
+from mazearena.checks import check_int
+
+
+@dataclass
+class MAPPOConfig:
+    """Multi-agent PPO hyperparameters and architecture switches."""
+
+    num_envs: int = 64
+    """Parallel games in a rollout."""
+    num_steps: int = 64
+    """Steps per game per rollout."""
+    learning_rate: float = 5e-4
+    """Adam step size (annealed linearly to 0 with ``anneal_lr``)."""
+    anneal_lr: bool = True
+    """Anneal the learning rate to 0 over the run."""
+    gamma: float = 0.99
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    num_minibatches: int = 4
+    """Minibatches per epoch (a minibatch holds whole game steps, all agents of each)."""
+    update_epochs: int = 4
+    """Passes over each rollout."""
+    clip_coef: float = 0.2
+    """Policy ratio clip (and value clip)."""
+    ent_coef: float = 0.01
+    """Entropy bonus."""
+    vf_coef: float = 0.5
+    """Value loss weight."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clip."""
+    share_params: bool = True
+    """One policy for all learning agents (with agent-id inputs); off: separate weights per agent."""
+    centralized_critic: bool = True
+    """Critic on the global state (MAPPO); off: on each agent's own observation (IPPO)."""
+    value_norm: bool = True
+    """Normalise value targets with running statistics."""
+    death_masking: bool = True
+    """Zero the inputs of agents out of the game and mask their steps out of the losses."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
+            check_int(name, getattr(self, name), 1)
+        if (self.num_envs * self.num_steps) % self.num_minibatches:
+            raise ValueError(f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible by "
+                             f"num_minibatches ({self.num_minibatches})")
+        for name, lo, hi in (("learning_rate", 0, 1), ("gamma", 0, 1), ("gae_lambda", 0, 1), ("clip_coef", 0, 10)):
+            v = getattr(self, name)
+            if not lo < v <= hi:
+                raise ValueError(f"{name} must be in ({lo}, {hi}], got {v!r}")
+        for name in ("ent_coef", "vf_coef", "max_grad_norm"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+
+
+class RunningNorm(nn.Module):
+    """Running mean and variance of value targets (kept in the state dict, so checkpoints carry them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(()))
+        self.register_buffer("var", torch.ones(()))
+        self.register_buffer("count", torch.zeros(()))
+
+    def update(self, x: torch.Tensor) -> None:
+        if x.numel() == 0:
+            return
+        mean, var, n = x.mean(), x.var(unbiased=False), x.numel()
+        total = self.count + n
+        delta = mean - self.mean
+        self.var.copy_((self.var * self.count + var * n + delta**2 * self.count * n / total) / total)
+        self.mean.add_(delta * n / total)
+        self.count.copy_(total)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.var.clamp(min=1e-8).sqrt()
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.var.clamp(min=1e-8).sqrt() + self.mean
+
+
+def _init(layer: nn.Linear, std: float) -> nn.Linear:
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def _mask_inputs(obs, keep: torch.Tensor):
+    """``obs`` with the rows where ``keep`` is false zeroed (token masks are left as they are)."""
+    if isinstance(obs, dict):
+        return {k: v if k == "mask" else _mask_inputs(v, keep) for k, v in obs.items()}
+    return obs * keep.view(*keep.shape, *([1] * (obs.dim() - keep.dim()))).to(obs.dtype)
+
+
+def _flat(obs, n: int):
+    """``[envs, agents, ...]`` -> ``[envs * agents, ...]`` (``n`` = envs * agents)."""
+    return {k: v.reshape(n, *v.shape[2:]) for k, v in obs.items()} if isinstance(obs, dict) else obs.reshape(
+        n, *obs.shape[2:])  # fmt: skip
+
+
+def _column(obs, i: int):
+    return {k: v[:, i] for k, v in obs.items()} if isinstance(obs, dict) else obs[:, i]
+
+
+class MultiAgentActorCritic(nn.Module):
+    """Actors (and critics) for ``num_agents`` learning agents; see the module docstring for the switches.
+
+    ``forward(obs, state, active)`` takes ``obs [N, A, ...]``, ``state [N, C, S, S]`` (used by the centralised
+    critic) and ``active [N, A]``, and returns ``logits [N, A, actions]`` and normalised values ``[N, A]``.
+    The centralised critic reads the state planes with a downsampling ``cnn`` whatever the actors' backbone.
+    """
+
+    def __init__(self, observation_space: gym.Space, state_space: gym.Space, num_agents: int, num_actions: int,
+                 backbone: str = "cnn", *, share_params: bool = True, centralized_critic: bool = True,
+                 death_masking: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        self.num_agents, self.share_params = num_agents, share_params
+        self.centralized_critic, self.death_masking = centralized_critic, death_masking
+        nets = 1 if share_params else num_agents
+        ids = num_agents if share_params else 0  # one-hot agent ids tell shared-weight agents apart
+        self.backbones = nn.ModuleList(make_backbone(backbone, observation_space) for _ in range(nets))
+        features = self.backbones[0].features_dim
+        self.actors = nn.ModuleList(_init(nn.Linear(features + ids, num_actions), 0.01) for _ in range(nets))
+        if centralized_critic:
+            self.state_backbones = nn.ModuleList(make_backbone("cnn", state_space, downsample=True)
+                                                 for _ in range(nets))  # fmt: skip
+            features = self.state_backbones[0].features_dim
+        self.critics = nn.ModuleList(_init(nn.Linear(features + ids, 1), 1.0) for _ in range(nets))
+        self.register_buffer("ids", torch.eye(num_agents))
+        self.value_norm = RunningNorm()
+
+    def _with_ids(self, features: torch.Tensor) -> torch.Tensor:
+        """``[N, A, F]`` -> ``[N, A, F + A]`` with each agent's one-hot id (shared weights only)."""
+        if not self.share_params:
+            return features
+        return torch.cat([features, self.ids.expand(features.shape[0], -1, -1)], -1)
+
+    def _features(self, obs, active: torch.Tensor) -> torch.Tensor:
+        """``[N, A, F]`` features of every agent's observation."""
+        n, a = active.shape
+        if self.death_masking:
+            obs = _mask_inputs(obs, active)
+        if self.share_params:
+            return self.backbones[0](_flat(obs, n * a)).view(n, a, -1)
+        return torch.stack([net(_column(obs, i)) for i, net in enumerate(self.backbones)], 1)
+
+    def _heads(self, heads: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+        """The shared head on ``[N, A, F]`` (agent ids appended), or head i on agent i."""
+        if self.share_params:
+            return heads[0](self._with_ids(x))
+        return torch.stack([head(x[:, i]) for i, head in enumerate(heads)], 1)
+
+    def forward(self, obs, state: torch.Tensor | None, active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self._features(obs, active)
+        if self.centralized_critic:
+            critic_in = torch.stack([net(state) for net in self.state_backbones], 1)  # [N, nets, F]
+            critic_in = critic_in.expand(-1, self.num_agents, -1) if self.share_params else critic_in
+        else:
+            critic_in = features
+        return self._heads(self.actors, features), self._heads(self.critics, critic_in).squeeze(-1)
+
+    @torch.no_grad()
+    def act(self, obs, active: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        """Actions ``[N, A]`` (acting needs no state)."""
+        logits = self._heads(self.actors, self._features(obs, active))
+        return logits.argmax(-1) if deterministic else torch.distributions.Categorical(logits=logits).sample()
+
+
+class TeamEpisodes:
+    """Per-agent running returns and the results of the games that ended since the last :meth:`metrics`."""
+
+    def __init__(self, num_envs: int, agent_names: list[str], team_of: list[int], device: torch.device) -> None:
+        self.names, self.team_of = agent_names, torch.tensor(team_of, device=device)
+        self.ret = torch.zeros(num_envs, len(agent_names), device=device)
+        self.rows: list[torch.Tensor] = []  # per ended game: agent returns..., length, winner, score red/blue
+
+    def update(self, reward: torch.Tensor, active: torch.Tensor, info: dict) -> None:
+        self.ret += reward * active
+        ended = info.get("_final_obs")
+        if ended is None or not bool(ended.any()):
+            return
+        games = ended.nonzero().squeeze(1)
+        row = torch.cat([self.ret[games], info["episode_length"][games, None].float(),
+                         info["winner"][games, None].float(), info["score"][games].float()], 1)  # fmt: skip
+        self.rows.append(row)
+        self.ret[games] = 0
+
+    def metrics(self, team: int) -> dict[str, float]:
+        """Mean return of each agent and of the learning team, win/draw rates of ``team``, length, scores."""
+        if not self.rows:
+            return {}
+        rows = torch.cat(self.rows)
+        self.rows = []
+        a = len(self.names)
+        out = {f"agent/{name}/return": float(rows[:, i].mean()) for i, name in enumerate(self.names)}
+        winner = rows[:, a + 1]
+        out |= {"episode/return": float(rows[:, :a].sum(1).mean()), "episode/length": float(rows[:, a].mean()),
+                "episode/win_rate": float((winner == team).float().mean()),
+                "episode/draw_rate": float((winner == -1).float().mean()), "episode/count": float(len(rows)),
+                "episode/score_red": float(rows[:, a + 2].mean()), "episode/score_blue": float(rows[:, a + 3].mean())}
+        return out
+
+    def state_dict(self) -> dict:
+        return {"team_ep_return": self.ret.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ret.copy_(state["team_ep_return"])
+
+
+class MAPPO:
+    """Multi-agent PPO on an :class:`~mazearena.envs.arena.ArenaVectorEnv` whose focal agents all learn."""
+
+    def __init__(self, cfg: MAPPOConfig, envs, policy: MultiAgentActorCritic, device: torch.device,
+                 total_iterations: int, seed: int = 0) -> None:  # fmt: skip
+        names = list(envs.possible_agents)
+        teams = {n.split("_")[0] for n in names}
+        if len(teams) != 1:
+            raise ValueError(f"the learning agents must form one team, got {names}: use a scenario whose NPCs "
+                             "play the other team")
+        if policy.num_agents != len(names):
+            raise ValueError(f"the policy is for {policy.num_agents} agents, the env has {len(names)} learning agents")
+        self.cfg, self.envs, self.policy, self.device = cfg, envs, policy, device
+        self.team = 0 if teams == {"red"} else 1
+        self.total_iterations = total_iterations
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
+        self.iteration_index = self.global_step = 0
+        obs, info = envs.reset(seed=seed)
+        self.obs, self.alive = batches.to_device(obs, device), info["alive"].to(device)
+        self.state = envs.state().to(device) if cfg.centralized_critic else None
+        n, t, a = cfg.num_envs, cfg.num_steps, len(names)
+        self.buf_obs = batches.zeros(t, self.obs)
+        self.buf_state = torch.zeros(t, *self.state.shape, dtype=self.state.dtype, device=device) \
+            if self.state is not None else None  # fmt: skip
+        self.buf_active = torch.zeros(t, n, a, dtype=torch.bool, device=device)
+        self.buf_actions = torch.zeros(t, n, a, dtype=torch.long, device=device)
+        self.buf_logprobs, self.buf_rewards, self.buf_ended, self.buf_values = (
+            torch.zeros(t, n, a, device=device) for _ in range(4))  # fmt: skip
+        self.episodes = TeamEpisodes(n, names, [self.team] * a, device)
+
+    def _values(self, obs, state, active) -> torch.Tensor:
+        """Values in return units (denormalised)."""
+        _, v = self.policy(obs, state, active)
+        return self.policy.value_norm.denormalize(v) if self.cfg.value_norm else v
+
+    # ---------------------------------------------------------------- rollout
+    @torch.no_grad()
+    def _rollout(self) -> None:
+        cfg = self.cfg
+        for step in range(cfg.num_steps):
+            self.global_step += cfg.num_envs
+            batches.put(self.buf_obs, step, self.obs)
+            if self.state is not None:
+                self.buf_state[step] = self.state
+            active = self.alive
+            self.buf_active[step] = active
+            logits, value = self.policy(self.obs, self.state, active)
+            if cfg.value_norm:
+                value = self.policy.value_norm.denormalize(value)
+            dist = torch.distributions.Categorical(logits=logits)
+            action = dist.sample()
+            self.buf_values[step], self.buf_actions[step] = value, action
+            self.buf_logprobs[step] = dist.log_prob(action)
+
+            obs, reward, terminated, truncated, info = self.envs.step(action)
+            reward = reward.to(self.device).float() * active
+            self.episodes.update(reward, active, info)
+            # A time-out is not an ending: bootstrap the value of the final observation (or state).
+            cut = truncated & ~terminated & active
+            games = cut.any(1).nonzero().squeeze(1)
+            if len(games):
+                final_obs = batches.index(batches.to_device(info["final_obs"], self.device), games)
+                final_state = info["final_state"][games].to(self.device) if self.state is not None else None
+                boot = self._values(final_obs, final_state, active[games])
+                reward = reward.clone()
+                reward[games] += cfg.gamma * boot * cut[games]
+            self.buf_rewards[step] = reward
+            self.buf_ended[step] = ((terminated | truncated) & active).float()
+            self.obs, self.alive = batches.to_device(obs, self.device), info["alive"].to(self.device)
+            if self.state is not None:
+                self.state = self.envs.state().to(self.device)
+
+    # ---------------------------------------------------------------- advantages
+    @torch.no_grad()
+    def _advantages(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """GAE per agent; an agent's trajectory is cut where it left the game or its game ended."""
+        cfg = self.cfg
+        following = self._values(self.obs, self.state, self.alive)
+        advantages = torch.zeros_like(self.buf_rewards)
+        last = torch.zeros_like(following)
+        for t in reversed(range(cfg.num_steps)):
+            not_ended = 1.0 - self.buf_ended[t]
+            delta = self.buf_rewards[t] + cfg.gamma * following * not_ended - self.buf_values[t]
+            last = delta + cfg.gamma * cfg.gae_lambda * not_ended * last
+            advantages[t] = last
+            following = self.buf_values[t]
+        return advantages, advantages + self.buf_values
+
+    # ---------------------------------------------------------------- update
+    def iteration(self) -> dict[str, float]:
+        """One rollout and one update; returns the iteration's metrics."""
+        cfg = self.cfg
+        if cfg.anneal_lr:
+            frac = 1.0 - self.iteration_index / max(self.total_iterations, 1)
+            self.optimizer.param_groups[0]["lr"] = frac * cfg.learning_rate
+        self._rollout()
+        advantages, returns = self._advantages()
+        mask = self.buf_active if cfg.death_masking else torch.ones_like(self.buf_active)
+        if cfg.value_norm:
+            self.policy.value_norm.update(returns[mask])
+        norm = self.policy.value_norm.normalize if cfg.value_norm else (lambda x: x)
+
+        steps = cfg.num_envs * cfg.num_steps  # minibatches of whole game steps (every agent of each)
+        b_obs = batches.flatten_steps(self.buf_obs)
+        b_state = self.buf_state.reshape(steps, *self.buf_state.shape[2:]) if self.buf_state is not None else None
+        b_active = self.buf_active.reshape(steps, -1)
+        b_mask = mask.reshape(steps, -1).float()
+        b_actions, b_logprobs = self.buf_actions.reshape(steps, -1), self.buf_logprobs.reshape(steps, -1)
+        b_adv, b_returns = advantages.reshape(steps, -1), norm(returns.reshape(steps, -1))
+        b_values = norm(self.buf_values.reshape(steps, -1))
+        minibatch = steps // cfg.num_minibatches
+        clipfracs, approx_kl = [], torch.zeros((), device=self.device)
+        for _ in range(cfg.update_epochs):
+            order = torch.randperm(steps, device=self.device)
+            for start in range(0, steps, minibatch):
+                mb = order[start : start + minibatch]
+                m = b_mask[mb]
+                count = m.sum().clamp(min=1.0)
+
+                def masked_mean(x: torch.Tensor, m=m, count=count) -> torch.Tensor:
+                    return (x * m).sum() / count
+
+                state = b_state[mb] if b_state is not None else None
+                logits, value = self.policy(batches.index(b_obs, mb), state, b_active[mb])
+                dist = torch.distributions.Categorical(logits=logits)
+                logratio = dist.log_prob(b_actions[mb]) - b_logprobs[mb]
+                ratio = logratio.exp()
+                with torch.no_grad():
+                    approx_kl = masked_mean((ratio - 1) - logratio)
+                    clipfracs.append(masked_mean(((ratio - 1.0).abs() > cfg.clip_coef).float()))
+                adv = b_adv[mb]
+                mean = masked_mean(adv)
+                std = masked_mean((adv - mean) ** 2).sqrt()
+                adv = (adv - mean) / (std + 1e-8)
+                pg_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)))
+                clipped = b_values[mb] + (value - b_values[mb]).clamp(-cfg.clip_coef, cfg.clip_coef)
+                v_loss = 0.5 * masked_mean(torch.max((value - b_returns[mb]) ** 2, (clipped - b_returns[mb]) ** 2))
+                entropy = masked_mean(dist.entropy())
+                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+        self.iteration_index += 1
+
+        flat_returns, flat_values = returns[mask], self.buf_values[mask]
+        var = flat_returns.var() if flat_returns.numel() > 1 else torch.zeros(())
+        explained = float("nan") if float(var) == 0 else float(1 - (flat_returns - flat_values).var() / var)
+        metrics = {
+            "loss/policy": pg_loss.item(), "loss/value": v_loss.item(), "loss/entropy": entropy.item(),
+            "loss/approx_kl": float(approx_kl), "loss/clipfrac": float(torch.stack(clipfracs).mean()),
+            "loss/explained_variance": explained, "lr": self.optimizer.param_groups[0]["lr"],
+            "agents/active_fraction": float(self.buf_active.float().mean()),
+        }  # fmt: skip
+        return metrics | self.episodes.metrics(self.team)
+
+    # ---------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly."""
+        state = {
+            "policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration_index, "global_step": self.global_step, "torch_rng": torch.get_rng_state(),
+            "obs": self.obs, "alive": self.alive, **self.episodes.state_dict(),
+            "engine": self.envs.engine.state_dict(),
+        }  # fmt: skip
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration_index, self.global_step = int(state["iteration"]), int(state["global_step"])
+        torch.set_rng_state(state["torch_rng"])
+        self.obs = batches.to_device(state["obs"], self.device)
+        self.alive = state["alive"].to(self.device)
+        self.episodes.load_state_dict(state)
+        self.envs.engine.load_state_dict(state["engine"])
+        if self.state is not None:
+            self.state = self.envs.state().to(self.device)
