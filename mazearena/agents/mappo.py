@@ -239,7 +239,7 @@ class MAPPO:
     """Multi-agent PPO on an :class:`~mazearena.envs.arena.ArenaVectorEnv` whose focal agents all learn."""
 
     def __init__(self, cfg: MAPPOConfig, envs, policy: MultiAgentActorCritic, device: torch.device,
-                 total_iterations: int, seed: int = 0) -> None:  # fmt: skip
+                 total_iterations: int, seed: int = 0, amp: bool = False) -> None:  # fmt: skip
         names = list(envs.possible_agents)
         teams = {n.split("_")[0] for n in names}
         if len(teams) != 1:
@@ -247,7 +247,7 @@ class MAPPO:
                              "play the other team")
         if policy.num_agents != len(names):
             raise ValueError(f"the policy is for {policy.num_agents} agents, the env has {len(names)} learning agents")
-        self.cfg, self.envs, self.policy, self.device = cfg, envs, policy, device
+        self.cfg, self.envs, self.policy, self.device, self.amp = cfg, envs, policy, device, amp
         self.team = 0 if teams == {"red"} else 1
         self.total_iterations = total_iterations
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
@@ -265,9 +265,15 @@ class MAPPO:
             torch.zeros(t, n, a, device=device) for _ in range(4))  # fmt: skip
         self.episodes = TeamEpisodes(n, names, [self.team] * a, device)
 
+    def _forward(self, obs, state, active) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and normalised values in float32 (the pass itself in bfloat16 when ``amp``)."""
+        with batches.autocast(self.device, self.amp):
+            logits, values = self.policy(obs, state, active)
+        return logits.float(), values.float()
+
     def _values(self, obs, state, active) -> torch.Tensor:
         """Values in return units (denormalised)."""
-        _, v = self.policy(obs, state, active)
+        _, v = self._forward(obs, state, active)
         return self.policy.value_norm.denormalize(v) if self.cfg.value_norm else v
 
     # ---------------------------------------------------------------- rollout
@@ -281,7 +287,7 @@ class MAPPO:
                 self.buf_state[step] = self.state
             active = self.alive
             self.buf_active[step] = active
-            logits, value = self.policy(self.obs, self.state, active)
+            logits, value = self._forward(self.obs, self.state, active)
             if cfg.value_norm:
                 value = self.policy.value_norm.denormalize(value)
             dist = torch.distributions.Categorical(logits=logits)
@@ -358,7 +364,7 @@ class MAPPO:
                     return (x * m).sum() / count
 
                 state = b_state[mb] if b_state is not None else None
-                logits, value = self.policy(batches.index(b_obs, mb), state, b_active[mb])
+                logits, value = self._forward(batches.index(b_obs, mb), state, b_active[mb])
                 dist = torch.distributions.Categorical(logits=logits)
                 logratio = dist.log_prob(b_actions[mb]) - b_logprobs[mb]
                 ratio = logratio.exp()

@@ -13,6 +13,7 @@ import yaml
 import mazearena
 from mazearena.agents.backbones import BACKBONES
 from mazearena.agents.dqn import DQNConfig
+from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.envs.engine.maze import MazeConfig
 from mazearena.envs.layouts import level_range
@@ -44,11 +45,7 @@ class EnvConfig:
             raise ValueError(f"env_id must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env_id!r}")
         MazeConfig(size=self.size, view_size=self.view_size, obs_mode=self.obs_mode, num_levels=self.num_levels,
                    start_level=self.start_level)  # fmt: skip
-        train = level_range(self.num_levels, self.start_level)
-        test = level_range(0, self.test_start_level)  # held-out levels: unlimited from test_start_level
-        if train[0] < test[1] and test[0] < train[1]:
-            raise ValueError(f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
-                             f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids")
+        check_level_split(self.num_levels, self.start_level, self.test_start_level)
         if self.max_episode_steps < 0:
             raise ValueError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
 
@@ -61,17 +58,76 @@ class EnvConfig:
                 "max_episode_steps": self.time_limit}  # fmt: skip
 
 
+def check_level_split(num_levels: int, start_level: int, test_start_level: int) -> None:
+    """The held-out levels (unlimited from ``test_start_level``) must not overlap the training levels."""
+    train = level_range(num_levels, start_level)
+    test = level_range(0, test_start_level)
+    if train[0] < test[1] and test[0] < train[1]:
+        raise ValueError(f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
+                         f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids")
+
+
+@dataclass
+class ArenaEnvConfig:
+    """The arena scenario a team learns in (``algo=mappo``), and where it is tested."""
+
+    scenario: str = "tag_2v1_vs_fleeing_npc"
+    """Training scenario (which agents learn, which NPCs play): see ``mazearena.envs.scenarios``."""
+    heldout_scenario: str = ""
+    """Scenario of the held-out evaluation (default: the training scenario's ``_heldout`` twin)."""
+    size: int = 15
+    """Arena side in cells (odd, 9 to 63)."""
+    layout: str = "rooms"
+    """``maze``, ``rooms`` or ``open``."""
+    view_size: int = 7
+    """Egocentric view side."""
+    obs_mode: str = "grid"
+    """``grid`` (planes, for cnn) or ``tokens`` (entities, for transformer)."""
+    max_cycles: int = 200
+    """Steps after which a game is truncated."""
+    num_levels: int = 500
+    """Training arenas (0 = unlimited)."""
+    start_level: int = 0
+    """First training arena id."""
+    test_start_level: int = 1_000_000
+    """Held-out arenas start here (disjoint from the training arenas)."""
+
+    def __post_init__(self) -> None:
+        from mazearena.envs.scenarios import scenario
+
+        train = scenario(self.scenario)  # names a bad scenario; arena_config names any bad field
+        train.arena_config(**self.make_kwargs(), num_levels=self.num_levels, start_level=self.start_level)
+        held = scenario(self.heldout_name)
+        if held.config != train.config or held.focal(held.arena_config()) != train.focal(train.arena_config()):
+            raise ValueError(f"heldout_scenario {self.heldout_name!r} must have the mode, teams and learning agents "
+                             f"of scenario {self.scenario!r}")
+        if self.obs_mode not in ("grid", "tokens"):
+            raise ValueError(f"obs_mode must be 'grid' or 'tokens' for training, got {self.obs_mode!r}")
+        check_level_split(self.num_levels, self.start_level, self.test_start_level)
+
+    @property
+    def heldout_name(self) -> str:
+        return self.heldout_scenario or f"{self.scenario}_heldout"
+
+    def make_kwargs(self) -> dict[str, Any]:
+        return {"size": self.size, "layout": self.layout, "view_size": self.view_size, "obs_mode": self.obs_mode,
+                "max_cycles": self.max_cycles}  # fmt: skip
+
+
 @dataclass
 class TrainConfig:
     """Train an agent on a maze, evaluate it on held-out levels, write a run folder."""
 
-    algo: Literal["ppo", "dqn", "sb3-ppo"] = "ppo"
-    """Training algorithm: our ppo or dqn, or Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference)."""
+    algo: Literal["ppo", "dqn", "sb3-ppo", "mappo"] = "ppo"
+    """Training algorithm: our ppo or dqn, Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference) on
+    mazes; mappo (multi-agent PPO) on arenas."""
     backbone: str = "cnn"
     """Policy backbone: cnn, resnet, impala, transformer or mlp."""
     env: EnvConfig = field(default_factory=EnvConfig)
+    arena: ArenaEnvConfig = field(default_factory=ArenaEnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     dqn: DQNConfig = field(default_factory=DQNConfig)
+    mappo: MAPPOConfig = field(default_factory=MAPPOConfig)
     total_timesteps: int = 1_000_000
     """Env steps to train for."""
     seed: int = 0
@@ -113,6 +169,9 @@ class TrainConfig:
         for name in ("total_timesteps", "checkpoint_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.algo == "mappo" and self.backbone not in ("cnn", "transformer", "resnet"):
+            raise ValueError(f"backbone {self.backbone!r} does not fit arena observations: use cnn, resnet or "
+                             "transformer")
         if self.amp and self.algo == "sb3-ppo":
             raise ValueError("amp is not available with algo='sb3-ppo' (Stable-Baselines3 trains in float32)")
         for name in ("eval_every", "video_episodes"):
@@ -121,15 +180,22 @@ class TrainConfig:
 
     @property
     def num_envs(self) -> int:
-        return self.dqn.num_envs if self.algo == "dqn" else self.ppo.num_envs
+        return {"dqn": self.dqn.num_envs, "mappo": self.mappo.num_envs}.get(self.algo, self.ppo.num_envs)
 
     @property
     def iteration_steps(self) -> int:
-        """Env steps between two log lines (a PPO rollout; for DQN, 64 steps of every env)."""
-        return self.dqn.num_envs * 64 if self.algo == "dqn" else self.ppo.num_envs * self.ppo.num_steps
+        """Env steps between two log lines (a PPO rollout; for DQN, 64 steps of every env). An arena env step is
+        one step of one game."""
+        if self.algo == "dqn":
+            return self.dqn.num_envs * 64
+        if self.algo == "mappo":
+            return self.mappo.num_envs * self.mappo.num_steps
+        return self.ppo.num_envs * self.ppo.num_steps
 
     @property
     def run_name(self) -> str:
+        if self.algo == "mappo":
+            return self.name or f"mappo-{self.backbone}-{self.arena.scenario}-seed{self.seed}"
         return self.name or f"{self.algo}-{self.backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,7 +220,8 @@ def from_dict(cls, data: dict[str, Any]):
         raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(names)}")
     kwargs = {}
     for key, value in data.items():
-        nested = {"env": EnvConfig, "ppo": PPOConfig, "dqn": DQNConfig}.get(key) if cls is TrainConfig else None
+        nested = {"env": EnvConfig, "arena": ArenaEnvConfig, "ppo": PPOConfig, "dqn": DQNConfig,
+                  "mappo": MAPPOConfig}.get(key) if cls is TrainConfig else None
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value)
         elif key in ("runs_dir", "resume") and value is not None:

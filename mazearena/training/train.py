@@ -17,8 +17,9 @@ import torch
 
 import mazearena
 from mazearena.agents.dqn import DQN, QNetwork
+from mazearena.agents.mappo import MAPPO, MultiAgentActorCritic
 from mazearena.agents.ppo import PPO, ActorCritic
-from mazearena.evaluation.harness import run_episodes
+from mazearena.evaluation.harness import run_episodes, run_games
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mazearena.training.config import TrainConfig, load_config, save_config
 from mazearena.training.loggers import Logger
@@ -27,15 +28,31 @@ EVAL_ENVS = 64
 
 
 def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int):
-    """A vector env over the training levels, or (``test``) over the held-out ones."""
+    """A vector env over the training levels, or (``test``) over the held-out ones (for arenas: the held-out
+    scenario on held-out arenas)."""
+    if cfg.algo == "mappo":
+        from mazearena.envs import arena_v0
+
+        a = cfg.arena
+        levels = {"num_levels": 0, "start_level": a.test_start_level} if test else {
+            "num_levels": a.num_levels, "start_level": a.start_level}  # fmt: skip
+        scenario = a.heldout_name if test else a.scenario
+        return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, scenario=scenario, **levels,
+                                   **a.make_kwargs())  # fmt: skip
     env = cfg.env
     levels = {"num_levels": 0, "start_level": env.test_start_level} if test else {
         "num_levels": env.num_levels, "start_level": env.start_level}  # fmt: skip
     return mazearena.make_vec(env.env_id, num_envs, device=cfg.device, seed=seed, **levels, **env.make_kwargs())
 
 
-def make_policy(cfg: TrainConfig, envs) -> ActorCritic | QNetwork:
-    """The network the run trains: an actor-critic for PPO, a Q-network for DQN."""
+def make_policy(cfg: TrainConfig, envs) -> ActorCritic | QNetwork | MultiAgentActorCritic:
+    """The network the run trains: an actor-critic for PPO, a Q-network for DQN, a team's for MAPPO."""
+    if cfg.algo == "mappo":
+        m = cfg.mappo
+        return MultiAgentActorCritic(envs.single_observation_space, envs.state_space, envs.num_agents,
+                                     envs.single_action_space.n, cfg.backbone, share_params=m.share_params,
+                                     centralized_critic=m.centralized_critic,
+                                     death_masking=m.death_masking).to(cfg.device)  # fmt: skip
     net = ActorCritic if cfg.algo == "ppo" else QNetwork
     return net(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
 
@@ -45,6 +62,9 @@ def evaluate(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, ep
     envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
     policy.eval()
     try:
+        if cfg.algo == "mappo":
+            team = 0 if envs.possible_agents[0].startswith("red") else 1
+            return run_games(envs, lambda obs, alive: policy.act(obs, alive), episodes, team)
         return run_episodes(envs, lambda obs: policy.act(obs), episodes)
     finally:
         policy.train()
@@ -90,8 +110,11 @@ def _drop_metrics_after(run_dir: Path, step: int) -> None:
 def _model_fields(cfg: TrainConfig) -> dict:
     """What a checkpoint must match to be loaded: the network and what it sees."""
     d = cfg.to_dict()
-    return {"algo": d["algo"], "backbone": d["backbone"], "env": d["env"], "num_envs": cfg.num_envs,
-            "iteration_steps": cfg.iteration_steps}  # fmt: skip
+    fields = {"algo": d["algo"], "backbone": d["backbone"], "env": d["env"], "num_envs": cfg.num_envs,
+              "iteration_steps": cfg.iteration_steps}  # fmt: skip
+    if cfg.algo == "mappo":
+        fields |= {"arena": d["arena"], "mappo": d["mappo"]}
+    return fields
 
 
 def train(config: TrainConfig) -> Path:
@@ -118,6 +141,9 @@ def train(config: TrainConfig) -> Path:
     elif cfg.algo == "dqn":
         algo = DQN(cfg.dqn, envs, policy, device, total_steps, seed=cfg.seed, amp=cfg.amp)
         step_once = lambda: algo.iteration(iteration_steps)  # noqa: E731
+    elif cfg.algo == "mappo":
+        algo = MAPPO(cfg.mappo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp)
+        step_once = algo.iteration
     best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
     if checkpoint is not None:
         try:
@@ -175,13 +201,23 @@ def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path
               "train_levels": train_result, "test_levels": test_result}  # fmt: skip
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
     curve = plot_curve(run_dir)
-    video = record_episodes(cfg, policy, run_dir / "episodes.gif") if cfg.video_episodes else None
+    record = record_games if cfg.algo == "mappo" else record_episodes
+    video = record(cfg, policy, run_dir / "episodes.gif") if cfg.video_episodes else None
     if video is not None:
         logger.log_video(video, step)
-    lines = [f"# {run_dir.name}", "", f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size},"
-             f" {step:,} steps, trained on {cfg.env.num_levels or 'unlimited'} levels", "",
+    if cfg.algo == "mappo":
+        a = cfg.arena
+        what = (f"{cfg.algo} + {cfg.backbone} in scenario {a.scenario} ({a.size}x{a.size} {a.layout} arenas), "
+                f"{step:,} game steps, trained on {a.num_levels or 'unlimited'} arenas; held out: scenario "
+                f"{a.heldout_name} on unseen arenas. Success = games won by the learning team.")
+        rows = (("training", train_result), ("held-out", test_result))
+    else:
+        what = (f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
+                f"trained on {cfg.env.num_levels or 'unlimited'} levels")
+        rows = (("training", train_result), ("held-out", test_result))
+    lines = [f"# {run_dir.name}", "", what, "",
              "| levels | episodes | success (95% CI) | mean return | mean length |", "|---|---:|---:|---:|---:|"]
-    for name, r in (("training", train_result), ("held-out", test_result)):
+    for name, r in rows:
         lo, hi = r["success_ci95"]
         lines.append(f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
                      f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |")
@@ -217,7 +253,8 @@ def plot_curve(run_dir: Path) -> Path | None:
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key, label in (("episode/success", "training episodes"), ("eval/success_rate", "held-out levels")):
+    for key, label in (("episode/success", "training episodes"), ("episode/win_rate", "training games (won)"),
+                       ("eval/success_rate", "held-out levels")):  # fmt: skip
         points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
             x, y = zip(*points, strict=True)
@@ -256,3 +293,36 @@ def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path
         obs, _ = env.reset()
     env.close()
     return write_video(frames, path, fps=8)
+
+
+def record_games(cfg: TrainConfig, policy: MultiAgentActorCritic, path: Path) -> Path:
+    """A GIF of the trained team playing the held-out scenario on held-out arenas."""
+    from mazearena.envs import arena_v0
+    from mazearena.training.video import write_video
+
+    a = cfg.arena
+    env = arena_v0.parallel_env(render_mode="rgb_array", scenario=a.heldout_name, num_levels=0,
+                                start_level=a.test_start_level, **a.make_kwargs())  # fmt: skip
+    names = list(env.possible_agents)
+    frames: list[np.ndarray] = []
+    for episode in range(cfg.video_episodes):
+        obs, _ = env.reset(seed=cfg.seed + 4 + episode)
+        frames.append(env.render())
+        while env.agents:
+            alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
+            stacked = _stack([obs.get(n) for n in names], cfg.device)
+            actions = policy.act(stacked, alive)[0]
+            obs, _, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names) if n in env.agents})
+            frames.append(env.render())
+        frames += [frames[-1]] * 3
+    env.close()
+    return write_video(frames, path, fps=8)
+
+
+def _stack(per_agent: list, device: str):
+    """``[1, agents, ...]`` observations from a list of per-agent ones (``None`` for agents out of the game)."""
+    like = next(o for o in per_agent if o is not None)
+    if isinstance(like, dict):
+        return {k: _stack([None if o is None else o[k] for o in per_agent], device) for k in like}
+    rows = [np.zeros_like(like) if o is None else o for o in per_agent]
+    return torch.as_tensor(np.stack(rows)[None], device=device)

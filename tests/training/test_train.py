@@ -199,3 +199,52 @@ def test_the_sb3_trainer_runs_through_the_same_run_folder(tmp_path):
     assert json.loads((run / "report.json").read_text())["summary"]["steps"] == 1024
     with pytest.raises(ValueError, match="cannot be resumed"):
         train(TrainConfig(resume=run, progress=False))
+
+
+def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path):
+    from mazearena.agents.mappo import MAPPO, MAPPOConfig
+    from mazearena.training.config import ArenaEnvConfig
+
+    tiny = {**TINY, "algo": "mappo", "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=30,
+                                                             num_levels=20),
+            "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2), "video_episodes": 1}  # fmt: skip
+    straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
+    rows = metrics(straight)
+    assert [r["step"] for r in rows] == list(range(128, 1025, 128))
+    assert any("episode/win_rate" in r for r in rows) and any("eval/success_rate" in r for r in rows)
+    assert all(f"agent/red_{i}/return" in r for r in rows if "episode/count" in r for i in range(2))
+    report = json.loads((straight / "report.json").read_text())
+    assert report["test_levels"]["episodes"] >= 16 and 0 <= report["test_levels"]["draw_rate"] <= 1
+    assert (straight / "episodes.gif").stat().st_size > 0
+    real, calls = MAPPO.iteration, []
+
+    def crashing(self):
+        calls.append(1)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return real(self)
+
+    MAPPO.iteration = crashing
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(TrainConfig(runs_dir=tmp_path, name="crashed", **{**tiny, "video_episodes": 0}))
+    finally:
+        MAPPO.iteration = real
+    crashed = tmp_path / "crashed"
+    train(TrainConfig(resume=crashed, progress=False))
+    assert metrics(crashed) == metrics(straight)
+
+
+def test_arena_training_config_errors_name_the_field():
+    from mazearena.training.config import ArenaEnvConfig
+
+    with pytest.raises(ValueError, match="unknown scenario 'nope'"):
+        ArenaEnvConfig(scenario="nope")
+    with pytest.raises(ValueError, match="must have the mode, teams and learning agents"):
+        ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", heldout_scenario="ctf_3v3_vs_guards_heldout")
+    with pytest.raises(ValueError, match="overlap the training levels"):
+        ArenaEnvConfig(num_levels=100, test_start_level=50)
+    with pytest.raises(ValueError, match="obs_mode"):
+        ArenaEnvConfig(obs_mode="both")
+    with pytest.raises(ValueError, match="does not fit arena observations"):
+        TrainConfig(algo="mappo", backbone="mlp")
