@@ -128,3 +128,28 @@ class _SB3Policy:
 
     def load_state_dict(self, state: dict) -> None:
         self.inner.load_state_dict(state)
+
+
+def arena_vec_env(num_envs: int, scenario: str, seed: int = 0, **arena_kwargs):
+    """The PettingZoo → SuperSuit → SB3 recipe for parameter sharing: ``num_envs`` copies of an arena
+    ``parallel_env`` whose learning agents become the rows of one SB3 ``VecEnv`` (``num_envs × agents``
+    rows). Agents that leave the game are kept as zero-observation, zero-reward rows
+    (``supersuit.black_death_v3``), as the recipe needs a fixed agent count.
+
+        env = arena_vec_env(8, "tag_2v1_vs_fleeing_npc")
+        PPO("MlpPolicy", env, policy_kwargs=policy_kwargs("cnn")).learn(100_000)
+
+    Needs ``supersuit`` (``pip install mazearena[dev]``).
+    """
+    import supersuit as ss
+
+    from mazearena.envs import arena_v0
+
+    env = arena_v0.parallel_env(scenario=scenario, **arena_kwargs)
+    env = ss.black_death_v3(env)
+    env = ss.pettingzoo_env_to_vec_env_v1(env)
+    env = ss.concat_vec_envs_v1(env, num_envs, num_cpus=0, base_class="stable_baselines3")
+    # SuperSuit's concatenated env has no seed(); SB3 calls it when given a seed, so seed here, on reset.
+    env.seed = lambda seed=None: [env.venv.reset(seed=seed)]
+    env.reset(seed=seed)
+    return env

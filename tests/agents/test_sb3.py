@@ -22,3 +22,17 @@ def test_sb3_trains_with_our_backbones(algo, backbone, cls):
     assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.parameters(), strict=True))
     action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
     assert env.action_space.contains(int(action))
+
+
+def test_supersuit_recipe_trains_sb3_ppo_with_shared_parameters_on_an_arena():
+    from mazearena.agents.sb3 import arena_vec_env
+
+    env = arena_vec_env(2, "combat_3v3_vs_chasers", seed=0, max_cycles=20)
+    assert env.num_envs == 2 * 3  # one row per learning agent per game
+    assert env.observation_space.shape == (9, 7, 7)
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=64, n_epochs=1, policy_kwargs=policy_kwargs("cnn"),
+                device="cpu", seed=0)  # fmt: skip
+    before = [p.clone() for p in model.policy.parameters()]
+    model.learn(256)
+    assert model.num_timesteps >= 256
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.parameters(), strict=True))

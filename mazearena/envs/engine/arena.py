@@ -229,8 +229,12 @@ class ArenaEngine(EngineState):
         # Agents controlled from outside (the rest are NPCs): a game also ends when none of them is left.
         self.focal = torch.zeros(a, dtype=torch.bool, device=dev)
         self.focal[list(range(a)) if focal is None else focal] = True
+        self._bind_views()
+
+    def _bind_views(self) -> None:
         if self.backend == "numba":
             # numpy views sharing memory with the state, which is therefore only ever updated in place
+            b = self.num_envs
             self._np_state = tuple(x.numpy() for x in (
                 self.walls.view(b, -1), self.pos, self.heading, self.alive, self.health, self.carrying, self.score,
                 self.bases, self.base_dist.view(b, 2, -1), self.team, self.focal, self.t))  # fmt: skip

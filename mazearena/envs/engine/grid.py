@@ -133,6 +133,18 @@ class EngineState:
 
     _STATE: tuple[str, ...] = ()
 
+    def _bind_views(self) -> None:
+        """(Re)create the numpy views of the state that compiled kernels write through."""
+
+    def __getstate__(self) -> dict:
+        # numpy views do not survive pickling or deepcopy as views (they would become copies the kernels write
+        # to while the tensors stay unchanged), so they are left out and rebuilt.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_np_")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind_views()
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, name).clone() for name in self._STATE}
 

@@ -194,10 +194,13 @@ class MazeEngine(EngineState):
             from mazearena.envs.render import tile_atlas
 
             self._tiles = tile_atlas(config.pixel_tile).to(dev)
+        self._bind_views()
+
+    def _bind_views(self) -> None:
         if self.backend == "numba":
             # numpy views that share memory with the state tensors, which are therefore only updated in place
-            self._np_state = (self.grid.view(num_envs, -1).numpy(), self.pos.numpy(), self.heading.numpy(),
-                              self.has_key.numpy())
+            self._np_state = (self.grid.view(self.num_envs, -1).numpy(), self.pos.numpy(), self.heading.numpy(),
+                              self.has_key.numpy())  # fmt: skip
             self._np_all = self.rows.numpy()
             self._np_view = self._view_flat.numpy()
 
