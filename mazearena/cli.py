@@ -90,7 +90,8 @@ def watch(cfg: WatchConfig) -> None:
 
     results = run_watch(cfg)
     wins = sum(r["success"] for r in results)
-    console.print(f"{len(results)} episodes, {wins} solved, mean return "
+    verb = "won" if results and "winner" in results[0] else "solved"
+    console.print(f"{len(results)} episodes, {wins} {verb}, mean return "
                   f"{sum(r['return'] for r in results) / max(len(results), 1):.3f}"
                   + (f"; wrote {cfg.record}" if cfg.record else ""))
 

@@ -1,4 +1,5 @@
-"""``mazearena watch RUN_DIR``: a trained agent plays held-out mazes in a pygame window (or into a video)."""
+"""``mazearena watch RUN_DIR``: a trained agent plays held-out mazes (or a trained team the held-out arena
+scenario) in a pygame window, or into a video."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def load_policy(cfg: WatchConfig):
         raise ValueError(f"{str(cfg.run)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
     train_cfg = load_config(run_dir / "config.yaml")
     if train_cfg.algo == "sb3-ppo":
-        raise ValueError("watch plays runs of our own trainers (ppo, dqn); this run was trained with sb3-ppo")
+        raise ValueError("watch plays runs of our own trainers (ppo, dqn, mappo); this run was trained with sb3-ppo")
     train_cfg.device = "cpu"
     checkpoint = load_checkpoint(path if path.is_file() else run_dir / "checkpoints" / f"{cfg.checkpoint}.pt")
     policy = make_policy(train_cfg, make_envs(train_cfg, 1, test=True, seed=0))
@@ -72,6 +73,8 @@ def watch(cfg: WatchConfig) -> list[dict]:
     from mazearena.envs.maze import draw_game
 
     train_cfg, policy = load_policy(cfg)
+    if train_cfg.algo == "mappo":
+        return _watch_arena(cfg, train_cfg, policy)
     env_cfg = train_cfg.env
     levels = {"num_levels": 0, "start_level": env_cfg.test_start_level} if cfg.levels == "test" else {
         "num_levels": env_cfg.num_levels, "start_level": env_cfg.start_level}  # fmt: skip
@@ -108,6 +111,40 @@ def watch(cfg: WatchConfig) -> list[dict]:
         if window is not None:
             window.close()
         env.close()
+    if cfg.record is not None:
+        from mazearena.training.video import write_video
+
+        write_video(frames, cfg.record, fps=cfg.fps)
+    return results
+
+
+def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
+    """A trained team plays its scenario's games (held-out twin on unseen arenas with ``levels=test``)."""
+    from mazearena.training.train import arena_games
+
+    window, frames, results = None, [], []
+    try:
+        for frame, result in arena_games(train_cfg, policy, cfg.episodes, cfg.seed, test=cfg.levels == "test",
+                                         greedy=cfg.greedy):  # fmt: skip
+            if result is not None:
+                results.append(result)
+            if cfg.record is not None:
+                frames += [frame] * (4 if result is not None else 1)
+                continue
+            if window is None:
+                from mazearena.envs.render import Window
+
+                window = Window("mazearena watch", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
+            won = sum(r["success"] for r in results)
+            window.set_title(f"mazearena watch  {train_cfg.arena.scenario}  game {len(results) + (result is None)}"
+                             f"/{cfg.episodes}  won {won}")
+            window.show(frame)
+            window.events()
+            if window.closed:
+                return results
+    finally:
+        if window is not None:
+            window.close()
     if cfg.record is not None:
         from mazearena.training.video import write_video
 

@@ -297,26 +297,47 @@ def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path
 
 def record_games(cfg: TrainConfig, policy: MultiAgentActorCritic, path: Path) -> Path:
     """A GIF of the trained team playing the held-out scenario on held-out arenas."""
-    from mazearena.envs import arena_v0
     from mazearena.training.video import write_video
 
-    a = cfg.arena
-    env = arena_v0.parallel_env(render_mode="rgb_array", scenario=a.heldout_name, num_levels=0,
-                                start_level=a.test_start_level, **a.make_kwargs())  # fmt: skip
-    names = list(env.possible_agents)
     frames: list[np.ndarray] = []
-    for episode in range(cfg.video_episodes):
-        obs, _ = env.reset(seed=cfg.seed + 4 + episode)
-        frames.append(env.render())
-        while env.agents:
-            alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
-            stacked = _stack([obs.get(n) for n in names], cfg.device)
-            actions = policy.act(stacked, alive)[0]
-            obs, _, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names) if n in env.agents})
-            frames.append(env.render())
-        frames += [frames[-1]] * 3
-    env.close()
+    for frame, result in arena_games(cfg, policy, cfg.video_episodes, cfg.seed + 4):
+        frames += [frame] * (4 if result is not None else 1)
     return write_video(frames, path, fps=8)
+
+
+def arena_games(cfg: TrainConfig, policy: MultiAgentActorCritic, episodes: int, seed: int, *, test: bool = True,
+                greedy: bool = False):  # fmt: skip
+    """Play ``episodes`` games of the run's scenario (``test``: its held-out twin on unseen arenas), one
+    at a time; yields ``(frame, result)`` per frame, ``result`` being ``None`` until a game ends, then
+    ``{"return", "length", "success", "winner"}`` (success: the learning team won; return summed over it)."""
+    from mazearena.envs import arena_v0
+
+    a = cfg.arena
+    levels = {"num_levels": 0, "start_level": a.test_start_level} if test else {
+        "num_levels": a.num_levels, "start_level": a.start_level}  # fmt: skip
+    env = arena_v0.parallel_env(render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario,
+                                **levels, **a.make_kwargs())  # fmt: skip
+    names = list(env.possible_agents)
+    team = 0 if names[0].startswith("red") else 1
+    try:
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed + episode)
+            yield env.render(), None
+            ret, length = 0.0, 0
+            while env.agents:
+                alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
+                actions = policy.act(_stack([obs.get(n) for n in names], cfg.device), alive, deterministic=greedy)[0]
+                obs, rewards, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names)
+                                                      if n in env.agents})  # fmt: skip
+                ret += sum(rewards.values())
+                length += 1
+                if not env.agents:
+                    winner = int(env.engine.leader()[0])
+                    yield env.render(), {"return": ret, "length": length, "success": winner == team, "winner": winner}
+                else:
+                    yield env.render(), None
+    finally:
+        env.close()
 
 
 def _stack(per_agent: list, device: str):

@@ -216,6 +216,12 @@ def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path
     report = json.loads((straight / "report.json").read_text())
     assert report["test_levels"]["episodes"] >= 16 and 0 <= report["test_levels"]["draw_rate"] <= 1
     assert (straight / "episodes.gif").stat().st_size > 0
+    from mazearena.watch import WatchConfig, watch
+
+    games = watch(WatchConfig(run=straight, episodes=2, record=tmp_path / "team.gif"))
+    assert len(games) == 2 and all(set(g) == {"return", "length", "success", "winner"} for g in games)
+    assert all(g["success"] == (g["winner"] == 0) and 1 <= g["length"] <= 30 for g in games)
+    assert (tmp_path / "team.gif").stat().st_size > 0
     real, calls = MAPPO.iteration, []
 
     def crashing(self):
