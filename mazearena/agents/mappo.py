@@ -26,37 +26,14 @@ from torch import nn
 
 from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
-from mazearena.checks import check_int
+from mazearena.agents.ppo import PPOConfig, clipped_loss
 
 
 @dataclass
-class MAPPOConfig:
-    """Multi-agent PPO hyperparameters and architecture switches."""
+class MAPPOConfig(PPOConfig):
+    """Multi-agent PPO: the PPO hyperparameters (``num_envs`` counts games; a minibatch holds whole game
+    steps, every agent of each) plus the architecture switches."""
 
-    num_envs: int = 64
-    """Parallel games in a rollout."""
-    num_steps: int = 64
-    """Steps per game per rollout."""
-    learning_rate: float = 5e-4
-    """Adam step size (annealed linearly to 0 with ``anneal_lr``)."""
-    anneal_lr: bool = True
-    """Anneal the learning rate to 0 over the run."""
-    gamma: float = 0.99
-    """Discount."""
-    gae_lambda: float = 0.95
-    """GAE lambda."""
-    num_minibatches: int = 4
-    """Minibatches per epoch (a minibatch holds whole game steps, all agents of each)."""
-    update_epochs: int = 4
-    """Passes over each rollout."""
-    clip_coef: float = 0.2
-    """Policy ratio clip (and value clip)."""
-    ent_coef: float = 0.01
-    """Entropy bonus."""
-    vf_coef: float = 0.5
-    """Value loss weight."""
-    max_grad_norm: float = 0.5
-    """Gradient norm clip."""
     share_params: bool = True
     """One policy for all learning agents (with agent-id inputs); off: separate weights per agent."""
     centralized_critic: bool = True
@@ -65,20 +42,6 @@ class MAPPOConfig:
     """Normalise value targets with running statistics."""
     death_masking: bool = True
     """Zero the inputs of agents out of the game and mask their steps out of the losses."""
-
-    def __post_init__(self) -> None:
-        for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
-            check_int(name, getattr(self, name), 1)
-        if (self.num_envs * self.num_steps) % self.num_minibatches:
-            raise ValueError(f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible by "
-                             f"num_minibatches ({self.num_minibatches})")
-        for name, lo, hi in (("learning_rate", 0, 1), ("gamma", 0, 1), ("gae_lambda", 0, 1), ("clip_coef", 0, 10)):
-            v = getattr(self, name)
-            if not lo < v <= hi:
-                raise ValueError(f"{name} must be in ({lo}, {hi}], got {v!r}")
-        for name in ("ent_coef", "vf_coef", "max_grad_norm"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
 
 class RunningNorm(nn.Module):
@@ -357,40 +320,26 @@ class MAPPO:
             order = torch.randperm(steps, device=self.device)
             for start in range(0, steps, minibatch):
                 mb = order[start : start + minibatch]
-                m = b_mask[mb]
-                count = m.sum().clamp(min=1.0)
-
-                def masked_mean(x: torch.Tensor, m=m, count=count) -> torch.Tensor:
-                    return (x * m).sum() / count
-
                 state = b_state[mb] if b_state is not None else None
                 logits, value = self._forward(batches.index(b_obs, mb), state, b_active[mb])
-                dist = torch.distributions.Categorical(logits=logits)
-                logratio = dist.log_prob(b_actions[mb]) - b_logprobs[mb]
-                ratio = logratio.exp()
-                with torch.no_grad():
-                    approx_kl = masked_mean((ratio - 1) - logratio)
-                    clipfracs.append(masked_mean(((ratio - 1.0).abs() > cfg.clip_coef).float()))
-                adv = b_adv[mb]
-                mean = masked_mean(adv)
-                std = masked_mean((adv - mean) ** 2).sqrt()
-                adv = (adv - mean) / (std + 1e-8)
-                pg_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)))
-                clipped = b_values[mb] + (value - b_values[mb]).clamp(-cfg.clip_coef, cfg.clip_coef)
-                v_loss = 0.5 * masked_mean(torch.max((value - b_returns[mb]) ** 2, (clipped - b_returns[mb]) ** 2))
-                entropy = masked_mean(dist.entropy())
-                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                loss, stats = clipped_loss(cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb],
+                                           b_returns[mb], mask=b_mask[mb])  # fmt: skip
+                approx_kl = stats["approx_kl"]
+                clipfracs.append(stats["clipfrac"])
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
+            if cfg.target_kl and float(approx_kl) > cfg.target_kl:
+                break
         self.iteration_index += 1
 
         flat_returns, flat_values = returns[mask], self.buf_values[mask]
         var = flat_returns.var() if flat_returns.numel() > 1 else torch.zeros(())
         explained = float("nan") if float(var) == 0 else float(1 - (flat_returns - flat_values).var() / var)
         metrics = {
-            "loss/policy": pg_loss.item(), "loss/value": v_loss.item(), "loss/entropy": entropy.item(),
+            "loss/policy": stats["pg_loss"].item(), "loss/value": stats["v_loss"].item(),
+            "loss/entropy": stats["entropy"].item(),
             "loss/approx_kl": float(approx_kl), "loss/clipfrac": float(torch.stack(clipfracs).mean()),
             "loss/explained_variance": explained, "lr": self.optimizer.param_groups[0]["lr"],
             "agents/active_fraction": float(self.buf_active.float().mean()),

@@ -72,6 +72,45 @@ class PPOConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
 
+def clipped_loss(cfg: PPOConfig, logits: torch.Tensor, value: torch.Tensor, actions: torch.Tensor,
+                 old_logprobs: torch.Tensor, old_values: torch.Tensor, advantages: torch.Tensor,
+                 returns: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """PPO's loss on one minibatch: clipped policy objective, (clipped) value loss, entropy bonus; advantages
+    normalised per minibatch with ``norm_adv``. ``mask`` (same shape as ``actions``, 1 = counts) leaves
+    entries out of every mean, e.g. the steps of agents out of the game. Returns the loss and the detached
+    ``pg_loss``, ``v_loss``, ``entropy``, ``approx_kl`` and ``clipfrac``."""
+    if mask is None:
+        mean = torch.mean
+    else:
+        count = mask.sum().clamp(min=1.0)
+
+        def mean(x: torch.Tensor) -> torch.Tensor:
+            return (x * mask).sum() / count
+
+    dist = torch.distributions.Categorical(logits=logits)
+    logratio = dist.log_prob(actions) - old_logprobs
+    ratio = logratio.exp()
+    if cfg.norm_adv:
+        if mask is None:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        else:
+            centred = advantages - mean(advantages)
+            advantages = centred / (mean(centred**2).sqrt() + 1e-8)
+    pg_loss = mean(torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)))
+    if cfg.clip_vloss:
+        clipped = old_values + (value - old_values).clamp(-cfg.clip_coef, cfg.clip_coef)
+        v_loss = 0.5 * mean(torch.max((value - returns) ** 2, (clipped - returns) ** 2))
+    else:
+        v_loss = 0.5 * mean((value - returns) ** 2)
+    entropy = mean(dist.entropy())
+    loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+    with torch.no_grad():
+        stats = {"pg_loss": pg_loss.detach(), "v_loss": v_loss.detach(), "entropy": entropy.detach(),
+                 "approx_kl": mean((ratio - 1) - logratio),
+                 "clipfrac": mean(((ratio - 1.0).abs() > cfg.clip_coef).float())}  # fmt: skip
+    return loss, stats
+
+
 def _init(layer: nn.Linear, std: float) -> nn.Linear:
     nn.init.orthogonal_(layer.weight, std)
     nn.init.zeros_(layer.bias)
@@ -199,23 +238,10 @@ class PPO:
             for start in range(0, batch, minibatch):
                 mb = order[start : start + minibatch]
                 logits, value = self._forward(batches.index(b_obs, mb))
-                dist = torch.distributions.Categorical(logits=logits)
-                logratio = dist.log_prob(b_actions[mb]) - b_logprobs[mb]
-                ratio = logratio.exp()
-                with torch.no_grad():
-                    approx_kl = ((ratio - 1) - logratio).mean()
-                    clipfracs.append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean())
-                adv = b_adv[mb]
-                if cfg.norm_adv:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
-                if cfg.clip_vloss:
-                    clipped = b_values[mb] + (value - b_values[mb]).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    v_loss = 0.5 * torch.max((value - b_returns[mb]) ** 2, (clipped - b_returns[mb]) ** 2).mean()
-                else:
-                    v_loss = 0.5 * ((value - b_returns[mb]) ** 2).mean()
-                entropy = dist.entropy().mean()
-                loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+                loss, stats = clipped_loss(cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb],
+                                           b_adv[mb], b_returns[mb])  # fmt: skip
+                approx_kl = stats["approx_kl"]
+                clipfracs.append(stats["clipfrac"])
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
@@ -227,7 +253,8 @@ class PPO:
         var = b_returns.var()
         explained = float("nan") if float(var) == 0 else float(1 - (b_returns - b_values).var() / var)
         metrics = {
-            "loss/policy": pg_loss.item(), "loss/value": v_loss.item(), "loss/entropy": entropy.item(),
+            "loss/policy": stats["pg_loss"].item(), "loss/value": stats["v_loss"].item(),
+            "loss/entropy": stats["entropy"].item(),
             "loss/approx_kl": float(approx_kl), "loss/clipfrac": float(torch.stack(clipfracs).mean()),
             "loss/explained_variance": explained, "lr": self.optimizer.param_groups[0]["lr"],
         }  # fmt: skip
