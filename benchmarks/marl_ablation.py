@@ -1,0 +1,94 @@
+"""MAPPO vs IPPO and shared vs separate weights on one scenario: the same config with each combination of
+``centralized_critic`` and ``share_params``, one training run each, held-out win-rate curves in one plot.
+
+    python benchmarks/marl_ablation.py [--config configs/mappo_tag.yaml] [--total-timesteps 200000]
+
+Writes runs/bench/marl_ablation.{md,png} (and the four run folders under runs/bench/marl_ablation/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+
+from mazearena.training import load_config, train
+
+
+@dataclass
+class Args:
+    """Train the four critic/weight-sharing variants of one MAPPO config and compare them."""
+
+    config: Path = Path("configs/mappo_tag.yaml")
+    """The MAPPO config every variant starts from."""
+    total_timesteps: int = 200_000
+    """Game steps per run."""
+    eval_every: int = 50_000
+    """Game steps between held-out evaluations."""
+    eval_episodes: int = 128
+    """Games per evaluation."""
+    seed: int = 0
+    """Seed of every run."""
+    out: Path = Path("runs/bench")
+    """Folder for marl_ablation.md/png and the runs."""
+
+
+VARIANTS = {"MAPPO, shared": (True, True), "MAPPO, separate": (True, False), "IPPO, shared": (False, True),
+            "IPPO, separate": (False, False)}  # fmt: skip
+
+
+def main(args: Args) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = load_config(args.config)
+    results = {}
+    for label, (central, share) in VARIANTS.items():
+        mappo = dataclasses.replace(base.mappo, centralized_critic=central, share_params=share)
+        name = label.lower().replace(", ", "-")
+        cfg = dataclasses.replace(base, mappo=mappo, total_timesteps=args.total_timesteps, seed=args.seed,
+                                  eval_every=args.eval_every, eval_episodes=args.eval_episodes, video_episodes=0,
+                                  runs_dir=args.out / "marl_ablation", name=name, wandb_mode="disabled",
+                                  progress=False)  # fmt: skip
+        run = cfg.runs_dir / name
+        if not (run / "report.json").exists():  # a finished run is reused
+            train(cfg)
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
+        curve = [(r["step"], r["time"], r["eval/success_rate"]) for r in rows if "eval/success_rate" in r]
+        final = json.loads((run / "report.json").read_text())["test_levels"]
+        results[label] = {"curve": curve, "final": final["success_rate"], "ci95": final["success_ci95"],
+                          "seconds": rows[-1]["time"]}  # fmt: skip
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for label, r in results.items():
+        steps, seconds, success = zip(*r["curve"], strict=True)
+        axes[0].plot(steps, success, marker="o", label=label)
+        axes[1].plot(seconds, success, marker="o", label=label)
+    axes[0].set_xlabel("game steps")
+    axes[1].set_xlabel("training seconds (2 CPU cores)")
+    axes[0].set_ylabel("held-out win rate")
+    for ax in axes:
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[1].legend(loc="lower right")
+    fig.suptitle(f"{base.arena.scenario}, {base.arena.size}x{base.arena.size} arenas")
+    fig.tight_layout()
+    args.out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out / "marl_ablation.png", dpi=120)
+    plt.close(fig)
+    md = ["| variant | held-out win rate at the end (95% CI) | training seconds |", "|---|---|---:|"]
+    for label, r in results.items():
+        lo, hi = r["ci95"]
+        md.append(f"| {label} | {r['final']:.3f} ({lo:.3f}–{hi:.3f}) | {r['seconds']:.0f} |")
+    (args.out / "marl_ablation.md").write_text("\n".join(md) + "\n\n![curves](marl_ablation.png)\n")
+    print("\n".join(md))
+    return results
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
