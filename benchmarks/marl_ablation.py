@@ -3,7 +3,9 @@
 
     python benchmarks/marl_ablation.py [--config configs/mappo_tag.yaml] [--total-timesteps 200000]
 
-Writes runs/bench/marl_ablation.{md,png} (and the four run folders under runs/bench/marl_ablation/).
+Writes runs/bench/marl_ablation.{md,png} (and the four run folders under runs/bench/marl_ablation/; a
+finished run found there is reused). One seed per variant; the learning rate anneals over the run's
+``total_timesteps``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def main(args: Args) -> dict:
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
         curve = [(r["step"], r["time"], r["eval/success_rate"]) for r in rows if "eval/success_rate" in r]
         final = json.loads((run / "report.json").read_text())["test_levels"]
+        curve.append((rows[-1]["step"], rows[-1]["time"], final["success_rate"]))  # the final report's evaluation
         results[label] = {"curve": curve, "final": final["success_rate"], "ci95": final["success_ci95"],
                           "seconds": rows[-1]["time"]}  # fmt: skip
 
