@@ -47,6 +47,7 @@ def main(args: Args) -> dict:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     base = load_config(args.config)
     results = {}
@@ -72,6 +73,7 @@ def main(args: Args) -> dict:
         steps, seconds, success = zip(*r["curve"], strict=True)
         axes[0].plot(steps, success, marker="o", label=label)
         axes[1].plot(seconds, success, marker="o", label=label)
+    axes[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
     axes[0].set_xlabel("game steps")
     axes[1].set_xlabel("training seconds (2 CPU cores)")
     axes[0].set_ylabel("held-out win rate")
