@@ -210,14 +210,12 @@ def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path
         what = (f"{cfg.algo} + {cfg.backbone} in scenario {a.scenario} ({a.size}x{a.size} {a.layout} arenas), "
                 f"{step:,} game steps, trained on {a.num_levels or 'unlimited'} arenas; held out: scenario "
                 f"{a.heldout_name} on unseen arenas. Success = games won by the learning team.")
-        rows = (("training", train_result), ("held-out", test_result))
     else:
         what = (f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
                 f"trained on {cfg.env.num_levels or 'unlimited'} levels")
-        rows = (("training", train_result), ("held-out", test_result))
     lines = [f"# {run_dir.name}", "", what, "",
              "| levels | episodes | success (95% CI) | mean return | mean length |", "|---|---:|---:|---:|---:|"]
-    for name, r in rows:
+    for name, r in (("training", train_result), ("held-out", test_result)):
         lo, hi = r["success_ci95"]
         lines.append(f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
                      f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |")
