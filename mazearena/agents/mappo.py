@@ -26,7 +26,7 @@ from torch import nn
 
 from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
-from mazearena.agents.ppo import PPOConfig, clipped_loss
+from mazearena.agents.ppo import PPOConfig, anneal_lr, clipped_loss, update
 
 
 @dataclass
@@ -296,9 +296,7 @@ class MAPPO:
     def iteration(self) -> dict[str, float]:
         """One rollout and one update; returns the iteration's metrics."""
         cfg = self.cfg
-        if cfg.anneal_lr:
-            frac = 1.0 - self.iteration_index / max(self.total_iterations, 1)
-            self.optimizer.param_groups[0]["lr"] = frac * cfg.learning_rate
+        anneal_lr(cfg, self.optimizer, self.iteration_index, self.total_iterations)
         self._rollout()
         advantages, returns = self._advantages()
         mask = self.buf_active if cfg.death_masking else torch.ones_like(self.buf_active)
@@ -314,34 +312,21 @@ class MAPPO:
         b_actions, b_logprobs = self.buf_actions.reshape(steps, -1), self.buf_logprobs.reshape(steps, -1)
         b_adv, b_returns = advantages.reshape(steps, -1), norm(returns.reshape(steps, -1))
         b_values = norm(self.buf_values.reshape(steps, -1))
-        minibatch = steps // cfg.num_minibatches
-        clipfracs, approx_kl = [], torch.zeros((), device=self.device)
-        for _ in range(cfg.update_epochs):
-            order = torch.randperm(steps, device=self.device)
-            for start in range(0, steps, minibatch):
-                mb = order[start : start + minibatch]
-                state = b_state[mb] if b_state is not None else None
-                logits, value = self._forward(batches.index(b_obs, mb), state, b_active[mb])
-                loss, stats = clipped_loss(cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb],
-                                           b_returns[mb], mask=b_mask[mb])  # fmt: skip
-                approx_kl = stats["approx_kl"]
-                clipfracs.append(stats["clipfrac"])
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-            if cfg.target_kl and float(approx_kl) > cfg.target_kl:
-                break
+
+        def minibatch_loss(mb: torch.Tensor) -> tuple[torch.Tensor, dict]:
+            state = b_state[mb] if b_state is not None else None
+            logits, value = self._forward(batches.index(b_obs, mb), state, b_active[mb])
+            return clipped_loss(cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb],
+                                b_returns[mb], mask=b_mask[mb])  # fmt: skip
+
+        metrics = update(cfg, self.policy, self.optimizer, steps, minibatch_loss)
         self.iteration_index += 1
 
         flat_returns, flat_values = returns[mask], self.buf_values[mask]
         var = flat_returns.var() if flat_returns.numel() > 1 else torch.zeros(())
         explained = float("nan") if float(var) == 0 else float(1 - (flat_returns - flat_values).var() / var)
-        metrics = {
-            "loss/policy": stats["pg_loss"].item(), "loss/value": stats["v_loss"].item(),
-            "loss/entropy": stats["entropy"].item(),
-            "loss/approx_kl": float(approx_kl), "loss/clipfrac": float(torch.stack(clipfracs).mean()),
-            "loss/explained_variance": explained, "lr": self.optimizer.param_groups[0]["lr"],
+        metrics |= {
+            "loss/explained_variance": explained,
             "agents/active_fraction": float(self.buf_active.float().mean()),
         }  # fmt: skip
         return metrics | self.episodes.metrics(self.team)

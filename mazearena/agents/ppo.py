@@ -12,6 +12,7 @@ the trainer (``mazearena.training``) does logging, checkpoints and evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -109,6 +110,36 @@ def clipped_loss(cfg: PPOConfig, logits: torch.Tensor, value: torch.Tensor, acti
                  "approx_kl": mean((ratio - 1) - logratio),
                  "clipfrac": mean(((ratio - 1.0).abs() > cfg.clip_coef).float())}  # fmt: skip
     return loss, stats
+
+
+def anneal_lr(cfg: PPOConfig, optimizer: torch.optim.Optimizer, iteration: int, total_iterations: int) -> None:
+    """Linear learning-rate decay to 0 over the run, when ``cfg.anneal_lr``."""
+    if cfg.anneal_lr:
+        optimizer.param_groups[0]["lr"] = (1.0 - iteration / max(total_iterations, 1)) * cfg.learning_rate
+
+
+def update(cfg: PPOConfig, policy: nn.Module, optimizer: torch.optim.Optimizer, rows: int,
+           minibatch_loss: Callable[[torch.Tensor], tuple[torch.Tensor, dict]]) -> dict[str, float]:
+    """``update_epochs`` passes over ``rows`` rollout rows in ``num_minibatches`` random minibatches, each a
+    gradient step on ``minibatch_loss(row_indices)`` (a :func:`clipped_loss`), stopping early past
+    ``target_kl``. Returns the loss metrics and the learning rate."""
+    minibatch = rows // cfg.num_minibatches
+    device = next(policy.parameters()).device
+    clipfracs = []
+    for _ in range(cfg.update_epochs):
+        order = torch.randperm(rows, device=device)
+        for start in range(0, rows, minibatch):
+            loss, stats = minibatch_loss(order[start : start + minibatch])
+            clipfracs.append(stats["clipfrac"])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+        if cfg.target_kl and float(stats["approx_kl"]) > cfg.target_kl:
+            break
+    return {"loss/policy": stats["pg_loss"].item(), "loss/value": stats["v_loss"].item(),
+            "loss/entropy": stats["entropy"].item(), "loss/approx_kl": float(stats["approx_kl"]),
+            "loss/clipfrac": float(torch.stack(clipfracs).mean()), "lr": optimizer.param_groups[0]["lr"]}  # fmt: skip
 
 
 def _init(layer: nn.Linear, std: float) -> nn.Linear:
@@ -221,43 +252,24 @@ class PPO:
     def iteration(self) -> dict[str, float]:
         """One rollout and one update. Returns the iteration's metrics (episodes that ended included)."""
         cfg = self.cfg
-        if cfg.anneal_lr:
-            frac = 1.0 - self.iteration_index / max(self.total_iterations, 1)
-            self.optimizer.param_groups[0]["lr"] = frac * cfg.learning_rate
+        anneal_lr(cfg, self.optimizer, self.iteration_index, self.total_iterations)
         self._rollout()
         advantages, returns = self._advantages()
 
         b_obs, b_actions = batches.flatten_steps(self.buf_obs), self.buf_actions.reshape(-1)
         b_logprobs, b_values = self.buf_logprobs.reshape(-1), self.buf_values.reshape(-1)
         b_adv, b_returns = advantages.reshape(-1), returns.reshape(-1)
-        batch = cfg.num_envs * cfg.num_steps
-        minibatch = batch // cfg.num_minibatches
-        clipfracs, approx_kl = [], torch.zeros((), device=self.device)
-        for _ in range(cfg.update_epochs):
-            order = torch.randperm(batch, device=self.device)
-            for start in range(0, batch, minibatch):
-                mb = order[start : start + minibatch]
-                logits, value = self._forward(batches.index(b_obs, mb))
-                loss, stats = clipped_loss(cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb],
-                                           b_adv[mb], b_returns[mb])  # fmt: skip
-                approx_kl = stats["approx_kl"]
-                clipfracs.append(stats["clipfrac"])
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-            if cfg.target_kl and float(approx_kl) > cfg.target_kl:
-                break
-        self.iteration_index += 1
 
+        def minibatch_loss(mb: torch.Tensor) -> tuple[torch.Tensor, dict]:
+            logits, value = self._forward(batches.index(b_obs, mb))
+            return clipped_loss(cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb],
+                                b_returns[mb])  # fmt: skip
+
+        metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs * cfg.num_steps, minibatch_loss)
+        self.iteration_index += 1
         var = b_returns.var()
-        explained = float("nan") if float(var) == 0 else float(1 - (b_returns - b_values).var() / var)
-        metrics = {
-            "loss/policy": stats["pg_loss"].item(), "loss/value": stats["v_loss"].item(),
-            "loss/entropy": stats["entropy"].item(),
-            "loss/approx_kl": float(approx_kl), "loss/clipfrac": float(torch.stack(clipfracs).mean()),
-            "loss/explained_variance": explained, "lr": self.optimizer.param_groups[0]["lr"],
-        }  # fmt: skip
+        metrics["loss/explained_variance"] = float("nan") if float(var) == 0 else float(
+            1 - (b_returns - b_values).var() / var)  # fmt: skip
         return metrics | self.episodes.metrics()
 
     # ---------------------------------------------------------------- checkpoints
