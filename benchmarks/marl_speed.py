@@ -12,14 +12,13 @@ Writes runs/bench/marl_speed.{json,md}.
 
 from __future__ import annotations
 
-import json
 import statistics
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import tyro
+from timing import rates, write
 
 from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
 from mazearena.agents.sb3 import arena_vec_env, policy_kwargs
@@ -52,13 +51,14 @@ def ours(args: Args, centralized: bool) -> list[float]:
                                    envs.single_action_space.n, centralized_critic=centralized)  # fmt: skip
     algo = MAPPO(cfg, envs, policy, torch.device("cpu"), total_iterations=10**6)
     algo.iteration()  # warm-up
-    rates = []
-    for _ in range(args.repeats):
-        start, before = time.perf_counter(), algo.global_step
+
+    def work() -> int:
+        before = algo.global_step
         for _ in range(args.iterations):
             algo.iteration()
-        rates.append((algo.global_step - before) * envs.num_agents / (time.perf_counter() - start))
-    return rates
+        return (algo.global_step - before) * envs.num_agents
+
+    return rates(work, args.repeats)
 
 
 def sb3(args: Args) -> list[float]:
@@ -73,12 +73,12 @@ def sb3(args: Args) -> list[float]:
                 policy_kwargs=policy_kwargs("cnn"), device="cpu")  # fmt: skip
     per_run = args.iterations * args.num_envs * args.num_steps * agents
     model.learn(args.num_envs * args.num_steps * agents)  # warm-up
-    rates = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
+
+    def work() -> int:
         model.learn(per_run, reset_num_timesteps=False)
-        rates.append(per_run / (time.perf_counter() - start))
-    return rates
+        return per_run
+
+    return rates(work, args.repeats)
 
 
 def main(args: Args) -> dict:
@@ -88,8 +88,6 @@ def main(args: Args) -> dict:
               "threads": torch.get_num_threads(), **results,
               "ratio_ippo": med["mazearena_ippo"] / med["supersuit_sb3"],
               "ratio_mappo": med["mazearena_mappo"] / med["supersuit_sb3"]}  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "marl_speed.json").write_text(json.dumps(report, indent=2))
     md = (f"{args.scenario}, cnn, {args.num_envs} games x {args.num_steps} steps, 4 epochs x 4 minibatches, "
           f"CPU ({torch.get_num_threads()} threads), medians of {args.repeats}\n\n"
           "| trainer | agent train-steps/s | x SuperSuit + SB3 |\n|---|---:|---:|\n"
@@ -98,8 +96,7 @@ def main(args: Args) -> dict:
           f"| mazearena MAPPO, shared weights, centralised critic | {med['mazearena_mappo']:,.0f} | "
           f"{report['ratio_mappo']:.1f}x |\n"
           f"| PettingZoo -> SuperSuit -> SB3 PPO, shared weights | {med['supersuit_sb3']:,.0f} | |\n")
-    (args.out / "marl_speed.md").write_text(md)
-    print(md)
+    write(args.out, "marl_speed", report, md)
     return report
 
 

@@ -13,14 +13,13 @@ runs/bench/train_speed.{json,md}.
 
 from __future__ import annotations
 
-import json
 import statistics
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import tyro
+from timing import rates, write
 
 import mazearena
 from mazearena.agents.dqn import DQN, DQNConfig, QNetwork
@@ -59,13 +58,14 @@ def ours(args: Args) -> list[float]:
     policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, args.backbone)
     algo = PPO(cfg, envs, policy, torch.device("cpu"), total_iterations=10**6)
     algo.iteration()  # warm-up
-    rates = []
-    for _ in range(args.repeats):
-        start, steps = time.perf_counter(), algo.global_step
+
+    def work() -> int:
+        before = algo.global_step
         for _ in range(args.iterations):
             algo.iteration()
-        rates.append((algo.global_step - steps) / (time.perf_counter() - start))
-    return rates
+        return algo.global_step - before
+
+    return rates(work, args.repeats)
 
 
 def sb3(args: Args) -> list[float]:
@@ -81,12 +81,12 @@ def sb3(args: Args) -> list[float]:
                    policy_kwargs=policy_kwargs(args.backbone), seed=0, device="cpu")  # fmt: skip
     per_run = args.iterations * args.num_envs * args.num_steps
     model.learn(args.num_envs * args.num_steps)  # warm-up
-    rates = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
+
+    def work() -> int:
         model.learn(per_run, reset_num_timesteps=False)
-        rates.append(per_run / (time.perf_counter() - start))
-    return rates
+        return per_run
+
+    return rates(work, args.repeats)
 
 
 def ours_dqn(args: Args) -> list[float]:
@@ -97,13 +97,14 @@ def ours_dqn(args: Args) -> list[float]:
     q = QNetwork(envs.single_observation_space, envs.single_action_space.n, args.backbone)
     algo = DQN(cfg, envs, q, torch.device("cpu"), total_steps=10**7)
     algo.iteration(2 * steps)  # warm-up: fills the buffer past learning_starts
-    rates = []
-    for _ in range(args.repeats):
-        start, before = time.perf_counter(), algo.global_step
+
+    def work() -> int:
+        before = algo.global_step
         for _ in range(args.iterations):
             algo.iteration(steps)
-        rates.append((algo.global_step - before) / (time.perf_counter() - start))
-    return rates
+        return algo.global_step - before
+
+    return rates(work, args.repeats)
 
 
 def sb3_dqn(args: Args) -> list[float]:
@@ -120,12 +121,13 @@ def sb3_dqn(args: Args) -> list[float]:
                    learning_rate=cfg.learning_rate, policy_kwargs=policy_kwargs(args.backbone), seed=0,
                    device="cpu")  # fmt: skip
     model.learn(2 * steps)  # warm-up
-    rates = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        model.learn(args.iterations * steps, reset_num_timesteps=False)
-        rates.append(args.iterations * steps / (time.perf_counter() - start))
-    return rates
+    per_run = args.iterations * steps
+
+    def work() -> int:
+        model.learn(per_run, reset_num_timesteps=False)
+        return per_run
+
+    return rates(work, args.repeats)
 
 
 def network_floor(args: Args) -> dict[str, float]:
@@ -139,20 +141,11 @@ def network_floor(args: Args) -> dict[str, float]:
     def obs(batch: int) -> torch.Tensor:
         return torch.randint(0, 2, (batch, *space.shape), dtype=torch.uint8)
 
-    def timed(work) -> float:
-        work()  # warm-up
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            work()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
     policy = ActorCritic(space, n, args.backbone)
     opt = torch.optim.Adam(policy.parameters())
     rollout, mb = obs(args.num_envs), obs(args.num_envs * args.num_steps // 4)
 
-    def ppo_iteration():
+    def ppo_iteration() -> int:
         with torch.no_grad():
             for _ in range(args.num_steps):
                 policy(rollout)
@@ -161,13 +154,14 @@ def network_floor(args: Args) -> dict[str, float]:
             opt.zero_grad()
             (logits.logsumexp(-1).mean() + value.mean()).backward()
             opt.step()
+        return args.num_envs * args.num_steps
 
     q, target = QNetwork(space, n, args.backbone), QNetwork(space, n, args.backbone)
     q_opt = torch.optim.Adam(q.parameters())
     act, batch = obs(args.dqn_envs), obs(args.dqn_batch)
     vector_steps = 64
 
-    def dqn_steps():
+    def dqn_steps() -> int:
         for _ in range(vector_steps):
             with torch.no_grad():
                 q(act)
@@ -175,9 +169,11 @@ def network_floor(args: Args) -> dict[str, float]:
             q_opt.zero_grad()
             q(batch).mean().backward()
             q_opt.step()
+        return vector_steps * args.dqn_envs
 
-    return {"ppo": args.num_envs * args.num_steps / timed(ppo_iteration),
-            "dqn": vector_steps * args.dqn_envs / timed(dqn_steps)}  # fmt: skip
+    ppo_iteration(), dqn_steps()  # warm-up
+    return {"ppo": statistics.median(rates(ppo_iteration, args.repeats)),
+            "dqn": statistics.median(rates(dqn_steps, args.repeats))}  # fmt: skip
 
 
 def main(args: Args) -> dict:
@@ -189,8 +185,6 @@ def main(args: Args) -> dict:
               "threads": torch.get_num_threads(), **results, "network_floor": floor,
               "ppo_ratio": med["mazearena_ppo"] / med["sb3_ppo"],
               "dqn_ratio": med["mazearena_dqn"] / med["sb3_dqn"]}  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "train_speed.json").write_text(json.dumps(report, indent=2))
     md = (f"{args.backbone}, Maze-v0 {args.size}x{args.size}, CPU ({torch.get_num_threads()} threads), "
           f"medians of {args.repeats} runs\n\n"
           "| trainer | setting | train-steps/s | mazearena / SB3 |\n|---|---|---:|---:|\n"
@@ -204,8 +198,7 @@ def main(args: Args) -> dict:
           f"no bookkeeping): PPO {floor['ppo']:,.0f}, double-Q DQN {floor['dqn']:,.0f} train-steps/s. A trainer "
           "running near these figures spends its time in the network; the framework around it can then "
           "change little.\n")
-    (args.out / "train_speed.md").write_text(md)
-    print(md)
+    write(args.out, "train_speed", report, md)
     return report
 
 
