@@ -81,7 +81,7 @@ def main(args: Args) -> dict:
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[1].legend(loc="lower right")
-    fig.suptitle(f"{base.arena.scenario}, {base.arena.size}x{base.arena.size} arenas")
+    fig.suptitle(f"{base.arena.scenario_name}, {base.arena.size}x{base.arena.size} arenas")
     fig.tight_layout()
     args.out.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out / "marl_ablation.png", dpi=120)

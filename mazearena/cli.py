@@ -100,11 +100,48 @@ COMMANDS = {"train": train, "watch": watch, "demo": demo, "play": play, "bench":
 CONFIGS = {"train": TrainConfig, "watch": WatchConfig, "demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}
 
 
+def _shorthands(args: list[str]) -> list[str]:
+    """``--env arena`` (train on arenas: ``--algo mappo``), ``--env maze`` (the default) and ``--mode M``
+    (``--arena.mode M``) as the typed options they stand for."""
+    out, i = [], 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        if name in ("--env", "--mode"):
+            if not eq:
+                if i + 1 >= len(args):
+                    raise SystemExit(f"mazearena train: {name} needs a value")
+                value, i = args[i + 1], i + 1
+            if name == "--mode":
+                out += ["--arena.mode", value]
+            elif value == "arena":
+                algo = _option(args, "--algo")
+                if algo not in (None, "mappo"):
+                    raise SystemExit(f"mazearena train: --env arena trains with --algo mappo, got --algo {algo}")
+                out += ["--algo", "mappo"] if algo is None else []
+            elif value != "maze":
+                raise SystemExit(f"mazearena train: --env must be 'maze' or 'arena', got {value!r}")
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
+def _option(args: list[str], name: str) -> str | None:
+    """The value given to ``name`` (``name VALUE`` or ``name=VALUE``), if any."""
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def _train_args(args: list[str]):
     """``mazearena train [--config FILE.yaml] [overrides]``: the YAML file gives the defaults."""
     from mazearena.training.config import load_config
 
-    rest, default = list(args), None
+    rest, default = _shorthands(list(args)), None
     if "--config" in rest:
         i = rest.index("--config")
         if i + 1 >= len(rest):
@@ -113,7 +150,8 @@ def _train_args(args: list[str]):
         del rest[i : i + 2]
     return tyro.cli(TrainConfig, args=rest, default=default, prog="mazearena train",
                     description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
-                                "--config FILE.yaml loads defaults from a saved config (configs/*.yaml).")
+                                "--config FILE.yaml loads defaults from a saved config (configs/*.yaml). "
+                                "--env arena --mode tag|ctf|combat is short for --algo mappo --arena.mode ...")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -136,7 +136,7 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
 
                 window = Window("mazearena watch", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
             won = sum(r["success"] for r in results)
-            window.set_title(f"mazearena watch  {train_cfg.arena.scenario}  game {len(results) + (result is None)}"
+            window.set_title(f"mazearena watch  {train_cfg.arena.scenario_name}  game {len(results) + (result is None)}"
                              f"/{cfg.episodes}  won {won}")
             window.show(frame)
             window.events()

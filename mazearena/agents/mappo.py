@@ -199,7 +199,9 @@ class TeamEpisodes:
 
 
 class MAPPO:
-    """Multi-agent PPO on an :class:`~mazearena.envs.arena.ArenaVectorEnv` whose focal agents all learn."""
+    """Multi-agent PPO on an :class:`~mazearena.envs.arena.ArenaVectorEnv` whose focal agents all learn (the
+    other team scripted NPCs), or on a :class:`~mazearena.agents.league.SelfPlayVectorEnv` (the other team
+    past snapshots of the learner)."""
 
     def __init__(self, cfg: MAPPOConfig, envs, policy: MultiAgentActorCritic, device: torch.device,
                  total_iterations: int, seed: int = 0, amp: bool = False) -> None:  # fmt: skip
@@ -329,6 +331,8 @@ class MAPPO:
             "loss/explained_variance": explained,
             "agents/active_fraction": float(self.buf_active.float().mean()),
         }  # fmt: skip
+        if hasattr(self.envs, "after_iteration"):  # self-play: the league grows, opponents are redrawn
+            metrics |= self.envs.after_iteration(self.iteration_index)
         return metrics | self.episodes.metrics(self.team)
 
     # ---------------------------------------------------------------- checkpoints
@@ -340,6 +344,8 @@ class MAPPO:
             "obs": self.obs, "alive": self.alive, **self.episodes.state_dict(),
             "engine": self.envs.engine.state_dict(),
         }  # fmt: skip
+        if hasattr(self.envs, "state_dict"):  # self-play: the league and the opponents in play
+            state["envs"] = self.envs.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -351,5 +357,7 @@ class MAPPO:
         self.alive = state["alive"].to(self.device)
         self.episodes.load_state_dict(state)
         self.envs.engine.load_state_dict(state["engine"])
+        if hasattr(self.envs, "load_state_dict"):
+            self.envs.load_state_dict(state["envs"])
         if self.state is not None:
             self.state = self.envs.state().to(self.device)

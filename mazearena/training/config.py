@@ -13,6 +13,7 @@ import yaml
 import mazearena
 from mazearena.agents.backbones import BACKBONES
 from mazearena.agents.dqn import DQNConfig
+from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.envs.engine.maze import MazeConfig
@@ -67,12 +68,18 @@ def check_level_split(num_levels: int, start_level: int, test_start_level: int) 
                          f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids")
 
 
+DEFAULT_SCENARIOS = {"tag": "tag_2v1_vs_fleeing_npc", "ctf": "ctf_3v3_vs_guards", "combat": "combat_3v3_vs_chasers"}
+
+
 @dataclass
 class ArenaEnvConfig:
     """The arena scenario a team learns in (``algo=mappo``), and where it is tested."""
 
-    scenario: str = "tag_2v1_vs_fleeing_npc"
-    """Training scenario (which agents learn, which NPCs play): see ``mazearena.envs.scenarios``."""
+    scenario: str = ""
+    """Training scenario (which agents learn, which NPCs play): see ``mazearena.envs.scenarios`` (default: the
+    default scenario of ``mode``)."""
+    mode: str = ""
+    """Game mode, ``tag``, ``ctf`` or ``combat``, when no scenario is named (default ``tag``)."""
     heldout_scenario: str = ""
     """Scenario of the held-out evaluation (default: the training scenario's ``_heldout`` twin)."""
     size: int = 15
@@ -95,19 +102,27 @@ class ArenaEnvConfig:
     def __post_init__(self) -> None:
         from mazearena.envs.scenarios import scenario
 
-        train = scenario(self.scenario)  # names a bad scenario; arena_config names any bad field
+        if self.mode not in ("", *DEFAULT_SCENARIOS):
+            raise ValueError(f"mode must be one of {', '.join(DEFAULT_SCENARIOS)}, got {self.mode!r}")
+        train = scenario(self.scenario_name)  # names a bad scenario; arena_config names any bad field
+        if self.mode and train.config["mode"] != self.mode:
+            raise ValueError(f"scenario {self.scenario!r} plays {train.config['mode']!r}, not mode {self.mode!r}")
         train.arena_config(**self.make_kwargs(), num_levels=self.num_levels, start_level=self.start_level)
         held = scenario(self.heldout_name)
         if held.config != train.config or held.focal(held.arena_config()) != train.focal(train.arena_config()):
             raise ValueError(f"heldout_scenario {self.heldout_name!r} must have the mode, teams and learning agents "
-                             f"of scenario {self.scenario!r}")
+                             f"of scenario {self.scenario_name!r}")
         if self.obs_mode not in ("grid", "tokens"):
             raise ValueError(f"obs_mode must be 'grid' or 'tokens' for training, got {self.obs_mode!r}")
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
 
     @property
+    def scenario_name(self) -> str:
+        return self.scenario or DEFAULT_SCENARIOS[self.mode or "tag"]
+
+    @property
     def heldout_name(self) -> str:
-        return self.heldout_scenario or f"{self.scenario}_heldout"
+        return self.heldout_scenario or f"{self.scenario_name}_heldout"
 
     def make_kwargs(self) -> dict[str, Any]:
         return {"size": self.size, "layout": self.layout, "view_size": self.view_size, "obs_mode": self.obs_mode,
@@ -128,6 +143,7 @@ class TrainConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     dqn: DQNConfig = field(default_factory=DQNConfig)
     mappo: MAPPOConfig = field(default_factory=MAPPOConfig)
+    league: LeagueConfig = field(default_factory=LeagueConfig)
     total_timesteps: int = 1_000_000
     """Env steps to train for."""
     seed: int = 0
@@ -177,6 +193,40 @@ class TrainConfig:
         for name in ("eval_every", "video_episodes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.league.self_play:
+            self._check_self_play()
+
+    def _check_self_play(self) -> None:
+        from mazearena.agents.league import check_symmetric
+        from mazearena.envs.scenarios import scenario
+
+        if self.algo != "mappo":
+            raise ValueError(f"league.self_play needs algo='mappo', got {self.algo!r}")
+        found = scenario(self.arena.scenario_name)
+        config = found.arena_config()
+        check_symmetric(config)
+        teams = {name.split("_")[0] for name in found.focal(config)}
+        if len(found.focal(config)) != config.red or len(teams) != 1:
+            raise ValueError(f"self-play replaces the NPC team of scenario {found.name!r}, whose learning agents must "
+                             "be one whole team")
+        if self.mappo.num_envs % self.league.opponent_groups:
+            raise ValueError(f"league.opponent_groups ({self.league.opponent_groups}) must divide mappo.num_envs "
+                             f"({self.mappo.num_envs})")
+
+    @property
+    def scenario_team(self) -> int:
+        """The learning team of the arena scenario (0 red, 1 blue)."""
+        from mazearena.envs.scenarios import scenario
+
+        found = scenario(self.arena.scenario_name)
+        return 0 if found.focal(found.arena_config())[0].startswith("red") else 1
+
+    @property
+    def trained_team(self) -> int:
+        """The team the policy learns to play: ``league.team`` in self-play if set, else the scenario's."""
+        if self.league.self_play and self.league.team:
+            return ("red", "blue").index(self.league.team)
+        return self.scenario_team
 
     @property
     def num_envs(self) -> int:
@@ -195,7 +245,7 @@ class TrainConfig:
     @property
     def run_name(self) -> str:
         if self.algo == "mappo":
-            return self.name or f"mappo-{self.backbone}-{self.arena.scenario}-seed{self.seed}"
+            return self.name or f"mappo-{self.backbone}-{self.arena.scenario_name}-seed{self.seed}"
         return self.name or f"{self.algo}-{self.backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,7 +271,7 @@ def from_dict(cls, data: dict[str, Any]):
     kwargs = {}
     for key, value in data.items():
         nested = {"env": EnvConfig, "arena": ArenaEnvConfig, "ppo": PPOConfig, "dqn": DQNConfig,
-                  "mappo": MAPPOConfig}.get(key) if cls is TrainConfig else None
+                  "mappo": MAPPOConfig, "league": LeagueConfig}.get(key) if cls is TrainConfig else None
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value)
         elif key in ("runs_dir", "resume") and value is not None:

@@ -17,6 +17,7 @@ import torch
 
 import mazearena
 from mazearena.agents.dqn import DQN, QNetwork
+from mazearena.agents.league import League, SelfPlayVectorEnv, TeamPolicy
 from mazearena.agents.mappo import MAPPO, MultiAgentActorCritic
 from mazearena.agents.ppo import PPO, ActorCritic
 from mazearena.evaluation.harness import run_episodes, run_games
@@ -27,16 +28,20 @@ from mazearena.training.loggers import Logger
 EVAL_ENVS = 64
 
 
-def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int):
+def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
     """A vector env over the training levels, or (``test``) over the held-out ones (for arenas: the held-out
-    scenario on held-out arenas)."""
+    scenario on held-out arenas, or with ``both_teams`` the scenario's arena with no NPCs, for self-play)."""
     if cfg.algo == "mappo":
         from mazearena.envs import arena_v0
+        from mazearena.envs.scenarios import scenario as find
 
         a = cfg.arena
         levels = {"num_levels": 0, "start_level": a.test_start_level} if test else {
             "num_levels": a.num_levels, "start_level": a.start_level}  # fmt: skip
-        scenario = a.heldout_name if test else a.scenario
+        if both_teams:
+            return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, **find(a.scenario_name).config,
+                                       **levels, **a.make_kwargs())  # fmt: skip
+        scenario = a.heldout_name if test else a.scenario_name
         return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, scenario=scenario, **levels,
                                    **a.make_kwargs())  # fmt: skip
     env = cfg.env
@@ -48,8 +53,11 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int):
 def make_policy(cfg: TrainConfig, envs) -> ActorCritic | QNetwork | MultiAgentActorCritic:
     """The network the run trains: an actor-critic for PPO, a Q-network for DQN, a team's for MAPPO."""
     if cfg.algo == "mappo":
-        m = cfg.mappo
-        return MultiAgentActorCritic(envs.single_observation_space, envs.state_space, envs.num_agents,
+        from mazearena.envs.scenarios import scenario as find
+
+        m, found = cfg.mappo, find(cfg.arena.scenario_name)
+        learners = len(found.focal(found.arena_config()))
+        return MultiAgentActorCritic(envs.single_observation_space, envs.state_space, learners,
                                      envs.single_action_space.n, cfg.backbone, share_params=m.share_params,
                                      centralized_critic=m.centralized_critic,
                                      death_masking=m.death_masking).to(cfg.device)  # fmt: skip
@@ -62,9 +70,9 @@ def evaluate(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, ep
     envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
     policy.eval()
     try:
-        if cfg.algo == "mappo":
-            team = 0 if envs.possible_agents[0].startswith("red") else 1
-            return run_games(envs, lambda obs, alive: policy.act(obs, alive), episodes, team)
+        if cfg.algo == "mappo":  # a policy trained as the other team (self-play) plays through the mirror
+            actor = TeamPolicy(policy, cfg.trained_team, cfg.scenario_team)
+            return run_games(envs, actor.act, episodes, cfg.scenario_team)
         return run_episodes(envs, lambda obs: policy.act(obs), episodes)
     finally:
         policy.train()
@@ -113,7 +121,7 @@ def _model_fields(cfg: TrainConfig) -> dict:
     fields = {"algo": d["algo"], "backbone": d["backbone"], "env": d["env"], "num_envs": cfg.num_envs,
               "iteration_steps": cfg.iteration_steps}  # fmt: skip
     if cfg.algo == "mappo":
-        fields |= {"arena": d["arena"], "mappo": d["mappo"]}
+        fields |= {"arena": d["arena"], "mappo": d["mappo"], "league": d["league"]}
     return fields
 
 
@@ -133,8 +141,11 @@ def train(config: TrainConfig) -> Path:
                       cfg.device, total_iterations)  # fmt: skip
         policy, step_once = algo.policy, algo.iteration
     else:
-        envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed)
+        self_play = cfg.algo == "mappo" and cfg.league.self_play
+        envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed, both_teams=self_play)
         policy = make_policy(cfg, envs)
+        if self_play:
+            envs = SelfPlayVectorEnv(envs, policy, League(cfg.league, seed=cfg.seed), cfg.trained_team)
     if cfg.algo == "ppo":
         algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp)
         step_once = algo.iteration
@@ -183,15 +194,18 @@ def train(config: TrainConfig) -> Path:
                 save("last")
                 next_checkpoint += cfg.checkpoint_every
         logger.log_checkpoint(run_dir / "checkpoints" / "last.pt")
-        report = write_report(cfg, policy, run_dir, logger, algo.global_step)
+        report = write_report(cfg, policy, run_dir, logger, algo.global_step,
+                              league=envs.league if cfg.algo == "mappo" and cfg.league.self_play else None)
         logger.summary({f"final/{k}": v for k, v in report["summary"].items()})
     finally:
         logger.close()
     return run_dir
 
 
-def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path, logger: Logger, step: int) -> dict:
-    """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json."""
+def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path, logger: Logger, step: int,
+                 league: League | None = None) -> dict:  # fmt: skip
+    """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
+    for self-play, the win-rate table of the league's snapshots."""
     train_result = evaluate(policy, cfg, test=False, episodes=cfg.eval_episodes, seed=cfg.seed + 2)
     test_result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
     gap = train_result["success_rate"] - test_result["success_rate"]
@@ -207,8 +221,10 @@ def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path
         logger.log_video(video, step)
     if cfg.algo == "mappo":
         a = cfg.arena
-        what = (f"{cfg.algo} + {cfg.backbone} in scenario {a.scenario} ({a.size}x{a.size} {a.layout} arenas), "
-                f"{step:,} game steps, trained on {a.num_levels or 'unlimited'} arenas; held out: scenario "
+        opponents = (f"by self-play as {('red', 'blue')[cfg.trained_team]} against a league of its past snapshots"
+                     if cfg.league.self_play else f"in scenario {a.scenario_name}")
+        what = (f"{cfg.algo} + {cfg.backbone} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
+                f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; held out: scenario "
                 f"{a.heldout_name} on unseen arenas. Success = games won by the learning team.")
     else:
         what = (f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
@@ -223,12 +239,82 @@ def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path
     if summary.get("steps_to_95") is not None:
         lines += [f"Held-out success first reached 95% at {summary['steps_to_95']:,} steps, after "
                   f"{summary['seconds_to_95']:.0f} s of training.", ""]
+    if league is not None:
+        table = league_table(cfg, policy, league, run_dir)
+        report["league"] = table
+        (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+        lines += league_lines(table)
     if curve is not None:
         lines += [f"![learning curve]({curve.name})", ""]
     if video is not None:
         lines += [f"![held-out episodes]({video.name})", ""]
     (run_dir / "report.md").write_text("\n".join(lines))
     return report
+
+
+LEAGUE_TABLE_SNAPSHOTS = 6
+
+
+def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League, run_dir: Path,
+                 games: int | None = None) -> dict:  # fmt: skip
+    """Up to six league snapshots, evenly spread from the untrained one to the latest, play each other on
+    held-out arenas (``games`` per pair, half on each side; default ``eval_episodes``); writes league.png."""
+    from mazearena.agents.league import win_rate_table
+
+    k = len(league)
+    picks = sorted({round(i * (k - 1) / (LEAGUE_TABLE_SNAPSHOTS - 1)) for i in range(LEAGUE_TABLE_SNAPSHOTS)})
+    snapshots = [league.snapshots[i] for i in picks]
+    iterations = [league.iterations[i] for i in picks]
+    steps = [i * cfg.iteration_steps for i in iterations]
+    per_pair = games or cfg.eval_episodes
+    slots = min(EVAL_ENVS, max(1, per_pair // 2))  # every slot plays as many games; none wasted
+    table = win_rate_table(lambda: make_envs(cfg, slots, test=True, seed=cfg.seed + 5, both_teams=True),
+                           policy, snapshots, cfg.trained_team, per_pair)  # fmt: skip
+    table |= {"steps": steps, "games_per_pair": per_pair}
+    plot_league(table, run_dir / "league.png")
+    return table
+
+
+def league_lines(table: dict) -> list[str]:
+    """The league table as Markdown: row snapshot's win rate against column snapshot."""
+    steps = table["steps"]
+    head = "| wins of ↓ against → | " + " | ".join(f"{s:,}" for s in steps) + " |"
+    lines = ["## Self-play league", "",
+             f"Snapshots (by training steps) against each other on held-out arenas, {table['games_per_pair']} "
+             "games per pair, half on each side; cell = share of games the row snapshot won (draws count for "
+             "neither).", "", head, "|---|" + "---:|" * len(steps)]  # fmt: skip
+    for i, s in enumerate(steps):
+        cells = ["—" if i == j else f"{w:.2f}" for j, w in enumerate(table["win"][i])]
+        lines.append(f"| {s:,} | " + " | ".join(cells) + " |")
+    return [*lines, "", "![league win rates](league.png)", ""]
+
+
+def plot_league(table: dict, path: Path) -> Path:
+    """A heatmap of the league table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    win = np.array(table["win"], dtype=float)
+    np.fill_diagonal(win, np.nan)
+    labels = [f"{s / 1000:.0f}k" for s in table["steps"]]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.7 * len(labels)))
+    image = ax.imshow(win, cmap="RdBu", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if i != j:
+                ax.text(j, i, f"{win[i, j]:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("opponent snapshot (training steps)")
+    ax.set_ylabel("snapshot (training steps)")
+    ax.set_title("win rate of row against column")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def first_reaching(run_dir: Path, target: float) -> dict:
@@ -313,10 +399,11 @@ def arena_games(cfg: TrainConfig, policy: MultiAgentActorCritic, episodes: int, 
     a = cfg.arena
     levels = {"num_levels": 0, "start_level": a.test_start_level} if test else {
         "num_levels": a.num_levels, "start_level": a.start_level}  # fmt: skip
-    env = arena_v0.parallel_env(render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario,
+    env = arena_v0.parallel_env(render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name,
                                 **levels, **a.make_kwargs())  # fmt: skip
     names = list(env.possible_agents)
     team = 0 if names[0].startswith("red") else 1
+    actor = TeamPolicy(policy, cfg.trained_team, team, deterministic=greedy)
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed + episode)
@@ -324,7 +411,7 @@ def arena_games(cfg: TrainConfig, policy: MultiAgentActorCritic, episodes: int, 
             ret, length = 0.0, 0
             while env.agents:
                 alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
-                actions = policy.act(_stack([obs.get(n) for n in names], cfg.device), alive, deterministic=greedy)[0]
+                actions = actor.act(_stack([obs.get(n) for n in names], cfg.device), alive)[0]
                 obs, rewards, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names)
                                                       if n in env.agents})  # fmt: skip
                 ret += sum(rewards.values())

@@ -241,6 +241,62 @@ def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path
     assert metrics(crashed) == metrics(straight)
 
 
+def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_league(tmp_path):
+    from mazearena.agents.league import LeagueConfig
+    from mazearena.agents.mappo import MAPPO, MAPPOConfig
+    from mazearena.training.config import ArenaEnvConfig
+
+    tiny = {**TINY, "algo": "mappo", "arena": ArenaEnvConfig(mode="combat", size=9, max_cycles=20, num_levels=20),
+            "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2), "video_episodes": 1,
+            "league": LeagueConfig(self_play=True, team="blue", snapshot_every=2, opponent_groups=2)}  # fmt: skip
+    straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
+    rows = metrics(straight)
+    assert [r["league/size"] for r in rows] == [1, 2, 2, 3, 3, 4, 4, 5]
+    report = json.loads((straight / "report.json").read_text())
+    table = report["league"]
+    assert table["steps"] == [0, 256, 512, 768, 1024] and len(table["win"]) == 5
+    assert all(table["win"][i][i] is None for i in range(5))
+    assert all(abs(table["win"][i][j] + table["win"][j][i] + table["draw"][i][j] - 1) < 1e-9
+               for i in range(5) for j in range(5) if i != j)  # fmt: skip
+    text = (straight / "report.md").read_text()
+    assert "by self-play as blue" in text and "## Self-play league" in text
+    assert (straight / "league.png").stat().st_size > 0
+    # trained as blue, tested as the scenario's red team through the mirror
+    assert report["test_levels"]["episodes"] >= 16
+    real, calls = MAPPO.iteration, []
+
+    def crashing(self):
+        calls.append(1)
+        if len(calls) > 5:
+            raise KeyboardInterrupt
+        return real(self)
+
+    MAPPO.iteration = crashing
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(TrainConfig(runs_dir=tmp_path, name="crashed", **{**tiny, "video_episodes": 0}))
+    finally:
+        MAPPO.iteration = real
+    crashed = tmp_path / "crashed"
+    train(TrainConfig(resume=crashed, progress=False))
+    assert metrics(crashed) == metrics(straight)
+
+
+def test_arena_shorthand_on_the_command_line(tmp_path, monkeypatch):
+    from mazearena import cli
+
+    seen = []
+    monkeypatch.setitem(cli.COMMANDS, "train", seen.append)
+    assert main(["train", "--env", "arena", "--mode", "ctf", "--league.self-play"]) == 0
+    cfg = seen[0]
+    assert cfg.algo == "mappo" and cfg.arena.scenario_name == "ctf_3v3_vs_guards" and cfg.league.self_play
+    assert main(["train", "--env=maze", "--algo", "dqn"]) == 0 and seen[1].algo == "dqn"
+    with pytest.raises(SystemExit, match="--algo mappo"):
+        main(["train", "--env", "arena", "--algo", "ppo"])
+    with pytest.raises(SystemExit, match="'maze' or 'arena'"):
+        main(["train", "--env", "space"])
+
+
 def test_arena_training_config_errors_name_the_field():
     from mazearena.training.config import ArenaEnvConfig
 
@@ -254,3 +310,16 @@ def test_arena_training_config_errors_name_the_field():
         ArenaEnvConfig(obs_mode="both")
     with pytest.raises(ValueError, match="does not fit arena observations"):
         TrainConfig(algo="mappo", backbone="mlp")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        ArenaEnvConfig(mode="soccer")
+    with pytest.raises(ValueError, match="plays 'tag', not mode 'ctf'"):
+        ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", mode="ctf")
+    from mazearena.agents.league import LeagueConfig
+
+    with pytest.raises(ValueError, match="needs algo='mappo'"):
+        TrainConfig(league=LeagueConfig(self_play=True))
+    with pytest.raises(ValueError, match="ctf or combat"):
+        TrainConfig(algo="mappo", league=LeagueConfig(self_play=True))
+    with pytest.raises(ValueError, match="one whole team"):
+        TrainConfig(algo="mappo", arena=ArenaEnvConfig(scenario="combat_2v2_with_npc_ally"),
+                    league=LeagueConfig(self_play=True))

@@ -1,0 +1,303 @@
+"""Self-play against a league of the learner's past selves, on arenas where both teams play the same game.
+
+* :class:`League` keeps frozen snapshots of the learning policy (one every ``snapshot_every`` iterations,
+  starting with the untrained one) and samples opponents from them: the latest with probability
+  ``latest_prob``, otherwise any snapshot uniformly, so the learner keeps beating its older selves too.
+* :class:`SelfPlayVectorEnv` is an arena vector env whose learning agents are one team; the other team is
+  acted by league opponents. The games are split into ``opponent_groups`` blocks, each playing one sampled
+  opponent; the blocks draw new opponents whenever a snapshot joins the league.
+* Either team can learn. Arenas are point-symmetric, so a policy trained as one team plays the other
+  through :func:`mirror_obs` and :func:`mirror_actions` (the world turned 180 degrees: views rotated, token
+  offsets negated, north and south swapped, east and west swapped) and sees exactly the game it knows.
+* :func:`play_match` plays two policies against each other; :func:`win_rate_table` plays every league
+  snapshot of a list against every other, the table that shows whether later snapshots got stronger.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from mazearena.agents import batches
+from mazearena.checks import check_int
+
+TEAMS = ("red", "blue")
+# Action i of a mirrored policy is action MIRRORED_ACTIONS[i] in the real arena: stay, north->south,
+# east->west, south->north, west->east, attack.
+MIRRORED_ACTIONS = torch.tensor([0, 3, 4, 1, 2, 5])
+
+
+@dataclass
+class LeagueConfig:
+    """Self-play: the other team is played by past snapshots of the learner instead of the scenario's NPCs."""
+
+    self_play: bool = False
+    """Train against the league (the scenario's NPC team is replaced; its held-out twin still tests)."""
+    team: str = ""
+    """Team that learns, ``red`` or ``blue`` (default: the scenario's learning team)."""
+    snapshot_every: int = 10
+    """Iterations between two snapshots joining the league."""
+    max_snapshots: int = 64
+    """Snapshots kept; beyond it the oldest but the first (the untrained policy) is dropped."""
+    latest_prob: float = 0.5
+    """Chance that an opponent is the latest snapshot rather than a uniformly drawn one."""
+    opponent_groups: int = 4
+    """Blocks of games, each against its own sampled opponent (a divisor of num_envs)."""
+
+    def __post_init__(self) -> None:
+        if self.team not in ("", *TEAMS):
+            raise ValueError(f"league team must be 'red', 'blue' or '' (the scenario's), got {self.team!r}")
+        check_int("snapshot_every", self.snapshot_every, 1)
+        check_int("max_snapshots", self.max_snapshots, 2)
+        check_int("opponent_groups", self.opponent_groups, 1)
+        if not 0.0 <= self.latest_prob <= 1.0:
+            raise ValueError(f"latest_prob must be in [0, 1], got {self.latest_prob}")
+
+
+def mirror_obs(obs):
+    """Observations as the other team would see them in the arena turned 180 degrees (teams of equal size)."""
+    if isinstance(obs, dict):
+        out = dict(obs)
+        if "grid" in obs:
+            out["grid"] = obs["grid"].flip(-2, -1)
+        if "tokens" in obs:
+            # entities are red agents, blue agents, red flag, blue flag: the other side lists them swapped
+            k = obs["tokens"].shape[-2]
+            half = (k - 2) // 2
+            order = torch.cat([torch.arange(half, 2 * half), torch.arange(half), torch.tensor([k - 1, k - 2])])
+            order = order.to(obs["tokens"].device)
+            tokens = obs["tokens"].index_select(-2, order)
+            tokens[..., :2] = -tokens[..., :2]  # dy, dx
+            out["tokens"] = tokens
+            if "mask" in obs:
+                out["mask"] = obs["mask"].index_select(-1, order)
+        return out
+    return obs.flip(-2, -1)
+
+
+def mirror_actions(actions: torch.Tensor) -> torch.Tensor:
+    """Actions of a mirrored policy as actions in the real arena (the map is its own inverse)."""
+    return MIRRORED_ACTIONS.to(actions.device)[actions]
+
+
+def check_symmetric(config) -> None:
+    """Self-play needs both teams to play the same game with as many agents."""
+    if config.mode.value == "tag" or config.red != config.blue:
+        raise ValueError(f"self-play needs a mode both teams play alike (ctf or combat) and equal teams, got "
+                         f"mode {config.mode.value!r} with red={config.red}, blue={config.blue}")
+
+
+class TeamPolicy:
+    """A team policy acting for ``team``: ``act(obs, alive)`` on that team's columns, mirrored when the policy
+    was trained as the other team."""
+
+    def __init__(self, policy, trained_team: int, team: int, deterministic: bool = False) -> None:
+        self.policy, self.mirrored, self.deterministic = policy, trained_team != team, deterministic
+
+    def act(self, obs, alive: torch.Tensor) -> torch.Tensor:
+        if not self.mirrored:
+            return self.policy.act(obs, alive, deterministic=self.deterministic)
+        return mirror_actions(self.policy.act(mirror_obs(obs), alive, deterministic=self.deterministic))
+
+
+class League:
+    """Frozen snapshots of a policy (state dicts on the policy's device) and the sampling of opponents."""
+
+    def __init__(self, cfg: LeagueConfig, seed: int = 0) -> None:
+        self.cfg = cfg
+        self.snapshots: list[dict[str, torch.Tensor]] = []
+        self.iterations: list[int] = []  # training iteration of each snapshot
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.snapshots)
+
+    def add(self, policy: torch.nn.Module, iteration: int) -> None:
+        self.snapshots.append({k: v.detach().clone() for k, v in policy.state_dict().items()})
+        self.iterations.append(iteration)
+        if len(self.snapshots) > self.cfg.max_snapshots:
+            del self.snapshots[1], self.iterations[1]
+
+    def sample(self) -> int:
+        """Index of an opponent: the latest with probability ``latest_prob``, else uniform."""
+        if not self.snapshots:
+            raise RuntimeError("the league is empty: add a snapshot first")
+        if float(torch.rand((), generator=self.rng)) < self.cfg.latest_prob:
+            return len(self.snapshots) - 1
+        return int(torch.randint(len(self.snapshots), (), generator=self.rng))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"snapshots": self.snapshots, "iterations": list(self.iterations), "rng": self.rng.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.snapshots = list(state["snapshots"])
+        self.iterations = [int(i) for i in state["iterations"]]
+        self.rng.set_state(state["rng"])
+
+
+class SelfPlayVectorEnv:
+    """An all-focal :class:`~mazearena.envs.arena.ArenaVectorEnv` seen from ``team``: its agents are the
+    columns the trainer acts for, the other team is acted by league opponents (see the module docstring).
+
+    ``policy`` is the learner (snapshots of it become opponents); it learns as ``team``.
+    """
+
+    def __init__(self, envs, policy: torch.nn.Module, league: League, team: int) -> None:
+        check_symmetric(envs.config)
+        groups = league.cfg.opponent_groups
+        if envs.num_envs % groups:
+            raise ValueError(f"opponent_groups ({groups}) must divide num_envs ({envs.num_envs})")
+        names = list(envs.possible_agents)
+        if len(names) != envs.config.num_agents:
+            raise ValueError("self-play needs an arena without NPCs (scenario=None)")
+        self.envs, self.policy, self.league, self.team = envs, policy, league, team
+        self.config, self.engine, self.num_envs, self.device = envs.config, envs.engine, envs.num_envs, envs.device
+        team_of = [TEAMS.index(n.split("_")[0]) for n in names]
+        self._mine = torch.tensor([i for i, t in enumerate(team_of) if t == team], device=self.device)
+        self._theirs = torch.tensor([i for i, t in enumerate(team_of) if t != team], device=self.device)
+        self.possible_agents = [names[i] for i in self._mine.tolist()]
+        self.num_agents = len(self.possible_agents)
+        self.single_observation_space = envs.single_observation_space
+        self.single_action_space, self.state_space = envs.single_action_space, envs.state_space
+        self.opponents = [copy.deepcopy(policy).eval().requires_grad_(False) for _ in range(groups)]
+        self.assigned = [-1] * groups  # league index each block plays
+        self._rows = torch.arange(self.num_envs, device=self.device).view(groups, -1)
+        self._obs = self._alive = None
+
+    # ------------------------------------------------------------ opponents
+    def resample(self) -> None:
+        """Each block of games draws an opponent from the league."""
+        self.assigned = [self.league.sample() for _ in self.opponents]
+        self._load()
+
+    def _load(self) -> None:
+        for net, index in zip(self.opponents, self.assigned, strict=True):
+            if index >= 0:
+                net.load_state_dict(self.league.snapshots[index])
+
+    def _opponent_actions(self) -> torch.Tensor:
+        obs, alive = self._columns(self._obs, self._theirs), self._alive.index_select(1, self._theirs)
+        out = torch.zeros(alive.shape, dtype=torch.long, device=self.device)
+        for net, rows in zip(self.opponents, self._rows, strict=True):
+            out[rows] = TeamPolicy(net, self.team, 1 - self.team).act(batches.index(obs, rows), alive[rows])
+        return out
+
+    def after_iteration(self, iteration: int) -> dict[str, float]:
+        """Called by the trainer after each iteration: every ``snapshot_every`` iterations the learner joins
+        the league and the blocks draw new opponents. Returns league metrics."""
+        if iteration % self.league.cfg.snapshot_every == 0:
+            self.league.add(self.policy, iteration)
+            self.resample()
+        ages = [iteration - self.league.iterations[i] for i in self.assigned]
+        return {"league/size": float(len(self.league)), "league/opponent_age": sum(ages) / len(ages)}
+
+    # ------------------------------------------------------------ env API
+    @staticmethod
+    def _columns(x, cols: torch.Tensor):
+        if isinstance(x, dict):
+            return {k: v.index_select(1, cols) for k, v in x.items()}
+        return x.index_select(1, cols)
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        if not self.league.snapshots:
+            self.league.add(self.policy, 0)
+        if -1 in self.assigned:
+            self.resample()
+        obs, info = self.envs.reset(seed=seed, options=options)
+        self._obs, self._alive = obs, info["alive"]
+        return self._columns(obs, self._mine), {**info, "alive": self._columns(info["alive"], self._mine)}
+
+    def step(self, actions: torch.Tensor):
+        if self._obs is None:
+            raise RuntimeError("call reset() before step()")
+        actions = torch.as_tensor(actions, device=self.device)
+        if actions.shape != (self.num_envs, self.num_agents):
+            raise ValueError(f"actions must have shape {(self.num_envs, self.num_agents)}, got {tuple(actions.shape)}")
+        full = torch.zeros(self.num_envs, self.config.num_agents, dtype=torch.long, device=self.device)
+        full[:, self._mine] = actions.long()
+        full[:, self._theirs] = self._opponent_actions()
+        obs, reward, terminated, truncated, info = self.envs.step(full)
+        self._obs, self._alive = obs, info["alive"]
+        for key in ("active", "alive", "final_obs"):
+            if key in info:
+                info[key] = self._columns(info[key], self._mine)
+        mine = self._mine
+        return (self._columns(obs, mine), self._columns(reward, mine), self._columns(terminated, mine),
+                self._columns(truncated, mine), info)  # fmt: skip
+
+    def state(self) -> torch.Tensor:
+        return self.envs.state()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The league, the opponents in play and the last full observation."""
+        return {"league": self.league.state_dict(), "assigned": torch.tensor(self.assigned), "full_obs": self._obs,
+                "full_alive": self._alive}  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.league.load_state_dict(state["league"])
+        self.assigned = [int(i) for i in state["assigned"]]
+        self._load()
+        self._obs = batches.to_device(state["full_obs"], self.device)
+        self._alive = state["full_alive"].to(self.device)
+
+
+def play_match(envs, red, blue, games: int) -> dict[str, float]:
+    """``games`` games between two :class:`TeamPolicy` (``red`` acting red's columns, ``blue`` blue's) on an
+    all-focal arena vector env, every game slot playing the same number. Returns red's win rate, the draw
+    rate, blue's win rate and the number of games."""
+    names = list(envs.possible_agents)
+    red_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("red")], device=envs.device)
+    blue_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("blue")], device=envs.device)
+    per_env = math.ceil(games / envs.num_envs)
+    counts = torch.zeros(envs.num_envs, dtype=torch.long)
+    winners: list[int] = []
+    obs, info = envs.reset()
+    alive = info["alive"]
+    columns = SelfPlayVectorEnv._columns
+    while bool((counts < per_env).any()):
+        actions = torch.zeros(envs.num_envs, len(names), dtype=torch.long, device=envs.device)
+        actions[:, red_cols] = red.act(columns(obs, red_cols), alive.index_select(1, red_cols))
+        actions[:, blue_cols] = blue.act(columns(obs, blue_cols), alive.index_select(1, blue_cols))
+        obs, _, _, _, info = envs.step(actions)
+        alive = info["alive"]
+        done = info["_final_obs"].cpu()
+        take = done & (counts < per_env)
+        winners += info["winner"].cpu()[take].tolist()
+        counts += done.long()
+    n = len(winners)
+    return {"red_win": sum(w == 0 for w in winners) / n, "draw": sum(w == -1 for w in winners) / n,
+            "blue_win": sum(w == 1 for w in winners) / n, "games": n}  # fmt: skip
+
+
+def win_rate_table(make_envs, policy: torch.nn.Module, snapshots: list[dict], trained_team: int, games: int,
+                   progress=None) -> dict[str, list]:  # fmt: skip
+    """Every snapshot against every other: ``win[i][j]`` is the share of games snapshot ``i`` wins against
+    ``j`` (half of them with ``i`` as red, half as blue, so neither side's small advantages count), ``draw``
+    the share drawn (``None`` on the diagonal). ``make_envs()`` builds a fresh all-focal arena vector env
+    (same seed for every pair, so every pair plays the same arenas); ``policy`` is a network of the
+    snapshots' architecture."""
+    nets = []
+    for snapshot in snapshots:
+        net = copy.deepcopy(policy).eval()
+        net.load_state_dict(snapshot)
+        nets.append(net)
+    k = len(nets)
+    win: list[list[float | None]] = [[None] * k for _ in range(k)]  # a snapshot does not play itself
+    draw: list[list[float | None]] = [[None] * k for _ in range(k)]
+    for i in range(k):
+        for j in range(i + 1, k):
+            a = play_match(make_envs(), TeamPolicy(nets[i], trained_team, 0), TeamPolicy(nets[j], trained_team, 1),
+                           games // 2)  # fmt: skip
+            b = play_match(make_envs(), TeamPolicy(nets[j], trained_team, 0), TeamPolicy(nets[i], trained_team, 1),
+                           games // 2)  # fmt: skip
+            n = a["games"] + b["games"]
+            win[i][j] = (a["red_win"] * a["games"] + b["blue_win"] * b["games"]) / n
+            win[j][i] = (a["blue_win"] * a["games"] + b["red_win"] * b["games"]) / n
+            draw[i][j] = draw[j][i] = (a["draw"] * a["games"] + b["draw"] * b["games"]) / n
+            if progress is not None:
+                progress()
+    return {"win": win, "draw": draw}
