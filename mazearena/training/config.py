@@ -92,6 +92,8 @@ class ArenaEnvConfig:
     """``grid`` (planes, for cnn) or ``tokens`` (entities, for transformer)."""
     max_cycles: int = 200
     """Steps after which a game is truncated."""
+    pickup_reward: float = 0.0
+    """``ctf``: shaping reward for picking up the enemy flag (0 to 1; wins still count captures only)."""
     num_levels: int = 500
     """Training arenas (0 = unlimited)."""
     start_level: int = 0
@@ -126,7 +128,7 @@ class ArenaEnvConfig:
 
     def make_kwargs(self) -> dict[str, Any]:
         return {"size": self.size, "layout": self.layout, "view_size": self.view_size, "obs_mode": self.obs_mode,
-                "max_cycles": self.max_cycles}  # fmt: skip
+                "max_cycles": self.max_cycles, "pickup_reward": self.pickup_reward}  # fmt: skip
 
 
 @dataclass
@@ -244,6 +246,9 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
+        if self.algo == "mappo" and self.league.self_play:
+            mode = self.arena.scenario_name.split("_")[0]
+            return self.name or f"mappo-{self.backbone}-selfplay-{mode}-seed{self.seed}"
         if self.algo == "mappo":
             return self.name or f"mappo-{self.backbone}-{self.arena.scenario_name}-seed{self.seed}"
         return self.name or f"{self.algo}-{self.backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"

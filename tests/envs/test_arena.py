@@ -83,6 +83,19 @@ def test_ctf_pick_up_capture_and_win():
     assert e.score[0].tolist() == [1, 0] and all(terminated)
 
 
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_ctf_pickup_reward_shapes_the_game_zero_sum(backend):
+    e = open_arena("ctf", [(4, 6), (1, 1), (7, 7), (7, 6)], red=2, pickup_reward=0.25)
+    e.backend = backend
+    e._bind_views()
+    reward, *_ = step(e, E, STAY, STAY, STAY)  # red_0 picks up blue's flag
+    assert reward == [0.25, 0.25, -0.25, -0.25]
+    reward, *_ = step(e, W, STAY, STAY, STAY)  # carrying earns nothing more
+    assert reward == [0.0] * 4
+    with pytest.raises(ValueError, match="pickup_reward"):
+        ArenaConfig(mode="ctf", pickup_reward=2.0)
+
+
 def test_ctf_tagged_carrier_drops_the_flag_and_respawns_at_base():
     e = open_arena("ctf", [(4, 6), (1, 1), (2, 7), (7, 7)], red=2)
     step(e, E, STAY, STAY, STAY)
@@ -348,7 +361,8 @@ def test_vector_env_checks_actions():
 @pytest.mark.parametrize("mode", MODES)
 def test_compiled_kernels_play_exactly_as_torch(mode):
     # 300 games: above the kernels' parallel threshold; tags, respawns, deaths and resets all happen
-    cfg = ArenaConfig(mode=mode, red=4, blue=3, size=11, max_cycles=30, obs_mode="both", layout="open")
+    cfg = ArenaConfig(mode=mode, red=4, blue=3, size=11, max_cycles=30, obs_mode="both", layout="open",
+                      pickup_reward=0.3)  # fmt: skip
     engines = [ArenaEngine(300, cfg, backend=b) for b in ("torch", "numba")]
     first = [e.reset(torch.arange(300)) for e in engines]
     assert same({k: v.numpy() for k, v in first[0].items()}, {k: v.numpy() for k, v in first[1].items()})

@@ -14,6 +14,8 @@ Rules (the README repeats them):
   runner in the game gets ``1 / max_cycles`` per step it survives. Ends when no runner is left.
 * ``ctf``: each team's flag sits on its base. Stepping on the enemy flag picks it up; bringing it to your
   own base captures it: +1 to every agent of the team, -1 to the other team, and the flag goes home.
+  ``pickup_reward`` (default 0) shapes the game: a pick-up gives it to every agent of the taking team and
+  takes it from the other (zero-sum, like captures; the win still counts captures only).
   An agent in the enemy half (beyond the middle column) that stands next to an enemy in that enemy's own
   half after the moves is tagged: a flag it carries goes home and it respawns on the free cell nearest its
   base. Ends when a team reaches ``captures_to_win``.
@@ -112,6 +114,8 @@ class ArenaConfig:
     """``tag`` only: the team that chases (``red`` or ``blue``)."""
     captures_to_win: int = 3
     """``ctf`` only: captures that win the game."""
+    pickup_reward: float = 0.0
+    """``ctf`` only: shaping reward for picking up the enemy flag (to the team; minus it to the other)."""
     max_health: int = 3
     """``combat`` only: hits an agent survives, plus one."""
     attack_range: int = 3
@@ -132,6 +136,9 @@ class ArenaConfig:
         check_int("view_size", self.view_size, 3, 31, odd=True)
         for name in ("max_cycles", "captures_to_win", "max_health", "attack_range"):
             check_int(name, getattr(self, name), 1)
+        p = self.pickup_reward
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise ValueError(f"pickup_reward must be a number in [0, 1], got {p!r}")
         if self.chasers not in TEAMS:
             raise ValueError(f"chasers must be 'red' or 'blue', got {self.chasers!r}")
         level_range(self.num_levels, self.start_level)
@@ -338,7 +345,7 @@ class ArenaEngine(EngineState):
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
         kernel("_arena_step", b)(
             actions.contiguous().numpy(), *self._np_state, mode,
-            cfg.max_cycles, chaser, cfg.captures_to_win, cfg.attack_range, UNREACHABLE,
+            cfg.max_cycles, chaser, cfg.captures_to_win, cfg.attack_range, float(cfg.pickup_reward), UNREACHABLE,
             reward.numpy(), terminated.numpy(), truncated.numpy(), active.numpy(), decided.numpy(),
         )
         return active, reward, terminated, truncated, decided
@@ -447,6 +454,10 @@ class ArenaEngine(EngineState):
         self.score += gained
         gain = gained.float()
         reward += gain[:, self.team] - gain[:, 1 - self.team]
+        if cfg.pickup_reward:
+            took = torch.stack([(take & (self.team == k)).any(1) for k in range(2)], 1).float()  # [B, 2]
+            bonus = torch.tensor(cfg.pickup_reward, dtype=torch.float32, device=self.device)
+            reward += bonus * (took[:, self.team] - took[:, 1 - self.team])
         return (self.score >= cfg.captures_to_win).any(1)
 
     def team_carrying(self) -> torch.Tensor:

@@ -193,7 +193,7 @@ _ADX = np.array([0, 0, 1, 0, -1, 0], dtype=np.int64)
 
 
 def _arena_step(actions, walls, pos, heading, alive, health, carrying, score, bases, base_dist, team, focal, t,
-                mode, max_cycles, chaser_team, captures_to_win, attack_range, unreachable,
+                mode, max_cycles, chaser_team, captures_to_win, attack_range, pickup_reward, unreachable,
                 reward, terminated, truncated, active, decided):  # fmt: skip
     """One step of every arena game, rule for rule as :meth:`ArenaEngine._torch_core` (same order of float32
     operations, so rewards match bit for bit). State arrays are updated in place; respawns take the free
@@ -304,6 +304,9 @@ def _arena_step(actions, walls, pos, heading, alive, health, carrying, score, ba
             score[b, 1] += gained[1]
             for i in range(a_n):
                 reward[b, i] = np.float32(gained[team[i]]) - np.float32(gained[1 - team[i]])
+                if pickup_reward != 0.0:
+                    took = np.float32(taken[team[i]]) - np.float32(taken[1 - team[i]])
+                    reward[b, i] += np.float32(pickup_reward) * took
             done = score[b, 0] >= captures_to_win or score[b, 1] >= captures_to_win
         else:
             occ[:] = -1
