@@ -94,6 +94,8 @@ class ArenaEnvConfig:
     """Steps after which a game is truncated."""
     pickup_reward: float = 0.0
     """``ctf``: shaping reward for picking up the enemy flag (0 to 1; wins still count captures only)."""
+    flag_shaping: float = 0.0
+    """``ctf``: potential-based shaping, this times the path steps gained towards the goal / size (0 to 10)."""
     num_levels: int = 500
     """Training arenas (0 = unlimited)."""
     start_level: int = 0
@@ -128,7 +130,8 @@ class ArenaEnvConfig:
 
     def make_kwargs(self) -> dict[str, Any]:
         return {"size": self.size, "layout": self.layout, "view_size": self.view_size, "obs_mode": self.obs_mode,
-                "max_cycles": self.max_cycles, "pickup_reward": self.pickup_reward}  # fmt: skip
+                "max_cycles": self.max_cycles, "pickup_reward": self.pickup_reward,
+                "flag_shaping": self.flag_shaping}  # fmt: skip
 
 
 @dataclass

@@ -96,6 +96,26 @@ def test_ctf_pickup_reward_shapes_the_game_zero_sum(backend):
         ArenaConfig(mode="ctf", pickup_reward=2.0)
 
 
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_ctf_flag_shaping_pays_the_steps_gained_and_sums_to_zero_over_a_trip(backend):
+    e = open_arena("ctf", [(4, 4), (1, 1), (7, 7), (7, 6)], red=2, flag_shaping=2.0, captures_to_win=2)
+    e.backend = backend
+    e._bind_views()
+    total = 0.0
+    for action in [E, E, W]:  # two steps towards blue's flag at (4, 7), one back
+        reward, *_ = step(e, action, STAY, STAY, STAY)
+        assert reward[0] == pytest.approx(2.0 / 9 * (1 if action == E else -1))
+        total += reward[0]
+    for action in [E, E, E]:  # to the flag (a pick-up is a step like any other) ...
+        total += step(e, action, STAY, STAY, STAY)[0][0]
+    while e.carrying[0, 0]:  # ... and home: a capture
+        total += step(e, W, STAY, STAY, STAY)[0][0]
+    assert e.score[0, 0] == 1
+    # shaping telescopes: gained steps back to the start minus the potential lost by the goal resetting
+    start, now = 3 + 6, int(e.steps_to_goal()[0, 0])
+    assert total == pytest.approx(1.0 + 2.0 / 9 * (start - now), abs=1e-5)
+
+
 def test_ctf_tagged_carrier_drops_the_flag_and_respawns_at_base():
     e = open_arena("ctf", [(4, 6), (1, 1), (2, 7), (7, 7)], red=2)
     step(e, E, STAY, STAY, STAY)
@@ -362,7 +382,7 @@ def test_vector_env_checks_actions():
 def test_compiled_kernels_play_exactly_as_torch(mode):
     # 300 games: above the kernels' parallel threshold; tags, respawns, deaths and resets all happen
     cfg = ArenaConfig(mode=mode, red=4, blue=3, size=11, max_cycles=30, obs_mode="both", layout="open",
-                      pickup_reward=0.3)  # fmt: skip
+                      pickup_reward=0.3, flag_shaping=1.5)  # fmt: skip
     engines = [ArenaEngine(300, cfg, backend=b) for b in ("torch", "numba")]
     first = [e.reset(torch.arange(300)) for e in engines]
     assert same({k: v.numpy() for k, v in first[0].items()}, {k: v.numpy() for k, v in first[1].items()})

@@ -15,7 +15,10 @@ Rules (the README repeats them):
 * ``ctf``: each team's flag sits on its base. Stepping on the enemy flag picks it up; bringing it to your
   own base captures it: +1 to every agent of the team, -1 to the other team, and the flag goes home.
   ``pickup_reward`` (default 0) shapes the game: a pick-up gives it to every agent of the taking team and
-  takes it from the other (zero-sum, like captures; the win still counts captures only).
+  takes it from the other (zero-sum, like captures; the win still counts captures only). ``flag_shaping``
+  (default 0) adds potential-based shaping: each agent gets ``flag_shaping / size`` per path step it gained
+  towards its goal (to the enemy flag and back home; home while carrying), so a respawn costs the way lost
+  and the shaping of a whole capture trip sums to zero.
   An agent in the enemy half (beyond the middle column) that stands next to an enemy in that enemy's own
   half after the moves is tagged: a flag it carries goes home and it respawns on the free cell nearest its
   base. Ends when a team reaches ``captures_to_win``.
@@ -116,6 +119,9 @@ class ArenaConfig:
     """``ctf`` only: captures that win the game."""
     pickup_reward: float = 0.0
     """``ctf`` only: shaping reward for picking up the enemy flag (to the team; minus it to the other)."""
+    flag_shaping: float = 0.0
+    """``ctf`` only: potential-based shaping, this times the path steps an agent gained towards its goal
+    (the enemy flag then home; home when carrying) divided by ``size``."""
     max_health: int = 3
     """``combat`` only: hits an agent survives, plus one."""
     attack_range: int = 3
@@ -136,9 +142,10 @@ class ArenaConfig:
         check_int("view_size", self.view_size, 3, 31, odd=True)
         for name in ("max_cycles", "captures_to_win", "max_health", "attack_range"):
             check_int(name, getattr(self, name), 1)
-        p = self.pickup_reward
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-            raise ValueError(f"pickup_reward must be a number in [0, 1], got {p!r}")
+        for name, top in (("pickup_reward", 1), ("flag_shaping", 10)):
+            p = getattr(self, name)
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= top:
+                raise ValueError(f"{name} must be a number in [0, {top}], got {p!r}")
         if self.chasers not in TEAMS:
             raise ValueError(f"chasers must be 'red' or 'blue', got {self.chasers!r}")
         level_range(self.num_levels, self.start_level)
@@ -345,7 +352,8 @@ class ArenaEngine(EngineState):
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
         kernel("_arena_step", b)(
             actions.contiguous().numpy(), *self._np_state, mode,
-            cfg.max_cycles, chaser, cfg.captures_to_win, cfg.attack_range, float(cfg.pickup_reward), UNREACHABLE,
+            cfg.max_cycles, chaser, cfg.captures_to_win, cfg.attack_range, float(cfg.pickup_reward),
+            float(cfg.flag_shaping), UNREACHABLE,
             reward.numpy(), terminated.numpy(), truncated.numpy(), active.numpy(), decided.numpy(),
         )
         return active, reward, terminated, truncated, decided
@@ -357,6 +365,8 @@ class ArenaEngine(EngineState):
         acts = torch.where(active, actions, STAY)
         reward = torch.zeros(b, a, device=self.device)
 
+        if cfg.mode is Mode.CTF and cfg.flag_shaping:
+            steps_before = self.steps_to_goal()
         # Moves: into floor that nobody occupied at the start, lowest index first.
         moving = (acts >= 1) & (acts <= 4)
         self.heading.copy_(torch.where(moving, acts - 1, self.heading))
@@ -375,6 +385,9 @@ class ArenaEngine(EngineState):
             decided = self._tag(active, reward, left)
         elif cfg.mode is Mode.CTF:
             decided = self._ctf(active, reward)
+            if cfg.flag_shaping:
+                gained = (steps_before - self.steps_to_goal()).float() / s
+                reward += torch.tensor(cfg.flag_shaping, dtype=torch.float32, device=self.device) * gained
         else:
             decided = self._combat(acts, active, reward, left)
 
@@ -459,6 +472,18 @@ class ArenaEngine(EngineState):
             bonus = torch.tensor(cfg.pickup_reward, dtype=torch.float32, device=self.device)
             reward += bonus * (took[:, self.team] - took[:, 1 - self.team])
         return (self.score >= cfg.captures_to_win).any(1)
+
+    def steps_to_goal(self) -> torch.Tensor:
+        """``[B, A]`` ``ctf`` path steps each agent has left: to its base while carrying the enemy flag, else
+        to the enemy base and from there home (the potential of ``flag_shaping``)."""
+        s = self.config.size
+        dist = self.base_dist.view(self.num_envs, 2, -1)
+        own, enemy = dist.index_select(1, self.team), dist.index_select(1, 1 - self.team)  # [B, A, S*S]
+        here = (self.pos[..., 0] * s + self.pos[..., 1])[..., None]
+        enemy_base = self.bases.index_select(1, 1 - self.team)  # [B, A, 2]
+        trip = own.gather(2, (enemy_base[..., 0] * s + enemy_base[..., 1])[..., None])
+        own_d, enemy_d = own.gather(2, here), enemy.gather(2, here)
+        return torch.where(self.carrying[..., None], own_d, enemy_d + trip).squeeze(-1)
 
     def team_carrying(self) -> torch.Tensor:
         """``[B, 2]``: whether the flag of team k is being carried (by the other team)."""

@@ -192,8 +192,19 @@ _ADY = np.array([0, -1, 0, 1, 0, 0], dtype=np.int64)  # actions: stay, N, E, S, 
 _ADX = np.array([0, 0, 1, 0, -1, 0], dtype=np.int64)
 
 
+@njit(cache=True, nogil=True)
+def _steps_to_goal(b, i, pos, carrying, bases, base_dist, team, s):
+    """Path steps agent i of game b has left in ``ctf`` (:meth:`ArenaEngine.steps_to_goal`)."""
+    own, enemy = team[i], 1 - team[i]
+    here = pos[b, i, 0] * s + pos[b, i, 1]
+    if carrying[b, i]:
+        return base_dist[b, own, here]
+    return base_dist[b, enemy, here] + base_dist[b, own, bases[b, enemy, 0] * s + bases[b, enemy, 1]]
+
+
 def _arena_step(actions, walls, pos, heading, alive, health, carrying, score, bases, base_dist, team, focal, t,
-                mode, max_cycles, chaser_team, captures_to_win, attack_range, pickup_reward, unreachable,
+                mode, max_cycles, chaser_team, captures_to_win, attack_range, pickup_reward, flag_shaping,
+                unreachable,
                 reward, terminated, truncated, active, decided):  # fmt: skip
     """One step of every arena game, rule for rule as :meth:`ArenaEngine._torch_core` (same order of float32
     operations, so rewards match bit for bit). State arrays are updated in place; respawns take the free
@@ -211,6 +222,11 @@ def _arena_step(actions, walls, pos, heading, alive, health, carrying, score, ba
             reward[b, i] = np.float32(0.0)
             if alive[b, i]:
                 occ[pos[b, i, 0] * s + pos[b, i, 1]] = i
+        shaping = mode == _CTF and flag_shaping != 0.0
+        steps_before = np.zeros(a_n, dtype=np.int64)
+        if shaping:
+            for i in range(a_n):
+                steps_before[i] = _steps_to_goal(b, i, pos, carrying, bases, base_dist, team, s)
         # moves: into cells free at the start of the step, the lowest index first
         for i in range(a_n):
             act = actions[b, i] if alive[b, i] else 0
@@ -307,6 +323,9 @@ def _arena_step(actions, walls, pos, heading, alive, health, carrying, score, ba
                 if pickup_reward != 0.0:
                     took = np.float32(taken[team[i]]) - np.float32(taken[1 - team[i]])
                     reward[b, i] += np.float32(pickup_reward) * took
+                if shaping:
+                    steps = _steps_to_goal(b, i, pos, carrying, bases, base_dist, team, s)
+                    reward[b, i] += np.float32(flag_shaping) * (np.float32(steps_before[i] - steps) / np.float32(s))
             done = score[b, 0] >= captures_to_win or score[b, 1] >= captures_to_win
         else:
             occ[:] = -1
