@@ -5,7 +5,8 @@
   ``latest_prob``, otherwise any snapshot uniformly, so the learner keeps beating its older selves too.
 * :class:`SelfPlayVectorEnv` is an arena vector env whose learning agents are one team; the other team is
   acted by league opponents. The games are split into ``opponent_groups`` blocks, each playing one sampled
-  opponent; the blocks draw new opponents whenever a snapshot joins the league.
+  opponent; the blocks draw new opponents whenever a snapshot joins the league. The first
+  ``scripted_groups`` blocks play a scripted NPC team instead (the scenario's), mixed into the league.
 * Either team can learn. Arenas are point-symmetric, so a policy trained as one team plays the other
   through :func:`mirror_obs` and :func:`mirror_actions` (the world turned 180 degrees: views rotated, token
   offsets negated, north and south swapped, east and west swapped) and sees exactly the game it knows.
@@ -47,6 +48,8 @@ class LeagueConfig:
     """Chance that an opponent is the latest snapshot rather than a uniformly drawn one."""
     opponent_groups: int = 4
     """Blocks of games, each against its own sampled opponent (a divisor of num_envs)."""
+    scripted_groups: int = 0
+    """Of those blocks, how many play the scenario's scripted NPC team instead of the league."""
 
     def __post_init__(self) -> None:
         if self.team not in ("", *TEAMS):
@@ -54,6 +57,7 @@ class LeagueConfig:
         check_int("snapshot_every", self.snapshot_every, 1)
         check_int("max_snapshots", self.max_snapshots, 2)
         check_int("opponent_groups", self.opponent_groups, 1)
+        check_int("scripted_groups", self.scripted_groups, 0, self.opponent_groups - 1)
         if not 0.0 <= self.latest_prob <= 1.0:
             raise ValueError(f"latest_prob must be in [0, 1], got {self.latest_prob}")
 
@@ -146,9 +150,9 @@ class SelfPlayVectorEnv:
     ``policy`` is the learner (snapshots of it become opponents); it learns as ``team``.
     """
 
-    def __init__(self, envs, policy: torch.nn.Module, league: League, team: int) -> None:
+    def __init__(self, envs, policy: torch.nn.Module, league: League, team: int, npcs: list | None = None) -> None:
         check_symmetric(envs.config)
-        groups = league.cfg.opponent_groups
+        groups, scripted = league.cfg.opponent_groups, league.cfg.scripted_groups
         if envs.num_envs % groups:
             raise ValueError(f"opponent_groups ({groups}) must divide num_envs ({envs.num_envs})")
         names = list(envs.possible_agents)
@@ -163,9 +167,18 @@ class SelfPlayVectorEnv:
         self.num_agents = len(self.possible_agents)
         self.single_observation_space = envs.single_observation_space
         self.single_action_space, self.state_space = envs.single_action_space, envs.state_space
-        self.opponents = [copy.deepcopy(policy).eval().requires_grad_(False) for _ in range(groups)]
-        self.assigned = [-1] * groups  # league index each block plays
-        self._rows = torch.arange(self.num_envs, device=self.device).view(groups, -1)
+        rows = torch.arange(self.num_envs, device=self.device).view(groups, -1)
+        self._scripted_rows, self._rows = rows[:scripted].reshape(-1), rows[scripted:]
+        self.npcs = None
+        if scripted:
+            from mazearena.envs.npcs import NpcController
+
+            if npcs is None or len(npcs) != len(self._theirs):
+                raise ValueError(f"scripted_groups needs one NPC spec per agent of the other team "
+                                 f"({len(self._theirs)}), got {0 if npcs is None else len(npcs)}")  # fmt: skip
+            self.npcs = NpcController(self.engine, dict(zip(self._theirs.tolist(), npcs, strict=True)))
+        self.opponents = [copy.deepcopy(policy).eval().requires_grad_(False) for _ in range(len(self._rows))]
+        self.assigned = [-1] * len(self._rows)  # league index each block plays
         self._obs = self._alive = None
 
     # ------------------------------------------------------------ opponents
@@ -184,6 +197,8 @@ class SelfPlayVectorEnv:
         out = torch.zeros(alive.shape, dtype=torch.long, device=self.device)
         for net, rows in zip(self.opponents, self._rows, strict=True):
             out[rows] = TeamPolicy(net, self.team, 1 - self.team).act(batches.index(obs, rows), alive[rows])
+        if self.npcs is not None:
+            out[self._scripted_rows] = self.npcs.act()[self._scripted_rows]
         return out
 
     def after_iteration(self, iteration: int) -> dict[str, float]:

@@ -145,7 +145,11 @@ def train(config: TrainConfig) -> Path:
         envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed, both_teams=self_play)
         policy = make_policy(cfg, envs)
         if self_play:
-            envs = SelfPlayVectorEnv(envs, policy, League(cfg.league, seed=cfg.seed), cfg.trained_team)
+            from mazearena.envs.scenarios import scenario as find
+
+            scripted = find(cfg.arena.scenario_name).npcs  # the scripted team, for scripted_groups
+            npcs = [scripted[name] for name in sorted(scripted, key=lambda n: int(n.split("_")[1]))]
+            envs = SelfPlayVectorEnv(envs, policy, League(cfg.league, seed=cfg.seed), cfg.trained_team, npcs)
     if cfg.algo == "ppo":
         algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp)
         step_once = algo.iteration

@@ -105,6 +105,30 @@ def test_self_play_env_hands_one_team_to_the_learner_and_the_other_to_the_league
         envs.step(torch.zeros(8, 4, dtype=torch.long))
 
 
+def test_scripted_blocks_play_the_npc_team_mixed_into_the_league():
+    from mazearena.envs.npcs import NpcSpec
+
+    torch.manual_seed(0)
+    base = arena_v0.vector_env(8, seed=0, mode="ctf", red=2, blue=2, size=11, max_cycles=20)
+    policy = MultiAgentActorCritic(base.single_observation_space, base.state_space, 2, base.single_action_space.n)
+    league = League(LeagueConfig(opponent_groups=4, scripted_groups=1))
+    npcs = [NpcSpec("guard", epsilon=0.0), NpcSpec("flag_runner", epsilon=0.0)]
+    envs = SelfPlayVectorEnv(base, policy, league, 0, npcs)
+    envs.reset()
+    assert len(envs.opponents) == 3 and envs._scripted_rows.tolist() == [0, 1]
+    seen = []
+    real = base.step
+    base.step = lambda full: (seen.append(full.clone()), real(full))[1]
+    for _ in range(5):
+        expected = envs.npcs.act()[:2]
+        envs.step(torch.zeros(8, 2, dtype=torch.long))
+        assert torch.equal(seen[-1][:2, 2:], expected)
+    with pytest.raises(ValueError, match="one NPC spec per agent"):
+        SelfPlayVectorEnv(base, policy, league, 0, npcs[:1])
+    with pytest.raises(ValueError, match="scripted_groups"):
+        LeagueConfig(opponent_groups=2, scripted_groups=2)
+
+
 def test_self_play_setups_that_cannot_work_are_named():
     with pytest.raises(ValueError, match="ctf or combat"):
         _self_play(mode="tag")
