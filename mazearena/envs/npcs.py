@@ -141,7 +141,7 @@ class NpcController:
         score = torch.where(guard_home[..., None], home_d, score)
         if cfg.mode is Mode.CTF:
             carrying = e.carrying.index_select(1, idx)
-            team_has = e.team_carrying().index_select(1, 1 - team)  # [B, n]: the enemy flag is in this NPC's team's hands
+            team_has = e.team_carrying().index_select(1, 1 - team)  # [B, n]: its team holds the enemy flag
             runner = code == _CODES[Behaviour.FLAG_RUNNER]
             score = torch.where((runner & carrying)[..., None], home_d, score)
             score = torch.where((runner & ~carrying & ~team_has)[..., None], flag_d, score)

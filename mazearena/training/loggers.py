@@ -102,6 +102,20 @@ class Logger:
 
             self._wandb.log({key: wandb.Video(str(path), format=Path(path).suffix[1:])}, step=step)
 
+    def log_image(self, path: Path, step: int, key: str) -> None:
+        if self._wandb is not None:
+            import wandb
+
+            self._wandb.log({key: wandb.Image(str(path))}, step=step)
+
+    def task(self, description: str, total: int):
+        """A second progress bar for work after training (``advance()`` per unit done); a no-op without a
+        console."""
+        if self._progress is None:
+            return lambda: None
+        task = self._progress.add_task("extra", total=total, status=description)
+        return lambda: self._progress.advance(task)
+
     def log_checkpoint(self, path: Path, aliases: tuple[str, ...] = ("latest",)) -> None:
         if self._wandb is not None:
             import wandb

@@ -244,7 +244,8 @@ def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path
         lines += [f"Held-out success first reached 95% at {summary['steps_to_95']:,} steps, after "
                   f"{summary['seconds_to_95']:.0f} s of training.", ""]
     if league is not None:
-        table = league_table(cfg, policy, league, run_dir)
+        table = league_table(cfg, policy, league, run_dir, track=logger.task)
+        logger.log_image(run_dir / "league.png", step, "league/win_rates")
         report["league"] = table
         (run_dir / "report.json").write_text(json.dumps(report, indent=2))
         lines += league_lines(table)
@@ -260,9 +261,10 @@ LEAGUE_TABLE_SNAPSHOTS = 6
 
 
 def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League, run_dir: Path,
-                 games: int | None = None) -> dict:  # fmt: skip
+                 games: int | None = None, track=None) -> dict:  # fmt: skip
     """Up to six league snapshots, evenly spread from the untrained one to the latest, play each other on
-    held-out arenas (``games`` per pair, half on each side; default ``eval_episodes``); writes league.png."""
+    held-out arenas (``games`` per pair, half on each side; default ``eval_episodes``); writes league.png.
+    ``track(description, total)`` gives a callable advanced once per pair (a progress bar)."""
     from mazearena.agents.league import win_rate_table
 
     k = len(league)
@@ -273,7 +275,8 @@ def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League
     per_pair = games or cfg.eval_episodes
     slots = min(EVAL_ENVS, max(1, per_pair // 2))  # every slot plays as many games; none wasted
     table = win_rate_table(lambda: make_envs(cfg, slots, test=True, seed=cfg.seed + 5, both_teams=True),
-                           policy, snapshots, cfg.trained_team, per_pair)  # fmt: skip
+                           policy, snapshots, cfg.trained_team, per_pair,
+                           track("league table", len(picks) * (len(picks) - 1) // 2) if track else None)
     table |= {"steps": steps, "games_per_pair": per_pair}
     plot_league(table, run_dir / "league.png")
     return table
@@ -308,7 +311,9 @@ def plot_league(table: dict, path: Path) -> Path:
     for i in range(len(labels)):
         for j in range(len(labels)):
             if i != j:
-                ax.text(j, i, f"{win[i, j]:.2f}", ha="center", va="center", fontsize=8)
+                dark = abs(win[i, j] - 0.5) > 0.3
+                ax.text(j, i, f"{win[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")  # fmt: skip
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("opponent snapshot (training steps)")
