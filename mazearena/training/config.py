@@ -181,6 +181,9 @@ class TrainConfig:
     """Also write TensorBoard logs."""
     resume: Path | None = None
     """Continue the run in this folder from its last checkpoint (same config, same W&B run)."""
+    init_from: Path | None = None
+    """Start from the network weights of this run folder's last checkpoint (or a ``.pt`` file); optimiser,
+    schedule and league start afresh (fine-tuning, curricula)."""
     progress: bool = True
     """Show the progress bar."""
 
@@ -200,6 +203,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.league.self_play:
             self._check_self_play()
+        if self.init_from is not None and self.algo == "sb3-ppo":
+            raise ValueError("init_from is not available with algo='sb3-ppo'")
 
     def _check_self_play(self) -> None:
         from mazearena.agents.league import check_symmetric
@@ -282,7 +287,7 @@ def from_dict(cls, data: dict[str, Any]):
                   "mappo": MAPPOConfig, "league": LeagueConfig}.get(key) if cls is TrainConfig else None
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value)
-        elif key in ("runs_dir", "resume") and value is not None:
+        elif key in ("runs_dir", "resume", "init_from") and value is not None:
             value = Path(value)
         elif key == "wandb_tags":
             value = tuple(value)

@@ -102,6 +102,18 @@ def _resolve(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
     return saved, run_dir, checkpoint
 
 
+def init_weights(policy: torch.nn.Module, source: Path, device: str) -> None:
+    """Load the network weights of a run folder's last checkpoint (or a checkpoint file) into ``policy``."""
+    source = Path(source)
+    path = source / "checkpoints" / "last.pt" if source.is_dir() else source
+    state = load_checkpoint(path, map_location=device)
+    try:
+        policy.load_state_dict(state["algo"]["policy"])
+    except (KeyError, RuntimeError) as e:
+        raise CheckpointError(f"init_from: the network in {str(path)!r} does not fit this config's network ({e})") \
+            from None  # fmt: skip
+
+
 def _drop_metrics_after(run_dir: Path, step: int) -> None:
     """Forget metrics logged after the checkpoint a run resumes from: they will be logged again."""
     jsonl = run_dir / "metrics.jsonl"
@@ -144,6 +156,8 @@ def train(config: TrainConfig) -> Path:
         self_play = cfg.algo == "mappo" and cfg.league.self_play
         envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed, both_teams=self_play)
         policy = make_policy(cfg, envs)
+        if cfg.init_from is not None and checkpoint is None:
+            init_weights(policy, cfg.init_from, cfg.device)
         if self_play:
             from mazearena.envs.scenarios import scenario as find
 

@@ -158,6 +158,24 @@ def test_watch_plays_a_trained_agent_into_a_video_and_names_bad_runs(tiny_run, t
         main(["watch", str(tiny_run), "--checkpoint", "first"])
 
 
+def test_init_from_starts_a_new_run_from_another_runs_weights(tiny_run, tmp_path):
+    from mazearena.training.train import init_weights, make_envs, make_policy
+
+    cfg = TrainConfig(**TINY)
+    policy = make_policy(cfg, make_envs(cfg, 2, test=False, seed=0))
+    init_weights(policy, tiny_run, "cpu")
+    trained = load_checkpoint(tiny_run / "checkpoints" / "last.pt")["algo"]["policy"]
+    assert all(torch.equal(v, trained[k]) for k, v in policy.state_dict().items())
+    other = make_policy(TrainConfig(**{**TINY, "backbone": "mlp"}), make_envs(cfg, 2, test=False, seed=0))
+    with pytest.raises(CheckpointError, match="does not fit"):
+        init_weights(other, tiny_run, "cpu")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        init_weights(policy, tmp_path, "cpu")
+    run = train(TrainConfig(runs_dir=tmp_path, name="tuned", init_from=tiny_run,
+                            **{**TINY, "total_timesteps": 128, "eval_every": 0, "video_episodes": 0}))  # fmt: skip
+    assert load_config(run / "config.yaml").init_from == tiny_run
+
+
 def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
     from mazearena.agents.dqn import DQNConfig
 
