@@ -160,24 +160,33 @@ class MultiAgentActorCritic(nn.Module):
 class TeamEpisodes:
     """Per-agent running returns and the results of the games that ended since the last :meth:`metrics`."""
 
-    def __init__(self, num_envs: int, agent_names: list[str], team_of: list[int], device: torch.device) -> None:
+    def __init__(self, num_envs: int, agent_names: list[str], team_of: list[int], device: torch.device,
+                 mode: str = "", chasers: int = 0) -> None:  # fmt: skip
         self.names, self.team_of = agent_names, torch.tensor(team_of, device=device)
+        self.mode, self.chasers = mode, chasers  # the mode names the counts; tag: the chasing team
         self.ret = torch.zeros(num_envs, len(agent_names), device=device)
-        self.rows: list[torch.Tensor] = []  # per ended game: agent returns..., length, winner, score red/blue
+        self.left = torch.zeros(num_envs, 2, device=device)  # agents of each team out of the game so far
+        # per ended game: agent returns..., length, winner, score red/blue, agents out red/blue
+        self.rows: list[torch.Tensor] = []
 
     def update(self, reward: torch.Tensor, active: torch.Tensor, info: dict) -> None:
         self.ret += reward * active
+        if "left_game" in info:
+            self.left += info["left_game"].to(self.left.device)
         ended = info.get("_final_obs")
         if ended is None or not bool(ended.any()):
             return
         games = ended.nonzero().squeeze(1)
         row = torch.cat([self.ret[games], info["episode_length"][games, None].float(),
-                         info["winner"][games, None].float(), info["score"][games].float()], 1)  # fmt: skip
+                         info["winner"][games, None].float(), info["score"][games].float(),
+                         self.left[games]], 1)  # fmt: skip
         self.rows.append(row)
         self.ret[games] = 0
+        self.left[games] = 0
 
     def metrics(self, team: int) -> dict[str, float]:
-        """Mean return of each agent and of the learning team, win/draw rates of ``team``, length, scores."""
+        """Mean return of each agent and of the learning team, win/draw rates of ``team``, length, scores, and
+        what the mode counts: captures (``ctf``), kills and deaths (``combat``), catches (``tag``)."""
         if not self.rows:
             return {}
         rows = torch.cat(self.rows)
@@ -189,13 +198,23 @@ class TeamEpisodes:
                 "episode/win_rate": float((winner == team).float().mean()),
                 "episode/draw_rate": float((winner == -1).float().mean()), "episode/count": float(len(rows)),
                 "episode/score_red": float(rows[:, a + 2].mean()), "episode/score_blue": float(rows[:, a + 3].mean())}
+        out_own, out_enemy = rows[:, a + 4 + team], rows[:, a + 5 - team]  # agents out of the game per game
+        if self.mode == "ctf":
+            out["episode/captures"] = float(rows[:, a + 2 + team].mean())
+            out["episode/captures_against"] = float(rows[:, a + 3 - team].mean())
+        elif self.mode == "combat":
+            out["episode/kills"], out["episode/deaths"] = float(out_enemy.mean()), float(out_own.mean())
+        elif self.mode == "tag":  # whichever side learns, the catches are the runners out of the game
+            runners = out_enemy if self.chasers == team else out_own
+            out["episode/catches"] = float(runners.mean())
         return out
 
     def state_dict(self) -> dict:
-        return {"team_ep_return": self.ret.clone()}
+        return {"team_ep_return": self.ret.clone(), "team_ep_left": self.left.clone()}
 
     def load_state_dict(self, state: dict) -> None:
         self.ret.copy_(state["team_ep_return"])
+        self.left.copy_(state["team_ep_left"])
 
 
 class MAPPO:
@@ -228,7 +247,8 @@ class MAPPO:
         self.buf_actions = torch.zeros(t, n, a, dtype=torch.long, device=device)
         self.buf_logprobs, self.buf_rewards, self.buf_ended, self.buf_values = (
             torch.zeros(t, n, a, device=device) for _ in range(4))  # fmt: skip
-        self.episodes = TeamEpisodes(n, names, [self.team] * a, device)
+        self.episodes = TeamEpisodes(n, names, [self.team] * a, device, envs.config.mode.value,
+                                     ("red", "blue").index(envs.config.chasers))  # fmt: skip
 
     def _forward(self, obs, state, active) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and normalised values in float32 (the pass itself in bfloat16 when ``amp``)."""

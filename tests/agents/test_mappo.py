@@ -98,6 +98,7 @@ def test_game_results_follow_the_rules():
         timed_out = info["episode_length"] >= 30
         caught = done & ~timed_out
         assert bool((info["winner"][caught] == 0).all())  # the red chasers caught the runner
+        assert bool((info["left_game"][caught, 1] == 1).all()) and not bool(info["left_game"][:, 0].any())
         assert bool((info["winner"][done & timed_out] >= 0).all())
         ended += int(done.sum())
     assert ended > 64

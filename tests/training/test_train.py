@@ -231,6 +231,7 @@ def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path
     assert [r["step"] for r in rows] == list(range(128, 1025, 128))
     assert any("episode/win_rate" in r for r in rows) and any("eval/success_rate" in r for r in rows)
     assert all(f"agent/red_{i}/return" in r for r in rows if "episode/count" in r for i in range(2))
+    assert all(0 <= r["episode/catches"] <= 1 for r in rows if "episode/count" in r)  # one runner to catch
     report = json.loads((straight / "report.json").read_text())
     assert report["test_levels"]["episodes"] >= 16 and 0 <= report["test_levels"]["draw_rate"] <= 1
     assert (straight / "episodes.gif").stat().st_size > 0
@@ -270,6 +271,7 @@ def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_leag
     straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
     rows = metrics(straight)
     assert [r["league/size"] for r in rows] == [1, 2, 2, 3, 3, 4, 4, 5]
+    assert all(0 <= r["episode/kills"] <= 3 and 0 <= r["episode/deaths"] <= 3 for r in rows if "episode/count" in r)
     report = json.loads((straight / "report.json").read_text())
     table = report["league"]
     assert table["steps"] == [0, 256, 512, 768, 1024] and len(table["win"]) == 5

@@ -307,15 +307,18 @@ class ArenaEngine(EngineState):
         the game was decided. With autoreset, ended games restart in the same step; ``info["final_obs"]``
         holds their last observations (rows where ``info["_final_obs"]``), and ``info["final_state"]`` their last
         :meth:`state` when some game hit ``max_cycles``. ``info["winner"]`` is :meth:`leader` after the step
-        (the result of the games that ended in it).
+        (the result of the games that ended in it); ``info["left_game"]`` ``[B, 2]`` how many agents of each
+        team left the game in it (caught in ``tag``, killed in ``combat``).
         """
         cfg = self.config
         if self.backend == "numba":
             active, reward, terminated, truncated, decided = self._kernel_core(actions)
         else:
             active, reward, terminated, truncated, decided = self._torch_core(actions)
+        left = active & ~self.alive
         info = {"active": active, "score": self.score.clone(), "episode_length": self.t.clone(),
-                "level_id": self.level_ids.clone(), "winner": self.leader()}  # fmt: skip
+                "level_id": self.level_ids.clone(), "winner": self.leader(),
+                "left_game": torch.stack([(left & (self.team == k)).sum(1) for k in range(2)], 1)}  # fmt: skip
         obs = self.observe()
         if self.autoreset:
             done = decided | (self.t >= cfg.max_cycles)
