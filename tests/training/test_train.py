@@ -26,6 +26,26 @@ def metrics(run: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("sps", "time")} for r in rows]  # wall-clock varies
 
 
+def crash_after(cls, iterations: int, config: TrainConfig) -> Path:
+    """Train ``config`` with ``cls.iteration`` raising on call ``iterations + 1`` (a crash mid-run); returns
+    the run folder, left as the crash left it."""
+    real, calls = cls.iteration, []
+
+    def crashing(self, *args):
+        calls.append(1)
+        if len(calls) > iterations:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    cls.iteration = crashing
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(config)
+    finally:
+        cls.iteration = real
+    return config.runs_dir / config.run_name
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     return train(TrainConfig(runs_dir=tmp_path_factory.mktemp("runs"), name="run", **TINY))
@@ -189,21 +209,7 @@ def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
     # crash mid-run (an exception in the third iteration, after the checkpoint at 1024 steps), then resume
     from mazearena.agents.dqn import DQN
 
-    real, calls = DQN.iteration, []
-
-    def crashing(self, *args):
-        calls.append(1)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-        return real(self, *args)
-
-    DQN.iteration = crashing
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train(TrainConfig(runs_dir=tmp_path, name="crashed", **tiny))
-    finally:
-        DQN.iteration = real
-    crashed = tmp_path / "crashed"
+    crashed = crash_after(DQN, 2, TrainConfig(runs_dir=tmp_path, name="crashed", **tiny))
     assert load_checkpoint(crashed / "checkpoints" / "last.pt")["algo"]["global_step"] == 1024
     train(TrainConfig(resume=crashed, progress=False))
     assert metrics(crashed) == metrics(straight)
@@ -241,21 +247,7 @@ def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path
     assert len(games) == 2 and all(set(g) == {"return", "length", "success", "winner"} for g in games)
     assert all(g["success"] == (g["winner"] == 0) and 1 <= g["length"] <= 30 for g in games)
     assert (tmp_path / "team.gif").stat().st_size > 0
-    real, calls = MAPPO.iteration, []
-
-    def crashing(self):
-        calls.append(1)
-        if len(calls) > 3:
-            raise KeyboardInterrupt
-        return real(self)
-
-    MAPPO.iteration = crashing
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train(TrainConfig(runs_dir=tmp_path, name="crashed", **{**tiny, "video_episodes": 0}))
-    finally:
-        MAPPO.iteration = real
-    crashed = tmp_path / "crashed"
+    crashed = crash_after(MAPPO, 3, TrainConfig(runs_dir=tmp_path, name="crashed", **{**tiny, "video_episodes": 0}))
     train(TrainConfig(resume=crashed, progress=False))
     assert metrics(crashed) == metrics(straight)
 
@@ -283,21 +275,7 @@ def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_leag
     assert (straight / "league.png").stat().st_size > 0
     # trained as blue, tested as the scenario's red team through the mirror
     assert report["test_levels"]["episodes"] >= 16
-    real, calls = MAPPO.iteration, []
-
-    def crashing(self):
-        calls.append(1)
-        if len(calls) > 5:
-            raise KeyboardInterrupt
-        return real(self)
-
-    MAPPO.iteration = crashing
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train(TrainConfig(runs_dir=tmp_path, name="crashed", **{**tiny, "video_episodes": 0}))
-    finally:
-        MAPPO.iteration = real
-    crashed = tmp_path / "crashed"
+    crashed = crash_after(MAPPO, 5, TrainConfig(runs_dir=tmp_path, name="crashed", **{**tiny, "video_episodes": 0}))
     train(TrainConfig(resume=crashed, progress=False))
     assert metrics(crashed) == metrics(straight)
 
