@@ -280,6 +280,7 @@ def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League
     held-out arenas (``games`` per pair, half on each side; default ``eval_episodes``); writes league.png.
     ``track(description, total)`` gives a callable advanced once per pair (a progress bar)."""
     from mazearena.agents.league import win_rate_table
+    from mazearena.evaluation.ratings import games_from_table, rate_games
 
     k = len(league)
     picks = sorted({round(i * (k - 1) / (LEAGUE_TABLE_SNAPSHOTS - 1)) for i in range(LEAGUE_TABLE_SNAPSHOTS)})
@@ -292,6 +293,8 @@ def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League
                            policy, snapshots, cfg.trained_team, per_pair,
                            track("league table", len(picks) * (len(picks) - 1) // 2) if track else None)
     table |= {"steps": steps, "games_per_pair": per_pair}
+    table["ratings"] = rate_games([f"{s:,}" for s in steps], games_from_table(table["win"], table["draw"], per_pair),
+                                  seed=cfg.seed)  # fmt: skip
     plot_league(table, run_dir / "league.png")
     return table
 
@@ -299,14 +302,16 @@ def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League
 def league_lines(table: dict) -> list[str]:
     """The league table as Markdown: row snapshot's win rate against column snapshot."""
     steps = table["steps"]
-    head = "| wins of ↓ against → | " + " | ".join(f"{s:,}" for s in steps) + " |"
+    head = "| wins of ↓ against → | " + " | ".join(f"{s:,}" for s in steps) + " | rating (95%) |"
     lines = ["## Self-play league", "",
              f"Snapshots (by training steps) against each other on held-out arenas, {table['games_per_pair']} "
              "games per pair, half on each side; cell = share of games the row snapshot won (draws count for "
-             "neither).", "", head, "|---|" + "---:|" * len(steps)]  # fmt: skip
+             "neither); rating: openskill (Plackett–Luce) mu with its 95% interval, from the same games.", "",
+             head, "|---|" + "---:|" * (len(steps) + 1)]  # fmt: skip
     for i, s in enumerate(steps):
         cells = ["—" if i == j else f"{w:.2f}" for j, w in enumerate(table["win"][i])]
-        lines.append(f"| {s:,} | " + " | ".join(cells) + " |")
+        r = table["ratings"][i]
+        lines.append(f"| {s:,} | " + " | ".join(cells) + f" | {r['mu']:.1f} ({r['low']:.1f}–{r['high']:.1f}) |")
     return [*lines, "", "![league win rates](league.png)", ""]
 
 

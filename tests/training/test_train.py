@@ -268,6 +268,8 @@ def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_leag
     table = report["league"]
     assert table["steps"] == [0, 256, 512, 768, 1024] and len(table["win"]) == 5
     assert all(table["win"][i][i] is None for i in range(5))
+    assert [r["name"] for r in table["ratings"]] == ["0", "256", "512", "768", "1,024"]
+    assert all(r["low"] < r["mu"] < r["high"] and r["games"] == 4 * 16 for r in table["ratings"])
     assert all(abs(table["win"][i][j] + table["win"][j][i] + table["draw"][i][j] - 1) < 1e-9
                for i in range(5) for j in range(5) if i != j)  # fmt: skip
     text = (straight / "report.md").read_text()
