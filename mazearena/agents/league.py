@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,8 +166,9 @@ class SelfPlayVectorEnv:
         self.num_agents = len(self.possible_agents)
         self.single_observation_space = envs.single_observation_space
         self.single_action_space, self.state_space = envs.single_action_space, envs.state_space
-        rows = torch.arange(self.num_envs, device=self.device).view(groups, -1)
-        self._scripted_rows, self._rows = rows[:scripted].reshape(-1), rows[scripted:]
+        size = self.num_envs // groups  # contiguous blocks of games, indexed by slices (no gathers per step)
+        self._scripted_rows = slice(0, scripted * size)
+        self._rows = [slice(k * size, (k + 1) * size) for k in range(scripted, groups)]
         self.npcs = None
         if scripted:
             from mazearena.envs.npcs import NpcController
@@ -262,30 +262,24 @@ class SelfPlayVectorEnv:
 
 def play_match(envs, red, blue, games: int) -> dict[str, float]:
     """``games`` games between two :class:`TeamPolicy` (``red`` acting red's columns, ``blue`` blue's) on an
-    all-focal arena vector env, every game slot playing the same number. Returns red's win rate, the draw
-    rate, blue's win rate and the number of games."""
+    all-focal arena vector env, played by :func:`~mazearena.evaluation.harness.run_games`. Returns red's win
+    rate, the draw rate, blue's win rate and the number of games."""
+    from mazearena.evaluation.harness import run_games
+
     names = list(envs.possible_agents)
     red_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("red")], device=envs.device)
     blue_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("blue")], device=envs.device)
-    per_env = math.ceil(games / envs.num_envs)
-    counts = torch.zeros(envs.num_envs, dtype=torch.long)
-    winners: list[int] = []
-    obs, info = envs.reset()
-    alive = info["alive"]
     columns = SelfPlayVectorEnv._columns
-    while bool((counts < per_env).any()):
+
+    def act(obs, alive: torch.Tensor) -> torch.Tensor:
         actions = torch.zeros(envs.num_envs, len(names), dtype=torch.long, device=envs.device)
         actions[:, red_cols] = red.act(columns(obs, red_cols), alive.index_select(1, red_cols))
         actions[:, blue_cols] = blue.act(columns(obs, blue_cols), alive.index_select(1, blue_cols))
-        obs, _, _, _, info = envs.step(actions)
-        alive = info["alive"]
-        done = info["_final_obs"].cpu()
-        take = done & (counts < per_env)
-        winners += info["winner"].cpu()[take].tolist()
-        counts += done.long()
-    n = len(winners)
-    return {"red_win": sum(w == 0 for w in winners) / n, "draw": sum(w == -1 for w in winners) / n,
-            "blue_win": sum(w == 1 for w in winners) / n, "games": n}  # fmt: skip
+        return actions
+
+    result = run_games(envs, act, games, team=0)
+    return {"red_win": result["success_rate"], "draw": result["draw_rate"], "blue_win": result["loss_rate"],
+            "games": result["episodes"]}  # fmt: skip
 
 
 def win_rate_table(make_envs, policy: torch.nn.Module, snapshots: list[dict], trained_team: int, games: int,

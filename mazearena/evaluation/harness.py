@@ -53,7 +53,8 @@ def run_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes
     ``act(obs, alive)`` returns actions ``[num_envs, num_agents]``.
 
     Returns ``episodes``, ``success_rate`` (the win rate of ``team``) with its 95% Wilson interval
-    ``success_ci95``, ``draw_rate``, ``mean_return`` (summed over the learning agents) and ``mean_length``.
+    ``success_ci95``, ``draw_rate``, ``loss_rate``, ``mean_return`` (summed over the learning agents) and
+    ``mean_length``.
     """
     n_envs = env.num_envs
     per_env = math.ceil(episodes / n_envs)
@@ -81,6 +82,7 @@ def run_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes
         "success_rate": wins / n,
         "success_ci95": [lo, hi],
         "draw_rate": sum(w == -1 for w in winners) / n,
+        "loss_rate": sum(w not in (team, -1) for w in winners) / n,
         "mean_return": float(np.mean(returns)),
         "mean_length": float(np.mean(lengths)),
     }
