@@ -26,7 +26,7 @@ from torch import nn
 
 from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
-from mazearena.agents.ppo import PPOConfig, anneal_lr, clipped_loss, update
+from mazearena.agents.ppo import PPOConfig, anneal_lr, clipped_loss, load_trainer_state, trainer_state, update
 
 
 @dataclass
@@ -358,24 +358,14 @@ class MAPPO:
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
         """Everything needed to continue exactly."""
-        state = {
-            "policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "iteration": self.iteration_index, "global_step": self.global_step, "torch_rng": torch.get_rng_state(),
-            "obs": self.obs, "alive": self.alive, **self.episodes.state_dict(),
-            "engine": self.envs.engine.state_dict(),
-        }  # fmt: skip
+        state = trainer_state(self) | {"alive": self.alive, "engine": self.envs.engine.state_dict()}
         if hasattr(self.envs, "state_dict"):  # self-play: the league and the opponents in play
             state["envs"] = self.envs.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.iteration_index, self.global_step = int(state["iteration"]), int(state["global_step"])
-        torch.set_rng_state(state["torch_rng"])
-        self.obs = batches.to_device(state["obs"], self.device)
+        load_trainer_state(self, state)
         self.alive = state["alive"].to(self.device)
-        self.episodes.load_state_dict(state)
         self.envs.engine.load_state_dict(state["engine"])
         if hasattr(self.envs, "load_state_dict"):
             self.envs.load_state_dict(state["envs"])

@@ -142,6 +142,26 @@ def update(cfg: PPOConfig, policy: nn.Module, optimizer: torch.optim.Optimizer, 
             "loss/clipfrac": float(torch.stack(clipfracs).mean()), "lr": optimizer.param_groups[0]["lr"]}  # fmt: skip
 
 
+def trainer_state(algo) -> dict:
+    """What every PPO trainer (``PPO``, ``MAPPO``) saves to continue exactly: weights, optimiser, counters,
+    the torch RNG, the observation the next rollout starts from and the running episode statistics."""
+    return {
+        "policy": algo.policy.state_dict(), "optimizer": algo.optimizer.state_dict(),
+        "iteration": algo.iteration_index, "global_step": algo.global_step, "torch_rng": torch.get_rng_state(),
+        "obs": algo.obs, **algo.episodes.state_dict(),
+    }  # fmt: skip
+
+
+def load_trainer_state(algo, state: dict) -> None:
+    """Restore :func:`trainer_state`."""
+    algo.policy.load_state_dict(state["policy"])
+    algo.optimizer.load_state_dict(state["optimizer"])
+    algo.iteration_index, algo.global_step = int(state["iteration"]), int(state["global_step"])
+    torch.set_rng_state(state["torch_rng"])
+    algo.obs = batches.to_device(state["obs"], algo.device)
+    algo.episodes.load_state_dict(state)
+
+
 def _init(layer: nn.Linear, std: float) -> nn.Linear:
     nn.init.orthogonal_(layer.weight, std)
     nn.init.zeros_(layer.bias)
@@ -275,24 +295,14 @@ class PPO:
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
         """Everything needed to continue exactly: weights, optimiser, counters, RNG, rollout carry-over."""
-        state = {
-            "policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "iteration": self.iteration_index, "global_step": self.global_step,
-            "torch_rng": torch.get_rng_state(), "obs": self.obs, "next_done": self.next_done,
-            **self.episodes.state_dict(),
-        }  # fmt: skip
+        state = trainer_state(self) | {"next_done": self.next_done}
         engine = getattr(getattr(self.envs, "unwrapped", self.envs), "engine", None)
         if engine is not None:
             state["engine"] = engine.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.iteration_index, self.global_step = int(state["iteration"]), int(state["global_step"])
-        torch.set_rng_state(state["torch_rng"])
-        self.obs = batches.to_device(state["obs"], self.device)
+        load_trainer_state(self, state)
         self.next_done = state["next_done"].to(self.device)
-        self.episodes.load_state_dict(state)
         if "engine" in state:
             self.envs.unwrapped.engine.load_state_dict(state["engine"])
