@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mazearena.bench import BenchConfig
 from mazearena.demo import DemoConfig
+from mazearena.evaluation.evaluate import EvalConfig
 from mazearena.play import PlayConfig
 from mazearena.training.config import TrainConfig
 from mazearena.watch import WatchConfig
@@ -96,8 +97,39 @@ def watch(cfg: WatchConfig) -> None:
                   + (f"; wrote {cfg.record}" if cfg.record else ""))
 
 
-COMMANDS = {"train": train, "watch": watch, "demo": demo, "play": play, "bench": bench}
-CONFIGS = {"train": TrainConfig, "watch": WatchConfig, "demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}
+def evaluate(cfg: EvalConfig) -> None:
+    import json
+
+    from mazearena.evaluation.evaluate import evaluate as run_eval
+
+    if cfg.progress:
+        with _progress() as bar:
+            out = run_eval(cfg, track=lambda name, total: _advance(bar, bar.add_task(name, total=total)))
+    else:
+        out = run_eval(cfg)
+    summary = json.loads((out / "summary.json").read_text())
+    table = Table(title="held-out success per method (95% CI over pooled episodes)")
+    for col in ("method", "mode", "suite", "episodes", "success (95% CI)", "mean return", "mean length"):
+        table.add_column(col)
+    for c in summary["conditions"]:
+        if c["perturbation"] == "none":
+            lo, hi = c["success_ci95"]
+            table.add_row(c["method"], c["mode"], c["suite"], str(c["episodes"]),
+                          f"{c['success_rate']:.3f} ({lo:.3f}–{hi:.3f})", f"{c['mean_return']:.3f}",
+                          f"{c['mean_length']:.1f}")  # fmt: skip
+    console.print(table)
+    for m, w in summary.get("worst_case", {}).items():
+        console.print(f"{m}: worst case {w['perturbation']} at severity {w['severity']:g}: {w['ratio']:.2f} of clean")
+    console.print(f"wrote {out}/report.md, summary.json, episodes.csv and plots")
+
+
+def _advance(bar: Progress, task):
+    return lambda k=1: bar.advance(task, k)
+
+
+COMMANDS = {"train": train, "eval": evaluate, "watch": watch, "demo": demo, "play": play, "bench": bench}
+CONFIGS = {"train": TrainConfig, "eval": EvalConfig, "watch": WatchConfig, "demo": DemoConfig, "play": PlayConfig,
+           "bench": BenchConfig}  # fmt: skip
 
 
 def _shorthands(args: list[str]) -> list[str]:

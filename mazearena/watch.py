@@ -9,8 +9,6 @@ from pathlib import Path
 import torch
 import tyro
 
-from mazearena.training.checkpoint import CheckpointError, load_checkpoint
-from mazearena.training.config import load_config
 
 
 @dataclass
@@ -47,23 +45,10 @@ class WatchConfig:
 
 def load_policy(cfg: WatchConfig):
     """The run's config and its trained policy (on the CPU)."""
-    from mazearena.training.train import make_envs, make_policy
+    from mazearena.training.train import load_trained
 
-    path = Path(cfg.run)
-    run_dir = path.parent.parent if path.is_file() else path
-    if not (run_dir / "config.yaml").exists():
-        raise ValueError(f"{str(cfg.run)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
-    train_cfg = load_config(run_dir / "config.yaml")
-    if train_cfg.algo == "sb3-ppo":
-        raise ValueError("watch plays runs of our own trainers (ppo, dqn, mappo); this run was trained with sb3-ppo")
-    train_cfg.device = "cpu"
-    checkpoint = load_checkpoint(path if path.is_file() else run_dir / "checkpoints" / f"{cfg.checkpoint}.pt")
-    policy = make_policy(train_cfg, make_envs(train_cfg, 1, test=True, seed=0))
-    try:
-        policy.load_state_dict(checkpoint["algo"]["policy"])
-    except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint does not fit the run's model: {e}") from None
-    return train_cfg, policy.eval()
+    train_cfg, _, policy, _ = load_trained(Path(cfg.run), cfg.checkpoint)
+    return train_cfg, policy
 
 
 def watch(cfg: WatchConfig) -> list[dict]:

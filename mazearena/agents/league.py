@@ -284,25 +284,31 @@ def play_match(envs, red, blue, games: int) -> dict[str, float]:
 
 def win_rate_table(make_envs, policy: torch.nn.Module, snapshots: list[dict], trained_team: int, games: int,
                    progress=None) -> dict[str, list]:  # fmt: skip
-    """Every snapshot against every other: ``win[i][j]`` is the share of games snapshot ``i`` wins against
-    ``j`` (half of them with ``i`` as red, half as blue, so neither side's small advantages count), ``draw``
-    the share drawn (``None`` on the diagonal). ``make_envs()`` builds a fresh all-focal arena vector env
-    (same seed for every pair, so every pair plays the same arenas); ``policy`` is a network of the
-    snapshots' architecture."""
+    """:func:`cross_play` of snapshots (state dicts) of ``policy``'s architecture, all trained as ``trained_team``."""
     nets = []
     for snapshot in snapshots:
         net = copy.deepcopy(policy).eval()
         net.load_state_dict(snapshot)
         nets.append(net)
+    return cross_play(make_envs, nets, [trained_team] * len(nets), games, progress)
+
+
+def cross_play(make_envs, nets: list[torch.nn.Module], trained_teams: list[int], games: int,
+               progress=None) -> dict[str, list]:  # fmt: skip
+    """Every team policy against every other: ``win[i][j]`` is the share of games ``nets[i]`` wins against
+    ``nets[j]`` (half of them with ``i`` as red, half as blue, so neither side's small advantages count; a
+    net trained as the other team plays through the mirror), ``draw`` the share drawn (``None`` on the
+    diagonal). ``make_envs()`` builds a fresh all-focal arena vector env (same seed for every pair, so every
+    pair plays the same arenas). ``progress()`` is called after each pair."""
     k = len(nets)
-    win: list[list[float | None]] = [[None] * k for _ in range(k)]  # a snapshot does not play itself
+    win: list[list[float | None]] = [[None] * k for _ in range(k)]  # a policy does not play itself
     draw: list[list[float | None]] = [[None] * k for _ in range(k)]
     for i in range(k):
         for j in range(i + 1, k):
-            a = play_match(make_envs(), TeamPolicy(nets[i], trained_team, 0), TeamPolicy(nets[j], trained_team, 1),
-                           games // 2)  # fmt: skip
-            b = play_match(make_envs(), TeamPolicy(nets[j], trained_team, 0), TeamPolicy(nets[i], trained_team, 1),
-                           games // 2)  # fmt: skip
+            a = play_match(make_envs(), TeamPolicy(nets[i], trained_teams[i], 0),
+                           TeamPolicy(nets[j], trained_teams[j], 1), games // 2)  # fmt: skip
+            b = play_match(make_envs(), TeamPolicy(nets[j], trained_teams[j], 0),
+                           TeamPolicy(nets[i], trained_teams[i], 1), games // 2)  # fmt: skip
             n = a["games"] + b["games"]
             win[i][j] = (a["red_win"] * a["games"] + b["blue_win"] * b["games"]) / n
             win[j][i] = (a["blue_win"] * a["games"] + b["red_win"] * b["games"]) / n

@@ -1,4 +1,8 @@
-"""Play a fixed number of episodes with a policy on a batched maze or arena env and summarise them."""
+"""Play a fixed number of episodes with a policy on a batched maze or arena env and summarise them.
+
+Every game slot of the batch plays the same number of episodes, chosen in advance, so short episodes are
+not over-represented (ending early does not earn a slot more episodes).
+"""
 
 from __future__ import annotations
 
@@ -10,79 +14,96 @@ import torch
 
 from mazearena.evaluation.metrics import wilson_interval
 
+EPISODE_FIELDS = ("env_index", "level_id", "return", "length", "success", "terminated", "truncated")
+GAME_FIELDS = ("env_index", "level_id", "return", "length", "success", "winner", "terminated", "truncated")
 
-def run_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None) -> dict:
-    """Play ``episodes`` episodes on a mazearena vector env; every game contributes the same number, so no
-    game (and no level stream) is favoured. ``act(obs)`` returns a batch of actions.
 
-    Returns ``episodes``, ``success_rate`` with its 95% Wilson interval ``success_ci95``, ``mean_return`` and
-    ``mean_length``.
-    """
+def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None) -> dict:
+    """Play ``episodes`` episodes (rounded up to a multiple of ``env.num_envs``) on a mazearena vector env;
+    ``act(obs)`` returns a batch of actions. Returns one list per field of :data:`EPISODE_FIELDS`, in the order
+    the episodes ended. ``advance(k)`` is called as ``k`` more episodes end (a progress bar)."""
     n_envs = env.num_envs
     per_env = math.ceil(episodes / n_envs)
     counts = torch.zeros(n_envs, dtype=torch.long)
-    returns, lengths, successes = [], [], []
-    returns_now = torch.zeros(n_envs)
+    out: dict[str, list] = {k: [] for k in EPISODE_FIELDS}
+    returns_now = torch.zeros(n_envs, dtype=torch.float64)
+    slots = torch.arange(n_envs)
     obs, _ = env.reset()
     while bool((counts < per_env).any()):
         obs, reward, terminated, truncated, info = env.step(act(obs))
         returns_now += reward.cpu()
-        done = (terminated | truncated).cpu()
+        terminated, truncated = terminated.cpu(), truncated.cpu()
+        done = terminated | truncated
         take = done & (counts < per_env)
-        returns += returns_now[take].tolist()
-        lengths += info["episode_length"].cpu()[take].tolist()
-        successes += info["is_success"].cpu()[take].tolist()
+        if bool(take.any()):
+            for key, values in (("env_index", slots), ("level_id", info["level_id"]), ("return", returns_now),
+                                ("length", info["episode_length"]), ("success", info["is_success"]),
+                                ("terminated", terminated), ("truncated", truncated)):  # fmt: skip
+                out[key] += values.cpu()[take].tolist()
+            if advance is not None:
+                advance(int(take.sum()))
         counts += done.long()
         returns_now[done] = 0.0
-        if advance is not None and bool(take.any()):
-            advance(int(take.sum()))
-    n = len(returns)
-    lo, hi = wilson_interval(int(sum(successes)), n)
-    return {
-        "episodes": n,
-        "success_rate": float(np.mean(successes)),
-        "success_ci95": [lo, hi],
-        "mean_return": float(np.mean(returns)),
-        "mean_length": float(np.mean(lengths)),
-    }
+    return out
 
 
-def run_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int) -> dict:
-    """Play ``episodes`` arena games on an :class:`~mazearena.envs.arena.ArenaVectorEnv` whose learning
-    agents are ``team`` (0 red, 1 blue); every game slot contributes the same number of games.
-    ``act(obs, alive)`` returns actions ``[num_envs, num_agents]``.
-
-    Returns ``episodes``, ``success_rate`` (the win rate of ``team``) with its 95% Wilson interval
-    ``success_ci95``, ``draw_rate``, ``loss_rate``, ``mean_return`` (summed over the learning agents) and
-    ``mean_length``.
-    """
+def play_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int,
+               advance=None) -> dict:  # fmt: skip
+    """Play ``episodes`` arena games on an :class:`~mazearena.envs.arena.ArenaVectorEnv` (rounded up to a
+    multiple of ``env.num_envs``) whose learning agents are ``team`` (0 red, 1 blue); ``act(obs, alive)``
+    returns actions ``[num_envs, num_agents]``. Returns one list per field of :data:`GAME_FIELDS`: ``return``
+    is summed over the learning agents, ``success`` is a win of ``team``, ``winner`` 0, 1 or -1 (draw);
+    ``truncated`` marks games that ran to ``max_cycles``."""
     n_envs = env.num_envs
     per_env = math.ceil(episodes / n_envs)
     counts = torch.zeros(n_envs, dtype=torch.long)
-    returns, lengths, winners = [], [], []
-    returns_now = torch.zeros(n_envs)
+    out: dict[str, list] = {k: [] for k in GAME_FIELDS}
+    returns_now = torch.zeros(n_envs, dtype=torch.float64)
+    slots = torch.arange(n_envs)
     obs, info = env.reset()
     alive = info["alive"]
     while bool((counts < per_env).any()):
-        obs, reward, _, _, info = env.step(act(obs, alive))
+        obs, reward, terminated, truncated, info = env.step(act(obs, alive))
         alive = info["alive"]
         returns_now += (reward * info["active"]).sum(1).cpu()
         done = info["_final_obs"].cpu()
         take = done & (counts < per_env)
-        returns += returns_now[take].tolist()
-        lengths += info["episode_length"].cpu()[take].tolist()
-        winners += info["winner"].cpu()[take].tolist()
+        if bool(take.any()):
+            winner = info["winner"].cpu()
+            timed_out = info["episode_length"].cpu() >= env.config.max_cycles
+            for key, values in (("env_index", slots), ("level_id", info["level_id"]), ("return", returns_now),
+                                ("length", info["episode_length"]), ("success", winner == team),
+                                ("winner", winner), ("terminated", ~timed_out), ("truncated", timed_out)):  # fmt: skip
+                out[key] += values.cpu()[take].tolist()
+            if advance is not None:
+                advance(int(take.sum()))
         counts += done.long()
         returns_now[done] = 0.0
-    n = len(returns)
-    wins = sum(w == team for w in winners)
+    return out
+
+
+def summarise(records: dict) -> dict:
+    """``episodes``, ``success_rate`` with its 95% Wilson interval ``success_ci95``, ``mean_return`` and
+    ``mean_length`` of the episodes :func:`play_episodes` or :func:`play_games` recorded; for games also
+    ``draw_rate`` and ``loss_rate``."""
+    n = len(records["return"])
+    if n == 0:
+        raise ValueError("no episodes to summarise")
+    wins = int(sum(records["success"]))
     lo, hi = wilson_interval(wins, n)
-    return {
-        "episodes": n,
-        "success_rate": wins / n,
-        "success_ci95": [lo, hi],
-        "draw_rate": sum(w == -1 for w in winners) / n,
-        "loss_rate": sum(w not in (team, -1) for w in winners) / n,
-        "mean_return": float(np.mean(returns)),
-        "mean_length": float(np.mean(lengths)),
-    }
+    out = {"episodes": n, "success_rate": wins / n, "success_ci95": [lo, hi],
+           "mean_return": float(np.mean(records["return"])), "mean_length": float(np.mean(records["length"]))}
+    if "winner" in records:
+        out["draw_rate"] = sum(w == -1 for w in records["winner"]) / n
+        out["loss_rate"] = 1.0 - out["success_rate"] - out["draw_rate"]
+    return out
+
+
+def run_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None) -> dict:
+    """:func:`summarise` of :func:`play_episodes`."""
+    return summarise(play_episodes(env, act, episodes, advance))
+
+
+def run_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int) -> dict:
+    """:func:`summarise` of :func:`play_games`: the win rate of ``team`` is ``success_rate``."""
+    return summarise(play_games(env, act, episodes, team))

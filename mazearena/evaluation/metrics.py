@@ -94,6 +94,22 @@ def probability_of_improvement(x, y) -> float:
     return float(np.mean(per_task))
 
 
+def probability_of_improvement_ci(x, y, reps: int = 2000, confidence: float = 0.95,
+                                  seed: int = 0) -> tuple[float, float]:  # fmt: skip
+    """Percentile interval of :func:`probability_of_improvement` when the runs of each method are resampled
+    with replacement within each task (each method independently). Seeded by its own generator."""
+    a, b = _scores(x), _scores(y)
+    probability_of_improvement(a, b)  # names mismatched tasks
+    rng = np.random.default_rng(seed)
+    values = np.empty(reps)
+    for r in range(reps):
+        pa = np.take_along_axis(a, rng.integers(0, a.shape[0], size=a.shape), 0)
+        pb = np.take_along_axis(b, rng.integers(0, b.shape[0], size=b.shape), 0)
+        values[r] = probability_of_improvement(pa, pb)
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
 def bootstrap_mean_ci(values, reps: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Bootstrap (BCa) interval of the mean of ``values`` (e.g. episode returns); a constant sample gets the
     degenerate interval at its value, one value an error."""

@@ -163,6 +163,9 @@ class TrainConfig:
     """Run folder name (default: algo-backbone-size-seed)."""
     checkpoint_every: int = 100_000
     """Env steps between checkpoints (a kill loses at most this much training)."""
+    keep_snapshots: bool = True
+    """At every checkpoint also keep the network weights alone (``checkpoints/snapshots/step-N.pt``, small), for
+    the sample-efficiency curve of ``mazearena eval``."""
     eval_every: int = 200_000
     """Env steps between evaluations on held-out levels (0 = only at the end)."""
     eval_episodes: int = 256
@@ -174,7 +177,7 @@ class TrainConfig:
     wandb_project: str = "mazearena"
     """W&B project."""
     wandb_group: str = ""
-    """W&B group (e.g. one per sweep or experiment)."""
+    """W&B group (e.g. one per sweep or experiment; default: the run name). ``mazearena eval`` logs into it."""
     wandb_tags: tuple[str, ...] = ()
     """W&B tags."""
     tensorboard: bool = False

@@ -136,3 +136,36 @@ class Logger:
             self._wandb.finish()
         if self._tb is not None:
             self._tb.close()
+
+
+def log_eval(out: Path, summary: dict, plots: dict[str, Path], *, mode: str, project: str, group: str) -> None:
+    """An evaluation as a W&B ``eval`` job in ``group`` (the run's group): the per-condition table, the
+    aggregates and robustness tables, and the plots as images; the offline run lives in ``out``."""
+    import wandb
+
+    if mode == "online" and not os.environ.get("WANDB_API_KEY"):
+        raise ValueError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+    run = wandb.init(project=project, group=group, job_type="eval", name=f"eval-{group}", dir=str(out), mode=mode,
+                     config=summary.get("config", {}), settings=wandb.Settings(silent=True, console="off"))  # fmt: skip
+    try:
+        columns = ["method", "mode", "suite", "perturbation", "severity", "episodes", "success_rate", "success_low",
+                   "success_high", "mean_return", "mean_length"]  # fmt: skip
+        rows = [[c["method"], c["mode"], c["suite"], c["perturbation"], c["severity"], c["episodes"],
+                 c["success_rate"], *c["success_ci95"], c["mean_return"], c["mean_length"]]
+                for c in summary["conditions"]]  # fmt: skip
+        logged = {"eval/conditions": wandb.Table(columns=columns, data=rows)}
+        agg = [[m, mode_, k, v["value"], v["low"], v["high"]] for m, by_mode in summary["aggregates"].items()
+               for mode_, a in by_mode.items() for k, v in a.items() if isinstance(v, dict)]  # fmt: skip
+        logged["eval/aggregates"] = wandb.Table(columns=["method", "mode", "metric", "value", "low", "high"], data=agg)
+        if summary["robustness"]:
+            rob = [[r["method"], r["mode"], r["perturbation"], r["auc"], r["worst_ratio"]] for r in summary["robustness"]]
+            logged["eval/robustness"] = wandb.Table(columns=["method", "mode", "perturbation", "auc", "worst_ratio"],
+                                                    data=rob)  # fmt: skip
+        for name, path in plots.items():
+            logged[f"eval/{name}"] = wandb.Image(str(path))
+        run.log(logged)
+        for m, by_mode in summary["aggregates"].items():
+            for mode_, a in by_mode.items():
+                run.summary[f"{m}/{mode_}/iqm"] = a["iqm"]["value"]
+    finally:
+        run.finish()

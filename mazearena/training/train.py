@@ -102,6 +102,11 @@ def _resolve(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
     return saved, run_dir, checkpoint
 
 
+def snapshot_path(run_dir: Path, step: int) -> Path:
+    """Where the weights-only snapshot of a run at ``step`` env steps is kept."""
+    return run_dir / "checkpoints" / "snapshots" / f"step-{step:012d}.pt"
+
+
 def init_weights(policy: torch.nn.Module, source: Path, device: str) -> None:
     """Load the network weights of a run folder's last checkpoint (or a checkpoint file) into ``policy``."""
     source = Path(source)
@@ -112,6 +117,40 @@ def init_weights(policy: torch.nn.Module, source: Path, device: str) -> None:
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"init_from: the network in {str(path)!r} does not fit this config's network ({e})") \
             from None  # fmt: skip
+
+
+def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
+    """``(config, run_dir, policy, step)`` of a run folder's ``checkpoint`` (``last``, ``best``, or a ``.pt``
+    file inside the run: a checkpoint or a weights-only snapshot), the policy in eval mode on ``device``.
+    Errors name a folder that is no run, a missing checkpoint, or one made for another config."""
+    path = Path(path)
+    run_dir = path.parent.parent if path.is_file() and path.parent.name == "checkpoints" else (
+        path.parent.parent.parent if path.is_file() else path)  # fmt: skip
+    if not (run_dir / "config.yaml").exists():
+        raise ValueError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
+    cfg = load_config(run_dir / "config.yaml")
+    if cfg.algo == "sb3-ppo":
+        raise ValueError(f"{str(run_dir)!r} was trained with sb3-ppo; only runs of mazearena's own trainers (ppo, dqn, "
+                         "mappo) can be loaded")
+    if not path.is_file() and checkpoint not in ("last", "best"):
+        raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
+    file = path if path.is_file() else run_dir / "checkpoints" / f"{checkpoint}.pt"
+    if not file.exists():
+        raise CheckpointError(f"run {str(run_dir)!r} has no checkpoint {file.name} (training saves last.pt every "
+                              "checkpoint_every steps; best.pt needs eval_every > 0)")
+    cfg.device = device
+    state = load_checkpoint(file, map_location=device)
+    if "config" in state and state["config"] != json.dumps(_model_fields(cfg), sort_keys=True):
+        raise CheckpointError(f"checkpoint {str(file)!r} was made with another model or env config than its run's "
+                              "config.yaml")
+    policy = make_policy(cfg, make_envs(cfg, 1, test=True, seed=0))
+    weights = state["policy"] if "policy" in state else state.get("algo", {}).get("policy")
+    try:
+        policy.load_state_dict(weights)
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint {str(file)!r} does not fit the run's network: {e}") from None
+    step = int(state["step"]) if "step" in state else int(state["algo"]["global_step"])
+    return cfg, run_dir, policy.eval(), step
 
 
 def _drop_metrics_after(run_dir: Path, step: int) -> None:
@@ -182,7 +221,7 @@ def train(config: TrainConfig) -> Path:
                                   "written by another version or another configuration") from e
         best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
     logger = Logger(run_dir, cfg.to_dict(), total_steps, console=cfg.progress,
-                    wandb_mode=cfg.wandb_mode, wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group,
+                    wandb_mode=cfg.wandb_mode, wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group or run_dir.name,
                     wandb_tags=cfg.wandb_tags, tensorboard=cfg.tensorboard, start_step=algo.global_step)  # fmt: skip
 
     def save(name: str) -> Path:
@@ -210,6 +249,10 @@ def train(config: TrainConfig) -> Path:
             logger.log(metrics, algo.global_step)
             if algo.global_step >= next_checkpoint or algo.global_step >= total_steps:
                 save("last")
+                if cfg.keep_snapshots:
+                    save_checkpoint(snapshot_path(run_dir, algo.global_step),
+                                    {"policy": policy.state_dict(), "step": algo.global_step,
+                                     "config": json.dumps(_model_fields(cfg), sort_keys=True)})  # fmt: skip
                 next_checkpoint += cfg.checkpoint_every
         logger.log_checkpoint(run_dir / "checkpoints" / "last.pt")
         report = write_report(cfg, policy, run_dir, logger, algo.global_step,

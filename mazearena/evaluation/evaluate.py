@@ -1,0 +1,317 @@
+"""``mazearena eval RUN_DIR...``: trained runs on named suites and perturbations, every episode recorded.
+
+Runs whose configs differ only in seed (and bookkeeping) are one *method*; its seeds are its runs. Every run
+plays the same games (the same levels and spawns, from the evaluation's own ``seed``) in every condition, a
+fixed number of episodes per game slot chosen in advance. Evaluation runs under its own torch RNG state,
+so it neither disturbs nor depends on any training RNG. Results go to ``eval/`` of the first run (or
+``out``): ``episodes.csv``, ``summary.json``, ``report.md`` and PNG plots (see :mod:`.report`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+import tyro
+
+from mazearena.evaluation.perturbations import PERTURBATIONS, PerturbedVectorEnv
+from mazearena.evaluation.suites import check_suites, suite_env, suites_for
+
+Mode = Literal["deterministic", "stochastic"]
+
+
+@dataclass
+class EvalConfig:
+    """Evaluate trained runs on suites of levels (or NPC populations) and perturbations; write eval/."""
+
+    runs: tyro.conf.Positional[tuple[Path, ...]]
+    """Run folders (several seeds of one config count as one method; several configs are compared)."""
+    suites: tuple[str, ...] = ()
+    """Suites (default: every suite of the runs' kind). Mazes: train, test, larger, harder; arenas: train, test,
+    test_arenas, larger."""
+    perturbations: tuple[str, ...] = ("all",)
+    """Perturbations played on ``perturb_suite`` at each of their severities: all (those that apply), none, or
+    names from sticky_actions, random_actions, slippery, obs_noise, obs_dropout, frame_drop, npc_sharpness."""
+    perturb_suite: str = "test"
+    """Suite the perturbations are played on."""
+    episodes: int = 256
+    """Episodes per run and condition (suite or perturbation severity), fixed in advance."""
+    modes: tuple[Mode, ...] = ("stochastic",)
+    """Policy modes: stochastic (actions sampled, as trained) and/or deterministic (the most likely action;
+    DQN policies are greedy in both)."""
+    checkpoint: Literal["last", "best"] = "last"
+    """Which checkpoint of each run."""
+    seed: int = 10_000
+    """Seed of the evaluation games and of its own RNG."""
+    num_envs: int = 128
+    """Games played at once."""
+    cross_play_games: int = 64
+    """Arenas, two or more runs: games per pair of runs in the cross-play matrix (0 = none)."""
+    curve_episodes: int = 128
+    """Held-out episodes per training snapshot for the sample-efficiency curve (0 = none)."""
+    out: Path | None = None
+    """Output folder (default: eval/ in the first run folder)."""
+    device: str = "cpu"
+    """Device of games and networks."""
+    wandb_mode: Literal["offline", "online", "disabled"] = "offline"
+    """Log the evaluation as an eval job in the first run's W&B group."""
+    progress: bool = True
+    """Show progress bars."""
+    labels: tuple[str, ...] = field(default_factory=tuple)
+    """Method names, one per method in order of first appearance (default: from the configs)."""
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("give at least one run folder")
+        for name in ("episodes", "num_envs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("cross_play_games", "curve_episodes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.modes:
+            raise ValueError("modes must name at least one of deterministic, stochastic")
+        bad = [p for p in self.perturbations if p not in (*PERTURBATIONS, "all", "none")]
+        if bad:
+            raise ValueError(f"unknown perturbation(s) {bad}; valid: all, none, {', '.join(PERTURBATIONS)}")
+
+
+@dataclass
+class Run:
+    """A trained run, loaded."""
+
+    path: Path
+    config: object
+    policy: torch.nn.Module
+    step: int
+    method: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.seed)
+
+    @property
+    def arena(self) -> bool:
+        return self.config.algo == "mappo"
+
+
+_BOOKKEEPING = {"seed", "name", "runs_dir", "resume", "progress", "wandb_mode", "wandb_project", "wandb_group",
+                "wandb_tags", "tensorboard", "device", "keep_snapshots", "eval_every", "eval_episodes",
+                "video_episodes", "checkpoint_every", "init_from"}  # fmt: skip
+
+
+def method_key(cfg) -> str:
+    """What makes two runs the same method: their config but for seed and bookkeeping."""
+    d = {k: v for k, v in cfg.to_dict().items() if k not in _BOOKKEEPING}
+    used = {"mappo": ("arena", "mappo", "league"), "dqn": ("env", "dqn"), "ppo": ("env", "ppo")}[cfg.algo]
+    for section in ("env", "arena", "ppo", "dqn", "mappo", "league"):
+        if section not in used:
+            d.pop(section, None)
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def task_key(cfg) -> str:
+    """What two runs must share to be compared: the env they were trained on and tested against."""
+    if cfg.algo == "mappo":
+        a = cfg.arena
+        return json.dumps(["arena", a.scenario_name, a.heldout_name, a.size, a.layout, a.max_cycles, a.num_levels,
+                           a.start_level, a.test_start_level])  # fmt: skip
+    e = cfg.env
+    return json.dumps(["maze", e.env_id, e.size, e.num_levels, e.start_level, e.test_start_level, e.time_limit])
+
+
+def name_methods(runs: list[Run], labels: tuple[str, ...] = ()) -> list[str]:
+    """Label each run with its method: ``labels`` in order of first appearance, else ``algo-backbone``
+    (the run name less its seed where that is ambiguous)."""
+    keys = list(dict.fromkeys(method_key(r.config) for r in runs))
+    if labels and len(labels) != len(keys):
+        raise ValueError(f"labels: {len(labels)} given for {len(keys)} methods")
+    first = {k: next(r for r in runs if method_key(r.config) == k) for k in keys}
+    names = list(labels) or [f"{first[k].config.algo}-{first[k].config.backbone}" for k in keys]
+    if len(set(names)) < len(names):
+        names = [re.sub(r"[-_]?s(eed)?\d+$", "", first[k].name) or first[k].name for k in keys]
+    if len(set(names)) < len(names):
+        names = [f"{n}#{i}" for i, n in enumerate(names)]
+    return [names[keys.index(method_key(r.config))] for r in runs]
+
+
+def load_runs(cfg: EvalConfig) -> list[Run]:
+    """Every run folder of ``cfg`` loaded, checked to be comparable, labelled with its method."""
+    from mazearena.training.train import load_trained
+
+    runs = []
+    for path in cfg.runs:
+        config, run_dir, policy, step = load_trained(Path(path), cfg.checkpoint, cfg.device)
+        runs.append(Run(run_dir, config, policy, step))
+    if len({r.path.resolve() for r in runs}) < len(runs):
+        raise ValueError("a run folder is given twice")
+    tasks = {task_key(r.config): r for r in runs}
+    if len(tasks) > 1:
+        a, b = list(tasks.values())[:2]
+        raise ValueError(f"runs {a.name!r} and {b.name!r} were trained on different envs; evaluate runs of one env "
+                         "(maze, size and level split, or arena scenario) together")
+    for run, method in zip(runs, name_methods(runs, cfg.labels), strict=True):
+        run.method = method
+    return runs
+
+
+def perturbations_for(cfg: EvalConfig, run: Run) -> list[str]:
+    """The perturbations to play for ``run``: those named, or every one that applies to it for ``all``."""
+    names = cfg.perturbations
+    if "none" in names:
+        return []
+    env = suite_env(run.config, cfg.perturb_suite, 1, 0)
+    applies = []
+    for name in PERTURBATIONS if "all" in names else names:
+        try:
+            PerturbedVectorEnv(env, name, 0.0)
+            applies.append(name)
+        except ValueError:
+            if "all" not in names:
+                raise
+    return applies
+
+
+def conditions(cfg: EvalConfig, run: Run) -> list[tuple[str, str, float]]:
+    """``(suite, perturbation, severity)`` of every condition ``run`` plays; clean suites have perturbation
+    ``none`` (they are severity 0 of every perturbation)."""
+    suites = list(cfg.suites) or list(suites_for(run.config))
+    check_suites(run.config, [*suites, cfg.perturb_suite])
+    out = [(s, "none", 0.0) for s in suites]
+    if cfg.perturb_suite not in suites and cfg.perturbations != ("none",):
+        out.append((cfg.perturb_suite, "none", 0.0))
+    for name in perturbations_for(cfg, run):
+        out += [(cfg.perturb_suite, name, s) for s in PERTURBATIONS[name].severities if s > 0]
+    return out
+
+
+def actor(run: Run, deterministic: bool):
+    """The run's policy as the act function of :func:`play_episodes` / :func:`play_games`."""
+    if run.arena:
+        from mazearena.agents.league import TeamPolicy
+
+        return TeamPolicy(run.policy, run.config.trained_team, run.config.scenario_team, deterministic).act
+    return lambda obs: run.policy.act(obs, deterministic=deterministic)
+
+
+def play_condition(cfg: EvalConfig, run: Run, suite: str, perturbation: str, severity: float, mode: str,
+                   episodes: int, advance=None) -> list[dict]:  # fmt: skip
+    """Every episode of ``run`` in one condition, as rows of the episode table."""
+    from mazearena.evaluation.harness import play_episodes, play_games
+
+    env = suite_env(run.config, suite, slots(cfg.num_envs, episodes), cfg.seed, cfg.device)
+    if perturbation != "none":
+        salt = list(PERTURBATIONS).index(perturbation) * 1000 + round(severity * 100)
+        env = PerturbedVectorEnv(env, perturbation, severity, seed=cfg.seed + 7919 * (salt + 1))
+    act = actor(run, mode == "deterministic")
+    with torch.no_grad():
+        if run.arena:
+            records = play_games(env, act, episodes, run.config.scenario_team, advance)
+        else:
+            records = play_episodes(env, act, episodes, advance)
+    focal = env.num_agents if run.arena else 1
+    rows = []
+    for i in range(len(records["return"])):
+        row = {"method": run.method, "run": run.name, "seed": run.seed, "step": run.step, "suite": suite,
+               "perturbation": perturbation, "severity": severity, "mode": mode, "eval_seed": cfg.seed,
+               **{k: v[i] for k, v in records.items()}}  # fmt: skip
+        row["success"] = bool(row["success"])
+        if run.arena:
+            row["per_capita_return"] = row["return"] / focal
+        rows.append(row)
+    return rows
+
+
+def slots(num_envs: int, episodes: int) -> int:
+    """Games played at once for ``episodes`` episodes: at most ``num_envs``, each playing the same number of
+    episodes, as few more than ``episodes`` in all as can be (none when ``num_envs`` divides it)."""
+    per_game = -(-episodes // min(num_envs, episodes))
+    return -(-episodes // per_game)
+
+
+def sample_efficiency(cfg: EvalConfig, run: Run, advance=None) -> list[dict]:
+    """Held-out success of each weights-only training snapshot of ``run`` (first of ``cfg.modes``); without
+    snapshots, the held-out evaluations logged during training (``source`` says which)."""
+    from mazearena.training.train import load_trained
+
+    files = sorted((run.path / "checkpoints" / "snapshots").glob("step-*.pt"))
+    rows = []
+    if files and cfg.curve_episodes:
+        for file in files:
+            _, _, policy, step = load_trained(file, device=cfg.device)
+            snap = Run(run.path, run.config, policy, step, run.method)
+            summary = _rates(play_condition(cfg, snap, "test", "none", 0.0, cfg.modes[0], cfg.curve_episodes))
+            rows.append({"method": run.method, "run": run.name, "seed": run.seed, "step": step,
+                         "source": "snapshot", **summary})  # fmt: skip
+            if advance is not None:
+                advance(1)
+        return rows
+    metrics = run.path / "metrics.jsonl"
+    for line in metrics.read_text().splitlines() if metrics.exists() else []:
+        row = json.loads(line)
+        if "eval/success_rate" in row:
+            rows.append({"method": run.method, "run": run.name, "seed": run.seed, "step": row["step"],
+                         "source": "training-time evaluation", "success": row["eval/success_rate"],
+                         "return": row.get("eval/return")})  # fmt: skip
+    return rows
+
+
+def _rates(rows: list[dict]) -> dict:
+    n = len(rows)
+    return {"success": sum(r["success"] for r in rows) / n, "return": sum(r["return"] for r in rows) / n}
+
+
+def cross_play_table(cfg: EvalConfig, runs: list[Run], progress=None) -> dict:
+    """Arenas: every run against every other on held-out arenas with both teams played by runs (half the
+    games on each side), as win and draw matrices, with openskill ratings from the same games."""
+    from mazearena.agents.league import cross_play
+    from mazearena.evaluation.ratings import games_from_table, rate_games
+    from mazearena.training.train import make_envs
+
+    first = runs[0].config
+    games = max(2, cfg.cross_play_games)
+    slots = min(cfg.num_envs, max(1, games // 2))
+    table = cross_play(lambda: make_envs(first, slots, test=True, seed=cfg.seed, both_teams=True),
+                       [r.policy for r in runs], [r.config.trained_team for r in runs], games, progress)  # fmt: skip
+    players = [f"{r.method}/{r.name}" for r in runs]
+    table |= {"players": players, "methods": [r.method for r in runs], "games_per_pair": games}
+    table["ratings"] = rate_games(players, games_from_table(table["win"], table["draw"], games), seed=cfg.seed)
+    return table
+
+
+def evaluate(cfg: EvalConfig, track=None) -> Path:
+    """Run the evaluation ``cfg`` describes and write its folder; returns the folder. ``track(description,
+    total)`` returns a callable ``advance(k)`` (a progress bar)."""
+    from mazearena.evaluation.report import write_eval
+
+    runs = load_runs(cfg)
+    plan = [(run, mode, c) for run in runs for mode in cfg.modes for c in conditions(cfg, run)]
+    out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    curves: list[dict] = []
+    cross = None
+    with torch.random.fork_rng(devices=[]):  # stochastic policies sample from a torch RNG of our own
+        torch.manual_seed(cfg.seed)
+        advance = track("episodes", len(plan) * cfg.episodes) if track else None
+        for run, mode, (suite, perturbation, severity) in plan:
+            rows += play_condition(cfg, run, suite, perturbation, severity, mode, cfg.episodes, advance)
+        if cfg.curve_episodes:
+            snapshots = sum(len(list((r.path / "checkpoints" / "snapshots").glob("step-*.pt"))) for r in runs)
+            step = track("training snapshots", snapshots) if track and snapshots else None
+            for run in runs:
+                curves += sample_efficiency(cfg, run, step)
+        if runs[0].arena and len(runs) > 1 and cfg.cross_play_games:
+            pairs = len(runs) * (len(runs) - 1) // 2
+            tick = track("cross-play", pairs) if track else None
+            cross = cross_play_table(cfg, runs, (lambda: tick(1)) if tick else None)
+    write_eval(out, cfg, runs, rows, curves, cross)
+    return out

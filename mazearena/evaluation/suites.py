@@ -1,0 +1,72 @@
+"""Named evaluation suites: where a trained policy is tested, built from the run's own training config.
+
+Mazes (``MAZE_SUITES``): ``train`` — the training levels; ``test`` — held-out levels (the Procgen-style
+split); ``larger`` — held-out levels of mazes 6 cells wider (the time limit scaled by the area); ``harder`` —
+held-out levels made of long winding corridors (``backtracker`` generator, no loops).
+Arenas (``ARENA_SUITES``): ``train`` — the training scenario on training arenas; ``test`` — the held-out
+NPC population on held-out arenas; ``test_arenas`` — the training NPC population on held-out arenas;
+``larger`` — the held-out population on held-out arenas 6 cells wider.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mazearena
+from mazearena.training.config import TrainConfig
+
+MAZE_SUITES = {
+    "train": "training levels",
+    "test": "held-out levels",
+    "larger": "held-out levels, mazes 6 cells wider",
+    "harder": "held-out levels, long corridors (backtracker, no loops)",
+}
+ARENA_SUITES = {
+    "train": "training scenario, training arenas",
+    "test": "held-out NPC population, held-out arenas",
+    "test_arenas": "training NPC population, held-out arenas",
+    "larger": "held-out NPC population, held-out arenas 6 cells wider",
+}
+GROW = 6
+
+
+def suites_for(cfg: TrainConfig) -> dict[str, str]:
+    """The suites a run of this config can be evaluated on, with their descriptions."""
+    return ARENA_SUITES if cfg.algo == "mappo" else MAZE_SUITES
+
+
+def check_suites(cfg: TrainConfig, suites) -> None:
+    """An error naming unknown suites, or suites this run's observations cannot be tested on."""
+    valid = suites_for(cfg)
+    unknown = [s for s in suites if s not in valid]
+    if unknown:
+        kind = "arena" if cfg.algo == "mappo" else "maze"
+        raise ValueError(f"unknown suite(s) {unknown} for {kind} runs; valid suites: {', '.join(valid)}")
+    if "larger" in suites and cfg.algo != "mappo" and cfg.env.obs_mode == "full":
+        raise ValueError("suite 'larger' needs a policy with an egocentric view: this run observes the whole grid "
+                         "(obs_mode 'full'), whose shape changes with the maze size")
+
+
+def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: str = "cpu"):
+    """A vector env of ``num_envs`` games of ``suite`` for runs of ``cfg``, game i seeded with ``seed + i``."""
+    check_suites(cfg, [suite])
+    if cfg.algo == "mappo":
+        from mazearena.envs import arena_v0
+
+        a = cfg.arena
+        if suite == "larger":
+            a = dataclasses.replace(a, size=min(a.size + GROW, 63))
+        levels = {"num_levels": a.num_levels, "start_level": a.start_level} if suite == "train" else {
+            "num_levels": 0, "start_level": a.test_start_level}  # fmt: skip
+        scenario = a.scenario_name if suite in ("train", "test_arenas") else a.heldout_name
+        return arena_v0.vector_env(num_envs, device=device, seed=seed, scenario=scenario, **levels, **a.make_kwargs())
+    e = cfg.env
+    kwargs = e.make_kwargs()
+    levels = {"num_levels": e.num_levels, "start_level": e.start_level} if suite == "train" else {
+        "num_levels": 0, "start_level": e.test_start_level}  # fmt: skip
+    if suite == "larger":
+        size = min(e.size + GROW, 127)
+        kwargs |= {"size": size, "max_episode_steps": round(e.time_limit * (size / e.size) ** 2)}
+    if suite == "harder":
+        kwargs |= {"generator": "backtracker", "loops": 0.0}
+    return mazearena.make_vec(e.env_id, num_envs, device=device, seed=seed, **levels, **kwargs)
