@@ -10,7 +10,6 @@ import torch
 import tyro
 
 
-
 @dataclass
 class WatchConfig:
     """Watch a trained agent play."""

@@ -114,8 +114,8 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
     for mode in modes:
         scores = {m: score_matrix(stats, m, mode, clean) for m in methods}
         for m in methods:
-            summary["aggregates"].setdefault(m, {})[mode] = {"runs": len(scores[m]), "tasks": clean} | aggregate_with_ci(
-                scores[m], reps=1000, seed=seed)  # fmt: skip
+            agg = aggregate_with_ci(scores[m], reps=1000, seed=seed)
+            summary["aggregates"].setdefault(m, {})[mode] = {"runs": len(scores[m]), "tasks": clean} | agg
         for x, y in permutations(methods, 2):
             low, high = probability_of_improvement_ci(scores[x], scores[y], reps=1000, seed=seed)
             summary["probability_of_improvement"].append(
@@ -466,12 +466,12 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     summary["config"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
     summary["config"]["runs"] = [str(r.path) for r in runs]
     summary["checkpoint_steps"] = {r.name: r.step for r in runs}
+    curve_title = f"Sample efficiency ({cfg.modes[0]} policy)"
     plots = {"intervals": plot_intervals(summary, out / "intervals.png"),
              "profile": plot_profile(summary, out / "profile.png", cfg.seed),
              "severity": plot_severity(summary, out / "severity.png"),
              "cross_play": plot_cross_play(cross, out / "cross_play.png") if cross else None,
-             "sample_efficiency": plot_curves(curves, out / "sample_efficiency.png",
-                                              f"Sample efficiency ({cfg.modes[0]} policy)") if curves else None}  # fmt: skip
+             "sample_efficiency": plot_curves(curves, out / "sample_efficiency.png", curve_title) if curves else None}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     title = "Evaluation of " + ", ".join(dict.fromkeys(r.method for r in runs))
     (out / "report.md").write_text(markdown(summary, title, plots, suites_for(runs[0].config)))

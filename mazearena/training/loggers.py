@@ -158,7 +158,8 @@ def log_eval(out: Path, summary: dict, plots: dict[str, Path], *, mode: str, pro
                for mode_, a in by_mode.items() for k, v in a.items() if isinstance(v, dict)]  # fmt: skip
         logged["eval/aggregates"] = wandb.Table(columns=["method", "mode", "metric", "value", "low", "high"], data=agg)
         if summary["robustness"]:
-            rob = [[r["method"], r["mode"], r["perturbation"], r["auc"], r["worst_ratio"]] for r in summary["robustness"]]
+            rob = [[r["method"], r["mode"], r["perturbation"], r["auc"], r["worst_ratio"]]
+                   for r in summary["robustness"]]  # fmt: skip
             logged["eval/robustness"] = wandb.Table(columns=["method", "mode", "perturbation", "auc", "worst_ratio"],
                                                     data=rob)  # fmt: skip
         for name, path in plots.items():

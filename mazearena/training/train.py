@@ -220,8 +220,8 @@ def train(config: TrainConfig) -> Path:
             raise CheckpointError(f"{cfg.resume}: the last checkpoint does not fit this trainer ({e}); it was "
                                   "written by another version or another configuration") from e
         best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
-    logger = Logger(run_dir, cfg.to_dict(), total_steps, console=cfg.progress,
-                    wandb_mode=cfg.wandb_mode, wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group or run_dir.name,
+    logger = Logger(run_dir, cfg.to_dict(), total_steps, console=cfg.progress, wandb_mode=cfg.wandb_mode,
+                    wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group or run_dir.name,
                     wandb_tags=cfg.wandb_tags, tensorboard=cfg.tensorboard, start_step=algo.global_step)  # fmt: skip
 
     def save(name: str) -> Path:
