@@ -100,6 +100,7 @@ class NpcController:
         specs = [npcs[i] for i in sorted(npcs)]
         self.code = torch.tensor([_CODES[p.behaviour] for p in specs], dtype=torch.long, device=dev)
         self.epsilon = torch.tensor([p.epsilon for p in specs], dtype=torch.float32, device=dev)
+        self.base_epsilon = self.epsilon.clone()  # as specified; ``epsilon`` may be shifted for evaluation
         self.radius = torch.tensor([p.guard_radius for p in specs], dtype=torch.long, device=dev)
         self.period = torch.tensor([p.patrol_period for p in specs], dtype=torch.long, device=dev)
         self._centre: torch.Tensor | None = None

@@ -91,7 +91,8 @@ class Perturbation:
         check_perturbation(name, severity)
         self.name, self.severity, self.num_envs = name, float(severity), num_envs
         self.device = torch.device(device)
-        self.generator = torch.Generator(self.device).manual_seed(int(seed))
+        self.seed = int(seed)
+        self.generator = torch.Generator(self.device).manual_seed(self.seed)
         self.num_actions = int(env.config.num_actions)
         self._previous: torch.Tensor | None = None
         self._fresh = torch.ones(num_envs, dtype=torch.bool, device=self.device)
@@ -110,8 +111,15 @@ class Perturbation:
             npcs = getattr(env, "npcs", None)
             if npcs is None:
                 raise ValueError(f"perturbation {name} needs an arena with scripted NPCs; this env has none")
-            if self.severity:
-                npcs.epsilon = npcs.epsilon * (1.0 - self.severity)
+            npcs.epsilon = npcs.base_epsilon * (1.0 - self.severity)
+
+    def reseed(self, reset_seed) -> None:
+        """Restart the perturbation's randomness from its seed and the env's reset seed (an int or a list),
+        so that ``reset(seed=...)`` replays exactly, as Gymnasium asks."""
+        seeds = [int(reset_seed)] if isinstance(reset_seed, (int, np.integer)) else [int(s) for s in reset_seed]
+        mixed = np.random.SeedSequence([self.seed % 2**63, *[s % 2**63 for s in seeds]]).generate_state(2, np.uint32)
+        self.generator.manual_seed(int(mixed[0]) << 32 | int(mixed[1]))
+        self._previous = None
 
     @property
     def active(self) -> bool:
@@ -125,7 +133,8 @@ class Perturbation:
         self._fresh = torch.ones_like(self._fresh) if games is None else games.to(self.device, torch.bool)
 
     def action(self, actions: torch.Tensor) -> torch.Tensor:
-        """The actions the env executes, ``[num_envs]`` or ``[num_envs, agents]``."""
+        """The actions the env executes, ``[num_envs]`` or ``[num_envs, agents]``; after it, no game is at the
+        first step of its episode until :meth:`episodes_started` says so."""
         actions = torch.as_tensor(actions, device=self.device).long()
         if not self.active or self.name not in ("sticky_actions", "random_actions", "slippery"):
             return actions
@@ -135,13 +144,15 @@ class Perturbation:
             if self._previous is not None:
                 actions = torch.where(hit & ~fresh, self._previous, actions)
             self._previous = actions.clone()
+            self._fresh = torch.zeros_like(self._fresh)
         elif self.name == "random_actions":
             random = (self._rand(actions.shape) * self.num_actions).long().clamp(max=self.num_actions - 1)
             actions = torch.where(hit, random, actions)
         else:
             side = (self._rand(actions.shape) < 0.5).long()
-            slipped = self._sideways[actions, side] if actions.numel() else actions
-            actions = torch.where(hit, slipped, actions)
+            valid = (actions >= 0) & (actions < self.num_actions)  # the env names invalid actions itself
+            slipped = self._sideways[actions.clamp(0, self.num_actions - 1), side]
+            actions = torch.where(hit & valid, slipped, actions)
         return actions
 
     def observation(self, obs):
@@ -201,6 +212,8 @@ class PerturbedVectorEnv(VectorWrapper):
 
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self.perturbation.reseed(seed)
         self.perturbation.episodes_started()
         return self.perturbation.observation(obs), info
 
@@ -211,15 +224,18 @@ class PerturbedVectorEnv(VectorWrapper):
         return self.perturbation.observation(obs), reward, terminated, truncated, info
 
 
-class PerturbedEnv(gym.Wrapper):
+class PerturbedEnv(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """One maze (``gymnasium.make("mazearena/Maze-v0")``) under a perturbation at a severity."""
 
     def __init__(self, env: gym.Env, perturbation: str, severity: float, seed: int = 0) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, perturbation=perturbation, severity=severity, seed=seed)
+        gym.Wrapper.__init__(self, env)
         self.perturbation = Perturbation(perturbation, severity, env.unwrapped, 1, seed)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self.perturbation.reseed(seed)
         self.perturbation.episodes_started()
         return self._observe(obs), info
 
@@ -243,6 +259,8 @@ class PerturbedParallelEnv(BaseParallelWrapper):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self.perturbation.reseed(seed)
         self.perturbation.episodes_started()
         return self._observe(obs), info
 
