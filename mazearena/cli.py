@@ -195,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg = tyro.extras.subcommand_cli_from_dict(CONFIGS, args=args, prog="mazearena",
                                                    description="mazearena: mazes and arenas for RL")
     name = next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
-    COMMANDS[name](cfg)
+    try:
+        COMMANDS[name](cfg)
+    except (ValueError, TypeError) as e:  # bad input found while running (CheckpointError is a ValueError)
+        Console(stderr=True).print(f"[bold red]mazearena {name}: error:[/] {e}", highlight=False)
+        return 2
     return 0
 
 

@@ -300,6 +300,11 @@ def cross_play(make_envs, nets: list[torch.nn.Module], trained_teams: list[int],
     net trained as the other team plays through the mirror), ``draw`` the share drawn (``None`` on the
     diagonal). ``make_envs()`` builds a fresh all-focal arena vector env (same seed for every pair, so every
     pair plays the same arenas). ``progress()`` is called after each pair."""
+    with torch.no_grad():
+        return _cross_play(make_envs, nets, trained_teams, games, progress)
+
+
+def _cross_play(make_envs, nets, trained_teams, games, progress) -> dict[str, list]:
     k = len(nets)
     win: list[list[float | None]] = [[None] * k for _ in range(k)]  # a policy does not play itself
     draw: list[list[float | None]] = [[None] * k for _ in range(k)]

@@ -269,22 +269,63 @@ def _rates(rows: list[dict]) -> dict:
     return {"success": sum(r["success"] for r in rows) / n, "return": sum(r["return"] for r in rows) / n}
 
 
-def cross_play_table(cfg: EvalConfig, runs: list[Run], progress=None) -> dict:
-    """Arenas: every run against every other on held-out arenas with both teams played by runs (half the
-    games on each side), as win and draw matrices, with openskill ratings from the same games."""
-    from mazearena.agents.league import cross_play
+def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | None:
+    """Arenas, every run with every other. Where the learning agents are one whole team of a game both teams
+    play alike (ctf, combat with equal teams): head to head on held-out arenas, half the games on each side
+    (``kind: head_to_head``), with openskill ratings from the same games. Where a team of two or more learns
+    against NPCs: as teammates (``kind: teammates``), run i's policy acting the first half of the team and
+    run j's the rest, against the held-out NPC population; the diagonal is each run with itself. One
+    learning agent alone has no cross-play (None). ``track(description, total)`` as for :func:`evaluate`."""
+    from mazearena.agents.league import check_symmetric, cross_play
+    from mazearena.envs.scenarios import scenario
+    from mazearena.evaluation.harness import play_games, summarise
     from mazearena.evaluation.ratings import games_from_table, rate_games
     from mazearena.training.train import make_envs
 
     first = runs[0].config
-    games = max(2, cfg.cross_play_games)
-    slots = min(cfg.num_envs, max(1, games // 2))
-    table = cross_play(lambda: make_envs(first, slots, test=True, seed=cfg.seed, both_teams=True),
-                       [r.policy for r in runs], [r.config.trained_team for r in runs], games, progress)  # fmt: skip
+    found = scenario(first.arena.scenario_name)
+    config = found.arena_config()
+    focal = found.focal(config)
     players = [f"{r.method}/{r.name}" for r in runs]
-    table |= {"players": players, "methods": [r.method for r in runs], "games_per_pair": games}
-    table["ratings"] = rate_games(players, games_from_table(table["win"], table["draw"], games), seed=cfg.seed)
-    return table
+    games = max(2, cfg.cross_play_games)
+    try:
+        check_symmetric(config)
+        whole_team = len(focal) == config.red and len({n.split("_")[0] for n in focal}) == 1
+    except ValueError:
+        whole_team = False
+    k = len(runs)
+    if whole_team:
+        tick = track("cross-play", k * (k - 1) // 2) if track else None
+        slots_ = min(cfg.num_envs, max(1, games // 2))
+        table = cross_play(lambda: make_envs(first, slots_, test=True, seed=cfg.seed, both_teams=True),
+                           [r.policy for r in runs], [r.config.trained_team for r in runs], games,
+                           (lambda: tick(1)) if tick else None)  # fmt: skip
+        table |= {"kind": "head_to_head", "players": players, "methods": [r.method for r in runs],
+                  "games_per_pair": games}  # fmt: skip
+        table["ratings"] = rate_games(players, games_from_table(table["win"], table["draw"], games), seed=cfg.seed)
+        return table
+    if len(focal) < 2:
+        return None
+    tick = track("cross-play (teammates)", k * k) if track else None
+    deterministic = cfg.modes[0] == "deterministic"
+    win: list[list[float]] = [[0.0] * k for _ in range(k)]
+    draw: list[list[float]] = [[0.0] * k for _ in range(k)]
+    half = (len(focal) + 1) // 2
+    for i in range(k):
+        for j in range(k):
+            a, b = actor(runs[i], deterministic), actor(runs[j], deterministic)
+
+            def act(obs, alive, a=a, b=b):
+                return torch.cat([a(obs, alive)[:, :half], b(obs, alive)[:, half:]], 1)
+
+            env = suite_env(first, "test", slots(cfg.num_envs, games), cfg.seed, cfg.device)
+            with torch.no_grad():
+                result = summarise(play_games(env, act, games, first.scenario_team))
+            win[i][j], draw[i][j] = result["success_rate"], result["draw_rate"]
+            if tick is not None:
+                tick(1)
+    return {"kind": "teammates", "win": win, "draw": draw, "players": players, "methods": [r.method for r in runs],
+            "games_per_pair": games, "split": [focal[:half], focal[half:]]}  # fmt: skip
 
 
 def evaluate(cfg: EvalConfig, track=None) -> Path:
@@ -292,16 +333,16 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
     total)`` returns a callable ``advance(k)`` (a progress bar)."""
     from mazearena.evaluation.report import write_eval
 
-    runs = load_runs(cfg)
-    plan = [(run, mode, c) for run in runs for mode in cfg.modes for c in conditions(cfg, run)]
-    out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"
-    out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = []
-    curves: list[dict] = []
-    cross = None
-    with torch.random.fork_rng(devices=[]):  # stochastic policies sample from a torch RNG of our own
+    with torch.random.fork_rng(devices=[]):  # networks are built and policies sample under an RNG of our own
         torch.manual_seed(cfg.seed)
-        advance = track("episodes", len(plan) * cfg.episodes) if track else None
+        runs = load_runs(cfg)
+        plan = [(run, mode, c) for run in runs for mode in cfg.modes for c in conditions(cfg, run)]
+        out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"
+        out.mkdir(parents=True, exist_ok=True)
+        rows: list[dict] = []
+        curves: list[dict] = []
+        cross = None
+        advance = track("episodes", sum(_played(cfg, cfg.episodes) for _ in plan)) if track else None
         for run, mode, (suite, perturbation, severity) in plan:
             rows += play_condition(cfg, run, suite, perturbation, severity, mode, cfg.episodes, advance)
         if cfg.curve_episodes:
@@ -310,8 +351,12 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
             for run in runs:
                 curves += sample_efficiency(cfg, run, step)
         if runs[0].arena and len(runs) > 1 and cfg.cross_play_games:
-            pairs = len(runs) * (len(runs) - 1) // 2
-            tick = track("cross-play", pairs) if track else None
-            cross = cross_play_table(cfg, runs, (lambda: tick(1)) if tick else None)
+            cross = cross_play_table(cfg, runs, track)
     write_eval(out, cfg, runs, rows, curves, cross)
     return out
+
+
+def _played(cfg: EvalConfig, episodes: int) -> int:
+    """Episodes actually played for ``episodes`` asked (a multiple of the games played at once)."""
+    n = slots(cfg.num_envs, episodes)
+    return n * -(-episodes // n)

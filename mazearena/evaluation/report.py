@@ -152,6 +152,11 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
                                         "severity": worst["worst_severity"], "ratio": worst["worst_ratio"]}  # fmt: skip
     if cross is not None:
         summary["cross_play"] = cross | {"method_win": method_matrix(cross)}
+        if cross["kind"] == "teammates":
+            k = len(cross["players"])
+            off = [cross["win"][i][j] for i in range(k) for j in range(k) if i != j]
+            summary["cross_play"] |= {"self_play_mean": float(np.mean([cross["win"][i][i] for i in range(k)])),
+                                      "cross_play_mean": float(np.mean(off))}  # fmt: skip
     if curves:
         summary["sample_efficiency"] = curves
     return summary
@@ -298,13 +303,18 @@ def plot_cross_play(cross: dict, path: Path) -> Path:
     image = ax.imshow(win, cmap="RdBu", vmin=0, vmax=1)
     for i in range(k):
         for j in range(k):
-            if i != j:
+            if not np.isnan(win[i, j]):
                 ax.text(j, i, f"{win[i, j]:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if abs(win[i, j] - 0.5) > 0.3 else "black")  # fmt: skip
     ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(k), labels, fontsize=8)
-    ax.set_xlabel("opponent")
-    ax.set_title(f"cross-play: win rate of row against column ({cross['games_per_pair']} games per pair)")
+    if cross["kind"] == "teammates":
+        ax.set_xlabel(f"teammate playing {', '.join(cross['split'][1])}")
+        ax.set_ylabel(f"playing {', '.join(cross['split'][0])}")
+        ax.set_title(f"cross-play as teammates: win rate vs held-out NPCs ({cross['games_per_pair']} games)")
+    else:
+        ax.set_xlabel("opponent")
+        ax.set_title(f"cross-play: win rate of row against column ({cross['games_per_pair']} games per pair)")
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -426,7 +436,21 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
                          f"{s['success_rate']:.3f} | {s['draw_rate']:.3f} | {s['loss_rate']:.3f} | "
                          f"{s['per_capita_return']:.3f} |")
     cross = summary.get("cross_play")
-    if cross:
+    if cross and cross["kind"] == "teammates":
+        players = cross["players"]
+        lines += ["", "## Cross-play (teammates)", "",
+                  f"Row run's policy plays {', '.join(cross['split'][0])}, column run's plays "
+                  f"{', '.join(cross['split'][1])}, together against the held-out NPC population, "
+                  f"{cross['games_per_pair']} games per cell. Cell: win rate; the diagonal is each run with itself.",
+                  "", "| run | " + " | ".join(str(i) for i in range(len(players))) + " |",
+                  "|---|" + "---:|" * len(players)]  # fmt: skip
+        for i, p in enumerate(players):
+            lines.append(f"| {i}: {p} | " + " | ".join(f"{w:.2f}" for w in cross["win"][i]) + " |")
+        lines += ["", f"Self-play (diagonal) mean win rate {cross['self_play_mean']:.3f}; cross-play (off-diagonal) "
+                  f"mean {cross['cross_play_mean']:.3f}."]
+        if plots.get("cross_play"):
+            lines += ["", f"![cross-play]({plots['cross_play'].name})"]
+    elif cross:
         players = cross["players"]
         lines += ["", "## Cross-play", "",
                   f"Every run against every other on held-out arenas, both teams played by runs, "

@@ -249,7 +249,7 @@ def train(config: TrainConfig) -> Path:
             logger.log(metrics, algo.global_step)
             if algo.global_step >= next_checkpoint or algo.global_step >= total_steps:
                 save("last")
-                if cfg.keep_snapshots:
+                if cfg.keep_snapshots and cfg.algo != "sb3-ppo":  # eval loads our own trainers only
                     save_checkpoint(snapshot_path(run_dir, algo.global_step),
                                     {"policy": policy.state_dict(), "step": algo.global_step,
                                      "config": json.dumps(_model_fields(cfg), sort_keys=True)})  # fmt: skip

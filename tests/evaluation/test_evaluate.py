@@ -1,0 +1,211 @@
+"""``mazearena eval``: suites, the episode table, statistics, reports and plots, clear errors."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mazearena.agents.mappo import MAPPOConfig
+from mazearena.agents.ppo import PPOConfig
+from mazearena.cli import main
+from mazearena.evaluation.evaluate import EvalConfig, evaluate, slots
+from mazearena.evaluation.report import read_csv, summarise
+from mazearena.evaluation.suites import suite_env
+from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.checkpoint import CheckpointError
+from mazearena.training.config import ArenaEnvConfig
+
+TINY = dict(env=EnvConfig(size=7, num_levels=50), ppo=PPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+            total_timesteps=512, checkpoint_every=256, eval_every=0, eval_episodes=16, video_episodes=0,
+            wandb_mode="disabled", progress=False)  # fmt: skip
+ARENA = {**TINY, "algo": "mappo", "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=20, size=9,
+                                                          num_levels=20),
+         "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2)}  # fmt: skip
+FAST = dict(episodes=8, num_envs=8, curve_episodes=8, wandb_mode="disabled", progress=False)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    out = {f"ppo{s}": train(TrainConfig(runs_dir=root, name=f"ppo-s{s}", seed=s, **TINY)) for s in (0, 1)}
+    out["dqn"] = train(TrainConfig(runs_dir=root, name="dqn-s0", algo="dqn", **{**TINY, "total_timesteps": 1024}))
+    out |= {f"arena{s}": train(TrainConfig(runs_dir=root, name=f"tag-s{s}", seed=s, **ARENA)) for s in (0, 1)}
+    return out
+
+
+def rows_of(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_eval_writes_every_episode_statistics_report_and_plots(runs, tmp_path):
+    out = evaluate(EvalConfig(runs=(runs["ppo0"], runs["ppo1"], runs["dqn"]), out=tmp_path / "eval",
+                              perturbations=("sticky_actions", "obs_noise"), **FAST))  # fmt: skip
+    for name in ("episodes.csv", "summary.json", "report.md", "intervals.png", "profile.png", "severity.png",
+                 "sample_efficiency.png", "sample_efficiency.csv"):  # fmt: skip
+        assert (out / name).stat().st_size > 0, name
+    rows = rows_of(out / "episodes.csv")
+    for column in ("method", "suite", "perturbation", "severity", "level_id", "seed", "return", "length", "success",
+                   "terminated", "truncated"):  # fmt: skip
+        assert column in rows[0]
+    per = {}
+    for r in rows:
+        key = (r["run"], r["suite"], r["perturbation"], r["severity"])
+        per[key] = per.get(key, 0) + 1
+    # 3 runs x (4 suites + 2 perturbations x 3 severities), 8 episodes each: a fixed count, fixed in advance
+    assert len(per) == 3 * (4 + 2 * 3) and set(per.values()) == {8}
+    assert {r["method"] for r in rows} == {"ppo-cnn", "dqn-cnn"}
+    assert all(r["terminated"] == "True" or r["truncated"] == "True" for r in rows)
+    test = [int(r["level_id"]) for r in rows if r["suite"] == "test"]
+    train_levels = [int(r["level_id"]) for r in rows if r["suite"] == "train"]
+    assert min(test) >= 1_000_000 and max(train_levels) < 50  # held-out vs training levels
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["aggregates"]) == {"ppo-cnn", "dqn-cnn"}
+    assert summary["aggregates"]["ppo-cnn"]["stochastic"]["runs"] == 2
+    assert {(p["x"], p["y"]) for p in summary["probability_of_improvement"]} == {("ppo-cnn", "dqn-cnn"),
+                                                                                ("dqn-cnn", "ppo-cnn")}
+    rob = [r for r in summary["robustness"] if r["method"] == "ppo-cnn" and r["perturbation"] == "sticky_actions"]
+    assert rob[0]["severities"] == [0.0, 0.1, 0.25, 0.5]
+    curve = summary["sample_efficiency"]
+    assert {c["step"] for c in curve if c["run"] == "ppo-s0"} == {256, 512} and curve[0]["source"] == "snapshot"
+    report = (out / "report.md").read_text()
+    for heading in ("## Per condition", "## Across runs and suites", "Probability of improvement", "## Robustness",
+                    "## Generalisation gap", "## Sample efficiency"):  # fmt: skip
+        assert heading in report
+
+
+def test_eval_is_reproducible_and_leaves_the_global_rng_alone(runs, tmp_path):
+    cfg = dict(runs=(runs["ppo0"],), perturbations=("random_actions",), suites=("test",), curve_episodes=0)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = evaluate(EvalConfig(out=tmp_path / "a", **{**FAST, **cfg}))
+    assert torch.equal(torch.get_rng_state(), state)
+    b = evaluate(EvalConfig(out=tmp_path / "b", **{**FAST, **cfg}))
+    c = evaluate(EvalConfig(out=tmp_path / "c", seed=1, **{**FAST, **cfg}))
+    assert (a / "episodes.csv").read_text() == (b / "episodes.csv").read_text()
+    assert (a / "episodes.csv").read_text() != (c / "episodes.csv").read_text()
+
+
+def test_deterministic_and_stochastic_modes_are_both_reported(runs, tmp_path):
+    out = evaluate(EvalConfig(runs=(runs["ppo0"],), out=tmp_path, modes=("deterministic", "stochastic"),
+                              perturbations=("none",), suites=("test",), **FAST))  # fmt: skip
+    assert {r["mode"] for r in rows_of(out / "episodes.csv")} == {"deterministic", "stochastic"}
+
+
+def test_eval_goes_to_the_run_folder_by_default_through_the_cli(runs, tmp_path):
+    run = shutil.copytree(runs["ppo0"], tmp_path / "copy")
+    assert main(["eval", str(run), "--suites", "test", "--perturbations", "none", "--episodes", "8",
+                 "--curve-episodes", "0", "--no-progress"]) == 0  # W&B offline, the default  # fmt: skip
+    assert (run / "eval" / "report.md").exists() and (run / "eval" / "wandb").exists()
+
+
+def test_arena_runs_get_games_cross_play_and_ratings(runs, tmp_path):
+    out = evaluate(EvalConfig(runs=(runs["arena0"], runs["arena1"]), out=tmp_path, suites=("train", "test"),
+                              perturbations=("npc_sharpness",), cross_play_games=8, **FAST))  # fmt: skip
+    rows = rows_of(out / "episodes.csv")
+    assert {"winner", "per_capita_return"} <= set(rows[0])
+    r = rows[0]
+    assert float(r["per_capita_return"]) == pytest.approx(float(r["return"]) / 2)  # two focal chasers
+    summary = json.loads((out / "summary.json").read_text())
+    cross = summary["cross_play"]  # two red chasers learn: runs play together as teammates
+    assert cross["kind"] == "teammates" and cross["split"] == [["red_0"], ["red_1"]]
+    assert np.array(cross["win"]).shape == (2, 2) and cross["games_per_pair"] == 8
+    assert (out / "cross_play.png").exists()
+    assert "## Cross-play (teammates)" in (out / "report.md").read_text()
+    assert {r["perturbation"] for r in rows} == {"none", "npc_sharpness"}
+
+
+def test_head_to_head_cross_play_of_self_play_runs_has_ratings(tmp_path):
+    from mazearena.agents.league import LeagueConfig
+
+    cfg = {**ARENA, "arena": ArenaEnvConfig(scenario="ctf_2v2_vs_guard_and_runner", size=9, max_cycles=20,
+                                            num_levels=20),
+           "league": LeagueConfig(self_play=True, snapshot_every=1), "total_timesteps": 256}  # fmt: skip
+    runs = [train(TrainConfig(runs_dir=tmp_path, name=f"sp-s{s}", seed=s, **cfg)) for s in (0, 1, 2)]
+    out = evaluate(EvalConfig(runs=tuple(runs), out=tmp_path / "eval", suites=("test",), perturbations=("none",),
+                              cross_play_games=8, **{**FAST, "curve_episodes": 0}))  # fmt: skip
+    cross = json.loads((out / "summary.json").read_text())["cross_play"]
+    assert cross["kind"] == "head_to_head" and len(cross["ratings"]) == 3
+    assert cross["win"][0][0] is None
+    assert cross["win"][0][1] + cross["win"][1][0] + cross["draw"][0][1] == pytest.approx(1.0)
+    assert "## Cross-play" in (out / "report.md").read_text()
+
+
+def test_bad_input_gets_clear_errors(runs, tmp_path):
+    with pytest.raises(ValueError, match="unknown suite"):
+        evaluate(EvalConfig(runs=(runs["ppo0"],), suites=("moon",), out=tmp_path, **FAST))
+    with pytest.raises(ValueError, match="unknown perturbation"):
+        EvalConfig(runs=(runs["ppo0"],), perturbations=("wind",))
+    with pytest.raises(ValueError, match="is not a run folder"):
+        evaluate(EvalConfig(runs=(tmp_path,), out=tmp_path, **FAST))
+    with pytest.raises(ValueError, match="trained on different envs"):
+        evaluate(EvalConfig(runs=(runs["ppo0"], runs["arena0"]), out=tmp_path, **FAST))
+    with pytest.raises(ValueError, match="given twice"):
+        evaluate(EvalConfig(runs=(runs["ppo0"], runs["ppo0"]), out=tmp_path, **FAST))
+    broken = shutil.copytree(runs["ppo1"], tmp_path / "broken")
+    (broken / "checkpoints" / "best.pt").unlink(missing_ok=True)
+    with pytest.raises(CheckpointError, match="has no checkpoint best.pt"):
+        evaluate(EvalConfig(runs=(broken,), checkpoint="best", out=tmp_path, **FAST))
+    # a checkpoint of another config (here: another maze size) in the folder
+    config = (broken / "config.yaml").read_text().replace("size: 7", "size: 9")
+    (broken / "config.yaml").write_text(config)
+    with pytest.raises(CheckpointError, match="another model or env config"):
+        evaluate(EvalConfig(runs=(broken,), out=tmp_path, **FAST))
+    assert main(["eval", str(runs["ppo0"]), "--suites", "moon", "--no-progress", "--wandb-mode", "disabled"]) == 2
+    with pytest.raises(SystemExit):  # a bad option value is a usage error
+        main(["eval", str(runs["ppo0"]), "--episodes", "0"])
+
+
+def test_suites_are_the_training_split_and_larger_or_harder_held_out_mazes():
+    cfg = TrainConfig(**TINY)
+    larger = suite_env(cfg, "larger", 2, 0)
+    assert larger.unwrapped.config.size == 13 and larger.unwrapped.engine.max_episode_steps == 4 * 13**2
+    assert suite_env(cfg, "harder", 2, 0).unwrapped.config.generator.value == "backtracker"
+    full = TrainConfig(**{**TINY, "env": EnvConfig(size=7, obs_mode="full")})
+    with pytest.raises(ValueError, match="suite 'larger' needs a policy with an egocentric view"):
+        suite_env(full, "larger", 2, 0)
+    arena = TrainConfig(**ARENA)
+    assert suite_env(arena, "test", 2, 0).npcs.base_epsilon.tolist() == [0.0]  # the held-out population
+    assert suite_env(arena, "train", 2, 0).npcs.base_epsilon.tolist() == pytest.approx([0.2])
+
+
+def test_slots_play_as_few_extra_episodes_as_can_be():
+    assert slots(128, 256) == 128 and slots(128, 8) == 8
+    per = -(-257 // slots(128, 257))
+    assert slots(128, 257) * per - 257 < per
+
+
+def test_summary_statistics_on_known_episodes():
+    def rows(method, run, suite, successes, perturbation="none", severity=0.0):
+        return [{"method": method, "run": run, "suite": suite, "perturbation": perturbation, "severity": severity,
+                 "mode": "stochastic", "success": bool(s), "return": float(s), "length": 10} for s in successes]
+
+    data = []
+    for run in ("a0", "a1"):
+        data += rows("A", run, "train", [1] * 10) + rows("A", run, "test", [1] * 8 + [0] * 2)
+        data += rows("A", run, "test", [1] * 4 + [0] * 6, "sticky_actions", 0.5)
+    for run in ("b0", "b1"):
+        data += rows("B", run, "train", [1] * 5 + [0] * 5) + rows("B", run, "test", [0] * 10)
+        data += rows("B", run, "test", [0] * 10, "sticky_actions", 0.5)
+    s = summarise(data, seed=0)
+    gap = {g["method"]: g["gap"] for g in s["generalisation_gap"]}
+    assert gap == pytest.approx({"A": 0.2, "B": 0.5})
+    rob = {r["method"]: r for r in s["robustness"]}
+    assert rob["A"]["ratio"] == pytest.approx([1.0, 0.5]) and rob["A"]["auc"] == pytest.approx(0.75)
+    assert rob["B"]["ratio"] == [None, None] and rob["B"]["auc"] is None  # no clean success: no ratio
+    poi = {(p["x"], p["y"]): p["value"] for p in s["probability_of_improvement"]}
+    assert poi[("A", "B")] == 1.0 and poi[("B", "A")] == 0.0
+    full = next(c for c in s["conditions"] if c["method"] == "A" and c["suite"] == "train")
+    assert full["success_rate"] == 1.0 and full["success_ci95"][0] < 1.0  # 20 of 20: a real interval
+    assert np.isclose(s["aggregates"]["A"]["stochastic"]["mean"]["value"], 0.9)
+
+
+def test_episode_tables_read_back(tmp_path):
+    from mazearena.evaluation.report import write_csv
+
+    write_csv([{"a": 1, "b": True, "c": 0.5, "d": "x"}], tmp_path / "t.csv")
+    assert read_csv(tmp_path / "t.csv") == [{"a": 1, "b": True, "c": 0.5, "d": "x"}]
