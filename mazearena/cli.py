@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mazearena.bench import BenchConfig
 from mazearena.demo import DemoConfig
+from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
 from mazearena.play import PlayConfig
 from mazearena.training.config import TrainConfig
@@ -123,13 +124,34 @@ def evaluate(cfg: EvalConfig) -> None:
     console.print(f"wrote {out}/report.md, summary.json, episodes.csv and plots")
 
 
+def compare(cfg: CompareConfig) -> None:
+    import json
+
+    from mazearena.evaluation.compare import compare as run_compare
+
+    out = run_compare(cfg)
+    summary = json.loads((out / "summary.json").read_text())
+    table = Table(title="runs side by side (mean over each method's runs)")
+    for col in ("method", "runs", "held-out success", "training success", "gap", "steps to 95%"):
+        table.add_column(col)
+    for m, row in summary["per_method"].items():
+        cells = [row.get(k) for k in ("test_success", "train_success", "generalisation_gap")]
+        table.add_row(m, str(row["runs"]), *("—" if v is None else f"{v:.3f}" for v in cells),
+                      "—" if row.get("steps_to_95") is None else f"{row['steps_to_95']:,.0f}")
+    console.print(table)
+    for p in summary["probability_of_improvement"]:
+        console.print(f"P({p['x']} > {p['y']}) = {p['value']:.3f} ({p['low']:.3f}–{p['high']:.3f})")
+    console.print(f"wrote {out}/report.md, summary.json and learning-curve plots")
+
+
 def _advance(bar: Progress, task):
     return lambda k=1: bar.advance(task, k)
 
 
-COMMANDS = {"train": train, "eval": evaluate, "watch": watch, "demo": demo, "play": play, "bench": bench}
-CONFIGS = {"train": TrainConfig, "eval": EvalConfig, "watch": WatchConfig, "demo": DemoConfig, "play": PlayConfig,
-           "bench": BenchConfig}  # fmt: skip
+COMMANDS = {"train": train, "eval": evaluate, "compare": compare, "watch": watch, "demo": demo, "play": play,
+            "bench": bench}  # fmt: skip
+CONFIGS = {"train": TrainConfig, "eval": EvalConfig, "compare": CompareConfig, "watch": WatchConfig, "demo": DemoConfig,
+           "play": PlayConfig, "bench": BenchConfig}  # fmt: skip
 
 
 def _shorthands(args: list[str]) -> list[str]:

@@ -214,10 +214,14 @@ def plot_intervals(summary: dict, path: Path) -> Path:
             ax.plot([agg["value"]] * 2, [i - 0.3, i + 0.3], color="black", lw=1.5)
         ax.set_title(name.replace("_", " "))
         ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(len(rows) - 0.5, -0.5)  # first method on top
         ax.grid(axis="x", alpha=0.3)
         ax.set_xlabel("success rate" if name != "optimality_gap" else "1 − success (lower is better)")
     axes[0].set_yticks(range(len(rows)), [f"{m} ({mode[:3]}.)" if len(summary["modes"]) > 1 else m for m, mode in rows])
-    fig.suptitle(f"Aggregates over runs × suites ({', '.join(summary['suites'])}), 95% stratified bootstrap CIs")
+    single = [m for m in summary["methods"] if summary["aggregates"][m][summary["modes"][0]]["runs"] == 1]
+    note = "; one run (no interval): " + ", ".join(single) if single else ""
+    fig.suptitle(f"Aggregates over runs × suites ({', '.join(summary['suites'])}), 95% stratified bootstrap CIs{note}",
+                 fontsize=10)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -297,9 +301,9 @@ def plot_cross_play(cross: dict, path: Path) -> Path:
     """Heatmap of the run-level cross-play win matrix."""
     plt = _plt()
     win = np.array([[np.nan if v is None else v for v in row] for row in cross["win"]], dtype=float)
-    labels = cross["players"]
+    labels = [p.split("/", 1)[1] for p in cross["players"]]  # run names (methods are in the report)
     k = len(labels)
-    fig, ax = plt.subplots(figsize=(2.5 + 0.8 * k, 1.5 + 0.7 * k))
+    fig, ax = plt.subplots(figsize=(4.5 + 0.8 * k, 3.0 + 0.7 * k))
     image = ax.imshow(win, cmap="RdBu", vmin=0, vmax=1)
     for i in range(k):
         for j in range(k):
@@ -311,10 +315,12 @@ def plot_cross_play(cross: dict, path: Path) -> Path:
     if cross["kind"] == "teammates":
         ax.set_xlabel(f"teammate playing {', '.join(cross['split'][1])}")
         ax.set_ylabel(f"playing {', '.join(cross['split'][0])}")
-        ax.set_title(f"cross-play as teammates: win rate vs held-out NPCs ({cross['games_per_pair']} games)")
+        ax.set_title("cross-play as teammates\nwin rate against held-out NPCs, "
+                     f"{cross['games_per_pair']} games per cell", fontsize=10)  # fmt: skip
     else:
         ax.set_xlabel("opponent")
-        ax.set_title(f"cross-play: win rate of row against column ({cross['games_per_pair']} games per pair)")
+        ax.set_title(f"cross-play: win rate of row against column\n{cross['games_per_pair']} games per pair, half on "
+                     "each side", fontsize=10)  # fmt: skip
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -340,7 +346,8 @@ def curve_bands(curves: list[dict], key: str = "success") -> dict[str, dict[str,
     return out
 
 
-def plot_curves(curves: list[dict], path: Path, title: str, key: str = "success") -> Path | None:
+def plot_curves(curves: list[dict], path: Path, title: str, key: str = "success",
+                ylabel: str = "held-out success rate") -> Path | None:  # fmt: skip
     """Held-out success against training steps, mean over each method's runs with a min–max band."""
     bands = curve_bands(curves, key)
     if not bands:
@@ -353,7 +360,7 @@ def plot_curves(curves: list[dict], path: Path, title: str, key: str = "success"
         if b["runs"] > 1:
             ax.fill_between(b["steps"], b["low"], b["high"], color=colours[m], alpha=0.2)
     ax.set_xlabel("env steps")
-    ax.set_ylabel("held-out success rate" if key == "success" else key)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -385,7 +392,8 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
                      f"{_ci(s['mean_return'], s['return_ci95'])} | {s['mean_length']:.1f} |")
     lines += ["", "## Across runs and suites", "",
               f"Per-run success rates on the clean suites ({', '.join(summary['suites'])}); 95% stratified bootstrap "
-              "intervals (runs resampled within each suite).", "",
+              "intervals (runs resampled within each suite; a method of one run has no spread over seeds, so its "
+              "intervals collapse to the value: train more seeds).", "",
               "| method | mode | runs | mean | median | IQM | optimality gap |", "|---|---|---:|---:|---:|---:|---:|"]
     for m in summary["methods"]:
         for mode, agg in summary["aggregates"][m].items():

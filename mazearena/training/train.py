@@ -96,7 +96,7 @@ def _resolve(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
         raise ValueError("resume: runs of the Stable-Baselines3 trainer (algo sb3-ppo) cannot be resumed")
     saved.resume, saved.progress, saved.runs_dir = run_dir, cfg.progress, run_dir.parent
     checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt", map_location=saved.device)
-    if checkpoint.get("config") != json.dumps(_model_fields(saved), sort_keys=True):
+    if not fits(checkpoint.get("config"), saved):
         raise CheckpointError(f"checkpoint in {str(run_dir)!r} was made with another model or env config")
     _drop_metrics_after(run_dir, int(checkpoint["algo"]["global_step"]))
     return saved, run_dir, checkpoint
@@ -140,7 +140,7 @@ def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
                               "checkpoint_every steps; best.pt needs eval_every > 0)")
     cfg.device = device
     state = load_checkpoint(file, map_location=device)
-    if "config" in state and state["config"] != json.dumps(_model_fields(cfg), sort_keys=True):
+    if "config" in state and not fits(state["config"], cfg):
         raise CheckpointError(f"checkpoint {str(file)!r} was made with another model or env config than its run's "
                               "config.yaml")
     policy = make_policy(cfg, make_envs(cfg, 1, test=True, seed=0))
@@ -164,6 +164,23 @@ def _drop_metrics_after(run_dir: Path, step: int) -> None:
         lines = table.read_text().splitlines()
         kept = lines[:1] + [line for line in lines[1:] if int(float(line.split(",", 1)[0])) <= step]
         table.write_text("".join(line + "\n" for line in kept))
+
+
+def fits(saved: str | None, cfg: TrainConfig) -> bool:
+    """Whether a checkpoint's recorded model fields (JSON) are those of ``cfg``. A field the checkpoint does not
+    record (added to mazearena after it was written) fits when ``cfg`` leaves it at its default."""
+    if saved is None:
+        return False
+    defaults = json.loads(json.dumps(_model_fields(TrainConfig(algo=cfg.algo)), sort_keys=True))
+
+    def same(old, new, default) -> bool:
+        if isinstance(old, dict) and isinstance(new, dict):
+            return all(k in new for k in old) and all(
+                same(old[k], new[k], (default or {}).get(k)) if k in old else new[k] == (default or {}).get(k)
+                for k in new)  # fmt: skip
+        return old == new
+
+    return same(json.loads(saved), json.loads(json.dumps(_model_fields(cfg), sort_keys=True)), defaults)
 
 
 def _model_fields(cfg: TrainConfig) -> dict:

@@ -209,3 +209,32 @@ def test_episode_tables_read_back(tmp_path):
 
     write_csv([{"a": 1, "b": True, "c": 0.5, "d": "x"}], tmp_path / "t.csv")
     assert read_csv(tmp_path / "t.csv") == [{"a": 1, "b": True, "c": 0.5, "d": "x"}]
+
+
+def test_compare_puts_runs_side_by_side_with_curves_and_probability_of_improvement(runs, tmp_path):
+    from mazearena.evaluation.compare import CompareConfig, compare
+
+    out = compare(CompareConfig(runs=(runs["ppo0"], runs["ppo1"], runs["dqn"]), out=tmp_path / "cmp"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["methods"] == ["ppo-cnn", "dqn-cnn"] and summary["per_method"]["ppo-cnn"]["runs"] == 2
+    assert {(p["x"], p["y"]) for p in summary["probability_of_improvement"]} == {("ppo-cnn", "dqn-cnn"),
+                                                                                ("dqn-cnn", "ppo-cnn")}
+    assert (out / "episode_success.png").stat().st_size > 0
+    report = (out / "report.md").read_text()
+    assert "## Learning curves" in report and "## Probability of improvement" in report
+    assert main(["compare", str(runs["ppo0"]), str(runs["arena0"]), "--out", str(tmp_path / "x")]) == 2
+    with pytest.raises(ValueError, match="not a run folder"):
+        compare(CompareConfig(runs=(tmp_path,)))
+
+
+def test_an_older_checkpoint_loads_when_a_field_it_lacks_is_at_its_default(runs):
+    from mazearena.training.checkpoint import load_checkpoint
+    from mazearena.training.config import load_config
+    from mazearena.training.train import fits
+
+    cfg = load_config(runs["ppo0"] / "config.yaml")
+    saved = json.loads(load_checkpoint(runs["ppo0"] / "checkpoints" / "last.pt")["config"])
+    del saved["env"]["max_episode_steps"]  # as if written before the field existed
+    assert fits(json.dumps(saved), cfg)
+    cfg.env.max_episode_steps = 50
+    assert not fits(json.dumps(saved), cfg)

@@ -1,0 +1,187 @@
+"""``mazearena compare RUN_DIR...``: runs side by side, offline, from their folders alone.
+
+Runs whose configs differ only in seed are one method (as in ``mazearena eval``). The report holds the
+learning curves of every method (mean over its seeds, with a band from the lowest to the highest seed), the
+final results side by side (from each run's ``report.json`` and, where present, its ``eval/summary.json``),
+and the probability that a run of one method beats a run of another on held-out success, with a bootstrap
+interval. Written to ``out`` as ``report.md``, ``summary.json`` and PNG plots.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+import tyro
+
+from mazearena.evaluation.evaluate import name_methods, task_key
+from mazearena.evaluation.metrics import probability_of_improvement, probability_of_improvement_ci
+from mazearena.evaluation.report import plot_curves
+from mazearena.training.config import load_config
+
+CURVES = (("eval/success_rate", "held-out success (evaluations during training)", "held-out success rate"),
+          ("episode/success", "training-episode success", "success rate"),
+          ("episode/win_rate", "training-game win rate", "win rate"),
+          ("episode/return", "training-episode return", "return"))  # fmt: skip
+
+
+@dataclass
+class CompareConfig:
+    """Compare runs: learning curves with bands over seeds, final results side by side, probability of
+    improvement; a Markdown report with plots."""
+
+    runs: tyro.conf.Positional[tuple[Path, ...]]
+    """Run folders (several seeds of one config count as one method)."""
+    out: Path | None = None
+    """Output folder (default: runs/compare-<time> beside the first run)."""
+    labels: tuple[str, ...] = ()
+    """Method names, one per method in order of first appearance (default: from the configs)."""
+    seed: int = 0
+    """Seed of the bootstrap."""
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("give at least one run folder")
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    config: object
+    metrics: list[dict]
+    report: dict | None
+    evaluation: dict | None
+    method: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def read_run(path: Path) -> RunInfo:
+    """What a run folder holds, or an error naming what is missing."""
+    path = Path(path)
+    if not (path / "config.yaml").exists():
+        raise ValueError(f"{str(path)!r} is not a run folder (no config.yaml)")
+    metrics_file = path / "metrics.jsonl"
+    if not metrics_file.exists():
+        raise ValueError(f"run {str(path)!r} has no metrics.jsonl: it never logged an iteration")
+    metrics = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    report = json.loads((path / "report.json").read_text()) if (path / "report.json").exists() else None
+    evaluation = path / "eval" / "summary.json"
+    return RunInfo(path, load_config(path / "config.yaml"), metrics, report,
+                   json.loads(evaluation.read_text()) if evaluation.exists() else None)  # fmt: skip
+
+
+def curve_rows(runs: list[RunInfo], key: str) -> list[dict]:
+    return [{"method": r.method, "run": r.name, "step": m["step"], "value": m[key]}
+            for r in runs for m in r.metrics if key in m]  # fmt: skip
+
+
+def final_rows(runs: list[RunInfo]) -> list[dict]:
+    """One row per run: its final results, with its clean-suite results from any of the runs' evaluations
+    (``mazearena eval`` of several runs writes them into the first run's folder)."""
+    evaluations = [r.evaluation for r in runs if r.evaluation is not None]
+    rows = []
+    for r in runs:
+        s = (r.report or {}).get("summary", {})
+        last = r.metrics[-1] if r.metrics else {}
+        row = {"method": r.method, "run": r.name, "seed": r.config.seed, "steps": last.get("step"),
+               "train_seconds": last.get("time"), "train_success": s.get("train_success"),
+               "test_success": s.get("test_success"), "generalisation_gap": s.get("generalisation_gap"),
+               "steps_to_95": s.get("steps_to_95")}  # fmt: skip
+        for evaluation in evaluations:
+            for c in evaluation["conditions"]:
+                if c["perturbation"] == "none" and r.name in c["success_per_run"]:
+                    row[f"eval/{c['suite']}/{c['mode']}"] = c["success_per_run"][r.name]
+        rows.append(row)
+    return rows
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def compare(cfg: CompareConfig) -> Path:
+    """Write the comparison of ``cfg.runs``; returns its folder."""
+    runs = [read_run(p) for p in cfg.runs]
+    if len({r.path.resolve() for r in runs}) < len(runs):
+        raise ValueError("a run folder is given twice")
+    tasks = {task_key(r.config): r for r in runs}
+    if len(tasks) > 1:
+        a, b = list(tasks.values())[:2]
+        raise ValueError(f"runs {a.name!r} and {b.name!r} were trained on different envs; compare runs of one env "
+                         "(maze, size and level split, or arena scenario)")
+    for r, method in zip(runs, name_methods(runs, cfg.labels), strict=True):
+        r.method = method
+    out = Path(cfg.out) if cfg.out else Path(cfg.runs[0]).parent / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    methods = list(dict.fromkeys(r.method for r in runs))
+    finals = final_rows(runs)
+    summary: dict = {"methods": methods, "runs": finals, "per_method": {}, "probability_of_improvement": [],
+                     "curves": {}}  # fmt: skip
+    columns = [k for k in dict.fromkeys(k for row in finals for k in row) if k not in ("method", "run", "seed")]
+    for m in methods:
+        mine = [row for row in finals if row["method"] == m]
+        summary["per_method"][m] = {"runs": len(mine)} | {c: _mean([row.get(c) for row in mine]) for c in columns}
+    scored = {m: [row["test_success"] for row in finals if row["method"] == m] for m in methods}
+    for x, y in permutations(methods, 2):
+        if all(v is not None for v in scored[x] + scored[y]) and scored[x] and scored[y]:
+            a, b = np.array(scored[x])[:, None], np.array(scored[y])[:, None]
+            low, high = probability_of_improvement_ci(a, b, reps=1000, seed=cfg.seed)
+            summary["probability_of_improvement"].append({"x": x, "y": y, "value": probability_of_improvement(a, b),
+                                                          "low": low, "high": high})  # fmt: skip
+    plots = {}
+    for key, title, ylabel in CURVES:
+        rows = curve_rows(runs, key)
+        if rows:
+            name = key.replace("/", "_") + ".png"
+            plot = plot_curves(rows, out / name, title, key="value", ylabel=ylabel)
+            if plot is not None:
+                plots[key] = (title, plot)
+                summary["curves"][key] = name
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / "report.md").write_text(markdown(summary, runs, plots))
+    return out
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, int) or abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def markdown(summary: dict, runs: list[RunInfo], plots: dict) -> str:
+    methods = summary["methods"]
+    lines = ["# Comparison", "", "Runs: " + "; ".join(
+        f"**{m}**: " + ", ".join(r.name for r in runs if r.method == m) for m in methods) + ".", ""]  # fmt: skip
+    columns = [c for c in next(iter(summary["per_method"].values())) if c != "runs"]
+    lines += ["## Final results (mean over each method's runs)", "",
+              "| method | runs | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
+    for m, row in summary["per_method"].items():
+        lines.append(f"| {m} | {row['runs']} | " + " | ".join(_fmt(row[c]) for c in columns) + " |")
+    lines += ["", "### Every run", "", "| method | run | seed | " + " | ".join(columns) + " |",
+              "|---|---|---:|" + "---:|" * len(columns)]
+    for row in summary["runs"]:
+        lines.append(f"| {row['method']} | {row['run']} | {row['seed']} | "
+                     + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
+    if summary["probability_of_improvement"]:
+        lines += ["", "## Probability of improvement", "",
+                  "P(a run of X has a higher held-out success than a run of Y), ties counting half, with a 95% "
+                  "bootstrap interval over runs (few seeds give wide intervals).", "",
+                  "| X | Y | P(X > Y) (95% CI) |", "|---|---|---:|"]  # fmt: skip
+        for p in summary["probability_of_improvement"]:
+            lines.append(f"| {p['x']} | {p['y']} | {p['value']:.3f} ({p['low']:.3f}–{p['high']:.3f}) |")
+    if plots:
+        band = "Mean over each method's runs; band from its lowest to its highest run."
+        lines += ["", "## Learning curves", "", band, ""]
+        for title, plot in plots.values():
+            lines += [f"![{title}]({plot.name})", ""]
+    return "\n".join(lines) + "\n"
