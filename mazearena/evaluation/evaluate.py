@@ -47,8 +47,8 @@ class EvalConfig:
     """Which checkpoint of each run."""
     seed: int = 10_000
     """Seed of the evaluation games and of its own RNG."""
-    num_envs: int = 128
-    """Games played at once."""
+    num_envs: int = 1024
+    """Games played at once (at most ``episodes``: every condition in one batch by default)."""
     cross_play_games: int = 64
     """Arenas, two or more runs: games per pair of runs in the cross-play matrix (0 = none)."""
     curve_episodes: int = 128

@@ -12,10 +12,23 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from mazearena.agents import batches
 from mazearena.evaluation.metrics import wilson_interval
 
 EPISODE_FIELDS = ("env_index", "level_id", "return", "length", "success", "terminated", "truncated")
 GAME_FIELDS = ("env_index", "level_id", "return", "length", "success", "winner", "terminated", "truncated")
+
+
+def _act_where_needed(act, obs, need: torch.Tensor, device, *extra):
+    """``act`` on the games that still owe episodes only (the others get action 0; their play is not
+    recorded), so a game that is done costs no forward pass."""
+    if bool(need.all()):
+        return act(obs, *extra)
+    idx = need.nonzero().squeeze(1).to(device)
+    chosen = act(batches.index(obs, idx), *(batches.index(e, idx) for e in extra))
+    actions = torch.zeros((need.shape[0], *chosen.shape[1:]), dtype=chosen.dtype, device=chosen.device)
+    actions[idx] = chosen
+    return actions
 
 
 def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None) -> dict:
@@ -30,7 +43,8 @@ def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: in
     slots = torch.arange(n_envs)
     obs, _ = env.reset()
     while bool((counts < per_env).any()):
-        obs, reward, terminated, truncated, info = env.step(act(obs))
+        actions = _act_where_needed(act, obs, counts < per_env, env.device)
+        obs, reward, terminated, truncated, info = env.step(actions)
         returns_now += reward.cpu()
         terminated, truncated = terminated.cpu(), truncated.cpu()
         done = terminated | truncated
@@ -63,7 +77,8 @@ def play_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episode
     obs, info = env.reset()
     alive = info["alive"]
     while bool((counts < per_env).any()):
-        obs, reward, terminated, truncated, info = env.step(act(obs, alive))
+        actions = _act_where_needed(act, obs, counts < per_env, env.device, alive)
+        obs, reward, terminated, truncated, info = env.step(actions)
         alive = info["alive"]
         returns_now += (reward * info["active"]).sum(1).cpu()
         done = info["_final_obs"].cpu()
