@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.10+:
 #   make train  create .venv, install mazearena, train PPO on 9x9 mazes (CPU, W&B offline), evaluate it on
-#               held-out levels, write runs/ppo-maze9-<time>/ (report.md, curve.png, episodes.gif, checkpoints)
+#               held-out levels, write runs/ppo-maze9-<time>/ (report.md, curve.png, episodes.gif, checkpoints),
+#               then run the evaluation suites and perturbations on it (runs/ppo-maze9-<time>/eval/)
 #   make test   create .venv, install mazearena[dev], run ruff and the test suite
 # make demo plays mazes with the built-in solver; make bench measures speed next to the peers.
 PYTHON ?= python3
@@ -23,8 +24,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
+RUN := ppo-maze9-$(shell date +%Y%m%d-%H%M%S)
 train: setup
-	$(BIN)/mazearena train --config configs/ppo_maze9.yaml --name ppo-maze9-$(shell date +%Y%m%d-%H%M%S)
+	$(BIN)/mazearena train --config configs/ppo_maze9.yaml --name $(RUN)
+	$(BIN)/mazearena eval runs/$(RUN)
 
 demo: setup
 	$(BIN)/mazearena demo

@@ -69,3 +69,16 @@ def test_bootstrap_intervals_are_seeded_cover_the_estimate_and_leave_the_global_
     assert bootstrap_mean_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
     with pytest.raises(ValueError, match="at least 2"):
         bootstrap_mean_ci([1.0])
+
+
+def test_probability_of_improvement_interval_is_seeded_and_brackets_the_estimate():
+    from mazearena.evaluation.metrics import probability_of_improvement_ci
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0.4, 1.0, (5, 3)), rng.uniform(0.0, 0.8, (5, 3))
+    low, high = probability_of_improvement_ci(x, y, seed=1)
+    assert (low, high) == probability_of_improvement_ci(x, y, seed=1)
+    assert low <= probability_of_improvement(x, y) <= high and high - low > 0.05
+    assert probability_of_improvement_ci(x + 2, y, seed=1) == (1.0, 1.0)  # every run better on every task
+    with pytest.raises(ValueError, match="same tasks"):
+        probability_of_improvement_ci(x, y[:, :2])
