@@ -100,12 +100,15 @@ def test_eval_goes_to_the_run_folder_by_default_through_the_cli(runs, tmp_path):
     run = shutil.copytree(runs["ppo0"], tmp_path / "copy")
     assert main(["eval", str(run), "--suites", "test", "--perturbations", "none", "--episodes", "8",
                  "--curve-episodes", "0", "--no-progress"]) == 0  # W&B offline, the default  # fmt: skip
-    assert (run / "eval" / "report.md").exists() and (run / "eval" / "wandb").exists()
+    assert (run / "eval" / "report.md").exists()
+    media = next((run / "eval" / "wandb").glob("offline-run-*/files/media"))  # the W&B eval job's tables and plots
+    assert list(media.glob("table/eval/conditions_*.table.json")) and list(media.glob("images/eval/intervals_*.png"))
 
 
 def test_arena_runs_get_games_cross_play_and_ratings(runs, tmp_path):
     out = evaluate(EvalConfig(runs=(runs["arena0"], runs["arena1"]), out=tmp_path, suites=("train", "test"),
-                              perturbations=("npc_sharpness",), cross_play_games=8, **FAST))  # fmt: skip
+                              perturbations=("npc_sharpness", "sticky_actions", "obs_dropout"), cross_play_games=8,
+                              **FAST))  # fmt: skip
     rows = rows_of(out / "episodes.csv")
     assert {"winner", "per_capita_return"} <= set(rows[0])
     r = rows[0]
@@ -116,7 +119,7 @@ def test_arena_runs_get_games_cross_play_and_ratings(runs, tmp_path):
     assert np.array(cross["win"]).shape == (2, 2) and cross["games_per_pair"] == 8
     assert (out / "cross_play.png").exists()
     assert "## Cross-play (teammates)" in (out / "report.md").read_text()
-    assert {r["perturbation"] for r in rows} == {"none", "npc_sharpness"}
+    assert {r["perturbation"] for r in rows} == {"none", "npc_sharpness", "sticky_actions", "obs_dropout"}
 
 
 def test_head_to_head_cross_play_of_self_play_runs_has_ratings(tmp_path):
