@@ -68,14 +68,18 @@ def make_policy(cfg: TrainConfig, envs) -> ActorCritic | QNetwork | MultiAgentAc
 def evaluate(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, episodes: int, seed: int) -> dict:
     """Success, return and length over ``episodes`` episodes on the training or the held-out levels."""
     envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
+    device = torch.device(cfg.device)
     policy.eval()
-    try:
-        if cfg.algo == "mappo":  # a policy trained as the other team (self-play) plays through the mirror
-            actor = TeamPolicy(policy, cfg.trained_team, cfg.scenario_team)
-            return run_games(envs, actor.act, episodes, cfg.scenario_team)
-        return run_episodes(envs, lambda obs: policy.act(obs), episodes)
-    finally:
-        policy.train()
+    # the policy samples from an RNG of its own: evaluating does not shift the training's random stream
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []), torch.no_grad():
+        torch.manual_seed(seed)
+        try:
+            if cfg.algo == "mappo":  # a policy trained as the other team (self-play) plays through the mirror
+                actor = TeamPolicy(policy, cfg.trained_team, cfg.scenario_team)
+                return run_games(envs, actor.act, episodes, cfg.scenario_team)
+            return run_episodes(envs, lambda obs: policy.act(obs), episodes)
+        finally:
+            policy.train()
 
 
 def _resolve(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:

@@ -68,6 +68,15 @@ def test_a_run_folder_holds_config_metrics_checkpoints_report_curve_video_and_wa
         train(TrainConfig(runs_dir=tmp_path, name="run", **TINY))
 
 
+def test_evaluating_during_training_does_not_change_training(tmp_path):
+    quiet = {**TINY, "video_episodes": 0}
+    a = train(TrainConfig(runs_dir=tmp_path, name="a", **{**quiet, "eval_every": 256}))
+    b = train(TrainConfig(runs_dir=tmp_path, name="b", **{**quiet, "eval_every": 0}))
+    strip = [[{k: v for k, v in r.items() if not k.startswith("eval/")} for r in metrics(run)] for run in (a, b)]
+    assert strip[0] == strip[1]
+    assert any("eval/success_rate" in r for r in metrics(a))
+
+
 def test_same_seed_same_training_curve(tmp_path):
     a = train(TrainConfig(runs_dir=tmp_path, name="a", seed=3, **{**TINY, "video_episodes": 0}))
     b = train(TrainConfig(runs_dir=tmp_path, name="b", seed=3, **{**TINY, "video_episodes": 0}))
