@@ -18,7 +18,7 @@ from mazearena.play import PlayConfig
 from mazearena.training.config import TrainConfig
 from mazearena.watch import WatchConfig
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (make, CI logs): wide tables
 
 
 def _progress() -> Progress:
@@ -109,7 +109,7 @@ def evaluate(cfg: EvalConfig) -> None:
     else:
         out = run_eval(cfg)
     summary = json.loads((out / "summary.json").read_text())
-    table = Table(title="held-out success per method (95% CI over pooled episodes)")
+    table = Table(title="success per method and suite, no perturbation (95% CI over pooled episodes)")
     for col in ("method", "mode", "suite", "episodes", "success (95% CI)", "mean return", "mean length"):
         table.add_column(col)
     for c in summary["conditions"]:
