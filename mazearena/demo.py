@@ -53,7 +53,8 @@ def evaluate(cfg: DemoConfig, policy_name: str, advance=None) -> dict:
     env = mazearena.make_vec(cfg.env, cfg.num_envs, seed=cfg.seed, size=cfg.size, start_level=cfg.start_level)
     engine = env.unwrapped.engine
     policy = SolverPolicy(engine) if policy_name == "solver" else RandomPolicy(engine, seed=cfg.seed)
-    return {"agent": policy_name, **run_episodes(env, lambda obs: policy(), cfg.episodes, advance)}
+    # the built-in policies read the engine's state and act for every game
+    return {"agent": policy_name, **run_episodes(env, lambda obs: policy(), cfg.episodes, advance, subset=False)}
 
 
 def record_solver(cfg: DemoConfig) -> list[np.ndarray]:

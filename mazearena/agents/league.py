@@ -272,7 +272,7 @@ def play_match(envs, red, blue, games: int) -> dict[str, float]:
     columns = SelfPlayVectorEnv._columns
 
     def act(obs, alive: torch.Tensor) -> torch.Tensor:
-        actions = torch.zeros(envs.num_envs, len(names), dtype=torch.long, device=envs.device)
+        actions = torch.zeros(alive.shape[0], len(names), dtype=torch.long, device=envs.device)  # rows still playing
         actions[:, red_cols] = red.act(columns(obs, red_cols), alive.index_select(1, red_cols))
         actions[:, blue_cols] = blue.act(columns(obs, blue_cols), alive.index_select(1, blue_cols))
         return actions

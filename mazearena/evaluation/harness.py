@@ -31,10 +31,13 @@ def _act_where_needed(act, obs, need: torch.Tensor, device, *extra):
     return actions
 
 
-def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None) -> dict:
+def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None,
+                  subset: bool = True) -> dict:  # fmt: skip
     """Play ``episodes`` episodes (rounded up to a multiple of ``env.num_envs``) on a mazearena vector env;
-    ``act(obs)`` returns a batch of actions. Returns one list per field of :data:`EPISODE_FIELDS`, in the order
-    the episodes ended. ``advance(k)`` is called as ``k`` more episodes end (a progress bar)."""
+    ``act(obs)`` returns a batch of actions, for the rows of ``obs`` it is given: the games that still owe
+    episodes (``subset=False``: always every game, for policies that read the engine rather than ``obs``).
+    Returns one list per field of :data:`EPISODE_FIELDS`, in the order the episodes ended. ``advance(k)`` is
+    called as ``k`` more episodes end (a progress bar)."""
     n_envs = env.num_envs
     per_env = math.ceil(episodes / n_envs)
     counts = torch.zeros(n_envs, dtype=torch.long)
@@ -43,8 +46,8 @@ def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: in
     slots = torch.arange(n_envs)
     obs, _ = env.reset()
     while bool((counts < per_env).any()):
-        actions = _act_where_needed(act, obs, counts < per_env, env.device)
-        obs, reward, terminated, truncated, info = env.step(actions)
+        need = counts < per_env if subset else torch.ones(n_envs, dtype=torch.bool)
+        obs, reward, terminated, truncated, info = env.step(_act_where_needed(act, obs, need, env.device))
         returns_now += reward.cpu()
         terminated, truncated = terminated.cpu(), truncated.cpu()
         done = terminated | truncated
@@ -114,9 +117,10 @@ def summarise(records: dict) -> dict:
     return out
 
 
-def run_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None) -> dict:
+def run_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None,
+                 subset: bool = True) -> dict:  # fmt: skip
     """:func:`summarise` of :func:`play_episodes`."""
-    return summarise(play_episodes(env, act, episodes, advance))
+    return summarise(play_episodes(env, act, episodes, advance, subset))
 
 
 def run_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int) -> dict:
