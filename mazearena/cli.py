@@ -16,6 +16,7 @@ from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
 from mazearena.play import PlayConfig
 from mazearena.training.config import TrainConfig
+from mazearena.training.sweep import SweepConfig
 from mazearena.watch import WatchConfig
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (make, CI logs): wide tables
@@ -144,14 +145,36 @@ def compare(cfg: CompareConfig) -> None:
     console.print(f"wrote {out}/report.md, summary.json and learning-curve plots")
 
 
+def sweep(cfg: SweepConfig) -> None:
+    import json
+
+    from mazearena.training.sweep import sweep as run_sweep
+
+    out = run_sweep(cfg)
+    result = json.loads((out / "sweep.json").read_text())
+    table = Table(title=f"sweep {out.name}: configurations by IQM of success (train and held-out suites)")
+    for col in ("rank", "configuration", "runs", "IQM (95% CI)"):
+        table.add_column(col)
+    for i, r in enumerate(result["ranking"], 1):
+        iqm = r["iqm"]
+        interval = f"{iqm['value']:.3f} ({iqm['low']:.3f}–{iqm['high']:.3f})"
+        table.add_row(str(i), r["configuration"], str(r["runs"]), interval)
+    console.print(table)
+    for c in result["crashed"]:
+        console.print(f"[red]crashed[/]: {c['trial']}: {c['error']}", highlight=False)
+    if result["unfinished"]:
+        console.print(f"{len(result['unfinished'])} trials unfinished: run again with --resume")
+    console.print(f"wrote {out}/sweep.md, sweep.json, sweep.png; trials in {out}/")
+
+
 def _advance(bar: Progress, task):
     return lambda k=1: bar.advance(task, k)
 
 
-COMMANDS = {"train": train, "eval": evaluate, "compare": compare, "watch": watch, "demo": demo, "play": play,
-            "bench": bench}  # fmt: skip
-CONFIGS = {"train": TrainConfig, "eval": EvalConfig, "compare": CompareConfig, "watch": WatchConfig, "demo": DemoConfig,
-           "play": PlayConfig, "bench": BenchConfig}  # fmt: skip
+COMMANDS = {"train": train, "eval": evaluate, "compare": compare, "sweep": sweep, "watch": watch, "demo": demo,
+            "play": play, "bench": bench}  # fmt: skip
+CONFIGS = {"train": TrainConfig, "eval": EvalConfig, "compare": CompareConfig, "sweep": SweepConfig,
+           "watch": WatchConfig, "demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}  # fmt: skip
 
 
 def _shorthands(args: list[str]) -> list[str]:

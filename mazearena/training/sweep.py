@@ -1,0 +1,270 @@
+"""``mazearena sweep CONFIG --seeds N --param name=v1,v2 ...``: hyperparameters × seeds as Ray Tune trials.
+
+Every trial is an ordinary run folder (``runs/<sweep>/<trial>/``) and a W&B run in the sweep's group; after
+training, each trial is evaluated by the harness on the training and held-out suites. The sweep then
+ranks the configurations by the IQM of their runs' success over those suites, with stratified-bootstrap
+95% intervals (``runs/<sweep>/sweep.md``, ``sweep.json``, ``sweep.png``). Ray runs the trials on this
+machine by default, or on an existing cluster with ``--address``. A trial that crashes is reported and
+does not stop the others; running the same sweep again with ``--resume`` skips finished trials and continues
+unfinished ones from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import tyro
+import yaml
+
+from mazearena.training.config import TrainConfig, from_dict
+
+DONE = "trial.json"
+
+
+@dataclass
+class SweepConfig:
+    """Train every combination of hyperparameter values × seeds as Ray Tune trials; rank the configurations."""
+
+    config: tyro.conf.Positional[Path]
+    """Training config (YAML, as configs/*.yaml) the trials start from."""
+    seeds: int = 3
+    """Seeds per configuration (seed, seed + 1, ...)."""
+    param: tuple[str, ...] = ()
+    """Values to sweep, ``name=v1,v2,...`` with dotted names of training options (``ppo.learning_rate=3e-4,1e-3``);
+    repeat the option for more. The grid is every combination."""
+    name: str = ""
+    """Sweep name: its folder under runs_dir and its W&B group (default: config name and time)."""
+    runs_dir: Path = Path("runs")
+    """Where the sweep folder is made."""
+    address: str = ""
+    """Ray cluster to run on (``auto`` or ``ray://host:10001``); empty: a local Ray on this machine."""
+    cpus_per_trial: float = 1.0
+    """CPUs Ray reserves per trial (trials run side by side as the machine allows)."""
+    gpus_per_trial: float = 0.0
+    """GPUs per trial (fractions share one); trials with GPUs train on ``cuda``."""
+    max_concurrent: int = 0
+    """Trials at once at most (0: as many as the resources allow)."""
+    eval_episodes: int = 128
+    """Episodes per suite (train, test) in each trial's evaluation."""
+    resume: bool = False
+    """Continue the sweep of this name: finished trials are kept, unfinished ones resume from their checkpoint."""
+    wandb_mode: Literal["offline", "online", "disabled"] = "offline"
+    """W&B mode of the trials (each a run in the sweep's group)."""
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        if self.eval_episodes < 1:
+            raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
+        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
+            raise ValueError("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
+        if not Path(self.config).is_file():
+            raise ValueError(f"config {str(self.config)!r} is not a file")
+
+
+def parse_params(params: tuple[str, ...]) -> dict[str, list[Any]]:
+    """``{"ppo.learning_rate": [0.0003, 0.001]}`` from ``name=v1,v2`` strings (values read as YAML)."""
+    out: dict[str, list[Any]] = {}
+    for item in params:
+        name, eq, values = item.partition("=")
+        if not eq or not name or not values:
+            raise ValueError(f"--param must look like name=value1,value2; got {item!r}")
+        if name in out:
+            raise ValueError(f"--param {name} is given twice")
+        if name in ("seed", "name", "runs_dir", "resume"):
+            raise ValueError(f"--param {name}: the sweep sets {name} itself")
+        out[name] = [_value(v) for v in values.split(",")]
+    return out
+
+
+def _value(text: str) -> Any:
+    """A parameter value: a number where it reads as one (``3e-4`` too, which YAML would keep as text), else
+    YAML (``null``, ``true``, strings)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return yaml.safe_load(text)
+
+
+def _set(data: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        data = data.setdefault(key, {})
+        if not isinstance(data, dict):
+            raise ValueError(f"--param {dotted}: {key} is not a section of the training config")
+    data[keys[-1]] = value
+
+
+def _label(values: dict[str, Any]) -> str:
+    return ",".join(f"{k.split('.')[-1]}={v}" for k, v in values.items()) or "base"
+
+
+def plan(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
+    """Every trial: its configuration label, the values it sets, its seed and its training config (as a dict),
+    each config checked by building it (a bad value is named before anything runs)."""
+    base = yaml.safe_load(Path(cfg.config).read_text()) or {}
+    params = parse_params(cfg.param)
+    first_seed = int(base.get("seed", 0))
+    trials = []
+    for combo in itertools.product(*params.values()) if params else [()]:
+        values = dict(zip(params, combo, strict=True))
+        for k in range(cfg.seeds):
+            data = copy.deepcopy(base)
+            for name, value in values.items():
+                _set(data, name, value)
+            seed = first_seed + k
+            trial = f"{_label(values)},seed={seed}".replace("/", "_")
+            data |= {"seed": seed, "name": trial, "runs_dir": str(sweep_dir.resolve()), "progress": False,
+                     "wandb_group": sweep_dir.name, "wandb_mode": cfg.wandb_mode, "resume": None}  # fmt: skip
+            if cfg.gpus_per_trial > 0:
+                data["device"] = "cuda"
+            try:
+                from_dict(TrainConfig, data)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"trial {trial}: {e}") from None
+            trials.append({"label": _label(values), "values": values, "seed": seed, "trial": trial, "config": data})
+    return trials
+
+
+def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train one trial (resuming its run folder if it holds a checkpoint) and evaluate it; writes
+    ``trial.json`` in the run folder when done and returns what it holds."""
+    import torch
+
+    from mazearena.evaluation.evaluate import EvalConfig, evaluate
+    from mazearena.training.train import train
+
+    data = dict(spec["config"])
+    run_dir = Path(data["runs_dir"]) / data["name"]
+    done = run_dir / DONE
+    if done.exists():
+        return json.loads(done.read_text())
+    (run_dir / "error.txt").unlink(missing_ok=True)  # a crashed trial is tried again
+    torch.set_num_threads(max(1, int(spec.get("threads", 1))))
+    if (run_dir / "checkpoints" / "last.pt").exists():
+        data["resume"] = str(run_dir)
+    start = time.time()
+    train(from_dict(TrainConfig, data))
+    evaluate(EvalConfig(runs=(run_dir,), suites=("train", "test"), perturbations=("none",),
+                        episodes=spec["eval_episodes"], curve_episodes=0, wandb_mode=data["wandb_mode"],
+                        progress=False))  # fmt: skip
+    summary = json.loads((run_dir / "eval" / "summary.json").read_text())
+    success = {c["suite"]: c["success_rate"] for c in summary["conditions"]}
+    result = {"trial": spec["trial"], "label": spec["label"], "values": spec["values"], "seed": spec["seed"],
+              "run": str(run_dir), "success": success, "seconds": time.time() - start}  # fmt: skip
+    done.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _trainable(config: dict[str, Any]) -> None:
+    """The Ray Tune function trainable: one trial; a crash is recorded in the run folder, then raised."""
+    from ray import tune
+
+    spec = config["spec"]
+    try:
+        result = run_trial(spec)
+    except BaseException:
+        run_dir = Path(spec["config"]["runs_dir"]) / spec["config"]["name"]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "error.txt").write_text(traceback.format_exc())
+        raise
+    tune.report({"test_success": result["success"].get("test", 0.0),
+                 "train_success": result["success"].get("train", 0.0)})  # fmt: skip
+
+
+def sweep(cfg: SweepConfig) -> Path:
+    """Run the sweep ``cfg`` describes; returns its folder (which holds sweep.md/json/png)."""
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise ValueError("mazearena sweep runs on Ray Tune, which is not installed: pip install 'mazearena[sweep]'") \
+            from None  # fmt: skip
+
+    name = cfg.name or f"sweep-{Path(cfg.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    sweep_dir = (Path(cfg.runs_dir) / name).resolve()
+    if sweep_dir.exists() and not cfg.resume and any(sweep_dir.iterdir()):
+        raise ValueError(f"sweep folder {str(sweep_dir)!r} already exists: pass --resume to continue it, or another "
+                         "--name")  # fmt: skip
+    trials = plan(cfg, sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "sweep_config.json").write_text(json.dumps({"config": str(cfg.config), "seeds": cfg.seeds,
+                                                              "param": list(cfg.param)}, indent=2))  # fmt: skip
+    threads = max(1, int(cfg.cpus_per_trial))
+    specs = [t | {"eval_episodes": cfg.eval_episodes, "threads": threads} for t in trials]
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=cfg.address or None, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)  # fmt: skip
+    try:
+        trainable = tune.with_resources(_trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"spec": tune.grid_search(specs)},
+            tune_config=tune.TuneConfig(max_concurrent_trials=cfg.max_concurrent or None),
+            run_config=tune.RunConfig(name="ray", storage_path=str(sweep_dir), verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
+        )  # fmt: skip
+        tuner.fit()  # errors of trials are collected below, from the run folders
+    finally:
+        if started:
+            ray.shutdown()
+    write_summary(sweep_dir, trials)
+    return sweep_dir
+
+
+def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
+    """Rank the configurations by the IQM of their runs' success over the train and test suites (stratified
+    bootstrap 95% CIs); list crashed and unfinished trials. Writes sweep.json, sweep.md and sweep.png."""
+    from mazearena.evaluation.report import plot_intervals, read_csv, summarise
+
+    rows, finished, crashed, missing = [], [], [], []
+    for t in trials:
+        run_dir = sweep_dir / t["trial"]
+        if (run_dir / DONE).exists():
+            for row in read_csv(run_dir / "eval" / "episodes.csv"):
+                rows.append(row | {"method": t["label"], "severity": float(row["severity"])})
+            finished.append(t["trial"])
+        elif (run_dir / "error.txt").exists():
+            crashed.append({"trial": t["trial"], "error": (run_dir / "error.txt").read_text().strip().splitlines()[-1]})
+        else:
+            missing.append(t["trial"])
+    result: dict[str, Any] = {"finished": finished, "crashed": crashed, "unfinished": missing, "ranking": []}
+    lines = [f"# Sweep {sweep_dir.name}", "", f"{len(finished)} of {len(trials)} trials finished"
+             + (f", {len(crashed)} crashed" if crashed else "") + (f", {len(missing)} unfinished" if missing else "")
+             + ".", ""]  # fmt: skip
+    if rows:
+        summary = summarise(rows)
+        mode = summary["modes"][0]
+        ranking = sorted(summary["methods"], key=lambda m: -summary["aggregates"][m][mode]["iqm"]["value"])
+        for m in ranking:
+            agg = summary["aggregates"][m][mode]
+            result["ranking"].append({"configuration": m, "runs": agg["runs"], "iqm": agg["iqm"], "mean": agg["mean"]})
+        lines += ["Configurations ranked by the IQM of their runs' success on the training and held-out suites, "
+                  "95% stratified bootstrap intervals.", "",
+                  "| rank | configuration | runs | IQM (95% CI) | mean (95% CI) |",
+                  "|---:|---|---:|---:|---:|"]  # fmt: skip
+        for i, r in enumerate(result["ranking"], 1):
+            iqm, mean = r["iqm"], r["mean"]
+            lines.append(f"| {i} | {r['configuration']} | {r['runs']} | {iqm['value']:.3f} ({iqm['low']:.3f}–"
+                         f"{iqm['high']:.3f}) | {mean['value']:.3f} ({mean['low']:.3f}–{mean['high']:.3f}) |")
+        summary["methods"] = ranking
+        plot_intervals(summary, sweep_dir / "sweep.png")
+        lines += ["", "![configurations](sweep.png)"]
+    if crashed:
+        lines += ["", "## Crashed trials", "", *[f"- {c['trial']}: {c['error']}" for c in crashed]]
+    if missing:
+        lines += ["", "## Unfinished trials", "", *[f"- {m}" for m in missing],
+                  "", "Run the same command with --resume to finish them."]  # fmt: skip
+    (sweep_dir / "sweep.json").write_text(json.dumps(result, indent=2))
+    (sweep_dir / "sweep.md").write_text("\n".join(lines) + "\n")
+    return result

@@ -1,0 +1,58 @@
+"""``mazearena sweep``: a tiny local Ray Tune sweep end to end, a crashing trial, resuming, bad parameters."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mazearena.cli import main
+from mazearena.training.sweep import SweepConfig, parse_params, plan
+
+TINY = {"algo": "ppo", "total_timesteps": 256, "env": {"size": 7, "num_levels": 20},
+        "ppo": {"num_envs": 8, "num_steps": 16, "num_minibatches": 2}, "checkpoint_every": 128, "eval_every": 0,
+        "video_episodes": 0}  # fmt: skip
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def test_a_tiny_sweep_runs_trials_reports_a_crash_ranks_and_resumes(config, tmp_path):
+    pytest.importorskip("ray.tune")
+    args = ["sweep", str(config), "--seeds", "1", "--param", "init_from=null,/no/such/run", "--name", "s",
+            "--runs-dir", str(tmp_path), "--eval-episodes", "8", "--wandb-mode", "disabled"]  # fmt: skip
+    assert main(args) == 0
+    sweep_dir = tmp_path / "s"
+    result = json.loads((sweep_dir / "sweep.json").read_text())
+    assert result["finished"] == ["init_from=None,seed=0"]
+    assert [c["trial"] for c in result["crashed"]] == ["init_from=_no_such_run,seed=0"]  # reported, not fatal
+    assert "does not exist" in result["crashed"][0]["error"]
+    assert [r["configuration"] for r in result["ranking"]] == ["init_from=None"]
+    trial = sweep_dir / "init_from=None,seed=0"
+    for name in ("config.yaml", "checkpoints/last.pt", "eval/summary.json", "trial.json"):
+        assert (trial / name).exists(), name
+    assert yaml.safe_load((trial / "config.yaml").read_text())["wandb_group"] == "s"  # the sweep's W&B group
+    assert "Crashed trials" in (sweep_dir / "sweep.md").read_text() and (sweep_dir / "sweep.png").exists()
+    finished_at = (trial / "trial.json").stat().st_mtime
+    assert main(args) == 2  # the folder exists: resume or another name
+    assert main([*args, "--resume"]) == 0  # finished trials are kept, the crashed one is tried again
+    assert (trial / "trial.json").stat().st_mtime == finished_at
+    assert len(json.loads((sweep_dir / "sweep.json").read_text())["crashed"]) == 1
+
+
+def test_sweep_parameters_are_checked_before_anything_runs(config, tmp_path):
+    assert parse_params(("ppo.learning_rate=3e-4,0.001", "backbone=cnn,mlp")) == {
+        "ppo.learning_rate": [3e-4, 0.001], "backbone": ["cnn", "mlp"]}  # fmt: skip
+    trials = plan(SweepConfig(config=config, seeds=2, param=("backbone=cnn,mlp",)), tmp_path / "s")
+    assert [t["trial"] for t in trials] == ["backbone=cnn,seed=0", "backbone=cnn,seed=1", "backbone=mlp,seed=0",
+                                            "backbone=mlp,seed=1"]  # fmt: skip
+    for bad, match in (("ppo.learning_rat=0.1", "unknown PPOConfig field"), ("backbone=lstm", "backbone must be"),
+                       ("seed=1,2", "the sweep sets seed"), ("lr", "name=value1,value2")):  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            plan(SweepConfig(config=config, param=(bad,)), tmp_path / "s")
+    with pytest.raises(ValueError, match="is not a file"):
+        SweepConfig(config=tmp_path / "missing.yaml")
