@@ -18,11 +18,9 @@ from pathlib import Path
 
 import torch
 import tyro
-from timing import rates, write
+from timing import write
 
-from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
-from mazearena.agents.sb3 import arena_vec_env, policy_kwargs
-from mazearena.envs import arena_v0
+from mazearena.bench_train import mappo_ours, mappo_sb3
 
 
 @dataclass
@@ -44,41 +42,11 @@ class Args:
 
 
 def ours(args: Args, centralized: bool) -> list[float]:
-    torch.manual_seed(0)
-    cfg = MAPPOConfig(num_envs=args.num_envs, num_steps=args.num_steps, centralized_critic=centralized)
-    envs = arena_v0.vector_env(args.num_envs, seed=0, scenario=args.scenario)
-    policy = MultiAgentActorCritic(envs.single_observation_space, envs.state_space, envs.num_agents,
-                                   envs.single_action_space.n, centralized_critic=centralized)  # fmt: skip
-    algo = MAPPO(cfg, envs, policy, torch.device("cpu"), total_iterations=10**6)
-    algo.iteration()  # warm-up
-
-    def work() -> int:
-        before = algo.global_step
-        for _ in range(args.iterations):
-            algo.iteration()
-        return (algo.global_step - before) * envs.num_agents
-
-    return rates(work, args.repeats)
+    return mappo_ours(args.scenario, args.num_envs, args.num_steps, args.iterations, args.repeats, centralized)
 
 
 def sb3(args: Args) -> list[float]:
-    from stable_baselines3 import PPO
-
-    env = arena_vec_env(args.num_envs, args.scenario, seed=0)
-    agents = env.num_envs // args.num_envs
-    cfg = MAPPOConfig()
-    batch = env.num_envs * args.num_steps // cfg.num_minibatches
-    model = PPO("MlpPolicy", env, n_steps=args.num_steps, batch_size=batch,
-                n_epochs=cfg.update_epochs, learning_rate=cfg.learning_rate, ent_coef=cfg.ent_coef,
-                policy_kwargs=policy_kwargs("cnn"), device="cpu")  # fmt: skip
-    per_run = args.iterations * args.num_envs * args.num_steps * agents
-    model.learn(args.num_envs * args.num_steps * agents)  # warm-up
-
-    def work() -> int:
-        model.learn(per_run, reset_num_timesteps=False)
-        return per_run
-
-    return rates(work, args.repeats)
+    return mappo_sb3(args.scenario, args.num_envs, args.num_steps, args.iterations, args.repeats)
 
 
 def main(args: Args) -> dict:

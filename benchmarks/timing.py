@@ -1,21 +1,9 @@
-"""What the training benchmarks share: timed repeats of a piece of work, and writing the result files."""
+"""What the benchmark scripts share: writing the result files (timed repeats: ``mazearena.bench_train.rates``)."""
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
-
-
-def rates(work: Callable[[], float], repeats: int) -> list[float]:
-    """Steps per second of ``repeats`` timed calls of ``work``, which returns how many steps it did."""
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        steps = work()
-        out.append(steps / (time.perf_counter() - start))
-    return out
 
 
 def write(out: Path, name: str, report: dict, md: str) -> None:

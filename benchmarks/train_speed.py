@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 import tyro
-from timing import rates, write
+from timing import write
 
 import mazearena
-from mazearena.agents.dqn import DQN, DQNConfig, QNetwork
-from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
-from mazearena.agents.sb3 import policy_kwargs
+from mazearena.agents.dqn import QNetwork
+from mazearena.agents.ppo import ActorCritic
+from mazearena.bench_train import dqn_ours, dqn_sb3, ppo_ours, ppo_sb3, rates
 
 
 @dataclass
@@ -52,82 +52,21 @@ class Args:
 
 
 def ours(args: Args) -> list[float]:
-    torch.manual_seed(0)
-    cfg = PPOConfig(num_envs=args.num_envs, num_steps=args.num_steps)
-    envs = mazearena.make_vec("mazearena/Maze-v0", args.num_envs, seed=0, size=args.size, num_levels=500)
-    policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, args.backbone)
-    algo = PPO(cfg, envs, policy, torch.device("cpu"), total_iterations=10**6)
-    algo.iteration()  # warm-up
-
-    def work() -> int:
-        before = algo.global_step
-        for _ in range(args.iterations):
-            algo.iteration()
-        return algo.global_step - before
-
-    return rates(work, args.repeats)
+    return ppo_ours(args.size, args.backbone, args.num_envs, args.num_steps, args.iterations, args.repeats)
 
 
 def sb3(args: Args) -> list[float]:
-    from stable_baselines3 import PPO as SB3PPO
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    env = make_vec_env("mazearena/Maze-v0", n_envs=args.num_envs, seed=0, vec_env_cls=DummyVecEnv,
-                       env_kwargs={"size": args.size, "num_levels": 500})  # fmt: skip
-    cfg = PPOConfig()
-    model = SB3PPO("MlpPolicy", env, n_steps=args.num_steps, batch_size=args.num_envs * args.num_steps // 4,
-                   n_epochs=cfg.update_epochs, learning_rate=cfg.learning_rate, ent_coef=cfg.ent_coef,
-                   policy_kwargs=policy_kwargs(args.backbone), seed=0, device="cpu")  # fmt: skip
-    per_run = args.iterations * args.num_envs * args.num_steps
-    model.learn(args.num_envs * args.num_steps)  # warm-up
-
-    def work() -> int:
-        model.learn(per_run, reset_num_timesteps=False)
-        return per_run
-
-    return rates(work, args.repeats)
+    return ppo_sb3(args.size, args.backbone, args.num_envs, args.num_steps, args.iterations, args.repeats)
 
 
 def ours_dqn(args: Args) -> list[float]:
-    torch.manual_seed(0)
     steps = args.num_envs * args.num_steps  # env steps per timed iteration, as for PPO
-    cfg = DQNConfig(num_envs=args.dqn_envs, batch_size=args.dqn_batch, learning_starts=steps)
-    envs = mazearena.make_vec("mazearena/Maze-v0", cfg.num_envs, seed=0, size=args.size, num_levels=500)
-    q = QNetwork(envs.single_observation_space, envs.single_action_space.n, args.backbone)
-    algo = DQN(cfg, envs, q, torch.device("cpu"), total_steps=10**7)
-    algo.iteration(2 * steps)  # warm-up: fills the buffer past learning_starts
-
-    def work() -> int:
-        before = algo.global_step
-        for _ in range(args.iterations):
-            algo.iteration(steps)
-        return algo.global_step - before
-
-    return rates(work, args.repeats)
+    return dqn_ours(args.size, args.backbone, args.dqn_envs, steps, args.dqn_batch, args.iterations, args.repeats)
 
 
 def sb3_dqn(args: Args) -> list[float]:
-    from stable_baselines3 import DQN as SB3DQN
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
     steps = args.num_envs * args.num_steps
-    env = make_vec_env("mazearena/Maze-v0", n_envs=args.dqn_envs, seed=0, vec_env_cls=DummyVecEnv,
-                       env_kwargs={"size": args.size, "num_levels": 500})  # fmt: skip
-    cfg = DQNConfig()
-    model = SB3DQN("MlpPolicy", env, buffer_size=cfg.buffer_size, learning_starts=steps, batch_size=args.dqn_batch,
-                   train_freq=1, gradient_steps=1, target_update_interval=cfg.target_update_every,
-                   learning_rate=cfg.learning_rate, policy_kwargs=policy_kwargs(args.backbone), seed=0,
-                   device="cpu")  # fmt: skip
-    model.learn(2 * steps)  # warm-up
-    per_run = args.iterations * steps
-
-    def work() -> int:
-        model.learn(per_run, reset_num_timesteps=False)
-        return per_run
-
-    return rates(work, args.repeats)
+    return dqn_sb3(args.size, args.backbone, args.dqn_envs, steps, args.dqn_batch, args.iterations, args.repeats)
 
 
 def network_floor(args: Args) -> dict[str, float]:

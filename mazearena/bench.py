@@ -49,6 +49,16 @@ class BenchConfig:
     """Approximate length of one timed run."""
     peers: bool = True
     """Also measure the peers that are installed."""
+    trainers: bool = True
+    """Also time our trainers next to theirs: PPO and DQN vs Stable-Baselines3, multi-agent PPO vs SuperSuit + SB3."""
+    train_envs: tuple[int, ...] = (16, 64)
+    """PPO batch sizes timed (the train-steps/s scaling curve); the last one is used for the peers and MAPPO."""
+    train_steps: int = 64
+    """Rollout steps per env of a PPO / MAPPO iteration."""
+    train_size: int = 9
+    """Maze side of the trainer benchmarks."""
+    train_repeats: int = 3
+    """Timed runs per trainer figure (one iteration each); the median is reported."""
     out: Path = Path("runs/bench")
     """Folder for bench.json and bench.md."""
 
@@ -65,6 +75,11 @@ class BenchConfig:
             raise ValueError(f"repeats must be >= 1, got {self.repeats}")
         if not self.seconds > 0:
             raise ValueError(f"seconds must be > 0, got {self.seconds}")
+        if self.trainers and (not self.train_envs or any(n < 1 for n in self.train_envs)):
+            raise ValueError(f"train_envs must be a non-empty list of ints >= 1, got {self.train_envs}")
+        for name in ("train_steps", "train_repeats"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass
@@ -76,6 +91,28 @@ class Row:
     note: str = ""
     agents: int | None = None
     """Arena rows: agents simulated per step (peers are matched on it)."""
+    num_envs: int | None = None
+    """Games (or PPO envs) in the batch, for the scaling curves."""
+    bytes_per_env: float | None = None
+    """Engine state held per game (tensors of the engine and its level cache)."""
+
+
+def state_bytes(obj, seen: set | None = None) -> int:
+    """Bytes of the tensors an object holds (in attributes, dicts and lists, one level of objects deep),
+    each storage counted once."""
+    seen = set() if seen is None else seen
+    total = 0
+    values = vars(obj).values() if hasattr(obj, "__dict__") else obj.values() if isinstance(obj, dict) else obj
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            key = v.untyped_storage().data_ptr()
+            if key not in seen:
+                seen.add(key)
+                total += v.untyped_storage().nbytes()
+        elif isinstance(v, (dict, list, tuple)) or (hasattr(v, "__dict__") and type(v).__module__.startswith(
+                "mazearena")):  # fmt: skip
+            total += state_bytes(v, seen) if v is not obj else 0
+    return total
 
 
 def _timed(run_steps, steps: int, repeats: int) -> list[float]:
@@ -153,7 +190,9 @@ def bench_vector(cfg: BenchConfig, num_envs: int) -> Row:
         return calls * num_envs
 
     rates = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs), cfg.repeats)
-    return Row(f"mazearena vector env, {num_envs} envs ({cfg.device})", statistics.median(rates), rates)
+    memory = state_bytes(env.unwrapped.engine) / num_envs
+    return Row(f"mazearena vector env, {num_envs} envs ({cfg.device})", statistics.median(rates), rates,
+               num_envs=num_envs, bytes_per_env=memory)  # fmt: skip
 
 
 ARENA_SIZE = 15
@@ -179,7 +218,8 @@ def bench_arena_vector(cfg: BenchConfig, mode: str, num_envs: int) -> Row:
 
     rates = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs * 16), cfg.repeats)
     name = f"mazearena arena {mode} 8v8, {num_envs} games = {16 * num_envs} agents ({cfg.device})"
-    return Row(name, statistics.median(rates), rates, agents=16 * num_envs)
+    return Row(name, statistics.median(rates), rates, agents=16 * num_envs, num_envs=num_envs,
+               bytes_per_env=state_bytes(env.engine) / num_envs)  # fmt: skip
 
 
 def _parallel_runner(env, seed: int):
@@ -237,6 +277,46 @@ def bench_magent2(cfg: BenchConfig, map_size: int) -> Row:
     return Row(name.replace("),", f": {agents} agents),"), statistics.median(rates), rates, agents=agents)
 
 
+def _trainer_row(name: str, measure, num_envs: int | None = None, missing: str = "") -> Row:
+    """A trainer figure, or the peer reported missing when its package is not installed."""
+    try:
+        runs = measure()
+    except ImportError as e:
+        return Row(name, None, note=f"missing: {missing or e.name} ({e})")
+    return Row(name, statistics.median(runs), runs, num_envs=num_envs)
+
+
+def trainer_tasks(cfg: BenchConfig) -> list[tuple[str, object]]:
+    """(key, measure) of every trainer row: our PPO at each batch size and SB3's at the largest, double DQN
+    and SB3's DQN, our IPPO and MAPPO and the SuperSuit + SB3 recipe."""
+    from mazearena import bench_train as bt
+
+    size, steps, reps, dev = cfg.train_size, cfg.train_steps, cfg.train_repeats, cfg.device
+    n = cfg.train_envs[-1]
+    tasks = [(f"ppo-{k}", lambda k=k: _trainer_row(f"mazearena PPO, {k} envs x {steps} steps ({dev})",
+                                                  lambda: bt.ppo_ours(size, "cnn", k, steps, 1, reps, dev), k))
+             for k in cfg.train_envs]  # fmt: skip
+    dqn_steps = n * steps // 4
+    if cfg.peers:
+        tasks.append((f"sb3-ppo-{n}", lambda: _trainer_row(f"Stable-Baselines3 PPO, {n} envs x {steps} steps",
+                                                           lambda: bt.ppo_sb3(size, "cnn", n, steps, 1, reps), n)))
+    tasks.append(("dqn", lambda: _trainer_row(f"mazearena double DQN, 16 envs, {dqn_steps} steps ({dev})",
+                                              lambda: bt.dqn_ours(size, "cnn", 16, dqn_steps, 256, 1, reps, dev))))
+    if cfg.peers:
+        tasks.append(("sb3-dqn", lambda: _trainer_row(f"Stable-Baselines3 DQN, 16 envs, {dqn_steps} steps",
+                                                      lambda: bt.dqn_sb3(size, "cnn", 16, dqn_steps, 256, 1, reps))))
+    scenario = "tag_2v1_vs_fleeing_npc"
+    for key, central, what in (("ippo", False, "IPPO"), ("mappo", True, "MAPPO, centralised critic")):
+        tasks.append((key, lambda c=central, w=what: _trainer_row(
+            f"mazearena {w}, tag 2v1, {n} games x {steps} steps, agent-steps ({dev})",
+            lambda: bt.mappo_ours(scenario, n, steps, 1, reps, c, dev), n)))  # fmt: skip
+    if cfg.peers:
+        tasks.append(("supersuit-sb3", lambda: _trainer_row(
+            f"PettingZoo -> SuperSuit -> SB3 PPO, tag 2v1, {n} games x {steps} steps, agent-steps",
+            lambda: bt.mappo_sb3(scenario, n, steps, 1, reps), n, missing="supersuit")))  # fmt: skip
+    return tasks
+
+
 # MAgent2 battle maps measured: 162 agents (its default) and about 4,000 (to match large arena batches).
 MAGENT2_MAPS = (45, 226)
 
@@ -248,6 +328,12 @@ def _peer_of(key: str, row: Row, rows: dict[str, Row]) -> str | None:
         return "minigrid"
     if key == "arena-pz":
         return "mpe2"
+    if key.startswith("ppo-"):
+        return next((k for k in rows if k.startswith("sb3-ppo-")), None)
+    if key == "dqn":
+        return "sb3-dqn"
+    if key in ("ippo", "mappo"):
+        return "supersuit-sb3"
     if key.startswith("arena-vector"):
         peers = [k for k, r in rows.items() if k.startswith("magent2") and r.agents]
         if peers:
@@ -280,6 +366,8 @@ def run_bench(cfg: BenchConfig, progress=None) -> dict:
         if cfg.peers:
             tasks.append(("mpe2", lambda: bench_mpe2(cfg)))
         tasks.append(("arena-pz", lambda: bench_arena_parallel(cfg)))
+    if cfg.trainers:
+        tasks += trainer_tasks(cfg)
     rows: dict[str, Row] = {}
     for key, task in tasks:
         if progress is not None:
@@ -293,15 +381,63 @@ def run_bench(cfg: BenchConfig, progress=None) -> dict:
         ratio = row.env_steps_per_s / peer.env_steps_per_s if peer and peer.env_steps_per_s and row.env_steps_per_s \
             else None
         table = "arena" if key.startswith(("arena", "magent2", "mpe2")) else "maze"
+        if key.startswith(("ppo", "sb3", "dqn", "ippo", "mappo", "supersuit")):
+            table = "trainer"
         report["rows"].append({"key": key, "table": table, **asdict(row), "peer": peer_key, "ratio": ratio})
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / "bench.json").write_text(json.dumps(report, indent=2))
-    (cfg.out / "bench.md").write_text(markdown(report))
+    scaling = plot_scaling(report, cfg.out / "scaling.png")
+    (cfg.out / "bench.md").write_text(markdown(report) + (f"\n![scaling curves]({scaling.name})\n" if scaling else ""))
     return report
 
 
+def plot_scaling(report: dict, path: Path) -> Path | None:
+    """Steps per second against the batch size: maze env-steps/s and arena agent-steps/s (per mode), and PPO
+    train-steps/s, log-log, each peer as a horizontal line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in report["rows"] if r.get("num_envs") and r["env_steps_per_s"]]
+    series: dict[str, list] = {}
+    for r in rows:
+        if r["key"].startswith("vector-"):
+            series.setdefault("maze env-steps/s", []).append(r)
+        elif r["key"].startswith("arena-vector-"):
+            series.setdefault(f"arena {r['key'].split('-')[2]} agent-steps/s", []).append(r)
+        elif r["key"].startswith("ppo-"):
+            series.setdefault("PPO train-steps/s", []).append(r)
+    if not series:
+        return None
+    by_key = {r["key"]: r for r in report["rows"]}
+    sb3 = next((k for k in by_key if k.startswith("sb3-ppo-")), None)
+    peers = {"MiniGrid": "minigrid", "MAgent2 (162 agents)": "magent2-45", "SB3 PPO": sb3}
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for label, points in series.items():
+        points.sort(key=lambda r: r["num_envs"])
+        ax.plot([r["num_envs"] for r in points], [r["env_steps_per_s"] for r in points], marker="o", label=label)
+    for label, key in peers.items():
+        if key in by_key and by_key[key]["env_steps_per_s"]:
+            ax.axhline(by_key[key]["env_steps_per_s"], ls="--", lw=1, color="grey")
+            ax.text(1, by_key[key]["env_steps_per_s"] * 1.08, label, fontsize=7, color="grey")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("games in the batch")
+    ax.set_ylabel("steps per second")
+    m = report["machine"]
+    ax.set_title(f"Scaling on {m.get('gpu', str(m['cpus']) + ' CPUs')} (dashed: peers)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 TABLES = {"maze": ("env-steps/s (median)", "× peer (MiniGrid)"),
-          "arena": ("agent-steps/s (median)", "× peer (MAgent2 / MPE2)")}
+          "arena": ("agent-steps/s (median)", "× peer (MAgent2 / MPE2)"),
+          "trainer": ("train-steps/s (median)", "× peer (SB3 / SuperSuit + SB3)")}
 
 
 def markdown(report: dict) -> str:
@@ -321,4 +457,6 @@ def format_row(row: dict) -> tuple[str, str, str]:
     """(what, steps/s, ratio against its peer) of a report row as printed in every table."""
     rate = f"{row['env_steps_per_s']:,.0f}" if row["env_steps_per_s"] else row["note"]
     ratio = f"{row['ratio']:,.1f}×" if row["ratio"] else "–"
-    return row["name"], rate, ratio
+    memory = row.get("bytes_per_env")
+    name = row["name"] + (f"; {memory / 1024:,.1f} KiB/game" if memory else "")
+    return name, rate, ratio

@@ -21,11 +21,13 @@ def test_demo_writes_summary_gif_and_picture(tmp_path):
 def test_bench_writes_a_report_and_names_missing_peers(tmp_path):
     out = tmp_path / "bench"
     assert main(["bench", "--num-envs", "1", "16", "--repeats", "1", "--seconds", "0.05", "--size", "7",
-                 "--arena-envs", "2", "--arena-modes", "ctf", "--out", str(out)]) == 0
+                 "--arena-envs", "2", "--arena-modes", "ctf", "--train-envs", "4", "8", "--train-steps", "8",
+                 "--train-repeats", "1", "--train-size", "7", "--out", str(out)]) == 0  # fmt: skip
     report = json.loads((out / "bench.json").read_text())
     keys = [r["key"] for r in report["rows"]]
     assert keys == ["single", "minigrid", "vector-1", "vector-16", "magent2-45", "magent2-226", "arena-vector-ctf-2",
-                    "mpe2", "arena-pz"]
+                    "mpe2", "arena-pz", "ppo-4", "ppo-8", "sb3-ppo-8", "dqn", "sb3-dqn", "ippo", "mappo",
+                    "supersuit-sb3"]  # fmt: skip
     rows = {r["key"]: r for r in report["rows"]}
     ours = [r for k, r in rows.items() if not k.startswith(("minigrid", "magent2", "mpe2"))]
     assert all(r["env_steps_per_s"] > 0 for r in ours)
@@ -35,7 +37,10 @@ def test_bench_writes_a_report_and_names_missing_peers(tmp_path):
     if rows["magent2-45"]["env_steps_per_s"]:
         assert rows["arena-vector-ctf-2"]["peer"] == "magent2-45"  # the nearest agent count
     text = (out / "bench.md").read_text()
-    assert "env-steps/s" in text and "agent-steps/s" in text
+    assert "env-steps/s" in text and "agent-steps/s" in text and "train-steps/s" in text
+    assert rows["ppo-8"]["peer"] == "sb3-ppo-8" and rows["ippo"]["peer"] == "supersuit-sb3"
+    assert rows["vector-16"]["bytes_per_env"] > 0  # memory per game
+    assert (out / "scaling.png").stat().st_size > 0 and "scaling.png" in text
 
 
 @pytest.mark.parametrize(

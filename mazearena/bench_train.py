@@ -1,0 +1,174 @@
+"""Training speed of our trainers next to their peers, for ``mazearena bench`` and ``benchmarks/``.
+
+Train-steps/s = env steps (agent-steps for multi-agent trainers) collected and learned from per second,
+rollout and update together; each figure a list of ``repeats`` timed runs after a warm-up. Peers: Stable-
+Baselines3 PPO and DQN on the same maze with the same CNN and hyperparameters, and the PettingZoo →
+SuperSuit → SB3 PPO recipe for multi-agent PPO. A peer that is not installed raises ``ImportError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+import mazearena
+
+
+def rates(work: Callable[[], float], repeats: int) -> list[float]:
+    """Steps per second of ``repeats`` timed calls of ``work``, which returns how many steps it did."""
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        steps = work()
+        _sync()
+        out.append(steps / (time.perf_counter() - start))
+    return out
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def ppo_ours(size: int, backbone: str, num_envs: int, num_steps: int, iterations: int, repeats: int,
+             device: str = "cpu", amp: bool = False) -> list[float]:  # fmt: skip
+    """Our PPO: ``iterations`` rollouts of ``num_envs × num_steps`` steps with their updates per timed run."""
+    from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
+
+    torch.manual_seed(0)
+    cfg = PPOConfig(num_envs=num_envs, num_steps=num_steps, num_minibatches=4)
+    envs = mazearena.make_vec("mazearena/Maze-v0", num_envs, device=device, seed=0, size=size, num_levels=500)
+    policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, backbone).to(device)
+    algo = PPO(cfg, envs, policy, torch.device(device), total_iterations=10**6, amp=amp)
+    algo.iteration()  # warm-up
+
+    def work() -> int:
+        before = algo.global_step
+        for _ in range(iterations):
+            algo.iteration()
+        return algo.global_step - before
+
+    return rates(work, repeats)
+
+
+def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations: int, repeats: int) -> list[float]:
+    """Stable-Baselines3 PPO on the same maze, network and settings (DummyVecEnv, CPU)."""
+    from stable_baselines3 import PPO as SB3PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from mazearena.agents.ppo import PPOConfig
+    from mazearena.agents.sb3 import policy_kwargs
+
+    env = make_vec_env("mazearena/Maze-v0", n_envs=num_envs, seed=0, vec_env_cls=DummyVecEnv,
+                       env_kwargs={"size": size, "num_levels": 500})  # fmt: skip
+    cfg = PPOConfig()
+    model = SB3PPO("MlpPolicy", env, n_steps=num_steps, batch_size=num_envs * num_steps // 4,
+                   n_epochs=cfg.update_epochs, learning_rate=cfg.learning_rate, ent_coef=cfg.ent_coef,
+                   policy_kwargs=policy_kwargs(backbone), seed=0, device="cpu")  # fmt: skip
+    per_run = iterations * num_envs * num_steps
+    model.learn(num_envs * num_steps)  # warm-up
+
+    def work() -> int:
+        model.learn(per_run, reset_num_timesteps=False)
+        return per_run
+
+    return rates(work, repeats)
+
+
+def dqn_ours(size: int, backbone: str, num_envs: int, steps: int, batch: int, iterations: int, repeats: int,
+             device: str = "cpu") -> list[float]:  # fmt: skip
+    """Our double DQN: ``steps`` env steps per iteration from ``num_envs`` envs, one gradient step of ``batch``
+    samples per vector step."""
+    from mazearena.agents.dqn import DQN, DQNConfig, QNetwork
+
+    torch.manual_seed(0)
+    cfg = DQNConfig(num_envs=num_envs, batch_size=batch, learning_starts=steps)
+    envs = mazearena.make_vec("mazearena/Maze-v0", num_envs, device=device, seed=0, size=size, num_levels=500)
+    q = QNetwork(envs.single_observation_space, envs.single_action_space.n, backbone).to(device)
+    algo = DQN(cfg, envs, q, torch.device(device), total_steps=10**8)
+    algo.iteration(2 * steps)  # warm-up: fills the buffer past learning_starts
+
+    def work() -> int:
+        before = algo.global_step
+        for _ in range(iterations):
+            algo.iteration(steps)
+        return algo.global_step - before
+
+    return rates(work, repeats)
+
+
+def dqn_sb3(size: int, backbone: str, num_envs: int, steps: int, batch: int, iterations: int,
+            repeats: int) -> list[float]:  # fmt: skip
+    """Stable-Baselines3 DQN (single-Q) with the same replay ratio, network and settings."""
+    from stable_baselines3 import DQN as SB3DQN
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from mazearena.agents.dqn import DQNConfig
+    from mazearena.agents.sb3 import policy_kwargs
+
+    env = make_vec_env("mazearena/Maze-v0", n_envs=num_envs, seed=0, vec_env_cls=DummyVecEnv,
+                       env_kwargs={"size": size, "num_levels": 500})  # fmt: skip
+    cfg = DQNConfig()
+    model = SB3DQN("MlpPolicy", env, buffer_size=cfg.buffer_size, learning_starts=steps, batch_size=batch,
+                   train_freq=1, gradient_steps=1, target_update_interval=cfg.target_update_every,
+                   learning_rate=cfg.learning_rate, policy_kwargs=policy_kwargs(backbone), seed=0,
+                   device="cpu")  # fmt: skip
+    model.learn(2 * steps)  # warm-up
+    per_run = iterations * steps
+
+    def work() -> int:
+        model.learn(per_run, reset_num_timesteps=False)
+        return per_run
+
+    return rates(work, repeats)
+
+
+def mappo_ours(scenario: str, num_envs: int, num_steps: int, iterations: int, repeats: int, centralized: bool,
+               device: str = "cpu") -> list[float]:  # fmt: skip
+    """Our MAPPO (``centralized``) or IPPO with shared weights; agent-steps learned per second."""
+    from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
+    from mazearena.envs import arena_v0
+
+    torch.manual_seed(0)
+    cfg = MAPPOConfig(num_envs=num_envs, num_steps=num_steps, centralized_critic=centralized)
+    envs = arena_v0.vector_env(num_envs, device=device, seed=0, scenario=scenario)
+    policy = MultiAgentActorCritic(envs.single_observation_space, envs.state_space, envs.num_agents,
+                                   envs.single_action_space.n, centralized_critic=centralized).to(device)  # fmt: skip
+    algo = MAPPO(cfg, envs, policy, torch.device(device), total_iterations=10**6)
+    algo.iteration()  # warm-up
+
+    def work() -> int:
+        before = algo.global_step
+        for _ in range(iterations):
+            algo.iteration()
+        return (algo.global_step - before) * envs.num_agents
+
+    return rates(work, repeats)
+
+
+def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, repeats: int) -> list[float]:
+    """PettingZoo → SuperSuit → SB3 PPO with shared weights on the same scenario (needs supersuit)."""
+    from stable_baselines3 import PPO
+
+    from mazearena.agents.mappo import MAPPOConfig
+    from mazearena.agents.sb3 import arena_vec_env, policy_kwargs
+
+    env = arena_vec_env(num_envs, scenario, seed=0)
+    agents = env.num_envs // num_envs
+    cfg = MAPPOConfig()
+    batch = env.num_envs * num_steps // cfg.num_minibatches
+    model = PPO("MlpPolicy", env, n_steps=num_steps, batch_size=batch, n_epochs=cfg.update_epochs,
+                learning_rate=cfg.learning_rate, ent_coef=cfg.ent_coef, policy_kwargs=policy_kwargs("cnn"),
+                device="cpu")  # fmt: skip
+    per_run = iterations * num_envs * num_steps * agents
+    model.learn(num_envs * num_steps * agents)  # warm-up
+
+    def work() -> int:
+        model.learn(per_run, reset_num_timesteps=False)
+        return per_run
+
+    return rates(work, repeats)
