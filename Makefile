@@ -42,7 +42,7 @@ test: setup lint
 .venv-bench/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/pip install --quiet "$(TORCH_SPEC)"
-	.venv-bench/bin/pip install --quiet -e . minigrid magent2 mpe2
+	.venv-bench/bin/pip install --quiet -e . minigrid magent2 mpe2 "supersuit>=3.9"
 	touch $@
 
 bench: .venv-bench/.installed
