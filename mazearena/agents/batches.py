@@ -74,36 +74,39 @@ def step(envs, actions: torch.Tensor, device: torch.device):
 
 
 class Episodes:
-    """Running return and length of every env, and the episodes that ended since the last :meth:`metrics`."""
+    """Running return and length of every env, and sums over the episodes that ended since the last
+    :meth:`metrics`. The sums stay on the device: updating never waits for the device (no host round-trip
+    per step); :meth:`metrics` reads them once."""
 
     def __init__(self, num_envs: int, device: torch.device) -> None:
         self.ret = torch.zeros(num_envs, device=device)
         self.length = torch.zeros(num_envs, dtype=torch.long, device=device)
-        self.ended: dict[str, list[float]] = {"return": [], "length": [], "success": []}
+        self._sums = torch.zeros(5, dtype=torch.float64, device=device)  # count, return, length, successes, n
 
     def update(self, reward: torch.Tensor, done: torch.Tensor, info: dict) -> None:
         self.ret += reward
         self.length += 1
-        if not bool(done.any()):
-            return
-        rows = done.nonzero().squeeze(1)
-        self.ended["return"] += self.ret[rows].tolist()
-        self.ended["length"] += self.length[rows].tolist()
+        d = done.to(torch.float64)
+        parts = [d.sum(), (self.ret * d).sum(), (self.length * d).sum()]
         if "is_success" in info:
-            self.ended["success"] += torch.as_tensor(info["is_success"]).to(rows.device)[rows].float().tolist()
-        self.ret[rows] = 0
-        self.length[rows] = 0
+            success = torch.as_tensor(info["is_success"]).to(d.device, torch.float64)
+            parts += [(success * d).sum(), d.sum()]
+        else:
+            parts += [d.new_zeros(()), d.new_zeros(())]
+        self._sums += torch.stack(parts)
+        keep = ~done
+        self.ret *= keep
+        self.length *= keep
 
     def metrics(self) -> dict[str, float]:
         """Mean return, length and success of the episodes that ended, then forget them."""
+        count, ret, length, successes, judged = self._sums.tolist()
+        self._sums.zero_()
         out = {}
-        if self.ended["return"]:
-            out = {"episode/return": float(np.mean(self.ended["return"])),
-                   "episode/length": float(np.mean(self.ended["length"])),
-                   "episode/count": float(len(self.ended["return"]))}  # fmt: skip
-        if self.ended["success"]:
-            out["episode/success"] = float(np.mean(self.ended["success"]))
-        self.ended = {"return": [], "length": [], "success": []}
+        if count:
+            out = {"episode/return": ret / count, "episode/length": length / count, "episode/count": count}
+        if judged:
+            out["episode/success"] = successes / judged
         return out
 
     def state_dict(self) -> dict:

@@ -154,7 +154,9 @@ class MultiAgentActorCritic(nn.Module):
     def act(self, obs, active: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """Actions ``[N, A]`` (acting needs no state)."""
         logits = self._heads(self.actors, self._features(obs, active))
-        return logits.argmax(-1) if deterministic else torch.distributions.Categorical(logits=logits).sample()
+        if deterministic:
+            return logits.argmax(-1)
+        return torch.distributions.Categorical(logits=logits, validate_args=False).sample()
 
 
 class TeamEpisodes:
@@ -275,7 +277,7 @@ class MAPPO:
             logits, value = self._forward(self.obs, self.state, active)
             if cfg.value_norm:
                 value = self.policy.value_norm.denormalize(value)
-            dist = torch.distributions.Categorical(logits=logits)
+            dist = torch.distributions.Categorical(logits=logits, validate_args=False)
             action = dist.sample()
             self.buf_values[step], self.buf_actions[step] = value, action
             self.buf_logprobs[step] = dist.log_prob(action)

@@ -88,7 +88,7 @@ def clipped_loss(cfg: PPOConfig, logits: torch.Tensor, value: torch.Tensor, acti
         def mean(x: torch.Tensor) -> torch.Tensor:
             return (x * mask).sum() / count
 
-    dist = torch.distributions.Categorical(logits=logits)
+    dist = torch.distributions.Categorical(logits=logits, validate_args=False)
     logratio = dist.log_prob(actions) - old_logprobs
     ratio = logratio.exp()
     if cfg.norm_adv:
@@ -189,20 +189,27 @@ class ActorCritic(nn.Module):
         logits, _ = self(obs)
         if deterministic:
             return logits.argmax(-1)
-        return torch.distributions.Categorical(logits=logits).sample()
+        return torch.distributions.Categorical(logits=logits, validate_args=False).sample()
 
 
 class PPO:
     """PPO on a Gymnasium vector env with discrete actions and same-step autoreset."""
 
     def __init__(self, cfg: PPOConfig, envs, policy: ActorCritic, device: torch.device, total_iterations: int,
-                 seed: int = 0, amp: bool = False) -> None:  # fmt: skip
+                 seed: int = 0, amp: bool = False, sync_free: bool | None = None) -> None:  # fmt: skip
         mode = envs.metadata.get("autoreset_mode")
         if mode is not None and getattr(mode, "value", mode) != "SameStep":
             raise ValueError("PPO needs a vector env with same-step autoreset: pass "
                              "vector_kwargs={'autoreset_mode': gymnasium.vector.AutoresetMode.SAME_STEP} to make_vec")
         self.cfg, self.envs, self.policy, self.device = cfg, envs, policy, device
         self.amp = amp
+        # On a GPU every host round-trip stalls the pipeline: time-outs are bootstrapped by valuing every row's
+        # final observation (one more batched forward pass) rather than picking the rows first. Needs a
+        # mazearena vector env (final observations as one batch on the device).
+        native = getattr(envs, "device", None) is not None
+        self.sync_free = (torch.device(device).type == "cuda") if sync_free is None else sync_free
+        if self.sync_free and not native:
+            raise ValueError("sync_free needs a mazearena vector env (final observations as one device batch)")
         self.total_iterations = total_iterations
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
         self.iteration_index = 0
@@ -234,7 +241,7 @@ class PPO:
             batches.put(self.buf_obs, step, self.obs)
             self.buf_dones[step] = self.next_done
             logits, value = self._forward(self.obs)
-            dist = torch.distributions.Categorical(logits=logits)
+            dist = torch.distributions.Categorical(logits=logits, validate_args=False)
             action = dist.sample()
             self.buf_values[step] = value
             self.buf_actions[step] = action
@@ -244,10 +251,15 @@ class PPO:
             done = terminated | truncated
             self.episodes.update(reward, done, info)
             # A time-out is not an ending: bootstrap the value of the final observation into the reward.
-            cut = (truncated & ~terminated).nonzero().squeeze(1)
-            if len(cut):
-                reward = reward.clone()
-                reward[cut] += cfg.gamma * self._forward(batches.final_rows(info, cut, self.device))[1]
+            cut = truncated & ~terminated
+            if self.sync_free:  # value every row's final observation, keep the cut ones: no host round-trip
+                final = batches.to_device(info["final_obs"], self.device)
+                reward = reward + cfg.gamma * self._forward(final)[1] * cut
+            else:
+                rows = cut.nonzero().squeeze(1)
+                if len(rows):
+                    reward = reward.clone()
+                    reward[rows] += cfg.gamma * self._forward(batches.final_rows(info, rows, self.device))[1]
             self.buf_rewards[step] = reward
             self.next_done = done.float()
 

@@ -1,0 +1,81 @@
+"""The device path: a PPO rollout makes no host round-trip of its own (so a GPU never waits on the host
+between env steps), and valuing time-outs that way learns what the row-picking way learns."""
+
+import contextlib
+
+import pytest
+import torch
+
+import mazearena
+from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
+
+# Tensor methods that make the host wait for the device (on CUDA); on the CPU they are counted instead.
+SYNCS = ("item", "tolist", "__bool__", "__int__", "__float__", "nonzero", "cpu", "numpy", "any", "all")
+
+
+@contextlib.contextmanager
+def count_syncs():
+    counts = {"n": 0, "off": False}
+    originals = {name: getattr(torch.Tensor, name) for name in SYNCS}
+
+    def counted(name):
+        def call(self, *args, **kwargs):
+            if not counts["off"] and (name not in ("any", "all") or self.dim() == 0 or not kwargs):
+                counts["n"] += name not in ("any", "all")  # any()/all() alone stay on the device
+            return originals[name](self, *args, **kwargs)
+
+        return call
+
+    for name in SYNCS:
+        setattr(torch.Tensor, name, counted(name))
+    try:
+        yield counts
+    finally:
+        for name, fn in originals.items():
+            setattr(torch.Tensor, name, fn)
+
+
+def ppo(sync_free: bool, max_steps: int = 12):
+    torch.manual_seed(0)
+    envs = mazearena.make_vec("mazearena/Maze-v0", 16, seed=0, size=7, num_levels=20, max_episode_steps=max_steps)
+    policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, "cnn")
+    return PPO(PPOConfig(num_envs=16, num_steps=32, num_minibatches=2), envs, policy, torch.device("cpu"), 10,
+               sync_free=sync_free)  # fmt: skip
+
+
+def test_a_sync_free_rollout_never_waits_for_the_device_outside_the_env():
+    algo = ppo(sync_free=True)
+    real_step = algo.envs.step
+
+    def env_step(actions):  # the engine's own work is not the trainer's
+        counts["off"] = True
+        try:
+            return real_step(actions)
+        finally:
+            counts["off"] = False
+
+    algo.envs.step = env_step
+    with count_syncs() as counts:
+        algo._rollout()
+    assert counts["n"] == 0
+    with count_syncs() as counts:
+        algo.envs.step = real_step
+        ppo(sync_free=False)._rollout()
+    assert counts["n"] > 0  # the counter does see round-trips: the row-picking path makes them
+
+
+def test_sync_free_time_outs_bootstrap_the_same_rewards():
+    def first_iteration(sync_free: bool, max_steps: int = 12):  # time limit 12: many time-outs to bootstrap
+        algo = ppo(sync_free, max_steps)  # seeds the global RNG, which sampling then draws from
+        algo._rollout()
+        rewards, actions = algo.buf_rewards.clone(), algo.buf_actions.clone()
+        return rewards, actions, algo.iteration()
+
+    ra, aa, ma = first_iteration(True)
+    rb, ab, mb = first_iteration(False)
+    assert torch.equal(aa, ab)
+    assert torch.allclose(ra, rb, atol=1e-6)  # batch shapes differ: float rounding only
+    assert ma["episode/count"] == mb["episode/count"] > 0
+    assert ma["loss/value"] == pytest.approx(mb["loss/value"], rel=1e-3)
+    plain, _, _ = first_iteration(True, max_steps=1000)
+    assert not torch.allclose(ra, plain)  # the bootstrap did change rewards
