@@ -160,7 +160,8 @@ class MultiAgentActorCritic(nn.Module):
 
 
 class TeamEpisodes:
-    """Per-agent running returns and the results of the games that ended since the last :meth:`metrics`."""
+    """Per-agent running returns and sums over the games that ended since the last :meth:`metrics`, kept on the
+    device (no host round-trip per step; :meth:`metrics` reads them once)."""
 
     def __init__(self, num_envs: int, agent_names: list[str], team_of: list[int], device: torch.device,
                  mode: str = "", chasers: int = 0) -> None:  # fmt: skip
@@ -168,47 +169,51 @@ class TeamEpisodes:
         self.mode, self.chasers = mode, chasers  # the mode names the counts; tag: the chasing team
         self.ret = torch.zeros(num_envs, len(agent_names), device=device)
         self.left = torch.zeros(num_envs, 2, device=device)  # agents of each team out of the game so far
-        # per ended game: agent returns..., length, winner, score red/blue, agents out red/blue
-        self.rows: list[torch.Tensor] = []
+        # sums over ended games: agent returns..., length, red won, blue won, drawn, score red/blue, out red/blue
+        self._sums = torch.zeros(len(agent_names) + 8, dtype=torch.float64, device=device)
+        self._count = torch.zeros((), dtype=torch.float64, device=device)
 
     def update(self, reward: torch.Tensor, active: torch.Tensor, info: dict) -> None:
         self.ret += reward * active
         if "left_game" in info:
             self.left += info["left_game"].to(self.left.device)
         ended = info.get("_final_obs")
-        if ended is None or not bool(ended.any()):
+        if ended is None:
             return
-        games = ended.nonzero().squeeze(1)
-        row = torch.cat([self.ret[games], info["episode_length"][games, None].float(),
-                         info["winner"][games, None].float(), info["score"][games].float(),
-                         self.left[games]], 1)  # fmt: skip
-        self.rows.append(row)
-        self.ret[games] = 0
-        self.left[games] = 0
+        ended = ended.to(self.ret.device)
+        winner = info["winner"].to(self.ret.device)
+        row = torch.cat([self.ret, info["episode_length"][:, None].float(),
+                         torch.stack([winner == 0, winner == 1, winner == -1], 1).float(), info["score"].float(),
+                         self.left], 1)  # fmt: skip
+        e = ended.to(torch.float64)
+        self._sums += (row.double() * e[:, None]).sum(0)
+        self._count += e.sum()
+        keep = (~ended)[:, None]
+        self.ret *= keep
+        self.left *= keep
 
     def metrics(self, team: int) -> dict[str, float]:
         """Mean return of each agent and of the learning team, win/draw rates of ``team``, length, scores, and
         what the mode counts: captures (``ctf``), kills and deaths (``combat``), catches (``tag``)."""
-        if not self.rows:
+        count = float(self._count)
+        sums = (self._sums / max(count, 1.0)).tolist()
+        self._sums.zero_()
+        self._count.zero_()
+        if not count:
             return {}
-        rows = torch.cat(self.rows)
-        self.rows = []
         a = len(self.names)
-        out = {f"agent/{name}/return": float(rows[:, i].mean()) for i, name in enumerate(self.names)}
-        winner = rows[:, a + 1]
-        out |= {"episode/return": float(rows[:, :a].sum(1).mean()), "episode/length": float(rows[:, a].mean()),
-                "episode/win_rate": float((winner == team).float().mean()),
-                "episode/draw_rate": float((winner == -1).float().mean()), "episode/count": float(len(rows)),
-                "episode/score_red": float(rows[:, a + 2].mean()), "episode/score_blue": float(rows[:, a + 3].mean())}
-        out_own, out_enemy = rows[:, a + 4 + team], rows[:, a + 5 - team]  # agents out of the game per game
+        out = {f"agent/{name}/return": sums[i] for i, name in enumerate(self.names)}
+        out |= {"episode/return": sum(sums[:a]), "episode/length": sums[a], "episode/win_rate": sums[a + 1 + team],
+                "episode/draw_rate": sums[a + 3], "episode/count": count, "episode/score_red": sums[a + 4],
+                "episode/score_blue": sums[a + 5]}  # fmt: skip
+        out_own, out_enemy = sums[a + 6 + team], sums[a + 7 - team]  # agents out of the game per game
         if self.mode == "ctf":
-            out["episode/captures"] = float(rows[:, a + 2 + team].mean())
-            out["episode/captures_against"] = float(rows[:, a + 3 - team].mean())
+            out["episode/captures"] = sums[a + 4 + team]
+            out["episode/captures_against"] = sums[a + 5 - team]
         elif self.mode == "combat":
-            out["episode/kills"], out["episode/deaths"] = float(out_enemy.mean()), float(out_own.mean())
+            out["episode/kills"], out["episode/deaths"] = out_enemy, out_own
         elif self.mode == "tag":  # whichever side learns, the catches are the runners out of the game
-            runners = out_enemy if self.chasers == team else out_own
-            out["episode/catches"] = float(runners.mean())
+            out["episode/catches"] = out_enemy if self.chasers == team else out_own
         return out
 
     def state_dict(self) -> dict:
@@ -225,7 +230,10 @@ class MAPPO:
     past snapshots of the learner)."""
 
     def __init__(self, cfg: MAPPOConfig, envs, policy: MultiAgentActorCritic, device: torch.device,
-                 total_iterations: int, seed: int = 0, amp: bool = False) -> None:  # fmt: skip
+                 total_iterations: int, seed: int = 0, amp: bool = False,
+                 sync_free: bool | None = None) -> None:  # fmt: skip
+        # On a GPU, time-outs are bootstrapped batch-wide rather than by picking games first (see PPO).
+        self.sync_free = (torch.device(device).type == "cuda") if sync_free is None else sync_free
         names = list(envs.possible_agents)
         teams = {n.split("_")[0] for n in names}
         if len(teams) != 1:
@@ -287,7 +295,14 @@ class MAPPO:
             self.episodes.update(reward, active, info)
             # A time-out is not an ending: bootstrap the value of the final observation (or state).
             cut = truncated & ~terminated & active
-            games = cut.any(1).nonzero().squeeze(1)
+            if self.sync_free:  # every game's final observation valued, the cut agents kept: no round-trip
+                if "final_state" in info or self.state is None:  # no final state: no game timed out
+                    final_state = info["final_state"].to(self.device) if self.state is not None else None
+                    boot = self._values(batches.to_device(info["final_obs"], self.device), final_state, active)
+                    reward = reward + cfg.gamma * boot * cut
+                games = ()
+            else:
+                games = cut.any(1).nonzero().squeeze(1)
             if len(games):
                 final_obs = batches.index(batches.to_device(info["final_obs"], self.device), games)
                 final_state = info["final_state"][games].to(self.device) if self.state is not None else None

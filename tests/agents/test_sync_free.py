@@ -79,3 +79,43 @@ def test_sync_free_time_outs_bootstrap_the_same_rewards():
     assert ma["loss/value"] == pytest.approx(mb["loss/value"], rel=1e-3)
     plain, _, _ = first_iteration(True, max_steps=1000)
     assert not torch.allclose(ra, plain)  # the bootstrap did change rewards
+
+
+def mappo(sync_free: bool, centralized: bool):
+    from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
+    from mazearena.envs import arena_v0
+
+    torch.manual_seed(0)
+    envs = arena_v0.vector_env(8, seed=0, scenario="tag_2v1_vs_fleeing_npc", size=9, max_cycles=10)
+    policy = MultiAgentActorCritic(envs.single_observation_space, envs.state_space, envs.num_agents,
+                                   envs.single_action_space.n, centralized_critic=centralized)  # fmt: skip
+    cfg = MAPPOConfig(num_envs=8, num_steps=24, num_minibatches=2, centralized_critic=centralized)
+    return MAPPO(cfg, envs, policy, torch.device("cpu"), 10, sync_free=sync_free)
+
+
+@pytest.mark.parametrize("centralized", [False, True])
+def test_a_sync_free_mappo_rollout_makes_no_round_trip_and_bootstraps_the_same(centralized):
+    algo = mappo(True, centralized)
+    real_step, real_state = algo.envs.step, algo.envs.state
+
+    def quiet(fn):
+        def call(*args):
+            counts["off"] = True
+            try:
+                return fn(*args)
+            finally:
+                counts["off"] = False
+
+        return call
+
+    algo.envs.step, algo.envs.state = quiet(real_step), quiet(real_state)
+    with count_syncs() as counts:
+        algo._rollout()
+    if not centralized:  # with a centralised critic the engine's final state decides (its own round-trip)
+        assert counts["n"] == 0
+    rewards = algo.buf_rewards.clone()
+    metrics = algo.iteration()
+    other = mappo(False, centralized)
+    other._rollout()
+    assert torch.allclose(rewards, other.buf_rewards, atol=1e-5)
+    assert metrics["episode/count"] == other.iteration()["episode/count"]
