@@ -64,6 +64,15 @@ def final_rows(info: dict, rows: torch.Tensor, device: torch.device):
     return torch.as_tensor(np.stack(picked), device=device)
 
 
+def compiled(module: torch.nn.Module, enabled: bool, device: torch.device):
+    """``module`` itself, or (``enabled``) its ``torch.compile``d forward — on CUDA in ``reduce-overhead`` mode,
+    which replays CUDA graphs. Both share the module's parameters, so checkpoints are unchanged."""
+    if not enabled:
+        return module
+    mode = "reduce-overhead" if torch.device(device).type == "cuda" else "default"
+    return torch.compile(module, mode=mode, dynamic=False)
+
+
 def step(envs, actions: torch.Tensor, device: torch.device):
     """``envs.step(actions)`` with everything returned as tensors on ``device`` (mazearena vector envs take
     and give tensors; other Gymnasium vector envs take numpy)."""

@@ -231,9 +231,10 @@ class MAPPO:
 
     def __init__(self, cfg: MAPPOConfig, envs, policy: MultiAgentActorCritic, device: torch.device,
                  total_iterations: int, seed: int = 0, amp: bool = False,
-                 sync_free: bool | None = None) -> None:  # fmt: skip
+                 sync_free: bool | None = None, compile: bool = False) -> None:  # fmt: skip
         # On a GPU, time-outs are bootstrapped batch-wide rather than by picking games first (see PPO).
         self.sync_free = (torch.device(device).type == "cuda") if sync_free is None else sync_free
+        self.net = batches.compiled(policy, compile, device)  # the forward passes (compiled or not)
         names = list(envs.possible_agents)
         teams = {n.split("_")[0] for n in names}
         if len(teams) != 1:
@@ -263,7 +264,7 @@ class MAPPO:
     def _forward(self, obs, state, active) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and normalised values in float32 (the pass itself in bfloat16 when ``amp``)."""
         with batches.autocast(self.device, self.amp):
-            logits, values = self.policy(obs, state, active)
+            logits, values = self.net(obs, state, active)
         return logits.float(), values.float()
 
     def _values(self, obs, state, active) -> torch.Tensor:

@@ -196,12 +196,14 @@ class PPO:
     """PPO on a Gymnasium vector env with discrete actions and same-step autoreset."""
 
     def __init__(self, cfg: PPOConfig, envs, policy: ActorCritic, device: torch.device, total_iterations: int,
-                 seed: int = 0, amp: bool = False, sync_free: bool | None = None) -> None:  # fmt: skip
+                 seed: int = 0, amp: bool = False, sync_free: bool | None = None,
+                 compile: bool = False) -> None:  # fmt: skip
         mode = envs.metadata.get("autoreset_mode")
         if mode is not None and getattr(mode, "value", mode) != "SameStep":
             raise ValueError("PPO needs a vector env with same-step autoreset: pass "
                              "vector_kwargs={'autoreset_mode': gymnasium.vector.AutoresetMode.SAME_STEP} to make_vec")
         self.cfg, self.envs, self.policy, self.device = cfg, envs, policy, device
+        self.net = batches.compiled(policy, compile, device)  # the forward passes (compiled or not)
         self.amp = amp
         # On a GPU every host round-trip stalls the pipeline: time-outs are bootstrapped by valuing every row's
         # final observation (one more batched forward pass) rather than picking the rows first. Needs a
@@ -229,7 +231,7 @@ class PPO:
     def _forward(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and values in float32 (the forward pass itself in bfloat16 when ``amp``)."""
         with batches.autocast(self.device, self.amp):
-            logits, value = self.policy(obs)
+            logits, value = self.net(obs)
         return logits.float(), value.float()
 
     # ---------------------------------------------------------------- rollout

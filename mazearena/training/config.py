@@ -157,6 +157,8 @@ class TrainConfig:
     """Device of envs and networks (cpu, cuda)."""
     amp: bool = False
     """Mixed precision (bfloat16 autocast of forward passes) for ppo and dqn; worth it on GPUs."""
+    compile: bool = False
+    """``torch.compile`` the network's forward passes (ppo, mappo; CUDA graphs on GPUs); costs a compile at start."""
     runs_dir: Path = Path("runs")
     """Where run folders are created."""
     name: str = ""
@@ -199,6 +201,8 @@ class TrainConfig:
         if self.algo == "mappo" and self.backbone not in ("cnn", "transformer", "resnet"):
             raise ValueError(f"backbone {self.backbone!r} does not fit arena observations: use cnn, resnet or "
                              "transformer")
+        if self.compile and self.algo not in ("ppo", "mappo"):
+            raise ValueError(f"compile is available with algo 'ppo' and 'mappo', not {self.algo!r}")
         if self.amp and self.algo == "sb3-ppo":
             raise ValueError("amp is not available with algo='sb3-ppo' (Stable-Baselines3 trains in float32)")
         for name in ("eval_every", "video_episodes"):

@@ -225,13 +225,14 @@ def train(config: TrainConfig) -> Path:
             npcs = [scripted[name] for name in sorted(scripted, key=lambda n: int(n.split("_")[1]))]
             envs = SelfPlayVectorEnv(envs, policy, League(cfg.league, seed=cfg.seed), cfg.trained_team, npcs)
     if cfg.algo == "ppo":
-        algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp)
+        algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
         step_once = algo.iteration
     elif cfg.algo == "dqn":
         algo = DQN(cfg.dqn, envs, policy, device, total_steps, seed=cfg.seed, amp=cfg.amp)
         step_once = lambda: algo.iteration(iteration_steps)  # noqa: E731
     elif cfg.algo == "mappo":
-        algo = MAPPO(cfg.mappo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp)
+        algo = MAPPO(cfg.mappo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp,
+                      compile=cfg.compile)
         step_once = algo.iteration
     best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
     if checkpoint is not None:

@@ -119,3 +119,21 @@ def test_a_sync_free_mappo_rollout_makes_no_round_trip_and_bootstraps_the_same(c
     other._rollout()
     assert torch.allclose(rewards, other.buf_rewards, atol=1e-5)
     assert metrics["episode/count"] == other.iteration()["episode/count"]
+
+
+def test_compiled_forward_passes_train_like_eager_ones():
+    def run(compile: bool):
+        torch.manual_seed(0)
+        envs = mazearena.make_vec("mazearena/Maze-v0", 8, seed=0, size=7, num_levels=20)
+        policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, "cnn")
+        algo = PPO(PPOConfig(num_envs=8, num_steps=16, num_minibatches=2), envs, policy, torch.device("cpu"), 10,
+                   compile=compile)  # fmt: skip
+        return algo, [algo.iteration() for _ in range(2)]
+
+    compiled, a = run(True)
+    eager, b = run(False)
+    assert compiled.net is not compiled.policy and eager.net is eager.policy
+    assert a[0]["episode/count"] == b[0]["episode/count"]
+    assert a[1]["loss/value"] == pytest.approx(b[1]["loss/value"], rel=1e-2)
+    weights = compiled.state_dict()["policy"]  # checkpoints hold the plain module's weights
+    assert set(weights) == set(eager.policy.state_dict())
