@@ -47,7 +47,10 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_te
     env = cfg.env
     levels = {"num_levels": 0, "start_level": env.test_start_level} if test else {
         "num_levels": env.num_levels, "start_level": env.start_level}  # fmt: skip
-    return mazearena.make_vec(env.env_id, num_envs, device=cfg.device, seed=seed, **levels, **env.make_kwargs())
+    # the trainer's own actions are valid by construction; checking them on a GPU would wait for it every step
+    check = torch.device(cfg.device).type != "cuda"
+    return mazearena.make_vec(env.env_id, num_envs, device=cfg.device, seed=seed, check_actions=check, **levels,
+                              **env.make_kwargs())  # fmt: skip
 
 
 def make_policy(cfg: TrainConfig, envs) -> ActorCritic | QNetwork | MultiAgentActorCritic:

@@ -137,3 +137,33 @@ def test_compiled_forward_passes_train_like_eager_ones():
     assert a[1]["loss/value"] == pytest.approx(b[1]["loss/value"], rel=1e-2)
     weights = compiled.state_dict()["policy"]  # checkpoints hold the plain module's weights
     assert set(weights) == set(eager.policy.state_dict())
+
+
+@pytest.mark.parametrize("obs_mode", ["partial", "full", "rgb"])
+def test_the_maze_engine_resets_without_a_round_trip_and_plays_the_same_games(obs_mode):
+    def play(sync_free: bool):
+        env = mazearena.make_vec("mazearena/Maze-v0", 32, seed=3, size=9, num_levels=50, backend="torch",
+                                 max_episode_steps=15, obs_mode=obs_mode, check_actions=False)  # fmt: skip
+        env.unwrapped.engine.sync_free = sync_free
+        obs, _ = env.reset()
+        g = torch.Generator().manual_seed(0)
+        out = [obs]
+        with count_syncs() as counts:
+            for _ in range(60):  # several episodes per game (time limit 15)
+                obs, reward, terminated, truncated, info = env.step(torch.randint(0, 4, (32,), generator=g))
+                out += [obs, reward, terminated, truncated, info["final_obs"], info["level_id"]]
+        return out, counts["n"]
+
+    fast, syncs = play(True)
+    slow, slow_syncs = play(False)
+    assert syncs == 0 and slow_syncs > 0
+    assert all(torch.equal(a, b) for a, b in zip(fast, slow, strict=True))
+
+
+def test_a_sync_free_reset_needs_cached_levels():
+    env = mazearena.make_vec("mazearena/Maze-v0", 4, seed=0, size=9, num_levels=0, backend="torch")
+    env.unwrapped.engine.sync_free = True
+    env.reset()
+    with pytest.raises(RuntimeError, match="cached on the device"):
+        for _ in range(400):
+            env.step(torch.zeros(4, dtype=torch.long))

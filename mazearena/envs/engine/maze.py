@@ -181,6 +181,9 @@ class MazeEngine(EngineState):
         self.episodes = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.level_ids = torch.zeros(num_envs, dtype=torch.long, device=dev)
         self.rows = torch.arange(num_envs, device=dev)
+        # Autoreset without a host round-trip: every game's next episode is computed and the ended ones kept,
+        # instead of first asking which games ended. Pays on GPUs; needs the level set cached on the device.
+        self.sync_free = self.backend == "torch" and self.device.type == "cuda" and self.levels.cached
 
         deltas = HEADING_DELTAS.to(dev)
         self._deltas = deltas
@@ -220,6 +223,29 @@ class MazeEngine(EngineState):
         self.episodes[env_idx] += 1
         self._start(env_idx, level_ids)
 
+    def _start_where(self, done: torch.Tensor) -> None:
+        """:meth:`reset_next` of the games where ``done``, with no host round-trip: the next episode of every
+        game is drawn (a gather from the cached level set) and kept where ``done``. Same games as
+        :meth:`reset_next`, bit for bit."""
+        if not self.levels.cached:
+            raise RuntimeError("a sync-free reset needs the level set cached on the device (a finite num_levels)")
+        episodes = self.episodes + done.long()
+        episode_key = hash_ints(self.seeds, episodes)
+        level_ids = self.levels.level_id(self.seeds, episodes)
+        grid, spawn = self.levels.fetch(self.rows, level_ids, self.seeds, episodes)
+        s, p = self.config.size, self.pad
+        inner = self.grid[:, p : p + s, p : p + s]
+        inner.copy_(torch.where(done[:, None, None], grid, inner))
+        spawn = spawn.flatten(1)
+        k = randint(spawn.sum(1), episode_key, STREAM_SPAWN)
+        cell = (spawn.cumsum(1) > k[:, None]).to(torch.uint8).argmax(1)
+        self.pos.copy_(torch.where(done[:, None], torch.stack([cell // s, cell % s], 1), self.pos))
+        self.heading.copy_(torch.where(done, randint(4, episode_key, STREAM_HEADING), self.heading))
+        self.has_key &= ~done
+        self.t *= ~done
+        self.level_ids.copy_(torch.where(done, level_ids, self.level_ids))
+        self.episodes.copy_(episodes)
+
     def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None) -> None:
         seeds, episodes = self.seeds[idx], self.episodes[idx]
         episode_key = hash_ints(seeds, episodes)  # one hash per episode; each draw below adds its stream
@@ -256,13 +282,17 @@ class MazeEngine(EngineState):
         obs = self.observe()
         if self.autoreset:
             done = terminated | truncated
-            done_idx = done.nonzero().squeeze(1)
             info["_final_obs"] = done
             info["final_obs"] = obs
-            if len(done_idx):
-                obs = obs.clone()
-                self.reset_next(done_idx)
-                obs[done_idx] = self.observe(done_idx)
+            if self.sync_free:
+                self._start_where(done)
+                obs = torch.where(done.view(-1, *[1] * (obs.dim() - 1)), self.observe(), obs)
+            else:
+                done_idx = done.nonzero().squeeze(1)
+                if len(done_idx):
+                    obs = obs.clone()
+                    self.reset_next(done_idx)
+                    obs[done_idx] = self.observe(done_idx)
         return obs, reward, terminated, truncated, info
 
     def _torch_step(self, actions: torch.Tensor):
