@@ -79,15 +79,20 @@ def team_distances(engine: ArenaEngine) -> torch.Tensor:
 
 def centre_distance(engine: ArenaEngine) -> torch.Tensor:
     """``[B, S*S]`` path steps to the floor cell nearest the arena centre."""
-    b, s = engine.num_envs, engine.config.size
+    return centre_distance_of(engine.walls)
+
+
+def centre_distance_of(walls: torch.Tensor) -> torch.Tensor:
+    """``[N, S*S]`` path steps to the floor cell nearest the centre of each of ``walls [N, S, S]``."""
+    b, s = walls.shape[0], walls.shape[1]
     c = s // 2
-    yy, xx = torch.meshgrid(torch.arange(s, device=engine.device), torch.arange(s, device=engine.device),
+    yy, xx = torch.meshgrid(torch.arange(s, device=walls.device), torch.arange(s, device=walls.device),
                             indexing="ij")  # fmt: skip
     manhattan = ((yy - c).abs() + (xx - c).abs()).view(1, -1)
-    cost = torch.where(engine.walls.view(b, -1), UNREACHABLE, manhattan)
-    sources = torch.zeros(b, s * s, dtype=torch.bool, device=engine.device)
-    sources[torch.arange(b, device=engine.device), cost.argmin(1)] = True
-    return shortest_steps(sources.view(b, s, s), ~engine.walls).view(b, -1)
+    cost = torch.where(walls.view(b, -1), UNREACHABLE, manhattan)
+    sources = torch.zeros(b, s * s, dtype=torch.bool, device=walls.device)
+    sources[torch.arange(b, device=walls.device), cost.argmin(1)] = True
+    return shortest_steps(sources.view(b, s, s), ~walls).view(b, -1)
 
 
 class NpcController:
@@ -105,9 +110,15 @@ class NpcController:
         self.period = torch.tensor([p.patrol_period for p in specs], dtype=torch.long, device=dev)
         self._centre: torch.Tensor | None = None
         self._centre_levels: torch.Tensor | None = None
+        self._per_level: torch.Tensor | None = None
 
     def _centre_distance(self) -> torch.Tensor:
         e = self.engine
+        if getattr(e, "sync_free", False):  # arenas cached on the device: a field per arena, gathered by id
+            if self._per_level is None:
+                walls = e.levels.store[0]
+                self._per_level = centre_distance_of(walls)
+            return self._per_level.index_select(0, e.level_ids - e.levels.lo)
         if self._centre is None or not torch.equal(self._centre_levels, e.level_ids):
             self._centre, self._centre_levels = centre_distance(e), e.level_ids.clone()
         return self._centre

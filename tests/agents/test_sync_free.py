@@ -167,3 +167,50 @@ def test_a_sync_free_reset_needs_cached_levels():
     with pytest.raises(RuntimeError, match="cached on the device"):
         for _ in range(400):
             env.step(torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize(("mode", "obs_mode"), [("tag", "grid"), ("ctf", "both"), ("combat", "tokens")])
+def test_the_arena_engine_steps_without_a_round_trip_and_plays_the_same_games(mode, obs_mode):
+    from mazearena.envs import arena_v0
+
+    def play(sync_free: bool):
+        env = arena_v0.vector_env(16, seed=2, mode=mode, red=2, blue=2, size=11, num_levels=20, max_cycles=25,
+                                  obs_mode=obs_mode, check_actions=False)  # fmt: skip
+        env.engine.backend = "torch"  # the ops a GPU runs
+        env.engine.sync_free = sync_free
+        obs, _ = env.reset()
+        g = torch.Generator().manual_seed(0)
+        flat = lambda o: list(o.values()) if isinstance(o, dict) else [o]  # noqa: E731
+        out = flat(obs)
+        with count_syncs() as counts:
+            for _ in range(80):  # several games per slot
+                obs, reward, terminated, truncated, info = env.step(
+                    torch.randint(0, env.single_action_space.n, (16, 4), generator=g))
+                out += [*flat(obs), reward, terminated, truncated, info["winner"], info["level_id"],
+                        *flat(info["final_obs"])]
+        return out, counts["n"], info
+
+    fast, syncs, info = play(True)
+    slow, slow_syncs, _ = play(False)
+    assert syncs == 0 and slow_syncs > 0
+    assert "final_state" in info  # always there on the device path (no check whether a game timed out)
+    assert all(torch.equal(a, b) for a, b in zip(fast, slow, strict=True))
+
+
+def test_npcs_on_the_device_path_play_the_same_games():
+    from mazearena.envs import arena_v0
+
+    def play(sync_free: bool):  # the held-out ctf population has a patroller, which walks to the arena centre
+        env = arena_v0.vector_env(8, seed=1, scenario="ctf_3v3_vs_guards_heldout", size=11, num_levels=10,
+                                  max_cycles=20, check_actions=False)  # fmt: skip
+        env.engine.backend = "torch"
+        env.engine.sync_free = sync_free
+        obs, _ = env.reset()
+        g = torch.Generator().manual_seed(0)
+        out = [obs]
+        for _ in range(50):
+            obs, reward, *_ = env.step(torch.randint(0, 5, (8, env.num_agents), generator=g))
+            out += [obs, reward, env.engine.pos.clone()]
+        return out
+
+    assert all(torch.equal(a, b) for a, b in zip(play(True), play(False), strict=True))

@@ -223,6 +223,7 @@ class ArenaEngine(EngineState):
         self.levels = LevelSource(lambda ids: _arena_levels(ids, config), config.num_levels, config.start_level,
                                   num_envs, dev, bytes_per_level=s * s + 32 + 16 * s * s)
         self.team = torch.tensor([0] * config.red + [1] * config.blue, device=dev)
+        self._team_of = [0] * config.red + [1] * config.blue  # the same on the host, read without a round-trip
         self.chaser_team = TEAMS.index(config.chasers)
         self.walls = torch.ones(b, s, s, dtype=torch.bool, device=dev)
         self.bases = torch.zeros(b, 2, 2, dtype=torch.long, device=dev)
@@ -243,6 +244,9 @@ class ArenaEngine(EngineState):
         # Agents controlled from outside (the rest are NPCs): a game also ends when none of them is left.
         self.focal = torch.zeros(a, dtype=torch.bool, device=dev)
         self.focal[list(range(a)) if focal is None else focal] = True
+        # No host round-trip per step (autoreset by drawing every game's next episode, no "anything to do?"
+        # checks): pays on GPUs; needs the arena set cached on the device. See MazeEngine.sync_free.
+        self.sync_free = self.backend == "torch" and dev.type == "cuda" and self.levels.cached
         self._bind_views()
 
     def _bind_views(self) -> None:
@@ -292,6 +296,45 @@ class ArenaEngine(EngineState):
         self.t[idx] = 0
         self.levels.prefetch(self.seeds, self.episodes)
 
+    def _start_where(self, done: torch.Tensor) -> None:
+        """:meth:`reset_next` of the games where ``done`` with no host round-trip: every game's next episode
+        is drawn (a gather from the cached arena set) and kept where ``done``; the same games, bit for bit."""
+        if not self.levels.cached:
+            raise RuntimeError("a sync-free reset needs the arena set cached on the device (a finite num_levels)")
+        cfg, dev = self.config, self.device
+        b, s = self.num_envs, cfg.size
+        episodes = self.episodes + done.long()
+        key = hash_ints(self.seeds, episodes)
+        level_ids = self.levels.level_id(self.seeds, episodes)
+        walls, bases, base_dist = self.levels.fetch(torch.arange(b, device=dev), level_ids, self.seeds, episodes)
+
+        def keep(old: torch.Tensor, new) -> None:
+            new = torch.as_tensor(new, device=dev).expand_as(old)
+            old.copy_(torch.where(done.view(-1, *[1] * (old.dim() - 1)), new, old))
+
+        keep(self.walls, walls)
+        keep(self.bases, bases)
+        keep(self.base_dist, base_dist)
+        keep(self.level_ids, level_ids)
+        cells = torch.arange(s * s, device=dev)
+        y, x = cells // s, cells % s
+        node = (y % 2 == 1) & (x % 2 == 1)
+        prio = uniform(key[:, None], STREAM_SPAWN, cells[None, :])
+        pos = torch.zeros(b, cfg.num_agents, 2, dtype=torch.long, device=dev)
+        for team, (n, half) in enumerate(((cfg.red, x < s // 2), (cfg.blue, x > s // 2))):
+            score = torch.where((node & half)[None, :], prio, -1.0)
+            pick = score.topk(n, dim=1).indices
+            first = 0 if team == 0 else cfg.red
+            pos[:, first : first + n] = torch.stack([pick // s, pick % s], -1)
+        keep(self.pos, pos)
+        keep(self.heading, torch.where(self.team == 0, 1, 3))
+        keep(self.alive, True)
+        keep(self.health, cfg.max_health)
+        keep(self.carrying, False)
+        keep(self.score, 0)
+        keep(self.t, 0)
+        self.episodes.copy_(episodes)
+
     def reset_next(self, idx: torch.Tensor) -> None:
         """Start the next episode (same seed, next episode number) of the games ``idx``."""
         self.episodes[idx] += 1
@@ -322,13 +365,22 @@ class ArenaEngine(EngineState):
         obs = self.observe()
         if self.autoreset:
             done = decided | (self.t >= cfg.max_cycles)
-            if bool((self.t >= cfg.max_cycles).any()):  # time-outs: centralised critics bootstrap from these
+            # time-outs: centralised critics bootstrap from these
+            if self.sync_free or bool((self.t >= cfg.max_cycles).any()):
                 info["final_state"] = self.state()
             info["_final_obs"] = done
             info["final_obs"] = obs
-            done_idx = done.nonzero().squeeze(1)
-            if len(done_idx):
-                obs = self._merge(obs, done_idx)
+            if self.sync_free:
+                self._start_where(done)
+                fresh = self.observe()
+                if isinstance(obs, dict):
+                    obs = {k: torch.where(done.view(-1, *[1] * (v.dim() - 1)), fresh[k], v) for k, v in obs.items()}
+                else:
+                    obs = torch.where(done.view(-1, *[1] * (obs.dim() - 1)), fresh, obs)
+            else:
+                done_idx = done.nonzero().squeeze(1)
+                if len(done_idx):
+                    obs = self._merge(obs, done_idx)
         return obs, reward, terminated, truncated, info
 
     def leader(self) -> torch.Tensor:
@@ -449,7 +501,7 @@ class ArenaEngine(EngineState):
         enemy_half = torch.where(self.team == 0, x > mid, x < mid)
         near = self._adjacent_enemies()
         tagged = (near & own_half[:, None, :]).any(2) & enemy_half & self.alive
-        if bool(tagged.any()):
+        if self.sync_free or bool(tagged.any()):
             self.carrying &= ~tagged
             self._respawn(tagged)
         # Pick-ups: the lowest-index agent standing on the enemy flag while that flag is home.
@@ -498,9 +550,9 @@ class ArenaEngine(EngineState):
         occupied = self._occupancy()[:, :-1] >= 0  # [B, S*S]
         for k in range(a):  # one agent at a time, so two respawns never pick the same cell
             need = who[:, k]
-            if not bool(need.any()):
+            if not self.sync_free and not bool(need.any()):
                 continue
-            team = int(self.team[k])
+            team = self._team_of[k]
             occupied.scatter_(1, (self.pos[:, k, 0] * s + self.pos[:, k, 1])[:, None], False)
             cost = self.base_dist[:, team].view(b, -1) + occupied.long() * UNREACHABLE
             cell = cost.argmin(1)
