@@ -15,7 +15,6 @@ import copy
 import functools
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -95,6 +94,8 @@ class DQN:
     def __init__(self, cfg: DQNConfig, envs, q_net: QNetwork, device: torch.device, total_steps: int,
                  seed: int = 0, amp: bool = False) -> None:  # fmt: skip
         self.cfg, self.envs, self.q_net, self.device = cfg, envs, q_net, device
+        # mazearena vector envs hand every game's last observation as one device batch (info["final_obs"])
+        self.native = getattr(envs, "device", None) is not None
         self.autocast = functools.partial(batches.autocast, device, amp)
         self.target = copy.deepcopy(q_net)
         self.optimizer = torch.optim.Adam(q_net.parameters(), lr=cfg.learning_rate)
@@ -159,7 +160,7 @@ class DQN:
         loss.backward()
         nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
-        return {"loss/td": loss.item(), "q/mean": q.mean().item()}
+        return {"loss/td": loss.detach(), "q/mean": q.detach().mean()}  # read once per iteration, not per step
 
     def iteration(self, env_steps: int = 1024) -> dict[str, float]:
         """About ``env_steps`` env steps (whole vector steps) with learning; returns their metrics."""
@@ -175,12 +176,15 @@ class DQN:
             obs, reward, terminated, truncated, info = batches.step(self.envs, actions, self.device)
             done = terminated | truncated
             # the stored next observation of an ended episode is its final one, not the next episode's first
-            next_obs = obs
-            ended = done.nonzero().squeeze(1)
-            if len(ended):
-                next_obs = batches.clone(obs)
-                final = batches.final_rows(info, ended, self.device)
-                batches.put(next_obs, ended, final)
+            if self.native:  # mazearena envs: the last observation of every game, one device batch (no round-trip)
+                next_obs = batches.to_device(info["final_obs"], self.device)
+            else:
+                next_obs = obs
+                ended = done.nonzero().squeeze(1)
+                if len(ended):
+                    next_obs = batches.clone(obs)
+                    final = batches.final_rows(info, ended, self.device)
+                    batches.put(next_obs, ended, final)
             self._store(self.obs, actions, reward, next_obs, terminated, done)
             self.obs = obs
             self.global_step += cfg.num_envs
@@ -196,7 +200,7 @@ class DQN:
                         t.data.lerp_(o.data, cfg.tau)
         metrics = {"epsilon": self.epsilon()}
         if learned:
-            metrics |= {k: float(np.mean([m[k] for m in learned])) for k in learned[0]}
+            metrics |= {k: float(torch.stack([m[k].float() for m in learned]).mean()) for k in learned[0]}
         return metrics | self.episodes.metrics()
 
     # ---------------------------------------------------------------- checkpoints
