@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from mazearena.evaluation.evaluate import name_methods, task_key
+from mazearena.evaluation.evaluate import label_methods
 from mazearena.evaluation.metrics import probability_of_improvement, probability_of_improvement_ci
 from mazearena.evaluation.report import plot_curves
 from mazearena.training.config import load_config
@@ -110,15 +110,7 @@ def _mean(values: list) -> float | None:
 def compare(cfg: CompareConfig) -> Path:
     """Write the comparison of ``cfg.runs``; returns its folder."""
     runs = [read_run(p) for p in cfg.runs]
-    if len({r.path.resolve() for r in runs}) < len(runs):
-        raise ValueError("a run folder is given twice")
-    tasks = {task_key(r.config): r for r in runs}
-    if len(tasks) > 1:
-        a, b = list(tasks.values())[:2]
-        raise ValueError(f"runs {a.name!r} and {b.name!r} were trained on different envs; compare runs of one env "
-                         "(maze, size and level split, or arena scenario)")
-    for r, method in zip(runs, name_methods(runs, cfg.labels), strict=True):
-        r.method = method
+    label_methods(runs, cfg.labels, "compare")
     out = Path(cfg.out) if cfg.out else Path(cfg.runs[0]).parent / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     methods = list(dict.fromkeys(r.method for r in runs))

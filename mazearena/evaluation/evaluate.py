@@ -151,16 +151,22 @@ def load_runs(cfg: EvalConfig) -> list[Run]:
     for path in cfg.runs:
         config, run_dir, policy, step = load_trained(Path(path), cfg.checkpoint, cfg.device)
         runs.append(Run(run_dir, config, policy, step))
+    label_methods(runs, cfg.labels, "evaluate")
+    return runs
+
+
+def label_methods(runs: list, labels: tuple[str, ...], verb: str) -> None:
+    """Check that ``runs`` (objects with ``path``, ``config``, ``name``) can be compared — each once, all
+    trained on one env — and set each one's ``method``."""
     if len({r.path.resolve() for r in runs}) < len(runs):
         raise ValueError("a run folder is given twice")
     tasks = {task_key(r.config): r for r in runs}
     if len(tasks) > 1:
         a, b = list(tasks.values())[:2]
-        raise ValueError(f"runs {a.name!r} and {b.name!r} were trained on different envs; evaluate runs of one env "
+        raise ValueError(f"runs {a.name!r} and {b.name!r} were trained on different envs; {verb} runs of one env "
                          "(maze, size and level split, or arena scenario) together")
-    for run, method in zip(runs, name_methods(runs, cfg.labels), strict=True):
+    for run, method in zip(runs, name_methods(runs, labels), strict=True):
         run.method = method
-    return runs
 
 
 def perturbations_for(cfg: EvalConfig, run: Run) -> list[str]:

@@ -193,6 +193,18 @@ def _plt():
     return plt
 
 
+def _finish(fig, ax, path: Path) -> Path:
+    """Grid, legend, layout; the figure saved to ``path`` and closed."""
+    import matplotlib.pyplot as plt
+
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _colours(methods: list[str]) -> dict[str, tuple]:
     import matplotlib
 
@@ -251,12 +263,7 @@ def plot_profile(summary: dict, path: Path, seed: int = 0) -> Path:
     ax.set_ylabel("fraction of runs × suites > τ")
     ax.set_title(f"Performance profile ({mode} policy)")
     ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
 def plot_severity(summary: dict, path: Path) -> Path | None:
@@ -362,12 +369,7 @@ def plot_curves(curves: list[dict], path: Path, title: str, key: str = "success"
     ax.set_xlabel("env steps")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path)
 
 
 # ------------------------------------------------------------------ Markdown

@@ -38,6 +38,19 @@ def count_syncs():
             setattr(torch.Tensor, name, fn)
 
 
+def uncounted(fn, counts):
+    """``fn`` with its own round-trips left out of ``counts`` (the env's work is not the trainer's)."""
+
+    def call(*args):
+        counts["off"] = True
+        try:
+            return fn(*args)
+        finally:
+            counts["off"] = False
+
+    return call
+
+
 def ppo(sync_free: bool, max_steps: int = 12):
     torch.manual_seed(0)
     envs = mazearena.make_vec("mazearena/Maze-v0", 16, seed=0, size=7, num_levels=20, max_episode_steps=max_steps)
@@ -48,21 +61,11 @@ def ppo(sync_free: bool, max_steps: int = 12):
 
 def test_a_sync_free_rollout_never_waits_for_the_device_outside_the_env():
     algo = ppo(sync_free=True)
-    real_step = algo.envs.step
-
-    def env_step(actions):  # the engine's own work is not the trainer's
-        counts["off"] = True
-        try:
-            return real_step(actions)
-        finally:
-            counts["off"] = False
-
-    algo.envs.step = env_step
     with count_syncs() as counts:
+        algo.envs.step = uncounted(algo.envs.step, counts)
         algo._rollout()
     assert counts["n"] == 0
     with count_syncs() as counts:
-        algo.envs.step = real_step
         ppo(sync_free=False)._rollout()
     assert counts["n"] > 0  # the counter does see round-trips: the row-picking path makes them
 
@@ -99,20 +102,8 @@ def mappo(sync_free: bool, centralized: bool):
 @pytest.mark.parametrize("centralized", [False, True])
 def test_a_sync_free_mappo_rollout_makes_no_round_trip_and_bootstraps_the_same(centralized):
     algo = mappo(True, centralized)
-    real_step, real_state = algo.envs.step, algo.envs.state
-
-    def quiet(fn):
-        def call(*args):
-            counts["off"] = True
-            try:
-                return fn(*args)
-            finally:
-                counts["off"] = False
-
-        return call
-
-    algo.envs.step, algo.envs.state = quiet(real_step), quiet(real_state)
     with count_syncs() as counts:
+        algo.envs.step, algo.envs.state = uncounted(algo.envs.step, counts), uncounted(algo.envs.state, counts)
         algo._rollout()
     if not centralized:  # with a centralised critic the engine's final state decides (its own round-trip)
         assert counts["n"] == 0
@@ -227,19 +218,10 @@ def test_dqn_steps_without_a_round_trip_of_its_own():
     q = QNetwork(envs.single_observation_space, envs.single_action_space.n, "cnn")
     algo = DQN(DQNConfig(num_envs=8, batch_size=16, learning_starts=32), envs, q, torch.device("cpu"), 10_000)
     algo.iteration(64)  # past learning_starts: every later step also learns
-    real_step = algo.envs.step
-
-    def env_step(actions):
-        counts["off"] = True
-        try:
-            return real_step(actions)
-        finally:
-            counts["off"] = False
-
-    algo.envs.step = env_step
     real_metrics = algo.episodes.metrics
     algo.episodes.metrics = lambda: {}  # the once-per-iteration read is allowed; count the steps only
     with count_syncs() as counts:
+        algo.envs.step = uncounted(algo.envs.step, counts)
         for _ in range(20):
             algo.iteration(8)  # one vector step (and one gradient step) each; their metrics read once
     algo.episodes.metrics = real_metrics

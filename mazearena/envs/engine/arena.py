@@ -267,7 +267,7 @@ class ArenaEngine(EngineState):
         return self.observe()
 
     def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None = None) -> None:
-        cfg, dev = self.config, self.device
+        cfg = self.config
         key = hash_ints(self.seeds[idx], self.episodes[idx])
         if level_ids is None:
             level_ids = self.levels.level_id(self.seeds[idx], self.episodes[idx])
@@ -275,19 +275,8 @@ class ArenaEngine(EngineState):
             level_ids = self.levels.check(level_ids)
         walls, bases, base_dist = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
         self.walls[idx], self.bases[idx], self.base_dist[idx], self.level_ids[idx] = walls, bases, base_dist, level_ids
-        s, m = cfg.size, len(idx)
-        # Spawns: distinct node cells of the team's half, ranked by a per-episode random key.
-        cells = torch.arange(s * s, device=dev)
-        y, x = cells // s, cells % s
-        node = (y % 2 == 1) & (x % 2 == 1)
-        prio = uniform(key[:, None], STREAM_SPAWN, cells[None, :])  # [m, S*S]
-        pos = torch.zeros(m, cfg.num_agents, 2, dtype=torch.long, device=dev)
-        for team, (n, half) in enumerate(((cfg.red, x < s // 2), (cfg.blue, x > s // 2))):
-            score = torch.where((node & half)[None, :], prio, -1.0)
-            pick = score.topk(n, dim=1).indices
-            first = 0 if team == 0 else cfg.red
-            pos[:, first : first + n] = torch.stack([pick // s, pick % s], -1)
-        self.pos[idx] = pos
+        m = len(idx)
+        self.pos[idx] = self._spawns(key)
         self.heading[idx] = torch.where(self.team == 0, 1, 3).expand(m, -1)  # facing the enemy side
         self.alive[idx] = True
         self.health[idx] = cfg.max_health
@@ -296,13 +285,27 @@ class ArenaEngine(EngineState):
         self.t[idx] = 0
         self.levels.prefetch(self.seeds, self.episodes)
 
+    def _spawns(self, key: torch.Tensor) -> torch.Tensor:
+        """``[len(key), A, 2]`` spawn cells: distinct node cells of each team's half, ranked by the episode keys."""
+        cfg, dev, s = self.config, self.device, self.config.size
+        cells = torch.arange(s * s, device=dev)
+        y, x = cells // s, cells % s
+        node = (y % 2 == 1) & (x % 2 == 1)
+        prio = uniform(key[:, None], STREAM_SPAWN, cells[None, :])  # [m, S*S]
+        pos = torch.zeros(len(key), cfg.num_agents, 2, dtype=torch.long, device=dev)
+        for team, (n, half) in enumerate(((cfg.red, x < s // 2), (cfg.blue, x > s // 2))):
+            score = torch.where((node & half)[None, :], prio, -1.0)
+            pick = score.topk(n, dim=1).indices
+            first = 0 if team == 0 else cfg.red
+            pos[:, first : first + n] = torch.stack([pick // s, pick % s], -1)
+        return pos
+
     def _start_where(self, done: torch.Tensor) -> None:
         """:meth:`reset_next` of the games where ``done`` with no host round-trip: every game's next episode
         is drawn (a gather from the cached arena set) and kept where ``done``; the same games, bit for bit."""
         if not self.levels.cached:
             raise RuntimeError("a sync-free reset needs the arena set cached on the device (a finite num_levels)")
-        cfg, dev = self.config, self.device
-        b, s = self.num_envs, cfg.size
+        cfg, dev, b = self.config, self.device, self.num_envs
         episodes = self.episodes + done.long()
         key = hash_ints(self.seeds, episodes)
         level_ids = self.levels.level_id(self.seeds, episodes)
@@ -316,17 +319,7 @@ class ArenaEngine(EngineState):
         keep(self.bases, bases)
         keep(self.base_dist, base_dist)
         keep(self.level_ids, level_ids)
-        cells = torch.arange(s * s, device=dev)
-        y, x = cells // s, cells % s
-        node = (y % 2 == 1) & (x % 2 == 1)
-        prio = uniform(key[:, None], STREAM_SPAWN, cells[None, :])
-        pos = torch.zeros(b, cfg.num_agents, 2, dtype=torch.long, device=dev)
-        for team, (n, half) in enumerate(((cfg.red, x < s // 2), (cfg.blue, x > s // 2))):
-            score = torch.where((node & half)[None, :], prio, -1.0)
-            pick = score.topk(n, dim=1).indices
-            first = 0 if team == 0 else cfg.red
-            pos[:, first : first + n] = torch.stack([pick // s, pick % s], -1)
-        keep(self.pos, pos)
+        keep(self.pos, self._spawns(key))
         keep(self.heading, torch.where(self.team == 0, 1, 3))
         keep(self.alive, True)
         keep(self.health, cfg.max_health)
