@@ -36,7 +36,7 @@ class SweepConfig:
     """Training config (YAML, as configs/*.yaml) the trials start from."""
     seeds: int = 3
     """Seeds per configuration (seed, seed + 1, ...)."""
-    param: tuple[str, ...] = ()
+    param: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
     """Values to sweep, ``name=v1,v2,...`` with dotted names of training options (``ppo.learning_rate=3e-4,1e-3``);
     repeat the option for more. The grid is every combination."""
     name: str = ""

@@ -56,3 +56,7 @@ def test_sweep_parameters_are_checked_before_anything_runs(config, tmp_path):
             plan(SweepConfig(config=config, param=(bad,)), tmp_path / "s")
     with pytest.raises(ValueError, match="is not a file"):
         SweepConfig(config=tmp_path / "missing.yaml")
+    import tyro
+
+    repeated = tyro.cli(SweepConfig, args=[str(config), "--param", "backbone=cnn,mlp", "--param", "seed_x=1"])
+    assert repeated.param == ("backbone=cnn,mlp", "seed_x=1")  # the option repeats
