@@ -96,13 +96,13 @@ class Episodes:
         self.ret += reward
         self.length += 1
         d = done.to(torch.float64)
-        parts = [d.sum(), (self.ret * d).sum(), (self.length * d).sum()]
+        ended = d.sum()
         if "is_success" in info:
             success = torch.as_tensor(info["is_success"]).to(d.device, torch.float64)
-            parts += [(success * d).sum(), d.sum()]
+            judged = [(success * d).sum(), ended]
         else:
-            parts += [d.new_zeros(()), d.new_zeros(())]
-        self._sums += torch.stack(parts)
+            judged = [d.new_zeros(()), d.new_zeros(())]
+        self._sums += torch.stack([ended, (self.ret * d).sum(), (self.length * d).sum(), *judged])
         keep = ~done
         self.ret *= keep
         self.length *= keep

@@ -342,7 +342,7 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
     with torch.random.fork_rng(devices=[]):  # networks are built and policies sample under an RNG of our own
         torch.manual_seed(cfg.seed)
         runs = load_runs(cfg)
-        plan = [(run, mode, c) for run in runs for mode in cfg.modes for c in conditions(cfg, run)]
+        plan = [(run, mode, c) for run in runs for c in conditions(cfg, run) for mode in cfg.modes]
         out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"
         out.mkdir(parents=True, exist_ok=True)
         rows: list[dict] = []

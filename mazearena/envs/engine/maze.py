@@ -223,6 +223,14 @@ class MazeEngine(EngineState):
         self.episodes[env_idx] += 1
         self._start(env_idx, level_ids)
 
+    def _spawn(self, spawn: torch.Tensor, episode_key: torch.Tensor) -> torch.Tensor:
+        """``[n, 2]`` start cells: one of each level's ``spawn [n, S, S]`` cells, drawn by the episode keys."""
+        s = self.config.size
+        spawn = spawn.flatten(1)
+        k = randint(spawn.sum(1), episode_key, STREAM_SPAWN)
+        cell = (spawn.cumsum(1) > k[:, None]).to(torch.uint8).argmax(1)
+        return torch.stack([cell // s, cell % s], 1)
+
     def _start_where(self, done: torch.Tensor) -> None:
         """:meth:`reset_next` of the games where ``done``, with no host round-trip: the next episode of every
         game is drawn (a gather from the cached level set) and kept where ``done``. Same games as
@@ -236,10 +244,7 @@ class MazeEngine(EngineState):
         s, p = self.config.size, self.pad
         inner = self.grid[:, p : p + s, p : p + s]
         inner.copy_(torch.where(done[:, None, None], grid, inner))
-        spawn = spawn.flatten(1)
-        k = randint(spawn.sum(1), episode_key, STREAM_SPAWN)
-        cell = (spawn.cumsum(1) > k[:, None]).to(torch.uint8).argmax(1)
-        self.pos.copy_(torch.where(done[:, None], torch.stack([cell // s, cell % s], 1), self.pos))
+        self.pos.copy_(torch.where(done[:, None], self._spawn(spawn, episode_key), self.pos))
         self.heading.copy_(torch.where(done, randint(4, episode_key, STREAM_HEADING), self.heading))
         self.has_key &= ~done
         self.t *= ~done
@@ -256,11 +261,7 @@ class MazeEngine(EngineState):
         grid, spawn = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
         s, p = self.config.size, self.pad
         self.grid[idx, p : p + s, p : p + s] = grid
-        spawn = spawn.flatten(1)
-        count = spawn.sum(1)
-        k = randint(count, episode_key, STREAM_SPAWN)
-        cell = (spawn.cumsum(1) > k[:, None]).to(torch.uint8).argmax(1)
-        self.pos[idx] = torch.stack([cell // s, cell % s], 1)
+        self.pos[idx] = self._spawn(spawn, episode_key)
         self.heading[idx] = randint(4, episode_key, STREAM_HEADING)
         self.has_key[idx] = False
         self.t[idx] = 0
