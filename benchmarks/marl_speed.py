@@ -20,7 +20,7 @@ import torch
 import tyro
 from timing import write
 
-from mazearena.bench_train import mappo_ours, mappo_sb3
+from mazearena.apps.bench_train import mappo_ours, mappo_sb3
 
 
 @dataclass

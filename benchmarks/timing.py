@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: writing the result files (timed repeats: ``mazearena.bench_train.rates``)."""
+"""What the benchmark scripts share: writing the result files (timed repeats: ``mazearena.apps.bench_train.rates``)."""
 
 from __future__ import annotations
 

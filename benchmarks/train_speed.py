@@ -24,7 +24,7 @@ from timing import write
 import mazearena
 from mazearena.agents.dqn import QNetwork
 from mazearena.agents.ppo import ActorCritic
-from mazearena.bench_train import dqn_ours, dqn_sb3, ppo_ours, ppo_sb3, rates
+from mazearena.apps.bench_train import dqn_ours, dqn_sb3, ppo_ours, ppo_sb3, rates
 
 
 @dataclass

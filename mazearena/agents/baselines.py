@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from mazearena.envs.engine.grid import HEADING_DELTAS
+from mazearena.envs.engine.layouts import UNREACHABLE, distance_to_goal
 from mazearena.envs.engine.maze import ActionSet, MazeEngine
-from mazearena.envs.layouts import UNREACHABLE, distance_to_goal
 
 
 class SolverPolicy:

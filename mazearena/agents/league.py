@@ -262,9 +262,9 @@ class SelfPlayVectorEnv:
 
 def play_match(envs, red, blue, games: int) -> dict[str, float]:
     """``games`` games between two :class:`TeamPolicy` (``red`` acting red's columns, ``blue`` blue's) on an
-    all-focal arena vector env, played by :func:`~mazearena.evaluation.harness.run_games`. Returns red's win
+    all-focal arena vector env, played by :func:`~mazearena.agents.episodes.run_games`. Returns red's win
     rate, the draw rate, blue's win rate and the number of games."""
-    from mazearena.evaluation.harness import run_games
+    from mazearena.agents.episodes import run_games
 
     names = list(envs.possible_agents)
     red_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("red")], device=envs.device)

@@ -102,7 +102,7 @@ class MazeEnv(WindowRender, gym.Env):
             self._engine.reset(torch.tensor([game_seed]), level_ids=level_id)
         else:
             self._engine.reset_next(torch.tensor([0]), level_ids=level_id)
-        self._game.load()
+        self._game.reset()
         self._started = True
         self._level_id = int(self._engine.level_ids[0])
         if self.render_mode == "human":
@@ -119,8 +119,7 @@ class MazeEnv(WindowRender, gym.Env):
 
     @property
     def engine(self) -> MazeEngine:
-        """The one-game engine, brought up to date with the game (for renderers, solvers and tools)."""
-        self._game.store()
+        """The one-game engine (for renderers, solvers and tools): the game's state lives in it."""
         return self._engine
 
     def frame(self) -> np.ndarray:

@@ -28,7 +28,7 @@ import torch
 from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.arena import ATTACK, ArenaEngine, Mode
 from mazearena.envs.engine.grid import STREAM_NPC, uniform
-from mazearena.envs.layouts import UNREACHABLE, shortest_steps
+from mazearena.envs.engine.layouts import UNREACHABLE, shortest_steps
 
 
 class Behaviour(str, Enum):

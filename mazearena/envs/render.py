@@ -1,72 +1,21 @@
-"""Drawing games: a tile renderer (cached sprite atlas, batched gather in torch) and a pygame window.
+"""Drawing games: frames of whole mazes and arenas in numpy (from the engine's sprite atlas), and a pygame window.
 
-Sprites are 16x16 RGBA PNGs in ``mazearena/assets``; an atlas scales them once per tile size. pygame is
-imported only when a window is opened, so importing mazearena never initialises a display.
+pygame is imported only when a window is opened, so importing mazearena never initialises a display.
 """
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import torch
-from PIL import Image
 
-from mazearena.envs.engine.grid import HEADING_DELTAS, Cell
+from mazearena.envs.engine.arena import Mode
+from mazearena.envs.engine.cells import Cell
+from mazearena.envs.engine.grid import HEADING_DELTAS
+from mazearena.envs.engine.sprites import agent_tile, tile_atlas
 
-# Atlas rows: the six cell kinds, then the agent facing N/E/S/W, then the agent carrying the key.
-AGENT_TILE = len(Cell)
-NUM_TILES = AGENT_TILE + 8
-_CELL_SPRITES = {Cell.FLOOR: "floor", Cell.WALL: "wall", Cell.GOAL: "goal", Cell.KEY: "key", Cell.DOOR: "door",
-                 Cell.LAVA: "lava"}
 FOV_TINT = np.array([255, 244, 214], dtype=np.float32)
-
-
-def _sprite(name: str) -> np.ndarray:
-    with resources.files("mazearena.assets").joinpath(f"{name}.png").open("rb") as f:
-        return np.asarray(Image.open(f).convert("RGBA"), dtype=np.float32) / 255.0
-
-
-def _over(base: np.ndarray, top: np.ndarray) -> np.ndarray:
-    alpha = top[..., 3:4]
-    out = base.copy()
-    out[..., :3] = top[..., :3] * alpha + base[..., :3] * (1 - alpha)
-    out[..., 3] = 1.0
-    return out
-
-
-@lru_cache(maxsize=8)
-def _atlas_16() -> np.ndarray:
-    floor = _sprite("floor")
-    tiles = [floor if cell is Cell.FLOOR else _over(floor, _sprite(name)) for cell, name in _CELL_SPRITES.items()]
-    arrow = _sprite("agent")
-    small_key = np.zeros_like(arrow)
-    key_img = _sprite("key")
-    small_key[8:16, 8:16] = key_img[::2, ::2]
-    for carrying in (False, True):
-        for heading in range(4):
-            sprite = np.rot90(arrow, k=-heading).copy()
-            tile = _over(floor, sprite)
-            tiles.append(_over(tile, small_key) if carrying else tile)
-    return np.stack(tiles)[..., :3]
-
-
-@lru_cache(maxsize=16)
-def tile_atlas(tile: int) -> torch.Tensor:
-    """[NUM_TILES, tile, tile, 3] uint8 sprites at ``tile`` pixels (box-filtered when shrinking)."""
-    out = []
-    for img in _atlas_16():
-        pil = Image.fromarray((img * 255).round().astype(np.uint8), "RGB")
-        resample = Image.Resampling.NEAREST if tile >= 16 else Image.Resampling.BOX
-        out.append(np.asarray(pil.resize((tile, tile), resample)))
-    return torch.from_numpy(np.stack(out))
-
-
-def agent_tile(heading: torch.Tensor, has_key: torch.Tensor) -> torch.Tensor:
-    """Atlas row of the agent sprite for each heading / key state."""
-    return AGENT_TILE + heading + 4 * has_key.to(torch.long)
 
 
 def draw(tiles: torch.Tensor | np.ndarray, tile: int) -> np.ndarray:
@@ -88,7 +37,7 @@ def render_frame(
     """One game as an RGB frame: the grid, the agent, and its field of view (``view_cells``) tinted."""
     tiles = np.asarray(grid, dtype=np.int64).copy()
     y, x = pos
-    tiles[y, x] = AGENT_TILE + heading + 4 * int(has_key)
+    tiles[y, x] = agent_tile() + heading + 4 * int(has_key)
     frame = draw(tiles, tile).astype(np.float32)
     if view_cells is not None:
         mask = np.kron(view_cells.astype(np.float32), np.ones((tile, tile), dtype=np.float32))[..., None]
@@ -113,8 +62,6 @@ def _paint(frame: np.ndarray, y: int, x: int, tile: int, mask: np.ndarray, colou
 def render_arena(engine, i: int, tile: int = 24) -> np.ndarray:
     """Game ``i`` of an :class:`~mazearena.envs.engine.arena.ArenaEngine` as an RGB frame: team colours, bases,
     flags, agents with their heading, health bars (combat), flags being carried, chasers ringed (tag)."""
-    from mazearena.envs.engine.arena import Mode
-
     cfg = engine.config
     walls = engine.walls[i].cpu().numpy()
     grid = np.where(walls, int(Cell.WALL), int(Cell.FLOOR))

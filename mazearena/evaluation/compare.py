@@ -19,8 +19,8 @@ import numpy as np
 import tyro
 
 from mazearena.evaluation.evaluate import label_methods
-from mazearena.evaluation.metrics import probability_of_improvement, probability_of_improvement_ci
 from mazearena.evaluation.report import plot_curves
+from mazearena.stats.metrics import probability_of_improvement, probability_of_improvement_ci
 from mazearena.training.config import load_config
 
 CURVES = (("eval/success_rate", "held-out success (evaluations during training)", "held-out success rate"),

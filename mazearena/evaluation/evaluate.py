@@ -211,7 +211,7 @@ def actor(run: Run, deterministic: bool):
 def play_condition(cfg: EvalConfig, run: Run, suite: str, perturbation: str, severity: float, mode: str,
                    episodes: int, advance=None) -> list[dict]:  # fmt: skip
     """Every episode of ``run`` in one condition, as rows of the episode table."""
-    from mazearena.evaluation.harness import play_episodes, play_games
+    from mazearena.agents.episodes import play_episodes, play_games
 
     env = suite_env(run.config, suite, slots(cfg.num_envs, episodes), cfg.seed, cfg.device)
     if perturbation != "none":
@@ -282,10 +282,10 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     against NPCs: as teammates (``kind: teammates``), run i's policy acting the first half of the team and
     run j's the rest, against the held-out NPC population; the diagonal is each run with itself. One
     learning agent alone has no cross-play (None). ``track(description, total)`` as for :func:`evaluate`."""
+    from mazearena.agents.episodes import play_games, summarise
     from mazearena.agents.league import check_symmetric, cross_play
     from mazearena.envs.scenarios import scenario
-    from mazearena.evaluation.harness import play_games, summarise
-    from mazearena.evaluation.ratings import games_from_table, rate_games
+    from mazearena.stats.ratings import games_from_table, rate_games
     from mazearena.training.train import make_envs
 
     first = runs[0].config

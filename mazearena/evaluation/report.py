@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mazearena.evaluation.metrics import (
+from mazearena.stats.metrics import (
     aggregate_with_ci,
     bootstrap_mean_ci,
     clopper_pearson_interval,

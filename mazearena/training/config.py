@@ -16,8 +16,8 @@ from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
+from mazearena.envs.engine.layouts import level_range
 from mazearena.envs.engine.maze import MazeConfig
-from mazearena.envs.layouts import level_range
 
 
 @dataclass

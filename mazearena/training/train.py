@@ -17,10 +17,10 @@ import torch
 
 import mazearena
 from mazearena.agents.dqn import DQN, QNetwork
+from mazearena.agents.episodes import run_episodes, run_games
 from mazearena.agents.league import League, SelfPlayVectorEnv, TeamPolicy
 from mazearena.agents.mappo import MAPPO, MultiAgentActorCritic
 from mazearena.agents.ppo import PPO, ActorCritic
-from mazearena.evaluation.harness import run_episodes, run_games
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mazearena.training.config import TrainConfig, load_config, save_config
 from mazearena.training.loggers import Logger
@@ -348,7 +348,7 @@ def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League
     held-out arenas (``games`` per pair, half on each side; default ``eval_episodes``); writes league.png.
     ``track(description, total)`` gives a callable advanced once per pair (a progress bar)."""
     from mazearena.agents.league import win_rate_table
-    from mazearena.evaluation.ratings import games_from_table, rate_games
+    from mazearena.stats.ratings import games_from_table, rate_games
 
     k = len(league)
     picks = sorted({round(i * (k - 1) / (LEAGUE_TABLE_SNAPSHOTS - 1)) for i in range(LEAGUE_TABLE_SNAPSHOTS)})

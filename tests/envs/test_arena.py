@@ -19,7 +19,7 @@ from pettingzoo.test import (
 
 from mazearena.envs import arena_v0
 from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, arena_layouts, base_distances
-from mazearena.envs.layouts import UNREACHABLE
+from mazearena.envs.engine.layouts import UNREACHABLE
 
 STAY, N, E, S, W, ATTACK = range(6)
 MODES = ["tag", "ctf", "combat"]

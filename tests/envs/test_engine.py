@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from mazearena.envs.engine.grid import Cell
-from mazearena.envs.engine.maze import CHANNELS, MazeConfig, MazeEngine
+from mazearena.envs.engine.cells import Cell, table
+from mazearena.envs.engine.maze import MazeConfig, MazeEngine
 
 CODES = {"#": Cell.WALL, ".": Cell.FLOOR, "G": Cell.GOAL, "k": Cell.KEY, "D": Cell.DOOR, "~": Cell.LAVA}
 N, E, S, W = 0, 1, 2, 3
@@ -104,7 +104,7 @@ def test_turn_actions_turn_and_go_forward(backend):
 def test_partial_view_is_centred_and_rotates_with_turn_actions(backend):
     e = engine_with(LEVEL, (2, 2), heading=E, view_size=3, backend=backend)
     obs = e.observe()[0]
-    assert obs.shape == (len(CHANNELS), 3, 3)
+    assert obs.shape == (len(table().channels), 3, 3)
     wall, door, key, agent = obs[0], obs[3], obs[2], obs[5]
     assert agent[1, 1] == 1 and agent.sum() == 1
     assert door[1, 2] == 1 and key[1, 0] == 1  # north-up: the door is east, the key west
@@ -120,7 +120,7 @@ def test_partial_view_is_centred_and_rotates_with_turn_actions(backend):
 def test_full_view_shows_the_whole_grid(backend):
     e = engine_with(LEVEL, (2, 2), obs_mode="full", backend=backend)
     obs = e.observe()[0]
-    assert obs.shape == (len(CHANNELS), 7, 7)
+    assert obs.shape == (len(table().channels), 7, 7)
     assert int(obs[0].sum()) == sum(r.count("#") for r in LEVEL)
     assert obs[5][2, 2] == 1 and obs[1][2, 5] == 1
 

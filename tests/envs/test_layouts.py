@@ -3,8 +3,8 @@ from collections import deque
 import pytest
 import torch
 
-from mazearena.envs.engine.grid import Cell
-from mazearena.envs.layouts import (
+from mazearena.envs.engine.cells import Cell
+from mazearena.envs.engine.layouts import (
     UNREACHABLE,
     Generator,
     LayoutConfig,

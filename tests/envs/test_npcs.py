@@ -6,7 +6,7 @@ import torch
 
 from mazearena.envs import arena_v0
 from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, base_distances
-from mazearena.envs.layouts import UNREACHABLE, LayoutConfig, _relax, generate, shortest_steps
+from mazearena.envs.engine.layouts import UNREACHABLE, LayoutConfig, _relax, generate, shortest_steps
 from mazearena.envs.npcs import NpcController, NpcSpec
 from mazearena.envs.scenarios import HELDOUT, SCENARIOS, TRAIN, scenario
 

@@ -4,17 +4,18 @@ import numpy as np
 import pytest
 
 import mazearena  # noqa: F401
-from mazearena.envs.render import NUM_TILES, render_frame, tile_atlas
-from mazearena.play import PlayConfig, play
+from mazearena.apps.play import PlayConfig, play
+from mazearena.envs.engine.sprites import agent_tile, tile_atlas
+from mazearena.envs.render import render_frame
 from mazearena.training.video import write_video
 
 
 def test_atlas_has_distinct_tiles_at_every_size():
     for tile in (4, 8, 16, 32):
-        atlas = tile_atlas(tile).numpy()
-        assert atlas.shape == (NUM_TILES, tile, tile, 3)
-        flat = atlas.reshape(NUM_TILES, -1)
-        assert len({row.tobytes() for row in flat}) == NUM_TILES
+        atlas, num_tiles = tile_atlas(tile).numpy(), agent_tile() + 8
+        assert atlas.shape == (num_tiles, tile, tile, 3)
+        flat = atlas.reshape(num_tiles, -1)
+        assert len({row.tobytes() for row in flat}) == num_tiles
 
 
 def test_rgb_array_frame_highlights_the_field_of_view():

@@ -78,7 +78,7 @@ def test_reset_with_level_ids_and_seed_lists():
 
 def test_unlimited_levels_with_prefetch_match_a_fresh_generation():
     # Levels handed out by the prefetching source are exactly those a fresh generate() gives.
-    from mazearena.envs.layouts import generate
+    from mazearena.envs.engine.layouts import generate
 
     env = make(n=128, max_episode_steps=5)
     engine = env.unwrapped.engine

@@ -11,7 +11,7 @@ import torch
 
 from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
-from mazearena.cli import main
+from mazearena.apps.cli import main
 from mazearena.evaluation.evaluate import EvalConfig, evaluate, slots
 from mazearena.evaluation.report import read_csv, summarise
 from mazearena.evaluation.suites import suite_env

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mazearena.agents.ppo import PPOConfig
-from mazearena.cli import main
+from mazearena.apps.cli import main
 from mazearena.training import EnvConfig, TrainConfig, load_config, train
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -95,7 +95,7 @@ def test_kill_9_mid_training_then_resume_continues_exactly(tmp_path):
     killed = tmp_path / "killed"
     # the child must not share this process's W&B service (an earlier test may have started one)
     env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"} | {"WANDB_SILENT": "true"}
-    proc = subprocess.Popen([sys.executable, "-m", "mazearena.cli", *args, "--runs-dir", str(tmp_path), "--name",
+    proc = subprocess.Popen([sys.executable, "-m", "mazearena.apps.cli", *args, "--runs-dir", str(tmp_path), "--name",
                              "killed"], env=env)  # fmt: skip
     checkpoint = killed / "checkpoints" / "last.pt"
     deadline = time.time() + 240
@@ -173,7 +173,7 @@ def test_configs_from_yaml_and_bad_values_are_named(tmp_path):
 
 
 def test_watch_plays_a_trained_agent_into_a_video_and_names_bad_runs(tiny_run, tmp_path):
-    from mazearena.watch import WatchConfig, watch
+    from mazearena.apps.watch import WatchConfig, watch
 
     out = tmp_path / "watch.gif"
     results = watch(WatchConfig(run=tiny_run, episodes=2, record=out, tile=8))
@@ -250,7 +250,7 @@ def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path
     report = json.loads((straight / "report.json").read_text())
     assert report["test_levels"]["episodes"] >= 16 and 0 <= report["test_levels"]["draw_rate"] <= 1
     assert (straight / "episodes.gif").stat().st_size > 0
-    from mazearena.watch import WatchConfig, watch
+    from mazearena.apps.watch import WatchConfig, watch
 
     games = watch(WatchConfig(run=straight, episodes=2, record=tmp_path / "team.gif"))
     assert len(games) == 2 and all(set(g) == {"return", "length", "success", "winner"} for g in games)
@@ -292,7 +292,7 @@ def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_leag
 
 
 def test_arena_shorthand_on_the_command_line(tmp_path, monkeypatch):
-    from mazearena import cli
+    from mazearena.apps import cli
 
     seen = []
     monkeypatch.setitem(cli.COMMANDS, "train", seen.append)

@@ -44,10 +44,13 @@ import torch
 import torch.nn.functional as F
 
 from mazearena.checks import check_int, enum_value
-from mazearena.envs.engine.grid import STREAM_BASE, STREAM_SPAWN, Cell, EngineState, hash_ints, randint, uniform
-from mazearena.envs.engine.levels import LevelSource
-from mazearena.envs.engine.maze import _backend
-from mazearena.envs.layouts import (
+from mazearena.envs.engine.backend import choose_backend
+from mazearena.envs.engine.cells import ARENA_CHANNELS as CHANNELS
+from mazearena.envs.engine.cells import ARENA_STATE_CHANNELS as STATE_CHANNELS
+from mazearena.envs.engine.cells import TOKEN_FEATURES, Cell
+from mazearena.envs.engine.cpu_kernels import ArenaState, kernel
+from mazearena.envs.engine.grid import STREAM_BASE, STREAM_SPAWN, EngineState, hash_ints, randint, uniform
+from mazearena.envs.engine.layouts import (
     UNREACHABLE,
     Generator,
     LayoutConfig,
@@ -55,11 +58,12 @@ from mazearena.envs.layouts import (
     level_range,
     shortest_steps,
 )
+from mazearena.envs.engine.levels import LevelSource
 
 TEAMS = ("red", "blue")
-CHANNELS = ("wall", "self", "ally", "enemy", "health", "own_flag", "enemy_flag", "carrier", "chaser")
-STATE_CHANNELS = ("wall", "red", "blue", "health", "red_flag", "blue_flag", "carrier", "chaser")
-TOKEN_FEATURES = ("dy", "dx", "self", "ally", "enemy", "health", "carrier", "own_flag", "enemy_flag", "chaser")
+# Planes and token features by name.
+_STATE = {name: i for i, name in enumerate(STATE_CHANNELS)}
+_FEATURE = {name: i for i, name in enumerate(TOKEN_FEATURES)}
 MAX_TEAM_SIZE = 16
 STAY, ATTACK = 0, 5
 # (dy, dx) of actions 0..5: stay, the four compass moves, attack (no move).
@@ -218,7 +222,7 @@ class ArenaEngine(EngineState):
         self.num_envs, self.config, self.autoreset = num_envs, config, autoreset
         self.device = dev = torch.device(device)
         # CPU games run the observation and respawn loops compiled (cpu_kernels), as the maze engine does.
-        self.backend = _backend(backend, dev)
+        self.backend = choose_backend(backend, dev)
         b, a, s = num_envs, config.num_agents, config.size
         self.levels = LevelSource(lambda ids: _arena_levels(ids, config), config.num_levels, config.start_level,
                                   num_envs, dev, bytes_per_level=s * s + 32 + 16 * s * s)
@@ -253,9 +257,11 @@ class ArenaEngine(EngineState):
         if self.backend == "numba":
             # numpy views sharing memory with the state, which is therefore only ever updated in place
             b = self.num_envs
-            self._np_state = tuple(x.numpy() for x in (
-                self.walls.view(b, -1), self.pos, self.heading, self.alive, self.health, self.carrying, self.score,
-                self.bases, self.base_dist.view(b, 2, -1), self.team, self.focal, self.t))  # fmt: skip
+            self._np_state = tuple(ArenaState(
+                walls=self.walls.view(b, -1).numpy(), pos=self.pos.numpy(), heading=self.heading.numpy(),
+                alive=self.alive.numpy(), health=self.health.numpy(), carrying=self.carrying.numpy(),
+                score=self.score.numpy(), bases=self.bases.numpy(), base_dist=self.base_dist.view(b, 2, -1).numpy(),
+                team=self.team.numpy(), focal=self.focal.numpy(), t=self.t.numpy()))  # fmt: skip
             self._np_rows = torch.arange(b).numpy()
 
     # ---------------------------------------------------------------- reset
@@ -389,8 +395,6 @@ class ArenaEngine(EngineState):
         return torch.where(points[:, 0] > points[:, 1], 0, torch.where(points[:, 1] > points[:, 0], 1, -1))
 
     def _kernel_core(self, actions: torch.Tensor):
-        from mazearena.envs.engine.cpu_kernels import kernel
-
         cfg = self.config
         b, a = self.num_envs, cfg.num_agents
         reward = torch.empty(b, a, dtype=torch.float32)
@@ -399,7 +403,7 @@ class ArenaEngine(EngineState):
         mode = (Mode.TAG, Mode.CTF, Mode.COMBAT).index(cfg.mode)
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
         kernel("_arena_step", b)(
-            actions.contiguous().numpy(), *self._np_state, mode,
+            actions.contiguous().numpy(), self._np_state, mode,
             cfg.max_cycles, chaser, cfg.captures_to_win, cfg.attack_range, float(cfg.pickup_reward),
             float(cfg.flag_shaping), UNREACHABLE,
             reward.numpy(), terminated.numpy(), truncated.numpy(), active.numpy(), decided.numpy(),
@@ -612,16 +616,16 @@ class ArenaEngine(EngineState):
         rows = torch.arange(b, device=self.device)[:, None]
         team = self.team[idx]
         planes = torch.zeros(b, len(STATE_CHANNELS), s * s, dtype=torch.uint8, device=self.device)
-        planes[:, 0] = self.walls.view(b, -1)
-        planes[:, 1] = has & (team == 0)
-        planes[:, 2] = has & (team == 1)
-        planes[:, 3] = torch.where(has, self._health_value()[rows, idx], 0)
+        planes[:, _STATE["wall"]] = self.walls.view(b, -1)
+        planes[:, _STATE["red"]] = has & (team == 0)
+        planes[:, _STATE["blue"]] = has & (team == 1)
+        planes[:, _STATE["health"]] = torch.where(has, self._health_value()[rows, idx], 0)
         if cfg.mode is Mode.CTF:
-            for k in range(2):
-                planes[rows[:, 0], 4 + k, flags[:, k, 0] * s + flags[:, k, 1]] = 1
-        planes[:, 6] = has & self.carrying[rows, idx]
+            for k, flag in enumerate(("red_flag", "blue_flag")):
+                planes[rows[:, 0], _STATE[flag], flags[:, k, 0] * s + flags[:, k, 1]] = 1
+        planes[:, _STATE["carrier"]] = has & self.carrying[rows, idx]
         if cfg.mode is Mode.TAG:
-            planes[:, 7] = has & (team == self.chaser_team)
+            planes[:, _STATE["chaser"]] = has & (team == self.chaser_team)
         return planes.view(b, len(STATE_CHANNELS), s, s)
 
     def _health_value(self) -> torch.Tensor:
@@ -643,17 +647,14 @@ class ArenaEngine(EngineState):
         return self._torch_grid_obs(idx)
 
     def _kernel_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
-        from mazearena.envs.engine.cpu_kernels import kernel
-
         cfg = self.config
         v, a = cfg.view_size, cfg.num_agents
         rows = self._np_rows if idx is None else idx.contiguous().numpy()
         b = len(rows)
         out = torch.empty(b, a, len(CHANNELS), v * v, dtype=torch.uint8)
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
-        walls, pos, _, alive, health, carrying = self._np_state[:6]
-        kernel("_arena_observe", b)(rows, walls, pos, alive, self._np_state[9], health, carrying, self._np_state[7],
-                                    cfg.mode is Mode.CTF, cfg.mode is Mode.COMBAT, chaser, v, out.numpy())
+        kernel("_arena_observe", b)(rows, self._np_state, cfg.mode is Mode.CTF, cfg.mode is Mode.COMBAT, chaser, v,
+                                    out.numpy())
         return out.view(b, a, len(CHANNELS), v, v)
 
     def _torch_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
@@ -667,23 +668,27 @@ class ArenaEngine(EngineState):
         b = state.shape[0]
         side = s + 2 * p
         padded = F.pad(state, (p, p, p, p))
-        padded[:, 0] = F.pad(state[:, 0], (p, p, p, p), value=1)
+        wall = _STATE["wall"]
+        padded[:, wall] = F.pad(state[:, wall], (p, p, p, p), value=1)  # outside the arena reads as wall
         r = torch.arange(v, device=self.device)
         offsets = (r[:, None] * side + r[None, :]).view(-1)  # view cell -> padded flat offset
         corner = pos[..., 0] * side + pos[..., 1]  # [b, A]: top-left of each view in the padded grid
         gather_at = (corner[..., None] + offsets).view(b, 1, -1).expand(b, len(STATE_CHANNELS), -1)
         views = padded.view(b, len(STATE_CHANNELS), -1).gather(2, gather_at).view(b, -1, a, v * v)
         team = self.team.view(1, a, 1)
-        red, blue = views[:, 1], views[:, 2]
+        plane = {name: views[:, i] for i, name in enumerate(STATE_CHANNELS)}
+        red, blue, red_flag, blue_flag = plane["red"], plane["blue"], plane["red_flag"], plane["blue_flag"]
         ally = torch.where(team == 0, red, blue)
         enemy = torch.where(team == 0, blue, red)
-        own_flag = torch.where(team == 0, views[:, 4], views[:, 5])
-        enemy_flag = torch.where(team == 0, views[:, 5], views[:, 4])
+        own_flag = torch.where(team == 0, red_flag, blue_flag)
+        enemy_flag = torch.where(team == 0, blue_flag, red_flag)
         me = torch.zeros(v * v, dtype=torch.uint8, device=self.device)
         me[(v * v) // 2] = 1
         ally = ally * (1 - me)
-        obs = torch.stack([views[:, 0], me.expand(b, a, -1), ally, enemy, views[:, 3], own_flag, enemy_flag,
-                           views[:, 6], views[:, 7]], 2)  # [b, A, C, V*V]
+        seen = {"wall": plane["wall"], "self": me.expand(b, a, -1), "ally": ally, "enemy": enemy,
+                "health": plane["health"], "own_flag": own_flag, "enemy_flag": enemy_flag, "carrier": plane["carrier"],
+                "chaser": plane["chaser"]}  # fmt: skip
+        obs = torch.stack([seen[name] for name in CHANNELS], 2)  # [b, A, C, V*V]
         obs = obs * alive.view(b, a, 1, 1).to(torch.uint8)  # agents out of the game see nothing
         return obs.view(b, a, len(CHANNELS), v, v)
 
@@ -709,14 +714,16 @@ class ArenaEngine(EngineState):
         ent_carry = torch.cat([carrying, torch.zeros(b, 2, dtype=torch.bool, device=self.device)], 1)
         chaser = (ent_team == self.chaser_team) & is_agent & (cfg.mode is Mode.TAG)
         feats = torch.zeros(b, a, k, len(TOKEN_FEATURES), device=self.device)
-        feats[..., 0:2] = rel.float() / max(p, 1)
-        feats[..., 2] = eye.float()
-        feats[..., 3] = (same & is_agent & ~eye).float()
-        feats[..., 4] = (~same & is_agent).float()
-        feats[..., 5] = ent_health[:, None, :].float() / cfg.max_cell_value
-        feats[..., 6] = ent_carry[:, None, :].float()
-        feats[..., 7] = (same & ~is_agent).float()
-        feats[..., 8] = (~same & ~is_agent).float()
-        feats[..., 9] = chaser.float()
+        f = _FEATURE
+        feats[..., f["dy"]] = rel[..., 0].float() / max(p, 1)
+        feats[..., f["dx"]] = rel[..., 1].float() / max(p, 1)
+        feats[..., f["self"]] = eye.float()
+        feats[..., f["ally"]] = (same & is_agent & ~eye).float()
+        feats[..., f["enemy"]] = (~same & is_agent).float()
+        feats[..., f["health"]] = ent_health[:, None, :].float() / cfg.max_cell_value
+        feats[..., f["carrier"]] = ent_carry[:, None, :].float()
+        feats[..., f["own_flag"]] = (same & ~is_agent).float()
+        feats[..., f["enemy_flag"]] = (~same & ~is_agent).float()
+        feats[..., f["chaser"]] = chaser.float()
         visible = (rel.abs() <= p).all(-1) & ent_alive[:, None, :] & alive[:, :, None]
         return feats * visible[..., None], visible

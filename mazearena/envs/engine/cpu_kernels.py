@@ -1,32 +1,74 @@
-"""The maze rules as compiled loops for the CPU: one pass over each game instead of dozens of tensor ops.
+"""The rules as compiled loops for the CPU: one pass over each game instead of dozens of tensor ops.
 
 On the CPU a torch step costs a few microseconds per operation whatever the batch, and a step is some
 forty operations, so the per-op cost, not the arithmetic, sets the speed. These numba kernels do the same
-work game by game, in place on numpy views of the engine's tensors, in parallel over games for big batches.
-They follow :meth:`MazeEngine._torch_step` and :meth:`MazeEngine._torch_observe` rule for rule;
-``tests/envs/test_engine.py`` runs both on the same games and requires identical results.
+work game by game, in place on numpy views of the engine's tensors (handed over as the structures
+:class:`MazeState` and :class:`ArenaState`, unpacked by name at the top of each kernel), in parallel over
+games for big batches. What a maze tile does is
+read from the tile table (:class:`~mazearena.envs.engine.cells.TileArrays`), never written here.
+They follow :meth:`MazeEngine._torch_step` and :meth:`ArenaEngine._torch_core` rule for rule;
+``tests/envs/test_engine.py``, ``test_arena.py`` and ``test_golden.py`` require identical results.
 
 Grids are flat ``[n, side * side]`` uint8 with a wall border of ``pad`` cells; positions are ``(y, x)``
-without the border. Cell codes and headings are those of :mod:`mazearena.envs.engine.grid`.
+without the border. Headings are those of :mod:`mazearena.envs.engine.grid`.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
-# Cell codes (grid.Cell), repeated here as literals the compiler folds.
-_FLOOR, _WALL, _GOAL, _KEY, _DOOR, _LAVA = 0, 1, 2, 3, 4, 5
+from mazearena.envs.engine.cells import ARENA_CHANNELS
+
 _DY = np.array([-1, 0, 1, 0], dtype=np.int64)
 _DX = np.array([0, 1, 0, -1], dtype=np.int64)
 _TURN = np.array([-1, 1, 0], dtype=np.int64)
+_FLOOR = 0  # the tile table's floor code
+
+# Arena grid planes by name (compile-time constants).
+_C_WALL, _C_SELF, _C_ALLY, _C_ENEMY, _C_HEALTH, _C_OWN_FLAG, _C_ENEMY_FLAG, _C_CARRIER, _C_CHASER = (
+    ARENA_CHANNELS.index(name) for name in ("wall", "self", "ally", "enemy", "health", "own_flag", "enemy_flag",
+                                            "carrier", "chaser"))  # fmt: skip
 
 # Batches at least this large are split across threads; smaller ones run on the calling thread.
 PARALLEL_FROM = 256
 
 
-def _step(grid, pos, heading, has_key, t, actions, turn, pad, side, max_steps, horizon,
-          reward, terminated, truncated, success):  # fmt: skip
+class MazeState(NamedTuple):
+    """Numpy views of a :class:`~mazearena.envs.engine.maze.MazeEngine`'s state, as the kernels take it."""
+
+    grid: np.ndarray  # [n, side * side] uint8 cell codes
+    pos: np.ndarray  # [n, 2] int64 (y, x) without the border
+    heading: np.ndarray  # [n] int64
+    has_key: np.ndarray  # [n] bool
+    t: np.ndarray  # [n] int64 steps taken
+
+
+class ArenaState(NamedTuple):
+    """Numpy views of an :class:`~mazearena.envs.engine.arena.ArenaEngine`'s state, as the kernels take it."""
+
+    walls: np.ndarray  # [B, S*S] bool
+    pos: np.ndarray  # [B, A, 2] int64
+    heading: np.ndarray  # [B, A] int64
+    alive: np.ndarray  # [B, A] bool
+    health: np.ndarray  # [B, A] int64
+    carrying: np.ndarray  # [B, A] bool: holds the enemy flag
+    score: np.ndarray  # [B, 2] int64
+    bases: np.ndarray  # [B, 2, 2] int64
+    base_dist: np.ndarray  # [B, 2, S*S] int64
+    team: np.ndarray  # [A] int64
+    focal: np.ndarray  # [A] bool
+    t: np.ndarray  # [B] int64
+
+
+def _step(s, tiles, actions, turn, pad, side, max_steps, horizon, reward, terminated, truncated, success):
+    """One move of every maze game: ``s`` a :class:`MazeState`, ``tiles`` the table's
+    :class:`~mazearena.envs.engine.cells.TileArrays` (as plain tuples: numba unboxes those faster than named
+    ones, and a game played alone pays that every step); results are written into the last four arrays."""
+    grid, pos, heading, has_key, t = s
+    blocks, locked, clears, gives_key, ends, wins, pays, _ = tiles
     for i in prange(grid.shape[0]):
         a = actions[i]
         if turn:
@@ -38,31 +80,37 @@ def _step(grid, pos, heading, has_key, t, actions, turn, pad, side, max_steps, h
         heading[i] = h
         target = (pos[i, 0] + pad + _DY[h]) * side + pos[i, 1] + pad + _DX[h]
         cell = grid[i, target]
-        blocked = cell == _WALL or (cell == _DOOR and not has_key[i])
+        blocked = blocks[cell] or (locked[cell] and not has_key[i])
         moved = moving and not blocked
         if moved:
-            if cell == _KEY or cell == _DOOR:
+            if clears[cell]:
                 grid[i, target] = _FLOOR
-            if cell == _KEY:
+            if gives_key[cell]:
                 has_key[i] = True
             pos[i, 0] += _DY[h]
             pos[i, 1] += _DX[h]
         t[i] += 1
-        won = moved and cell == _GOAL
+        won = moved and wins[cell]
         success[i] = won
-        terminated[i] = won or (moved and cell == _LAVA)
+        terminated[i] = moved and ends[cell]
         truncated[i] = max_steps > 0 and t[i] >= max_steps
         # float32 arithmetic in torch's order, so rewards match the torch path bit for bit
+        r = np.float32(0.0)
         if won:
-            reward[i] = np.float32(1.0) - np.float32(0.9) * np.float32(t[i]) / horizon
-        else:
-            reward[i] = np.float32(0.0)
+            r = np.float32(1.0) - np.float32(0.9) * np.float32(t[i]) / horizon
+        if moved:
+            r += pays[cell]  # + 0.0 for tiles that pay nothing of their own: the same bits
+        reward[i] = r
 
 
-def _observe(grid, pos, heading, has_key, idx, full, turn, view, pad, side, v, out):
-    """One-hot planes ``out[m, 8, K]`` of the games ``idx``; ``view[h]`` are the flat offsets of the view.
-    Every byte is written once, plane by plane (no zeroing pass, no scattered writes)."""
+def _observe(s, tiles, idx, full, turn, view, pad, side, v, out):
+    """One-hot planes ``out[m, C, K]`` of the games ``idx``: one per tile plane (``plane_codes``), then
+    agent, facing and has_key; ``view[h]`` are the flat offsets of the view. Every byte is written once,
+    plane by plane (no zeroing pass, no scattered writes)."""
+    grid, pos, heading, has_key, _ = s
+    plane_codes = tiles[-1]
     k = out.shape[2]
+    planes = plane_codes.shape[0]
     for j in prange(idx.shape[0]):
         i = idx[j]
         here = (pos[i, 0] + pad) * side + pos[i, 1] + pad
@@ -77,20 +125,21 @@ def _observe(grid, pos, heading, has_key, idx, full, turn, view, pad, side, v, o
             agent = k // 2
             f = 0 if turn else h
             facing = agent + _DY[f] * v + _DX[f]
-        for ch in range(5):
-            code = ch + 1  # planes 0..4 are the cells WALL..LAVA, codes 1..5
+        for ch in range(planes):
+            code = plane_codes[ch]
             for c in range(k):
                 cell = grid[i, c] if full else grid[i, start + offsets[c]]
                 o[ch, c] = 1 if cell == code else 0
         key = 1 if has_key[i] else 0
         for c in range(k):
-            o[5, c] = 1 if c == agent else 0
-            o[6, c] = 1 if c == facing else 0
-            o[7, c] = key
+            o[planes, c] = 1 if c == agent else 0
+            o[planes + 1, c] = 1 if c == facing else 0
+            o[planes + 2, c] = key
 
 
-def _view_codes(grid, pos, heading, has_key, idx, turn, view, pad, side, agent_tile, out):
+def _view_codes(s, idx, turn, view, pad, side, agent_tile, out):
     """Cell codes ``out[m, V*V]`` of the partial views, the agent's sprite index at the centre."""
+    grid, pos, heading, has_key, _ = s
     k = out.shape[1]
     for j in prange(idx.shape[0]):
         i = idx[j]
@@ -135,11 +184,11 @@ def _bfs(passable, sources, side, unreachable, out):
                     tail += 1
 
 
-def _arena_observe(rows, walls, pos, alive, team, health, carrying, bases, show_flags, combat, chaser_team, v,
-                   out):  # fmt: skip
+def _arena_observe(rows, st, show_flags, combat, chaser_team, v, out):
     """Grid views ``out[m, A, 9, V*V]`` of the arena games ``rows`` (channels of ``engine.arena.CHANNELS``), as
     :meth:`ArenaEngine._torch_grid_obs` draws them: agents out of the game see nothing. A flag is on its
     base unless an enemy carries it."""
+    walls, pos, _, alive, health, carrying, _, bases, _, team, _, _ = st
     a_n = pos.shape[1]
     s = int(np.sqrt(walls.shape[1]))
     p = v // 2
@@ -183,8 +232,9 @@ def _arena_observe(rows, walls, pos, alive, team, health, carrying, bases, show_
                         if show_flags:
                             own = 1 if (own_y == wy and own_x == wx) else 0
                             foe = 1 if (foe_y == wy and foe_x == wx) else 0
-                    o[0, k], o[1, k], o[2, k], o[3, k], o[4, k] = wall, slf, ally, enemy, hp
-                    o[5, k], o[6, k], o[7, k], o[8, k] = own, foe, carrier, chaser
+                    o[_C_WALL, k], o[_C_SELF, k], o[_C_ALLY, k], o[_C_ENEMY, k] = wall, slf, ally, enemy
+                    o[_C_HEALTH, k], o[_C_OWN_FLAG, k], o[_C_ENEMY_FLAG, k] = hp, own, foe
+                    o[_C_CARRIER, k], o[_C_CHASER, k] = carrier, chaser
 
 
 _TAG, _CTF, _COMBAT = 0, 1, 2
@@ -202,13 +252,12 @@ def _steps_to_goal(b, i, pos, carrying, bases, base_dist, team, s):
     return base_dist[b, enemy, here] + base_dist[b, own, bases[b, enemy, 0] * s + bases[b, enemy, 1]]
 
 
-def _arena_step(actions, walls, pos, heading, alive, health, carrying, score, bases, base_dist, team, focal, t,
-                mode, max_cycles, chaser_team, captures_to_win, attack_range, pickup_reward, flag_shaping,
-                unreachable,
-                reward, terminated, truncated, active, decided):  # fmt: skip
+def _arena_step(actions, st, mode, max_cycles, chaser_team, captures_to_win, attack_range, pickup_reward,
+                flag_shaping, unreachable, reward, terminated, truncated, active, decided):  # fmt: skip
     """One step of every arena game, rule for rule as :meth:`ArenaEngine._torch_core` (same order of float32
     operations, so rewards match bit for bit). State arrays are updated in place; respawns take the free
     cell nearest the base (ties: the lowest cell index), one agent at a time in index order."""
+    walls, pos, heading, alive, health, carrying, score, bases, base_dist, team, focal, t = st
     b_n, a_n = pos.shape[0], pos.shape[1]
     n = walls.shape[1]
     s = int(np.sqrt(n))
@@ -381,6 +430,21 @@ def _arena_step(actions, walls, pos, heading, alive, health, carrying, score, ba
 _KERNELS = (_step, _observe, _view_codes, _bfs, _arena_observe, _arena_step)
 _SERIAL = {f.__name__: njit(cache=True, nogil=True)(f) for f in _KERNELS}
 _PARALLEL = {f.__name__: njit(cache=True, nogil=True, parallel=True)(f) for f in _KERNELS}
+
+
+_serial_step, _serial_observe, _serial_view_codes = _SERIAL["_step"], _SERIAL["_observe"], _SERIAL["_view_codes"]
+
+
+@njit(cache=True, nogil=True)
+def step_observe(s, tiles, actions, turn, pad, side, max_steps, horizon, reward, terminated, truncated, success,
+                 rows, full, view, v, obs, codes, agent_tile):  # fmt: skip
+    """:func:`_step` then the observation of ``rows`` (one-hot planes into ``obs``, or sprite indices into
+    ``codes`` where ``obs`` is empty), in one call: a game played alone pays the call overhead once a step."""
+    _serial_step(s, tiles, actions, turn, pad, side, max_steps, horizon, reward, terminated, truncated, success)
+    if obs.shape[0] > 0:
+        _serial_observe(s, tiles, rows, full, turn, view, pad, side, v, obs)
+    else:
+        _serial_view_codes(s, rows, turn, view, pad, side, agent_tile, codes)
 
 
 def kernel(name: str, batch: int):

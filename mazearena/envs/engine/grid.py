@@ -1,4 +1,6 @@
-"""Shared grid vocabulary of the engine: cell codes, headings, and counter-based random numbers.
+"""Shared grid vocabulary of the engine: headings, counter-based random numbers, action checks, state I/O.
+
+What a cell code means lives in :mod:`~mazearena.envs.engine.cells`.
 
 Every random draw in mazearena is a pure function of integers (level id, env seed, episode, counter)
 so that a game's randomness never depends on which batch it runs in or on any global RNG.
@@ -9,17 +11,6 @@ from __future__ import annotations
 from enum import IntEnum
 
 import torch
-
-
-class Cell(IntEnum):
-    """What occupies a grid cell. Stored as ``uint8`` in every grid tensor."""
-
-    FLOOR = 0
-    WALL = 1
-    GOAL = 2
-    KEY = 3
-    DOOR = 4  # locked; opens (becomes FLOOR) when the agent walks into it holding the key
-    LAVA = 5
 
 
 class Heading(IntEnum):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 
 from mazearena.envs.engine.grid import STREAM_LEVEL, randint
-from mazearena.envs.layouts import level_range
+from mazearena.envs.engine.layouts import level_range
 
 # A finite level set is generated once and kept on the device if it is at most this many bytes.
 LEVEL_CACHE_BYTES = 256 * 2**20

@@ -17,8 +17,12 @@ Rules (documented in the README as well):
   gymnasium's ``TimeLimit`` does, even on a step that also terminates: bootstrap on ``truncated & ~terminated``.
 * Observations (``obs_mode``): ``partial`` (default) is a ``view_size`` square centred on the agent,
   north-up with cardinal actions, rotated so the agent faces up with turn actions. Walls do not block
-  sight. ``full`` is the whole grid. Both are ``uint8`` one-hot planes ``[8, h, w]``, channels in
-  :data:`CHANNELS`. ``rgb`` is the partial view drawn with the renderer's tiles, ``[h, w, 3]`` uint8.
+  sight. ``full`` is the whole grid. Both are ``uint8`` one-hot planes ``[C, h, w]``: one per tile of the
+  tile table that has a channel (wall, goal, key, door, lava), then agent, facing and has_key
+  (``MazeEngine.channels``). ``rgb`` is the partial view drawn with the sprite atlas, ``[h, w, 3]`` uint8.
+
+What each tile does (blocks, locked, picked up, terminal, success, reward) is read from
+:mod:`~mazearena.envs.engine.cells`; nothing here names a tile but floor.
 """
 
 from __future__ import annotations
@@ -30,22 +34,21 @@ import numpy as np
 import torch
 
 from mazearena.checks import check_int, enum_value
+from mazearena.envs.engine.backend import choose_backend
+from mazearena.envs.engine.cells import Cell, table
+from mazearena.envs.engine.cpu_kernels import MazeState, kernel, step_observe
 from mazearena.envs.engine.grid import (
     HEADING_DELTAS,
     STREAM_HEADING,
     STREAM_SPAWN,
-    Cell,
     EngineState,
     check_action_batch,
     hash_ints,
     randint,
 )
+from mazearena.envs.engine.layouts import LayoutConfig, generate, level_range
 from mazearena.envs.engine.levels import LevelSource
-from mazearena.envs.layouts import LayoutConfig, generate, level_range
-
-CHANNELS = ("wall", "goal", "key", "door", "lava", "agent", "facing", "has_key")
-_CELL_CHANNELS = (Cell.WALL, Cell.GOAL, Cell.KEY, Cell.DOOR, Cell.LAVA)
-
+from mazearena.envs.engine.sprites import agent_tile, agent_tiles, tile_atlas
 
 
 class ObsMode(str, Enum):
@@ -97,12 +100,13 @@ class MazeConfig(LayoutConfig):
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
+        channels = len(table().channels)
         if self.obs_mode is ObsMode.FULL:
-            return (len(CHANNELS), self.size, self.size)
+            return (channels, self.size, self.size)
         if self.obs_mode is ObsMode.RGB:
             side = self.view_size * self.pixel_tile
             return (side, side, 3)
-        return (len(CHANNELS), self.view_size, self.view_size)
+        return (channels, self.view_size, self.view_size)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -122,20 +126,6 @@ def _view_offsets(view_size: int) -> torch.Tensor:
             torch.stack([-c, r], -1),  # west
         ]
     )
-
-
-BACKENDS = ("auto", "torch", "numba")
-
-
-def _backend(backend: str, device: torch.device) -> str:
-    """``auto`` picks the compiled CPU kernels on the CPU and torch elsewhere."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "auto":
-        return "numba" if device.type == "cpu" else "torch"
-    if backend == "numba" and device.type != "cpu":
-        raise ValueError(f"backend 'numba' runs on the CPU only, but the device is {str(device)!r}")
-    return backend
 
 
 def _maze_levels(ids: torch.Tensor, config: MazeConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,7 +152,7 @@ class MazeEngine(EngineState):
             raise ValueError(f"max_episode_steps must be an int >= 1 or None, got {max_episode_steps!r}")
         self.num_envs, self.config = num_envs, config
         self.device = torch.device(device)
-        self.backend = _backend(backend, self.device)
+        self.backend = choose_backend(backend, self.device)
         self.max_episode_steps = max_episode_steps
         self.autoreset = autoreset
         dev = self.device
@@ -190,20 +180,27 @@ class MazeEngine(EngineState):
         self._flat_delta = deltas[:, 0] * self.side + deltas[:, 1]
         offsets = _view_offsets(config.view_size).to(dev)
         self._view_flat = offsets[..., 0] * self.side + offsets[..., 1]  # [4, V*V]
-        self._cell_codes = torch.tensor([int(c) for c in _CELL_CHANNELS], dtype=torch.uint8, device=dev).view(1, -1, 1)
         self._turn = torch.tensor([-1, 1, 0], dtype=torch.long, device=dev)
-        self._tiles: torch.Tensor | None = None
+        # What each tile does, from the tile table: torch lookups by cell code, and the kernels' arrays.
+        self.tiles = table()
+        self.channels = self.tiles.channels
+        self._tile = self.tiles.tensors(dev)
+        self._tile_arrays = tuple(self.tiles.arrays())
+        self._cell_codes = self._tile.plane_codes.view(1, -1, 1)
+        self._agent_plane, self._facing_plane, self._key_plane = (self.tiles.channel(c) for c in
+                                                                  ("agent", "facing", "has_key"))  # fmt: skip
+        self._sprites: torch.Tensor | None = None
         if config.obs_mode is ObsMode.RGB:
-            from mazearena.envs.render import tile_atlas
-
-            self._tiles = tile_atlas(config.pixel_tile).to(dev)
+            self._sprites = tile_atlas(config.pixel_tile).to(dev)
         self._bind_views()
 
     def _bind_views(self) -> None:
         if self.backend == "numba":
             # numpy views that share memory with the state tensors, which are therefore only updated in place
-            self._np_state = (self.grid.view(self.num_envs, -1).numpy(), self.pos.numpy(), self.heading.numpy(),
-                              self.has_key.numpy())  # fmt: skip
+            # a plain tuple in MazeState's order: the kernels unbox it faster than the named one
+            self._np_state = tuple(MazeState(grid=self.grid.view(self.num_envs, -1).numpy(), pos=self.pos.numpy(),
+                                             heading=self.heading.numpy(), has_key=self.has_key.numpy(),
+                                             t=self.t.numpy()))  # fmt: skip
             self._np_all = self.rows.numpy()
             self._np_view = self._view_flat.numpy()
 
@@ -307,35 +304,42 @@ class MazeEngine(EngineState):
         here = (self.pos[:, 0] + self.pad) * self.side + self.pos[:, 1] + self.pad
         target = here + self._flat_delta[self.heading]
         cell = flat_grid.gather(1, target[:, None]).squeeze(1)
-        blocked = (cell == Cell.WALL) | ((cell == Cell.DOOR) & ~self.has_key)
+        code, tile = cell.long(), self._tile
+        blocked = tile.blocks[code] | (tile.locked[code] & ~self.has_key)
         moved = moving & ~blocked
-        takes = moved & ((cell == Cell.KEY) | (cell == Cell.DOOR))
-        flat_grid.scatter_(1, target[:, None], torch.where(takes, int(Cell.FLOOR), cell)[:, None])
-        self.has_key |= moved & (cell == Cell.KEY)
+        takes = moved & tile.clears[code]
+        flat_grid.scatter_(1, target[:, None], torch.where(takes, self.tiles.floor, cell)[:, None])
+        self.has_key |= moved & tile.gives_key[code]
         self.pos += self._deltas[self.heading] * moved[:, None]
         self.t += 1
-        success = moved & (cell == Cell.GOAL)
-        terminated = success | (moved & (cell == Cell.LAVA))
+        success = moved & tile.success[code]
+        terminated = moved & tile.terminal[code]
         if self.max_episode_steps is not None:
             # As gymnasium's TimeLimit: the limit truncates even a step that also terminates.
             truncated = self.t >= self.max_episode_steps
         else:
             truncated = torch.zeros_like(terminated)
         reward = torch.where(success, 1.0 - 0.9 * self.t.float() / self.config.reward_horizon, 0.0)
+        if self.tiles.pays:
+            reward = reward + torch.where(moved, tile.reward[code], 0.0)
         return reward, terminated, truncated, success
 
     def _kernel_step(self, actions: torch.Tensor):
-        from mazearena.envs.engine.cpu_kernels import kernel
-
         n = self.num_envs
         reward = torch.empty(n, dtype=torch.float32)
         terminated, truncated, success = (torch.empty(n, dtype=torch.bool) for _ in range(3))
-        kernel("_step", n)(
-            *self._np_state, self.t.numpy(), actions.contiguous().numpy(), self.config.actions is ActionSet.TURN,
-            self.pad, self.side, self.max_episode_steps or 0, np.float32(self.config.reward_horizon),
-            reward.numpy(), terminated.numpy(), truncated.numpy(), success.numpy(),
-        )
+        self.kernel_step(actions.contiguous().numpy(), reward.numpy(), terminated.numpy(), truncated.numpy(),
+                         success.numpy())  # fmt: skip
         return reward, terminated, truncated, success
+
+    def kernel_step(self, actions: np.ndarray, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+                    success: np.ndarray) -> None:  # fmt: skip
+        """The compiled step on numpy arrays (no torch op): results are written into the last four."""
+        kernel("_step", self.num_envs)(
+            self._np_state, self._tile_arrays, actions, self.config.actions is ActionSet.TURN, self.pad, self.side,
+            self.max_episode_steps or 0, np.float32(self.config.reward_horizon), reward, terminated, truncated,
+            success,
+        )
 
     # ---------------------------------------------------------------- observe
     def observe(self, idx: torch.Tensor | None = None) -> torch.Tensor:
@@ -370,43 +374,48 @@ class MazeEngine(EngineState):
             face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
             facing_at = centre + self._deltas[face, 0] * v + self._deltas[face, 1]
         if mode is ObsMode.RGB:
-            from mazearena.envs.render import agent_tile
-
             face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
             tiles = codes.long()
-            tiles[:, centre] = agent_tile(face, has_key)
+            tiles[:, centre] = agent_tiles(face, has_key)
             return self._pixels(tiles)
-        obs = torch.zeros(n, len(CHANNELS), codes.shape[1], dtype=torch.uint8, device=self.device)
+        channels = len(self.channels)
+        obs = torch.zeros(n, channels, codes.shape[1], dtype=torch.uint8, device=self.device)
         # Written straight into the buffer through a bool view: one pass instead of compare, cast and copy.
-        torch.eq(codes[:, None, :], self._cell_codes, out=obs.view(torch.bool)[:, : len(_CELL_CHANNELS)])
+        torch.eq(codes[:, None, :], self._cell_codes, out=obs.view(torch.bool)[:, : self._cell_codes.shape[1]])
         r = torch.arange(n, device=self.device)
-        obs[r, 5, agent_at] = 1
-        obs[r, 6, facing_at] = 1
-        obs[:, 7] = has_key[:, None].to(torch.uint8)
-        return obs.view(n, len(CHANNELS), *self._obs_hw())
+        obs[r, self._agent_plane, agent_at] = 1
+        obs[r, self._facing_plane, facing_at] = 1
+        obs[:, self._key_plane] = has_key[:, None].to(torch.uint8)
+        return obs.view(n, channels, *self._obs_hw())
 
     def _kernel_observe(self, idx: torch.Tensor | None) -> torch.Tensor:
-        from mazearena.envs.engine.cpu_kernels import kernel
-
         rows = self._np_all if idx is None else idx.contiguous().numpy()
-        m, v, turn = len(rows), self.config.view_size, self.config.actions is ActionSet.TURN
         if self.config.obs_mode is ObsMode.RGB:
-            from mazearena.envs.render import AGENT_TILE
-
-            tiles = torch.empty(m, v * v, dtype=torch.long)
-            kernel("_view_codes", m)(*self._np_state, rows, turn, self._np_view, self.pad, self.side, AGENT_TILE,
-                                     tiles.numpy())
+            v = self.config.view_size
+            tiles = torch.empty(len(rows), v * v, dtype=torch.long)
+            self.kernel_view_codes(rows, tiles.numpy())
             return self._pixels(tiles)
         hw = self._obs_hw()
-        obs = torch.empty(m, len(CHANNELS), hw[0] * hw[1], dtype=torch.uint8)
-        kernel("_observe", m)(*self._np_state, rows, self.config.obs_mode is ObsMode.FULL, turn, self._np_view,
-                              self.pad, self.side, v, obs.numpy())
-        return obs.view(m, len(CHANNELS), *hw)
+        obs = torch.empty(len(rows), len(self.channels), hw[0] * hw[1], dtype=torch.uint8)
+        self.kernel_observe(rows, obs.numpy())
+        return obs.view(len(rows), len(self.channels), *hw)
+
+    def kernel_observe(self, rows: np.ndarray, out: np.ndarray) -> None:
+        """The compiled one-hot observation of the games ``rows`` into ``out [m, C, K]`` (no torch op)."""
+        cfg = self.config
+        kernel("_observe", len(rows))(self._np_state, self._tile_arrays, rows, cfg.obs_mode is ObsMode.FULL,
+                                      cfg.actions is ActionSet.TURN, self._np_view, self.pad, self.side,
+                                      cfg.view_size, out)  # fmt: skip
+
+    def kernel_view_codes(self, rows: np.ndarray, out: np.ndarray) -> None:
+        """The compiled sprite indices of the partial views of the games ``rows`` into ``out [m, V*V]``."""
+        kernel("_view_codes", len(rows))(self._np_state, rows, self.config.actions is ActionSet.TURN,
+                                         self._np_view, self.pad, self.side, agent_tile(), out)  # fmt: skip
 
     def _pixels(self, tiles: torch.Tensor) -> torch.Tensor:
         """RGB views from sprite indices ``tiles[n, V*V]``."""
         n, v, t = tiles.shape[0], self.config.view_size, self.config.pixel_tile
-        img = self._tiles[tiles]  # [n, V*V, t, t, 3]
+        img = self._sprites[tiles]  # [n, V*V, t, t, 3]
         return img.view(n, v, v, t, t, 3).permute(0, 1, 3, 2, 4, 5).reshape(n, v * t, v * t, 3)
 
     # ---------------------------------------------------------------- helpers for views
@@ -421,108 +430,62 @@ class MazeEngine(EngineState):
                                   describe=lambda index: f"of env {index[0]}")
 
 
-_TURN = (-1, 1, 0)
-_DELTAS = tuple(tuple(d) for d in HEADING_DELTAS.tolist())
-
-
 class ScalarMaze:
-    """Game 0 of a one-game :class:`MazeEngine`, stepped in plain Python and numpy.
+    """Game 0 of a one-game :class:`MazeEngine` on the CPU, played by the compiled kernels with a batch of one.
 
-    A batch of one pays torch's per-operation cost dozens of times a step, so the Gymnasium view steps this
-    mirror of :meth:`MazeEngine.step` instead (about 10x faster) and keeps the engine for resets, which draw
-    levels and spawns. ``tests/envs/test_maze_env.py`` steps both side by side and requires identical
-    observations, rewards and flags, so the two cannot drift apart.
+    A batch of one pays torch's per-operation cost dozens of times a step, so the Gymnasium view calls the
+    engine's kernels on numpy buffers made once, step and observation in one call, with no torch op per
+    step: the same rules and the same code as the batched engine (the golden tests hold them together).
     """
 
     def __init__(self, engine: MazeEngine) -> None:
-        if engine.num_envs != 1 or engine.device.type != "cpu":
-            raise ValueError("ScalarMaze mirrors a one-game engine on the CPU")
-        self.engine, self.config = engine, engine.config
-        self._lut = np.zeros((len(Cell), len(_CELL_CHANNELS)), dtype=np.uint8)
-        for channel, cell in enumerate(_CELL_CHANNELS):
-            self._lut[int(cell), channel] = 1
-        self._horizon = np.float32(self.config.reward_horizon)
-        self._tiles = None
-        if self.config.obs_mode is ObsMode.RGB:
-            from mazearena.envs.render import tile_atlas
-
-            self._tiles = tile_atlas(self.config.pixel_tile).numpy()
-
-    def load(self) -> None:
-        """Take game 0's state from the engine (after a reset)."""
-        e = self.engine
-        self.grid = e.grid[0].numpy().copy()
-        self.planes = np.ascontiguousarray(self._lut[self.grid].transpose(2, 0, 1))
-        self.y, self.x = int(e.pos[0, 0]) + e.pad, int(e.pos[0, 1]) + e.pad
-        self.heading, self.has_key, self.t = int(e.heading[0]), bool(e.has_key[0]), int(e.t[0])
-
-    def store(self) -> None:
-        """Write the state back into the engine (for rendering and tools that read the engine)."""
-        e = self.engine
-        e.grid[0] = torch.from_numpy(self.grid)
-        e.pos[0, 0], e.pos[0, 1] = self.y - e.pad, self.x - e.pad
-        e.heading[0], e.has_key[0], e.t[0] = self.heading, self.has_key, self.t
+        if engine.num_envs != 1 or engine.backend != "numba":
+            raise ValueError("ScalarMaze plays a one-game engine with the compiled CPU kernels (backend 'numba')")
+        self.engine, cfg = engine, engine.config
+        self.config = cfg
+        self._action = np.zeros(1, dtype=np.int64)
+        self._reward = np.zeros(1, dtype=np.float32)
+        self._flags = np.zeros(3, dtype=np.bool_)  # terminated, truncated, success (one read per step)
+        self._row = np.zeros(1, dtype=np.int64)
+        h, w = engine._obs_hw()
+        rgb = cfg.obs_mode is ObsMode.RGB
+        # Exactly one of the two output buffers is used: sprite indices (rgb) or one-hot planes.
+        self._planes = np.empty((0 if rgb else 1, len(engine.channels), h * w), dtype=np.uint8)
+        self._codes = np.empty((1, h * w if rgb else 0), dtype=np.int64)
+        self._shape = (len(engine.channels), h, w)
+        self._sprites = tile_atlas(cfg.pixel_tile).numpy() if rgb else None
+        self._obs: np.ndarray | None = None
 
     def step(self, action: int) -> tuple[np.float32, bool, bool, bool]:
-        """The rules of :meth:`MazeEngine.step` for one game: ``(reward, terminated, truncated, success)``."""
-        if self.config.actions is ActionSet.CARDINAL:
-            self.heading, moving = action, True
+        """The rules of :meth:`MazeEngine.step` for game 0: ``(reward, terminated, truncated, success)``; the
+        observation after it is :meth:`observe`."""
+        self._action[0] = action
+        step_observe(*self._args)
+        self._obs = self._output()
+        terminated, truncated, success = self._flags.tolist()
+        return self._reward[0], terminated, truncated, success
+
+    def reset(self) -> None:
+        """Observe game 0 afresh (after the engine reset it)."""
+        e, cfg = self.engine, self.config
+        if self._sprites is not None:
+            e.kernel_view_codes(self._row, self._codes)
         else:
-            self.heading, moving = (self.heading + _TURN[action]) % 4, action == 2
-        dy, dx = _DELTAS[self.heading]
-        ty, tx = self.y + dy, self.x + dx
-        cell = int(self.grid[ty, tx])
-        blocked = cell == Cell.WALL or (cell == Cell.DOOR and not self.has_key)
-        moved = moving and not blocked
-        if moved:
-            if cell == Cell.KEY or cell == Cell.DOOR:
-                self.grid[ty, tx] = Cell.FLOOR
-                self.planes[:, ty, tx] = 0
-            self.has_key = self.has_key or cell == Cell.KEY
-            self.y, self.x = ty, tx
-        self.t += 1
-        success = moved and cell == Cell.GOAL
-        terminated = success or (moved and cell == Cell.LAVA)
-        limit = self.engine.max_episode_steps
-        truncated = limit is not None and self.t >= limit
-        # float32 arithmetic in the engine's order, so rewards match it bit for bit
-        reward = np.float32(1.0) - np.float32(0.9) * np.float32(self.t) / self._horizon if success else np.float32(0)
-        return reward, terminated, truncated, success
+            e.kernel_observe(self._row, self._planes)
+        self._obs = self._output()
+        # The kernel's arguments, gathered once: the state views stay valid while the engine lives.
+        self._args = (e._np_state, e._tile_arrays, self._action, cfg.actions is ActionSet.TURN, e.pad, e.side,
+                      e.max_episode_steps or 0, np.float32(cfg.reward_horizon), self._reward, self._flags[0:1],
+                      self._flags[1:2], self._flags[2:3], self._row, cfg.obs_mode is ObsMode.FULL, e._np_view,
+                      cfg.view_size, self._planes, self._codes, agent_tile())  # fmt: skip
 
     def observe(self) -> np.ndarray:
-        cfg = self.config
-        if cfg.obs_mode is ObsMode.FULL:
-            cells, centre = self.planes, None
-        else:
-            p = cfg.view_size // 2
-            cells = self.planes[:, self.y - p : self.y + p + 1, self.x - p : self.x + p + 1]
-            if cfg.actions is ActionSet.TURN:
-                cells = np.rot90(cells, k=self.heading, axes=(1, 2))
-            centre = p
-        if cfg.obs_mode is ObsMode.RGB:
-            return self._pixels(centre)
-        h, w = cells.shape[1:]
-        obs = np.zeros((len(CHANNELS), h, w), dtype=np.uint8)
-        obs[: len(_CELL_CHANNELS)] = cells
-        if centre is None:
-            ay, ax, face = self.y, self.x, self.heading
-        else:
-            ay, ax, face = centre, centre, self.heading if cfg.actions is ActionSet.CARDINAL else 0
-        obs[5, ay, ax] = 1
-        obs[6, ay + _DELTAS[face][0], ax + _DELTAS[face][1]] = 1
-        obs[7] = self.has_key
-        return obs
+        """The observation after the last :meth:`step` or :meth:`reset` (a fresh array)."""
+        return self._obs
 
-    def _pixels(self, centre: int) -> np.ndarray:
-        from mazearena.envs.render import AGENT_TILE
-
-        v = self.config.view_size
-        codes = self.grid[self.y - centre : self.y + centre + 1, self.x - centre : self.x + centre + 1]
-        face = self.heading
-        if self.config.actions is ActionSet.TURN:
-            codes, face = np.rot90(codes, k=self.heading), 0
-        tiles = codes.astype(np.int64)
-        tiles[centre, centre] = AGENT_TILE + face + 4 * int(self.has_key)
-        t = self.config.pixel_tile
-        img = self._tiles[tiles]  # [V, V, t, t, 3]
-        return np.ascontiguousarray(img.transpose(0, 2, 1, 3, 4).reshape(v * t, v * t, 3))
+    def _output(self) -> np.ndarray:
+        if self._sprites is None:
+            return self._planes.reshape(self._shape).copy()
+        v, t = self.config.view_size, self.config.pixel_tile
+        img = self._sprites[self._codes[0]]  # [V*V, t, t, 3]
+        return np.ascontiguousarray(img.reshape(v, v, t, t, 3).transpose(0, 2, 1, 3, 4).reshape(v * t, v * t, 3))

@@ -4,7 +4,7 @@ bootstrap intervals reproducible with a seed and leaving the global RNG alone.""
 import numpy as np
 import pytest
 
-from mazearena.evaluation.metrics import (
+from mazearena.stats.metrics import (
     aggregate_with_ci,
     bootstrap_mean_ci,
     clopper_pearson_interval,
@@ -72,7 +72,7 @@ def test_bootstrap_intervals_are_seeded_cover_the_estimate_and_leave_the_global_
 
 
 def test_probability_of_improvement_interval_is_seeded_and_brackets_the_estimate():
-    from mazearena.evaluation.metrics import probability_of_improvement_ci
+    from mazearena.stats.metrics import probability_of_improvement_ci
 
     rng = np.random.default_rng(0)
     x, y = rng.uniform(0.4, 1.0, (5, 3)), rng.uniform(0.0, 0.8, (5, 3))

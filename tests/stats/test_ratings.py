@@ -4,7 +4,7 @@ seeded and order-fair, bad games named."""
 import numpy as np
 import pytest
 
-from mazearena.evaluation.ratings import games_from_table, rate_games
+from mazearena.stats.ratings import games_from_table, rate_games
 
 
 def test_ratings_order_players_by_strength_and_draws_keep_them_level():

@@ -12,8 +12,8 @@ import numpy as np
 
 import mazearena
 from mazearena.agents.baselines import RandomPolicy, SolverPolicy
+from mazearena.agents.episodes import run_episodes
 from mazearena.envs.engine.maze import MazeConfig
-from mazearena.evaluation.harness import run_episodes
 
 
 @dataclass

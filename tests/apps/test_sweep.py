@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mazearena.cli import main
-from mazearena.training.sweep import SweepConfig, parse_params, plan
+from mazearena.apps.cli import main
+from mazearena.apps.sweep import SweepConfig, parse_params, plan
 
 TINY = {"algo": "ppo", "total_timesteps": 256, "env": {"size": 7, "num_levels": 20},
         "ppo": {"num_envs": 8, "num_steps": 16, "num_minibatches": 2}, "checkpoint_every": 128, "eval_every": 0,

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from mazearena.agents import batches
-from mazearena.evaluation.metrics import wilson_interval
+from mazearena.stats.metrics import wilson_interval
 
 EPISODE_FIELDS = ("env_index", "level_id", "return", "length", "success", "terminated", "truncated")
 GAME_FIELDS = ("env_index", "level_id", "return", "length", "success", "winner", "terminated", "truncated")

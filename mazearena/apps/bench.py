@@ -289,7 +289,7 @@ def _trainer_row(name: str, measure, num_envs: int | None = None, missing: str =
 def trainer_tasks(cfg: BenchConfig) -> list[tuple[str, object]]:
     """(key, measure) of every trainer row: our PPO at each batch size and SB3's at the largest, double DQN
     and SB3's DQN, our IPPO and MAPPO and the SuperSuit + SB3 recipe."""
-    from mazearena import bench_train as bt
+    from mazearena.apps import bench_train as bt
 
     size, steps, reps, dev = cfg.train_size, cfg.train_steps, cfg.train_repeats, cfg.device
     n = cfg.train_envs[-1]

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mazearena.cli import main
+from mazearena.apps.cli import main
 
 
 def test_demo_writes_summary_gif_and_picture(tmp_path):

@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mazearena.bench import BenchConfig
-from mazearena.demo import DemoConfig
+from mazearena.apps.bench import BenchConfig
+from mazearena.apps.demo import DemoConfig
+from mazearena.apps.play import PlayConfig
+from mazearena.apps.sweep import SweepConfig
+from mazearena.apps.watch import WatchConfig
 from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
-from mazearena.play import PlayConfig
 from mazearena.training.config import TrainConfig
-from mazearena.training.sweep import SweepConfig
-from mazearena.watch import WatchConfig
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (make, CI logs): wide tables
 
@@ -28,7 +28,7 @@ def _progress() -> Progress:
 
 
 def demo(cfg: DemoConfig) -> None:
-    from mazearena.demo import run_demo
+    from mazearena.apps.demo import run_demo
 
     with _progress() as bar:
         def track(name: str, total: int):
@@ -48,7 +48,7 @@ def demo(cfg: DemoConfig) -> None:
 
 
 def play(cfg: PlayConfig) -> None:
-    from mazearena.play import play as run_play
+    from mazearena.apps.play import play as run_play
 
     result = run_play(cfg)
     if cfg.env == "arena":
@@ -60,7 +60,7 @@ def play(cfg: PlayConfig) -> None:
 
 
 def bench(cfg: BenchConfig) -> None:
-    from mazearena.bench import TABLES, format_row, run_bench
+    from mazearena.apps.bench import TABLES, format_row, run_bench
 
     with console.status("benchmarking") as status:
         report = run_bench(cfg, progress=lambda key: status.update(f"benchmarking {key}"))
@@ -89,7 +89,7 @@ def train(cfg: TrainConfig) -> None:
 
 
 def watch(cfg: WatchConfig) -> None:
-    from mazearena.watch import watch as run_watch
+    from mazearena.apps.watch import watch as run_watch
 
     results = run_watch(cfg)
     wins = sum(r["success"] for r in results)
@@ -148,7 +148,7 @@ def compare(cfg: CompareConfig) -> None:
 def sweep(cfg: SweepConfig) -> None:
     import json
 
-    from mazearena.training.sweep import sweep as run_sweep
+    from mazearena.apps.sweep import sweep as run_sweep
 
     out = run_sweep(cfg)
     result = json.loads((out / "sweep.json").read_text())

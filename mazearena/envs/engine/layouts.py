@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from mazearena.checks import check_int, enum_value
+from mazearena.envs.engine.cells import Cell, table
 from mazearena.envs.engine.grid import (
     STREAM_DIVIDER,
     STREAM_EDGE,
@@ -29,7 +30,6 @@ from mazearena.envs.engine.grid import (
     STREAM_ROOMS,
     STREAM_SIDE,
     STREAM_WALK,
-    Cell,
     hash_ints,
     randint,
     uniform,
@@ -356,16 +356,18 @@ def distance_to_goal(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Shortest-path steps to the goal under the game's rules, for every cell of a batch of grids.
 
     Returns ``(without_key, with_key)``, int64 tensors shaped like ``grid``; unreachable cells hold
-    ``UNREACHABLE``. Walls and lava are impassable; a door is passable only with the key; stepping on the key
-    picks it up. Batched BFS by repeated relaxation, so it also serves as the baseline solver's value map.
+    ``UNREACHABLE``. What a cell does comes from the tile table: success tiles are the goals; impassable tiles
+    and tiles that end the episode without success are avoided; a locked tile is passable only with the key;
+    stepping on a tile that gives the key picks it up. Batched BFS by repeated relaxation, so it also serves
+    as the baseline solver's value map.
     """
-    g = grid.to(torch.long)
-    open_with_key = (g != int(Cell.WALL)) & (g != int(Cell.LAVA))
-    open_without_key = open_with_key & (g != int(Cell.DOOR))
-    goal = g == int(Cell.GOAL)
-    inf = torch.full_like(g, UNREACHABLE)
+    cells = table().solver_masks(grid)
+    open_with_key = cells["open"]
+    open_without_key = open_with_key & ~cells["locked"]
+    goal = cells["goal"]
+    inf = torch.full(grid.shape, UNREACHABLE, dtype=torch.long, device=grid.device)
     with_key = _relax(torch.where(goal, 0, inf), open_with_key)
-    seed = torch.where(goal, 0, torch.where(g == int(Cell.KEY), with_key, inf))
+    seed = torch.where(goal, 0, torch.where(cells["key"], with_key, inf))
     without_key = _relax(seed, open_without_key)
     return without_key, with_key
 

@@ -3,9 +3,9 @@
 import torch
 
 import mazearena
+from mazearena.agents.episodes import play_episodes, play_games
 from mazearena.agents.league import play_match
 from mazearena.envs import arena_v0
-from mazearena.evaluation.harness import play_episodes, play_games
 
 
 def test_each_game_plays_its_share_and_finished_games_are_not_asked_to_act():

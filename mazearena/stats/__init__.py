@@ -1,0 +1,1 @@
+"""Pure statistics: confidence intervals, aggregate metrics, skill ratings (no mazearena imports)."""
