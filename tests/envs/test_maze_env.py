@@ -158,3 +158,30 @@ def test_unknown_reset_option_is_an_error():
     env = gym.make("mazearena/Maze-v0")
     with pytest.raises(ValueError, match="unknown reset option"):
         env.reset(seed=0, options={"level": 3})
+
+
+@pytest.mark.parametrize("obs_mode", ["partial", "rgb"])
+def test_a_copied_env_plays_on_as_the_original_and_its_engine_follows(obs_mode):
+    import copy
+
+    env = gym.make("mazearena/MazeKeyDoor-v0", size=9, obs_mode=obs_mode, max_episode_steps=30)
+    env.reset(seed=4)
+    for a in (0, 1, 2):
+        env.step(a)
+    twin = copy.deepcopy(env)
+    actions = np.random.default_rng(2).integers(0, 4, size=60)
+    assert same(rollout_on(env, actions), rollout_on(twin, actions))
+    for e in (env, twin):  # the engine (renderers, solvers read it) holds the game's state, not a stale copy
+        ours = e.unwrapped
+        assert np.array_equal(ours._game.observe(), ours.engine.observe()[0].numpy())
+
+
+def rollout_on(env, actions):
+    out = []
+    for a in actions:
+        obs, reward, terminated, truncated, info = env.step(int(a))
+        out.append((obs, reward, terminated, truncated, info["level_id"]))
+        if terminated or truncated:
+            obs, info = env.reset()
+            out.append((obs, info["level_id"]))
+    return out

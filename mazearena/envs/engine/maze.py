@@ -455,29 +455,38 @@ class ScalarMaze:
         self._shape = (len(engine.channels), h, w)
         self._sprites = tile_atlas(cfg.pixel_tile).numpy() if rgb else None
         self._obs: np.ndarray | None = None
+        self._args: tuple | None = None
+
+    def __getstate__(self) -> dict:
+        # The kernel's arguments hold views of the engine's state: a copy rebuilds them from its own engine.
+        return {**self.__dict__, "_args": None}
 
     def step(self, action: int) -> tuple[np.float32, bool, bool, bool]:
         """The rules of :meth:`MazeEngine.step` for game 0: ``(reward, terminated, truncated, success)``; the
         observation after it is :meth:`observe`."""
         self._action[0] = action
-        step_observe(*self._args)
+        step_observe(*(self._args or self._bind()))
         self._obs = self._output()
         terminated, truncated, success = self._flags.tolist()
         return self._reward[0], terminated, truncated, success
 
     def reset(self) -> None:
         """Observe game 0 afresh (after the engine reset it)."""
-        e, cfg = self.engine, self.config
+        e = self.engine
         if self._sprites is not None:
             e.kernel_view_codes(self._row, self._codes)
         else:
             e.kernel_observe(self._row, self._planes)
         self._obs = self._output()
-        # The kernel's arguments, gathered once: the state views stay valid while the engine lives.
+
+    def _bind(self) -> tuple:
+        """The kernel's arguments, gathered once: the state views stay valid while the engine lives."""
+        e, cfg = self.engine, self.config
         self._args = (e._np_state, e._tile_arrays, self._action, cfg.actions is ActionSet.TURN, e.pad, e.side,
                       e.max_episode_steps or 0, np.float32(cfg.reward_horizon), self._reward, self._flags[0:1],
                       self._flags[1:2], self._flags[2:3], self._row, cfg.obs_mode is ObsMode.FULL, e._np_view,
                       cfg.view_size, self._planes, self._codes, agent_tile())  # fmt: skip
+        return self._args
 
     def observe(self) -> np.ndarray:
         """The observation after the last :meth:`step` or :meth:`reset` (a fresh array)."""
