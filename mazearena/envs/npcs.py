@@ -27,8 +27,8 @@ import torch
 
 from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.arena import ATTACK, ArenaEngine, Mode
-from mazearena.envs.engine.grid import STREAM_NPC, uniform
 from mazearena.envs.engine.layouts import UNREACHABLE, shortest_steps
+from mazearena.rng import STREAM_NPC, uniform
 
 
 class Behaviour(str, Enum):

@@ -49,7 +49,7 @@ from mazearena.envs.engine.cells import ARENA_CHANNELS as CHANNELS
 from mazearena.envs.engine.cells import ARENA_STATE_CHANNELS as STATE_CHANNELS
 from mazearena.envs.engine.cells import TOKEN_FEATURES, Cell
 from mazearena.envs.engine.cpu_kernels import ArenaState, kernel
-from mazearena.envs.engine.grid import STREAM_BASE, STREAM_SPAWN, EngineState, hash_ints, randint, uniform
+from mazearena.envs.engine.grid import EngineState
 from mazearena.envs.engine.layouts import (
     UNREACHABLE,
     Generator,
@@ -59,6 +59,7 @@ from mazearena.envs.engine.layouts import (
     shortest_steps,
 )
 from mazearena.envs.engine.levels import LevelSource
+from mazearena.rng import STREAM_BASE, STREAM_SPAWN, hash_ints, randint, uniform
 
 TEAMS = ("red", "blue")
 # Planes and token features by name.

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.cells import Cell, table
-from mazearena.envs.engine.grid import (
+from mazearena.rng import (
     STREAM_DIVIDER,
     STREAM_EDGE,
     STREAM_GOAL,

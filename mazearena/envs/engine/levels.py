@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import torch
 
-from mazearena.envs.engine.grid import STREAM_LEVEL, randint
 from mazearena.envs.engine.layouts import level_range
+from mazearena.rng import STREAM_LEVEL, randint
 
 # A finite level set is generated once and kept on the device if it is at most this many bytes.
 LEVEL_CACHE_BYTES = 256 * 2**20

@@ -37,18 +37,11 @@ from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import Cell, table
 from mazearena.envs.engine.cpu_kernels import MazeState, kernel, step_observe
-from mazearena.envs.engine.grid import (
-    HEADING_DELTAS,
-    STREAM_HEADING,
-    STREAM_SPAWN,
-    EngineState,
-    check_action_batch,
-    hash_ints,
-    randint,
-)
+from mazearena.envs.engine.grid import HEADING_DELTAS, EngineState, check_action_batch
 from mazearena.envs.engine.layouts import LayoutConfig, generate, level_range
 from mazearena.envs.engine.levels import LevelSource
 from mazearena.envs.engine.sprites import agent_tile, agent_tiles, tile_atlas
+from mazearena.rng import STREAM_HEADING, STREAM_SPAWN, hash_ints, randint
 
 
 class ObsMode(str, Enum):
