@@ -65,7 +65,7 @@ TILES: tuple[Tile, ...] = (
 )
 """The maze tiles. Observation planes follow this order (the tiles that have a channel)."""
 
-Cell = IntEnum("Cell", {t.name.upper(): t.code for t in TILES})
+Cell = IntEnum("Cell", {t.name.upper(): t.code for t in TILES}, module=__name__)
 """The built-in tiles' codes by name (``Cell.WALL``), for generators and tests."""
 
 # Observation planes after the tiles' own: where the agent is, the cell it faces, whether it holds the key.

@@ -178,6 +178,9 @@ class MazeEngine(EngineState):
         self.tiles = table()
         self.channels = self.tiles.channels
         self._tile = self.tiles.tensors(dev)
+        # the step's boolean columns side by side: one lookup per step instead of one per property
+        self._tile_props = torch.stack([self._tile.blocks, self._tile.locked, self._tile.clears, self._tile.gives_key,
+                                        self._tile.terminal, self._tile.success], 1)  # fmt: skip
         self._tile_arrays = tuple(self.tiles.arrays())
         self._cell_codes = self._tile.plane_codes.view(1, -1, 1)
         self._agent_plane, self._facing_plane, self._key_plane = (self.tiles.channel(c) for c in
@@ -297,16 +300,17 @@ class MazeEngine(EngineState):
         here = (self.pos[:, 0] + self.pad) * self.side + self.pos[:, 1] + self.pad
         target = here + self._flat_delta[self.heading]
         cell = flat_grid.gather(1, target[:, None]).squeeze(1)
-        code, tile = cell.long(), self._tile
-        blocked = tile.blocks[code] | (tile.locked[code] & ~self.has_key)
+        code = cell.long()
+        blocks, locked, clears, gives_key, ends, wins = self._tile_props[code].unbind(1)
+        blocked = blocks | (locked & ~self.has_key)
         moved = moving & ~blocked
-        takes = moved & tile.clears[code]
+        takes = moved & clears
         flat_grid.scatter_(1, target[:, None], torch.where(takes, self.tiles.floor, cell)[:, None])
-        self.has_key |= moved & tile.gives_key[code]
+        self.has_key |= moved & gives_key
         self.pos += self._deltas[self.heading] * moved[:, None]
         self.t += 1
-        success = moved & tile.success[code]
-        terminated = moved & tile.terminal[code]
+        success = moved & wins
+        terminated = moved & ends
         if self.max_episode_steps is not None:
             # As gymnasium's TimeLimit: the limit truncates even a step that also terminates.
             truncated = self.t >= self.max_episode_steps
@@ -314,7 +318,7 @@ class MazeEngine(EngineState):
             truncated = torch.zeros_like(terminated)
         reward = torch.where(success, 1.0 - 0.9 * self.t.float() / self.config.reward_horizon, 0.0)
         if self.tiles.pays:
-            reward = reward + torch.where(moved, tile.reward[code], 0.0)
+            reward = reward + torch.where(moved, self._tile.reward[code], 0.0)
         return reward, terminated, truncated, success
 
     def _kernel_step(self, actions: torch.Tensor):
