@@ -20,7 +20,7 @@ import torch
 from timing import write
 
 from mazearena.evaluation.evaluate import EvalConfig, Run, play_condition
-from mazearena.training.train import load_trained
+from mazearena.training.runs import load_trained
 
 
 class _SB3Model:

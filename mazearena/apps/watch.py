@@ -44,7 +44,7 @@ class WatchConfig:
 
 def load_policy(cfg: WatchConfig):
     """The run's config and its trained policy (on the CPU)."""
-    from mazearena.training.train import load_trained
+    from mazearena.training.runs import load_trained
 
     train_cfg, _, policy, _ = load_trained(Path(cfg.run), cfg.checkpoint)
     return train_cfg, policy
@@ -104,7 +104,7 @@ def watch(cfg: WatchConfig) -> list[dict]:
 
 def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
     """A trained team plays its scenario's games (held-out twin on unseen arenas with ``levels=test``)."""
-    from mazearena.training.train import arena_games
+    from mazearena.training.games import arena_games
 
     window, frames, results = None, [], []
     try:

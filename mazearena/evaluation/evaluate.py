@@ -145,7 +145,7 @@ def name_methods(runs: list[Run], labels: tuple[str, ...] = ()) -> list[str]:
 
 def load_runs(cfg: EvalConfig) -> list[Run]:
     """Every run folder of ``cfg`` loaded, checked to be comparable, labelled with its method."""
-    from mazearena.training.train import load_trained
+    from mazearena.training.runs import load_trained
 
     runs = []
     for path in cfg.runs:
@@ -246,7 +246,7 @@ def slots(num_envs: int, episodes: int) -> int:
 def sample_efficiency(cfg: EvalConfig, run: Run, advance=None) -> list[dict]:
     """Held-out success of each weights-only training snapshot of ``run`` (first of ``cfg.modes``); without
     snapshots, the held-out evaluations logged during training (``source`` says which)."""
-    from mazearena.training.train import load_trained
+    from mazearena.training.runs import load_trained
 
     files = sorted((run.path / "checkpoints" / "snapshots").glob("step-*.pt"))
     rows = []
@@ -286,7 +286,7 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     from mazearena.agents.league import check_symmetric, cross_play
     from mazearena.envs.scenarios import scenario
     from mazearena.stats.ratings import games_from_table, rate_games
-    from mazearena.training.train import make_envs
+    from mazearena.training.runs import make_envs
 
     first = runs[0].config
     found = scenario(first.arena.scenario_name)

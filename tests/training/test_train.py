@@ -188,7 +188,7 @@ def test_watch_plays_a_trained_agent_into_a_video_and_names_bad_runs(tiny_run, t
 
 
 def test_init_from_starts_a_new_run_from_another_runs_weights(tiny_run, tmp_path):
-    from mazearena.training.train import init_weights, make_envs, make_policy
+    from mazearena.training.runs import init_weights, make_envs, make_policy
 
     cfg = TrainConfig(**TINY)
     policy = make_policy(cfg, make_envs(cfg, 2, test=False, seed=0))

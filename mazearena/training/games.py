@@ -1,0 +1,116 @@
+"""A run's policy at play: held-out evaluation during training (:func:`evaluate`), the GIFs of its episodes
+and games, and :func:`arena_games`, which ``watch`` plays one frame at a time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mazearena.agents.dqn import QNetwork
+from mazearena.agents.episodes import run_episodes, run_games
+from mazearena.agents.league import TeamPolicy
+from mazearena.agents.mappo import MultiAgentActorCritic
+from mazearena.agents.ppo import ActorCritic
+from mazearena.training.config import TrainConfig
+from mazearena.training.runs import make_envs
+
+EVAL_ENVS = 64
+
+
+def evaluate(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, episodes: int, seed: int) -> dict:
+    """Success, return and length over ``episodes`` episodes on the training or the held-out levels."""
+    envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
+    device = torch.device(cfg.device)
+    policy.eval()
+    # the policy samples from an RNG of its own: evaluating does not shift the training's random stream
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []), torch.no_grad():
+        torch.manual_seed(seed)
+        try:
+            if cfg.algo == "mappo":  # a policy trained as the other team (self-play) plays through the mirror
+                actor = TeamPolicy(policy, cfg.trained_team, cfg.scenario_team)
+                return run_games(envs, actor.act, episodes, cfg.scenario_team)
+            return run_episodes(envs, lambda obs: policy.act(obs), episodes)
+        finally:
+            policy.train()
+
+
+def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path) -> Path:
+    """A GIF of the trained agent on held-out levels."""
+    import gymnasium as gym
+
+    from mazearena.training.video import write_video
+
+    env = gym.make(cfg.env.env_id, render_mode="rgb_array", num_levels=0, start_level=cfg.env.test_start_level,
+                   **cfg.env.make_kwargs())  # fmt: skip
+    frames: list[np.ndarray] = []
+    obs, _ = env.reset(seed=cfg.seed + 4)
+    for _ in range(cfg.video_episodes):
+        done = False
+        frames.append(env.render())
+        while not done:
+            action = policy.act(torch.as_tensor(obs, device=cfg.device)[None])
+            obs, _, terminated, truncated, _ = env.step(int(action[0]))
+            frames.append(env.render())
+            done = terminated or truncated
+        frames += [frames[-1]] * 3
+        obs, _ = env.reset()
+    env.close()
+    return write_video(frames, path, fps=8)
+
+
+def record_games(cfg: TrainConfig, policy: MultiAgentActorCritic, path: Path) -> Path:
+    """A GIF of the trained team playing the held-out scenario on held-out arenas."""
+    from mazearena.training.video import write_video
+
+    frames: list[np.ndarray] = []
+    for frame, result in arena_games(cfg, policy, cfg.video_episodes, cfg.seed + 4):
+        frames += [frame] * (4 if result is not None else 1)
+    return write_video(frames, path, fps=8)
+
+
+def arena_games(cfg: TrainConfig, policy: MultiAgentActorCritic, episodes: int, seed: int, *, test: bool = True,
+                greedy: bool = False):  # fmt: skip
+    """Play ``episodes`` games of the run's scenario (``test``: its held-out twin on unseen arenas), one
+    at a time; yields ``(frame, result)`` per frame, ``result`` being ``None`` until a game ends, then
+    ``{"return", "length", "success", "winner"}`` (success: the learning team won; return summed over it)."""
+    from mazearena.envs import arena_v0
+
+    a = cfg.arena
+    levels = {"num_levels": 0, "start_level": a.test_start_level} if test else {
+        "num_levels": a.num_levels, "start_level": a.start_level}  # fmt: skip
+    env = arena_v0.parallel_env(render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name,
+                                **levels, **a.make_kwargs())  # fmt: skip
+    names = list(env.possible_agents)
+    team = 0 if names[0].startswith("red") else 1
+    actor = TeamPolicy(policy, cfg.trained_team, team, deterministic=greedy)
+    try:
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed + episode)
+            yield env.render(), None
+            ret, length = 0.0, 0
+            while env.agents:
+                alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
+                actions = actor.act(_stack([obs.get(n) for n in names], cfg.device), alive)[0]
+                obs, rewards, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names)
+                                                      if n in env.agents})  # fmt: skip
+                ret += sum(rewards.values())
+                length += 1
+                if not env.agents:
+                    winner = int(env.engine.leader()[0])
+                    yield env.render(), {"return": ret, "length": length, "success": winner == team, "winner": winner}
+                else:
+                    yield env.render(), None
+    finally:
+        env.close()
+
+
+def _stack(per_agent: list, device: str):
+    """``[1, agents, ...]`` observations from a list of per-agent ones (``None`` for agents out of the game)."""
+    like = next(o for o in per_agent if o is not None)
+    if isinstance(like, dict):
+        return {k: _stack([None if o is None else o[k] for o in per_agent], device) for k in like}
+    rows = [np.zeros_like(like) if o is None else o for o in per_agent]
+    return torch.as_tensor(np.stack(rows)[None], device=device)

@@ -1,0 +1,182 @@
+"""A run's report: the final evaluation on training and held-out levels, the learning curve, the video and,
+for self-play, the league's win-rate table (``report.md``, ``report.json``, ``curve.png``, ``league.png``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mazearena.agents.dqn import QNetwork
+from mazearena.agents.league import League
+from mazearena.agents.mappo import MultiAgentActorCritic
+from mazearena.agents.ppo import ActorCritic
+from mazearena.training.config import TrainConfig
+from mazearena.training.games import EVAL_ENVS, evaluate, record_episodes, record_games
+from mazearena.training.loggers import Logger
+from mazearena.training.runs import make_envs
+
+
+def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path, logger: Logger, step: int,
+                 league: League | None = None) -> dict:  # fmt: skip
+    """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
+    for self-play, the win-rate table of the league's snapshots."""
+    train_result = evaluate(policy, cfg, test=False, episodes=cfg.eval_episodes, seed=cfg.seed + 2)
+    test_result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
+    gap = train_result["success_rate"] - test_result["success_rate"]
+    summary = {"train_success": train_result["success_rate"], "test_success": test_result["success_rate"],
+               "generalisation_gap": gap, "steps": step} | first_reaching(run_dir, 0.95)  # fmt: skip
+    report = {"run": run_dir.name, "config": cfg.to_dict(), "summary": summary,
+              "train_levels": train_result, "test_levels": test_result}  # fmt: skip
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+    curve = plot_curve(run_dir)
+    record = record_games if cfg.algo == "mappo" else record_episodes
+    video = record(cfg, policy, run_dir / "episodes.gif") if cfg.video_episodes else None
+    if video is not None:
+        logger.log_video(video, step)
+    if cfg.algo == "mappo":
+        a = cfg.arena
+        opponents = (f"by self-play as {('red', 'blue')[cfg.trained_team]} against a league of its past snapshots"
+                     if cfg.league.self_play else f"in scenario {a.scenario_name}")
+        what = (f"{cfg.algo} + {cfg.backbone} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
+                f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; held out: scenario "
+                f"{a.heldout_name} on unseen arenas. Success = games won by the learning team.")
+    else:
+        what = (f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
+                f"trained on {cfg.env.num_levels or 'unlimited'} levels")
+    lines = [f"# {run_dir.name}", "", what, "",
+             "| levels | episodes | success (95% CI) | mean return | mean length |", "|---|---:|---:|---:|---:|"]
+    for name, r in (("training", train_result), ("held-out", test_result)):
+        lo, hi = r["success_ci95"]
+        lines.append(f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
+                     f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |")
+    lines += ["", f"Generalisation gap (training − held-out success): {gap:+.3f}", ""]
+    if summary.get("steps_to_95") is not None:
+        lines += [f"Held-out success first reached 95% at {summary['steps_to_95']:,} steps, after "
+                  f"{summary['seconds_to_95']:.0f} s of training.", ""]
+    if league is not None:
+        table = league_table(cfg, policy, league, run_dir, track=logger.task)
+        logger.log_image(run_dir / "league.png", step, "league/win_rates")
+        report["league"] = table
+        (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+        lines += league_lines(table)
+    if curve is not None:
+        lines += [f"![learning curve]({curve.name})", ""]
+    if video is not None:
+        lines += [f"![held-out episodes]({video.name})", ""]
+    (run_dir / "report.md").write_text("\n".join(lines))
+    return report
+
+
+LEAGUE_TABLE_SNAPSHOTS = 6
+
+
+def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League, run_dir: Path,
+                 games: int | None = None, track=None) -> dict:  # fmt: skip
+    """Up to six league snapshots, evenly spread from the untrained one to the latest, play each other on
+    held-out arenas (``games`` per pair, half on each side; default ``eval_episodes``); writes league.png.
+    ``track(description, total)`` gives a callable advanced once per pair (a progress bar)."""
+    from mazearena.agents.league import win_rate_table
+    from mazearena.stats.ratings import games_from_table, rate_games
+
+    k = len(league)
+    picks = sorted({round(i * (k - 1) / (LEAGUE_TABLE_SNAPSHOTS - 1)) for i in range(LEAGUE_TABLE_SNAPSHOTS)})
+    snapshots = [league.snapshots[i] for i in picks]
+    iterations = [league.iterations[i] for i in picks]
+    steps = [i * cfg.iteration_steps for i in iterations]
+    per_pair = games or cfg.eval_episodes
+    slots = min(EVAL_ENVS, max(1, per_pair // 2))  # every slot plays as many games; none wasted
+    table = win_rate_table(lambda: make_envs(cfg, slots, test=True, seed=cfg.seed + 5, both_teams=True),
+                           policy, snapshots, cfg.trained_team, per_pair,
+                           track("league table", len(picks) * (len(picks) - 1) // 2) if track else None)
+    table |= {"steps": steps, "games_per_pair": per_pair}
+    table["ratings"] = rate_games([f"{s:,}" for s in steps], games_from_table(table["win"], table["draw"], per_pair),
+                                  seed=cfg.seed)  # fmt: skip
+    plot_league(table, run_dir / "league.png")
+    return table
+
+
+def league_lines(table: dict) -> list[str]:
+    """The league table as Markdown: row snapshot's win rate against column snapshot."""
+    steps = table["steps"]
+    head = "| wins of ↓ against → | " + " | ".join(f"{s:,}" for s in steps) + " | rating (95%) |"
+    lines = ["## Self-play league", "",
+             f"Snapshots (by training steps) against each other on held-out arenas, {table['games_per_pair']} "
+             "games per pair, half on each side; cell = share of games the row snapshot won (draws count for "
+             "neither); rating: openskill (Plackett–Luce) mu with its 95% interval, from the same games.", "",
+             head, "|---|" + "---:|" * (len(steps) + 1)]  # fmt: skip
+    for i, s in enumerate(steps):
+        cells = ["—" if i == j else f"{w:.2f}" for j, w in enumerate(table["win"][i])]
+        r = table["ratings"][i]
+        lines.append(f"| {s:,} | " + " | ".join(cells) + f" | {r['mu']:.1f} ({r['low']:.1f}–{r['high']:.1f}) |")
+    return [*lines, "", "![league win rates](league.png)", ""]
+
+
+def plot_league(table: dict, path: Path) -> Path:
+    """A heatmap of the league table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    win = np.array(table["win"], dtype=float)
+    np.fill_diagonal(win, np.nan)
+    labels = [f"{s / 1000:.0f}k" for s in table["steps"]]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.7 * len(labels)))
+    image = ax.imshow(win, cmap="RdBu", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if i != j:
+                dark = abs(win[i, j] - 0.5) > 0.3
+                ax.text(j, i, f"{win[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")  # fmt: skip
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("opponent snapshot (training steps)")
+    ax.set_ylabel("snapshot (training steps)")
+    ax.set_title("win rate of row against column")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def first_reaching(run_dir: Path, target: float) -> dict:
+    """Steps and training seconds at the first evaluation whose held-out success reached ``target``."""
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("eval/success_rate", -1) >= target:
+            return {"steps_to_95": row["step"], "seconds_to_95": row.get("time")}
+    return {"steps_to_95": None, "seconds_to_95": None}
+
+
+def plot_curve(run_dir: Path) -> Path | None:
+    """curve.png: training success and held-out success against env steps, from metrics.jsonl."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key, label in (("episode/success", "training episodes"), ("episode/win_rate", "training games (won)"),
+                       ("eval/success_rate", "held-out levels")):  # fmt: skip
+        points = [(r["step"], r[key]) for r in rows if key in r]
+        if points:
+            x, y = zip(*points, strict=True)
+            ax.plot(x, y, marker="o" if key.startswith("eval") else None, label=label)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("success rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = run_dir / "curve.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
