@@ -1,4 +1,5 @@
-"""The package's layers, enforced on its import graph (deferred imports inside functions included).
+"""The package's layers, enforced on its import graph (deferred imports inside functions included; imports
+for type checkers only, under ``if TYPE_CHECKING:``, never run and are left out).
 
 Each layer imports only from itself and the layers before it; the modules import each other without cycles.
 ``docs/architecture.md`` draws the layers.
@@ -48,8 +49,14 @@ def modules() -> dict[str, Path]:
 def imports(path: Path, name: str, known: dict[str, Path]) -> set[str]:
     """The mazearena modules ``path`` imports, anywhere in the file."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text())
+    # imports for type checkers only never run: they are no edge of the graph
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _type_checking(block.test)
+                   for stmt in block.body for n in ast.walk(stmt)}  # fmt: skip
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -60,6 +67,11 @@ def imports(path: Path, name: str, known: dict[str, Path]) -> set[str]:
             for a in node.names:
                 found.add(f"{base}.{a.name}" if f"{base}.{a.name}" in known else base)
     return {m for m in found if m == "mazearena" or m.startswith("mazearena.")}
+
+
+def _type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")  # fmt: skip
 
 
 def graph() -> dict[str, set[str]]:

@@ -17,6 +17,7 @@ from mazearena.apps.sweep import SweepConfig
 from mazearena.apps.watch import WatchConfig
 from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
+from mazearena.training.algorithms import arena_algorithms
 from mazearena.training.config import TrainConfig
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (make, CI logs): wide tables
@@ -192,10 +193,11 @@ def _shorthands(args: list[str]) -> list[str]:
             if name == "--mode":
                 out += ["--arena.mode", value]
             elif value == "arena":
-                algo = _option(args, "--algo")
-                if algo not in (None, "mappo"):
-                    raise SystemExit(f"mazearena train: --env arena trains with --algo mappo, got --algo {algo}")
-                out += ["--algo", "mappo"] if algo is None else []
+                algo, arena = _option(args, "--algo"), arena_algorithms()
+                if algo not in (None, *arena):
+                    raise SystemExit(f"mazearena train: --env arena trains with --algo {' or '.join(arena)}, got "
+                                     f"--algo {algo}")
+                out += ["--algo", arena[0]] if algo is None else []
             elif value != "maze":
                 raise SystemExit(f"mazearena train: --env must be 'maze' or 'arena', got {value!r}")
         else:

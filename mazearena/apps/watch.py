@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 import tyro
 
+from mazearena.training.algorithms import algorithm
+
 
 @dataclass
 class WatchConfig:
@@ -57,7 +59,7 @@ def watch(cfg: WatchConfig) -> list[dict]:
     from mazearena.envs.maze import draw_game
 
     train_cfg, policy = load_policy(cfg)
-    if train_cfg.algo == "mappo":
+    if algorithm(train_cfg.algo).arena:
         return _watch_arena(cfg, train_cfg, policy)
     env_cfg = train_cfg.env
     levels = {"num_levels": 0, "start_level": env_cfg.test_start_level} if cfg.levels == "test" else {

@@ -20,6 +20,7 @@ import tyro
 
 from mazearena.evaluation.perturbations import PERTURBATIONS, PerturbedVectorEnv
 from mazearena.evaluation.suites import check_suites, suite_env, suites_for
+from mazearena.training.algorithms import ALGORITHMS, algorithm
 
 Mode = Literal["deterministic", "stochastic"]
 
@@ -100,7 +101,7 @@ class Run:
 
     @property
     def arena(self) -> bool:
-        return self.config.algo == "mappo"
+        return algorithm(self.config.algo).arena
 
 
 _BOOKKEEPING = {"seed", "name", "runs_dir", "resume", "progress", "wandb_mode", "wandb_project", "wandb_group",
@@ -111,8 +112,8 @@ _BOOKKEEPING = {"seed", "name", "runs_dir", "resume", "progress", "wandb_mode", 
 def method_key(cfg) -> str:
     """What makes two runs the same method: their config but for seed and bookkeeping."""
     d = {k: v for k, v in cfg.to_dict().items() if k not in _BOOKKEEPING}
-    used = {"mappo": ("arena", "mappo", "league"), "dqn": ("env", "dqn"), "ppo": ("env", "ppo")}[cfg.algo]
-    for section in ("env", "arena", "ppo", "dqn", "mappo", "league"):
+    used = algorithm(cfg.algo).config_sections()
+    for section in ("env", "arena", *sorted({a.section for a in ALGORITHMS.values()}), "league"):
         if section not in used:
             d.pop(section, None)
     return json.dumps(d, sort_keys=True, default=str)
@@ -120,7 +121,7 @@ def method_key(cfg) -> str:
 
 def task_key(cfg) -> str:
     """What two runs must share to be compared: the env they were trained on and tested against."""
-    if cfg.algo == "mappo":
+    if algorithm(cfg.algo).arena:
         a = cfg.arena
         return json.dumps(["arena", a.scenario_name, a.heldout_name, a.size, a.layout, a.max_cycles, a.num_levels,
                            a.start_level, a.test_start_level])  # fmt: skip

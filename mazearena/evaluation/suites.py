@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import mazearena
+from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
 
 MAZE_SUITES = {
@@ -32,7 +33,7 @@ GROW = 6
 
 def suites_for(cfg: TrainConfig) -> dict[str, str]:
     """The suites a run of this config can be evaluated on, with their descriptions."""
-    return ARENA_SUITES if cfg.algo == "mappo" else MAZE_SUITES
+    return ARENA_SUITES if algorithm(cfg.algo).arena else MAZE_SUITES
 
 
 def check_suites(cfg: TrainConfig, suites) -> None:
@@ -40,9 +41,9 @@ def check_suites(cfg: TrainConfig, suites) -> None:
     valid = suites_for(cfg)
     unknown = [s for s in suites if s not in valid]
     if unknown:
-        kind = "arena" if cfg.algo == "mappo" else "maze"
+        kind = "arena" if algorithm(cfg.algo).arena else "maze"
         raise ValueError(f"unknown suite(s) {unknown} for {kind} runs; valid suites: {', '.join(valid)}")
-    if "larger" in suites and cfg.algo != "mappo" and cfg.env.obs_mode == "full":
+    if "larger" in suites and not algorithm(cfg.algo).arena and cfg.env.obs_mode == "full":
         raise ValueError("suite 'larger' needs a policy with an egocentric view: this run observes the whole grid "
                          "(obs_mode 'full'), whose shape changes with the maze size")
 
@@ -50,7 +51,7 @@ def check_suites(cfg: TrainConfig, suites) -> None:
 def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: str = "cpu"):
     """A vector env of ``num_envs`` games of ``suite`` for runs of ``cfg``, game i seeded with ``seed + i``."""
     check_suites(cfg, [suite])
-    if cfg.algo == "mappo":
+    if algorithm(cfg.algo).arena:
         from mazearena.envs import arena_v0
 
         a = cfg.arena

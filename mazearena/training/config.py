@@ -18,6 +18,7 @@ from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.envs.engine.layouts import level_range
 from mazearena.envs.engine.maze import MazeConfig
+from mazearena.training.algorithms import ALGORITHMS, algorithm, arena_algorithms
 
 
 @dataclass
@@ -133,12 +134,14 @@ class ArenaEnvConfig:
                 "max_cycles": self.max_cycles, "pickup_reward": self.pickup_reward,
                 "flag_shaping": self.flag_shaping}  # fmt: skip
 
+ALGO_NAMES = tuple(ALGORITHMS)
+
 
 @dataclass
 class TrainConfig:
     """Train an agent on a maze, evaluate it on held-out levels, write a run folder."""
 
-    algo: Literal["ppo", "dqn", "sb3-ppo", "mappo"] = "ppo"
+    algo: Literal[ALGO_NAMES] = "ppo"
     """Training algorithm: our ppo or dqn, Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference) on
     mazes; mappo (multi-agent PPO) on arenas."""
     backbone: str = "cnn"
@@ -198,27 +201,31 @@ class TrainConfig:
         for name in ("total_timesteps", "checkpoint_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.algo == "mappo" and self.backbone not in ("cnn", "transformer", "resnet"):
-            raise ValueError(f"backbone {self.backbone!r} does not fit arena observations: use cnn, resnet or "
-                             "transformer")
-        if self.compile and self.algo not in ("ppo", "mappo"):
-            raise ValueError(f"compile is available with algo 'ppo' and 'mappo', not {self.algo!r}")
-        if self.amp and self.algo == "sb3-ppo":
-            raise ValueError("amp is not available with algo='sb3-ppo' (Stable-Baselines3 trains in float32)")
+        alg = algorithm(self.algo)
+        if alg.backbones is not None and self.backbone not in alg.backbones:
+            kind = "arena" if alg.arena else "maze"
+            raise ValueError(f"backbone {self.backbone!r} does not fit {kind} observations: use "
+                             f"{', '.join(alg.backbones[:-1])} or {alg.backbones[-1]}")
+        if self.compile and not alg.compile:
+            able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.compile)
+            raise ValueError(f"compile is available with algo {able}, not {self.algo!r}")
+        if self.amp and not alg.amp:
+            raise ValueError(f"amp is not available with algo={self.algo!r}")
         for name in ("eval_every", "video_episodes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.league.self_play:
             self._check_self_play()
-        if self.init_from is not None and self.algo == "sb3-ppo":
-            raise ValueError("init_from is not available with algo='sb3-ppo'")
+        if self.init_from is not None and not alg.own:
+            raise ValueError(f"init_from is not available with algo={self.algo!r}")
 
     def _check_self_play(self) -> None:
         from mazearena.agents.league import check_symmetric
         from mazearena.envs.scenarios import scenario
 
-        if self.algo != "mappo":
-            raise ValueError(f"league.self_play needs algo='mappo', got {self.algo!r}")
+        if not algorithm(self.algo).arena:
+            able = " or ".join(repr(name) for name in arena_algorithms())
+            raise ValueError(f"league.self_play needs algo={able}, got {self.algo!r}")
         found = scenario(self.arena.scenario_name)
         config = found.arena_config()
         check_symmetric(config)
@@ -247,25 +254,21 @@ class TrainConfig:
 
     @property
     def num_envs(self) -> int:
-        return {"dqn": self.dqn.num_envs, "mappo": self.mappo.num_envs}.get(self.algo, self.ppo.num_envs)
+        return getattr(self, algorithm(self.algo).section).num_envs
 
     @property
     def iteration_steps(self) -> int:
         """Env steps between two log lines (a PPO rollout; for DQN, 64 steps of every env). An arena env step is
         one step of one game."""
-        if self.algo == "dqn":
-            return self.dqn.num_envs * 64
-        if self.algo == "mappo":
-            return self.mappo.num_envs * self.mappo.num_steps
-        return self.ppo.num_envs * self.ppo.num_steps
+        return algorithm(self.algo).steps_per_iteration(self)
 
     @property
     def run_name(self) -> str:
-        if self.algo == "mappo" and self.league.self_play:
+        if algorithm(self.algo).arena and self.league.self_play:
             mode = self.arena.scenario_name.split("_")[0]
-            return self.name or f"mappo-{self.backbone}-selfplay-{mode}-seed{self.seed}"
-        if self.algo == "mappo":
-            return self.name or f"mappo-{self.backbone}-{self.arena.scenario_name}-seed{self.seed}"
+            return self.name or f"{self.algo}-{self.backbone}-selfplay-{mode}-seed{self.seed}"
+        if algorithm(self.algo).arena:
+            return self.name or f"{self.algo}-{self.backbone}-{self.arena.scenario_name}-seed{self.seed}"
         return self.name or f"{self.algo}-{self.backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:

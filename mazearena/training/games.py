@@ -14,6 +14,7 @@ from mazearena.agents.episodes import run_episodes, run_games
 from mazearena.agents.league import TeamPolicy
 from mazearena.agents.mappo import MultiAgentActorCritic
 from mazearena.agents.ppo import ActorCritic
+from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
 from mazearena.training.runs import make_envs
 
@@ -29,7 +30,7 @@ def evaluate(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, ep
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []), torch.no_grad():
         torch.manual_seed(seed)
         try:
-            if cfg.algo == "mappo":  # a policy trained as the other team (self-play) plays through the mirror
+            if algorithm(cfg.algo).arena:  # a policy trained as the other team (self-play) plays through the mirror
                 actor = TeamPolicy(policy, cfg.trained_team, cfg.scenario_team)
                 return run_games(envs, actor.act, episodes, cfg.scenario_team)
             return run_episodes(envs, lambda obs: policy.act(obs), episodes)

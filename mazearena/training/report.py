@@ -13,6 +13,7 @@ from mazearena.agents.dqn import QNetwork
 from mazearena.agents.league import League
 from mazearena.agents.mappo import MultiAgentActorCritic
 from mazearena.agents.ppo import ActorCritic
+from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
 from mazearena.training.games import EVAL_ENVS, evaluate, record_episodes, record_games
 from mazearena.training.loggers import Logger
@@ -32,11 +33,12 @@ def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path
               "train_levels": train_result, "test_levels": test_result}  # fmt: skip
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
     curve = plot_curve(run_dir)
-    record = record_games if cfg.algo == "mappo" else record_episodes
+    arena = algorithm(cfg.algo).arena
+    record = record_games if arena else record_episodes
     video = record(cfg, policy, run_dir / "episodes.gif") if cfg.video_episodes else None
     if video is not None:
         logger.log_video(video, step)
-    if cfg.algo == "mappo":
+    if arena:
         a = cfg.arena
         opponents = (f"by self-play as {('red', 'blue')[cfg.trained_team]} against a league of its past snapshots"
                      if cfg.league.self_play else f"in scenario {a.scenario_name}")

@@ -14,9 +14,7 @@ from pathlib import Path
 import torch
 
 import mazearena
-from mazearena.agents.dqn import QNetwork
-from mazearena.agents.mappo import MultiAgentActorCritic
-from mazearena.agents.ppo import ActorCritic
+from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint
 from mazearena.training.config import TrainConfig, load_config, save_config
 
@@ -24,7 +22,7 @@ from mazearena.training.config import TrainConfig, load_config, save_config
 def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
     """A vector env over the training levels, or (``test``) over the held-out ones (for arenas: the held-out
     scenario on held-out arenas, or with ``both_teams`` the scenario's arena with no NPCs, for self-play)."""
-    if cfg.algo == "mappo":
+    if algorithm(cfg.algo).arena:
         from mazearena.envs import arena_v0
         from mazearena.envs.scenarios import scenario as find
 
@@ -46,19 +44,13 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_te
                               **env.make_kwargs())  # fmt: skip
 
 
-def make_policy(cfg: TrainConfig, envs) -> ActorCritic | QNetwork | MultiAgentActorCritic:
-    """The network the run trains: an actor-critic for PPO, a Q-network for DQN, a team's for MAPPO."""
-    if cfg.algo == "mappo":
-        from mazearena.envs.scenarios import scenario as find
-
-        m, found = cfg.mappo, find(cfg.arena.scenario_name)
-        learners = len(found.focal(found.arena_config()))
-        return MultiAgentActorCritic(envs.single_observation_space, envs.state_space, learners,
-                                     envs.single_action_space.n, cfg.backbone, share_params=m.share_params,
-                                     centralized_critic=m.centralized_critic,
-                                     death_masking=m.death_masking).to(cfg.device)  # fmt: skip
-    net = ActorCritic if cfg.algo == "ppo" else QNetwork
-    return net(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
+def make_policy(cfg: TrainConfig, envs) -> torch.nn.Module:
+    """The network the run trains (its algorithm's: an actor-critic for PPO, a Q-network for DQN, a team's for
+    MAPPO), on the run's device."""
+    alg = algorithm(cfg.algo)
+    if not alg.own:
+        raise ValueError(f"algo {cfg.algo!r} builds its own network inside its trainer")
+    return alg.network(cfg, envs)
 
 
 def resolve_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
@@ -75,8 +67,8 @@ def resolve_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
     if not (run_dir / "config.yaml").exists():
         raise ValueError(f"resume: {str(run_dir)!r} is not a run folder (no config.yaml)")
     saved = load_config(run_dir / "config.yaml")
-    if saved.algo == "sb3-ppo":
-        raise ValueError("resume: runs of the Stable-Baselines3 trainer (algo sb3-ppo) cannot be resumed")
+    if not algorithm(saved.algo).own:
+        raise ValueError(f"resume: runs of algo {saved.algo} (a trainer that is not mazearena's) cannot be resumed")
     saved.resume, saved.progress, saved.runs_dir = run_dir, cfg.progress, run_dir.parent
     checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt", map_location=saved.device)
     if not fits(checkpoint.get("config"), saved):
@@ -112,9 +104,10 @@ def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
     if not (run_dir / "config.yaml").exists():
         raise ValueError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
     cfg = load_config(run_dir / "config.yaml")
-    if cfg.algo == "sb3-ppo":
-        raise ValueError(f"{str(run_dir)!r} was trained with sb3-ppo; only runs of mazearena's own trainers (ppo, dqn, "
-                         "mappo) can be loaded")
+    if not algorithm(cfg.algo).own:
+        own = ", ".join(name for name, a in ALGORITHMS.items() if a.own)
+        raise ValueError(f"{str(run_dir)!r} was trained with {cfg.algo}; only runs of mazearena's own trainers ({own}) "
+                         "can be loaded")
     if not path.is_file() and checkpoint not in ("last", "best"):
         raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
     file = path if path.is_file() else run_dir / "checkpoints" / f"{checkpoint}.pt"
@@ -171,6 +164,7 @@ def model_fields(cfg: TrainConfig) -> dict:
     d = cfg.to_dict()
     fields = {"algo": d["algo"], "backbone": d["backbone"], "env": d["env"], "num_envs": cfg.num_envs,
               "iteration_steps": cfg.iteration_steps}  # fmt: skip
-    if cfg.algo == "mappo":
-        fields |= {"arena": d["arena"], "mappo": d["mappo"], "league": d["league"]}
+    alg = algorithm(cfg.algo)
+    if alg.arena:
+        fields |= {section: d[section] for section in alg.config_sections()}
     return fields

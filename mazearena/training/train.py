@@ -14,10 +14,8 @@ from pathlib import Path
 
 import torch
 
-from mazearena.agents.dqn import DQN
 from mazearena.agents.league import League, SelfPlayVectorEnv
-from mazearena.agents.mappo import MAPPO
-from mazearena.agents.ppo import PPO
+from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
 from mazearena.training.games import evaluate
@@ -34,15 +32,10 @@ def train(config: TrainConfig) -> Path:
     total_iterations = max(1, cfg.total_timesteps // iteration_steps)
     total_steps = total_iterations * iteration_steps
     device = torch.device(cfg.device)
-    if cfg.algo == "sb3-ppo":
-        from mazearena.agents.sb3 import SB3PPO
-
-        levels = {"num_levels": cfg.env.num_levels, "start_level": cfg.env.start_level}
-        algo = SB3PPO(cfg.ppo, cfg.env.env_id, {**levels, **cfg.env.make_kwargs()}, cfg.backbone, cfg.seed,
-                      cfg.device, total_iterations)  # fmt: skip
-        policy, step_once = algo.policy, algo.iteration
-    else:
-        self_play = cfg.algo == "mappo" and cfg.league.self_play
+    alg = algorithm(cfg.algo)
+    envs = policy = None
+    self_play = alg.arena and cfg.league.self_play
+    if alg.own:
         envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed, both_teams=self_play)
         policy = make_policy(cfg, envs)
         if cfg.init_from is not None and checkpoint is None:
@@ -53,16 +46,8 @@ def train(config: TrainConfig) -> Path:
             scripted = find(cfg.arena.scenario_name).npcs  # the scripted team, for scripted_groups
             npcs = [scripted[name] for name in sorted(scripted, key=lambda n: int(n.split("_")[1]))]
             envs = SelfPlayVectorEnv(envs, policy, League(cfg.league, seed=cfg.seed), cfg.trained_team, npcs)
-    if cfg.algo == "ppo":
-        algo = PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
-        step_once = algo.iteration
-    elif cfg.algo == "dqn":
-        algo = DQN(cfg.dqn, envs, policy, device, total_steps, seed=cfg.seed, amp=cfg.amp)
-        step_once = lambda: algo.iteration(iteration_steps)  # noqa: E731
-    elif cfg.algo == "mappo":
-        algo = MAPPO(cfg.mappo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp,
-                      compile=cfg.compile)
-        step_once = algo.iteration
+    algo = alg.trainer(cfg, envs, policy, device, total_iterations, total_steps)
+    policy = policy if alg.own else algo.policy
     best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
     if checkpoint is not None:
         try:
@@ -85,7 +70,7 @@ def train(config: TrainConfig) -> Path:
     try:
         while algo.global_step < total_steps:
             start, steps_before = time.perf_counter(), algo.global_step
-            metrics = step_once()
+            metrics = alg.iterate(algo, cfg)
             metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start)
             if next_eval is not None and algo.global_step >= next_eval:
                 result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
@@ -100,14 +85,14 @@ def train(config: TrainConfig) -> Path:
             logger.log(metrics, algo.global_step)
             if algo.global_step >= next_checkpoint or algo.global_step >= total_steps:
                 save("last")
-                if cfg.keep_snapshots and cfg.algo != "sb3-ppo":  # eval loads our own trainers only
+                if cfg.keep_snapshots and alg.own:  # eval loads our own trainers only
                     save_checkpoint(snapshot_path(run_dir, algo.global_step),
                                     {"policy": policy.state_dict(), "step": algo.global_step,
                                      "config": json.dumps(model_fields(cfg), sort_keys=True)})  # fmt: skip
                 next_checkpoint += cfg.checkpoint_every
         logger.log_checkpoint(run_dir / "checkpoints" / "last.pt")
         report = write_report(cfg, policy, run_dir, logger, algo.global_step,
-                              league=envs.league if cfg.algo == "mappo" and cfg.league.self_play else None)
+                              league=envs.league if self_play else None)
         logger.summary({f"final/{k}": v for k, v in report["summary"].items()})
     finally:
         logger.close()

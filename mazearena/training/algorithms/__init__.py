@@ -1,0 +1,26 @@
+"""The algorithm registry. An algorithm is one module here (an :class:`Algorithm`: how to build its network and
+trainer, what it trains on, what it supports); adding one is a new module and a line in :data:`ALGORITHMS`."""
+
+from __future__ import annotations
+
+from mazearena.training.algorithms import dqn, mappo, ppo, sb3_ppo
+from mazearena.training.algorithms.base import Algorithm, Trainer
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a for a in (ppo.ALGORITHM, dqn.ALGORITHM, sb3_ppo.ALGORITHM, mappo.ALGORITHM)
+}
+
+
+def algorithm(name: str) -> Algorithm:
+    """The registered algorithm ``name``, or an error naming the registered ones."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"algo must be one of {', '.join(ALGORITHMS)}, got {name!r}")
+    return ALGORITHMS[name]
+
+
+def arena_algorithms() -> tuple[str, ...]:
+    """Names of the algorithms that train teams on arenas (the first is ``--env arena``'s default)."""
+    return tuple(name for name, a in ALGORITHMS.items() if a.arena)
+
+
+__all__ = ["ALGORITHMS", "Algorithm", "Trainer", "algorithm", "arena_algorithms"]

@@ -1,0 +1,61 @@
+"""What the training loop, run folders, reports and evaluation need to know of an algorithm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import torch
+
+if TYPE_CHECKING:
+    from mazearena.training.config import TrainConfig
+
+
+class Trainer(Protocol):
+    """A trainer as the loop drives it: env steps so far, one iteration at a time, exact state for resume."""
+
+    global_step: int
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One training algorithm: how to build its network and trainer, what it trains on, what it supports."""
+
+    name: str
+    """The value of ``--algo``."""
+    section: str
+    """The :class:`~mazearena.training.config.TrainConfig` section with its hyperparameters (``num_envs`` too)."""
+    trainer: Callable[[TrainConfig, Any, torch.nn.Module | None, torch.device, int, int], Trainer]
+    """``(cfg, envs, policy, device, total_iterations, total_steps)`` -> the trainer (``envs`` and ``policy`` are
+    ``None`` where the trainer brings its own, see :attr:`network`)."""
+    steps_per_iteration: Callable[[TrainConfig], int]
+    """Env steps of one iteration (one log line); an arena env step is one step of one game."""
+    network: Callable[[TrainConfig, Any], torch.nn.Module] | None = None
+    """``(cfg, envs)`` -> the network it trains; ``None``: the trainer builds its own (read as ``trainer.policy``),
+    and such runs are neither resumed nor loaded by ``eval``/``watch``."""
+    iterate: Callable[[Any, TrainConfig], dict] = lambda trainer, cfg: trainer.iteration()
+    """One iteration of the trainer; returns the metrics to log."""
+    arena: bool = False
+    """Trains a team on arenas (scenarios, NPCs, self-play leagues) instead of one agent on mazes."""
+    amp: bool = True
+    """Supports ``--amp`` (bfloat16 forward passes)."""
+    compile: bool = False
+    """Supports ``--compile`` (``torch.compile`` of the forward passes)."""
+    backbones: tuple[str, ...] | None = None
+    """The backbones that fit its observations (``None``: all)."""
+    summary: str = ""
+    """One line for ``--help``."""
+
+    @property
+    def own(self) -> bool:
+        """Whether mazearena builds its network: its runs resume, keep snapshots and load in ``eval``/``watch``."""
+        return self.network is not None
+
+    def config_sections(self) -> tuple[str, ...]:
+        """The config sections its runs use: the env (maze or arena), its own hyperparameters, the league."""
+        return ("arena", self.section, "league") if self.arena else ("env", self.section)

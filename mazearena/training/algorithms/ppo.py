@@ -1,0 +1,22 @@
+"""PPO on mazes (:mod:`mazearena.agents.ppo`): an actor-critic over any backbone."""
+
+from __future__ import annotations
+
+from mazearena.training.algorithms.base import Algorithm
+
+
+def _network(cfg, envs):
+    from mazearena.agents.ppo import ActorCritic
+
+    return ActorCritic(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
+
+
+def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
+    from mazearena.agents.ppo import PPO
+
+    return PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
+
+
+ALGORITHM = Algorithm(name="ppo", section="ppo", network=_network, trainer=_trainer, compile=True,
+                      steps_per_iteration=lambda cfg: cfg.ppo.num_envs * cfg.ppo.num_steps,
+                      summary="PPO on mazes")  # fmt: skip
