@@ -1,7 +1,8 @@
-"""Play a fixed number of episodes with a policy on a batched maze or arena env and summarise them.
+"""Play a fixed number of episodes with an actor on a batched maze or arena env and summarise them.
 
 Every game slot of the batch plays the same number of episodes, chosen in advance, so short episodes are
-not over-represented (ending early does not earn a slot more episodes).
+not over-represented (ending early does not earn a slot more episodes). Actors act through the
+:mod:`~mazearena.agents.actor` contract: each game's state starts afresh with each episode.
 """
 
 from __future__ import annotations
@@ -13,29 +14,39 @@ import numpy as np
 import torch
 
 from mazearena.agents import batches
+from mazearena.agents.actor import Actor, as_actor, index_state, put_state, reset_where
 from mazearena.stats.metrics import wilson_interval
 
 EPISODE_FIELDS = ("env_index", "level_id", "return", "length", "success", "terminated", "truncated")
 GAME_FIELDS = ("env_index", "level_id", "return", "length", "success", "winner", "terminated", "truncated")
 
 
-def _act_where_needed(act, obs, need: torch.Tensor, device, *extra):
-    """``act`` on the games that still owe episodes only (the others get action 0; their play is not
-    recorded), so a game that is done costs no forward pass."""
+def _act_where_needed(actor: Actor, obs, state, need: torch.Tensor, device, alive=None):
+    """``actor`` on the games that still owe episodes only (the others get action 0 and keep their state; their
+    play is not recorded), so a game that is done costs no forward pass. Returns ``(actions, state)``."""
     if bool(need.all()):
-        return act(obs, *extra)
+        return actor.act(obs, state, alive)
     idx = need.nonzero().squeeze(1).to(device)
-    chosen = act(batches.index(obs, idx), *(batches.index(e, idx) for e in extra))
+    chosen, rows = actor.act(batches.index(obs, idx), index_state(state, idx),
+                             None if alive is None else alive[idx])  # fmt: skip
     actions = torch.zeros((need.shape[0], *chosen.shape[1:]), dtype=chosen.dtype, device=chosen.device)
     actions[idx] = chosen
-    return actions
+    return actions, put_state(state, idx, rows)
 
 
-def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None,
+def _restart(actor: Actor, state, done: torch.Tensor, device):
+    """The games that ended (``done``) start their next episode with a fresh state."""
+    if state is None or not bool(done.any()):
+        return state
+    return reset_where(state, done, actor.initial_state(len(done), device))
+
+
+def play_episodes(env, act: Actor | Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None,
                   subset: bool = True) -> dict:  # fmt: skip
     """Play ``episodes`` episodes (rounded up to a multiple of ``env.num_envs``) on a mazearena vector env;
-    ``act(obs)`` returns a batch of actions, for the rows of ``obs`` it is given: the games that still owe
-    episodes (``subset=False``: always every game, for policies that read the engine rather than ``obs``).
+    ``act`` (an :class:`~mazearena.agents.actor.Actor`, or a function ``act(obs)``) returns a batch of
+    actions, for the rows of ``obs`` it is given: the games that still owe episodes (``subset=False``: always
+    every game, for policies that read the engine rather than ``obs``).
     Returns one list per field of :data:`EPISODE_FIELDS`, in the order the episodes ended. ``advance(k)`` is
     called as ``k`` more episodes end (a progress bar)."""
     n_envs = env.num_envs
@@ -44,13 +55,17 @@ def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: in
     out: dict[str, list] = {k: [] for k in EPISODE_FIELDS}
     returns_now = torch.zeros(n_envs, dtype=torch.float64)
     slots = torch.arange(n_envs)
+    actor = as_actor(act)
+    state = actor.initial_state(n_envs, env.device)
     obs, _ = env.reset()
     while bool((counts < per_env).any()):
         need = counts < per_env if subset else torch.ones(n_envs, dtype=torch.bool)
-        obs, reward, terminated, truncated, info = env.step(_act_where_needed(act, obs, need, env.device))
+        actions, state = _act_where_needed(actor, obs, state, need, env.device)
+        obs, reward, terminated, truncated, info = env.step(actions)
         returns_now += reward.cpu()
         terminated, truncated = terminated.cpu(), truncated.cpu()
         done = terminated | truncated
+        state = _restart(actor, state, done, env.device)
         take = done & (counts < per_env)
         if bool(take.any()):
             for key, values in (("env_index", slots), ("level_id", info["level_id"]), ("return", returns_now),
@@ -64,11 +79,12 @@ def play_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: in
     return out
 
 
-def play_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int,
+def play_games(env, act: Actor | Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int,
                advance=None) -> dict:  # fmt: skip
     """Play ``episodes`` arena games on an :class:`~mazearena.envs.arena.ArenaVectorEnv` (rounded up to a
-    multiple of ``env.num_envs``) whose learning agents are ``team`` (0 red, 1 blue); ``act(obs, alive)``
-    returns actions ``[num_envs, num_agents]``. Returns one list per field of :data:`GAME_FIELDS`: ``return``
+    multiple of ``env.num_envs``) whose learning agents are ``team`` (0 red, 1 blue); ``act`` (an
+    :class:`~mazearena.agents.actor.Actor`, or a function ``act(obs, alive)``) returns actions
+    ``[num_envs, num_agents]``. Returns one list per field of :data:`GAME_FIELDS`: ``return``
     is summed over the learning agents, ``success`` is a win of ``team``, ``winner`` 0, 1 or -1 (draw);
     ``truncated`` marks games that ran to ``max_cycles``."""
     n_envs = env.num_envs
@@ -77,14 +93,17 @@ def play_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episode
     out: dict[str, list] = {k: [] for k in GAME_FIELDS}
     returns_now = torch.zeros(n_envs, dtype=torch.float64)
     slots = torch.arange(n_envs)
+    actor = as_actor(act)
+    state = actor.initial_state(n_envs, env.device)
     obs, info = env.reset()
     alive = info["alive"]
     while bool((counts < per_env).any()):
-        actions = _act_where_needed(act, obs, counts < per_env, env.device, alive)
+        actions, state = _act_where_needed(actor, obs, state, counts < per_env, env.device, alive)
         obs, reward, terminated, truncated, info = env.step(actions)
         alive = info["alive"]
         returns_now += (reward * info["active"]).sum(1).cpu()
         done = info["_final_obs"].cpu()
+        state = _restart(actor, state, done, env.device)
         take = done & (counts < per_env)
         if bool(take.any()):
             winner = info["winner"].cpu()

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from mazearena.agents import batches
+from mazearena.agents.actor import Actor, State, as_actor, reset_where
 from mazearena.checks import check_int
 
 TEAMS = ("red", "blue")
@@ -94,17 +95,38 @@ def check_symmetric(config) -> None:
                          f"mode {config.mode.value!r} with red={config.red}, blue={config.blue}")
 
 
-class TeamPolicy:
-    """A team policy acting for ``team``: ``act(obs, alive)`` on that team's columns, mirrored when the policy
-    was trained as the other team."""
+class TeamPolicy(Actor):
+    """A team network as the :class:`~mazearena.agents.actor.Actor` of ``team``: ``act(obs, state, alive)`` on that
+    team's columns, mirrored when the network was trained as the other team."""
 
     def __init__(self, policy, trained_team: int, team: int, deterministic: bool = False) -> None:
         self.policy, self.mirrored, self.deterministic = policy, trained_team != team, deterministic
 
-    def act(self, obs, alive: torch.Tensor) -> torch.Tensor:
+    def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         if not self.mirrored:
-            return self.policy.act(obs, alive, deterministic=self.deterministic)
-        return mirror_actions(self.policy.act(mirror_obs(obs), alive, deterministic=self.deterministic))
+            return self.policy.act(obs, alive, deterministic=self.deterministic), state
+        return mirror_actions(self.policy.act(mirror_obs(obs), alive, deterministic=self.deterministic)), state
+
+
+class Match(Actor):
+    """Two team actors in one arena: ``red`` acts red's columns, ``blue`` blue's; the state is the pair of theirs."""
+
+    def __init__(self, red: Actor, blue: Actor, names: list[str], device) -> None:
+        self.red, self.blue, self.num_agents = red, blue, len(names)
+        self.red_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("red")], device=device)
+        self.blue_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("blue")], device=device)
+
+    def initial_state(self, games: int, device) -> State:
+        return self.red.initial_state(games, device), self.blue.initial_state(games, device)
+
+    def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        columns = SelfPlayVectorEnv._columns
+        actions = torch.zeros(alive.shape[0], self.num_agents, dtype=torch.long, device=alive.device)
+        actions[:, self.red_cols], red = self.red.act(columns(obs, self.red_cols), state[0],
+                                                      alive.index_select(1, self.red_cols))  # fmt: skip
+        actions[:, self.blue_cols], blue = self.blue.act(columns(obs, self.blue_cols), state[1],
+                                                         alive.index_select(1, self.blue_cols))  # fmt: skip
+        return actions, (red, blue)
 
 
 class League:
@@ -178,6 +200,9 @@ class SelfPlayVectorEnv:
                                  f"({len(self._theirs)}), got {0 if npcs is None else len(npcs)}")  # fmt: skip
             self.npcs = NpcController(self.engine, dict(zip(self._theirs.tolist(), npcs, strict=True)))
         self.opponents = [copy.deepcopy(policy).eval().requires_grad_(False) for _ in range(len(self._rows))]
+        self._actors = [TeamPolicy(net, team, 1 - team) for net in self.opponents]
+        self._block_size = size
+        self._states = [a.initial_state(size, self.device) for a in self._actors]  # each block's, per game
         self.assigned = [-1] * len(self._rows)  # league index each block plays
         self._obs = self._alive = None
 
@@ -188,15 +213,16 @@ class SelfPlayVectorEnv:
         self._load()
 
     def _load(self) -> None:
-        for net, index in zip(self.opponents, self.assigned, strict=True):
+        for k, (net, index) in enumerate(zip(self.opponents, self.assigned, strict=True)):
             if index >= 0:
                 net.load_state_dict(self.league.snapshots[index])
+                self._states[k] = self._actors[k].initial_state(self._block_size, self.device)
 
     def _opponent_actions(self) -> torch.Tensor:
         obs, alive = self._columns(self._obs, self._theirs), self._alive.index_select(1, self._theirs)
         out = torch.zeros(alive.shape, dtype=torch.long, device=self.device)
-        for net, rows in zip(self.opponents, self._rows, strict=True):
-            out[rows] = TeamPolicy(net, self.team, 1 - self.team).act(batches.index(obs, rows), alive[rows])
+        for k, (actor, rows) in enumerate(zip(self._actors, self._rows, strict=True)):
+            out[rows], self._states[k] = actor.act(batches.index(obs, rows), self._states[k], alive[rows])
         if self.npcs is not None:
             out[self._scripted_rows] = self.npcs.act()[self._scripted_rows]
         return out
@@ -237,6 +263,10 @@ class SelfPlayVectorEnv:
         full[:, self._theirs] = self._opponent_actions()
         obs, reward, terminated, truncated, info = self.envs.step(full)
         self._obs, self._alive = obs, info["alive"]
+        for k, (actor, rows) in enumerate(zip(self._actors, self._rows, strict=True)):
+            if self._states[k] is not None:  # opponents start every game afresh
+                fresh = actor.initial_state(self._block_size, self.device)
+                self._states[k] = reset_where(self._states[k], info["_final_obs"][rows], fresh)
         for key in ("active", "alive", "final_obs"):
             if key in info:
                 info[key] = self._columns(info[key], self._mine)
@@ -261,23 +291,14 @@ class SelfPlayVectorEnv:
 
 
 def play_match(envs, red, blue, games: int) -> dict[str, float]:
-    """``games`` games between two :class:`TeamPolicy` (``red`` acting red's columns, ``blue`` blue's) on an
-    all-focal arena vector env, played by :func:`~mazearena.agents.episodes.run_games`. Returns red's win
-    rate, the draw rate, blue's win rate and the number of games."""
+    """``games`` games between two team actors (``red`` acting red's columns, ``blue`` blue's: a
+    :class:`TeamPolicy` or any :class:`~mazearena.agents.actor.Actor`) on an all-focal arena vector env, played by
+    :func:`~mazearena.agents.episodes.run_games`. Returns red's win rate, the draw rate, blue's win rate and the
+    number of games."""
     from mazearena.agents.episodes import run_games
 
-    names = list(envs.possible_agents)
-    red_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("red")], device=envs.device)
-    blue_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("blue")], device=envs.device)
-    columns = SelfPlayVectorEnv._columns
-
-    def act(obs, alive: torch.Tensor) -> torch.Tensor:
-        actions = torch.zeros(alive.shape[0], len(names), dtype=torch.long, device=envs.device)  # rows still playing
-        actions[:, red_cols] = red.act(columns(obs, red_cols), alive.index_select(1, red_cols))
-        actions[:, blue_cols] = blue.act(columns(obs, blue_cols), alive.index_select(1, blue_cols))
-        return actions
-
-    result = run_games(envs, act, games, team=0)
+    match = Match(as_actor(red), as_actor(blue), list(envs.possible_agents), envs.device)
+    result = run_games(envs, match, games, team=0)
     return {"red_win": result["success_rate"], "draw": result["draw_rate"], "blue_win": result["loss_rate"],
             "games": result["episodes"]}  # fmt: skip
 

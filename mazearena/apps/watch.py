@@ -10,6 +10,7 @@ import torch
 import tyro
 
 from mazearena.training.algorithms import algorithm
+from mazearena.training.runs import make_actor
 
 
 @dataclass
@@ -67,10 +68,11 @@ def watch(cfg: WatchConfig) -> list[dict]:
     env = gym.make(env_cfg.env_id, **levels, **env_cfg.make_kwargs())
     maze = env.unwrapped
     window, frames, results = None, [], []
+    actor = make_actor(train_cfg, policy, deterministic=cfg.greedy)
     obs, _ = env.reset(seed=cfg.seed)
     try:
         for episode in range(cfg.episodes):
-            ret, done = 0.0, False
+            ret, done, state = 0.0, False, actor.initial_state(1, "cpu")
             while not done:
                 frame = draw_game(maze.engine, 0, tile=cfg.tile)
                 if cfg.record is not None:
@@ -85,7 +87,7 @@ def watch(cfg: WatchConfig) -> list[dict]:
                     window.events()
                     if window.closed:
                         return results
-                action = policy.act(torch.as_tensor(obs)[None], deterministic=cfg.greedy)
+                action, state = actor.act(torch.as_tensor(obs)[None], state)
                 obs, reward, terminated, truncated, info = env.step(int(action[0]))
                 ret += float(reward)
                 done = terminated or truncated

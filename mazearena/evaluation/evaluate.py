@@ -18,9 +18,11 @@ from typing import Literal
 import torch
 import tyro
 
+from mazearena.agents.actor import Actor, State
 from mazearena.evaluation.perturbations import PERTURBATIONS, PerturbedVectorEnv
 from mazearena.evaluation.suites import check_suites, suite_env, suites_for
 from mazearena.training.algorithms import ALGORITHMS, algorithm
+from mazearena.training.runs import make_actor
 
 Mode = Literal["deterministic", "stochastic"]
 
@@ -200,13 +202,24 @@ def conditions(cfg: EvalConfig, run: Run) -> list[tuple[str, str, float]]:
     return out
 
 
-def actor(run: Run, deterministic: bool):
-    """The run's policy as the act function of :func:`play_episodes` / :func:`play_games`."""
-    if run.arena:
-        from mazearena.agents.league import TeamPolicy
+def actor(run: Run, deterministic: bool) -> Actor:
+    """How the run's policy acts in :func:`play_episodes` / :func:`play_games` (its algorithm's actor)."""
+    return make_actor(run.config, run.policy, deterministic)
 
-        return TeamPolicy(run.policy, run.config.trained_team, run.config.scenario_team, deterministic).act
-    return lambda obs: run.policy.act(obs, deterministic=deterministic)
+
+class Teammates(Actor):
+    """Two actors sharing a team: ``first`` acts the team's first ``half`` agents, ``second`` the rest."""
+
+    def __init__(self, first: Actor, second: Actor, half: int) -> None:
+        self.first, self.second, self.half = first, second, half
+
+    def initial_state(self, games: int, device) -> State:
+        return self.first.initial_state(games, device), self.second.initial_state(games, device)
+
+    def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        a, first = self.first.act(obs, state[0], alive)
+        b, second = self.second.act(obs, state[1], alive)
+        return torch.cat([a[:, : self.half], b[:, self.half :]], 1), (first, second)
 
 
 def play_condition(cfg: EvalConfig, run: Run, suite: str, perturbation: str, severity: float, mode: str,
@@ -320,11 +333,7 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     half = (len(focal) + 1) // 2
     for i in range(k):
         for j in range(k):
-            a, b = actor(runs[i], deterministic), actor(runs[j], deterministic)
-
-            def act(obs, alive, a=a, b=b):
-                return torch.cat([a(obs, alive)[:, :half], b(obs, alive)[:, half:]], 1)
-
+            act = Teammates(actor(runs[i], deterministic), actor(runs[j], deterministic), half)
             env = suite_env(first, "test", slots(cfg.num_envs, games), cfg.seed, cfg.device)
             with torch.no_grad():
                 result = summarise(play_games(env, act, games, first.scenario_team))

@@ -11,12 +11,11 @@ import torch
 
 from mazearena.agents.dqn import QNetwork
 from mazearena.agents.episodes import run_episodes, run_games
-from mazearena.agents.league import TeamPolicy
 from mazearena.agents.mappo import MultiAgentActorCritic
 from mazearena.agents.ppo import ActorCritic
 from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
-from mazearena.training.runs import make_envs
+from mazearena.training.runs import make_actor, make_envs
 
 EVAL_ENVS = 64
 
@@ -30,10 +29,10 @@ def evaluate(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, ep
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []), torch.no_grad():
         torch.manual_seed(seed)
         try:
-            if algorithm(cfg.algo).arena:  # a policy trained as the other team (self-play) plays through the mirror
-                actor = TeamPolicy(policy, cfg.trained_team, cfg.scenario_team)
-                return run_games(envs, actor.act, episodes, cfg.scenario_team)
-            return run_episodes(envs, lambda obs: policy.act(obs), episodes)
+            actor = make_actor(cfg, policy)
+            if algorithm(cfg.algo).arena:
+                return run_games(envs, actor, episodes, cfg.scenario_team)
+            return run_episodes(envs, actor, episodes)
         finally:
             policy.train()
 
@@ -47,12 +46,13 @@ def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path
     env = gym.make(cfg.env.env_id, render_mode="rgb_array", num_levels=0, start_level=cfg.env.test_start_level,
                    **cfg.env.make_kwargs())  # fmt: skip
     frames: list[np.ndarray] = []
+    actor = make_actor(cfg, policy)
     obs, _ = env.reset(seed=cfg.seed + 4)
     for _ in range(cfg.video_episodes):
-        done = False
+        done, state = False, actor.initial_state(1, cfg.device)
         frames.append(env.render())
         while not done:
-            action = policy.act(torch.as_tensor(obs, device=cfg.device)[None])
+            action, state = actor.act(torch.as_tensor(obs, device=cfg.device)[None], state)
             obs, _, terminated, truncated, _ = env.step(int(action[0]))
             frames.append(env.render())
             done = terminated or truncated
@@ -86,15 +86,16 @@ def arena_games(cfg: TrainConfig, policy: MultiAgentActorCritic, episodes: int, 
                                 **levels, **a.make_kwargs())  # fmt: skip
     names = list(env.possible_agents)
     team = 0 if names[0].startswith("red") else 1
-    actor = TeamPolicy(policy, cfg.trained_team, team, deterministic=greedy)
+    actor = make_actor(cfg, policy, deterministic=greedy, team=team)
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed + episode)
             yield env.render(), None
-            ret, length = 0.0, 0
+            ret, length, state = 0.0, 0, actor.initial_state(1, cfg.device)
             while env.agents:
                 alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
-                actions = actor.act(_stack([obs.get(n) for n in names], cfg.device), alive)[0]
+                actions, state = actor.act(_stack([obs.get(n) for n in names], cfg.device), state, alive)
+                actions = actions[0]
                 obs, rewards, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names)
                                                       if n in env.agents})  # fmt: skip
                 ret += sum(rewards.values())

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 
 import mazearena
+from mazearena.agents.actor import Actor, PolicyActor
+from mazearena.agents.league import TeamPolicy
 from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint
 from mazearena.training.config import TrainConfig, load_config, save_config
@@ -51,6 +53,21 @@ def make_policy(cfg: TrainConfig, envs) -> torch.nn.Module:
     if not alg.own:
         raise ValueError(f"algo {cfg.algo!r} builds its own network inside its trainer")
     return alg.network(cfg, envs)
+
+
+def make_actor(cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False,
+               team: int | None = None) -> Actor:
+    """How a run's network acts (:mod:`~mazearena.agents.actor`): its algorithm's actor, by default the
+    network's ``act``; on arenas for ``team`` (default: the scenario's learning team), through the mirror when
+    the network learned as the other team."""
+    alg = algorithm(cfg.algo)
+    if alg.arena and team is None:
+        team = cfg.scenario_team
+    if alg.actor is not None:
+        return alg.actor(cfg, policy, deterministic, team)
+    if alg.arena:
+        return TeamPolicy(policy, cfg.trained_team, team, deterministic)
+    return PolicyActor(policy, deterministic)
 
 
 def resolve_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:

@@ -49,7 +49,7 @@ class Reinforce:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return {"loss/policy": float(loss), "episode/return": float(torch.stack(rewards).sum(0).mean())}
+        return {"loss/policy": loss.item(), "episode/return": torch.stack(rewards).sum(0).mean().item()}
 
     def state_dict(self) -> dict:
         return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),

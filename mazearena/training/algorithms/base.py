@@ -48,6 +48,10 @@ class Algorithm:
     """Supports ``--compile`` (``torch.compile`` of the forward passes)."""
     backbones: tuple[str, ...] | None = None
     """The backbones that fit its observations (``None``: all)."""
+    actor: Callable[[TrainConfig, torch.nn.Module, bool, int], Any] | None = None
+    """``(cfg, network, deterministic, team)`` -> how the trained network acts, an
+    :class:`~mazearena.agents.actor.Actor` (``team``: the arena team it plays). Default: the network's own
+    ``act``, through the team mirror on arenas."""
     summary: str = ""
     """One line for ``--help``."""
 

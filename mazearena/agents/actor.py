@@ -1,0 +1,96 @@
+"""The one way a policy acts: ``act(obs, state, alive) -> (actions, state)`` over a batch of games.
+
+``state`` is whatever the actor carries from step to step for each game (a tensor, or a dict or tuple of
+tensors, with the games as the first dimension); a stateless actor carries ``None``. Whoever plays an actor
+(the harness, training-time evaluation, videos, ``watch``, the league, cross-play) starts every game with
+:meth:`Actor.initial_state` and gives a game that starts a new episode its initial state again
+(:func:`reset_where`). ``alive`` (arenas) marks the agents still in the game, ``[games, agents]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+State = Any
+"""``None``, a tensor, or a dict / tuple of tensors whose first dimension is the batch of games."""
+
+
+class Actor:
+    """Acts for a batch of games; stateless unless a subclass says otherwise."""
+
+    def initial_state(self, games: int, device: torch.device | str) -> State:
+        """The state of ``games`` games at the start of an episode."""
+        return None
+
+    def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        raise NotImplementedError
+
+
+class PolicyActor(Actor):
+    """A network with ``act(obs, [alive,] deterministic=...)`` (the maze networks, the MAPPO team network) as a
+    stateless actor."""
+
+    def __init__(self, policy, deterministic: bool = False) -> None:
+        self.policy, self.deterministic = policy, deterministic
+
+    def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        if alive is None:
+            return self.policy.act(obs, deterministic=self.deterministic), state
+        return self.policy.act(obs, alive, deterministic=self.deterministic), state
+
+
+class FunctionActor(Actor):
+    """A function ``act(obs)`` (mazes) or ``act(obs, alive)`` (arenas) as a stateless actor."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        return (self.fn(obs) if alive is None else self.fn(obs, alive)), state
+
+
+def as_actor(actor) -> Actor:
+    """An :class:`Actor` as it is; an object with a stateless ``act(obs[, alive])`` method, or such a function,
+    as a :class:`FunctionActor`."""
+    if isinstance(actor, Actor):
+        return actor
+    return FunctionActor(actor.act if hasattr(actor, "act") else actor)
+
+
+def index_state(state: State, idx: torch.Tensor) -> State:
+    """The states of the games ``idx``."""
+    if state is None:
+        return None
+    if isinstance(state, dict):
+        return {k: index_state(v, idx) for k, v in state.items()}
+    if isinstance(state, tuple):
+        return tuple(index_state(v, idx) for v in state)
+    return state[idx]
+
+
+def put_state(state: State, idx: torch.Tensor, rows: State) -> State:
+    """``state`` with the games ``idx`` replaced by ``rows`` (a new state; ``state`` is not changed)."""
+    if state is None:
+        return None
+    if isinstance(state, dict):
+        return {k: put_state(v, idx, rows[k]) for k, v in state.items()}
+    if isinstance(state, tuple):
+        return tuple(put_state(v, idx, r) for v, r in zip(state, rows, strict=True))
+    out = state.clone()
+    out[idx] = rows
+    return out
+
+
+def reset_where(state: State, done: torch.Tensor, fresh: State) -> State:
+    """``state`` with the games where ``done`` (``[games]`` bool) back at ``fresh`` (an initial state)."""
+    if state is None:
+        return None
+    if isinstance(state, dict):
+        return {k: reset_where(v, done, fresh[k]) for k, v in state.items()}
+    if isinstance(state, tuple):
+        return tuple(reset_where(v, done, f) for v, f in zip(state, fresh, strict=True))
+    mask = done.to(state.device).view(-1, *[1] * (state.dim() - 1))
+    return torch.where(mask, fresh, state)
