@@ -235,6 +235,11 @@ def _train_args(args: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args in (["--version"], ["-V"]):
+        import mazearena
+
+        print(f"mazearena {mazearena.__version__}")
+        return 0
     # tyro reports a config's ValueError (raised in __post_init__) as a usage error, exit code 2.
     if args and args[0] == "train":
         cfg = _train_args(args[1:])

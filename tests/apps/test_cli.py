@@ -67,3 +67,15 @@ def test_every_command_has_help(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "--" in capsys.readouterr().out
+
+
+def test_version_and_python_dash_m(capsys):
+    import subprocess
+    import sys
+
+    import mazearena
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"mazearena {mazearena.__version__}"
+    done = subprocess.run([sys.executable, "-m", "mazearena", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"mazearena {mazearena.__version__}"
