@@ -1,18 +1,23 @@
 """Validation shared by every config: integers in a range, enum values by name; errors name the field,
-the bad value and what would be valid."""
+the bad value and what would be valid. :class:`UserError` is the kind of every such error."""
 
 from __future__ import annotations
 
 from enum import Enum
 
 
+class UserError(ValueError):
+    """Bad input from a user (a value, a file, a run folder), with a message that names it and what would be
+    valid. The command line prints these in one line; any other exception is a bug and shows its traceback."""
+
+
 def check_int(name: str, value: object, lo: int, hi: int | None = None, odd: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` is an int (not a bool) in ``[lo, hi]`` (odd, if asked)."""
+    """Raise :class:`UserError` unless ``value`` is an int (not a bool) in ``[lo, hi]`` (odd, if asked)."""
     bad = isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi)
     if bad or (odd and value % 2 == 0):
         kind = "an odd int" if odd else "an int"
         bounds = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be {kind} {bounds}, got {value!r}")
+        raise UserError(f"{name} must be {kind} {bounds}, got {value!r}")
 
 
 def enum_value(enum_cls: type[Enum], value: object, field: str) -> Enum:
@@ -23,4 +28,4 @@ def enum_value(enum_cls: type[Enum], value: object, field: str) -> Enum:
         return enum_cls(value)
     except ValueError:
         valid = ", ".join(repr(m.value) for m in enum_cls)  # type: ignore[attr-defined]
-        raise ValueError(f"{field} must be one of {valid}, got {value!r}") from None
+        raise UserError(f"{field} must be one of {valid}, got {value!r}") from None

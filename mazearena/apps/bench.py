@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 import mazearena
+from mazearena.checks import UserError
 from mazearena.envs.engine.maze import MazeConfig
 
 
@@ -65,21 +66,21 @@ class BenchConfig:
     def __post_init__(self) -> None:
         MazeConfig(size=self.size, view_size=self.view_size, num_levels=self.num_levels)
         if not self.num_envs or any(n < 1 for n in self.num_envs):
-            raise ValueError(f"num_envs must be a non-empty list of ints >= 1, got {self.num_envs}")
+            raise UserError(f"num_envs must be a non-empty list of ints >= 1, got {self.num_envs}")
         if any(n < 1 for n in self.arena_envs):
-            raise ValueError(f"arena_envs must be ints >= 1, got {self.arena_envs}")
+            raise UserError(f"arena_envs must be ints >= 1, got {self.arena_envs}")
         bad = [m for m in self.arena_modes if m not in ("tag", "ctf", "combat")]
         if bad:
-            raise ValueError(f"arena_modes must be among tag, ctf, combat; got {bad}")
+            raise UserError(f"arena_modes must be among tag, ctf, combat; got {bad}")
         if self.repeats < 1:
-            raise ValueError(f"repeats must be >= 1, got {self.repeats}")
+            raise UserError(f"repeats must be >= 1, got {self.repeats}")
         if not self.seconds > 0:
-            raise ValueError(f"seconds must be > 0, got {self.seconds}")
+            raise UserError(f"seconds must be > 0, got {self.seconds}")
         if self.trainers and (not self.train_envs or any(n < 1 for n in self.train_envs)):
-            raise ValueError(f"train_envs must be a non-empty list of ints >= 1, got {self.train_envs}")
+            raise UserError(f"train_envs must be a non-empty list of ints >= 1, got {self.train_envs}")
         for name in ("train_steps", "train_repeats"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from mazearena.apps.demo import DemoConfig
 from mazearena.apps.play import PlayConfig
 from mazearena.apps.sweep import SweepConfig
 from mazearena.apps.watch import WatchConfig
+from mazearena.checks import UserError
 from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
 from mazearena.training.algorithms import arena_algorithms
@@ -225,7 +226,10 @@ def _train_args(args: list[str]):
         i = rest.index("--config")
         if i + 1 >= len(rest):
             raise SystemExit("mazearena train: --config needs a YAML file")
-        default = load_config(Path(rest[i + 1]))
+        try:
+            default = load_config(Path(rest[i + 1]))
+        except UserError as e:
+            raise SystemExit(f"mazearena train: error: {e}") from None
         del rest[i : i + 2]
     return tyro.cli(TrainConfig, args=rest, default=default, prog="mazearena train",
                     description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
@@ -249,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     name = next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
     try:
         COMMANDS[name](cfg)
-    except (ValueError, TypeError) as e:  # bad input found while running (CheckpointError is a ValueError)
-        Console(stderr=True).print(f"[bold red]mazearena {name}: error:[/] {e}", highlight=False)
+    except UserError as e:  # bad input found while running; anything else is a bug and shows its traceback
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]mazearena {name}: error:[/] {e}", highlight=False)
         return 2
     return 0
 

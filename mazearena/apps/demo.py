@@ -13,6 +13,7 @@ import numpy as np
 import mazearena
 from mazearena.agents.baselines import RandomPolicy, SolverPolicy
 from mazearena.agents.episodes import run_episodes
+from mazearena.checks import UserError
 from mazearena.envs.engine.maze import MazeConfig
 
 
@@ -39,13 +40,13 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         if self.env not in mazearena.MAZE_IDS:
-            raise ValueError(f"env must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env!r}")
+            raise UserError(f"env must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env!r}")
         MazeConfig(size=self.size, start_level=self.start_level)
         for name in ("episodes", "num_envs"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.gif_episodes < 0:
-            raise ValueError(f"gif_episodes must be >= 0, got {self.gif_episodes}")
+            raise UserError(f"gif_episodes must be >= 0, got {self.gif_episodes}")
 
 
 def evaluate(cfg: DemoConfig, policy_name: str, advance=None) -> dict:

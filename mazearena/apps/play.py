@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from mazearena import MAZE_IDS
+from mazearena.checks import UserError
 from mazearena.envs.engine.maze import ActionSet
 
 
@@ -46,15 +47,15 @@ class PlayConfig:
 
     def __post_init__(self) -> None:
         if self.env not in (*MAZE_IDS, "arena"):
-            raise ValueError(f"env must be one of {', '.join(MAZE_IDS)}, arena; got {self.env!r}")
+            raise UserError(f"env must be one of {', '.join(MAZE_IDS)}, arena; got {self.env!r}")
         if self.mode not in ("tag", "ctf", "combat"):
-            raise ValueError(f"mode must be one of tag, ctf, combat; got {self.mode!r}")
+            raise UserError(f"mode must be one of tag, ctf, combat; got {self.mode!r}")
         if not 1 <= self.team_size <= 8:
-            raise ValueError(f"team_size must be in [1, 8], got {self.team_size}")
+            raise UserError(f"team_size must be in [1, 8], got {self.team_size}")
         if not 8 <= self.tile <= 128:
-            raise ValueError(f"tile must be in [8, 128], got {self.tile}")
+            raise UserError(f"tile must be in [8, 128], got {self.tile}")
         if not self.fps > 0:
-            raise ValueError(f"fps must be > 0, got {self.fps}")
+            raise UserError(f"fps must be > 0, got {self.fps}")
 
 
 @dataclass
@@ -173,7 +174,7 @@ def _post_keys(window, names: tuple[str, ...]) -> None:
             code = pg.key.key_code(name)
         except ValueError:
             window.close()
-            raise ValueError(f"unknown key name {name!r} in keys (try 'up', 'left', 'r', 'escape')") from None
+            raise UserError(f"unknown key name {name!r} in keys (try 'up', 'left', 'r', 'escape')") from None
         pg.event.post(pg.event.Event(pg.KEYDOWN, key=code))
 
 

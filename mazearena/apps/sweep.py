@@ -23,6 +23,7 @@ from typing import Any, Literal
 import tyro
 import yaml
 
+from mazearena.checks import UserError
 from mazearena.training.config import TrainConfig, from_dict
 
 DONE = "trial.json"
@@ -60,13 +61,13 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+            raise UserError(f"seeds must be >= 1, got {self.seeds}")
         if self.eval_episodes < 1:
-            raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
+            raise UserError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-            raise ValueError("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
+            raise UserError("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
         if not Path(self.config).is_file():
-            raise ValueError(f"config {str(self.config)!r} is not a file")
+            raise UserError(f"config {str(self.config)!r} is not a file")
 
 
 def parse_params(params: tuple[str, ...]) -> dict[str, list[Any]]:
@@ -75,11 +76,11 @@ def parse_params(params: tuple[str, ...]) -> dict[str, list[Any]]:
     for item in params:
         name, eq, values = item.partition("=")
         if not eq or not name or not values:
-            raise ValueError(f"--param must look like name=value1,value2; got {item!r}")
+            raise UserError(f"--param must look like name=value1,value2; got {item!r}")
         if name in out:
-            raise ValueError(f"--param {name} is given twice")
+            raise UserError(f"--param {name} is given twice")
         if name in ("seed", "name", "runs_dir", "resume"):
-            raise ValueError(f"--param {name}: the sweep sets {name} itself")
+            raise UserError(f"--param {name}: the sweep sets {name} itself")
         out[name] = [_value(v) for v in values.split(",")]
     return out
 
@@ -100,7 +101,7 @@ def _set(data: dict, dotted: str, value: Any) -> None:
     for key in keys[:-1]:
         data = data.setdefault(key, {})
         if not isinstance(data, dict):
-            raise ValueError(f"--param {dotted}: {key} is not a section of the training config")
+            raise UserError(f"--param {dotted}: {key} is not a section of the training config")
     data[keys[-1]] = value
 
 
@@ -130,7 +131,7 @@ def plan(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
             try:
                 from_dict(TrainConfig, data)
             except (TypeError, ValueError) as e:
-                raise ValueError(f"trial {trial}: {e}") from None
+                raise UserError(f"trial {trial}: {e}") from None
             trials.append({"label": _label(values), "values": values, "seed": seed, "trial": trial, "config": data})
     return trials
 
@@ -187,13 +188,13 @@ def sweep(cfg: SweepConfig) -> Path:
         import ray
         from ray import tune
     except ImportError:
-        raise ValueError("mazearena sweep runs on Ray Tune, which is not installed: pip install 'mazearena[sweep]'") \
+        raise UserError("mazearena sweep runs on Ray Tune, which is not installed: pip install 'mazearena[sweep]'") \
             from None  # fmt: skip
 
     name = cfg.name or f"sweep-{Path(cfg.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     sweep_dir = (Path(cfg.runs_dir) / name).resolve()
     if sweep_dir.exists() and not cfg.resume and any(sweep_dir.iterdir()):
-        raise ValueError(f"sweep folder {str(sweep_dir)!r} already exists: pass --resume to continue it, or another "
+        raise UserError(f"sweep folder {str(sweep_dir)!r} already exists: pass --resume to continue it, or another "
                          "--name")  # fmt: skip
     trials = plan(cfg, sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)

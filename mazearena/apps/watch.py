@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import tyro
 
+from mazearena.checks import UserError
 from mazearena.training.algorithms import algorithm
 from mazearena.training.runs import make_actor
 
@@ -38,11 +39,11 @@ class WatchConfig:
 
     def __post_init__(self) -> None:
         if self.checkpoint not in ("last", "best"):
-            raise ValueError(f"checkpoint must be 'last' or 'best', got {self.checkpoint!r}")
+            raise UserError(f"checkpoint must be 'last' or 'best', got {self.checkpoint!r}")
         if self.levels not in ("test", "train"):
-            raise ValueError(f"levels must be 'test' or 'train', got {self.levels!r}")
+            raise UserError(f"levels must be 'test' or 'train', got {self.levels!r}")
         if self.episodes < 1:
-            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+            raise UserError(f"episodes must be >= 1, got {self.episodes}")
 
 
 def load_policy(cfg: WatchConfig):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
+from mazearena.checks import UserError
 from mazearena.evaluation.evaluate import label_methods
 from mazearena.evaluation.report import plot_curves
 from mazearena.stats.metrics import probability_of_improvement, probability_of_improvement_ci
@@ -45,7 +46,7 @@ class CompareConfig:
 
     def __post_init__(self) -> None:
         if not self.runs:
-            raise ValueError("give at least one run folder")
+            raise UserError("give at least one run folder")
 
 
 @dataclass
@@ -66,10 +67,10 @@ def read_run(path: Path) -> RunInfo:
     """What a run folder holds, or an error naming what is missing."""
     path = Path(path)
     if not (path / "config.yaml").exists():
-        raise ValueError(f"{str(path)!r} is not a run folder (no config.yaml)")
+        raise UserError(f"{str(path)!r} is not a run folder (no config.yaml)")
     metrics_file = path / "metrics.jsonl"
     if not metrics_file.exists():
-        raise ValueError(f"run {str(path)!r} has no metrics.jsonl: it never logged an iteration")
+        raise UserError(f"run {str(path)!r} has no metrics.jsonl: it never logged an iteration")
     metrics = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     report = json.loads((path / "report.json").read_text()) if (path / "report.json").exists() else None
     evaluation = path / "eval" / "summary.json"

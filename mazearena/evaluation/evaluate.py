@@ -19,6 +19,7 @@ import torch
 import tyro
 
 from mazearena.agents.actor import Actor, State
+from mazearena.checks import UserError
 from mazearena.evaluation.perturbations import PERTURBATIONS, PerturbedVectorEnv
 from mazearena.evaluation.suites import check_suites, suite_env, suites_for
 from mazearena.training.algorithms import ALGORITHMS, algorithm
@@ -69,18 +70,18 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         if not self.runs:
-            raise ValueError("give at least one run folder")
+            raise UserError("give at least one run folder")
         for name in ("episodes", "num_envs"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("cross_play_games", "curve_episodes"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.modes:
-            raise ValueError("modes must name at least one of deterministic, stochastic")
+            raise UserError("modes must name at least one of deterministic, stochastic")
         bad = [p for p in self.perturbations if p not in (*PERTURBATIONS, "all", "none")]
         if bad:
-            raise ValueError(f"unknown perturbation(s) {bad}; valid: all, none, {', '.join(PERTURBATIONS)}")
+            raise UserError(f"unknown perturbation(s) {bad}; valid: all, none, {', '.join(PERTURBATIONS)}")
 
 
 @dataclass
@@ -136,7 +137,7 @@ def name_methods(runs: list[Run], labels: tuple[str, ...] = ()) -> list[str]:
     (the run name less its seed where that is ambiguous)."""
     keys = list(dict.fromkeys(method_key(r.config) for r in runs))
     if labels and len(labels) != len(keys):
-        raise ValueError(f"labels: {len(labels)} given for {len(keys)} methods")
+        raise UserError(f"labels: {len(labels)} given for {len(keys)} methods")
     first = {k: next(r for r in runs if method_key(r.config) == k) for k in keys}
     names = list(labels) or [f"{first[k].config.algo}-{first[k].config.backbone}" for k in keys]
     if len(set(names)) < len(names):
@@ -162,11 +163,11 @@ def label_methods(runs: list, labels: tuple[str, ...], verb: str) -> None:
     """Check that ``runs`` (objects with ``path``, ``config``, ``name``) can be compared — each once, all
     trained on one env — and set each one's ``method``."""
     if len({r.path.resolve() for r in runs}) < len(runs):
-        raise ValueError("a run folder is given twice")
+        raise UserError("a run folder is given twice")
     tasks = {task_key(r.config): r for r in runs}
     if len(tasks) > 1:
         a, b = list(tasks.values())[:2]
-        raise ValueError(f"runs {a.name!r} and {b.name!r} were trained on different envs; {verb} runs of one env "
+        raise UserError(f"runs {a.name!r} and {b.name!r} were trained on different envs; {verb} runs of one env "
                          "(maze, size and level split, or arena scenario) together")
     for run, method in zip(runs, name_methods(runs, labels), strict=True):
         run.method = method

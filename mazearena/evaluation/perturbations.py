@@ -37,6 +37,8 @@ import torch
 from gymnasium.vector import VectorWrapper
 from pettingzoo.utils import BaseParallelWrapper
 
+from mazearena.checks import UserError
+
 
 @dataclass(frozen=True)
 class PerturbationInfo:
@@ -60,9 +62,9 @@ PERTURBATIONS: dict[str, PerturbationInfo] = {
 def check_perturbation(name: str, severity: float) -> None:
     """An error naming an unknown perturbation or a severity outside [0, 1]."""
     if name not in PERTURBATIONS:
-        raise ValueError(f"unknown perturbation {name!r}; valid perturbations: {', '.join(PERTURBATIONS)}")
+        raise UserError(f"unknown perturbation {name!r}; valid perturbations: {', '.join(PERTURBATIONS)}")
     if isinstance(severity, bool) or not isinstance(severity, (int, float)) or not 0.0 <= severity <= 1.0:
-        raise ValueError(f"severity of {name} must be a number in [0, 1], got {severity!r}")
+        raise UserError(f"severity of {name} must be a number in [0, 1], got {severity!r}")
 
 
 def _perpendicular(env) -> torch.Tensor | None:
@@ -105,12 +107,12 @@ class Perturbation:
         if needs == "moves":
             self._sideways = _perpendicular(env)
             if self._sideways is None:
-                raise ValueError(f"perturbation {name} needs compass moves; this maze turns (actions='turn')")
+                raise UserError(f"perturbation {name} needs compass moves; this maze turns (actions='turn')")
             self._sideways = self._sideways.to(self.device)
         if needs == "npcs":
             npcs = getattr(env, "npcs", None)
             if npcs is None:
-                raise ValueError(f"perturbation {name} needs an arena with scripted NPCs; this env has none")
+                raise UserError(f"perturbation {name} needs an arena with scripted NPCs; this env has none")
             npcs.epsilon = npcs.base_epsilon * (1.0 - self.severity)
 
     def reseed(self, reset_seed) -> None:

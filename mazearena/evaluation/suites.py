@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import mazearena
+from mazearena.checks import UserError
 from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
 
@@ -42,9 +43,9 @@ def check_suites(cfg: TrainConfig, suites) -> None:
     unknown = [s for s in suites if s not in valid]
     if unknown:
         kind = "arena" if algorithm(cfg.algo).arena else "maze"
-        raise ValueError(f"unknown suite(s) {unknown} for {kind} runs; valid suites: {', '.join(valid)}")
+        raise UserError(f"unknown suite(s) {unknown} for {kind} runs; valid suites: {', '.join(valid)}")
     if "larger" in suites and not algorithm(cfg.algo).arena and cfg.env.obs_mode == "full":
-        raise ValueError("suite 'larger' needs a policy with an egocentric view: this run observes the whole grid "
+        raise UserError("suite 'larger' needs a policy with an egocentric view: this run observes the whole grid "
                          "(obs_mode 'full'), whose shape changes with the maze size")
 
 

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import torch
 
+from mazearena.checks import UserError
+
 FORMAT = "mazearena-checkpoint-1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used: missing, corrupted, or made for another model or config."""
 
 

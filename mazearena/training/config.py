@@ -16,6 +16,7 @@ from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
+from mazearena.checks import UserError
 from mazearena.envs.engine.layouts import level_range
 from mazearena.envs.engine.maze import MazeConfig
 from mazearena.training.algorithms import ALGORITHMS, algorithm, arena_algorithms
@@ -44,12 +45,12 @@ class EnvConfig:
 
     def __post_init__(self) -> None:
         if self.env_id not in mazearena.MAZE_IDS:
-            raise ValueError(f"env_id must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env_id!r}")
+            raise UserError(f"env_id must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env_id!r}")
         MazeConfig(size=self.size, view_size=self.view_size, obs_mode=self.obs_mode, num_levels=self.num_levels,
                    start_level=self.start_level)  # fmt: skip
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
         if self.max_episode_steps < 0:
-            raise ValueError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
+            raise UserError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
 
     @property
     def time_limit(self) -> int:
@@ -65,7 +66,7 @@ def check_level_split(num_levels: int, start_level: int, test_start_level: int) 
     train = level_range(num_levels, start_level)
     test = level_range(0, test_start_level)
     if train[0] < test[1] and test[0] < train[1]:
-        raise ValueError(f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
+        raise UserError(f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
                          f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids")
 
 
@@ -108,17 +109,17 @@ class ArenaEnvConfig:
         from mazearena.envs.scenarios import scenario
 
         if self.mode not in ("", *DEFAULT_SCENARIOS):
-            raise ValueError(f"mode must be one of {', '.join(DEFAULT_SCENARIOS)}, got {self.mode!r}")
+            raise UserError(f"mode must be one of {', '.join(DEFAULT_SCENARIOS)}, got {self.mode!r}")
         train = scenario(self.scenario_name)  # names a bad scenario; arena_config names any bad field
         if self.mode and train.config["mode"] != self.mode:
-            raise ValueError(f"scenario {self.scenario!r} plays {train.config['mode']!r}, not mode {self.mode!r}")
+            raise UserError(f"scenario {self.scenario!r} plays {train.config['mode']!r}, not mode {self.mode!r}")
         train.arena_config(**self.make_kwargs(), num_levels=self.num_levels, start_level=self.start_level)
         held = scenario(self.heldout_name)
         if held.config != train.config or held.focal(held.arena_config()) != train.focal(train.arena_config()):
-            raise ValueError(f"heldout_scenario {self.heldout_name!r} must have the mode, teams and learning agents "
+            raise UserError(f"heldout_scenario {self.heldout_name!r} must have the mode, teams and learning agents "
                              f"of scenario {self.scenario_name!r}")
         if self.obs_mode not in ("grid", "tokens"):
-            raise ValueError(f"obs_mode must be 'grid' or 'tokens' for training, got {self.obs_mode!r}")
+            raise UserError(f"obs_mode must be 'grid' or 'tokens' for training, got {self.obs_mode!r}")
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
 
     @property
@@ -197,27 +198,27 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+            raise UserError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         for name in ("total_timesteps", "checkpoint_every", "eval_episodes"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         alg = algorithm(self.algo)
         if alg.backbones is not None and self.backbone not in alg.backbones:
             kind = "arena" if alg.arena else "maze"
-            raise ValueError(f"backbone {self.backbone!r} does not fit {kind} observations: use "
+            raise UserError(f"backbone {self.backbone!r} does not fit {kind} observations: use "
                              f"{', '.join(alg.backbones[:-1])} or {alg.backbones[-1]}")
         if self.compile and not alg.compile:
             able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.compile)
-            raise ValueError(f"compile is available with algo {able}, not {self.algo!r}")
+            raise UserError(f"compile is available with algo {able}, not {self.algo!r}")
         if self.amp and not alg.amp:
-            raise ValueError(f"amp is not available with algo={self.algo!r}")
+            raise UserError(f"amp is not available with algo={self.algo!r}")
         for name in ("eval_every", "video_episodes"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.league.self_play:
             self._check_self_play()
         if self.init_from is not None and not alg.own:
-            raise ValueError(f"init_from is not available with algo={self.algo!r}")
+            raise UserError(f"init_from is not available with algo={self.algo!r}")
 
     def _check_self_play(self) -> None:
         from mazearena.agents.league import check_symmetric
@@ -225,16 +226,16 @@ class TrainConfig:
 
         if not algorithm(self.algo).arena:
             able = " or ".join(repr(name) for name in arena_algorithms())
-            raise ValueError(f"league.self_play needs algo={able}, got {self.algo!r}")
+            raise UserError(f"league.self_play needs algo={able}, got {self.algo!r}")
         found = scenario(self.arena.scenario_name)
         config = found.arena_config()
         check_symmetric(config)
         teams = {name.split("_")[0] for name in found.focal(config)}
         if len(found.focal(config)) != config.red or len(teams) != 1:
-            raise ValueError(f"self-play replaces the NPC team of scenario {found.name!r}, whose learning agents must "
+            raise UserError(f"self-play replaces the NPC team of scenario {found.name!r}, whose learning agents must "
                              "be one whole team")
         if self.mappo.num_envs % self.league.opponent_groups:
-            raise ValueError(f"league.opponent_groups ({self.league.opponent_groups}) must divide mappo.num_envs "
+            raise UserError(f"league.opponent_groups ({self.league.opponent_groups}) must divide mappo.num_envs "
                              f"({self.mappo.num_envs})")
 
     @property
@@ -290,7 +291,7 @@ def from_dict(cls, data: dict[str, Any]):
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(names)}")
+        raise UserError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(names)}")
     kwargs = {}
     for key, value in data.items():
         nested = {"env": EnvConfig, "arena": ArenaEnvConfig, "ppo": PPOConfig, "dqn": DQNConfig,
@@ -306,11 +307,21 @@ def from_dict(cls, data: dict[str, Any]):
 
 
 def load_config(path: Path) -> TrainConfig:
-    """A :class:`TrainConfig` from a YAML file."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    """A :class:`TrainConfig` from a YAML file; a missing or unreadable file or a bad field is a
+    :class:`~mazearena.checks.UserError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not a YAML file ({e})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file holds a mapping of fields, got {type(data).__name__}")
-    return from_dict(TrainConfig, data)
+        raise UserError(f"{path}: a config file holds a mapping of fields, got {type(data).__name__}")
+    try:
+        return from_dict(TrainConfig, data)
+    except (ValueError, TypeError) as e:  # the file's values, checked by the configs
+        raise UserError(f"{path}: {e}") from None
 
 
 def save_config(config: TrainConfig, path: Path) -> None:

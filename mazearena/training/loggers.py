@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from mazearena.checks import UserError
+
 
 class Logger:
     """Metrics, videos and checkpoints of one run, to every sink that is switched on."""
@@ -56,7 +58,7 @@ class Logger:
         import wandb
 
         if mode == "online" and not os.environ.get("WANDB_API_KEY"):
-            raise ValueError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+            raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
         id_file = self.run_dir / "wandb_id.txt"
         run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
         id_file.write_text(run_id)
@@ -144,7 +146,7 @@ def log_eval(out: Path, summary: dict, plots: dict[str, Path], *, mode: str, pro
     import wandb
 
     if mode == "online" and not os.environ.get("WANDB_API_KEY"):
-        raise ValueError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+        raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
     run = wandb.init(project=project, group=group, job_type="eval", name=f"eval-{group}", dir=str(out), mode=mode,
                      config=summary.get("config", {}), settings=wandb.Settings(silent=True, console="off"))  # fmt: skip
     try:

@@ -16,6 +16,7 @@ import torch
 import mazearena
 from mazearena.agents.actor import Actor, PolicyActor
 from mazearena.agents.league import TeamPolicy
+from mazearena.checks import UserError
 from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint
 from mazearena.training.config import TrainConfig, load_config, save_config
@@ -75,17 +76,17 @@ def resolve_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
     if cfg.resume is None:
         run_dir = cfg.runs_dir / cfg.run_name
         if (run_dir / "checkpoints" / "last.pt").exists():
-            raise ValueError(f"run folder {str(run_dir)!r} already holds a run: pass resume={str(run_dir)!r} to "
+            raise UserError(f"run folder {str(run_dir)!r} already holds a run: pass resume={str(run_dir)!r} to "
                              "continue it, or another name")
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
         return cfg, run_dir, None
     run_dir = Path(cfg.resume)
     if not (run_dir / "config.yaml").exists():
-        raise ValueError(f"resume: {str(run_dir)!r} is not a run folder (no config.yaml)")
+        raise UserError(f"resume: {str(run_dir)!r} is not a run folder (no config.yaml)")
     saved = load_config(run_dir / "config.yaml")
     if not algorithm(saved.algo).own:
-        raise ValueError(f"resume: runs of algo {saved.algo} (a trainer that is not mazearena's) cannot be resumed")
+        raise UserError(f"resume: runs of algo {saved.algo} (a trainer that is not mazearena's) cannot be resumed")
     saved.resume, saved.progress, saved.runs_dir = run_dir, cfg.progress, run_dir.parent
     checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt", map_location=saved.device)
     if not fits(checkpoint.get("config"), saved):
@@ -119,14 +120,14 @@ def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
     run_dir = path.parent.parent if path.is_file() and path.parent.name == "checkpoints" else (
         path.parent.parent.parent if path.is_file() else path)  # fmt: skip
     if not (run_dir / "config.yaml").exists():
-        raise ValueError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
+        raise UserError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
     cfg = load_config(run_dir / "config.yaml")
     if not algorithm(cfg.algo).own:
         own = ", ".join(name for name, a in ALGORITHMS.items() if a.own)
-        raise ValueError(f"{str(run_dir)!r} was trained with {cfg.algo}; only runs of mazearena's own trainers ({own}) "
+        raise UserError(f"{str(run_dir)!r} was trained with {cfg.algo}; only runs of mazearena's own trainers ({own}) "
                          "can be loaded")
     if not path.is_file() and checkpoint not in ("last", "best"):
-        raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
+        raise UserError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
     file = path if path.is_file() else run_dir / "checkpoints" / f"{checkpoint}.pt"
     if not file.exists():
         raise CheckpointError(f"run {str(run_dir)!r} has no checkpoint {file.name} (training saves last.pt every "

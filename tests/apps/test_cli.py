@@ -79,3 +79,23 @@ def test_version_and_python_dash_m(capsys):
     assert capsys.readouterr().out.strip() == f"mazearena {mazearena.__version__}"
     done = subprocess.run([sys.executable, "-m", "mazearena", "--version"], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == f"mazearena {mazearena.__version__}"
+
+
+def test_bad_input_is_one_line_and_a_bug_is_a_traceback(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ppo:\n  num_envs: 0\n")
+    with pytest.raises(SystemExit, match="bad.yaml: .*num_envs"):
+        main(["train", "--config", str(bad)])
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["train", "--config", str(tmp_path / "missing.yaml")])
+    assert main(["watch", str(tmp_path)]) == 2  # no run folder: named in one line
+    assert "is not a run folder" in capsys.readouterr().err
+
+    from mazearena.apps import cli
+
+    def bug(cfg):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setitem(cli.COMMANDS, "watch", bug)
+    with pytest.raises(ValueError, match="an internal bug"):  # not swallowed into "exit 2"
+        main(["watch", str(tmp_path)])
