@@ -33,7 +33,8 @@ demo: setup
 	$(BIN)/mazearena demo
 
 lint: setup
-	$(BIN)/ruff check mazearena tests scripts
+	$(BIN)/ruff check mazearena tests scripts benchmarks
+	$(BIN)/ruff format --check mazearena tests scripts benchmarks
 
 test: setup lint
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/pytest -q

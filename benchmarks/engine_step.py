@@ -37,8 +37,7 @@ def median_rate(step, items_per_step: int, steps: int, repeats: int) -> float:
 
 
 def maze_engine(n: int, backend: str, device: str, repeats: int) -> float:
-    engine = MazeEngine(n, MazeConfig(size=11, num_levels=1000), device=device, max_episode_steps=484,
-                        backend=backend)  # fmt: skip
+    engine = MazeEngine(n, MazeConfig(size=11, num_levels=1000), device=device, max_episode_steps=484, backend=backend)
     engine.reset(torch.arange(n, device=device))
     actions = [torch.randint(0, 4, (n,), device=device) for _ in range(16)]
     i = iter(range(10**12))
@@ -80,15 +79,29 @@ def main() -> None:
         if backend == "numba" and args.device != "cpu":
             continue
         for n in (64, 4096):
-            rows.append((f"maze engine {n} games ({backend})", "env-steps/s",
-                         maze_engine(n, backend, args.device, args.repeats)))  # fmt: skip
+            rows.append(
+                (
+                    f"maze engine {n} games ({backend})",
+                    "env-steps/s",
+                    maze_engine(n, backend, args.device, args.repeats),
+                )
+            )
         for mode in ("tag", "ctf", "combat"):
             for n in (10, 256, 1024):
-                rows.append((f"arena {mode} 8v8 {n} games ({backend})", "agent-steps/s",
-                             arena_engine(mode, n, backend, args.device, args.repeats)))  # fmt: skip
+                rows.append(
+                    (
+                        f"arena {mode} 8v8 {n} games ({backend})",
+                        "agent-steps/s",
+                        arena_engine(mode, n, backend, args.device, args.repeats),
+                    )
+                )
     md = "| what | unit | median |\n|---|---|---:|\n" + "".join(f"| {w} | {u} | {v:,.0f} |\n" for w, u, v in rows)
-    report = {"mazearena": mazearena.__version__, "torch": torch.__version__, "device": args.device,
-              "rows": [{"what": w, "unit": u, "median": v} for w, u, v in rows]}  # fmt: skip
+    report = {
+        "mazearena": mazearena.__version__,
+        "torch": torch.__version__,
+        "device": args.device,
+        "rows": [{"what": w, "unit": u, "median": v} for w, u, v in rows],
+    }
     write(args.out, "engine_step", report, md)
 
 

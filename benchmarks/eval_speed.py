@@ -41,12 +41,18 @@ def sb3_seconds(cfg, policy, episodes: int, n_envs: int) -> tuple[float, float]:
     from stable_baselines3.common.evaluation import evaluate_policy
 
     e = cfg.env
-    kwargs = {"num_levels": 0, "start_level": e.test_start_level, "size": e.size, "view_size": e.view_size,
-              "obs_mode": e.obs_mode}  # fmt: skip
+    kwargs = {
+        "num_levels": 0,
+        "start_level": e.test_start_level,
+        "size": e.size,
+        "view_size": e.view_size,
+        "obs_mode": e.obs_mode,
+    }
     env = make_vec_env(lambda: gym.make(e.env_id, max_episode_steps=e.time_limit, **kwargs), n_envs=n_envs, seed=0)
     start = time.perf_counter()
-    returns, _ = evaluate_policy(_SB3Model(policy), env, n_eval_episodes=episodes, deterministic=False,
-                                 return_episode_rewards=True)  # fmt: skip
+    returns, _ = evaluate_policy(
+        _SB3Model(policy), env, n_eval_episodes=episodes, deterministic=False, return_episode_rewards=True
+    )
     seconds = time.perf_counter() - start
     return seconds, float(np.mean(np.array(returns) > 0))
 
@@ -74,23 +80,36 @@ def main() -> None:
     rows = []
     for n in args.num_envs:
         results = [ours_seconds(run, args.episodes, n) for _ in range(args.repeats)]
-        rows.append({"what": f"mazearena eval, {n} games at once", "seconds": [r[0] for r in results],
-                     "success": results[0][1]})  # fmt: skip
+        rows.append(
+            {"what": f"mazearena eval, {n} games at once", "seconds": [r[0] for r in results], "success": results[0][1]}
+        )
     for n in args.sb3_envs:
         results = [sb3_seconds(cfg, policy, args.episodes, n) for _ in range(args.repeats)]
-        rows.append({"what": f"SB3 evaluate_policy, DummyVecEnv of {n}", "seconds": [r[0] for r in results],
-                     "success": results[0][1]})  # fmt: skip
+        rows.append(
+            {
+                "what": f"SB3 evaluate_policy, DummyVecEnv of {n}",
+                "seconds": [r[0] for r in results],
+                "success": results[0][1],
+            }
+        )
     for row in rows:
         row["median_seconds"] = statistics.median(row["seconds"])
     best_sb3 = min(r["median_seconds"] for r in rows if r["what"].startswith("SB3"))
-    lines = [f"# Evaluation speed: {args.episodes} held-out episodes of {run_dir.name} ({cfg.backbone}, "
-             f"{cfg.env.size}x{cfg.env.size} mazes), CPU, {torch.get_num_threads()} threads", "",
-             f"Median of {args.repeats} runs.", "",
-             "| what | seconds (median) | episodes/s | success | speed-up vs best SB3 |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# Evaluation speed: {args.episodes} held-out episodes of {run_dir.name} ({cfg.backbone}, "
+        f"{cfg.env.size}x{cfg.env.size} mazes), CPU, {torch.get_num_threads()} threads",
+        "",
+        f"Median of {args.repeats} runs.",
+        "",
+        "| what | seconds (median) | episodes/s | success | speed-up vs best SB3 |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for row in rows:
         row["speedup"] = best_sb3 / row["median_seconds"]
-        lines.append(f"| {row['what']} | {row['median_seconds']:.2f} | {args.episodes / row['median_seconds']:,.0f} | "
-                     f"{row['success']:.3f} | {row['speedup']:.1f}× |")
+        lines.append(
+            f"| {row['what']} | {row['median_seconds']:.2f} | {args.episodes / row['median_seconds']:,.0f} | "
+            f"{row['success']:.3f} | {row['speedup']:.1f}× |"
+        )
     write(args.out, "eval_speed", {"run": str(run_dir), "episodes": args.episodes, "rows": rows}, "\n".join(lines))
 
 

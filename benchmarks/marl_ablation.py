@@ -38,8 +38,12 @@ class Args:
     """Folder for marl_ablation.md/png and the runs."""
 
 
-VARIANTS = {"MAPPO, shared": (True, True), "MAPPO, separate": (True, False), "IPPO, shared": (False, True),
-            "IPPO, separate": (False, False)}  # fmt: skip
+VARIANTS = {
+    "MAPPO, shared": (True, True),
+    "MAPPO, separate": (True, False),
+    "IPPO, shared": (False, True),
+    "IPPO, separate": (False, False),
+}
 
 
 def main(args: Args) -> dict:
@@ -54,10 +58,19 @@ def main(args: Args) -> dict:
     for label, (central, share) in VARIANTS.items():
         mappo = dataclasses.replace(base.mappo, centralized_critic=central, share_params=share)
         name = label.lower().replace(", ", "-")
-        cfg = dataclasses.replace(base, mappo=mappo, total_timesteps=args.total_timesteps, seed=args.seed,
-                                  eval_every=args.eval_every, eval_episodes=args.eval_episodes, video_episodes=0,
-                                  runs_dir=args.out / "marl_ablation", name=name, wandb_mode="disabled",
-                                  progress=False)  # fmt: skip
+        cfg = dataclasses.replace(
+            base,
+            mappo=mappo,
+            total_timesteps=args.total_timesteps,
+            seed=args.seed,
+            eval_every=args.eval_every,
+            eval_episodes=args.eval_episodes,
+            video_episodes=0,
+            runs_dir=args.out / "marl_ablation",
+            name=name,
+            wandb_mode="disabled",
+            progress=False,
+        )
         run = cfg.runs_dir / name
         if not (run / "report.json").exists():  # a finished run is reused
             train(cfg)
@@ -65,8 +78,12 @@ def main(args: Args) -> dict:
         curve = [(r["step"], r["time"], r["eval/success_rate"]) for r in rows if "eval/success_rate" in r]
         final = json.loads((run / "report.json").read_text())["test_levels"]
         curve.append((rows[-1]["step"], rows[-1]["time"], final["success_rate"]))  # the final report's evaluation
-        results[label] = {"curve": curve, "final": final["success_rate"], "ci95": final["success_ci95"],
-                          "seconds": rows[-1]["time"]}  # fmt: skip
+        results[label] = {
+            "curve": curve,
+            "final": final["success_rate"],
+            "ci95": final["success_ci95"],
+            "seconds": rows[-1]["time"],
+        }
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for label, r in results.items():

@@ -52,18 +52,24 @@ def sb3(args: Args) -> list[float]:
 def main(args: Args) -> dict:
     results = {"mazearena_ippo": ours(args, False), "mazearena_mappo": ours(args, True), "supersuit_sb3": sb3(args)}
     med = {k: statistics.median(v) for k, v in results.items()}
-    report = {"args": {k: str(v) for k, v in asdict(args).items()}, "torch": torch.__version__,
-              "threads": torch.get_num_threads(), **results,
-              "ratio_ippo": med["mazearena_ippo"] / med["supersuit_sb3"],
-              "ratio_mappo": med["mazearena_mappo"] / med["supersuit_sb3"]}  # fmt: skip
-    md = (f"{args.scenario}, cnn, {args.num_envs} games x {args.num_steps} steps, 4 epochs x 4 minibatches, "
-          f"CPU ({torch.get_num_threads()} threads), medians of {args.repeats}\n\n"
-          "| trainer | agent train-steps/s | x SuperSuit + SB3 |\n|---|---:|---:|\n"
-          f"| mazearena MAPPO, shared weights, own-observation critic (IPPO) | {med['mazearena_ippo']:,.0f} | "
-          f"**{report['ratio_ippo']:.1f}x** |\n"
-          f"| mazearena MAPPO, shared weights, centralised critic | {med['mazearena_mappo']:,.0f} | "
-          f"{report['ratio_mappo']:.1f}x |\n"
-          f"| PettingZoo -> SuperSuit -> SB3 PPO, shared weights | {med['supersuit_sb3']:,.0f} | |\n")
+    report = {
+        "args": {k: str(v) for k, v in asdict(args).items()},
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        **results,
+        "ratio_ippo": med["mazearena_ippo"] / med["supersuit_sb3"],
+        "ratio_mappo": med["mazearena_mappo"] / med["supersuit_sb3"],
+    }
+    md = (
+        f"{args.scenario}, cnn, {args.num_envs} games x {args.num_steps} steps, 4 epochs x 4 minibatches, "
+        f"CPU ({torch.get_num_threads()} threads), medians of {args.repeats}\n\n"
+        "| trainer | agent train-steps/s | x SuperSuit + SB3 |\n|---|---:|---:|\n"
+        f"| mazearena MAPPO, shared weights, own-observation critic (IPPO) | {med['mazearena_ippo']:,.0f} | "
+        f"**{report['ratio_ippo']:.1f}x** |\n"
+        f"| mazearena MAPPO, shared weights, centralised critic | {med['mazearena_mappo']:,.0f} | "
+        f"{report['ratio_mappo']:.1f}x |\n"
+        f"| PettingZoo -> SuperSuit -> SB3 PPO, shared weights | {med['supersuit_sb3']:,.0f} | |\n"
+    )
     write(args.out, "marl_speed", report, md)
     return report
 

@@ -111,32 +111,45 @@ def network_floor(args: Args) -> dict[str, float]:
         return vector_steps * args.dqn_envs
 
     ppo_iteration(), dqn_steps()  # warm-up
-    return {"ppo": statistics.median(rates(ppo_iteration, args.repeats)),
-            "dqn": statistics.median(rates(dqn_steps, args.repeats))}  # fmt: skip
+    return {
+        "ppo": statistics.median(rates(ppo_iteration, args.repeats)),
+        "dqn": statistics.median(rates(dqn_steps, args.repeats)),
+    }
 
 
 def main(args: Args) -> dict:
-    results = {"mazearena_ppo": ours(args), "sb3_ppo": sb3(args), "mazearena_dqn": ours_dqn(args),
-               "sb3_dqn": sb3_dqn(args)}  # fmt: skip
+    results = {
+        "mazearena_ppo": ours(args),
+        "sb3_ppo": sb3(args),
+        "mazearena_dqn": ours_dqn(args),
+        "sb3_dqn": sb3_dqn(args),
+    }
     med = {k: statistics.median(v) for k, v in results.items()}
     floor = network_floor(args)
-    report = {"args": {k: str(v) for k, v in asdict(args).items()}, "torch": torch.__version__,
-              "threads": torch.get_num_threads(), **results, "network_floor": floor,
-              "ppo_ratio": med["mazearena_ppo"] / med["sb3_ppo"],
-              "dqn_ratio": med["mazearena_dqn"] / med["sb3_dqn"]}  # fmt: skip
-    md = (f"{args.backbone}, Maze-v0 {args.size}x{args.size}, CPU ({torch.get_num_threads()} threads), "
-          f"medians of {args.repeats} runs\n\n"
-          "| trainer | setting | train-steps/s | mazearena / SB3 |\n|---|---|---:|---:|\n"
-          f"| mazearena PPO | {args.num_envs} envs x {args.num_steps} steps, 4 epochs x 4 minibatches | "
-          f"{med['mazearena_ppo']:,.0f} | **{report['ppo_ratio']:.1f}x** |\n"
-          f"| Stable-Baselines3 PPO | same | {med['sb3_ppo']:,.0f} | |\n"
-          f"| mazearena DQN | {args.dqn_envs} envs, batch {args.dqn_batch} per vector step | "
-          f"{med['mazearena_dqn']:,.0f} | **{report['dqn_ratio']:.1f}x** |\n"
-          f"| Stable-Baselines3 DQN | same | {med['sb3_dqn']:,.0f} | |\n\n"
-          f"Network work alone (the same forward/backward passes and Adam steps on random observations, no env, "
-          f"no bookkeeping): PPO {floor['ppo']:,.0f}, double-Q DQN {floor['dqn']:,.0f} train-steps/s. A trainer "
-          "running near these figures spends its time in the network; the framework around it can then "
-          "change little.\n")
+    report = {
+        "args": {k: str(v) for k, v in asdict(args).items()},
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        **results,
+        "network_floor": floor,
+        "ppo_ratio": med["mazearena_ppo"] / med["sb3_ppo"],
+        "dqn_ratio": med["mazearena_dqn"] / med["sb3_dqn"],
+    }
+    md = (
+        f"{args.backbone}, Maze-v0 {args.size}x{args.size}, CPU ({torch.get_num_threads()} threads), "
+        f"medians of {args.repeats} runs\n\n"
+        "| trainer | setting | train-steps/s | mazearena / SB3 |\n|---|---|---:|---:|\n"
+        f"| mazearena PPO | {args.num_envs} envs x {args.num_steps} steps, 4 epochs x 4 minibatches | "
+        f"{med['mazearena_ppo']:,.0f} | **{report['ppo_ratio']:.1f}x** |\n"
+        f"| Stable-Baselines3 PPO | same | {med['sb3_ppo']:,.0f} | |\n"
+        f"| mazearena DQN | {args.dqn_envs} envs, batch {args.dqn_batch} per vector step | "
+        f"{med['mazearena_dqn']:,.0f} | **{report['dqn_ratio']:.1f}x** |\n"
+        f"| Stable-Baselines3 DQN | same | {med['sb3_dqn']:,.0f} | |\n\n"
+        f"Network work alone (the same forward/backward passes and Adam steps on random observations, no env, "
+        f"no bookkeeping): PPO {floor['ppo']:,.0f}, double-Q DQN {floor['dqn']:,.0f} train-steps/s. A trainer "
+        "running near these figures spends its time in the network; the framework around it can then "
+        "change little.\n"
+    )
     write(args.out, "train_speed", report, md)
     return report
 

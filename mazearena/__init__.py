@@ -48,8 +48,9 @@ def make_vec(env_id: str, num_envs: int, device: str = "cpu", seed: int | None =
     """
     if env_id not in MAZE_IDS:
         raise ValueError(f"unknown env id {env_id!r}; mazearena's vector envs: {', '.join(MAZE_IDS)}")
-    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device,
-                        seed=seed, **kwargs)
+    return gym.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device, seed=seed, **kwargs
+    )
 
 
 __all__ = ["MAZE_IDS", "__version__", "make_vec"]

@@ -12,8 +12,11 @@ from mazearena.envs import arena_v0
 from mazearena.envs.render import render_arena
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "arenas.png"
-GAMES = [("tag_2v1_vs_fleeing_npc", "maze", 6), ("ctf_3v3_vs_guards", "rooms", 14),
-         ("combat_3v3_vs_chasers", "open", 9)]
+GAMES = [
+    ("tag_2v1_vs_fleeing_npc", "maze", 6),
+    ("ctf_3v3_vs_guards", "rooms", 14),
+    ("combat_3v3_vs_chasers", "open", 9),
+]
 
 
 def main() -> None:

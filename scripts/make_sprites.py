@@ -101,8 +101,15 @@ def agent() -> np.ndarray:
 
 def main() -> None:
     ASSETS.mkdir(parents=True, exist_ok=True)
-    for name, draw in {"floor": floor, "wall": wall, "goal": goal, "key": key, "door": door, "lava": lava,
-                       "agent": agent}.items():
+    for name, draw in {
+        "floor": floor,
+        "wall": wall,
+        "goal": goal,
+        "key": key,
+        "door": door,
+        "lava": lava,
+        "agent": agent,
+    }.items():
         Image.fromarray(draw(), "RGBA").save(ASSETS / f"{name}.png")
         print(f"wrote {ASSETS / f'{name}.png'}")
 

@@ -51,8 +51,13 @@ def imports(path: Path, name: str, known: dict[str, Path]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     tree = ast.parse(path.read_text())
     # imports for type checkers only never run: they are no edge of the graph
-    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _type_checking(block.test)
-                   for stmt in block.body for n in ast.walk(stmt)}  # fmt: skip
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and _type_checking(block.test)
+        for stmt in block.body
+        for n in ast.walk(stmt)
+    }
     found = set()
     for node in ast.walk(tree):
         if id(node) in typing_only:
@@ -71,7 +76,8 @@ def imports(path: Path, name: str, known: dict[str, Path]) -> set[str]:
 
 def _type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")  # fmt: skip
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def graph() -> dict[str, set[str]]:
@@ -80,8 +86,12 @@ def graph() -> dict[str, set[str]]:
 
 
 def test_no_module_imports_from_a_higher_layer():
-    bad = [f"{m} ({LAYERS[layer_of(m)][0]}) imports {d} ({LAYERS[layer_of(d)][0]})"
-           for m, deps in graph().items() for d in sorted(deps) if layer_of(d) > layer_of(m)]  # fmt: skip
+    bad = [
+        f"{m} ({LAYERS[layer_of(m)][0]}) imports {d} ({LAYERS[layer_of(d)][0]})"
+        for m, deps in graph().items()
+        for d in sorted(deps)
+        if layer_of(d) > layer_of(m)
+    ]
     assert not bad, "\n".join(bad)
 
 

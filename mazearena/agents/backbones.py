@@ -48,8 +48,14 @@ class ResidualBlock(nn.Module):
 class GridCNN(nn.Module):
     """Convolutions that keep a small grid's resolution, then a linear layer to ``features_dim``."""
 
-    def __init__(self, space: gym.Space, channels: int = 16, features_dim: int = 128, residual: bool = False,
-                 downsample: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        space: gym.Space,
+        channels: int = 16,
+        features_dim: int = 128,
+        residual: bool = False,
+        downsample: bool = False,
+    ):
         super().__init__()
         c, h, w = _planes(space)
         self.scale = _scale(space)
@@ -60,8 +66,12 @@ class GridCNN(nn.Module):
             layers += [ResidualBlock(channels), ResidualBlock(channels), nn.ReLU()]
         else:  # downsample: the last two convolutions at stride 2 (a 15x15 arena state becomes 4x4)
             stride = 2 if downsample else 1
-            layers += [nn.Conv2d(channels, 2 * channels, 3, stride=stride, padding=1), nn.ReLU(),
-                       nn.Conv2d(2 * channels, 2 * channels, 3, stride=stride, padding=1), nn.ReLU()]  # fmt: skip
+            layers += [
+                nn.Conv2d(channels, 2 * channels, 3, stride=stride, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(2 * channels, 2 * channels, 3, stride=stride, padding=1),
+                nn.ReLU(),
+            ]
         self.conv = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():  # flatten size from a dry forward pass
             flat = self.conv(torch.zeros(1, c, h, w)).shape[1]
@@ -84,8 +94,12 @@ class Impala(nn.Module):
         h, w, c = space.shape
         layers: list[nn.Module] = []
         for depth in depths:
-            layers += [nn.Conv2d(c, depth, 3, padding=1), nn.MaxPool2d(3, stride=2, padding=1),
-                       ResidualBlock(depth), ResidualBlock(depth)]  # fmt: skip
+            layers += [
+                nn.Conv2d(c, depth, 3, padding=1),
+                nn.MaxPool2d(3, stride=2, padding=1),
+                ResidualBlock(depth),
+                ResidualBlock(depth),
+            ]
             c = depth
         self.conv = nn.Sequential(*layers, nn.ReLU(), nn.Flatten())
         with torch.no_grad():
@@ -104,8 +118,9 @@ class Transformer(nn.Module):
     no dropout, small initial position embeddings and a final layer norm on the CLS output.
     """
 
-    def __init__(self, space: gym.Space, width: int = 32, depth: int = 1, heads: int = 2,
-                 features_dim: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, space: gym.Space, width: int = 32, depth: int = 1, heads: int = 2, features_dim: int | None = None
+    ) -> None:
         super().__init__()
         if isinstance(space, gym.spaces.Dict) and "tokens" in space.spaces:
             k, f = space["tokens"].shape
@@ -118,8 +133,9 @@ class Transformer(nn.Module):
             self.embed = nn.Linear(c, width)
             self.position = nn.Parameter(torch.randn(1, k, width) * 0.02)
         self.cls = nn.Parameter(torch.zeros(1, 1, width))
-        block = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width, dropout=0.0, activation="gelu",
-                                           batch_first=True, norm_first=True)  # fmt: skip
+        block = nn.TransformerEncoderLayer(
+            width, heads, dim_feedforward=2 * width, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         self.blocks = nn.TransformerEncoder(block, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
         self.out = nn.Identity() if features_dim is None else nn.Linear(width, features_dim)
@@ -145,8 +161,13 @@ class MLP(nn.Module):
         if not isinstance(space, gym.spaces.Box):
             raise ValueError(f"mlp needs Box observations, got {space}")
         self.scale = _scale(space)
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(space.shape)), hidden), nn.Tanh(),
-                                 nn.Linear(hidden, features_dim), nn.Tanh())  # fmt: skip
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(int(np.prod(space.shape)), hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, features_dim),
+            nn.Tanh(),
+        )
         self.features_dim = features_dim
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

@@ -78,8 +78,13 @@ def step(envs, actions: torch.Tensor, device: torch.device):
     and give tensors; other Gymnasium vector envs take numpy)."""
     native = getattr(envs, "device", None) is not None
     obs, reward, terminated, truncated, info = envs.step(actions if native else actions.cpu().numpy())
-    return (to_device(obs, device), torch.as_tensor(reward, device=device).float(),
-            torch.as_tensor(terminated, device=device).bool(), torch.as_tensor(truncated, device=device).bool(), info)
+    return (
+        to_device(obs, device),
+        torch.as_tensor(reward, device=device).float(),
+        torch.as_tensor(terminated, device=device).bool(),
+        torch.as_tensor(truncated, device=device).bool(),
+        info,
+    )
 
 
 class Episodes:

@@ -59,12 +59,21 @@ class DQNConfig:
     """Gradient norm clip."""
 
     def __post_init__(self) -> None:
-        for name in ("num_envs", "buffer_size", "batch_size", "train_every", "gradient_steps", "target_update_every",
-                     "n_step"):  # fmt: skip
+        for name in (
+            "num_envs",
+            "buffer_size",
+            "batch_size",
+            "train_every",
+            "gradient_steps",
+            "target_update_every",
+            "n_step",
+        ):
             check_int(name, getattr(self, name), 1)
         if self.buffer_size < self.num_envs * self.n_step:
-            raise ValueError(f"buffer_size ({self.buffer_size}) must hold at least num_envs * n_step "
-                             f"({self.num_envs * self.n_step}) transitions")
+            raise ValueError(
+                f"buffer_size ({self.buffer_size}) must hold at least num_envs * n_step "
+                f"({self.num_envs * self.n_step}) transitions"
+            )
         if self.batch_size > self.buffer_size:
             raise ValueError(f"batch_size ({self.batch_size}) must not exceed buffer_size ({self.buffer_size})")
         for name in ("gamma", "tau", "epsilon_start", "epsilon_end", "exploration_fraction"):
@@ -91,8 +100,16 @@ class QNetwork(nn.Module):
 class DQN:
     """Double DQN on a Gymnasium vector env with discrete actions and same-step autoreset."""
 
-    def __init__(self, cfg: DQNConfig, envs, q_net: QNetwork, device: torch.device, total_steps: int,
-                 seed: int = 0, amp: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: DQNConfig,
+        envs,
+        q_net: QNetwork,
+        device: torch.device,
+        total_steps: int,
+        seed: int = 0,
+        amp: bool = False,
+    ) -> None:
         self.cfg, self.envs, self.q_net, self.device = cfg, envs, q_net, device
         # mazearena vector envs hand every game's last observation as one device batch (info["final_obs"])
         self.native = getattr(envs, "device", None) is not None
@@ -208,17 +225,25 @@ class DQN:
         """Everything needed to continue exactly, the filled part of the replay buffer included."""
         n = self.size
         return {
-            "policy": self.q_net.state_dict(), "target": self.target.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "iteration": self.iteration_index,
-            "global_step": self.global_step, "last_sync": self.last_sync, "torch_rng": torch.get_rng_state(),
-            "obs": self.obs, **self.episodes.state_dict(),
-            "size": n, "cursor": self.cursor, "buf_obs": batches.clone(batches.index(self.buf_obs, slice(0, n))),
+            "policy": self.q_net.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration_index,
+            "global_step": self.global_step,
+            "last_sync": self.last_sync,
+            "torch_rng": torch.get_rng_state(),
+            "obs": self.obs,
+            **self.episodes.state_dict(),
+            "size": n,
+            "cursor": self.cursor,
+            "buf_obs": batches.clone(batches.index(self.buf_obs, slice(0, n))),
             "buf_next": batches.clone(batches.index(self.buf_next, slice(0, n))),
-            "buf_actions": self.buf_actions[:n].clone(), "buf_rewards": self.buf_rewards[:n].clone(),
-            "buf_ends": self.buf_ends[:n].clone(), "buf_dones": self.buf_dones[:n].clone(),
+            "buf_actions": self.buf_actions[:n].clone(),
+            "buf_rewards": self.buf_rewards[:n].clone(),
+            "buf_ends": self.buf_ends[:n].clone(),
+            "buf_dones": self.buf_dones[:n].clone(),
             **({"engine": self.envs.unwrapped.engine.state_dict()} if hasattr(self.envs.unwrapped, "engine") else {}),
-        }  # fmt: skip
-
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.q_net.load_state_dict(state["policy"])
@@ -237,4 +262,3 @@ class DQN:
         self.buf_ends[:n], self.buf_dones[:n] = state["buf_ends"], state["buf_dones"]
         if "engine" in state:
             self.envs.unwrapped.engine.load_state_dict(state["engine"])
-

@@ -27,8 +27,7 @@ def _act_where_needed(actor: Actor, obs, state, need: torch.Tensor, device, aliv
     if bool(need.all()):
         return actor.act(obs, state, alive)
     idx = need.nonzero().squeeze(1).to(device)
-    chosen, rows = actor.act(batches.index(obs, idx), index_state(state, idx),
-                             None if alive is None else alive[idx])  # fmt: skip
+    chosen, rows = actor.act(batches.index(obs, idx), index_state(state, idx), None if alive is None else alive[idx])
     actions = torch.zeros((need.shape[0], *chosen.shape[1:]), dtype=chosen.dtype, device=chosen.device)
     actions[idx] = chosen
     return actions, put_state(state, idx, rows)
@@ -41,8 +40,9 @@ def _restart(actor: Actor, state, done: torch.Tensor, device):
     return reset_where(state, done, actor.initial_state(len(done), device))
 
 
-def play_episodes(env, act: Actor | Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None,
-                  subset: bool = True) -> dict:  # fmt: skip
+def play_episodes(
+    env, act: Actor | Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None, subset: bool = True
+) -> dict:
     """Play ``episodes`` episodes (rounded up to a multiple of ``env.num_envs``) on a mazearena vector env;
     ``act`` (an :class:`~mazearena.agents.actor.Actor`, or a function ``act(obs)``) returns a batch of
     actions, for the rows of ``obs`` it is given: the games that still owe episodes (``subset=False``: always
@@ -68,9 +68,15 @@ def play_episodes(env, act: Actor | Callable[[torch.Tensor], torch.Tensor], epis
         state = _restart(actor, state, done, env.device)
         take = done & (counts < per_env)
         if bool(take.any()):
-            for key, values in (("env_index", slots), ("level_id", info["level_id"]), ("return", returns_now),
-                                ("length", info["episode_length"]), ("success", info["is_success"]),
-                                ("terminated", terminated), ("truncated", truncated)):  # fmt: skip
+            for key, values in (
+                ("env_index", slots),
+                ("level_id", info["level_id"]),
+                ("return", returns_now),
+                ("length", info["episode_length"]),
+                ("success", info["is_success"]),
+                ("terminated", terminated),
+                ("truncated", truncated),
+            ):
                 out[key] += values.cpu()[take].tolist()
             if advance is not None:
                 advance(int(take.sum()))
@@ -79,8 +85,9 @@ def play_episodes(env, act: Actor | Callable[[torch.Tensor], torch.Tensor], epis
     return out
 
 
-def play_games(env, act: Actor | Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int,
-               advance=None) -> dict:  # fmt: skip
+def play_games(
+    env, act: Actor | Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int, advance=None
+) -> dict:
     """Play ``episodes`` arena games on an :class:`~mazearena.envs.arena.ArenaVectorEnv` (rounded up to a
     multiple of ``env.num_envs``) whose learning agents are ``team`` (0 red, 1 blue); ``act`` (an
     :class:`~mazearena.agents.actor.Actor`, or a function ``act(obs, alive)``) returns actions
@@ -108,9 +115,16 @@ def play_games(env, act: Actor | Callable[[object, torch.Tensor], torch.Tensor],
         if bool(take.any()):
             winner = info["winner"].cpu()
             timed_out = info["episode_length"].cpu() >= env.config.max_cycles
-            for key, values in (("env_index", slots), ("level_id", info["level_id"]), ("return", returns_now),
-                                ("length", info["episode_length"]), ("success", winner == team),
-                                ("winner", winner), ("terminated", ~timed_out), ("truncated", timed_out)):  # fmt: skip
+            for key, values in (
+                ("env_index", slots),
+                ("level_id", info["level_id"]),
+                ("return", returns_now),
+                ("length", info["episode_length"]),
+                ("success", winner == team),
+                ("winner", winner),
+                ("terminated", ~timed_out),
+                ("truncated", timed_out),
+            ):
                 out[key] += values.cpu()[take].tolist()
             if advance is not None:
                 advance(int(take.sum()))
@@ -128,16 +142,22 @@ def summarise(records: dict) -> dict:
         raise ValueError("no episodes to summarise")
     wins = int(sum(records["success"]))
     lo, hi = wilson_interval(wins, n)
-    out = {"episodes": n, "success_rate": wins / n, "success_ci95": [lo, hi],
-           "mean_return": float(np.mean(records["return"])), "mean_length": float(np.mean(records["length"]))}
+    out = {
+        "episodes": n,
+        "success_rate": wins / n,
+        "success_ci95": [lo, hi],
+        "mean_return": float(np.mean(records["return"])),
+        "mean_length": float(np.mean(records["length"])),
+    }
     if "winner" in records:
         out["draw_rate"] = sum(w == -1 for w in records["winner"]) / n
         out["loss_rate"] = 1.0 - out["success_rate"] - out["draw_rate"]
     return out
 
 
-def run_episodes(env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None,
-                 subset: bool = True) -> dict:  # fmt: skip
+def run_episodes(
+    env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None, subset: bool = True
+) -> dict:
     """:func:`summarise` of :func:`play_episodes`."""
     return summarise(play_episodes(env, act, episodes, advance, subset))
 

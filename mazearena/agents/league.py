@@ -91,8 +91,10 @@ def mirror_actions(actions: torch.Tensor) -> torch.Tensor:
 def check_symmetric(config) -> None:
     """Self-play needs both teams to play the same game with as many agents."""
     if config.mode.value == "tag" or config.red != config.blue:
-        raise ValueError(f"self-play needs a mode both teams play alike (ctf or combat) and equal teams, got "
-                         f"mode {config.mode.value!r} with red={config.red}, blue={config.blue}")
+        raise ValueError(
+            f"self-play needs a mode both teams play alike (ctf or combat) and equal teams, got "
+            f"mode {config.mode.value!r} with red={config.red}, blue={config.blue}"
+        )
 
 
 class TeamPolicy(Actor):
@@ -122,10 +124,12 @@ class Match(Actor):
     def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         columns = SelfPlayVectorEnv._columns
         actions = torch.zeros(alive.shape[0], self.num_agents, dtype=torch.long, device=alive.device)
-        actions[:, self.red_cols], red = self.red.act(columns(obs, self.red_cols), state[0],
-                                                      alive.index_select(1, self.red_cols))  # fmt: skip
-        actions[:, self.blue_cols], blue = self.blue.act(columns(obs, self.blue_cols), state[1],
-                                                         alive.index_select(1, self.blue_cols))  # fmt: skip
+        actions[:, self.red_cols], red = self.red.act(
+            columns(obs, self.red_cols), state[0], alive.index_select(1, self.red_cols)
+        )
+        actions[:, self.blue_cols], blue = self.blue.act(
+            columns(obs, self.blue_cols), state[1], alive.index_select(1, self.blue_cols)
+        )
         return actions, (red, blue)
 
 
@@ -196,8 +200,10 @@ class SelfPlayVectorEnv:
             from mazearena.envs.npcs import NpcController
 
             if npcs is None or len(npcs) != len(self._theirs):
-                raise ValueError(f"scripted_groups needs one NPC spec per agent of the other team "
-                                 f"({len(self._theirs)}), got {0 if npcs is None else len(npcs)}")  # fmt: skip
+                raise ValueError(
+                    f"scripted_groups needs one NPC spec per agent of the other team "
+                    f"({len(self._theirs)}), got {0 if npcs is None else len(npcs)}"
+                )
             self.npcs = NpcController(self.engine, dict(zip(self._theirs.tolist(), npcs, strict=True)))
         self.opponents = [copy.deepcopy(policy).eval().requires_grad_(False) for _ in range(len(self._rows))]
         self._actors = [TeamPolicy(net, team, 1 - team) for net in self.opponents]
@@ -271,16 +277,25 @@ class SelfPlayVectorEnv:
             if key in info:
                 info[key] = self._columns(info[key], self._mine)
         mine = self._mine
-        return (self._columns(obs, mine), self._columns(reward, mine), self._columns(terminated, mine),
-                self._columns(truncated, mine), info)  # fmt: skip
+        return (
+            self._columns(obs, mine),
+            self._columns(reward, mine),
+            self._columns(terminated, mine),
+            self._columns(truncated, mine),
+            info,
+        )
 
     def state(self) -> torch.Tensor:
         return self.envs.state()
 
     def state_dict(self) -> dict[str, Any]:
         """The league, the opponents in play and the last full observation."""
-        return {"league": self.league.state_dict(), "assigned": torch.tensor(self.assigned), "full_obs": self._obs,
-                "full_alive": self._alive}  # fmt: skip
+        return {
+            "league": self.league.state_dict(),
+            "assigned": torch.tensor(self.assigned),
+            "full_obs": self._obs,
+            "full_alive": self._alive,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.league.load_state_dict(state["league"])
@@ -299,12 +314,17 @@ def play_match(envs, red, blue, games: int) -> dict[str, float]:
 
     match = Match(as_actor(red), as_actor(blue), list(envs.possible_agents), envs.device)
     result = run_games(envs, match, games, team=0)
-    return {"red_win": result["success_rate"], "draw": result["draw_rate"], "blue_win": result["loss_rate"],
-            "games": result["episodes"]}  # fmt: skip
+    return {
+        "red_win": result["success_rate"],
+        "draw": result["draw_rate"],
+        "blue_win": result["loss_rate"],
+        "games": result["episodes"],
+    }
 
 
-def win_rate_table(make_envs, policy: torch.nn.Module, snapshots: list[dict], trained_team: int, games: int,
-                   progress=None) -> dict[str, list]:  # fmt: skip
+def win_rate_table(
+    make_envs, policy: torch.nn.Module, snapshots: list[dict], trained_team: int, games: int, progress=None
+) -> dict[str, list]:
     """:func:`cross_play` of snapshots (state dicts) of ``policy``'s architecture, all trained as ``trained_team``."""
     nets = []
     for snapshot in snapshots:
@@ -314,8 +334,9 @@ def win_rate_table(make_envs, policy: torch.nn.Module, snapshots: list[dict], tr
     return cross_play(make_envs, nets, [trained_team] * len(nets), games, progress)
 
 
-def cross_play(make_envs, nets: list[torch.nn.Module], trained_teams: list[int], games: int,
-               progress=None) -> dict[str, list]:  # fmt: skip
+def cross_play(
+    make_envs, nets: list[torch.nn.Module], trained_teams: list[int], games: int, progress=None
+) -> dict[str, list]:
     """Every team policy against every other: ``win[i][j]`` is the share of games ``nets[i]`` wins against
     ``nets[j]`` (half of them with ``i`` as red, half as blue, so neither side's small advantages count; a
     net trained as the other team plays through the mirror), ``draw`` the share drawn (``None`` on the
@@ -331,10 +352,18 @@ def _cross_play(make_envs, nets, trained_teams, games, progress) -> dict[str, li
     draw: list[list[float | None]] = [[None] * k for _ in range(k)]
     for i in range(k):
         for j in range(i + 1, k):
-            a = play_match(make_envs(), TeamPolicy(nets[i], trained_teams[i], 0),
-                           TeamPolicy(nets[j], trained_teams[j], 1), games // 2)  # fmt: skip
-            b = play_match(make_envs(), TeamPolicy(nets[j], trained_teams[j], 0),
-                           TeamPolicy(nets[i], trained_teams[i], 1), games // 2)  # fmt: skip
+            a = play_match(
+                make_envs(),
+                TeamPolicy(nets[i], trained_teams[i], 0),
+                TeamPolicy(nets[j], trained_teams[j], 1),
+                games // 2,
+            )
+            b = play_match(
+                make_envs(),
+                TeamPolicy(nets[j], trained_teams[j], 0),
+                TeamPolicy(nets[i], trained_teams[i], 1),
+                games // 2,
+            )
             n = a["games"] + b["games"]
             win[i][j] = (a["red_win"] * a["games"] + b["blue_win"] * b["games"]) / n
             win[j][i] = (a["blue_win"] * a["games"] + b["red_win"] * b["games"]) / n

@@ -85,8 +85,11 @@ def _mask_inputs(obs, keep: torch.Tensor):
 
 def _flat(obs, n: int):
     """``[envs, agents, ...]`` -> ``[envs * agents, ...]`` (``n`` = envs * agents)."""
-    return {k: v.reshape(n, *v.shape[2:]) for k, v in obs.items()} if isinstance(obs, dict) else obs.reshape(
-        n, *obs.shape[2:])  # fmt: skip
+    return (
+        {k: v.reshape(n, *v.shape[2:]) for k, v in obs.items()}
+        if isinstance(obs, dict)
+        else obs.reshape(n, *obs.shape[2:])
+    )
 
 
 def _column(obs, i: int):
@@ -101,9 +104,18 @@ class MultiAgentActorCritic(nn.Module):
     The centralised critic reads the state planes with a downsampling ``cnn`` whatever the actors' backbone.
     """
 
-    def __init__(self, observation_space: gym.Space, state_space: gym.Space, num_agents: int, num_actions: int,
-                 backbone: str = "cnn", *, share_params: bool = True, centralized_critic: bool = True,
-                 death_masking: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        state_space: gym.Space,
+        num_agents: int,
+        num_actions: int,
+        backbone: str = "cnn",
+        *,
+        share_params: bool = True,
+        centralized_critic: bool = True,
+        death_masking: bool = True,
+    ) -> None:
         super().__init__()
         self.num_agents, self.share_params = num_agents, share_params
         self.centralized_critic, self.death_masking = centralized_critic, death_masking
@@ -113,8 +125,9 @@ class MultiAgentActorCritic(nn.Module):
         features = self.backbones[0].features_dim
         self.actors = nn.ModuleList(_init(nn.Linear(features + ids, num_actions), 0.01) for _ in range(nets))
         if centralized_critic:
-            self.state_backbones = nn.ModuleList(make_backbone("cnn", state_space, downsample=True)
-                                                 for _ in range(nets))  # fmt: skip
+            self.state_backbones = nn.ModuleList(
+                make_backbone("cnn", state_space, downsample=True) for _ in range(nets)
+            )
             features = self.state_backbones[0].features_dim
         self.critics = nn.ModuleList(_init(nn.Linear(features + ids, 1), 1.0) for _ in range(nets))
         self.register_buffer("ids", torch.eye(num_agents))
@@ -163,8 +176,15 @@ class TeamEpisodes:
     """Per-agent running returns and sums over the games that ended since the last :meth:`metrics`, kept on the
     device (no host round-trip per step; :meth:`metrics` reads them once)."""
 
-    def __init__(self, num_envs: int, agent_names: list[str], team_of: list[int], device: torch.device,
-                 mode: str = "", chasers: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        num_envs: int,
+        agent_names: list[str],
+        team_of: list[int],
+        device: torch.device,
+        mode: str = "",
+        chasers: int = 0,
+    ) -> None:
         self.names, self.team_of = agent_names, torch.tensor(team_of, device=device)
         self.mode, self.chasers = mode, chasers  # the mode names the counts; tag: the chasing team
         self.ret = torch.zeros(num_envs, len(agent_names), device=device)
@@ -182,9 +202,16 @@ class TeamEpisodes:
             return
         ended = ended.to(self.ret.device)
         winner = info["winner"].to(self.ret.device)
-        row = torch.cat([self.ret, info["episode_length"][:, None].float(),
-                         torch.stack([winner == 0, winner == 1, winner == -1], 1).float(), info["score"].float(),
-                         self.left], 1)  # fmt: skip
+        row = torch.cat(
+            [
+                self.ret,
+                info["episode_length"][:, None].float(),
+                torch.stack([winner == 0, winner == 1, winner == -1], 1).float(),
+                info["score"].float(),
+                self.left,
+            ],
+            1,
+        )
         e = ended.to(torch.float64)
         self._sums += (row.double() * e[:, None]).sum(0)
         self._count += e.sum()
@@ -203,9 +230,15 @@ class TeamEpisodes:
             return {}
         a = len(self.names)
         out = {f"agent/{name}/return": sums[i] for i, name in enumerate(self.names)}
-        out |= {"episode/return": sum(sums[:a]), "episode/length": sums[a], "episode/win_rate": sums[a + 1 + team],
-                "episode/draw_rate": sums[a + 3], "episode/count": count, "episode/score_red": sums[a + 4],
-                "episode/score_blue": sums[a + 5]}  # fmt: skip
+        out |= {
+            "episode/return": sum(sums[:a]),
+            "episode/length": sums[a],
+            "episode/win_rate": sums[a + 1 + team],
+            "episode/draw_rate": sums[a + 3],
+            "episode/count": count,
+            "episode/score_red": sums[a + 4],
+            "episode/score_blue": sums[a + 5],
+        }
         out_own, out_enemy = sums[a + 6 + team], sums[a + 7 - team]  # agents out of the game per game
         if self.mode == "ctf":
             out["episode/captures"] = sums[a + 4 + team]
@@ -229,17 +262,27 @@ class MAPPO:
     other team scripted NPCs), or on a :class:`~mazearena.agents.league.SelfPlayVectorEnv` (the other team
     past snapshots of the learner)."""
 
-    def __init__(self, cfg: MAPPOConfig, envs, policy: MultiAgentActorCritic, device: torch.device,
-                 total_iterations: int, seed: int = 0, amp: bool = False,
-                 sync_free: bool | None = None, compile: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: MAPPOConfig,
+        envs,
+        policy: MultiAgentActorCritic,
+        device: torch.device,
+        total_iterations: int,
+        seed: int = 0,
+        amp: bool = False,
+        sync_free: bool | None = None,
+        compile: bool = False,
+    ) -> None:
         # On a GPU, time-outs are bootstrapped batch-wide rather than by picking games first (see PPO).
         self.sync_free = (torch.device(device).type == "cuda") if sync_free is None else sync_free
         self.net = batches.compiled(policy, compile, device)  # the forward passes (compiled or not)
         names = list(envs.possible_agents)
         teams = {n.split("_")[0] for n in names}
         if len(teams) != 1:
-            raise ValueError(f"the learning agents must form one team, got {names}: use a scenario whose NPCs "
-                             "play the other team")
+            raise ValueError(
+                f"the learning agents must form one team, got {names}: use a scenario whose NPCs play the other team"
+            )
         if policy.num_agents != len(names):
             raise ValueError(f"the policy is for {policy.num_agents} agents, the env has {len(names)} learning agents")
         self.cfg, self.envs, self.policy, self.device, self.amp = cfg, envs, policy, device, amp
@@ -252,14 +295,17 @@ class MAPPO:
         self.state = envs.state().to(device) if cfg.centralized_critic else None
         n, t, a = cfg.num_envs, cfg.num_steps, len(names)
         self.buf_obs = batches.zeros(t, self.obs)
-        self.buf_state = torch.zeros(t, *self.state.shape, dtype=self.state.dtype, device=device) \
-            if self.state is not None else None  # fmt: skip
+        self.buf_state = (
+            torch.zeros(t, *self.state.shape, dtype=self.state.dtype, device=device) if self.state is not None else None
+        )
         self.buf_active = torch.zeros(t, n, a, dtype=torch.bool, device=device)
         self.buf_actions = torch.zeros(t, n, a, dtype=torch.long, device=device)
         self.buf_logprobs, self.buf_rewards, self.buf_ended, self.buf_values = (
-            torch.zeros(t, n, a, device=device) for _ in range(4))  # fmt: skip
-        self.episodes = TeamEpisodes(n, names, [self.team] * a, device, envs.config.mode.value,
-                                     ("red", "blue").index(envs.config.chasers))  # fmt: skip
+            torch.zeros(t, n, a, device=device) for _ in range(4)
+        )
+        self.episodes = TeamEpisodes(
+            n, names, [self.team] * a, device, envs.config.mode.value, ("red", "blue").index(envs.config.chasers)
+        )
 
     def _forward(self, obs, state, active) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and normalised values in float32 (the pass itself in bfloat16 when ``amp``)."""
@@ -356,8 +402,17 @@ class MAPPO:
         def minibatch_loss(mb: torch.Tensor) -> tuple[torch.Tensor, dict]:
             state = b_state[mb] if b_state is not None else None
             logits, value = self._forward(batches.index(b_obs, mb), state, b_active[mb])
-            return clipped_loss(cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb],
-                                b_returns[mb], mask=b_mask[mb])  # fmt: skip
+            return clipped_loss(
+                cfg,
+                logits,
+                value,
+                b_actions[mb],
+                b_logprobs[mb],
+                b_values[mb],
+                b_adv[mb],
+                b_returns[mb],
+                mask=b_mask[mb],
+            )
 
         metrics = update(cfg, self.policy, self.optimizer, steps, minibatch_loss)
         self.iteration_index += 1
@@ -368,7 +423,7 @@ class MAPPO:
         metrics |= {
             "loss/explained_variance": explained,
             "agents/active_fraction": float(self.buf_active.float().mean()),
-        }  # fmt: skip
+        }
         if hasattr(self.envs, "after_iteration"):  # self-play: the league grows, opponents are redrawn
             metrics |= self.envs.after_iteration(self.iteration_index)
         return metrics | self.episodes.metrics(self.team)

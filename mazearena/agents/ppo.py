@@ -62,8 +62,10 @@ class PPOConfig:
         for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
             check_int(name, getattr(self, name), 1)
         if (self.num_envs * self.num_steps) % self.num_minibatches:
-            raise ValueError(f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible by "
-                             f"num_minibatches ({self.num_minibatches})")
+            raise ValueError(
+                f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be divisible by "
+                f"num_minibatches ({self.num_minibatches})"
+            )
         for name, lo, hi in (("learning_rate", 0, 1), ("gamma", 0, 1), ("gae_lambda", 0, 1), ("clip_coef", 0, 10)):
             v = getattr(self, name)
             if not lo < v <= hi:
@@ -73,9 +75,17 @@ class PPOConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
 
-def clipped_loss(cfg: PPOConfig, logits: torch.Tensor, value: torch.Tensor, actions: torch.Tensor,
-                 old_logprobs: torch.Tensor, old_values: torch.Tensor, advantages: torch.Tensor,
-                 returns: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+def clipped_loss(
+    cfg: PPOConfig,
+    logits: torch.Tensor,
+    value: torch.Tensor,
+    actions: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    old_values: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict]:
     """PPO's loss on one minibatch: clipped policy objective, (clipped) value loss, entropy bonus; advantages
     normalised per minibatch with ``norm_adv``. ``mask`` (same shape as ``actions``, 1 = counts) leaves
     entries out of every mean, e.g. the steps of agents out of the game. Returns the loss and the detached
@@ -106,9 +116,13 @@ def clipped_loss(cfg: PPOConfig, logits: torch.Tensor, value: torch.Tensor, acti
     entropy = mean(dist.entropy())
     loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
     with torch.no_grad():
-        stats = {"pg_loss": pg_loss.detach(), "v_loss": v_loss.detach(), "entropy": entropy.detach(),
-                 "approx_kl": mean((ratio - 1) - logratio),
-                 "clipfrac": mean(((ratio - 1.0).abs() > cfg.clip_coef).float())}  # fmt: skip
+        stats = {
+            "pg_loss": pg_loss.detach(),
+            "v_loss": v_loss.detach(),
+            "entropy": entropy.detach(),
+            "approx_kl": mean((ratio - 1) - logratio),
+            "clipfrac": mean(((ratio - 1.0).abs() > cfg.clip_coef).float()),
+        }
     return loss, stats
 
 
@@ -118,8 +132,13 @@ def anneal_lr(cfg: PPOConfig, optimizer: torch.optim.Optimizer, iteration: int, 
         optimizer.param_groups[0]["lr"] = (1.0 - iteration / max(total_iterations, 1)) * cfg.learning_rate
 
 
-def update(cfg: PPOConfig, policy: nn.Module, optimizer: torch.optim.Optimizer, rows: int,
-           minibatch_loss: Callable[[torch.Tensor], tuple[torch.Tensor, dict]]) -> dict[str, float]:
+def update(
+    cfg: PPOConfig,
+    policy: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    rows: int,
+    minibatch_loss: Callable[[torch.Tensor], tuple[torch.Tensor, dict]],
+) -> dict[str, float]:
     """``update_epochs`` passes over ``rows`` rollout rows in ``num_minibatches`` random minibatches, each a
     gradient step on ``minibatch_loss(row_indices)`` (a :func:`clipped_loss`), stopping early past
     ``target_kl``. Returns the loss metrics and the learning rate."""
@@ -137,19 +156,28 @@ def update(cfg: PPOConfig, policy: nn.Module, optimizer: torch.optim.Optimizer, 
             optimizer.step()
         if cfg.target_kl and float(stats["approx_kl"]) > cfg.target_kl:
             break
-    return {"loss/policy": stats["pg_loss"].item(), "loss/value": stats["v_loss"].item(),
-            "loss/entropy": stats["entropy"].item(), "loss/approx_kl": float(stats["approx_kl"]),
-            "loss/clipfrac": float(torch.stack(clipfracs).mean()), "lr": optimizer.param_groups[0]["lr"]}  # fmt: skip
+    return {
+        "loss/policy": stats["pg_loss"].item(),
+        "loss/value": stats["v_loss"].item(),
+        "loss/entropy": stats["entropy"].item(),
+        "loss/approx_kl": float(stats["approx_kl"]),
+        "loss/clipfrac": float(torch.stack(clipfracs).mean()),
+        "lr": optimizer.param_groups[0]["lr"],
+    }
 
 
 def trainer_state(algo) -> dict:
     """What every PPO trainer (``PPO``, ``MAPPO``) saves to continue exactly: weights, optimiser, counters,
     the torch RNG, the observation the next rollout starts from and the running episode statistics."""
     return {
-        "policy": algo.policy.state_dict(), "optimizer": algo.optimizer.state_dict(),
-        "iteration": algo.iteration_index, "global_step": algo.global_step, "torch_rng": torch.get_rng_state(),
-        "obs": algo.obs, **algo.episodes.state_dict(),
-    }  # fmt: skip
+        "policy": algo.policy.state_dict(),
+        "optimizer": algo.optimizer.state_dict(),
+        "iteration": algo.iteration_index,
+        "global_step": algo.global_step,
+        "torch_rng": torch.get_rng_state(),
+        "obs": algo.obs,
+        **algo.episodes.state_dict(),
+    }
 
 
 def load_trainer_state(algo, state: dict) -> None:
@@ -195,13 +223,24 @@ class ActorCritic(nn.Module):
 class PPO:
     """PPO on a Gymnasium vector env with discrete actions and same-step autoreset."""
 
-    def __init__(self, cfg: PPOConfig, envs, policy: ActorCritic, device: torch.device, total_iterations: int,
-                 seed: int = 0, amp: bool = False, sync_free: bool | None = None,
-                 compile: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cfg: PPOConfig,
+        envs,
+        policy: ActorCritic,
+        device: torch.device,
+        total_iterations: int,
+        seed: int = 0,
+        amp: bool = False,
+        sync_free: bool | None = None,
+        compile: bool = False,
+    ) -> None:
         mode = envs.metadata.get("autoreset_mode")
         if mode is not None and getattr(mode, "value", mode) != "SameStep":
-            raise ValueError("PPO needs a vector env with same-step autoreset: pass "
-                             "vector_kwargs={'autoreset_mode': gymnasium.vector.AutoresetMode.SAME_STEP} to make_vec")
+            raise ValueError(
+                "PPO needs a vector env with same-step autoreset: pass "
+                "vector_kwargs={'autoreset_mode': gymnasium.vector.AutoresetMode.SAME_STEP} to make_vec"
+            )
         self.cfg, self.envs, self.policy, self.device = cfg, envs, policy, device
         self.net = batches.compiled(policy, compile, device)  # the forward passes (compiled or not)
         self.amp = amp
@@ -296,14 +335,16 @@ class PPO:
 
         def minibatch_loss(mb: torch.Tensor) -> tuple[torch.Tensor, dict]:
             logits, value = self._forward(batches.index(b_obs, mb))
-            return clipped_loss(cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb],
-                                b_returns[mb])  # fmt: skip
+            return clipped_loss(
+                cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb], b_returns[mb]
+            )
 
         metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs * cfg.num_steps, minibatch_loss)
         self.iteration_index += 1
         var = b_returns.var()
-        metrics["loss/explained_variance"] = float("nan") if float(var) == 0 else float(
-            1 - (b_returns - b_values).var() / var)  # fmt: skip
+        metrics["loss/explained_variance"] = (
+            float("nan") if float(var) == 0 else float(1 - (b_returns - b_values).var() / var)
+        )
         return metrics | self.episodes.metrics()
 
     # ---------------------------------------------------------------- checkpoints

@@ -46,8 +46,9 @@ class SB3PPO:
     with our backbone and our :class:`~mazearena.agents.ppo.PPOConfig`: ``mazearena train --algo sb3-ppo``.
     One iteration is one SB3 rollout and update. Checkpoints hold the weights; runs do not resume."""
 
-    def __init__(self, cfg, env_id: str, env_kwargs: dict, backbone: str, seed: int, device: str,
-                 total_iterations: int) -> None:  # fmt: skip
+    def __init__(
+        self, cfg, env_id: str, env_kwargs: dict, backbone: str, seed: int, device: str, total_iterations: int
+    ) -> None:
         from stable_baselines3 import PPO
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.env_util import make_vec_env
@@ -55,27 +56,50 @@ class SB3PPO:
 
         self.cfg, self.total_iterations = cfg, total_iterations
         self.iteration_index, self.global_step = 0, 0
-        env = make_vec_env(env_id, n_envs=cfg.num_envs, seed=seed, env_kwargs=env_kwargs, vec_env_cls=DummyVecEnv,
-                           monitor_kwargs={"info_keywords": ("is_success",)})  # fmt: skip
+        env = make_vec_env(
+            env_id,
+            n_envs=cfg.num_envs,
+            seed=seed,
+            env_kwargs=env_kwargs,
+            vec_env_cls=DummyVecEnv,
+            monitor_kwargs={"info_keywords": ("is_success",)},
+        )
 
         def learning_rate(_progress: float) -> float:  # annealed by our own counter, as in our PPO
             frac = 1.0 - self.iteration_index / max(self.total_iterations, 1) if cfg.anneal_lr else 1.0
             return frac * cfg.learning_rate
 
-        self.model = PPO("MlpPolicy", env, n_steps=cfg.num_steps, batch_size=cfg.num_envs * cfg.num_steps //
-                         cfg.num_minibatches, n_epochs=cfg.update_epochs, learning_rate=learning_rate, gamma=cfg.gamma,
-                         gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_coef, ent_coef=cfg.ent_coef,
-                         vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm, normalize_advantage=cfg.norm_adv,
-                         target_kl=cfg.target_kl or None, policy_kwargs=policy_kwargs(backbone), seed=seed,
-                         device=device, verbose=0)  # fmt: skip
+        self.model = PPO(
+            "MlpPolicy",
+            env,
+            n_steps=cfg.num_steps,
+            batch_size=cfg.num_envs * cfg.num_steps // cfg.num_minibatches,
+            n_epochs=cfg.update_epochs,
+            learning_rate=learning_rate,
+            gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda,
+            clip_range=cfg.clip_coef,
+            ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef,
+            max_grad_norm=cfg.max_grad_norm,
+            normalize_advantage=cfg.norm_adv,
+            target_kl=cfg.target_kl or None,
+            policy_kwargs=policy_kwargs(backbone),
+            seed=seed,
+            device=device,
+            verbose=0,
+        )
         self.policy = _SB3Policy(self.model.policy)
         self._episodes: list[dict] = []
         episodes = self._episodes
 
         class Collect(BaseCallback):
             def _on_step(self) -> bool:
-                episodes.extend(info["episode"] | {"s": info.get("is_success")} for info in self.locals["infos"]
-                                if "episode" in info)  # fmt: skip
+                episodes.extend(
+                    info["episode"] | {"s": info.get("is_success")}
+                    for info in self.locals["infos"]
+                    if "episode" in info
+                )
                 return True
 
         self._callback = Collect()
@@ -89,9 +113,14 @@ class SB3PPO:
         self.iteration_index += 1
         self.global_step = int(self.model.num_timesteps)
         logged = self.model.logger.name_to_value
-        names = {"train/policy_gradient_loss": "loss/policy", "train/value_loss": "loss/value",
-                 "train/entropy_loss": "loss/entropy", "train/approx_kl": "loss/approx_kl",
-                 "train/clip_fraction": "loss/clipfrac", "train/explained_variance": "loss/explained_variance"}
+        names = {
+            "train/policy_gradient_loss": "loss/policy",
+            "train/value_loss": "loss/value",
+            "train/entropy_loss": "loss/entropy",
+            "train/approx_kl": "loss/approx_kl",
+            "train/clip_fraction": "loss/clipfrac",
+            "train/explained_variance": "loss/explained_variance",
+        }
         metrics = {ours: float(logged[theirs]) for theirs, ours in names.items() if theirs in logged}
         if self._episodes:
             metrics["episode/return"] = float(np.mean([e["r"] for e in self._episodes]))
@@ -103,8 +132,11 @@ class SB3PPO:
         return metrics
 
     def state_dict(self) -> dict:
-        return {"policy": self.model.policy.state_dict(), "global_step": self.global_step,
-                "iteration": self.iteration_index}  # fmt: skip
+        return {
+            "policy": self.model.policy.state_dict(),
+            "global_step": self.global_step,
+            "iteration": self.iteration_index,
+        }
 
 
 class _SB3Policy:

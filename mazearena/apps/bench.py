@@ -110,8 +110,9 @@ def state_bytes(obj, seen: set | None = None) -> int:
             if key not in seen:
                 seen.add(key)
                 total += v.untyped_storage().nbytes()
-        elif isinstance(v, (dict, list, tuple)) or (hasattr(v, "__dict__") and type(v).__module__.startswith(
-                "mazearena")):  # fmt: skip
+        elif isinstance(v, (dict, list, tuple)) or (
+            hasattr(v, "__dict__") and type(v).__module__.startswith("mazearena")
+        ):
             total += state_bytes(v, seen) if v is not obj else 0
     return total
 
@@ -176,8 +177,15 @@ def bench_minigrid(cfg: BenchConfig) -> Row:
 
 
 def bench_vector(cfg: BenchConfig, num_envs: int) -> Row:
-    env = mazearena.make_vec("mazearena/Maze-v0", num_envs, device=cfg.device, seed=0, size=cfg.size,
-                             view_size=cfg.view_size, num_levels=cfg.num_levels)
+    env = mazearena.make_vec(
+        "mazearena/Maze-v0",
+        num_envs,
+        device=cfg.device,
+        seed=0,
+        size=cfg.size,
+        view_size=cfg.view_size,
+        num_levels=cfg.num_levels,
+    )
     env.reset()
     gen = torch.Generator(device=cfg.device).manual_seed(0)
     pool = torch.randint(0, 4, (64, num_envs), device=cfg.device, generator=gen)
@@ -192,8 +200,13 @@ def bench_vector(cfg: BenchConfig, num_envs: int) -> Row:
 
     rates = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs), cfg.repeats)
     memory = state_bytes(env.unwrapped.engine) / num_envs
-    return Row(f"mazearena vector env, {num_envs} envs ({cfg.device})", statistics.median(rates), rates,
-               num_envs=num_envs, bytes_per_env=memory)  # fmt: skip
+    return Row(
+        f"mazearena vector env, {num_envs} envs ({cfg.device})",
+        statistics.median(rates),
+        rates,
+        num_envs=num_envs,
+        bytes_per_env=memory,
+    )
 
 
 ARENA_SIZE = 15
@@ -202,12 +215,12 @@ ARENA_SIZE = 15
 def bench_arena_vector(cfg: BenchConfig, mode: str, num_envs: int) -> Row:
     from mazearena.envs import arena_v0
 
-    env = arena_v0.vector_env(num_envs=num_envs, device=cfg.device, seed=0, mode=mode, red=8, blue=8,
-                              size=ARENA_SIZE, check_actions=False)  # fmt: skip
+    env = arena_v0.vector_env(
+        num_envs=num_envs, device=cfg.device, seed=0, mode=mode, red=8, blue=8, size=ARENA_SIZE, check_actions=False
+    )
     env.reset()
     gen = torch.Generator(device=cfg.device).manual_seed(0)
-    pool = torch.randint(0, env.single_action_space.n, (16, num_envs, env.num_agents), device=cfg.device,
-                         generator=gen)  # fmt: skip
+    pool = torch.randint(0, env.single_action_space.n, (16, num_envs, env.num_agents), device=cfg.device, generator=gen)
 
     def run(steps: int) -> int:
         done, i = 0, 0
@@ -219,8 +232,14 @@ def bench_arena_vector(cfg: BenchConfig, mode: str, num_envs: int) -> Row:
 
     rates = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs * 16), cfg.repeats)
     name = f"mazearena arena {mode} 8v8, {num_envs} games = {16 * num_envs} agents ({cfg.device})"
-    return Row(name, statistics.median(rates), rates, agents=16 * num_envs, num_envs=num_envs,
-               bytes_per_env=state_bytes(env.engine) / num_envs)  # fmt: skip
+    return Row(
+        name,
+        statistics.median(rates),
+        rates,
+        agents=16 * num_envs,
+        num_envs=num_envs,
+        bytes_per_env=state_bytes(env.engine) / num_envs,
+    )
 
 
 def _parallel_runner(env, seed: int):
@@ -294,27 +313,72 @@ def trainer_tasks(cfg: BenchConfig) -> list[tuple[str, object]]:
 
     size, steps, reps, dev = cfg.train_size, cfg.train_steps, cfg.train_repeats, cfg.device
     n = cfg.train_envs[-1]
-    tasks = [(f"ppo-{k}", lambda k=k: _trainer_row(f"mazearena PPO, {k} envs x {steps} steps ({dev})",
-                                                  lambda: bt.ppo_ours(size, "cnn", k, steps, 1, reps, dev), k))
-             for k in cfg.train_envs]  # fmt: skip
+    tasks = [
+        (
+            f"ppo-{k}",
+            lambda k=k: _trainer_row(
+                f"mazearena PPO, {k} envs x {steps} steps ({dev})",
+                lambda: bt.ppo_ours(size, "cnn", k, steps, 1, reps, dev),
+                k,
+            ),
+        )
+        for k in cfg.train_envs
+    ]
     dqn_steps = n * steps // 4
     if cfg.peers:
-        tasks.append((f"sb3-ppo-{n}", lambda: _trainer_row(f"Stable-Baselines3 PPO, {n} envs x {steps} steps",
-                                                           lambda: bt.ppo_sb3(size, "cnn", n, steps, 1, reps), n)))
-    tasks.append(("dqn", lambda: _trainer_row(f"mazearena double DQN, 16 envs, {dqn_steps} steps ({dev})",
-                                              lambda: bt.dqn_ours(size, "cnn", 16, dqn_steps, 256, 1, reps, dev))))
+        tasks.append(
+            (
+                f"sb3-ppo-{n}",
+                lambda: _trainer_row(
+                    f"Stable-Baselines3 PPO, {n} envs x {steps} steps",
+                    lambda: bt.ppo_sb3(size, "cnn", n, steps, 1, reps),
+                    n,
+                ),
+            )
+        )
+    tasks.append(
+        (
+            "dqn",
+            lambda: _trainer_row(
+                f"mazearena double DQN, 16 envs, {dqn_steps} steps ({dev})",
+                lambda: bt.dqn_ours(size, "cnn", 16, dqn_steps, 256, 1, reps, dev),
+            ),
+        )
+    )
     if cfg.peers:
-        tasks.append(("sb3-dqn", lambda: _trainer_row(f"Stable-Baselines3 DQN, 16 envs, {dqn_steps} steps",
-                                                      lambda: bt.dqn_sb3(size, "cnn", 16, dqn_steps, 256, 1, reps))))
+        tasks.append(
+            (
+                "sb3-dqn",
+                lambda: _trainer_row(
+                    f"Stable-Baselines3 DQN, 16 envs, {dqn_steps} steps",
+                    lambda: bt.dqn_sb3(size, "cnn", 16, dqn_steps, 256, 1, reps),
+                ),
+            )
+        )
     scenario = "tag_2v1_vs_fleeing_npc"
     for key, central, what in (("ippo", False, "IPPO"), ("mappo", True, "MAPPO, centralised critic")):
-        tasks.append((key, lambda c=central, w=what: _trainer_row(
-            f"mazearena {w}, tag 2v1, {n} games x {steps} steps, agent-steps ({dev})",
-            lambda: bt.mappo_ours(scenario, n, steps, 1, reps, c, dev), n)))  # fmt: skip
+        tasks.append(
+            (
+                key,
+                lambda c=central, w=what: _trainer_row(
+                    f"mazearena {w}, tag 2v1, {n} games x {steps} steps, agent-steps ({dev})",
+                    lambda: bt.mappo_ours(scenario, n, steps, 1, reps, c, dev),
+                    n,
+                ),
+            )
+        )
     if cfg.peers:
-        tasks.append(("supersuit-sb3", lambda: _trainer_row(
-            f"PettingZoo -> SuperSuit -> SB3 PPO, tag 2v1, {n} games x {steps} steps, agent-steps",
-            lambda: bt.mappo_sb3(scenario, n, steps, 1, reps), n, missing="supersuit")))  # fmt: skip
+        tasks.append(
+            (
+                "supersuit-sb3",
+                lambda: _trainer_row(
+                    f"PettingZoo -> SuperSuit -> SB3 PPO, tag 2v1, {n} games x {steps} steps, agent-steps",
+                    lambda: bt.mappo_sb3(scenario, n, steps, 1, reps),
+                    n,
+                    missing="supersuit",
+                ),
+            )
+        )
     return tasks
 
 
@@ -343,8 +407,13 @@ def _peer_of(key: str, row: Row, rows: dict[str, Row]) -> str | None:
 
 
 def machine() -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    info = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -374,13 +443,19 @@ def run_bench(cfg: BenchConfig, progress=None) -> dict:
         if progress is not None:
             progress(key)
         rows[key] = task()
-    report = {"machine": machine(), "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
-              "rows": []}
+    report = {
+        "machine": machine(),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+        "rows": [],
+    }
     for key, row in rows.items():
         peer_key = _peer_of(key, row, rows)
         peer = rows.get(peer_key) if peer_key else None
-        ratio = row.env_steps_per_s / peer.env_steps_per_s if peer and peer.env_steps_per_s and row.env_steps_per_s \
+        ratio = (
+            row.env_steps_per_s / peer.env_steps_per_s
+            if peer and peer.env_steps_per_s and row.env_steps_per_s
             else None
+        )
         table = "arena" if key.startswith(("arena", "magent2", "mpe2")) else "maze"
         if key.startswith(("ppo", "sb3", "dqn", "ippo", "mappo", "supersuit")):
             table = "trainer"
@@ -436,9 +511,11 @@ def plot_scaling(report: dict, path: Path) -> Path | None:
     return path
 
 
-TABLES = {"maze": ("env-steps/s (median)", "× peer (MiniGrid)"),
-          "arena": ("agent-steps/s (median)", "× peer (MAgent2 / MPE2)"),
-          "trainer": ("train-steps/s (median)", "× peer (SB3 / SuperSuit + SB3)")}
+TABLES = {
+    "maze": ("env-steps/s (median)", "× peer (MiniGrid)"),
+    "arena": ("agent-steps/s (median)", "× peer (MAgent2 / MPE2)"),
+    "trainer": ("train-steps/s (median)", "× peer (SB3 / SuperSuit + SB3)"),
+}
 
 
 def markdown(report: dict) -> str:

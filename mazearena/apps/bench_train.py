@@ -32,8 +32,16 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def ppo_ours(size: int, backbone: str, num_envs: int, num_steps: int, iterations: int, repeats: int,
-             device: str = "cpu", amp: bool = False) -> list[float]:  # fmt: skip
+def ppo_ours(
+    size: int,
+    backbone: str,
+    num_envs: int,
+    num_steps: int,
+    iterations: int,
+    repeats: int,
+    device: str = "cpu",
+    amp: bool = False,
+) -> list[float]:
     """Our PPO: ``iterations`` rollouts of ``num_envs × num_steps`` steps with their updates per timed run."""
     from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
 
@@ -62,12 +70,26 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
     from mazearena.agents.ppo import PPOConfig
     from mazearena.agents.sb3 import policy_kwargs
 
-    env = make_vec_env("mazearena/Maze-v0", n_envs=num_envs, seed=0, vec_env_cls=DummyVecEnv,
-                       env_kwargs={"size": size, "num_levels": 500})  # fmt: skip
+    env = make_vec_env(
+        "mazearena/Maze-v0",
+        n_envs=num_envs,
+        seed=0,
+        vec_env_cls=DummyVecEnv,
+        env_kwargs={"size": size, "num_levels": 500},
+    )
     cfg = PPOConfig()
-    model = SB3PPO("MlpPolicy", env, n_steps=num_steps, batch_size=num_envs * num_steps // 4,
-                   n_epochs=cfg.update_epochs, learning_rate=cfg.learning_rate, ent_coef=cfg.ent_coef,
-                   policy_kwargs=policy_kwargs(backbone), seed=0, device="cpu")  # fmt: skip
+    model = SB3PPO(
+        "MlpPolicy",
+        env,
+        n_steps=num_steps,
+        batch_size=num_envs * num_steps // 4,
+        n_epochs=cfg.update_epochs,
+        learning_rate=cfg.learning_rate,
+        ent_coef=cfg.ent_coef,
+        policy_kwargs=policy_kwargs(backbone),
+        seed=0,
+        device="cpu",
+    )
     per_run = iterations * num_envs * num_steps
     model.learn(num_envs * num_steps)  # warm-up
 
@@ -78,8 +100,9 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
     return rates(work, repeats)
 
 
-def dqn_ours(size: int, backbone: str, num_envs: int, steps: int, batch: int, iterations: int, repeats: int,
-             device: str = "cpu") -> list[float]:  # fmt: skip
+def dqn_ours(
+    size: int, backbone: str, num_envs: int, steps: int, batch: int, iterations: int, repeats: int, device: str = "cpu"
+) -> list[float]:
     """Our double DQN: ``steps`` env steps per iteration from ``num_envs`` envs, one gradient step of ``batch``
     samples per vector step."""
     from mazearena.agents.dqn import DQN, DQNConfig, QNetwork
@@ -100,8 +123,9 @@ def dqn_ours(size: int, backbone: str, num_envs: int, steps: int, batch: int, it
     return rates(work, repeats)
 
 
-def dqn_sb3(size: int, backbone: str, num_envs: int, steps: int, batch: int, iterations: int,
-            repeats: int) -> list[float]:  # fmt: skip
+def dqn_sb3(
+    size: int, backbone: str, num_envs: int, steps: int, batch: int, iterations: int, repeats: int
+) -> list[float]:
     """Stable-Baselines3 DQN (single-Q) with the same replay ratio, network and settings."""
     from stable_baselines3 import DQN as SB3DQN
     from stable_baselines3.common.env_util import make_vec_env
@@ -110,13 +134,28 @@ def dqn_sb3(size: int, backbone: str, num_envs: int, steps: int, batch: int, ite
     from mazearena.agents.dqn import DQNConfig
     from mazearena.agents.sb3 import policy_kwargs
 
-    env = make_vec_env("mazearena/Maze-v0", n_envs=num_envs, seed=0, vec_env_cls=DummyVecEnv,
-                       env_kwargs={"size": size, "num_levels": 500})  # fmt: skip
+    env = make_vec_env(
+        "mazearena/Maze-v0",
+        n_envs=num_envs,
+        seed=0,
+        vec_env_cls=DummyVecEnv,
+        env_kwargs={"size": size, "num_levels": 500},
+    )
     cfg = DQNConfig()
-    model = SB3DQN("MlpPolicy", env, buffer_size=cfg.buffer_size, learning_starts=steps, batch_size=batch,
-                   train_freq=1, gradient_steps=1, target_update_interval=cfg.target_update_every,
-                   learning_rate=cfg.learning_rate, policy_kwargs=policy_kwargs(backbone), seed=0,
-                   device="cpu")  # fmt: skip
+    model = SB3DQN(
+        "MlpPolicy",
+        env,
+        buffer_size=cfg.buffer_size,
+        learning_starts=steps,
+        batch_size=batch,
+        train_freq=1,
+        gradient_steps=1,
+        target_update_interval=cfg.target_update_every,
+        learning_rate=cfg.learning_rate,
+        policy_kwargs=policy_kwargs(backbone),
+        seed=0,
+        device="cpu",
+    )
     model.learn(2 * steps)  # warm-up
     per_run = iterations * steps
 
@@ -127,8 +166,9 @@ def dqn_sb3(size: int, backbone: str, num_envs: int, steps: int, batch: int, ite
     return rates(work, repeats)
 
 
-def mappo_ours(scenario: str, num_envs: int, num_steps: int, iterations: int, repeats: int, centralized: bool,
-               device: str = "cpu") -> list[float]:  # fmt: skip
+def mappo_ours(
+    scenario: str, num_envs: int, num_steps: int, iterations: int, repeats: int, centralized: bool, device: str = "cpu"
+) -> list[float]:
     """Our MAPPO (``centralized``) or IPPO with shared weights; agent-steps learned per second."""
     from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
     from mazearena.envs import arena_v0
@@ -136,8 +176,13 @@ def mappo_ours(scenario: str, num_envs: int, num_steps: int, iterations: int, re
     torch.manual_seed(0)
     cfg = MAPPOConfig(num_envs=num_envs, num_steps=num_steps, centralized_critic=centralized)
     envs = arena_v0.vector_env(num_envs, device=device, seed=0, scenario=scenario)
-    policy = MultiAgentActorCritic(envs.single_observation_space, envs.state_space, envs.num_agents,
-                                   envs.single_action_space.n, centralized_critic=centralized).to(device)  # fmt: skip
+    policy = MultiAgentActorCritic(
+        envs.single_observation_space,
+        envs.state_space,
+        envs.num_agents,
+        envs.single_action_space.n,
+        centralized_critic=centralized,
+    ).to(device)
     algo = MAPPO(cfg, envs, policy, torch.device(device), total_iterations=10**6)
     algo.iteration()  # warm-up
 
@@ -161,9 +206,17 @@ def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, rep
     agents = env.num_envs // num_envs
     cfg = MAPPOConfig()
     batch = env.num_envs * num_steps // cfg.num_minibatches
-    model = PPO("MlpPolicy", env, n_steps=num_steps, batch_size=batch, n_epochs=cfg.update_epochs,
-                learning_rate=cfg.learning_rate, ent_coef=cfg.ent_coef, policy_kwargs=policy_kwargs("cnn"),
-                device="cpu")  # fmt: skip
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=num_steps,
+        batch_size=batch,
+        n_epochs=cfg.update_epochs,
+        learning_rate=cfg.learning_rate,
+        ent_coef=cfg.ent_coef,
+        policy_kwargs=policy_kwargs("cnn"),
+        device="cpu",
+    )
     per_run = iterations * num_envs * num_steps * agents
     model.learn(num_envs * num_steps * agents)  # warm-up
 

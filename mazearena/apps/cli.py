@@ -25,14 +25,21 @@ console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (m
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
 
 
 def demo(cfg: DemoConfig) -> None:
     from mazearena.apps.demo import run_demo
 
     with _progress() as bar:
+
         def track(name: str, total: int):
             task = bar.add_task(f"{name} playing", total=total)
             return lambda k: bar.advance(task, k)
@@ -43,8 +50,13 @@ def demo(cfg: DemoConfig) -> None:
         table.add_column(col)
     for r in summary["agents"]:
         lo, hi = r["success_ci95"]
-        table.add_row(r["agent"], str(r["episodes"]), f"{r['success_rate']:.3f} ({lo:.3f}–{hi:.3f})",
-                      f"{r['mean_return']:.3f}", f"{r['mean_length']:.1f}")
+        table.add_row(
+            r["agent"],
+            str(r["episodes"]),
+            f"{r['success_rate']:.3f} ({lo:.3f}–{hi:.3f})",
+            f"{r['mean_return']:.3f}",
+            f"{r['mean_length']:.1f}",
+        )
     console.print(table)
     console.print(f"wrote {cfg.out}/summary.md, summary.json" + (", demo.gif, maze.png" if cfg.gif_episodes else ""))
 
@@ -85,8 +97,10 @@ def train(cfg: TrainConfig) -> None:
 
     run_dir = run_training(cfg)
     summary = json.loads((run_dir / "report.json").read_text())["summary"]
-    console.print(f"success: training levels {summary['train_success']:.3f}, held-out levels "
-                  f"{summary['test_success']:.3f} (gap {summary['generalisation_gap']:+.3f})")
+    console.print(
+        f"success: training levels {summary['train_success']:.3f}, held-out levels "
+        f"{summary['test_success']:.3f} (gap {summary['generalisation_gap']:+.3f})"
+    )
     console.print(f"wrote {run_dir}/report.md, curve.png, checkpoints/; resume with --resume {run_dir}")
 
 
@@ -96,9 +110,11 @@ def watch(cfg: WatchConfig) -> None:
     results = run_watch(cfg)
     wins = sum(r["success"] for r in results)
     verb = "won" if results and "winner" in results[0] else "solved"
-    console.print(f"{len(results)} episodes, {wins} {verb}, mean return "
-                  f"{sum(r['return'] for r in results) / max(len(results), 1):.3f}"
-                  + (f"; wrote {cfg.record}" if cfg.record else ""))
+    console.print(
+        f"{len(results)} episodes, {wins} {verb}, mean return "
+        f"{sum(r['return'] for r in results) / max(len(results), 1):.3f}"
+        + (f"; wrote {cfg.record}" if cfg.record else "")
+    )
 
 
 def evaluate(cfg: EvalConfig) -> None:
@@ -118,9 +134,15 @@ def evaluate(cfg: EvalConfig) -> None:
     for c in summary["conditions"]:
         if c["perturbation"] == "none":
             lo, hi = c["success_ci95"]
-            table.add_row(c["method"], c["mode"], c["suite"], str(c["episodes"]),
-                          f"{c['success_rate']:.3f} ({lo:.3f}–{hi:.3f})", f"{c['mean_return']:.3f}",
-                          f"{c['mean_length']:.1f}")  # fmt: skip
+            table.add_row(
+                c["method"],
+                c["mode"],
+                c["suite"],
+                str(c["episodes"]),
+                f"{c['success_rate']:.3f} ({lo:.3f}–{hi:.3f})",
+                f"{c['mean_return']:.3f}",
+                f"{c['mean_length']:.1f}",
+            )
     console.print(table)
     for m, w in summary.get("worst_case", {}).items():
         console.print(f"{m}: worst case {w['perturbation']} at severity {w['severity']:g}: {w['ratio']:.2f} of clean")
@@ -139,8 +161,12 @@ def compare(cfg: CompareConfig) -> None:
         table.add_column(col)
     for m, row in summary["per_method"].items():
         cells = [row.get(k) for k in ("test_success", "train_success", "generalisation_gap")]
-        table.add_row(m, str(row["runs"]), *("—" if v is None else f"{v:.3f}" for v in cells),
-                      "—" if row.get("steps_to_95") is None else f"{row['steps_to_95']:,.0f}")
+        table.add_row(
+            m,
+            str(row["runs"]),
+            *("—" if v is None else f"{v:.3f}" for v in cells),
+            "—" if row.get("steps_to_95") is None else f"{row['steps_to_95']:,.0f}",
+        )
     console.print(table)
     for p in summary["probability_of_improvement"]:
         console.print(f"P({p['x']} > {p['y']}) = {p['value']:.3f} ({p['low']:.3f}–{p['high']:.3f})")
@@ -173,10 +199,26 @@ def _advance(bar: Progress, task):
     return lambda k=1: bar.advance(task, k)
 
 
-COMMANDS = {"train": train, "eval": evaluate, "compare": compare, "sweep": sweep, "watch": watch, "demo": demo,
-            "play": play, "bench": bench}  # fmt: skip
-CONFIGS = {"train": TrainConfig, "eval": EvalConfig, "compare": CompareConfig, "sweep": SweepConfig,
-           "watch": WatchConfig, "demo": DemoConfig, "play": PlayConfig, "bench": BenchConfig}  # fmt: skip
+COMMANDS = {
+    "train": train,
+    "eval": evaluate,
+    "compare": compare,
+    "sweep": sweep,
+    "watch": watch,
+    "demo": demo,
+    "play": play,
+    "bench": bench,
+}
+CONFIGS = {
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "compare": CompareConfig,
+    "sweep": SweepConfig,
+    "watch": WatchConfig,
+    "demo": DemoConfig,
+    "play": PlayConfig,
+    "bench": BenchConfig,
+}
 
 
 def _shorthands(args: list[str]) -> list[str]:
@@ -196,8 +238,9 @@ def _shorthands(args: list[str]) -> list[str]:
             elif value == "arena":
                 algo, arena = _option(args, "--algo"), arena_algorithms()
                 if algo not in (None, *arena):
-                    raise SystemExit(f"mazearena train: --env arena trains with --algo {' or '.join(arena)}, got "
-                                     f"--algo {algo}")
+                    raise SystemExit(
+                        f"mazearena train: --env arena trains with --algo {' or '.join(arena)}, got --algo {algo}"
+                    )
                 out += ["--algo", arena[0]] if algo is None else []
             elif value != "maze":
                 raise SystemExit(f"mazearena train: --env must be 'maze' or 'arena', got {value!r}")
@@ -231,10 +274,15 @@ def _train_args(args: list[str]):
         except UserError as e:
             raise SystemExit(f"mazearena train: error: {e}") from None
         del rest[i : i + 2]
-    return tyro.cli(TrainConfig, args=rest, default=default, prog="mazearena train",
-                    description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
-                                "--config FILE.yaml loads defaults from a saved config (configs/*.yaml). "
-                                "--env arena --mode tag|ctf|combat is short for --algo mappo --arena.mode ...")
+    return tyro.cli(
+        TrainConfig,
+        args=rest,
+        default=default,
+        prog="mazearena train",
+        description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
+        "--config FILE.yaml loads defaults from a saved config (configs/*.yaml). "
+        "--env arena --mode tag|ctf|combat is short for --algo mappo --arena.mode ...",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] == "train":
         cfg = _train_args(args[1:])
     else:
-        cfg = tyro.extras.subcommand_cli_from_dict(CONFIGS, args=args, prog="mazearena",
-                                                   description="mazearena: mazes and arenas for RL")
+        cfg = tyro.extras.subcommand_cli_from_dict(
+            CONFIGS, args=args, prog="mazearena", description="mazearena: mazes and arenas for RL"
+        )
     name = next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
     try:
         COMMANDS[name](cfg)

@@ -87,12 +87,18 @@ def run_demo(cfg: DemoConfig, progress=None) -> dict:
         results.append(evaluate(cfg, name, advance=progress(name, cfg.episodes) if progress else None))
     summary = {"env": cfg.env, "size": cfg.size, "levels": f"from {cfg.start_level} (held out)", "agents": results}
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    lines = [f"# mazearena demo: {cfg.env}, {cfg.size}x{cfg.size}, held-out levels from {cfg.start_level}", "",
-             "| agent | episodes | success rate (95% CI) | mean return | mean length |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# mazearena demo: {cfg.env}, {cfg.size}x{cfg.size}, held-out levels from {cfg.start_level}",
+        "",
+        "| agent | episodes | success rate (95% CI) | mean return | mean length |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for r in results:
         lo, hi = r["success_ci95"]
-        lines.append(f"| {r['agent']} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) "
-                     f"| {r['mean_return']:.3f} | {r['mean_length']:.1f} |")
+        lines.append(
+            f"| {r['agent']} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) "
+            f"| {r['mean_return']:.3f} | {r['mean_length']:.1f} |"
+        )
     lines += ["", "![solver](demo.gif)", ""]
     (cfg.out / "summary.md").write_text("\n".join(lines))
     if cfg.gif_episodes:

@@ -104,8 +104,11 @@ class _MazeGame(_Game):
 
     def title(self) -> str:
         solved = self.done and self.result.episodes[-1]["success"]
-        status = "solved! press an arrow for the next maze" if solved else (
-            "game over: press an arrow" if self.done else "arrows move, R resets, Esc quits")
+        status = (
+            "solved! press an arrow for the next maze"
+            if solved
+            else ("game over: press an arrow" if self.done else "arrows move, R resets, Esc quits")
+        )
         level = int(self.env.unwrapped.engine.level_ids[0])
         return f"mazearena  level {level}  return {self.ep_return:.2f}  {status}"
 

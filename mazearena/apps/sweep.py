@@ -124,8 +124,15 @@ def plan(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
                 _set(data, name, value)
             seed = first_seed + k
             trial = f"{_label(values)},seed={seed}".replace("/", "_")
-            data |= {"seed": seed, "name": trial, "runs_dir": str(sweep_dir.resolve()), "progress": False,
-                     "wandb_group": sweep_dir.name, "wandb_mode": cfg.wandb_mode, "resume": None}  # fmt: skip
+            data |= {
+                "seed": seed,
+                "name": trial,
+                "runs_dir": str(sweep_dir.resolve()),
+                "progress": False,
+                "wandb_group": sweep_dir.name,
+                "wandb_mode": cfg.wandb_mode,
+                "resume": None,
+            }
             if cfg.gpus_per_trial > 0:
                 data["device"] = "cuda"
             try:
@@ -155,13 +162,28 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         data["resume"] = str(run_dir)
     start = time.time()
     train(from_dict(TrainConfig, data))
-    evaluate(EvalConfig(runs=(run_dir,), suites=("train", "test"), perturbations=("none",),
-                        episodes=spec["eval_episodes"], curve_episodes=0, wandb_mode=data["wandb_mode"],
-                        progress=False))  # fmt: skip
+    evaluate(
+        EvalConfig(
+            runs=(run_dir,),
+            suites=("train", "test"),
+            perturbations=("none",),
+            episodes=spec["eval_episodes"],
+            curve_episodes=0,
+            wandb_mode=data["wandb_mode"],
+            progress=False,
+        )
+    )
     summary = json.loads((run_dir / "eval" / "summary.json").read_text())
     success = {c["suite"]: c["success_rate"] for c in summary["conditions"]}
-    result = {"trial": spec["trial"], "label": spec["label"], "values": spec["values"], "seed": spec["seed"],
-              "run": str(run_dir), "success": success, "seconds": time.time() - start}  # fmt: skip
+    result = {
+        "trial": spec["trial"],
+        "label": spec["label"],
+        "values": spec["values"],
+        "seed": spec["seed"],
+        "run": str(run_dir),
+        "success": success,
+        "seconds": time.time() - start,
+    }
     done.write_text(json.dumps(result, indent=2))
     return result
 
@@ -178,8 +200,9 @@ def _trainable(config: dict[str, Any]) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "error.txt").write_text(traceback.format_exc())
         raise
-    tune.report({"test_success": result["success"].get("test", 0.0),
-                 "train_success": result["success"].get("train", 0.0)})  # fmt: skip
+    tune.report(
+        {"test_success": result["success"].get("test", 0.0), "train_success": result["success"].get("train", 0.0)}
+    )
 
 
 def sweep(cfg: SweepConfig) -> Path:
@@ -188,33 +211,39 @@ def sweep(cfg: SweepConfig) -> Path:
         import ray
         from ray import tune
     except ImportError:
-        raise UserError("mazearena sweep runs on Ray Tune, which is not installed: pip install 'mazearena[sweep]'") \
-            from None  # fmt: skip
+        raise UserError(
+            "mazearena sweep runs on Ray Tune, which is not installed: pip install 'mazearena[sweep]'"
+        ) from None
 
     name = cfg.name or f"sweep-{Path(cfg.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     sweep_dir = (Path(cfg.runs_dir) / name).resolve()
     if sweep_dir.exists() and not cfg.resume and any(sweep_dir.iterdir()):
-        raise UserError(f"sweep folder {str(sweep_dir)!r} already exists: pass --resume to continue it, or another "
-                         "--name")  # fmt: skip
+        raise UserError(
+            f"sweep folder {str(sweep_dir)!r} already exists: pass --resume to continue it, or another --name"
+        )
     trials = plan(cfg, sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "sweep_config.json").write_text(json.dumps({"config": str(cfg.config), "seeds": cfg.seeds,
-                                                              "param": list(cfg.param)}, indent=2))  # fmt: skip
+    (sweep_dir / "sweep_config.json").write_text(
+        json.dumps({"config": str(cfg.config), "seeds": cfg.seeds, "param": list(cfg.param)}, indent=2)
+    )
     threads = max(1, int(cfg.cpus_per_trial))
     specs = [t | {"eval_episodes": cfg.eval_episodes, "threads": threads} for t in trials]
     started = not ray.is_initialized()
     if started:
-        ray.init(address=cfg.address or None, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)  # fmt: skip
+        ray.init(address=cfg.address or None, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         trainable = tune.with_resources(_trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
         tuner = tune.Tuner(
             trainable,
             param_space={"spec": tune.grid_search(specs)},
             tune_config=tune.TuneConfig(max_concurrent_trials=cfg.max_concurrent or None),
-            run_config=tune.RunConfig(name="ray", storage_path=str(sweep_dir), verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
-        )  # fmt: skip
+            run_config=tune.RunConfig(
+                name="ray",
+                storage_path=str(sweep_dir),
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            ),
+        )
         tuner.fit()  # errors of trials are collected below, from the run folders
     finally:
         if started:
@@ -240,9 +269,15 @@ def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
         else:
             missing.append(t["trial"])
     result: dict[str, Any] = {"finished": finished, "crashed": crashed, "unfinished": missing, "ranking": []}
-    lines = [f"# Sweep {sweep_dir.name}", "", f"{len(finished)} of {len(trials)} trials finished"
-             + (f", {len(crashed)} crashed" if crashed else "") + (f", {len(missing)} unfinished" if missing else "")
-             + ".", ""]  # fmt: skip
+    lines = [
+        f"# Sweep {sweep_dir.name}",
+        "",
+        f"{len(finished)} of {len(trials)} trials finished"
+        + (f", {len(crashed)} crashed" if crashed else "")
+        + (f", {len(missing)} unfinished" if missing else "")
+        + ".",
+        "",
+    ]
     if rows:
         summary = summarise(rows)
         mode = summary["modes"][0]
@@ -250,22 +285,33 @@ def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
         for m in ranking:
             agg = summary["aggregates"][m][mode]
             result["ranking"].append({"configuration": m, "runs": agg["runs"], "iqm": agg["iqm"], "mean": agg["mean"]})
-        lines += ["Configurations ranked by the IQM of their runs' success on the training and held-out suites, "
-                  "95% stratified bootstrap intervals.", "",
-                  "| rank | configuration | runs | IQM (95% CI) | mean (95% CI) |",
-                  "|---:|---|---:|---:|---:|"]  # fmt: skip
+        lines += [
+            "Configurations ranked by the IQM of their runs' success on the training and held-out suites, "
+            "95% stratified bootstrap intervals.",
+            "",
+            "| rank | configuration | runs | IQM (95% CI) | mean (95% CI) |",
+            "|---:|---|---:|---:|---:|",
+        ]
         for i, r in enumerate(result["ranking"], 1):
             iqm, mean = r["iqm"], r["mean"]
-            lines.append(f"| {i} | {r['configuration']} | {r['runs']} | {iqm['value']:.3f} ({iqm['low']:.3f}–"
-                         f"{iqm['high']:.3f}) | {mean['value']:.3f} ({mean['low']:.3f}–{mean['high']:.3f}) |")
+            lines.append(
+                f"| {i} | {r['configuration']} | {r['runs']} | {iqm['value']:.3f} ({iqm['low']:.3f}–"
+                f"{iqm['high']:.3f}) | {mean['value']:.3f} ({mean['low']:.3f}–{mean['high']:.3f}) |"
+            )
         summary["methods"] = ranking
         plot_intervals(summary, sweep_dir / "sweep.png")
         lines += ["", "![configurations](sweep.png)"]
     if crashed:
         lines += ["", "## Crashed trials", "", *[f"- {c['trial']}: {c['error']}" for c in crashed]]
     if missing:
-        lines += ["", "## Unfinished trials", "", *[f"- {m}" for m in missing],
-                  "", "Run the same command with --resume to finish them."]  # fmt: skip
+        lines += [
+            "",
+            "## Unfinished trials",
+            "",
+            *[f"- {m}" for m in missing],
+            "",
+            "Run the same command with --resume to finish them.",
+        ]
     (sweep_dir / "sweep.json").write_text(json.dumps(result, indent=2))
     (sweep_dir / "sweep.md").write_text("\n".join(lines) + "\n")
     return result

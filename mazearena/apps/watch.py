@@ -64,8 +64,11 @@ def watch(cfg: WatchConfig) -> list[dict]:
     if algorithm(train_cfg.algo).arena:
         return _watch_arena(cfg, train_cfg, policy)
     env_cfg = train_cfg.env
-    levels = {"num_levels": 0, "start_level": env_cfg.test_start_level} if cfg.levels == "test" else {
-        "num_levels": env_cfg.num_levels, "start_level": env_cfg.start_level}  # fmt: skip
+    levels = (
+        {"num_levels": 0, "start_level": env_cfg.test_start_level}
+        if cfg.levels == "test"
+        else {"num_levels": env_cfg.num_levels, "start_level": env_cfg.start_level}
+    )
     env = gym.make(env_cfg.env_id, **levels, **env_cfg.make_kwargs())
     maze = env.unwrapped
     window, frames, results = None, [], []
@@ -113,8 +116,9 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
 
     window, frames, results = None, [], []
     try:
-        for frame, result in arena_games(train_cfg, policy, cfg.episodes, cfg.seed, test=cfg.levels == "test",
-                                         greedy=cfg.greedy):  # fmt: skip
+        for frame, result in arena_games(
+            train_cfg, policy, cfg.episodes, cfg.seed, test=cfg.levels == "test", greedy=cfg.greedy
+        ):
             if result is not None:
                 results.append(result)
             if cfg.record is not None:
@@ -125,8 +129,10 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
 
                 window = Window("mazearena watch", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
             won = sum(r["success"] for r in results)
-            window.set_title(f"mazearena watch  {train_cfg.arena.scenario_name}  game {len(results) + (result is None)}"
-                             f"/{cfg.episodes}  won {won}")
+            window.set_title(
+                f"mazearena watch  {train_cfg.arena.scenario_name}  game {len(results) + (result is None)}"
+                f"/{cfg.episodes}  won {won}"
+            )
             window.show(frame)
             window.events()
             if window.closed:

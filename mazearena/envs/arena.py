@@ -126,8 +126,7 @@ class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
     after the step that removed them (their last reward and ``terminations[agent] = True`` come with it).
     """
 
-    metadata = {"render_modes": ["human", "rgb_array"], "name": "arena_v0", "is_parallelizable": True,
-                "render_fps": 8}
+    metadata = {"render_modes": ["human", "rgb_array"], "name": "arena_v0", "is_parallelizable": True, "render_fps": 8}
     window_title = "mazearena arena"
     # ``scenario="ctf_3v3_vs_guards"`` (see :mod:`scenarios`) exposes only the focal agents; NPCs act inside.
 
@@ -238,8 +237,15 @@ class ArenaVectorEnv(_AgentSpaces):
     replays exactly what :class:`ArenaParallelEnv` does with that seed.
     """
 
-    def __init__(self, num_envs: int, device: str | torch.device = "cpu", seed: int | None = None,
-                 check_actions: bool = True, scenario: str | None = None, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        num_envs: int,
+        device: str | torch.device = "cpu",
+        seed: int | None = None,
+        check_actions: bool = True,
+        scenario: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         device = check_device_and_seed(device, seed)
         self.roster = _Roster(scenario, kwargs)
         self.config = self.roster.config
@@ -297,9 +303,14 @@ class ArenaVectorEnv(_AgentSpaces):
     def _validate(self, actions) -> torch.Tensor:
         """Shape, dtype and range of ``[num_envs, num_agents]`` focal actions, errors naming the agent."""
         names = self.possible_agents
-        return check_action_batch(actions, (self.num_envs, len(names)), self.config.num_actions, self.device,
-                                  live=self._select(self.engine.alive),
-                                  describe=lambda index: f"of agent {names[index[1]]} in env {index[0]}")
+        return check_action_batch(
+            actions,
+            (self.num_envs, len(names)),
+            self.config.num_actions,
+            self.device,
+            live=self._select(self.engine.alive),
+            describe=lambda index: f"of agent {names[index[1]]} in env {index[0]}",
+        )
 
     def state(self) -> torch.Tensor:
         """``[num_envs, C, S, S]`` global state of every game."""
@@ -322,8 +333,13 @@ def env(render_mode: str | None = None, scenario: str | None = None, **kwargs: A
     return wrappers.OrderEnforcingWrapper(aec)
 
 
-def vector_env(num_envs: int, device: str | torch.device = "cpu", seed: int | None = None,
-               scenario: str | None = None, **kwargs: Any) -> ArenaVectorEnv:  # fmt: skip
+def vector_env(
+    num_envs: int,
+    device: str | torch.device = "cpu",
+    seed: int | None = None,
+    scenario: str | None = None,
+    **kwargs: Any,
+) -> ArenaVectorEnv:
     return ArenaVectorEnv(num_envs, device=device, seed=seed, scenario=scenario, **kwargs)
 
 

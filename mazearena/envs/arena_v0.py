@@ -7,5 +7,4 @@ multi-agent env for trainers. Keyword arguments are the fields of :class:`ArenaC
 from mazearena.envs.arena import ArenaParallelEnv, ArenaVectorEnv, env, parallel_env, raw_env, vector_env
 from mazearena.envs.engine.arena import ArenaConfig, Mode
 
-__all__ = ["ArenaConfig", "ArenaParallelEnv", "ArenaVectorEnv", "Mode", "env", "parallel_env", "raw_env",
-           "vector_env"]
+__all__ = ["ArenaConfig", "ArenaParallelEnv", "ArenaVectorEnv", "Mode", "env", "parallel_env", "raw_env", "vector_env"]

@@ -114,8 +114,13 @@ class MazeEnv(WindowRender, gym.Env):
         reward, terminated, truncated, success = self._game.step(a)
         if self.render_mode == "human":
             self.render()
-        return self._game.observe(), float(reward), terminated, truncated, {"is_success": success,
-                                                                             "level_id": self._level_id}
+        return (
+            self._game.observe(),
+            float(reward),
+            terminated,
+            truncated,
+            {"is_success": success, "level_id": self._level_id},
+        )
 
     @property
     def engine(self) -> MazeEngine:

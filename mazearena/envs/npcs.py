@@ -86,8 +86,7 @@ def centre_distance_of(walls: torch.Tensor) -> torch.Tensor:
     """``[N, S*S]`` path steps to the floor cell nearest the centre of each of ``walls [N, S, S]``."""
     b, s = walls.shape[0], walls.shape[1]
     c = s // 2
-    yy, xx = torch.meshgrid(torch.arange(s, device=walls.device), torch.arange(s, device=walls.device),
-                            indexing="ij")  # fmt: skip
+    yy, xx = torch.meshgrid(torch.arange(s, device=walls.device), torch.arange(s, device=walls.device), indexing="ij")
     manhattan = ((yy - c).abs() + (xx - c).abs()).view(1, -1)
     cost = torch.where(walls.view(b, -1), UNREACHABLE, manhattan)
     sources = torch.zeros(b, s * s, dtype=torch.bool, device=walls.device)

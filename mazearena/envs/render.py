@@ -75,8 +75,12 @@ def render_arena(engine, i: int, tile: int = 24) -> np.ndarray:
     pole = (xx >= px - 1) & (xx <= px) & (yy >= top) & (yy < tile - tile // 8)
     reach = (tile * 0.6) * (1 - np.abs(yy - top - h / 2) / (h / 2))  # the pennant narrows away from its middle
     pennant = (yy >= top) & (yy <= top + h) & (xx > px) & (xx <= px + reach)
-    outline = ~pennant & (np.abs(yy - top - h / 2) <= h / 2 + 1) & (xx > px) & (
-        xx <= px + 1 + (tile * 0.6) * (1 - (np.abs(yy - top - h / 2) - 1) / (h / 2)))  # fmt: skip
+    outline = (
+        ~pennant
+        & (np.abs(yy - top - h / 2) <= h / 2 + 1)
+        & (xx > px)
+        & (xx <= px + 1 + (tile * 0.6) * (1 - (np.abs(yy - top - h / 2) - 1) / (h / 2)))
+    )
     pos = engine.pos[i].cpu().numpy()
     alive = engine.alive[i].cpu().numpy()
     carrying = engine.carrying[i].cpu().numpy()

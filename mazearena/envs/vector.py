@@ -70,8 +70,9 @@ class MazeVectorEnv(VectorEnv):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         device = check_device_and_seed(device, seed)
         self.config = make_config(kwargs)
-        self.engine = MazeEngine(num_envs, self.config, device, max_episode_steps=max_episode_steps, autoreset=True,
-                                 backend=backend)
+        self.engine = MazeEngine(
+            num_envs, self.config, device, max_episode_steps=max_episode_steps, autoreset=True, backend=backend
+        )
         self.num_envs = num_envs
         self.device = device
         self.render_mode = render_mode

@@ -24,10 +24,12 @@ from mazearena.evaluation.report import plot_curves
 from mazearena.stats.metrics import probability_of_improvement, probability_of_improvement_ci
 from mazearena.training.config import load_config
 
-CURVES = (("eval/success_rate", "held-out success (evaluations during training)", "held-out success rate"),
-          ("episode/success", "training-episode success", "success rate"),
-          ("episode/win_rate", "training-game win rate", "win rate"),
-          ("episode/return", "training-episode return", "return"))  # fmt: skip
+CURVES = (
+    ("eval/success_rate", "held-out success (evaluations during training)", "held-out success rate"),
+    ("episode/success", "training-episode success", "success rate"),
+    ("episode/win_rate", "training-game win rate", "win rate"),
+    ("episode/return", "training-episode return", "return"),
+)
 
 
 @dataclass
@@ -74,13 +76,22 @@ def read_run(path: Path) -> RunInfo:
     metrics = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     report = json.loads((path / "report.json").read_text()) if (path / "report.json").exists() else None
     evaluation = path / "eval" / "summary.json"
-    return RunInfo(path, load_config(path / "config.yaml"), metrics, report,
-                   json.loads(evaluation.read_text()) if evaluation.exists() else None)  # fmt: skip
+    return RunInfo(
+        path,
+        load_config(path / "config.yaml"),
+        metrics,
+        report,
+        json.loads(evaluation.read_text()) if evaluation.exists() else None,
+    )
 
 
 def curve_rows(runs: list[RunInfo], key: str) -> list[dict]:
-    return [{"method": r.method, "run": r.name, "step": m["step"], "value": m[key]}
-            for r in runs for m in r.metrics if key in m]  # fmt: skip
+    return [
+        {"method": r.method, "run": r.name, "step": m["step"], "value": m[key]}
+        for r in runs
+        for m in r.metrics
+        if key in m
+    ]
 
 
 def final_rows(runs: list[RunInfo]) -> list[dict]:
@@ -91,10 +102,17 @@ def final_rows(runs: list[RunInfo]) -> list[dict]:
     for r in runs:
         s = (r.report or {}).get("summary", {})
         last = r.metrics[-1] if r.metrics else {}
-        row = {"method": r.method, "run": r.name, "seed": r.config.seed, "steps": last.get("step"),
-               "train_seconds": last.get("time"), "train_success": s.get("train_success"),
-               "test_success": s.get("test_success"), "generalisation_gap": s.get("generalisation_gap"),
-               "steps_to_95": s.get("steps_to_95")}  # fmt: skip
+        row = {
+            "method": r.method,
+            "run": r.name,
+            "seed": r.config.seed,
+            "steps": last.get("step"),
+            "train_seconds": last.get("time"),
+            "train_success": s.get("train_success"),
+            "test_success": s.get("test_success"),
+            "generalisation_gap": s.get("generalisation_gap"),
+            "steps_to_95": s.get("steps_to_95"),
+        }
         for evaluation in evaluations:
             for c in evaluation["conditions"]:
                 if c["perturbation"] == "none" and r.name in c["success_per_run"]:
@@ -116,8 +134,13 @@ def compare(cfg: CompareConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     methods = list(dict.fromkeys(r.method for r in runs))
     finals = final_rows(runs)
-    summary: dict = {"methods": methods, "runs": finals, "per_method": {}, "probability_of_improvement": [],
-                     "curves": {}}  # fmt: skip
+    summary: dict = {
+        "methods": methods,
+        "runs": finals,
+        "per_method": {},
+        "probability_of_improvement": [],
+        "curves": {},
+    }
     columns = [k for k in dict.fromkeys(k for row in finals for k in row) if k not in ("method", "run", "seed")]
     for m in methods:
         mine = [row for row in finals if row["method"] == m]
@@ -127,8 +150,9 @@ def compare(cfg: CompareConfig) -> Path:
         if all(v is not None for v in scored[x] + scored[y]) and scored[x] and scored[y]:
             a, b = np.array(scored[x])[:, None], np.array(scored[y])[:, None]
             low, high = probability_of_improvement_ci(a, b, reps=1000, seed=cfg.seed)
-            summary["probability_of_improvement"].append({"x": x, "y": y, "value": probability_of_improvement(a, b),
-                                                          "low": low, "high": high})  # fmt: skip
+            summary["probability_of_improvement"].append(
+                {"x": x, "y": y, "value": probability_of_improvement(a, b), "low": low, "high": high}
+            )
     plots = {}
     for key, title, ylabel in CURVES:
         rows = curve_rows(runs, key)
@@ -153,23 +177,45 @@ def _fmt(v, digits: int = 3) -> str:
 
 def markdown(summary: dict, runs: list[RunInfo], plots: dict) -> str:
     methods = summary["methods"]
-    lines = ["# Comparison", "", "Runs: " + "; ".join(
-        f"**{m}**: " + ", ".join(r.name for r in runs if r.method == m) for m in methods) + ".", ""]  # fmt: skip
+    lines = [
+        "# Comparison",
+        "",
+        "Runs: " + "; ".join(f"**{m}**: " + ", ".join(r.name for r in runs if r.method == m) for m in methods) + ".",
+        "",
+    ]
     columns = [c for c in next(iter(summary["per_method"].values())) if c != "runs"]
-    lines += ["## Final results (mean over each method's runs)", "",
-              "| method | runs | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
+    lines += [
+        "## Final results (mean over each method's runs)",
+        "",
+        "| method | runs | " + " | ".join(columns) + " |",
+        "|---|---:|" + "---:|" * len(columns),
+    ]
     for m, row in summary["per_method"].items():
         lines.append(f"| {m} | {row['runs']} | " + " | ".join(_fmt(row[c]) for c in columns) + " |")
-    lines += ["", "### Every run", "", "| method | run | seed | " + " | ".join(columns) + " |",
-              "|---|---|---:|" + "---:|" * len(columns)]
+    lines += [
+        "",
+        "### Every run",
+        "",
+        "| method | run | seed | " + " | ".join(columns) + " |",
+        "|---|---|---:|" + "---:|" * len(columns),
+    ]
     for row in summary["runs"]:
-        lines.append(f"| {row['method']} | {row['run']} | {row['seed']} | "
-                     + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
+        lines.append(
+            f"| {row['method']} | {row['run']} | {row['seed']} | "
+            + " | ".join(_fmt(row.get(c)) for c in columns)
+            + " |"
+        )
     if summary["probability_of_improvement"]:
-        lines += ["", "## Probability of improvement", "",
-                  "P(a run of X has a higher held-out success than a run of Y), ties counting half, with a 95% "
-                  "bootstrap interval over runs (few seeds give wide intervals).", "",
-                  "| X | Y | P(X > Y) (95% CI) |", "|---|---|---:|"]  # fmt: skip
+        lines += [
+            "",
+            "## Probability of improvement",
+            "",
+            "P(a run of X has a higher held-out success than a run of Y), ties counting half, with a 95% "
+            "bootstrap interval over runs (few seeds give wide intervals).",
+            "",
+            "| X | Y | P(X > Y) (95% CI) |",
+            "|---|---|---:|",
+        ]
         for p in summary["probability_of_improvement"]:
             lines.append(f"| {p['x']} | {p['y']} | {p['value']:.3f} ({p['low']:.3f}–{p['high']:.3f}) |")
     if plots:

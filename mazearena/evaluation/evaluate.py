@@ -107,9 +107,25 @@ class Run:
         return algorithm(self.config.algo).arena
 
 
-_BOOKKEEPING = {"seed", "name", "runs_dir", "resume", "progress", "wandb_mode", "wandb_project", "wandb_group",
-                "wandb_tags", "tensorboard", "device", "keep_snapshots", "eval_every", "eval_episodes",
-                "video_episodes", "checkpoint_every", "init_from"}  # fmt: skip
+_BOOKKEEPING = {
+    "seed",
+    "name",
+    "runs_dir",
+    "resume",
+    "progress",
+    "wandb_mode",
+    "wandb_project",
+    "wandb_group",
+    "wandb_tags",
+    "tensorboard",
+    "device",
+    "keep_snapshots",
+    "eval_every",
+    "eval_episodes",
+    "video_episodes",
+    "checkpoint_every",
+    "init_from",
+}
 
 
 def method_key(cfg) -> str:
@@ -126,8 +142,19 @@ def task_key(cfg) -> str:
     """What two runs must share to be compared: the env they were trained on and tested against."""
     if algorithm(cfg.algo).arena:
         a = cfg.arena
-        return json.dumps(["arena", a.scenario_name, a.heldout_name, a.size, a.layout, a.max_cycles, a.num_levels,
-                           a.start_level, a.test_start_level])  # fmt: skip
+        return json.dumps(
+            [
+                "arena",
+                a.scenario_name,
+                a.heldout_name,
+                a.size,
+                a.layout,
+                a.max_cycles,
+                a.num_levels,
+                a.start_level,
+                a.test_start_level,
+            ]
+        )
     e = cfg.env
     return json.dumps(["maze", e.env_id, e.size, e.num_levels, e.start_level, e.test_start_level, e.time_limit])
 
@@ -167,8 +194,10 @@ def label_methods(runs: list, labels: tuple[str, ...], verb: str) -> None:
     tasks = {task_key(r.config): r for r in runs}
     if len(tasks) > 1:
         a, b = list(tasks.values())[:2]
-        raise UserError(f"runs {a.name!r} and {b.name!r} were trained on different envs; {verb} runs of one env "
-                         "(maze, size and level split, or arena scenario) together")
+        raise UserError(
+            f"runs {a.name!r} and {b.name!r} were trained on different envs; {verb} runs of one env "
+            "(maze, size and level split, or arena scenario) together"
+        )
     for run, method in zip(runs, name_methods(runs, labels), strict=True):
         run.method = method
 
@@ -223,8 +252,9 @@ class Teammates(Actor):
         return torch.cat([a[:, : self.half], b[:, self.half :]], 1), (first, second)
 
 
-def play_condition(cfg: EvalConfig, run: Run, suite: str, perturbation: str, severity: float, mode: str,
-                   episodes: int, advance=None) -> list[dict]:  # fmt: skip
+def play_condition(
+    cfg: EvalConfig, run: Run, suite: str, perturbation: str, severity: float, mode: str, episodes: int, advance=None
+) -> list[dict]:
     """Every episode of ``run`` in one condition, as rows of the episode table."""
     from mazearena.agents.episodes import play_episodes, play_games
 
@@ -241,9 +271,18 @@ def play_condition(cfg: EvalConfig, run: Run, suite: str, perturbation: str, sev
     focal = env.num_agents if run.arena else 1
     rows = []
     for i in range(len(records["return"])):
-        row = {"method": run.method, "run": run.name, "seed": run.seed, "step": run.step, "suite": suite,
-               "perturbation": perturbation, "severity": severity, "mode": mode, "eval_seed": cfg.seed,
-               **{k: v[i] for k, v in records.items()}}  # fmt: skip
+        row = {
+            "method": run.method,
+            "run": run.name,
+            "seed": run.seed,
+            "step": run.step,
+            "suite": suite,
+            "perturbation": perturbation,
+            "severity": severity,
+            "mode": mode,
+            "eval_seed": cfg.seed,
+            **{k: v[i] for k, v in records.items()},
+        }
         row["success"] = bool(row["success"])
         if run.arena:
             row["per_capita_return"] = row["return"] / focal
@@ -270,8 +309,9 @@ def sample_efficiency(cfg: EvalConfig, run: Run, advance=None) -> list[dict]:
             _, _, policy, step = load_trained(file, device=cfg.device)
             snap = Run(run.path, run.config, policy, step, run.method)
             summary = _rates(play_condition(cfg, snap, "test", "none", 0.0, cfg.modes[0], cfg.curve_episodes))
-            rows.append({"method": run.method, "run": run.name, "seed": run.seed, "step": step,
-                         "source": "snapshot", **summary})  # fmt: skip
+            rows.append(
+                {"method": run.method, "run": run.name, "seed": run.seed, "step": step, "source": "snapshot", **summary}
+            )
             if advance is not None:
                 advance(1)
         return rows
@@ -279,9 +319,17 @@ def sample_efficiency(cfg: EvalConfig, run: Run, advance=None) -> list[dict]:
     for line in metrics.read_text().splitlines() if metrics.exists() else []:
         row = json.loads(line)
         if "eval/success_rate" in row:
-            rows.append({"method": run.method, "run": run.name, "seed": run.seed, "step": row["step"],
-                         "source": "training-time evaluation", "success": row["eval/success_rate"],
-                         "return": row.get("eval/return")})  # fmt: skip
+            rows.append(
+                {
+                    "method": run.method,
+                    "run": run.name,
+                    "seed": run.seed,
+                    "step": row["step"],
+                    "source": "training-time evaluation",
+                    "success": row["eval/success_rate"],
+                    "return": row.get("eval/return"),
+                }
+            )
     return rows
 
 
@@ -318,11 +366,19 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     if whole_team:
         tick = track("cross-play", k * (k - 1) // 2) if track else None
         slots_ = min(cfg.num_envs, max(1, games // 2))
-        table = cross_play(lambda: make_envs(first, slots_, test=True, seed=cfg.seed, both_teams=True),
-                           [r.policy for r in runs], [r.config.trained_team for r in runs], games,
-                           (lambda: tick(1)) if tick else None)  # fmt: skip
-        table |= {"kind": "head_to_head", "players": players, "methods": [r.method for r in runs],
-                  "games_per_pair": games}  # fmt: skip
+        table = cross_play(
+            lambda: make_envs(first, slots_, test=True, seed=cfg.seed, both_teams=True),
+            [r.policy for r in runs],
+            [r.config.trained_team for r in runs],
+            games,
+            (lambda: tick(1)) if tick else None,
+        )
+        table |= {
+            "kind": "head_to_head",
+            "players": players,
+            "methods": [r.method for r in runs],
+            "games_per_pair": games,
+        }
         table["ratings"] = rate_games(players, games_from_table(table["win"], table["draw"], games), seed=cfg.seed)
         return table
     if len(focal) < 2:
@@ -341,8 +397,15 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
             win[i][j], draw[i][j] = result["success_rate"], result["draw_rate"]
             if tick is not None:
                 tick(1)
-    return {"kind": "teammates", "win": win, "draw": draw, "players": players, "methods": [r.method for r in runs],
-            "games_per_pair": games, "split": [focal[:half], focal[half:]]}  # fmt: skip
+    return {
+        "kind": "teammates",
+        "win": win,
+        "draw": draw,
+        "players": players,
+        "methods": [r.method for r in runs],
+        "games_per_pair": games,
+        "split": [focal[:half], focal[half:]],
+    }
 
 
 def evaluate(cfg: EvalConfig, track=None) -> Path:

@@ -88,8 +88,9 @@ class Perturbation:
     controller ``env.npcs``). The wrappers call :meth:`action` before each step, :meth:`observation` on what
     comes back and :meth:`episodes_started` with the games that start afresh."""
 
-    def __init__(self, name: str, severity: float, env, num_envs: int, seed: int = 0,
-                 device: str | torch.device = "cpu") -> None:  # fmt: skip
+    def __init__(
+        self, name: str, severity: float, env, num_envs: int, seed: int = 0, device: str | torch.device = "cpu"
+    ) -> None:
         check_perturbation(name, severity)
         self.name, self.severity, self.num_envs = name, float(severity), num_envs
         self.device = torch.device(device)
@@ -276,7 +277,8 @@ class PerturbedParallelEnv(BaseParallelWrapper):
             batch, names = full, list(self._names)
         executed = self.perturbation.action(batch)[0]
         obs, rewards, terms, truncs, infos = self.env.step(
-            {n: int(executed[i]) for i, n in enumerate(names) if n in actions})  # fmt: skip
+            {n: int(executed[i]) for i, n in enumerate(names) if n in actions}
+        )
         self.perturbation.episodes_started(torch.tensor([False]))
         return self._observe(obs), rewards, terms, truncs, infos
 
@@ -289,7 +291,8 @@ class PerturbedParallelEnv(BaseParallelWrapper):
             batch = {k: torch.from_numpy(np.stack([obs[n][k] for n in names]))[None] for k in first}
             batch["mask"] = batch["mask"].bool()
             out = self.perturbation.observation(batch)
-            return {n: {k: (v[0, i].numpy().astype(first[k].dtype)) for k, v in out.items()}
-                    for i, n in enumerate(names)}  # fmt: skip
+            return {
+                n: {k: (v[0, i].numpy().astype(first[k].dtype)) for k, v in out.items()} for i, n in enumerate(names)
+            }
         out = self.perturbation.observation(torch.from_numpy(np.stack([obs[n] for n in names]))[None])
         return {n: out[0, i].numpy() for i, n in enumerate(names)}

@@ -42,6 +42,7 @@ def write_csv(rows: list[dict], path: Path) -> Path:
 
 def read_csv(path: Path) -> list[dict]:
     """An episode table written by :func:`write_csv`, numbers and flags parsed."""
+
     def parse(v: str):
         if v in ("True", "False"):
             return v == "True"
@@ -73,14 +74,16 @@ def condition_stats(rows: list[dict], seed: int = 0) -> list[dict]:
         returns = [r["return"] for r in group]
         runs = _group(group, ("run",))
         entry = dict(zip(keys, key, strict=True)) | {
-            "episodes": n, "runs": len(runs),
-            "success_rate": wins / n, "success_ci95": list(wilson_interval(wins, n)),
+            "episodes": n,
+            "runs": len(runs),
+            "success_rate": wins / n,
+            "success_ci95": list(wilson_interval(wins, n)),
             "success_ci95_clopper_pearson": list(clopper_pearson_interval(wins, n)),
             "mean_return": float(np.mean(returns)),
             "return_ci95": list(bootstrap_mean_ci(returns, reps=1000, seed=seed)) if n > 1 else [returns[0]] * 2,
             "mean_length": float(np.mean([r["length"] for r in group])),
             "success_per_run": {run[0]: sum(r["success"] for r in g) / len(g) for run, g in runs.items()},
-        }  # fmt: skip
+        }
         if "winner" in group[0]:
             entry["draw_rate"] = sum(r["winner"] == -1 for r in group) / n
             entry["loss_rate"] = 1.0 - entry["success_rate"] - entry["draw_rate"]
@@ -108,9 +111,16 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
     modes = list(dict.fromkeys(r["mode"] for r in rows))
     clean = list(dict.fromkeys(r["suite"] for r in rows if r["perturbation"] == CLEAN))
     table = _lookup(stats)
-    summary: dict = {"methods": methods, "modes": modes, "suites": clean, "conditions": stats,
-                     "aggregates": {}, "probability_of_improvement": [], "robustness": [],
-                     "generalisation_gap": []}  # fmt: skip
+    summary: dict = {
+        "methods": methods,
+        "modes": modes,
+        "suites": clean,
+        "conditions": stats,
+        "aggregates": {},
+        "probability_of_improvement": [],
+        "robustness": [],
+        "generalisation_gap": [],
+    }
     for mode in modes:
         scores = {m: score_matrix(stats, m, mode, clean) for m in methods}
         for m in methods:
@@ -119,8 +129,15 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
         for x, y in permutations(methods, 2):
             low, high = probability_of_improvement_ci(scores[x], scores[y], reps=1000, seed=seed)
             summary["probability_of_improvement"].append(
-                {"x": x, "y": y, "mode": mode, "value": probability_of_improvement(scores[x], scores[y]),
-                 "low": low, "high": high})  # fmt: skip
+                {
+                    "x": x,
+                    "y": y,
+                    "mode": mode,
+                    "value": probability_of_improvement(scores[x], scores[y]),
+                    "low": low,
+                    "high": high,
+                }
+            )
         for m in methods:
             if "train" in clean and "test" in clean:
                 per_run = scores[m][:, clean.index("train")] - scores[m][:, clean.index("test")]
@@ -132,31 +149,49 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
         for m in methods:
             for suite, name in perturbed:
                 clean_rate = table[(m, suite, CLEAN, 0.0, mode)]["success_rate"]
-                points = sorted((s["severity"], s["success_rate"]) for s in stats
-                                if (s["method"], s["suite"], s["perturbation"], s["mode"]) == (m, suite, name, mode))
+                points = sorted(
+                    (s["severity"], s["success_rate"])
+                    for s in stats
+                    if (s["method"], s["suite"], s["perturbation"], s["mode"]) == (m, suite, name, mode)
+                )
                 severities = [0.0] + [p[0] for p in points]
                 success = [clean_rate] + [p[1] for p in points]
                 ratio = [v / clean_rate for v in success] if clean_rate > 0 else [None] * len(success)
                 auc = _area(severities, ratio) / severities[-1] if clean_rate > 0 else None
                 summary["robustness"].append(
-                    {"method": m, "mode": mode, "suite": suite, "perturbation": name, "severities": severities,
-                     "success": success, "ratio": ratio, "auc": auc,
-                     "worst_ratio": min(ratio) if clean_rate > 0 else None,
-                     "worst_severity": severities[int(np.argmin(success))]})  # fmt: skip
+                    {
+                        "method": m,
+                        "mode": mode,
+                        "suite": suite,
+                        "perturbation": name,
+                        "severities": severities,
+                        "success": success,
+                        "ratio": ratio,
+                        "auc": auc,
+                        "worst_ratio": min(ratio) if clean_rate > 0 else None,
+                        "worst_severity": severities[int(np.argmin(success))],
+                    }
+                )
     summary["worst_case"] = {}
     for m in methods:
         entries = [r for r in summary["robustness"] if r["method"] == m and r["worst_ratio"] is not None]
         if entries:
             worst = min(entries, key=lambda r: r["worst_ratio"])
-            summary["worst_case"][m] = {"perturbation": worst["perturbation"], "mode": worst["mode"],
-                                        "severity": worst["worst_severity"], "ratio": worst["worst_ratio"]}  # fmt: skip
+            summary["worst_case"][m] = {
+                "perturbation": worst["perturbation"],
+                "mode": worst["mode"],
+                "severity": worst["worst_severity"],
+                "ratio": worst["worst_ratio"],
+            }
     if cross is not None:
         summary["cross_play"] = cross | {"method_win": method_matrix(cross)}
         if cross["kind"] == "teammates":
             k = len(cross["players"])
             off = [cross["win"][i][j] for i in range(k) for j in range(k) if i != j]
-            summary["cross_play"] |= {"self_play_mean": float(np.mean([cross["win"][i][i] for i in range(k)])),
-                                      "cross_play_mean": float(np.mean(off))}  # fmt: skip
+            summary["cross_play"] |= {
+                "self_play_mean": float(np.mean([cross["win"][i][i] for i in range(k)])),
+                "cross_play_mean": float(np.mean(off)),
+            }
     if curves:
         summary["sample_efficiency"] = curves
     return summary
@@ -176,8 +211,12 @@ def method_matrix(cross: dict) -> dict:
     for a in methods:
         row = []
         for b in methods:
-            cells = [cross["win"][i][j] for i in range(k) for j in range(k)
-                     if i != j and cross["methods"][i] == a and cross["methods"][j] == b]  # fmt: skip
+            cells = [
+                cross["win"][i][j]
+                for i in range(k)
+                for j in range(k)
+                if i != j and cross["methods"][i] == a and cross["methods"][j] == b
+            ]
             row.append(float(np.mean(cells)) if cells else None)
         win.append(row)
     return {"methods": methods, "win": win}
@@ -232,8 +271,10 @@ def plot_intervals(summary: dict, path: Path) -> Path:
     axes[0].set_yticks(range(len(rows)), [f"{m} ({mode[:3]}.)" if len(summary["modes"]) > 1 else m for m, mode in rows])
     single = [m for m in summary["methods"] if summary["aggregates"][m][summary["modes"][0]]["runs"] == 1]
     note = "; one run (no interval): " + ", ".join(single) if single else ""
-    fig.suptitle(f"Aggregates over runs × suites ({', '.join(summary['suites'])}), 95% stratified bootstrap CIs{note}",
-                 fontsize=10)  # fmt: skip
+    fig.suptitle(
+        f"Aggregates over runs × suites ({', '.join(summary['suites'])}), 95% stratified bootstrap CIs{note}",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -292,7 +333,7 @@ def plot_severity(summary: dict, path: Path) -> Path | None:
         ax.set_xlabel("severity")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(names) :]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel("success rate")
@@ -315,19 +356,30 @@ def plot_cross_play(cross: dict, path: Path) -> Path:
     for i in range(k):
         for j in range(k):
             if not np.isnan(win[i, j]):
-                ax.text(j, i, f"{win[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="white" if abs(win[i, j] - 0.5) > 0.3 else "black")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    f"{win[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if abs(win[i, j] - 0.5) > 0.3 else "black",
+                )
     ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(k), labels, fontsize=8)
     if cross["kind"] == "teammates":
         ax.set_xlabel(f"teammate playing {', '.join(cross['split'][1])}")
         ax.set_ylabel(f"playing {', '.join(cross['split'][0])}")
-        ax.set_title("cross-play as teammates\nwin rate against held-out NPCs, "
-                     f"{cross['games_per_pair']} games per cell", fontsize=10)  # fmt: skip
+        ax.set_title(
+            f"cross-play as teammates\nwin rate against held-out NPCs, {cross['games_per_pair']} games per cell",
+            fontsize=10,
+        )
     else:
         ax.set_xlabel("opponent")
-        ax.set_title(f"cross-play: win rate of row against column\n{cross['games_per_pair']} games per pair, half on "
-                     "each side", fontsize=10)  # fmt: skip
+        ax.set_title(
+            f"cross-play: win rate of row against column\n{cross['games_per_pair']} games per pair, half on each side",
+            fontsize=10,
+        )
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -348,13 +400,19 @@ def curve_bands(curves: list[dict], key: str = "success") -> dict[str, dict[str,
         end = min(s[-1][0] for s in series)
         steps = sorted({st for s in series for st, _ in s if st <= end})
         values = np.array([np.interp(steps, [p[0] for p in s], [p[1] for p in s]) for s in series])
-        out[method[0]] = {"steps": steps, "mean": values.mean(0).tolist(), "low": values.min(0).tolist(),
-                          "high": values.max(0).tolist(), "runs": len(series)}  # fmt: skip
+        out[method[0]] = {
+            "steps": steps,
+            "mean": values.mean(0).tolist(),
+            "low": values.min(0).tolist(),
+            "high": values.max(0).tolist(),
+            "runs": len(series),
+        }
     return out
 
 
-def plot_curves(curves: list[dict], path: Path, title: str, key: str = "success",
-                ylabel: str = "held-out success rate") -> Path | None:  # fmt: skip
+def plot_curves(
+    curves: list[dict], path: Path, title: str, key: str = "success", ylabel: str = "held-out success rate"
+) -> Path | None:
     """Held-out success against training steps, mean over each method's runs with a min–max band."""
     bands = curve_bands(curves, key)
     if not bands:
@@ -380,109 +438,184 @@ def _ci(v: float, ci) -> str:
 def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe: dict[str, str]) -> str:
     """The evaluation report."""
     lines = [f"# {title}", ""]
-    lines += ["Methods: " + "; ".join(f"**{m}** ({summary['aggregates'][m][summary['modes'][0]]['runs']} runs)"
-                                     for m in summary["methods"]) + ".", ""]  # fmt: skip
-    lines += ["## Per condition", "",
-              "Success with its 95% Wilson interval over all episodes of the method's runs; return with a 95% "
-              "BCa bootstrap interval.", "",
-              "| method | mode | suite | perturbation | severity | episodes | success (95% CI) | return (95% CI) | "
-              "length |", "|---|---|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "Methods: "
+        + "; ".join(
+            f"**{m}** ({summary['aggregates'][m][summary['modes'][0]]['runs']} runs)" for m in summary["methods"]
+        )
+        + ".",
+        "",
+    ]
+    lines += [
+        "## Per condition",
+        "",
+        "Success with its 95% Wilson interval over all episodes of the method's runs; return with a 95% "
+        "BCa bootstrap interval.",
+        "",
+        "| method | mode | suite | perturbation | severity | episodes | success (95% CI) | return (95% CI) | length |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     for s in summary["conditions"]:
         suite = f"{s['suite']} ({describe.get(s['suite'], '')})" if s["perturbation"] == CLEAN else s["suite"]
-        lines.append(f"| {s['method']} | {s['mode']} | {suite} | {s['perturbation']} | {s['severity']:g} | "
-                     f"{s['episodes']} | {_ci(s['success_rate'], s['success_ci95'])} | "
-                     f"{_ci(s['mean_return'], s['return_ci95'])} | {s['mean_length']:.1f} |")
-    lines += ["", "## Across runs and suites", "",
-              f"Per-run success rates on the clean suites ({', '.join(summary['suites'])}); 95% stratified bootstrap "
-              "intervals (runs resampled within each suite; a method of one run has no spread over seeds, so its "
-              "intervals collapse to the value: train more seeds).", "",
-              "| method | mode | runs | mean | median | IQM | optimality gap |", "|---|---|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {s['method']} | {s['mode']} | {suite} | {s['perturbation']} | {s['severity']:g} | "
+            f"{s['episodes']} | {_ci(s['success_rate'], s['success_ci95'])} | "
+            f"{_ci(s['mean_return'], s['return_ci95'])} | {s['mean_length']:.1f} |"
+        )
+    lines += [
+        "",
+        "## Across runs and suites",
+        "",
+        f"Per-run success rates on the clean suites ({', '.join(summary['suites'])}); 95% stratified bootstrap "
+        "intervals (runs resampled within each suite; a method of one run has no spread over seeds, so its "
+        "intervals collapse to the value: train more seeds).",
+        "",
+        "| method | mode | runs | mean | median | IQM | optimality gap |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for m in summary["methods"]:
         for mode, agg in summary["aggregates"][m].items():
-            cells = [_ci(agg[k]["value"], (agg[k]["low"], agg[k]["high"])) for k in
-                     ("mean", "median", "iqm", "optimality_gap")]  # fmt: skip
+            cells = [
+                _ci(agg[k]["value"], (agg[k]["low"], agg[k]["high"]))
+                for k in ("mean", "median", "iqm", "optimality_gap")
+            ]
             lines.append(f"| {m} | {mode} | {agg['runs']} | " + " | ".join(cells) + " |")
     if plots.get("intervals"):
         lines += ["", f"![interval estimates]({plots['intervals'].name})"]
     if plots.get("profile"):
         lines += ["", f"![performance profile]({plots['profile'].name})"]
     if summary["probability_of_improvement"]:
-        lines += ["", "### Probability of improvement", "",
-                  "P(a run of X beats a run of Y on a suite), averaged over suites, with a 95% bootstrap interval.", "",
-                  "| X | Y | mode | P(X > Y) (95% CI) |", "|---|---|---|---:|"]  # fmt: skip
+        lines += [
+            "",
+            "### Probability of improvement",
+            "",
+            "P(a run of X beats a run of Y on a suite), averaged over suites, with a 95% bootstrap interval.",
+            "",
+            "| X | Y | mode | P(X > Y) (95% CI) |",
+            "|---|---|---|---:|",
+        ]
         for p in summary["probability_of_improvement"]:
             lines.append(f"| {p['x']} | {p['y']} | {p['mode']} | {_ci(p['value'], (p['low'], p['high']))} |")
     if summary["generalisation_gap"]:
-        lines += ["", "## Generalisation gap", "", "Training-level success minus held-out success, per run.", "",
-                  "| method | mode | gap | per run |", "|---|---|---:|---|"]
+        lines += [
+            "",
+            "## Generalisation gap",
+            "",
+            "Training-level success minus held-out success, per run.",
+            "",
+            "| method | mode | gap | per run |",
+            "|---|---|---:|---|",
+        ]
         for g in summary["generalisation_gap"]:
             gap = _ci(g["gap"], g["ci95"]) if "ci95" in g else f"{g['gap']:+.3f}"
             lines.append(f"| {g['method']} | {g['mode']} | {gap} | {', '.join(f'{v:+.3f}' for v in g['per_run'])} |")
     if summary["robustness"]:
-        lines += ["", "## Robustness", "",
-                  "Success under each perturbation relative to the clean suite (ratio at each severity), the area "
-                  "under the ratio curve over the severity range (1 = unaffected) and the worst ratio.", "",
-                  "| method | mode | perturbation | severities | success | ratio | AUC | worst |",
-                  "|---|---|---|---|---|---|---:|---:|"]  # fmt: skip
+        lines += [
+            "",
+            "## Robustness",
+            "",
+            "Success under each perturbation relative to the clean suite (ratio at each severity), the area "
+            "under the ratio curve over the severity range (1 = unaffected) and the worst ratio.",
+            "",
+            "| method | mode | perturbation | severities | success | ratio | AUC | worst |",
+            "|---|---|---|---|---|---|---:|---:|",
+        ]
         for r in summary["robustness"]:
             ratio = ", ".join("—" if v is None else f"{v:.2f}" for v in r["ratio"])
             auc = "—" if r["auc"] is None else f"{r['auc']:.3f}"
             worst = "—" if r["worst_ratio"] is None else f"{r['worst_ratio']:.2f}"
-            lines.append(f"| {r['method']} | {r['mode']} | {r['perturbation']} | "
-                         f"{', '.join(f'{s:g}' for s in r['severities'])} | "
-                         f"{', '.join(f'{v:.2f}' for v in r['success'])} | {ratio} | {auc} | {worst} |")
+            lines.append(
+                f"| {r['method']} | {r['mode']} | {r['perturbation']} | "
+                f"{', '.join(f'{s:g}' for s in r['severities'])} | "
+                f"{', '.join(f'{v:.2f}' for v in r['success'])} | {ratio} | {auc} | {worst} |"
+            )
         for m, w in summary["worst_case"].items():
-            lines.append(f"\nWorst case of {m}: {w['perturbation']} at severity {w['severity']:g} "
-                         f"({w['mode']}), {w['ratio']:.2f} of its clean success.")
+            lines.append(
+                f"\nWorst case of {m}: {w['perturbation']} at severity {w['severity']:g} "
+                f"({w['mode']}), {w['ratio']:.2f} of its clean success."
+            )
         if plots.get("severity"):
             lines += ["", f"![severity curves]({plots['severity'].name})"]
     arena = [s for s in summary["conditions"] if "per_capita_return" in s]
     if arena:
-        lines += ["", "## Games", "", "Win/draw/loss of the learning team and its per-capita (focal) return.", "",
-                  "| method | mode | suite | perturbation | severity | win | draw | loss | per-capita return |",
-                  "|---|---|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines += [
+            "",
+            "## Games",
+            "",
+            "Win/draw/loss of the learning team and its per-capita (focal) return.",
+            "",
+            "| method | mode | suite | perturbation | severity | win | draw | loss | per-capita return |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|",
+        ]
         for s in arena:
-            lines.append(f"| {s['method']} | {s['mode']} | {s['suite']} | {s['perturbation']} | {s['severity']:g} | "
-                         f"{s['success_rate']:.3f} | {s['draw_rate']:.3f} | {s['loss_rate']:.3f} | "
-                         f"{s['per_capita_return']:.3f} |")
+            lines.append(
+                f"| {s['method']} | {s['mode']} | {s['suite']} | {s['perturbation']} | {s['severity']:g} | "
+                f"{s['success_rate']:.3f} | {s['draw_rate']:.3f} | {s['loss_rate']:.3f} | "
+                f"{s['per_capita_return']:.3f} |"
+            )
     cross = summary.get("cross_play")
     if cross and cross["kind"] == "teammates":
         players = cross["players"]
-        lines += ["", "## Cross-play (teammates)", "",
-                  f"Row run's policy plays {', '.join(cross['split'][0])}, column run's plays "
-                  f"{', '.join(cross['split'][1])}, together against the held-out NPC population, "
-                  f"{cross['games_per_pair']} games per cell. Cell: win rate; the diagonal is each run with itself.",
-                  "", "| run | " + " | ".join(str(i) for i in range(len(players))) + " |",
-                  "|---|" + "---:|" * len(players)]  # fmt: skip
+        lines += [
+            "",
+            "## Cross-play (teammates)",
+            "",
+            f"Row run's policy plays {', '.join(cross['split'][0])}, column run's plays "
+            f"{', '.join(cross['split'][1])}, together against the held-out NPC population, "
+            f"{cross['games_per_pair']} games per cell. Cell: win rate; the diagonal is each run with itself.",
+            "",
+            "| run | " + " | ".join(str(i) for i in range(len(players))) + " |",
+            "|---|" + "---:|" * len(players),
+        ]
         for i, p in enumerate(players):
             lines.append(f"| {i}: {p} | " + " | ".join(f"{w:.2f}" for w in cross["win"][i]) + " |")
-        lines += ["", f"Self-play (diagonal) mean win rate {cross['self_play_mean']:.3f}; cross-play (off-diagonal) "
-                  f"mean {cross['cross_play_mean']:.3f}."]
+        lines += [
+            "",
+            f"Self-play (diagonal) mean win rate {cross['self_play_mean']:.3f}; cross-play (off-diagonal) "
+            f"mean {cross['cross_play_mean']:.3f}.",
+        ]
         if plots.get("cross_play"):
             lines += ["", f"![cross-play]({plots['cross_play'].name})"]
     elif cross:
         players = cross["players"]
-        lines += ["", "## Cross-play", "",
-                  f"Every run against every other on held-out arenas, both teams played by runs, "
-                  f"{cross['games_per_pair']} games per pair (half on each side). Cell: win rate of the row; "
-                  "draws in brackets. Ratings: openskill (Plackett–Luce) mu with its 95% interval.", "",
-                  "| run | " + " | ".join(str(i) for i in range(len(players))) + " | rating (95%) |",
-                  "|---|" + "---:|" * (len(players) + 1)]  # fmt: skip
+        lines += [
+            "",
+            "## Cross-play",
+            "",
+            f"Every run against every other on held-out arenas, both teams played by runs, "
+            f"{cross['games_per_pair']} games per pair (half on each side). Cell: win rate of the row; "
+            "draws in brackets. Ratings: openskill (Plackett–Luce) mu with its 95% interval.",
+            "",
+            "| run | " + " | ".join(str(i) for i in range(len(players))) + " | rating (95%) |",
+            "|---|" + "---:|" * (len(players) + 1),
+        ]
         for i, p in enumerate(players):
             cells = ["—" if i == j else f"{w:.2f} ({cross['draw'][i][j]:.2f})" for j, w in enumerate(cross["win"][i])]
             r = cross["ratings"][i]
             lines.append(f"| {i}: {p} | " + " | ".join(cells) + f" | {r['mu']:.1f} ({r['low']:.1f}–{r['high']:.1f}) |")
         mm = cross["method_win"]
         if len(mm["methods"]) > 1:
-            lines += ["", "Methods (mean over pairs of runs): " + "; ".join(
-                f"{a} beats {b} in {mm['win'][i][j]:.2f} of games" for i, a in enumerate(mm["methods"])
-                for j, b in enumerate(mm["methods"]) if i != j and mm["win"][i][j] is not None) + "."]  # fmt: skip
+            lines += [
+                "",
+                "Methods (mean over pairs of runs): "
+                + "; ".join(
+                    f"{a} beats {b} in {mm['win'][i][j]:.2f} of games"
+                    for i, a in enumerate(mm["methods"])
+                    for j, b in enumerate(mm["methods"])
+                    if i != j and mm["win"][i][j] is not None
+                )
+                + ".",
+            ]
         if plots.get("cross_play"):
             lines += ["", f"![cross-play]({plots['cross_play'].name})"]
     if summary.get("sample_efficiency"):
         source = summary["sample_efficiency"][0]["source"]
-        lines += ["", "## Sample efficiency", "",
-                  f"Held-out success against training steps ({source}s; mean over runs, band min–max)."]
+        lines += [
+            "",
+            "## Sample efficiency",
+            "",
+            f"Held-out success against training steps ({source}s; mean over runs, band min–max).",
+        ]
         if plots.get("sample_efficiency"):
             lines += ["", f"![sample efficiency]({plots['sample_efficiency'].name})"]
     return "\n".join(lines) + "\n"
@@ -501,11 +634,13 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     summary["config"]["runs"] = [str(r.path) for r in runs]
     summary["checkpoint_steps"] = {r.name: r.step for r in runs}
     curve_title = f"Sample efficiency ({cfg.modes[0]} policy)"
-    plots = {"intervals": plot_intervals(summary, out / "intervals.png"),
-             "profile": plot_profile(summary, out / "profile.png", cfg.seed),
-             "severity": plot_severity(summary, out / "severity.png"),
-             "cross_play": plot_cross_play(cross, out / "cross_play.png") if cross else None,
-             "sample_efficiency": plot_curves(curves, out / "sample_efficiency.png", curve_title) if curves else None}
+    plots = {
+        "intervals": plot_intervals(summary, out / "intervals.png"),
+        "profile": plot_profile(summary, out / "profile.png", cfg.seed),
+        "severity": plot_severity(summary, out / "severity.png"),
+        "cross_play": plot_cross_play(cross, out / "cross_play.png") if cross else None,
+        "sample_efficiency": plot_curves(curves, out / "sample_efficiency.png", curve_title) if curves else None,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     title = "Evaluation of " + ", ".join(dict.fromkeys(r.method for r in runs))
     (out / "report.md").write_text(markdown(summary, title, plots, suites_for(runs[0].config)))
@@ -513,6 +648,12 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
         from mazearena.training.loggers import log_eval
 
         first = runs[0].config
-        log_eval(out, summary, {k: v for k, v in plots.items() if v is not None}, mode=cfg.wandb_mode,
-                 project=first.wandb_project, group=first.wandb_group or runs[0].name)  # fmt: skip
+        log_eval(
+            out,
+            summary,
+            {k: v for k, v in plots.items() if v is not None},
+            mode=cfg.wandb_mode,
+            project=first.wandb_project,
+            group=first.wandb_group or runs[0].name,
+        )
     return summary

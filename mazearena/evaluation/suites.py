@@ -45,8 +45,10 @@ def check_suites(cfg: TrainConfig, suites) -> None:
         kind = "arena" if algorithm(cfg.algo).arena else "maze"
         raise UserError(f"unknown suite(s) {unknown} for {kind} runs; valid suites: {', '.join(valid)}")
     if "larger" in suites and not algorithm(cfg.algo).arena and cfg.env.obs_mode == "full":
-        raise UserError("suite 'larger' needs a policy with an egocentric view: this run observes the whole grid "
-                         "(obs_mode 'full'), whose shape changes with the maze size")
+        raise UserError(
+            "suite 'larger' needs a policy with an egocentric view: this run observes the whole grid "
+            "(obs_mode 'full'), whose shape changes with the maze size"
+        )
 
 
 def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: str = "cpu"):
@@ -58,14 +60,20 @@ def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: st
         a = cfg.arena
         if suite == "larger":
             a = dataclasses.replace(a, size=min(a.size + GROW, 63))
-        levels = {"num_levels": a.num_levels, "start_level": a.start_level} if suite == "train" else {
-            "num_levels": 0, "start_level": a.test_start_level}  # fmt: skip
+        levels = (
+            {"num_levels": a.num_levels, "start_level": a.start_level}
+            if suite == "train"
+            else {"num_levels": 0, "start_level": a.test_start_level}
+        )
         scenario = a.scenario_name if suite in ("train", "test_arenas") else a.heldout_name
         return arena_v0.vector_env(num_envs, device=device, seed=seed, scenario=scenario, **levels, **a.make_kwargs())
     e = cfg.env
     kwargs = e.make_kwargs()
-    levels = {"num_levels": e.num_levels, "start_level": e.start_level} if suite == "train" else {
-        "num_levels": 0, "start_level": e.test_start_level}  # fmt: skip
+    levels = (
+        {"num_levels": e.num_levels, "start_level": e.start_level}
+        if suite == "train"
+        else {"num_levels": 0, "start_level": e.test_start_level}
+    )
     if suite == "larger":
         size = min(e.size + GROW, 127)
         kwargs |= {"size": size, "max_episode_steps": round(e.time_limit * (size / e.size) ** 2)}

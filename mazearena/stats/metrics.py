@@ -59,8 +59,9 @@ AGGREGATES = {
 }
 
 
-def stratified_bootstrap_ci(scores, statistic, reps: int = 2000, confidence: float = 0.95,
-                            seed: int = 0) -> tuple[float, float]:  # fmt: skip
+def stratified_bootstrap_ci(
+    scores, statistic, reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile interval of ``statistic([runs, tasks])`` under the stratified bootstrap: runs are resampled
     with replacement within each task. Seeded by its own generator (the global RNG is left alone)."""
     x = _scores(scores)
@@ -89,13 +90,15 @@ def probability_of_improvement(x, y) -> float:
     a, b = _scores(x), _scores(y)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"x and y must score the same tasks, got {a.shape[1]} and {b.shape[1]}")
-    per_task = [np.mean((a[:, t, None] > b[None, :, t]) + 0.5 * (a[:, t, None] == b[None, :, t]))
-                for t in range(a.shape[1])]  # fmt: skip
+    per_task = [
+        np.mean((a[:, t, None] > b[None, :, t]) + 0.5 * (a[:, t, None] == b[None, :, t])) for t in range(a.shape[1])
+    ]
     return float(np.mean(per_task))
 
 
-def probability_of_improvement_ci(x, y, reps: int = 2000, confidence: float = 0.95,
-                                  seed: int = 0) -> tuple[float, float]:  # fmt: skip
+def probability_of_improvement_ci(
+    x, y, reps: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile interval of :func:`probability_of_improvement` when the runs of each method are resampled
     with replacement within each task (each method independently). Seeded by its own generator."""
     a, b = _scores(x), _scores(y)
@@ -120,6 +123,7 @@ def bootstrap_mean_ci(values, reps: int = 2000, confidence: float = 0.95, seed: 
         return float(v[0]), float(v[0])
     from scipy.stats import bootstrap
 
-    res = bootstrap((v,), np.mean, n_resamples=reps, confidence_level=confidence, method="BCa",
-                    rng=np.random.default_rng(seed))  # fmt: skip
+    res = bootstrap(
+        (v,), np.mean, n_resamples=reps, confidence_level=confidence, method="BCa", rng=np.random.default_rng(seed)
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def rate_games(players: Sequence[str], games: Sequence[tuple[int, int, float]], orders: int = 8,
-               seed: int = 0) -> list[dict[str, float]]:  # fmt: skip
+def rate_games(
+    players: Sequence[str], games: Sequence[tuple[int, int, float]], orders: int = 8, seed: int = 0
+) -> list[dict[str, float]]:
     """Ratings of ``players`` from ``games``: ``(i, j, score)`` with score 1 when player i won, 0.5 a draw, 0
     when player j won. Returns per player ``name``, ``mu``, ``sigma``, ``low``, ``high`` (95%) and
     ``games``; averaged over ``orders`` seeded shuffles of the games (the global RNG is left alone)."""
@@ -43,13 +44,22 @@ def rate_games(players: Sequence[str], games: Sequence[tuple[int, int, float]], 
         played[i] += 1
         played[j] += 1
     mu, sigma = mus.mean(0), sigmas.mean(0)
-    return [{"name": p, "mu": float(mu[k]), "sigma": float(sigma[k]), "low": float(mu[k] - 1.96 * sigma[k]),
-             "high": float(mu[k] + 1.96 * sigma[k]), "games": int(played[k])}
-            for k, p in enumerate(players)]  # fmt: skip
+    return [
+        {
+            "name": p,
+            "mu": float(mu[k]),
+            "sigma": float(sigma[k]),
+            "low": float(mu[k] - 1.96 * sigma[k]),
+            "high": float(mu[k] + 1.96 * sigma[k]),
+            "games": int(played[k]),
+        }
+        for k, p in enumerate(players)
+    ]
 
 
-def games_from_table(win: Sequence[Sequence[float | None]], draw: Sequence[Sequence[float | None]],
-                     games_per_pair: int) -> list[tuple[int, int, float]]:  # fmt: skip
+def games_from_table(
+    win: Sequence[Sequence[float | None]], draw: Sequence[Sequence[float | None]], games_per_pair: int
+) -> list[tuple[int, int, float]]:
     """The games behind a win/draw table (``win[i][j]``: share of the pair's games i won; ``None`` on the
     diagonal), rounded to whole games; each pair counted once."""
     out = []

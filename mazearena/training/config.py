@@ -46,8 +46,13 @@ class EnvConfig:
     def __post_init__(self) -> None:
         if self.env_id not in mazearena.MAZE_IDS:
             raise UserError(f"env_id must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env_id!r}")
-        MazeConfig(size=self.size, view_size=self.view_size, obs_mode=self.obs_mode, num_levels=self.num_levels,
-                   start_level=self.start_level)  # fmt: skip
+        MazeConfig(
+            size=self.size,
+            view_size=self.view_size,
+            obs_mode=self.obs_mode,
+            num_levels=self.num_levels,
+            start_level=self.start_level,
+        )
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
         if self.max_episode_steps < 0:
             raise UserError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
@@ -57,8 +62,12 @@ class EnvConfig:
         return self.max_episode_steps or 4 * self.size**2
 
     def make_kwargs(self) -> dict[str, Any]:
-        return {"size": self.size, "view_size": self.view_size, "obs_mode": self.obs_mode,
-                "max_episode_steps": self.time_limit}  # fmt: skip
+        return {
+            "size": self.size,
+            "view_size": self.view_size,
+            "obs_mode": self.obs_mode,
+            "max_episode_steps": self.time_limit,
+        }
 
 
 def check_level_split(num_levels: int, start_level: int, test_start_level: int) -> None:
@@ -66,8 +75,10 @@ def check_level_split(num_levels: int, start_level: int, test_start_level: int) 
     train = level_range(num_levels, start_level)
     test = level_range(0, test_start_level)
     if train[0] < test[1] and test[0] < train[1]:
-        raise UserError(f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
-                         f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids")
+        raise UserError(
+            f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
+            f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids"
+        )
 
 
 DEFAULT_SCENARIOS = {"tag": "tag_2v1_vs_fleeing_npc", "ctf": "ctf_3v3_vs_guards", "combat": "combat_3v3_vs_chasers"}
@@ -116,8 +127,10 @@ class ArenaEnvConfig:
         train.arena_config(**self.make_kwargs(), num_levels=self.num_levels, start_level=self.start_level)
         held = scenario(self.heldout_name)
         if held.config != train.config or held.focal(held.arena_config()) != train.focal(train.arena_config()):
-            raise UserError(f"heldout_scenario {self.heldout_name!r} must have the mode, teams and learning agents "
-                             f"of scenario {self.scenario_name!r}")
+            raise UserError(
+                f"heldout_scenario {self.heldout_name!r} must have the mode, teams and learning agents "
+                f"of scenario {self.scenario_name!r}"
+            )
         if self.obs_mode not in ("grid", "tokens"):
             raise UserError(f"obs_mode must be 'grid' or 'tokens' for training, got {self.obs_mode!r}")
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
@@ -131,9 +144,16 @@ class ArenaEnvConfig:
         return self.heldout_scenario or f"{self.scenario_name}_heldout"
 
     def make_kwargs(self) -> dict[str, Any]:
-        return {"size": self.size, "layout": self.layout, "view_size": self.view_size, "obs_mode": self.obs_mode,
-                "max_cycles": self.max_cycles, "pickup_reward": self.pickup_reward,
-                "flag_shaping": self.flag_shaping}  # fmt: skip
+        return {
+            "size": self.size,
+            "layout": self.layout,
+            "view_size": self.view_size,
+            "obs_mode": self.obs_mode,
+            "max_cycles": self.max_cycles,
+            "pickup_reward": self.pickup_reward,
+            "flag_shaping": self.flag_shaping,
+        }
+
 
 ALGO_NAMES = tuple(ALGORITHMS)
 
@@ -205,8 +225,10 @@ class TrainConfig:
         alg = algorithm(self.algo)
         if alg.backbones is not None and self.backbone not in alg.backbones:
             kind = "arena" if alg.arena else "maze"
-            raise UserError(f"backbone {self.backbone!r} does not fit {kind} observations: use "
-                             f"{', '.join(alg.backbones[:-1])} or {alg.backbones[-1]}")
+            raise UserError(
+                f"backbone {self.backbone!r} does not fit {kind} observations: use "
+                f"{', '.join(alg.backbones[:-1])} or {alg.backbones[-1]}"
+            )
         if self.compile and not alg.compile:
             able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.compile)
             raise UserError(f"compile is available with algo {able}, not {self.algo!r}")
@@ -232,11 +254,15 @@ class TrainConfig:
         check_symmetric(config)
         teams = {name.split("_")[0] for name in found.focal(config)}
         if len(found.focal(config)) != config.red or len(teams) != 1:
-            raise UserError(f"self-play replaces the NPC team of scenario {found.name!r}, whose learning agents must "
-                             "be one whole team")
+            raise UserError(
+                f"self-play replaces the NPC team of scenario {found.name!r}, whose learning agents must "
+                "be one whole team"
+            )
         if self.mappo.num_envs % self.league.opponent_groups:
-            raise UserError(f"league.opponent_groups ({self.league.opponent_groups}) must divide mappo.num_envs "
-                             f"({self.mappo.num_envs})")
+            raise UserError(
+                f"league.opponent_groups ({self.league.opponent_groups}) must divide mappo.num_envs "
+                f"({self.mappo.num_envs})"
+            )
 
     @property
     def scenario_team(self) -> int:
@@ -294,8 +320,18 @@ def from_dict(cls, data: dict[str, Any]):
         raise UserError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(names)}")
     kwargs = {}
     for key, value in data.items():
-        nested = {"env": EnvConfig, "arena": ArenaEnvConfig, "ppo": PPOConfig, "dqn": DQNConfig,
-                  "mappo": MAPPOConfig, "league": LeagueConfig}.get(key) if cls is TrainConfig else None
+        nested = (
+            {
+                "env": EnvConfig,
+                "arena": ArenaEnvConfig,
+                "ppo": PPOConfig,
+                "dqn": DQNConfig,
+                "mappo": MAPPOConfig,
+                "league": LeagueConfig,
+            }.get(key)
+            if cls is TrainConfig
+            else None
+        )
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value)
         elif key in ("runs_dir", "resume", "init_from") and value is not None:

@@ -43,8 +43,13 @@ def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path
 
     from mazearena.training.video import write_video
 
-    env = gym.make(cfg.env.env_id, render_mode="rgb_array", num_levels=0, start_level=cfg.env.test_start_level,
-                   **cfg.env.make_kwargs())  # fmt: skip
+    env = gym.make(
+        cfg.env.env_id,
+        render_mode="rgb_array",
+        num_levels=0,
+        start_level=cfg.env.test_start_level,
+        **cfg.env.make_kwargs(),
+    )
     frames: list[np.ndarray] = []
     actor = make_actor(cfg, policy)
     obs, _ = env.reset(seed=cfg.seed + 4)
@@ -72,18 +77,29 @@ def record_games(cfg: TrainConfig, policy: MultiAgentActorCritic, path: Path) ->
     return write_video(frames, path, fps=8)
 
 
-def arena_games(cfg: TrainConfig, policy: MultiAgentActorCritic, episodes: int, seed: int, *, test: bool = True,
-                greedy: bool = False):  # fmt: skip
+def arena_games(
+    cfg: TrainConfig,
+    policy: MultiAgentActorCritic,
+    episodes: int,
+    seed: int,
+    *,
+    test: bool = True,
+    greedy: bool = False,
+):
     """Play ``episodes`` games of the run's scenario (``test``: its held-out twin on unseen arenas), one
     at a time; yields ``(frame, result)`` per frame, ``result`` being ``None`` until a game ends, then
     ``{"return", "length", "success", "winner"}`` (success: the learning team won; return summed over it)."""
     from mazearena.envs import arena_v0
 
     a = cfg.arena
-    levels = {"num_levels": 0, "start_level": a.test_start_level} if test else {
-        "num_levels": a.num_levels, "start_level": a.start_level}  # fmt: skip
-    env = arena_v0.parallel_env(render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name,
-                                **levels, **a.make_kwargs())  # fmt: skip
+    levels = (
+        {"num_levels": 0, "start_level": a.test_start_level}
+        if test
+        else {"num_levels": a.num_levels, "start_level": a.start_level}
+    )
+    env = arena_v0.parallel_env(
+        render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name, **levels, **a.make_kwargs()
+    )
     names = list(env.possible_agents)
     team = 0 if names[0].startswith("red") else 1
     actor = make_actor(cfg, policy, deterministic=greedy, team=team)
@@ -96,8 +112,7 @@ def arena_games(cfg: TrainConfig, policy: MultiAgentActorCritic, episodes: int, 
                 alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
                 actions, state = actor.act(_stack([obs.get(n) for n in names], cfg.device), state, alive)
                 actions = actions[0]
-                obs, rewards, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names)
-                                                      if n in env.agents})  # fmt: skip
+                obs, rewards, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names) if n in env.agents})
                 ret += sum(rewards.values())
                 length += 1
                 if not env.agents:

@@ -18,9 +18,20 @@ from mazearena.checks import UserError
 class Logger:
     """Metrics, videos and checkpoints of one run, to every sink that is switched on."""
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], total_steps: int, *, console: bool = True,
-                 wandb_mode: str = "offline", wandb_project: str = "mazearena", wandb_group: str = "",
-                 wandb_tags: tuple[str, ...] = (), tensorboard: bool = False, start_step: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        run_dir: Path,
+        config: dict[str, Any],
+        total_steps: int,
+        *,
+        console: bool = True,
+        wandb_mode: str = "offline",
+        wandb_project: str = "mazearena",
+        wandb_group: str = "",
+        wandb_tags: tuple[str, ...] = (),
+        tensorboard: bool = False,
+        start_step: int = 0,
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.total_steps = total_steps
         self._jsonl = open(self.run_dir / "metrics.jsonl", "a")  # noqa: SIM115 - kept open for the run
@@ -40,8 +51,14 @@ class Logger:
                 TimeRemainingColumn,
             )
 
-            columns = (TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            columns = (
+                TextColumn("[bold]training"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
             self._progress = Progress(*columns)
             self._progress.start()
             self._task = self._progress.add_task("train", total=total_steps, completed=start_step, status="")
@@ -63,9 +80,18 @@ class Logger:
         run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
         id_file.write_text(run_id)
         # resume="allow": a resumed training run continues the same W&B run
-        return wandb.init(project=project, group=group or None, tags=list(tags), config=config, id=run_id,
-                          resume="allow", mode=mode, dir=str(self.run_dir), name=self.run_dir.name,
-                          settings=wandb.Settings(silent=True, console="off"))  # fmt: skip
+        return wandb.init(
+            project=project,
+            group=group or None,
+            tags=list(tags),
+            config=config,
+            id=run_id,
+            resume="allow",
+            mode=mode,
+            dir=str(self.run_dir),
+            name=self.run_dir.name,
+            settings=wandb.Settings(silent=True, console="off"),
+        )
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         clean = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
@@ -78,8 +104,11 @@ class Logger:
             for k, v in clean.items():
                 self._tb.add_scalar(k, v, step)
         if self._progress is not None:
-            parts = [f"{k.split('/')[-1]} {clean[k]:.3g}" for k in ("sps", "episode/return", "episode/success",
-                                                                    "eval/success_rate") if k in clean]  # fmt: skip
+            parts = [
+                f"{k.split('/')[-1]} {clean[k]:.3g}"
+                for k in ("sps", "episode/return", "episode/success", "eval/success_rate")
+                if k in clean
+            ]
             self._progress.update(self._task, completed=min(step, self.total_steps), status="  ".join(parts))
 
     def _write_csv(self, step: int, metrics: dict[str, float]) -> None:
@@ -147,23 +176,61 @@ def log_eval(out: Path, summary: dict, plots: dict[str, Path], *, mode: str, pro
 
     if mode == "online" and not os.environ.get("WANDB_API_KEY"):
         raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
-    run = wandb.init(project=project, group=group, job_type="eval", name=f"eval-{group}", dir=str(out), mode=mode,
-                     config=summary.get("config", {}), settings=wandb.Settings(silent=True, console="off"))  # fmt: skip
+    run = wandb.init(
+        project=project,
+        group=group,
+        job_type="eval",
+        name=f"eval-{group}",
+        dir=str(out),
+        mode=mode,
+        config=summary.get("config", {}),
+        settings=wandb.Settings(silent=True, console="off"),
+    )
     try:
-        columns = ["method", "mode", "suite", "perturbation", "severity", "episodes", "success_rate", "success_low",
-                   "success_high", "mean_return", "mean_length"]  # fmt: skip
-        rows = [[c["method"], c["mode"], c["suite"], c["perturbation"], c["severity"], c["episodes"],
-                 c["success_rate"], *c["success_ci95"], c["mean_return"], c["mean_length"]]
-                for c in summary["conditions"]]  # fmt: skip
+        columns = [
+            "method",
+            "mode",
+            "suite",
+            "perturbation",
+            "severity",
+            "episodes",
+            "success_rate",
+            "success_low",
+            "success_high",
+            "mean_return",
+            "mean_length",
+        ]
+        rows = [
+            [
+                c["method"],
+                c["mode"],
+                c["suite"],
+                c["perturbation"],
+                c["severity"],
+                c["episodes"],
+                c["success_rate"],
+                *c["success_ci95"],
+                c["mean_return"],
+                c["mean_length"],
+            ]
+            for c in summary["conditions"]
+        ]
         logged = {"eval/conditions": wandb.Table(columns=columns, data=rows)}
-        agg = [[m, mode_, k, v["value"], v["low"], v["high"]] for m, by_mode in summary["aggregates"].items()
-               for mode_, a in by_mode.items() for k, v in a.items() if isinstance(v, dict)]  # fmt: skip
+        agg = [
+            [m, mode_, k, v["value"], v["low"], v["high"]]
+            for m, by_mode in summary["aggregates"].items()
+            for mode_, a in by_mode.items()
+            for k, v in a.items()
+            if isinstance(v, dict)
+        ]
         logged["eval/aggregates"] = wandb.Table(columns=["method", "mode", "metric", "value", "low", "high"], data=agg)
         if summary["robustness"]:
-            rob = [[r["method"], r["mode"], r["perturbation"], r["auc"], r["worst_ratio"]]
-                   for r in summary["robustness"]]  # fmt: skip
-            logged["eval/robustness"] = wandb.Table(columns=["method", "mode", "perturbation", "auc", "worst_ratio"],
-                                                    data=rob)  # fmt: skip
+            rob = [
+                [r["method"], r["mode"], r["perturbation"], r["auc"], r["worst_ratio"]] for r in summary["robustness"]
+            ]
+            logged["eval/robustness"] = wandb.Table(
+                columns=["method", "mode", "perturbation", "auc", "worst_ratio"], data=rob
+            )
         for name, path in plots.items():
             logged[f"eval/{name}"] = wandb.Image(str(path))
         run.log(logged)

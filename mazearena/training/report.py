@@ -20,17 +20,32 @@ from mazearena.training.loggers import Logger
 from mazearena.training.runs import make_envs
 
 
-def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path, logger: Logger, step: int,
-                 league: League | None = None) -> dict:  # fmt: skip
+def write_report(
+    cfg: TrainConfig,
+    policy: ActorCritic | QNetwork,
+    run_dir: Path,
+    logger: Logger,
+    step: int,
+    league: League | None = None,
+) -> dict:
     """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
     for self-play, the win-rate table of the league's snapshots."""
     train_result = evaluate(policy, cfg, test=False, episodes=cfg.eval_episodes, seed=cfg.seed + 2)
     test_result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
     gap = train_result["success_rate"] - test_result["success_rate"]
-    summary = {"train_success": train_result["success_rate"], "test_success": test_result["success_rate"],
-               "generalisation_gap": gap, "steps": step} | first_reaching(run_dir, 0.95)  # fmt: skip
-    report = {"run": run_dir.name, "config": cfg.to_dict(), "summary": summary,
-              "train_levels": train_result, "test_levels": test_result}  # fmt: skip
+    summary = {
+        "train_success": train_result["success_rate"],
+        "test_success": test_result["success_rate"],
+        "generalisation_gap": gap,
+        "steps": step,
+    } | first_reaching(run_dir, 0.95)
+    report = {
+        "run": run_dir.name,
+        "config": cfg.to_dict(),
+        "summary": summary,
+        "train_levels": train_result,
+        "test_levels": test_result,
+    }
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
     curve = plot_curve(run_dir)
     arena = algorithm(cfg.algo).arena
@@ -40,24 +55,42 @@ def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path
         logger.log_video(video, step)
     if arena:
         a = cfg.arena
-        opponents = (f"by self-play as {('red', 'blue')[cfg.trained_team]} against a league of its past snapshots"
-                     if cfg.league.self_play else f"in scenario {a.scenario_name}")
-        what = (f"{cfg.algo} + {cfg.backbone} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
-                f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; held out: scenario "
-                f"{a.heldout_name} on unseen arenas. Success = games won by the learning team.")
+        opponents = (
+            f"by self-play as {('red', 'blue')[cfg.trained_team]} against a league of its past snapshots"
+            if cfg.league.self_play
+            else f"in scenario {a.scenario_name}"
+        )
+        what = (
+            f"{cfg.algo} + {cfg.backbone} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
+            f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; held out: scenario "
+            f"{a.heldout_name} on unseen arenas. Success = games won by the learning team."
+        )
     else:
-        what = (f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
-                f"trained on {cfg.env.num_levels or 'unlimited'} levels")
-    lines = [f"# {run_dir.name}", "", what, "",
-             "| levels | episodes | success (95% CI) | mean return | mean length |", "|---|---:|---:|---:|---:|"]
+        what = (
+            f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
+            f"trained on {cfg.env.num_levels or 'unlimited'} levels"
+        )
+    lines = [
+        f"# {run_dir.name}",
+        "",
+        what,
+        "",
+        "| levels | episodes | success (95% CI) | mean return | mean length |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, r in (("training", train_result), ("held-out", test_result)):
         lo, hi = r["success_ci95"]
-        lines.append(f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
-                     f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |")
+        lines.append(
+            f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
+            f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |"
+        )
     lines += ["", f"Generalisation gap (training − held-out success): {gap:+.3f}", ""]
     if summary.get("steps_to_95") is not None:
-        lines += [f"Held-out success first reached 95% at {summary['steps_to_95']:,} steps, after "
-                  f"{summary['seconds_to_95']:.0f} s of training.", ""]
+        lines += [
+            f"Held-out success first reached 95% at {summary['steps_to_95']:,} steps, after "
+            f"{summary['seconds_to_95']:.0f} s of training.",
+            "",
+        ]
     if league is not None:
         table = league_table(cfg, policy, league, run_dir, track=logger.task)
         logger.log_image(run_dir / "league.png", step, "league/win_rates")
@@ -75,8 +108,9 @@ def write_report(cfg: TrainConfig, policy: ActorCritic | QNetwork, run_dir: Path
 LEAGUE_TABLE_SNAPSHOTS = 6
 
 
-def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League, run_dir: Path,
-                 games: int | None = None, track=None) -> dict:  # fmt: skip
+def league_table(
+    cfg: TrainConfig, policy: MultiAgentActorCritic, league: League, run_dir: Path, games: int | None = None, track=None
+) -> dict:
     """Up to six league snapshots, evenly spread from the untrained one to the latest, play each other on
     held-out arenas (``games`` per pair, half on each side; default ``eval_episodes``); writes league.png.
     ``track(description, total)`` gives a callable advanced once per pair (a progress bar)."""
@@ -90,12 +124,18 @@ def league_table(cfg: TrainConfig, policy: MultiAgentActorCritic, league: League
     steps = [i * cfg.iteration_steps for i in iterations]
     per_pair = games or cfg.eval_episodes
     slots = min(EVAL_ENVS, max(1, per_pair // 2))  # every slot plays as many games; none wasted
-    table = win_rate_table(lambda: make_envs(cfg, slots, test=True, seed=cfg.seed + 5, both_teams=True),
-                           policy, snapshots, cfg.trained_team, per_pair,
-                           track("league table", len(picks) * (len(picks) - 1) // 2) if track else None)
+    table = win_rate_table(
+        lambda: make_envs(cfg, slots, test=True, seed=cfg.seed + 5, both_teams=True),
+        policy,
+        snapshots,
+        cfg.trained_team,
+        per_pair,
+        track("league table", len(picks) * (len(picks) - 1) // 2) if track else None,
+    )
     table |= {"steps": steps, "games_per_pair": per_pair}
-    table["ratings"] = rate_games([f"{s:,}" for s in steps], games_from_table(table["win"], table["draw"], per_pair),
-                                  seed=cfg.seed)  # fmt: skip
+    table["ratings"] = rate_games(
+        [f"{s:,}" for s in steps], games_from_table(table["win"], table["draw"], per_pair), seed=cfg.seed
+    )
     plot_league(table, run_dir / "league.png")
     return table
 
@@ -104,11 +144,16 @@ def league_lines(table: dict) -> list[str]:
     """The league table as Markdown: row snapshot's win rate against column snapshot."""
     steps = table["steps"]
     head = "| wins of ↓ against → | " + " | ".join(f"{s:,}" for s in steps) + " | rating (95%) |"
-    lines = ["## Self-play league", "",
-             f"Snapshots (by training steps) against each other on held-out arenas, {table['games_per_pair']} "
-             "games per pair, half on each side; cell = share of games the row snapshot won (draws count for "
-             "neither); rating: openskill (Plackett–Luce) mu with its 95% interval, from the same games.", "",
-             head, "|---|" + "---:|" * (len(steps) + 1)]  # fmt: skip
+    lines = [
+        "## Self-play league",
+        "",
+        f"Snapshots (by training steps) against each other on held-out arenas, {table['games_per_pair']} "
+        "games per pair, half on each side; cell = share of games the row snapshot won (draws count for "
+        "neither); rating: openskill (Plackett–Luce) mu with its 95% interval, from the same games.",
+        "",
+        head,
+        "|---|" + "---:|" * (len(steps) + 1),
+    ]
     for i, s in enumerate(steps):
         cells = ["—" if i == j else f"{w:.2f}" for j, w in enumerate(table["win"][i])]
         r = table["ratings"][i]
@@ -132,8 +177,9 @@ def plot_league(table: dict, path: Path) -> Path:
         for j in range(len(labels)):
             if i != j:
                 dark = abs(win[i, j] - 0.5) > 0.3
-                ax.text(j, i, f"{win[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="white" if dark else "black")  # fmt: skip
+                ax.text(
+                    j, i, f"{win[i, j]:.2f}", ha="center", va="center", fontsize=8, color="white" if dark else "black"
+                )
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("opponent snapshot (training steps)")
@@ -166,8 +212,11 @@ def plot_curve(run_dir: Path) -> Path | None:
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key, label in (("episode/success", "training episodes"), ("episode/win_rate", "training games (won)"),
-                       ("eval/success_rate", "held-out levels")):  # fmt: skip
+    for key, label in (
+        ("episode/success", "training episodes"),
+        ("episode/win_rate", "training games (won)"),
+        ("eval/success_rate", "held-out levels"),
+    ):
         points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
             x, y = zip(*points, strict=True)

@@ -30,21 +30,30 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_te
         from mazearena.envs.scenarios import scenario as find
 
         a = cfg.arena
-        levels = {"num_levels": 0, "start_level": a.test_start_level} if test else {
-            "num_levels": a.num_levels, "start_level": a.start_level}  # fmt: skip
+        levels = (
+            {"num_levels": 0, "start_level": a.test_start_level}
+            if test
+            else {"num_levels": a.num_levels, "start_level": a.start_level}
+        )
         if both_teams:
-            return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, **find(a.scenario_name).config,
-                                       **levels, **a.make_kwargs())  # fmt: skip
+            return arena_v0.vector_env(
+                num_envs, device=cfg.device, seed=seed, **find(a.scenario_name).config, **levels, **a.make_kwargs()
+            )
         scenario = a.heldout_name if test else a.scenario_name
-        return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, scenario=scenario, **levels,
-                                   **a.make_kwargs())  # fmt: skip
+        return arena_v0.vector_env(
+            num_envs, device=cfg.device, seed=seed, scenario=scenario, **levels, **a.make_kwargs()
+        )
     env = cfg.env
-    levels = {"num_levels": 0, "start_level": env.test_start_level} if test else {
-        "num_levels": env.num_levels, "start_level": env.start_level}  # fmt: skip
+    levels = (
+        {"num_levels": 0, "start_level": env.test_start_level}
+        if test
+        else {"num_levels": env.num_levels, "start_level": env.start_level}
+    )
     # the trainer's own actions are valid by construction; checking them on a GPU would wait for it every step
     check = torch.device(cfg.device).type != "cuda"
-    return mazearena.make_vec(env.env_id, num_envs, device=cfg.device, seed=seed, check_actions=check, **levels,
-                              **env.make_kwargs())  # fmt: skip
+    return mazearena.make_vec(
+        env.env_id, num_envs, device=cfg.device, seed=seed, check_actions=check, **levels, **env.make_kwargs()
+    )
 
 
 def make_policy(cfg: TrainConfig, envs) -> torch.nn.Module:
@@ -56,8 +65,9 @@ def make_policy(cfg: TrainConfig, envs) -> torch.nn.Module:
     return alg.network(cfg, envs)
 
 
-def make_actor(cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False,
-               team: int | None = None) -> Actor:
+def make_actor(
+    cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False, team: int | None = None
+) -> Actor:
     """How a run's network acts (:mod:`~mazearena.agents.actor`): its algorithm's actor, by default the
     network's ``act``; on arenas for ``team`` (default: the scenario's learning team), through the mirror when
     the network learned as the other team."""
@@ -76,8 +86,10 @@ def resolve_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
     if cfg.resume is None:
         run_dir = cfg.runs_dir / cfg.run_name
         if (run_dir / "checkpoints" / "last.pt").exists():
-            raise UserError(f"run folder {str(run_dir)!r} already holds a run: pass resume={str(run_dir)!r} to "
-                             "continue it, or another name")
+            raise UserError(
+                f"run folder {str(run_dir)!r} already holds a run: pass resume={str(run_dir)!r} to "
+                "continue it, or another name"
+            )
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
         return cfg, run_dir, None
@@ -108,8 +120,9 @@ def init_weights(policy: torch.nn.Module, source: Path, device: str) -> None:
     try:
         policy.load_state_dict(state["algo"]["policy"])
     except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"init_from: the network in {str(path)!r} does not fit this config's network ({e})") \
-            from None  # fmt: skip
+        raise CheckpointError(
+            f"init_from: the network in {str(path)!r} does not fit this config's network ({e})"
+        ) from None
 
 
 def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
@@ -117,26 +130,33 @@ def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
     file inside the run: a checkpoint or a weights-only snapshot), the policy in eval mode on ``device``.
     Errors name a folder that is no run, a missing checkpoint, or one made for another config."""
     path = Path(path)
-    run_dir = path.parent.parent if path.is_file() and path.parent.name == "checkpoints" else (
-        path.parent.parent.parent if path.is_file() else path)  # fmt: skip
+    run_dir = (
+        path.parent.parent
+        if path.is_file() and path.parent.name == "checkpoints"
+        else (path.parent.parent.parent if path.is_file() else path)
+    )
     if not (run_dir / "config.yaml").exists():
         raise UserError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
     cfg = load_config(run_dir / "config.yaml")
     if not algorithm(cfg.algo).own:
         own = ", ".join(name for name, a in ALGORITHMS.items() if a.own)
-        raise UserError(f"{str(run_dir)!r} was trained with {cfg.algo}; only runs of mazearena's own trainers ({own}) "
-                         "can be loaded")
+        raise UserError(
+            f"{str(run_dir)!r} was trained with {cfg.algo}; only runs of mazearena's own trainers ({own}) can be loaded"
+        )
     if not path.is_file() and checkpoint not in ("last", "best"):
         raise UserError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
     file = path if path.is_file() else run_dir / "checkpoints" / f"{checkpoint}.pt"
     if not file.exists():
-        raise CheckpointError(f"run {str(run_dir)!r} has no checkpoint {file.name} (training saves last.pt every "
-                              "checkpoint_every steps; best.pt needs eval_every > 0)")
+        raise CheckpointError(
+            f"run {str(run_dir)!r} has no checkpoint {file.name} (training saves last.pt every "
+            "checkpoint_every steps; best.pt needs eval_every > 0)"
+        )
     cfg.device = device
     state = load_checkpoint(file, map_location=device)
     if "config" in state and not fits(state["config"], cfg):
-        raise CheckpointError(f"checkpoint {str(file)!r} was made with another model or env config than its run's "
-                              "config.yaml")
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} was made with another model or env config than its run's config.yaml"
+        )
     policy = make_policy(cfg, make_envs(cfg, 1, test=True, seed=0))
     weights = state["policy"] if "policy" in state else state.get("algo", {}).get("policy")
     try:
@@ -171,7 +191,8 @@ def fits(saved: str | None, cfg: TrainConfig) -> bool:
         if isinstance(old, dict) and isinstance(new, dict):
             return all(k in new for k in old) and all(
                 same(old[k], new[k], (default or {}).get(k)) if k in old else new[k] == (default or {}).get(k)
-                for k in new)  # fmt: skip
+                for k in new
+            )
         return old == new
 
     return same(json.loads(saved), json.loads(json.dumps(model_fields(cfg), sort_keys=True)), defaults)
@@ -180,8 +201,13 @@ def fits(saved: str | None, cfg: TrainConfig) -> bool:
 def model_fields(cfg: TrainConfig) -> dict:
     """What a checkpoint must match to be loaded: the network and what it sees."""
     d = cfg.to_dict()
-    fields = {"algo": d["algo"], "backbone": d["backbone"], "env": d["env"], "num_envs": cfg.num_envs,
-              "iteration_steps": cfg.iteration_steps}  # fmt: skip
+    fields = {
+        "algo": d["algo"],
+        "backbone": d["backbone"],
+        "env": d["env"],
+        "num_envs": cfg.num_envs,
+        "iteration_steps": cfg.iteration_steps,
+    }
     alg = algorithm(cfg.algo)
     if alg.arena:
         fields |= {section: d[section] for section in alg.config_sections()}

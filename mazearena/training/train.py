@@ -53,16 +53,31 @@ def train(config: TrainConfig) -> Path:
         try:
             algo.load_state_dict(checkpoint["algo"])
         except (KeyError, RuntimeError, ValueError) as e:
-            raise CheckpointError(f"{cfg.resume}: the last checkpoint does not fit this trainer ({e}); it was "
-                                  "written by another version or another configuration") from e
+            raise CheckpointError(
+                f"{cfg.resume}: the last checkpoint does not fit this trainer ({e}); it was "
+                "written by another version or another configuration"
+            ) from e
         best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
-    logger = Logger(run_dir, cfg.to_dict(), total_steps, console=cfg.progress, wandb_mode=cfg.wandb_mode,
-                    wandb_project=cfg.wandb_project, wandb_group=cfg.wandb_group or run_dir.name,
-                    wandb_tags=cfg.wandb_tags, tensorboard=cfg.tensorboard, start_step=algo.global_step)  # fmt: skip
+    logger = Logger(
+        run_dir,
+        cfg.to_dict(),
+        total_steps,
+        console=cfg.progress,
+        wandb_mode=cfg.wandb_mode,
+        wandb_project=cfg.wandb_project,
+        wandb_group=cfg.wandb_group or run_dir.name,
+        wandb_tags=cfg.wandb_tags,
+        tensorboard=cfg.tensorboard,
+        start_step=algo.global_step,
+    )
 
     def save(name: str) -> Path:
-        state = {"algo": algo.state_dict(), "best": best, "elapsed": elapsed,
-                 "config": json.dumps(model_fields(cfg), sort_keys=True)}
+        state = {
+            "algo": algo.state_dict(),
+            "best": best,
+            "elapsed": elapsed,
+            "config": json.dumps(model_fields(cfg), sort_keys=True),
+        }
         return save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state)
 
     next_checkpoint = (algo.global_step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
@@ -74,8 +89,11 @@ def train(config: TrainConfig) -> Path:
             metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start)
             if next_eval is not None and algo.global_step >= next_eval:
                 result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
-                metrics |= {"eval/success_rate": result["success_rate"], "eval/return": result["mean_return"],
-                            "eval/length": result["mean_length"]}  # fmt: skip
+                metrics |= {
+                    "eval/success_rate": result["success_rate"],
+                    "eval/return": result["mean_return"],
+                    "eval/length": result["mean_length"],
+                }
                 next_eval += cfg.eval_every
                 if result["success_rate"] > best:
                     best = result["success_rate"]
@@ -86,13 +104,17 @@ def train(config: TrainConfig) -> Path:
             if algo.global_step >= next_checkpoint or algo.global_step >= total_steps:
                 save("last")
                 if cfg.keep_snapshots and alg.own:  # eval loads our own trainers only
-                    save_checkpoint(snapshot_path(run_dir, algo.global_step),
-                                    {"policy": policy.state_dict(), "step": algo.global_step,
-                                     "config": json.dumps(model_fields(cfg), sort_keys=True)})  # fmt: skip
+                    save_checkpoint(
+                        snapshot_path(run_dir, algo.global_step),
+                        {
+                            "policy": policy.state_dict(),
+                            "step": algo.global_step,
+                            "config": json.dumps(model_fields(cfg), sort_keys=True),
+                        },
+                    )
                 next_checkpoint += cfg.checkpoint_every
         logger.log_checkpoint(run_dir / "checkpoints" / "last.pt")
-        report = write_report(cfg, policy, run_dir, logger, algo.global_step,
-                              league=envs.league if self_play else None)
+        report = write_report(cfg, policy, run_dir, logger, algo.global_step, league=envs.league if self_play else None)
         logger.summary({f"final/{k}": v for k, v in report["summary"].items()})
     finally:
         logger.close()

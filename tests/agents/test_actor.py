@@ -91,9 +91,14 @@ def counting_ppo(monkeypatch):
         made.append(Counter(4))
         return made[-1]
 
-    algo = Algorithm(name="counting-ppo", section="ppo", network=ppo.ALGORITHM.network,
-                     trainer=ppo.ALGORITHM.trainer, steps_per_iteration=ppo.ALGORITHM.steps_per_iteration,
-                     actor=actor)  # fmt: skip
+    algo = Algorithm(
+        name="counting-ppo",
+        section="ppo",
+        network=ppo.ALGORITHM.network,
+        trainer=ppo.ALGORITHM.trainer,
+        steps_per_iteration=ppo.ALGORITHM.steps_per_iteration,
+        actor=actor,
+    )
     monkeypatch.setitem(ALGORITHMS, algo.name, algo)
     return made
 
@@ -104,10 +109,21 @@ def test_training_evaluation_videos_and_watch_act_through_the_algorithms_actor(t
     from mazearena.training.config import EnvConfig, TrainConfig
     from mazearena.training.train import train
 
-    cfg = TrainConfig(algo="counting-ppo", backbone="mlp", runs_dir=tmp_path, name="run", env=EnvConfig(size=7),
-                      ppo=PPOConfig(num_envs=8, num_steps=16), total_timesteps=256, checkpoint_every=128,
-                      eval_every=128, eval_episodes=16, video_episodes=2, wandb_mode="disabled",
-                      progress=False)  # fmt: skip
+    cfg = TrainConfig(
+        algo="counting-ppo",
+        backbone="mlp",
+        runs_dir=tmp_path,
+        name="run",
+        env=EnvConfig(size=7),
+        ppo=PPOConfig(num_envs=8, num_steps=16),
+        total_timesteps=256,
+        checkpoint_every=128,
+        eval_every=128,
+        eval_episodes=16,
+        video_episodes=2,
+        wandb_mode="disabled",
+        progress=False,
+    )
     run = train(cfg)
     # evaluations at 128 and 256 steps and the report's two, then the video: all through the registered actor
     assert len(counting_ppo) == 5

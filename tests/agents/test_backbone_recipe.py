@@ -35,9 +35,22 @@ def test_an_added_backbone_trains_and_loads_with_every_maze_algorithm(tmp_path, 
     from mazearena.training.runs import load_trained
     from mazearena.training.train import train
 
-    run = train(TrainConfig(algo=algo, backbone="meanpool", runs_dir=tmp_path, name=algo, env=EnvConfig(size=7),
-                            total_timesteps=2048, checkpoint_every=1024, eval_every=1024, eval_episodes=8,
-                            video_episodes=0, wandb_mode="disabled", progress=False))  # fmt: skip
+    run = train(
+        TrainConfig(
+            algo=algo,
+            backbone="meanpool",
+            runs_dir=tmp_path,
+            name=algo,
+            env=EnvConfig(size=7),
+            total_timesteps=2048,
+            checkpoint_every=1024,
+            eval_every=1024,
+            eval_episodes=8,
+            video_episodes=0,
+            wandb_mode="disabled",
+            progress=False,
+        )
+    )
     cfg, _, policy, step = load_trained(run)
     assert cfg.backbone == "meanpool" and step >= 2048
     assert isinstance(policy.backbone, MeanPool)

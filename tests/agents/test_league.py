@@ -29,10 +29,17 @@ def _turned(engine: ArenaEngine) -> ArenaEngine:
     swap = torch.cat([torch.arange(k, 2 * k), torch.arange(k)])
     state = engine.state_dict()
     turned = copy.deepcopy(engine)
-    state = {**state, "walls": state["walls"].flip(-2, -1), "bases": (s - 1 - state["bases"]).flip(1),
-             "base_dist": state["base_dist"].flip(1).flip(-2, -1), "pos": (s - 1 - state["pos"])[:, swap],
-             "alive": state["alive"][:, swap], "health": state["health"][:, swap],
-             "carrying": state["carrying"][:, swap], "score": state["score"].flip(1)}  # fmt: skip
+    state = {
+        **state,
+        "walls": state["walls"].flip(-2, -1),
+        "bases": (s - 1 - state["bases"]).flip(1),
+        "base_dist": state["base_dist"].flip(1).flip(-2, -1),
+        "pos": (s - 1 - state["pos"])[:, swap],
+        "alive": state["alive"][:, swap],
+        "health": state["health"][:, swap],
+        "carrying": state["carrying"][:, swap],
+        "score": state["score"].flip(1),
+    }
     turned.load_state_dict(state)
     assert cfg.red == cfg.blue
     return turned
@@ -174,8 +181,13 @@ def test_win_rate_table_is_consistent_and_a_policy_beats_a_frozen_one():
     for snap, action in ((attack, 5), (stay, 0)):
         snap["actors.0.bias"] = torch.full_like(snap["actors.0.bias"], -50.0)
         snap["actors.0.bias"][action] = 50.0
-    table = win_rate_table(lambda: arena_v0.vector_env(8, seed=1, mode="combat", red=2, blue=2, size=11,
-                                                       max_cycles=30), policy, [stay, attack], 0, 32)  # fmt: skip
+    table = win_rate_table(
+        lambda: arena_v0.vector_env(8, seed=1, mode="combat", red=2, blue=2, size=11, max_cycles=30),
+        policy,
+        [stay, attack],
+        0,
+        32,
+    )
     win, draw = table["win"], table["draw"]
     assert win[0][0] is None and win[0][1] == 0.0
     assert win[0][1] + win[1][0] + draw[0][1] == pytest.approx(1.0)

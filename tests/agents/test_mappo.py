@@ -18,8 +18,14 @@ def _setup(scenario="combat_3v3_vs_chasers", seed=0, num_envs=4, num_steps=8, ma
     cfg = MAPPOConfig(num_envs=num_envs, num_steps=num_steps, num_minibatches=2, **switches)
     envs = arena_v0.vector_env(num_envs, seed=seed, scenario=scenario, max_cycles=max_cycles)
     policy = MultiAgentActorCritic(
-        envs.single_observation_space, envs.state_space, envs.num_agents, envs.single_action_space.n,
-        share_params=cfg.share_params, centralized_critic=cfg.centralized_critic, death_masking=cfg.death_masking)
+        envs.single_observation_space,
+        envs.state_space,
+        envs.num_agents,
+        envs.single_action_space.n,
+        share_params=cfg.share_params,
+        centralized_critic=cfg.centralized_critic,
+        death_masking=cfg.death_masking,
+    )
     return MAPPO(cfg, envs, policy, CPU, total_iterations=10), policy
 
 

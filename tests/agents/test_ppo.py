@@ -10,8 +10,13 @@ from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
 
 
 def test_ppo_trains_on_a_numpy_gymnasium_vector_env_with_same_step_autoreset():
-    envs = gym.make_vec("CartPole-v1", num_envs=4, vectorization_mode="sync", max_episode_steps=20,
-                        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})  # fmt: skip
+    envs = gym.make_vec(
+        "CartPole-v1",
+        num_envs=4,
+        vectorization_mode="sync",
+        max_episode_steps=20,
+        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+    )
     policy = ActorCritic(envs.single_observation_space, 2, "mlp")
     algo = PPO(PPOConfig(num_envs=4, num_steps=32, num_minibatches=2), envs, policy, torch.device("cpu"), 3)
     before = [p.clone() for p in policy.parameters()]

@@ -30,8 +30,16 @@ def test_supersuit_recipe_trains_sb3_ppo_with_shared_parameters_on_an_arena():
     env = arena_vec_env(2, "combat_3v3_vs_chasers", seed=0, max_cycles=20)
     assert env.num_envs == 2 * 3  # one row per learning agent per game
     assert env.observation_space.shape == (9, 7, 7)
-    model = PPO("MlpPolicy", env, n_steps=32, batch_size=64, n_epochs=1, policy_kwargs=policy_kwargs("cnn"),
-                device="cpu", seed=0)  # fmt: skip
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=32,
+        batch_size=64,
+        n_epochs=1,
+        policy_kwargs=policy_kwargs("cnn"),
+        device="cpu",
+        seed=0,
+    )
     before = [p.clone() for p in model.policy.parameters()]
     model.learn(256)
     assert model.num_timesteps >= 256

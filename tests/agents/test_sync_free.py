@@ -55,8 +55,14 @@ def ppo(sync_free: bool, max_steps: int = 12):
     torch.manual_seed(0)
     envs = mazearena.make_vec("mazearena/Maze-v0", 16, seed=0, size=7, num_levels=20, max_episode_steps=max_steps)
     policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, "cnn")
-    return PPO(PPOConfig(num_envs=16, num_steps=32, num_minibatches=2), envs, policy, torch.device("cpu"), 10,
-               sync_free=sync_free)  # fmt: skip
+    return PPO(
+        PPOConfig(num_envs=16, num_steps=32, num_minibatches=2),
+        envs,
+        policy,
+        torch.device("cpu"),
+        10,
+        sync_free=sync_free,
+    )
 
 
 def test_a_sync_free_rollout_never_waits_for_the_device_outside_the_env():
@@ -93,8 +99,13 @@ def mappo(sync_free: bool, centralized: bool):
 
     torch.manual_seed(0)
     envs = arena_v0.vector_env(8, seed=0, scenario="tag_2v1_vs_fleeing_npc", size=9, max_cycles=10)
-    policy = MultiAgentActorCritic(envs.single_observation_space, envs.state_space, envs.num_agents,
-                                   envs.single_action_space.n, centralized_critic=centralized)  # fmt: skip
+    policy = MultiAgentActorCritic(
+        envs.single_observation_space,
+        envs.state_space,
+        envs.num_agents,
+        envs.single_action_space.n,
+        centralized_critic=centralized,
+    )
     cfg = MAPPOConfig(num_envs=8, num_steps=24, num_minibatches=2, centralized_critic=centralized)
     return MAPPO(cfg, envs, policy, torch.device("cpu"), 10, sync_free=sync_free)
 
@@ -120,8 +131,14 @@ def test_compiled_forward_passes_train_like_eager_ones():
         torch.manual_seed(0)
         envs = mazearena.make_vec("mazearena/Maze-v0", 8, seed=0, size=7, num_levels=20)
         policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, "cnn")
-        algo = PPO(PPOConfig(num_envs=8, num_steps=16, num_minibatches=2), envs, policy, torch.device("cpu"), 10,
-                   compile=compile)  # fmt: skip
+        algo = PPO(
+            PPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+            envs,
+            policy,
+            torch.device("cpu"),
+            10,
+            compile=compile,
+        )
         return algo, [algo.iteration() for _ in range(2)]
 
     compiled, a = run(True)
@@ -136,8 +153,17 @@ def test_compiled_forward_passes_train_like_eager_ones():
 @pytest.mark.parametrize("obs_mode", ["partial", "full", "rgb"])
 def test_the_maze_engine_resets_without_a_round_trip_and_plays_the_same_games(obs_mode):
     def play(sync_free: bool):
-        env = mazearena.make_vec("mazearena/Maze-v0", 32, seed=3, size=9, num_levels=50, backend="torch",
-                                 max_episode_steps=15, obs_mode=obs_mode, check_actions=False)  # fmt: skip
+        env = mazearena.make_vec(
+            "mazearena/Maze-v0",
+            32,
+            seed=3,
+            size=9,
+            num_levels=50,
+            backend="torch",
+            max_episode_steps=15,
+            obs_mode=obs_mode,
+            check_actions=False,
+        )
         env.unwrapped.engine.sync_free = sync_free
         obs, _ = env.reset()
         g = torch.Generator().manual_seed(0)
@@ -168,8 +194,18 @@ def test_the_arena_engine_steps_without_a_round_trip_and_plays_the_same_games(mo
     from mazearena.envs import arena_v0
 
     def play(sync_free: bool):
-        env = arena_v0.vector_env(16, seed=2, mode=mode, red=2, blue=2, size=11, num_levels=20, max_cycles=25,
-                                  obs_mode=obs_mode, check_actions=False)  # fmt: skip
+        env = arena_v0.vector_env(
+            16,
+            seed=2,
+            mode=mode,
+            red=2,
+            blue=2,
+            size=11,
+            num_levels=20,
+            max_cycles=25,
+            obs_mode=obs_mode,
+            check_actions=False,
+        )
         env.engine.backend = "torch"  # the ops a GPU runs
         env.engine.sync_free = sync_free
         obs, _ = env.reset()
@@ -179,9 +215,17 @@ def test_the_arena_engine_steps_without_a_round_trip_and_plays_the_same_games(mo
         with count_syncs() as counts:
             for _ in range(80):  # several games per slot
                 obs, reward, terminated, truncated, info = env.step(
-                    torch.randint(0, env.single_action_space.n, (16, 4), generator=g))
-                out += [*flat(obs), reward, terminated, truncated, info["winner"], info["level_id"],
-                        *flat(info["final_obs"])]
+                    torch.randint(0, env.single_action_space.n, (16, 4), generator=g)
+                )
+                out += [
+                    *flat(obs),
+                    reward,
+                    terminated,
+                    truncated,
+                    info["winner"],
+                    info["level_id"],
+                    *flat(info["final_obs"]),
+                ]
         return out, counts["n"], info
 
     fast, syncs, info = play(True)
@@ -195,8 +239,9 @@ def test_npcs_on_the_device_path_play_the_same_games():
     from mazearena.envs import arena_v0
 
     def play(sync_free: bool):  # the held-out ctf population has a patroller, which walks to the arena centre
-        env = arena_v0.vector_env(8, seed=1, scenario="ctf_3v3_vs_guards_heldout", size=11, num_levels=10,
-                                  max_cycles=20, check_actions=False)  # fmt: skip
+        env = arena_v0.vector_env(
+            8, seed=1, scenario="ctf_3v3_vs_guards_heldout", size=11, num_levels=10, max_cycles=20, check_actions=False
+        )
         env.engine.backend = "torch"
         env.engine.sync_free = sync_free
         obs, _ = env.reset()

@@ -7,8 +7,10 @@ from mazearena.apps.cli import main
 
 def test_demo_writes_summary_gif_and_picture(tmp_path):
     out = tmp_path / "demo"
-    assert main(["demo", "--episodes", "12", "--num-envs", "4", "--size", "7", "--gif-episodes", "1",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["demo", "--episodes", "12", "--num-envs", "4", "--size", "7", "--gif-episodes", "1", "--out", str(out)])
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     solver, random = summary["agents"]
     assert solver["episodes"] == 12 and solver["success_rate"] == 1.0
@@ -20,14 +22,59 @@ def test_demo_writes_summary_gif_and_picture(tmp_path):
 
 def test_bench_writes_a_report_and_names_missing_peers(tmp_path):
     out = tmp_path / "bench"
-    assert main(["bench", "--num-envs", "1", "16", "--repeats", "1", "--seconds", "0.05", "--size", "7",
-                 "--arena-envs", "2", "--arena-modes", "ctf", "--train-envs", "4", "8", "--train-steps", "8",
-                 "--train-repeats", "1", "--train-size", "7", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench",
+                "--num-envs",
+                "1",
+                "16",
+                "--repeats",
+                "1",
+                "--seconds",
+                "0.05",
+                "--size",
+                "7",
+                "--arena-envs",
+                "2",
+                "--arena-modes",
+                "ctf",
+                "--train-envs",
+                "4",
+                "8",
+                "--train-steps",
+                "8",
+                "--train-repeats",
+                "1",
+                "--train-size",
+                "7",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "bench.json").read_text())
     keys = [r["key"] for r in report["rows"]]
-    assert keys == ["single", "minigrid", "vector-1", "vector-16", "magent2-45", "magent2-226", "arena-vector-ctf-2",
-                    "mpe2", "arena-pz", "ppo-4", "ppo-8", "sb3-ppo-8", "dqn", "sb3-dqn", "ippo", "mappo",
-                    "supersuit-sb3"]  # fmt: skip
+    assert keys == [
+        "single",
+        "minigrid",
+        "vector-1",
+        "vector-16",
+        "magent2-45",
+        "magent2-226",
+        "arena-vector-ctf-2",
+        "mpe2",
+        "arena-pz",
+        "ppo-4",
+        "ppo-8",
+        "sb3-ppo-8",
+        "dqn",
+        "sb3-dqn",
+        "ippo",
+        "mappo",
+        "supersuit-sb3",
+    ]
     rows = {r["key"]: r for r in report["rows"]}
     ours = [r for k, r in rows.items() if not k.startswith(("minigrid", "magent2", "mpe2"))]
     assert all(r["env_steps_per_s"] > 0 for r in ours)

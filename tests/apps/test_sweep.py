@@ -9,9 +9,15 @@ import yaml
 from mazearena.apps.cli import main
 from mazearena.apps.sweep import SweepConfig, parse_params, plan
 
-TINY = {"algo": "ppo", "total_timesteps": 256, "env": {"size": 7, "num_levels": 20},
-        "ppo": {"num_envs": 8, "num_steps": 16, "num_minibatches": 2}, "checkpoint_every": 128, "eval_every": 0,
-        "video_episodes": 0}  # fmt: skip
+TINY = {
+    "algo": "ppo",
+    "total_timesteps": 256,
+    "env": {"size": 7, "num_levels": 20},
+    "ppo": {"num_envs": 8, "num_steps": 16, "num_minibatches": 2},
+    "checkpoint_every": 128,
+    "eval_every": 0,
+    "video_episodes": 0,
+}
 
 
 @pytest.fixture
@@ -23,8 +29,22 @@ def config(tmp_path) -> Path:
 
 def test_a_tiny_sweep_runs_trials_reports_a_crash_ranks_and_resumes(config, tmp_path):
     pytest.importorskip("ray.tune")
-    args = ["sweep", str(config), "--seeds", "1", "--param", "init_from=null,/no/such/run", "--name", "s",
-            "--runs-dir", str(tmp_path), "--eval-episodes", "8", "--wandb-mode", "disabled"]  # fmt: skip
+    args = [
+        "sweep",
+        str(config),
+        "--seeds",
+        "1",
+        "--param",
+        "init_from=null,/no/such/run",
+        "--name",
+        "s",
+        "--runs-dir",
+        str(tmp_path),
+        "--eval-episodes",
+        "8",
+        "--wandb-mode",
+        "disabled",
+    ]
     assert main(args) == 0
     sweep_dir = tmp_path / "s"
     result = json.loads((sweep_dir / "sweep.json").read_text())
@@ -46,12 +66,22 @@ def test_a_tiny_sweep_runs_trials_reports_a_crash_ranks_and_resumes(config, tmp_
 
 def test_sweep_parameters_are_checked_before_anything_runs(config, tmp_path):
     assert parse_params(("ppo.learning_rate=3e-4,0.001", "backbone=cnn,mlp")) == {
-        "ppo.learning_rate": [3e-4, 0.001], "backbone": ["cnn", "mlp"]}  # fmt: skip
+        "ppo.learning_rate": [3e-4, 0.001],
+        "backbone": ["cnn", "mlp"],
+    }
     trials = plan(SweepConfig(config=config, seeds=2, param=("backbone=cnn,mlp",)), tmp_path / "s")
-    assert [t["trial"] for t in trials] == ["backbone=cnn,seed=0", "backbone=cnn,seed=1", "backbone=mlp,seed=0",
-                                            "backbone=mlp,seed=1"]  # fmt: skip
-    for bad, match in (("ppo.learning_rat=0.1", "unknown PPOConfig field"), ("backbone=lstm", "backbone must be"),
-                       ("seed=1,2", "the sweep sets seed"), ("lr", "name=value1,value2")):  # fmt: skip
+    assert [t["trial"] for t in trials] == [
+        "backbone=cnn,seed=0",
+        "backbone=cnn,seed=1",
+        "backbone=mlp,seed=0",
+        "backbone=mlp,seed=1",
+    ]
+    for bad, match in (
+        ("ppo.learning_rat=0.1", "unknown PPOConfig field"),
+        ("backbone=lstm", "backbone must be"),
+        ("seed=1,2", "the sweep sets seed"),
+        ("lr", "name=value1,value2"),
+    ):
         with pytest.raises(ValueError, match=match):
             plan(SweepConfig(config=config, param=(bad,)), tmp_path / "s")
     with pytest.raises(ValueError, match="is not a file"):

@@ -27,8 +27,7 @@ MODES = ["tag", "ctf", "combat"]
 
 def open_arena(mode: str, positions: list[tuple[int, int]], red: int, walls=(), **cfg) -> ArenaEngine:
     """A one-game engine on an empty 9x9 arena (border walls only) with agents placed by hand."""
-    engine = ArenaEngine(1, ArenaConfig(mode=mode, red=red, blue=len(positions) - red, size=9, **cfg),
-                         autoreset=False)  # fmt: skip
+    engine = ArenaEngine(1, ArenaConfig(mode=mode, red=red, blue=len(positions) - red, size=9, **cfg), autoreset=False)
     engine.reset(torch.tensor([0]))
     engine.walls[0] = True
     engine.walls[0, 1:-1, 1:-1] = False
@@ -188,8 +187,10 @@ def test_pettingzoo_test_suite(mode, teams):
     seed_test(functools.partial(arena_v0.env, **kw), num_cycles=60)
     parallel_seed_test(functools.partial(arena_v0.parallel_env, **kw), num_cycles=60)
     no_limit = dict(mode=mode, red=teams[0], blue=teams[1])
-    module = types.SimpleNamespace(env=functools.partial(arena_v0.env, **no_limit),
-                                   parallel_env=functools.partial(arena_v0.parallel_env, **no_limit))
+    module = types.SimpleNamespace(
+        env=functools.partial(arena_v0.env, **no_limit),
+        parallel_env=functools.partial(arena_v0.parallel_env, **no_limit),
+    )
     max_cycles_test(module)
 
 
@@ -262,8 +263,9 @@ def test_parallel_env_and_vector_env_play_identically(mode, obs_mode):
 
     def agent_obs(obs, g, k):
         if isinstance(obs, dict):
-            return {key: v[g, k].numpy().astype(np.int8) if key == "mask" else v[g, k].numpy()
-                    for key, v in obs.items()}  # fmt: skip
+            return {
+                key: v[g, k].numpy().astype(np.int8) if key == "mask" else v[g, k].numpy() for key, v in obs.items()
+            }
         return obs[g, k].numpy()
 
     for g in range(n):
@@ -383,8 +385,17 @@ def test_vector_env_checks_actions():
 @pytest.mark.parametrize("mode", MODES)
 def test_compiled_kernels_play_exactly_as_torch(mode):
     # 300 games: above the kernels' parallel threshold; tags, respawns, deaths and resets all happen
-    cfg = ArenaConfig(mode=mode, red=4, blue=3, size=11, max_cycles=30, obs_mode="both", layout="open",
-                      pickup_reward=0.3, flag_shaping=1.5)  # fmt: skip
+    cfg = ArenaConfig(
+        mode=mode,
+        red=4,
+        blue=3,
+        size=11,
+        max_cycles=30,
+        obs_mode="both",
+        layout="open",
+        pickup_reward=0.3,
+        flag_shaping=1.5,
+    )
     engines = [ArenaEngine(300, cfg, backend=b) for b in ("torch", "numba")]
     first = [e.reset(torch.arange(300)) for e in engines]
     assert same({k: v.numpy() for k, v in first[0].items()}, {k: v.numpy() for k, v in first[1].items()})

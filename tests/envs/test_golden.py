@@ -67,8 +67,7 @@ def maze_engine_digest(env_id: str, obs_mode: str, actions: str, backend: str, n
 
 
 def maze_env_digest(env_id: str, obs_mode: str, actions: str) -> str:
-    env = gym.make(env_id, size=9, obs_mode=obs_mode, actions=actions, max_episode_steps=30,
-                   render_mode="rgb_array")  # fmt: skip
+    env = gym.make(env_id, size=9, obs_mode=obs_mode, actions=actions, max_episode_steps=30, render_mode="rgb_array")
     rng = np.random.default_rng(4)
     d = Digest()
     obs, info = env.reset(seed=21)
@@ -173,8 +172,11 @@ MAZE_GOLDEN = {
 
 @pytest.mark.parametrize("env_id,obs_mode,actions", MAZE_CASES)
 def test_maze_engines_play_the_recorded_games(env_id, obs_mode, actions):
-    got = {f"{backend}-{levels}": maze_engine_digest(env_id, obs_mode, actions, backend, levels)
-           for backend in ("torch", "numba") for levels in (0, 16)}  # fmt: skip
+    got = {
+        f"{backend}-{levels}": maze_engine_digest(env_id, obs_mode, actions, backend, levels)
+        for backend in ("torch", "numba")
+        for levels in (0, 16)
+    }
     got["env"] = maze_env_digest(env_id, obs_mode, actions)
     assert got == MAZE_GOLDEN[f"{env_id}|{obs_mode}|{actions}"]
 
@@ -184,8 +186,16 @@ ARENA_OPTIONS = {"ctf": {"pickup_reward": 0.25, "flag_shaping": 1.0}}
 
 
 def arena_engine_digest(mode: str, obs_mode: str, backend: str, num_levels: int) -> str:
-    cfg = ArenaConfig(mode=mode, obs_mode=obs_mode, red=3, blue=2, size=13, max_cycles=40, num_levels=num_levels,
-                      **ARENA_OPTIONS.get(mode, {}))  # fmt: skip
+    cfg = ArenaConfig(
+        mode=mode,
+        obs_mode=obs_mode,
+        red=3,
+        blue=2,
+        size=13,
+        max_cycles=40,
+        num_levels=num_levels,
+        **ARENA_OPTIONS.get(mode, {}),
+    )
     engine = ArenaEngine(6, cfg, backend=backend)
     rng = np.random.default_rng(5)
     d = Digest()
@@ -200,8 +210,16 @@ def arena_engine_digest(mode: str, obs_mode: str, backend: str, num_levels: int)
 
 
 def arena_env_digest(mode: str, obs_mode: str) -> str:
-    env = arena_v0.parallel_env(mode=mode, obs_mode=obs_mode, red=2, blue=3, size=11, max_cycles=30,
-                                render_mode="rgb_array", **ARENA_OPTIONS.get(mode, {}))  # fmt: skip
+    env = arena_v0.parallel_env(
+        mode=mode,
+        obs_mode=obs_mode,
+        red=2,
+        blue=3,
+        size=11,
+        max_cycles=30,
+        render_mode="rgb_array",
+        **ARENA_OPTIONS.get(mode, {}),
+    )
     rng = np.random.default_rng(6)
     d = Digest()
     d.add(env.reset(seed=9))
@@ -285,7 +303,10 @@ ARENA_GOLDEN = {
 
 @pytest.mark.parametrize("mode,obs_mode", ARENA_CASES)
 def test_arena_engines_play_the_recorded_games(mode, obs_mode):
-    got = {f"{backend}-{levels}": arena_engine_digest(mode, obs_mode, backend, levels)
-           for backend in ("torch", "numba") for levels in (0, 8)}  # fmt: skip
+    got = {
+        f"{backend}-{levels}": arena_engine_digest(mode, obs_mode, backend, levels)
+        for backend in ("torch", "numba")
+        for levels in (0, 8)
+    }
     got["env"] = arena_env_digest(mode, obs_mode)
     assert got == ARENA_GOLDEN[f"{mode}|{obs_mode}"]

@@ -18,8 +18,13 @@ def test_check_env_passes_for_every_id_and_option(env_id, obs_mode, actions):
     env.close()
 
 
-@pytest.mark.parametrize("kwargs", [{"generator": "backtracker", "rooms": 2, "loops": 0.3, "size": 15},
-                                    {"num_levels": 5, "start_level": 3, "view_size": 5, "size": 7}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"generator": "backtracker", "rooms": 2, "loops": 0.3, "size": 15},
+        {"num_levels": 5, "start_level": 3, "view_size": 5, "size": 7},
+    ],
+)
 def test_check_env_passes_with_generator_options(kwargs):
     check_env(gym.make("mazearena/MazeKeyDoor-v0", **kwargs).unwrapped)
 
@@ -60,8 +65,17 @@ def test_same_seed_same_levels_spawns_and_trajectories(env_id):
 
 
 @pytest.mark.parametrize("env_id", list(mazearena.MAZE_IDS))
-@pytest.mark.parametrize("obs_mode,actions", [("partial", "cardinal"), ("rgb", "cardinal"), ("full", "cardinal"),
-                                              ("partial", "turn"), ("rgb", "turn"), ("full", "turn")])
+@pytest.mark.parametrize(
+    "obs_mode,actions",
+    [
+        ("partial", "cardinal"),
+        ("rgb", "cardinal"),
+        ("full", "cardinal"),
+        ("partial", "turn"),
+        ("rgb", "turn"),
+        ("full", "turn"),
+    ],
+)
 def test_vector_env_replays_single_envs_exactly(env_id, obs_mode, actions):
     # The single env steps a scalar mirror of the engine's rules: this is what keeps them one set of rules.
     n, steps, seed, limit = 4, 250, 11, 25
@@ -78,8 +92,12 @@ def test_vector_env_replays_single_envs_exactly(env_id, obs_mode, actions):
         obs, reward, terminated, truncated, info = vec.step(torch.from_numpy(actions[t]))
         for i, env in enumerate(singles):
             o, r, te, tr, inf = env.step(int(actions[t, i]))
-            assert (r, te, tr, inf["is_success"]) == (float(reward[i]), bool(terminated[i]), bool(truncated[i]),
-                                                       bool(info["is_success"][i]))
+            assert (r, te, tr, inf["is_success"]) == (
+                float(reward[i]),
+                bool(terminated[i]),
+                bool(truncated[i]),
+                bool(info["is_success"][i]),
+            )
             if te or tr:
                 episodes_ended += 1
                 assert bool(info["_final_obs"][i]) and np.array_equal(info["final_obs"][i].numpy(), o)

@@ -14,8 +14,7 @@ STAY, N, E, S, W, ATTACK = range(6)
 
 
 def open_arena(mode, positions, red, **cfg) -> ArenaEngine:
-    engine = ArenaEngine(1, ArenaConfig(mode=mode, red=red, blue=len(positions) - red, size=11, **cfg),
-                         autoreset=False)  # fmt: skip
+    engine = ArenaEngine(1, ArenaConfig(mode=mode, red=red, blue=len(positions) - red, size=11, **cfg), autoreset=False)
     engine.reset(torch.tensor([0]))
     engine.walls[0] = True
     engine.walls[0, 1:-1, 1:-1] = False
@@ -122,10 +121,11 @@ def test_scenario_parallel_and_vector_envs_play_identically():
     rng = np.random.default_rng(1)
     for _ in range(50):
         actions = torch.as_tensor(rng.integers(0, 5, (n, 3)))
-        vobs, vrew, *_ , info = venv.step(actions)
+        vobs, vrew, *_, info = venv.step(actions)
         for i, env in enumerate(envs):
-            obs, rew, *_ = env.step({a: int(actions[i, k]) for k, a in enumerate(venv.possible_agents)
-                                     if a in env.agents})  # fmt: skip
+            obs, rew, *_ = env.step(
+                {a: int(actions[i, k]) for k, a in enumerate(venv.possible_agents) if a in env.agents}
+            )
             last = info["final_obs"] if bool(info["_final_obs"][i]) else vobs
             for k, a in enumerate(venv.possible_agents):
                 if a in obs:

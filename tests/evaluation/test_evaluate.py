@@ -19,12 +19,23 @@ from mazearena.training import EnvConfig, TrainConfig, train
 from mazearena.training.checkpoint import CheckpointError
 from mazearena.training.config import ArenaEnvConfig
 
-TINY = dict(env=EnvConfig(size=7, num_levels=50), ppo=PPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
-            total_timesteps=512, checkpoint_every=256, eval_every=0, eval_episodes=16, video_episodes=0,
-            wandb_mode="disabled", progress=False)  # fmt: skip
-ARENA = {**TINY, "algo": "mappo", "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=20, size=9,
-                                                          num_levels=20),
-         "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2)}  # fmt: skip
+TINY = dict(
+    env=EnvConfig(size=7, num_levels=50),
+    ppo=PPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+    total_timesteps=512,
+    checkpoint_every=256,
+    eval_every=0,
+    eval_episodes=16,
+    video_episodes=0,
+    wandb_mode="disabled",
+    progress=False,
+)
+ARENA = {
+    **TINY,
+    "algo": "mappo",
+    "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=20, size=9, num_levels=20),
+    "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+}
 FAST = dict(episodes=8, num_envs=8, curve_episodes=8, wandb_mode="disabled", progress=False)
 
 
@@ -43,14 +54,39 @@ def rows_of(path: Path) -> list[dict]:
 
 
 def test_eval_writes_every_episode_statistics_report_and_plots(runs, tmp_path):
-    out = evaluate(EvalConfig(runs=(runs["ppo0"], runs["ppo1"], runs["dqn"]), out=tmp_path / "eval",
-                              perturbations=("sticky_actions", "obs_noise"), **FAST))  # fmt: skip
-    for name in ("episodes.csv", "summary.json", "report.md", "intervals.png", "profile.png", "severity.png",
-                 "sample_efficiency.png", "sample_efficiency.csv"):  # fmt: skip
+    out = evaluate(
+        EvalConfig(
+            runs=(runs["ppo0"], runs["ppo1"], runs["dqn"]),
+            out=tmp_path / "eval",
+            perturbations=("sticky_actions", "obs_noise"),
+            **FAST,
+        )
+    )
+    for name in (
+        "episodes.csv",
+        "summary.json",
+        "report.md",
+        "intervals.png",
+        "profile.png",
+        "severity.png",
+        "sample_efficiency.png",
+        "sample_efficiency.csv",
+    ):
         assert (out / name).stat().st_size > 0, name
     rows = rows_of(out / "episodes.csv")
-    for column in ("method", "suite", "perturbation", "severity", "level_id", "seed", "return", "length", "success",
-                   "terminated", "truncated"):  # fmt: skip
+    for column in (
+        "method",
+        "suite",
+        "perturbation",
+        "severity",
+        "level_id",
+        "seed",
+        "return",
+        "length",
+        "success",
+        "terminated",
+        "truncated",
+    ):
         assert column in rows[0]
     per = {}
     for r in rows:
@@ -66,15 +102,23 @@ def test_eval_writes_every_episode_statistics_report_and_plots(runs, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["aggregates"]) == {"ppo-cnn", "dqn-cnn"}
     assert summary["aggregates"]["ppo-cnn"]["stochastic"]["runs"] == 2
-    assert {(p["x"], p["y"]) for p in summary["probability_of_improvement"]} == {("ppo-cnn", "dqn-cnn"),
-                                                                                ("dqn-cnn", "ppo-cnn")}
+    assert {(p["x"], p["y"]) for p in summary["probability_of_improvement"]} == {
+        ("ppo-cnn", "dqn-cnn"),
+        ("dqn-cnn", "ppo-cnn"),
+    }
     rob = [r for r in summary["robustness"] if r["method"] == "ppo-cnn" and r["perturbation"] == "sticky_actions"]
     assert rob[0]["severities"] == [0.0, 0.1, 0.25, 0.5]
     curve = summary["sample_efficiency"]
     assert {c["step"] for c in curve if c["run"] == "ppo-s0"} == {256, 512} and curve[0]["source"] == "snapshot"
     report = (out / "report.md").read_text()
-    for heading in ("## Per condition", "## Across runs and suites", "Probability of improvement", "## Robustness",
-                    "## Generalisation gap", "## Sample efficiency"):  # fmt: skip
+    for heading in (
+        "## Per condition",
+        "## Across runs and suites",
+        "Probability of improvement",
+        "## Robustness",
+        "## Generalisation gap",
+        "## Sample efficiency",
+    ):
         assert heading in report
 
 
@@ -91,24 +135,55 @@ def test_eval_is_reproducible_and_leaves_the_global_rng_alone(runs, tmp_path):
 
 
 def test_deterministic_and_stochastic_modes_are_both_reported(runs, tmp_path):
-    out = evaluate(EvalConfig(runs=(runs["ppo0"],), out=tmp_path, modes=("deterministic", "stochastic"),
-                              perturbations=("none",), suites=("test",), **FAST))  # fmt: skip
+    out = evaluate(
+        EvalConfig(
+            runs=(runs["ppo0"],),
+            out=tmp_path,
+            modes=("deterministic", "stochastic"),
+            perturbations=("none",),
+            suites=("test",),
+            **FAST,
+        )
+    )
     assert {r["mode"] for r in rows_of(out / "episodes.csv")} == {"deterministic", "stochastic"}
 
 
 def test_eval_goes_to_the_run_folder_by_default_through_the_cli(runs, tmp_path):
     run = shutil.copytree(runs["ppo0"], tmp_path / "copy")
-    assert main(["eval", str(run), "--suites", "test", "--perturbations", "none", "--episodes", "8",
-                 "--curve-episodes", "0", "--no-progress"]) == 0  # W&B offline, the default  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                str(run),
+                "--suites",
+                "test",
+                "--perturbations",
+                "none",
+                "--episodes",
+                "8",
+                "--curve-episodes",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )  # W&B offline, the default
     assert (run / "eval" / "report.md").exists()
     media = next((run / "eval" / "wandb").glob("offline-run-*/files/media"))  # the W&B eval job's tables and plots
     assert list(media.glob("table/eval/conditions_*.table.json")) and list(media.glob("images/eval/intervals_*.png"))
 
 
 def test_arena_runs_get_games_cross_play_and_ratings(runs, tmp_path):
-    out = evaluate(EvalConfig(runs=(runs["arena0"], runs["arena1"]), out=tmp_path, suites=("train", "test"),
-                              perturbations=("npc_sharpness", "sticky_actions", "obs_dropout"), cross_play_games=8,
-                              **FAST))  # fmt: skip
+    out = evaluate(
+        EvalConfig(
+            runs=(runs["arena0"], runs["arena1"]),
+            out=tmp_path,
+            suites=("train", "test"),
+            perturbations=("npc_sharpness", "sticky_actions", "obs_dropout"),
+            cross_play_games=8,
+            **FAST,
+        )
+    )
     rows = rows_of(out / "episodes.csv")
     assert {"winner", "per_capita_return"} <= set(rows[0])
     r = rows[0]
@@ -125,12 +200,23 @@ def test_arena_runs_get_games_cross_play_and_ratings(runs, tmp_path):
 def test_head_to_head_cross_play_of_self_play_runs_has_ratings(tmp_path):
     from mazearena.agents.league import LeagueConfig
 
-    cfg = {**ARENA, "arena": ArenaEnvConfig(scenario="ctf_2v2_vs_guard_and_runner", size=9, max_cycles=20,
-                                            num_levels=20),
-           "league": LeagueConfig(self_play=True, snapshot_every=1), "total_timesteps": 256}  # fmt: skip
+    cfg = {
+        **ARENA,
+        "arena": ArenaEnvConfig(scenario="ctf_2v2_vs_guard_and_runner", size=9, max_cycles=20, num_levels=20),
+        "league": LeagueConfig(self_play=True, snapshot_every=1),
+        "total_timesteps": 256,
+    }
     runs = [train(TrainConfig(runs_dir=tmp_path, name=f"sp-s{s}", seed=s, **cfg)) for s in (0, 1, 2)]
-    out = evaluate(EvalConfig(runs=tuple(runs), out=tmp_path / "eval", suites=("test",), perturbations=("none",),
-                              cross_play_games=8, **{**FAST, "curve_episodes": 0}))  # fmt: skip
+    out = evaluate(
+        EvalConfig(
+            runs=tuple(runs),
+            out=tmp_path / "eval",
+            suites=("test",),
+            perturbations=("none",),
+            cross_play_games=8,
+            **{**FAST, "curve_episodes": 0},
+        )
+    )
     cross = json.loads((out / "summary.json").read_text())["cross_play"]
     assert cross["kind"] == "head_to_head" and len(cross["ratings"]) == 3
     assert cross["win"][0][0] is None
@@ -184,8 +270,20 @@ def test_slots_play_as_few_extra_episodes_as_can_be():
 
 def test_summary_statistics_on_known_episodes():
     def rows(method, run, suite, successes, perturbation="none", severity=0.0):
-        return [{"method": method, "run": run, "suite": suite, "perturbation": perturbation, "severity": severity,
-                 "mode": "stochastic", "success": bool(s), "return": float(s), "length": 10} for s in successes]
+        return [
+            {
+                "method": method,
+                "run": run,
+                "suite": suite,
+                "perturbation": perturbation,
+                "severity": severity,
+                "mode": "stochastic",
+                "success": bool(s),
+                "return": float(s),
+                "length": 10,
+            }
+            for s in successes
+        ]
 
     data = []
     for run in ("a0", "a1"):
@@ -220,8 +318,10 @@ def test_compare_puts_runs_side_by_side_with_curves_and_probability_of_improveme
     out = compare(CompareConfig(runs=(runs["ppo0"], runs["ppo1"], runs["dqn"]), out=tmp_path / "cmp"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["methods"] == ["ppo-cnn", "dqn-cnn"] and summary["per_method"]["ppo-cnn"]["runs"] == 2
-    assert {(p["x"], p["y"]) for p in summary["probability_of_improvement"]} == {("ppo-cnn", "dqn-cnn"),
-                                                                                ("dqn-cnn", "ppo-cnn")}
+    assert {(p["x"], p["y"]) for p in summary["probability_of_improvement"]} == {
+        ("ppo-cnn", "dqn-cnn"),
+        ("dqn-cnn", "ppo-cnn"),
+    }
     assert (out / "episode_success.png").stat().st_size > 0
     report = (out / "report.md").read_text()
     assert "## Learning curves" in report and "## Probability of improvement" in report

@@ -128,9 +128,14 @@ def test_npc_sharpness_scales_the_npc_error_rates_and_needs_npcs():
         PerturbedVectorEnv(maze(), "npc_sharpness", 0.5)
 
 
-@pytest.mark.parametrize(("name", "severity", "match"), [("wind", 0.1, "unknown perturbation 'wind'"),
-                                                          ("sticky_actions", 1.5, "severity of sticky_actions"),
-                                                          ("obs_noise", -0.1, "severity of obs_noise")])
+@pytest.mark.parametrize(
+    ("name", "severity", "match"),
+    [
+        ("wind", 0.1, "unknown perturbation 'wind'"),
+        ("sticky_actions", 1.5, "severity of sticky_actions"),
+        ("obs_noise", -0.1, "severity of obs_noise"),
+    ],
+)
 def test_bad_perturbations_are_named(name, severity, match):
     with pytest.raises(ValueError, match=match):
         PerturbedVectorEnv(maze(), name, severity)
@@ -142,8 +147,9 @@ def test_the_single_env_wrapper_passes_gymnasiums_checker_and_matches_the_batche
     check_env(env.unwrapped)
     check_env(env, skip_render_check=True)
     single = PerturbedEnv(gym.make("mazearena/Maze-v0", size=9, max_episode_steps=10_000), name, 0.3, seed=4)
-    batched = PerturbedVectorEnv(mazearena.make_vec("mazearena/Maze-v0", 1, size=9, max_episode_steps=10_000),
-                                 name, 0.3, seed=4)  # fmt: skip
+    batched = PerturbedVectorEnv(
+        mazearena.make_vec("mazearena/Maze-v0", 1, size=9, max_episode_steps=10_000), name, 0.3, seed=4
+    )
     obs, _ = single.reset(seed=7)
     vobs, _ = batched.reset(seed=7)
     for t in range(30):
@@ -156,7 +162,8 @@ def test_the_single_env_wrapper_passes_gymnasiums_checker_and_matches_the_batche
 def test_the_parallel_env_wrapper_passes_pettingzoos_api_test(name):
     env = PerturbedParallelEnv(arena_v0.parallel_env(scenario="combat_2v2_with_npc_ally", max_cycles=40), name, 0.5)
     parallel_api_test(env, num_cycles=60)
-    tokens = PerturbedParallelEnv(arena_v0.parallel_env(scenario="ctf_3v3_vs_guards", obs_mode="both", max_cycles=20),
-                                  "obs_dropout", 0.5)  # fmt: skip
+    tokens = PerturbedParallelEnv(
+        arena_v0.parallel_env(scenario="ctf_3v3_vs_guards", obs_mode="both", max_cycles=20), "obs_dropout", 0.5
+    )
     obs, _ = tokens.reset(seed=0)
     assert tokens.observation_space("red_0").contains(obs["red_0"])

@@ -31,8 +31,15 @@ def test_games_from_a_win_draw_table_and_bad_games():
     win = [[None, 0.5, 0.25], [0.25, None, 0.0], [0.5, 1.0, None]]
     draw = [[None, 0.25, 0.25], [0.25, None, 0.0], [0.25, 0.0, None]]
     games = games_from_table(win, draw, 4)
-    assert sorted(games) == sorted([(0, 1, 1.0)] * 2 + [(0, 1, 0.0)] + [(0, 1, 0.5)] + [(0, 2, 1.0)]
-                                   + [(0, 2, 0.0)] * 2 + [(0, 2, 0.5)] + [(1, 2, 0.0)] * 4)  # fmt: skip
+    assert sorted(games) == sorted(
+        [(0, 1, 1.0)] * 2
+        + [(0, 1, 0.0)]
+        + [(0, 1, 0.5)]
+        + [(0, 2, 1.0)]
+        + [(0, 2, 0.0)] * 2
+        + [(0, 2, 0.5)]
+        + [(1, 2, 0.0)] * 4
+    )
     with pytest.raises(ValueError, match="two different players"):
         rate_games(["a", "b"], [(0, 0, 1.0)])
     with pytest.raises(ValueError, match="game score"):

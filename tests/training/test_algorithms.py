@@ -52,9 +52,14 @@ class Reinforce:
         return {"loss/policy": loss.item(), "episode/return": torch.stack(rewards).sum(0).mean().item()}
 
     def state_dict(self) -> dict:
-        return {"policy": self.policy.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "global_step": self.global_step, "obs": self.obs, "torch_rng": torch.get_rng_state(),
-                "engine": self.envs.unwrapped.engine.state_dict()}  # fmt: skip
+        return {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "global_step": self.global_step,
+            "obs": self.obs,
+            "torch_rng": torch.get_rng_state(),
+            "engine": self.envs.unwrapped.engine.state_dict(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
@@ -75,7 +80,8 @@ REINFORCE = Algorithm(
     section="ppo",  # borrows PPO's num_envs, num_steps and learning rate
     network=_network,
     trainer=lambda cfg, envs, policy, device, iterations, steps: Reinforce(
-        envs, policy, cfg.ppo.num_steps, cfg.ppo.learning_rate, cfg.seed),
+        envs, policy, cfg.ppo.num_steps, cfg.ppo.learning_rate, cfg.seed
+    ),
     steps_per_iteration=lambda cfg: cfg.ppo.num_envs * cfg.ppo.num_steps,
     summary="vanilla policy gradient (a throw-away example)",
 )
@@ -87,16 +93,29 @@ def reinforce(monkeypatch):
     return REINFORCE
 
 
-TINY = {"total_timesteps": 1024, "checkpoint_every": 512, "eval_every": 512, "eval_episodes": 16,
-        "video_episodes": 1, "wandb_mode": "disabled", "progress": False}  # fmt: skip
+TINY = {
+    "total_timesteps": 1024,
+    "checkpoint_every": 512,
+    "eval_every": 512,
+    "eval_episodes": 16,
+    "video_episodes": 1,
+    "wandb_mode": "disabled",
+    "progress": False,
+}
 
 
 def config(tmp_path, **kw) -> TrainConfig:
     from mazearena.agents.ppo import PPOConfig
     from mazearena.training.config import EnvConfig
 
-    return TrainConfig(algo="reinforce", backbone="mlp", runs_dir=tmp_path, env=EnvConfig(size=7),
-                       ppo=PPOConfig(num_envs=8, num_steps=32), **{**TINY, **kw})  # fmt: skip
+    return TrainConfig(
+        algo="reinforce",
+        backbone="mlp",
+        runs_dir=tmp_path,
+        env=EnvConfig(size=7),
+        ppo=PPOConfig(num_envs=8, num_steps=32),
+        **{**TINY, **kw},
+    )
 
 
 def test_an_added_algorithm_trains_reports_resumes_and_loads(tmp_path, reinforce):

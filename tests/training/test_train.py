@@ -16,9 +16,17 @@ from mazearena.apps.cli import main
 from mazearena.training import EnvConfig, TrainConfig, load_config, train
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
-TINY = dict(env=EnvConfig(size=7, num_levels=50), ppo=PPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
-            total_timesteps=1024, checkpoint_every=256, eval_every=512, eval_episodes=16, video_episodes=1,
-            wandb_mode="offline", progress=False)  # fmt: skip
+TINY = dict(
+    env=EnvConfig(size=7, num_levels=50),
+    ppo=PPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+    total_timesteps=1024,
+    checkpoint_every=256,
+    eval_every=512,
+    eval_episodes=16,
+    video_episodes=1,
+    wandb_mode="offline",
+    progress=False,
+)
 
 
 def metrics(run: Path) -> list[dict]:
@@ -53,15 +61,31 @@ def tiny_run(tmp_path_factory) -> Path:
 
 def test_a_run_folder_holds_config_metrics_checkpoints_report_curve_video_and_wandb(tiny_run):
     run, tmp_path = tiny_run, tiny_run.parent
-    for name in ("config.yaml", "metrics.jsonl", "metrics.csv", "report.md", "report.json", "curve.png",
-                 "episodes.gif", "checkpoints/last.pt", "checkpoints/best.pt", "wandb"):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "report.md",
+        "report.json",
+        "curve.png",
+        "episodes.gif",
+        "checkpoints/last.pt",
+        "checkpoints/best.pt",
+        "wandb",
+    ):
         assert (run / name).exists(), name
     rows = metrics(run)
     assert [r["step"] for r in rows] == list(range(128, 1025, 128))
     assert any("eval/success_rate" in r for r in rows)
     report = json.loads((run / "report.json").read_text())
-    assert set(report["summary"]) == {"train_success", "test_success", "generalisation_gap", "steps", "steps_to_95",
-                                      "seconds_to_95"}
+    assert set(report["summary"]) == {
+        "train_success",
+        "test_success",
+        "generalisation_gap",
+        "steps",
+        "steps_to_95",
+        "seconds_to_95",
+    }
     assert "held-out" in (run / "report.md").read_text()
     assert load_config(run / "config.yaml") == TrainConfig(runs_dir=tmp_path, name="run", **TINY)
     with pytest.raises(ValueError, match="already holds a run"):
@@ -89,14 +113,38 @@ def test_same_seed_same_training_curve(tmp_path):
 
 
 def test_kill_9_mid_training_then_resume_continues_exactly(tmp_path):
-    args = ["train", "--env.size", "7", "--env.num-levels", "50", "--ppo.num-envs", "8", "--ppo.num-steps", "16",
-            "--ppo.num-minibatches", "2", "--total-timesteps", "12288", "--checkpoint-every", "1024",
-            "--eval-every", "0", "--eval-episodes", "16", "--video-episodes", "0", "--no-progress", "--seed", "5"]
+    args = [
+        "train",
+        "--env.size",
+        "7",
+        "--env.num-levels",
+        "50",
+        "--ppo.num-envs",
+        "8",
+        "--ppo.num-steps",
+        "16",
+        "--ppo.num-minibatches",
+        "2",
+        "--total-timesteps",
+        "12288",
+        "--checkpoint-every",
+        "1024",
+        "--eval-every",
+        "0",
+        "--eval-episodes",
+        "16",
+        "--video-episodes",
+        "0",
+        "--no-progress",
+        "--seed",
+        "5",
+    ]
     killed = tmp_path / "killed"
     # the child must not share this process's W&B service (an earlier test may have started one)
     env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"} | {"WANDB_SILENT": "true"}
-    proc = subprocess.Popen([sys.executable, "-m", "mazearena.apps.cli", *args, "--runs-dir", str(tmp_path), "--name",
-                             "killed"], env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mazearena.apps.cli", *args, "--runs-dir", str(tmp_path), "--name", "killed"], env=env
+    )
     checkpoint = killed / "checkpoints" / "last.pt"
     deadline = time.time() + 240
     while time.time() < deadline:  # wait until at least two checkpoints were written, then kill hard
@@ -200,17 +248,28 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tiny_run, tmp_path
         init_weights(other, tiny_run, "cpu")
     with pytest.raises(CheckpointError, match="does not exist"):
         init_weights(policy, tmp_path, "cpu")
-    run = train(TrainConfig(runs_dir=tmp_path, name="tuned", init_from=tiny_run,
-                            **{**TINY, "total_timesteps": 128, "eval_every": 0, "video_episodes": 0}))  # fmt: skip
+    run = train(
+        TrainConfig(
+            runs_dir=tmp_path,
+            name="tuned",
+            init_from=tiny_run,
+            **{**TINY, "total_timesteps": 128, "eval_every": 0, "video_episodes": 0},
+        )
+    )
     assert load_config(run / "config.yaml").init_from == tiny_run
 
 
 def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
     from mazearena.agents.dqn import DQNConfig
 
-    tiny = {**TINY, "algo": "dqn", "dqn": DQNConfig(num_envs=8, learning_starts=256, batch_size=32,
-                                                    buffer_size=2048, target_update_every=256),
-            "total_timesteps": 2048, "checkpoint_every": 512, "video_episodes": 0}  # fmt: skip
+    tiny = {
+        **TINY,
+        "algo": "dqn",
+        "dqn": DQNConfig(num_envs=8, learning_starts=256, batch_size=32, buffer_size=2048, target_update_every=256),
+        "total_timesteps": 2048,
+        "checkpoint_every": 512,
+        "video_episodes": 0,
+    }
     straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
     again = train(TrainConfig(runs_dir=tmp_path, name="again", **tiny))
     assert metrics(straight) == metrics(again)
@@ -238,9 +297,13 @@ def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path
     from mazearena.agents.mappo import MAPPO, MAPPOConfig
     from mazearena.training.config import ArenaEnvConfig
 
-    tiny = {**TINY, "algo": "mappo", "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=30,
-                                                             num_levels=20),
-            "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2), "video_episodes": 1}  # fmt: skip
+    tiny = {
+        **TINY,
+        "algo": "mappo",
+        "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=30, num_levels=20),
+        "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+        "video_episodes": 1,
+    }
     straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
     rows = metrics(straight)
     assert [r["step"] for r in rows] == list(range(128, 1025, 128))
@@ -266,9 +329,14 @@ def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_leag
     from mazearena.agents.mappo import MAPPO, MAPPOConfig
     from mazearena.training.config import ArenaEnvConfig
 
-    tiny = {**TINY, "algo": "mappo", "arena": ArenaEnvConfig(mode="combat", size=9, max_cycles=20, num_levels=20),
-            "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2), "video_episodes": 1,
-            "league": LeagueConfig(self_play=True, team="blue", snapshot_every=2, opponent_groups=2)}  # fmt: skip
+    tiny = {
+        **TINY,
+        "algo": "mappo",
+        "arena": ArenaEnvConfig(mode="combat", size=9, max_cycles=20, num_levels=20),
+        "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+        "video_episodes": 1,
+        "league": LeagueConfig(self_play=True, team="blue", snapshot_every=2, opponent_groups=2),
+    }
     straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
     rows = metrics(straight)
     assert [r["league/size"] for r in rows] == [1, 2, 2, 3, 3, 4, 4, 5]
@@ -279,8 +347,12 @@ def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_leag
     assert all(table["win"][i][i] is None for i in range(5))
     assert [r["name"] for r in table["ratings"]] == ["0", "256", "512", "768", "1,024"]
     assert all(r["low"] < r["mu"] < r["high"] and r["games"] == 4 * 16 for r in table["ratings"])
-    assert all(abs(table["win"][i][j] + table["win"][j][i] + table["draw"][i][j] - 1) < 1e-9
-               for i in range(5) for j in range(5) if i != j)  # fmt: skip
+    assert all(
+        abs(table["win"][i][j] + table["win"][j][i] + table["draw"][i][j] - 1) < 1e-9
+        for i in range(5)
+        for j in range(5)
+        if i != j
+    )
     text = (straight / "report.md").read_text()
     assert "by self-play as blue" in text and "## Self-play league" in text
     assert (straight / "league.png").stat().st_size > 0
@@ -330,5 +402,6 @@ def test_arena_training_config_errors_name_the_field():
     with pytest.raises(ValueError, match="ctf or combat"):
         TrainConfig(algo="mappo", league=LeagueConfig(self_play=True))
     with pytest.raises(ValueError, match="one whole team"):
-        TrainConfig(algo="mappo", arena=ArenaEnvConfig(scenario="combat_2v2_with_npc_ally"),
-                    league=LeagueConfig(self_play=True))
+        TrainConfig(
+            algo="mappo", arena=ArenaEnvConfig(scenario="combat_2v2_with_npc_ally"), league=LeagueConfig(self_play=True)
+        )

@@ -184,8 +184,9 @@ class ArenaConfig:
 def arena_layouts(level_ids: torch.Tensor, config: ArenaConfig, device: torch.device) -> tuple[torch.Tensor, ...]:
     """Walls ``[B, S, S]`` (bool) and the two bases ``[B, 2, 2]`` (team, (y, x)) of a batch of level ids."""
     loops, rooms = _LAYOUT_PARAMS[config.layout]
-    maze = generate(level_ids, LayoutConfig(size=config.size, generator=Generator.KRUSKAL, loops=loops, rooms=rooms),
-                    device)
+    maze = generate(
+        level_ids, LayoutConfig(size=config.size, generator=Generator.KRUSKAL, loops=loops, rooms=rooms), device
+    )
     floor = maze.grid != int(Cell.WALL)
     floor = floor | floor.flip(1, 2)  # union of two connected floors that share every node: connected
     s = config.size
@@ -214,19 +215,45 @@ def _arena_levels(ids: torch.Tensor, config: ArenaConfig) -> tuple[torch.Tensor,
 class ArenaEngine(EngineState):
     """N arena games stepped together on ``device``. Agents are rows ``0..red-1`` (red) then blue."""
 
-    _STATE = ("walls", "bases", "base_dist", "pos", "heading", "alive", "health", "carrying", "score", "t", "seeds",
-              "episodes", "level_ids")  # fmt: skip
+    _STATE = (
+        "walls",
+        "bases",
+        "base_dist",
+        "pos",
+        "heading",
+        "alive",
+        "health",
+        "carrying",
+        "score",
+        "t",
+        "seeds",
+        "episodes",
+        "level_ids",
+    )
 
-    def __init__(self, num_envs: int, config: ArenaConfig, device: str | torch.device = "cpu",
-                 autoreset: bool = True, focal: list[int] | None = None, backend: str = "auto") -> None:  # fmt: skip
+    def __init__(
+        self,
+        num_envs: int,
+        config: ArenaConfig,
+        device: str | torch.device = "cpu",
+        autoreset: bool = True,
+        focal: list[int] | None = None,
+        backend: str = "auto",
+    ) -> None:
         check_int("num_envs", num_envs, 1)
         self.num_envs, self.config, self.autoreset = num_envs, config, autoreset
         self.device = dev = torch.device(device)
         # CPU games run the observation and respawn loops compiled (cpu_kernels), as the maze engine does.
         self.backend = choose_backend(backend, dev)
         b, a, s = num_envs, config.num_agents, config.size
-        self.levels = LevelSource(lambda ids: _arena_levels(ids, config), config.num_levels, config.start_level,
-                                  num_envs, dev, bytes_per_level=s * s + 32 + 16 * s * s)
+        self.levels = LevelSource(
+            lambda ids: _arena_levels(ids, config),
+            config.num_levels,
+            config.start_level,
+            num_envs,
+            dev,
+            bytes_per_level=s * s + 32 + 16 * s * s,
+        )
         self.team = torch.tensor([0] * config.red + [1] * config.blue, device=dev)
         self._team_of = [0] * config.red + [1] * config.blue  # the same on the host, read without a round-trip
         self.chaser_team = TEAMS.index(config.chasers)
@@ -258,11 +285,22 @@ class ArenaEngine(EngineState):
         if self.backend == "numba":
             # numpy views sharing memory with the state, which is therefore only ever updated in place
             b = self.num_envs
-            self._np_state = tuple(ArenaState(
-                walls=self.walls.view(b, -1).numpy(), pos=self.pos.numpy(), heading=self.heading.numpy(),
-                alive=self.alive.numpy(), health=self.health.numpy(), carrying=self.carrying.numpy(),
-                score=self.score.numpy(), bases=self.bases.numpy(), base_dist=self.base_dist.view(b, 2, -1).numpy(),
-                team=self.team.numpy(), focal=self.focal.numpy(), t=self.t.numpy()))  # fmt: skip
+            self._np_state = tuple(
+                ArenaState(
+                    walls=self.walls.view(b, -1).numpy(),
+                    pos=self.pos.numpy(),
+                    heading=self.heading.numpy(),
+                    alive=self.alive.numpy(),
+                    health=self.health.numpy(),
+                    carrying=self.carrying.numpy(),
+                    score=self.score.numpy(),
+                    bases=self.bases.numpy(),
+                    base_dist=self.base_dist.view(b, 2, -1).numpy(),
+                    team=self.team.numpy(),
+                    focal=self.focal.numpy(),
+                    t=self.t.numpy(),
+                )
+            )
             self._np_rows = torch.arange(b).numpy()
 
     # ---------------------------------------------------------------- reset
@@ -359,9 +397,14 @@ class ArenaEngine(EngineState):
         else:
             active, reward, terminated, truncated, decided = self._torch_core(actions)
         left = active & ~self.alive
-        info = {"active": active, "score": self.score.clone(), "episode_length": self.t.clone(),
-                "level_id": self.level_ids.clone(), "winner": self.leader(),
-                "left_game": torch.stack([(left & (self.team == k)).sum(1) for k in range(2)], 1)}  # fmt: skip
+        info = {
+            "active": active,
+            "score": self.score.clone(),
+            "episode_length": self.t.clone(),
+            "level_id": self.level_ids.clone(),
+            "winner": self.leader(),
+            "left_game": torch.stack([(left & (self.team == k)).sum(1) for k in range(2)], 1),
+        }
         obs = self.observe()
         if self.autoreset:
             done = decided | (self.t >= cfg.max_cycles)
@@ -404,10 +447,21 @@ class ArenaEngine(EngineState):
         mode = (Mode.TAG, Mode.CTF, Mode.COMBAT).index(cfg.mode)
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
         kernel("_arena_step", b)(
-            actions.contiguous().numpy(), self._np_state, mode,
-            cfg.max_cycles, chaser, cfg.captures_to_win, cfg.attack_range, float(cfg.pickup_reward),
-            float(cfg.flag_shaping), UNREACHABLE,
-            reward.numpy(), terminated.numpy(), truncated.numpy(), active.numpy(), decided.numpy(),
+            actions.contiguous().numpy(),
+            self._np_state,
+            mode,
+            cfg.max_cycles,
+            chaser,
+            cfg.captures_to_win,
+            cfg.attack_range,
+            float(cfg.pickup_reward),
+            float(cfg.flag_shaping),
+            UNREACHABLE,
+            reward.numpy(),
+            terminated.numpy(),
+            truncated.numpy(),
+            active.numpy(),
+            decided.numpy(),
         )
         return active, reward, terminated, truncated, decided
 
@@ -654,8 +708,9 @@ class ArenaEngine(EngineState):
         b = len(rows)
         out = torch.empty(b, a, len(CHANNELS), v * v, dtype=torch.uint8)
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
-        kernel("_arena_observe", b)(rows, self._np_state, cfg.mode is Mode.CTF, cfg.mode is Mode.COMBAT, chaser, v,
-                                    out.numpy())
+        kernel("_arena_observe", b)(
+            rows, self._np_state, cfg.mode is Mode.CTF, cfg.mode is Mode.COMBAT, chaser, v, out.numpy()
+        )
         return out.view(b, a, len(CHANNELS), v, v)
 
     def _torch_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
@@ -686,9 +741,17 @@ class ArenaEngine(EngineState):
         me = torch.zeros(v * v, dtype=torch.uint8, device=self.device)
         me[(v * v) // 2] = 1
         ally = ally * (1 - me)
-        seen = {"wall": plane["wall"], "self": me.expand(b, a, -1), "ally": ally, "enemy": enemy,
-                "health": plane["health"], "own_flag": own_flag, "enemy_flag": enemy_flag, "carrier": plane["carrier"],
-                "chaser": plane["chaser"]}  # fmt: skip
+        seen = {
+            "wall": plane["wall"],
+            "self": me.expand(b, a, -1),
+            "ally": ally,
+            "enemy": enemy,
+            "health": plane["health"],
+            "own_flag": own_flag,
+            "enemy_flag": enemy_flag,
+            "carrier": plane["carrier"],
+            "chaser": plane["chaser"],
+        }
         obs = torch.stack([seen[name] for name in CHANNELS], 2)  # [b, A, C, V*V]
         obs = obs * alive.view(b, a, 1, 1).to(torch.uint8)  # agents out of the game see nothing
         return obs.view(b, a, len(CHANNELS), v, v)

@@ -132,11 +132,16 @@ class TileTable:
         def column(attr: str, dtype) -> np.ndarray:
             return np.array([getattr(t, attr) for t in self.tiles], dtype=dtype)
 
-        return TileArrays(blocks=~column("passable", np.bool_), locked=column("locked", np.bool_),
-                          clears=column("clears", np.bool_), gives_key=column("picked_up", np.bool_),
-                          terminal=column("terminal", np.bool_), success=column("success", np.bool_),
-                          reward=column("reward", np.float32),
-                          plane_codes=np.array([t.code for t in self.planes], dtype=np.int64))  # fmt: skip
+        return TileArrays(
+            blocks=~column("passable", np.bool_),
+            locked=column("locked", np.bool_),
+            clears=column("clears", np.bool_),
+            gives_key=column("picked_up", np.bool_),
+            terminal=column("terminal", np.bool_),
+            success=column("success", np.bool_),
+            reward=column("reward", np.float32),
+            plane_codes=np.array([t.code for t in self.planes], dtype=np.int64),
+        )
 
     def tensors(self, device: torch.device) -> TileArrays:
         """:meth:`arrays` as torch tensors on ``device`` (plane codes as ``uint8``, for comparing with grids)."""
@@ -155,8 +160,12 @@ class TileTable:
         not a losing end), ``locked``, ``goal`` (success tiles), ``key`` (tiles that give the key)."""
         g = grid.to(torch.long)
         t = self.tensors(grid.device)
-        return {"open": ~t.blocks[g] & ~(t.terminal[g] & ~t.success[g]), "locked": t.locked[g],
-                "goal": t.success[g], "key": t.gives_key[g]}  # fmt: skip
+        return {
+            "open": ~t.blocks[g] & ~(t.terminal[g] & ~t.success[g]),
+            "locked": t.locked[g],
+            "goal": t.success[g],
+            "key": t.gives_key[g],
+        }
 
 
 @lru_cache(maxsize=8)

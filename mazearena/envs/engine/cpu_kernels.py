@@ -29,8 +29,9 @@ _FLOOR = 0  # the tile table's floor code
 
 # Arena grid planes by name (compile-time constants).
 _C_WALL, _C_SELF, _C_ALLY, _C_ENEMY, _C_HEALTH, _C_OWN_FLAG, _C_ENEMY_FLAG, _C_CARRIER, _C_CHASER = (
-    ARENA_CHANNELS.index(name) for name in ("wall", "self", "ally", "enemy", "health", "own_flag", "enemy_flag",
-                                            "carrier", "chaser"))  # fmt: skip
+    ARENA_CHANNELS.index(name)
+    for name in ("wall", "self", "ally", "enemy", "health", "own_flag", "enemy_flag", "carrier", "chaser")
+)
 
 # Batches at least this large are split across threads; smaller ones run on the calling thread.
 PARALLEL_FROM = 256
@@ -252,8 +253,23 @@ def _steps_to_goal(b, i, pos, carrying, bases, base_dist, team, s):
     return base_dist[b, enemy, here] + base_dist[b, own, bases[b, enemy, 0] * s + bases[b, enemy, 1]]
 
 
-def _arena_step(actions, st, mode, max_cycles, chaser_team, captures_to_win, attack_range, pickup_reward,
-                flag_shaping, unreachable, reward, terminated, truncated, active, decided):  # fmt: skip
+def _arena_step(
+    actions,
+    st,
+    mode,
+    max_cycles,
+    chaser_team,
+    captures_to_win,
+    attack_range,
+    pickup_reward,
+    flag_shaping,
+    unreachable,
+    reward,
+    terminated,
+    truncated,
+    active,
+    decided,
+):
     """One step of every arena game, rule for rule as :meth:`ArenaEngine._torch_core` (same order of float32
     operations, so rewards match bit for bit). State arrays are updated in place; respawns take the free
     cell nearest the base (ties: the lowest cell index), one agent at a time in index order."""
@@ -295,8 +311,10 @@ def _arena_step(actions, st, mode, max_cycles, chaser_team, captures_to_win, att
                 if team[i] == chaser_team or not alive[b, i]:
                     continue
                 for j in range(a_n):
-                    if team[j] == chaser_team and alive[b, j] and (
-                        abs(pos[b, i, 0] - pos[b, j, 0]) + abs(pos[b, i, 1] - pos[b, j, 1]) <= 1
+                    if (
+                        team[j] == chaser_team
+                        and alive[b, j]
+                        and (abs(pos[b, i, 0] - pos[b, j, 0]) + abs(pos[b, i, 1] - pos[b, j, 1]) <= 1)
                     ):
                         left[i] = True
                 if left[i]:
@@ -355,8 +373,13 @@ def _arena_step(actions, st, mode, max_cycles, chaser_team, captures_to_win, att
             taken = np.zeros(2, dtype=np.bool_)  # per taking team: the lowest index takes
             for i in range(a_n):
                 e = 1 - team[i]
-                if (alive[b, i] and flag_home[e] and not taken[team[i]]
-                        and pos[b, i, 0] == bases[b, e, 0] and pos[b, i, 1] == bases[b, e, 1]):  # fmt: skip
+                if (
+                    alive[b, i]
+                    and flag_home[e]
+                    and not taken[team[i]]
+                    and pos[b, i, 0] == bases[b, e, 0]
+                    and pos[b, i, 1] == bases[b, e, 1]
+                ):
                     carrying[b, i] = True
                     taken[team[i]] = True
             gained = np.zeros(2, dtype=np.int64)
@@ -436,8 +459,27 @@ _serial_step, _serial_observe, _serial_view_codes = _SERIAL["_step"], _SERIAL["_
 
 
 @njit(cache=True, nogil=True)
-def step_observe(s, tiles, actions, turn, pad, side, max_steps, horizon, reward, terminated, truncated, success,
-                 rows, full, view, v, obs, codes, agent_tile):  # fmt: skip
+def step_observe(
+    s,
+    tiles,
+    actions,
+    turn,
+    pad,
+    side,
+    max_steps,
+    horizon,
+    reward,
+    terminated,
+    truncated,
+    success,
+    rows,
+    full,
+    view,
+    v,
+    obs,
+    codes,
+    agent_tile,
+):
     """:func:`_step` then the observation of ``rows`` (one-hot planes into ``obs``, or sprite indices into
     ``codes`` where ``obs`` is empty), in one call: a game played alone pays the call overhead once a step."""
     _serial_step(s, tiles, actions, turn, pad, side, max_steps, horizon, reward, terminated, truncated, success)

@@ -23,8 +23,14 @@ class Heading(IntEnum):
 HEADING_DELTAS = torch.tensor([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=torch.long)
 
 
-def check_action_batch(actions, shape: tuple[int, ...], num_actions: int, device: torch.device,
-                       live: torch.Tensor | None = None, describe=None) -> torch.Tensor:  # fmt: skip
+def check_action_batch(
+    actions,
+    shape: tuple[int, ...],
+    num_actions: int,
+    device: torch.device,
+    live: torch.Tensor | None = None,
+    describe=None,
+) -> torch.Tensor:
     """A batch of actions as int64 on ``device``, or an error naming what is wrong.
 
     ``actions`` must be an integer tensor of ``shape`` with values in ``0..num_actions-1`` wherever ``live``
@@ -43,8 +49,9 @@ def check_action_batch(actions, shape: tuple[int, ...], num_actions: int, device
     if bool(bad.any()):
         index = tuple(int(v) for v in bad.nonzero()[0])
         where = describe(index) if describe else f"at {index}"
-        raise ValueError(f"action {int(actions[index])} {where} is out of range: valid actions are "
-                         f"0..{num_actions - 1}")
+        raise ValueError(
+            f"action {int(actions[index])} {where} is out of range: valid actions are 0..{num_actions - 1}"
+        )
     return actions
 
 

@@ -306,10 +306,12 @@ def generate(level_ids: torch.Tensor | list[int], config: LayoutConfig, device: 
         grid[rows[:, 0], door_row, 2 * divider] = int(Cell.DOOR)
         agent_left = randint(2, ids, STREAM_SIDE) == 0
         zero, full = torch.zeros_like(divider), torch.full_like(divider, m)
-        gy, gx = _random_node(ids, STREAM_GOAL, m, torch.where(agent_left, divider, zero),
-                              torch.where(agent_left, full, divider))
-        ky, kx = _random_node(ids, STREAM_KEY, m, torch.where(agent_left, zero, divider),
-                              torch.where(agent_left, divider, full))
+        gy, gx = _random_node(
+            ids, STREAM_GOAL, m, torch.where(agent_left, divider, zero), torch.where(agent_left, full, divider)
+        )
+        ky, kx = _random_node(
+            ids, STREAM_KEY, m, torch.where(agent_left, zero, divider), torch.where(agent_left, divider, full)
+        )
         grid[rows[:, 0], ky, kx] = int(Cell.KEY)
         boundary = (2 * divider).view(-1, 1, 1)
         spawn_side = torch.where(agent_left.view(-1, 1, 1), xx < boundary, xx > boundary)
@@ -400,8 +402,13 @@ def shortest_steps(sources: torch.Tensor, passable: torch.Tensor) -> torch.Tenso
 
         b, s, _ = sources.shape
         out = torch.empty(b, s * s, dtype=torch.long)
-        kernel("_bfs", b)(passable.reshape(b, -1).contiguous().numpy(), sources.reshape(b, -1).contiguous().numpy(),
-                          s, UNREACHABLE, out.numpy())
+        kernel("_bfs", b)(
+            passable.reshape(b, -1).contiguous().numpy(),
+            sources.reshape(b, -1).contiguous().numpy(),
+            s,
+            UNREACHABLE,
+            out.numpy(),
+        )
         return out.view(b, s, s)
     return _relax(torch.where(sources, 0, UNREACHABLE), passable)
 
@@ -426,4 +433,3 @@ def level_range(num_levels: int, start_level: int) -> tuple[int, int]:
     if start_level + span > MAX_LEVEL_ID:
         raise ValueError(f"start_level + num_levels must stay below 2**62, got {start_level} + {span}")
     return start_level, start_level + span
-

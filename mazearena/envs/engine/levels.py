@@ -21,8 +21,15 @@ _CHUNK = 8192
 class LevelSource:
     """Per-level tensors by level id, for ``num_envs`` games that draw levels from ``[start, start + n)``."""
 
-    def __init__(self, make: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], num_levels: int, start_level: int,
-                 num_envs: int, device: torch.device, bytes_per_level: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        make: Callable[[torch.Tensor], tuple[torch.Tensor, ...]],
+        num_levels: int,
+        start_level: int,
+        num_envs: int,
+        device: torch.device,
+        bytes_per_level: int,
+    ) -> None:
         self.make, self.device, self.num_envs = make, device, num_envs
         lo, hi = level_range(num_levels, start_level)
         self.lo, self.span = lo, hi - lo
@@ -45,20 +52,24 @@ class LevelSource:
         level_ids = torch.as_tensor(level_ids, dtype=torch.long, device=self.device).reshape(-1)
         bad = (level_ids < self.lo) | (level_ids >= self.lo + self.span)
         if bool(bad.any()):
-            raise ValueError(f"level_id {level_ids[bad][0].item()} is outside this env's level set "
-                             f"[{self.lo}, {self.lo + self.span})")
+            raise ValueError(
+                f"level_id {level_ids[bad][0].item()} is outside this env's level set "
+                f"[{self.lo}, {self.lo + self.span})"
+            )
         return level_ids
 
     def _fill(self, rows: torch.Tensor, values: tuple[torch.Tensor, ...], ids: torch.Tensor) -> None:
         if self.slots is None:
-            self.slots = tuple(torch.zeros((self.num_envs, *v.shape[1:]), dtype=v.dtype, device=self.device)
-                               for v in values)  # fmt: skip
+            self.slots = tuple(
+                torch.zeros((self.num_envs, *v.shape[1:]), dtype=v.dtype, device=self.device) for v in values
+            )
         for slot, v in zip(self.slots, values, strict=True):
             slot[rows] = v
         self.slot_ids[rows] = ids
 
-    def fetch(self, env_idx: torch.Tensor, level_ids: torch.Tensor, seeds: torch.Tensor,
-              episodes: torch.Tensor) -> tuple[torch.Tensor, ...]:  # fmt: skip
+    def fetch(
+        self, env_idx: torch.Tensor, level_ids: torch.Tensor, seeds: torch.Tensor, episodes: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
         """The tensors of ``level_ids`` for the games ``env_idx``.
 
         ``seeds`` and ``episodes`` are those of all games, so a miss also refills every empty slot in the
@@ -93,4 +104,3 @@ class LevelSource:
             return
         ids = self.level_id(seeds[empty], episodes[empty] + 1)
         self._fill(empty, self.make(ids), ids)
-

@@ -152,8 +152,14 @@ class MazeEngine(EngineState):
         s = config.size
         self.pad = config.view_size // 2 if config.obs_mode is not ObsMode.FULL else 0
         self.side = s + 2 * self.pad
-        self.levels = LevelSource(lambda ids: _maze_levels(ids, config), config.num_levels, config.start_level,
-                                  num_envs, dev, bytes_per_level=2 * s * s)
+        self.levels = LevelSource(
+            lambda ids: _maze_levels(ids, config),
+            config.num_levels,
+            config.start_level,
+            num_envs,
+            dev,
+            bytes_per_level=2 * s * s,
+        )
 
         self.grid = torch.full((num_envs, self.side, self.side), int(Cell.WALL), dtype=torch.uint8, device=dev)
         self.pos = torch.zeros(num_envs, 2, dtype=torch.long, device=dev)  # (y, x) in layout coordinates
@@ -179,12 +185,22 @@ class MazeEngine(EngineState):
         self.channels = self.tiles.channels
         self._tile = self.tiles.tensors(dev)
         # the step's boolean columns side by side: one lookup per step instead of one per property
-        self._tile_props = torch.stack([self._tile.blocks, self._tile.locked, self._tile.clears, self._tile.gives_key,
-                                        self._tile.terminal, self._tile.success], 1)  # fmt: skip
+        self._tile_props = torch.stack(
+            [
+                self._tile.blocks,
+                self._tile.locked,
+                self._tile.clears,
+                self._tile.gives_key,
+                self._tile.terminal,
+                self._tile.success,
+            ],
+            1,
+        )
         self._tile_arrays = tuple(self.tiles.arrays())
         self._cell_codes = self._tile.plane_codes.view(1, -1, 1)
-        self._agent_plane, self._facing_plane, self._key_plane = (self.tiles.channel(c) for c in
-                                                                  ("agent", "facing", "has_key"))  # fmt: skip
+        self._agent_plane, self._facing_plane, self._key_plane = (
+            self.tiles.channel(c) for c in ("agent", "facing", "has_key")
+        )
         self._sprites: torch.Tensor | None = None
         if config.obs_mode is ObsMode.RGB:
             self._sprites = tile_atlas(config.pixel_tile).to(dev)
@@ -194,9 +210,15 @@ class MazeEngine(EngineState):
         if self.backend == "numba":
             # numpy views that share memory with the state tensors, which are therefore only updated in place
             # a plain tuple in MazeState's order: the kernels unbox it faster than the named one
-            self._np_state = tuple(MazeState(grid=self.grid.view(self.num_envs, -1).numpy(), pos=self.pos.numpy(),
-                                             heading=self.heading.numpy(), has_key=self.has_key.numpy(),
-                                             t=self.t.numpy()))  # fmt: skip
+            self._np_state = tuple(
+                MazeState(
+                    grid=self.grid.view(self.num_envs, -1).numpy(),
+                    pos=self.pos.numpy(),
+                    heading=self.heading.numpy(),
+                    has_key=self.has_key.numpy(),
+                    t=self.t.numpy(),
+                )
+            )
             self._np_all = self.rows.numpy()
             self._np_view = self._view_flat.numpy()
 
@@ -325,16 +347,32 @@ class MazeEngine(EngineState):
         n = self.num_envs
         reward = torch.empty(n, dtype=torch.float32)
         terminated, truncated, success = (torch.empty(n, dtype=torch.bool) for _ in range(3))
-        self.kernel_step(actions.contiguous().numpy(), reward.numpy(), terminated.numpy(), truncated.numpy(),
-                         success.numpy())  # fmt: skip
+        self.kernel_step(
+            actions.contiguous().numpy(), reward.numpy(), terminated.numpy(), truncated.numpy(), success.numpy()
+        )
         return reward, terminated, truncated, success
 
-    def kernel_step(self, actions: np.ndarray, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
-                    success: np.ndarray) -> None:  # fmt: skip
+    def kernel_step(
+        self,
+        actions: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        success: np.ndarray,
+    ) -> None:
         """The compiled step on numpy arrays (no torch op): results are written into the last four."""
         kernel("_step", self.num_envs)(
-            self._np_state, self._tile_arrays, actions, self.config.actions is ActionSet.TURN, self.pad, self.side,
-            self.max_episode_steps or 0, np.float32(self.config.reward_horizon), reward, terminated, truncated,
+            self._np_state,
+            self._tile_arrays,
+            actions,
+            self.config.actions is ActionSet.TURN,
+            self.pad,
+            self.side,
+            self.max_episode_steps or 0,
+            np.float32(self.config.reward_horizon),
+            reward,
+            terminated,
+            truncated,
             success,
         )
 
@@ -400,14 +438,31 @@ class MazeEngine(EngineState):
     def kernel_observe(self, rows: np.ndarray, out: np.ndarray) -> None:
         """The compiled one-hot observation of the games ``rows`` into ``out [m, C, K]`` (no torch op)."""
         cfg = self.config
-        kernel("_observe", len(rows))(self._np_state, self._tile_arrays, rows, cfg.obs_mode is ObsMode.FULL,
-                                      cfg.actions is ActionSet.TURN, self._np_view, self.pad, self.side,
-                                      cfg.view_size, out)  # fmt: skip
+        kernel("_observe", len(rows))(
+            self._np_state,
+            self._tile_arrays,
+            rows,
+            cfg.obs_mode is ObsMode.FULL,
+            cfg.actions is ActionSet.TURN,
+            self._np_view,
+            self.pad,
+            self.side,
+            cfg.view_size,
+            out,
+        )
 
     def kernel_view_codes(self, rows: np.ndarray, out: np.ndarray) -> None:
         """The compiled sprite indices of the partial views of the games ``rows`` into ``out [m, V*V]``."""
-        kernel("_view_codes", len(rows))(self._np_state, rows, self.config.actions is ActionSet.TURN,
-                                         self._np_view, self.pad, self.side, agent_tile(), out)  # fmt: skip
+        kernel("_view_codes", len(rows))(
+            self._np_state,
+            rows,
+            self.config.actions is ActionSet.TURN,
+            self._np_view,
+            self.pad,
+            self.side,
+            agent_tile(),
+            out,
+        )
 
     def _pixels(self, tiles: torch.Tensor) -> torch.Tensor:
         """RGB views from sprite indices ``tiles[n, V*V]``."""
@@ -423,8 +478,9 @@ class MazeEngine(EngineState):
 
     def validate_actions(self, actions: torch.Tensor) -> torch.Tensor:
         """Check shape, dtype and range of an action batch; returns it as int64 on the device."""
-        return check_action_batch(actions, (self.num_envs,), self.config.num_actions, self.device,
-                                  describe=lambda index: f"of env {index[0]}")
+        return check_action_batch(
+            actions, (self.num_envs,), self.config.num_actions, self.device, describe=lambda index: f"of env {index[0]}"
+        )
 
 
 class ScalarMaze:
@@ -479,10 +535,27 @@ class ScalarMaze:
     def _bind(self) -> tuple:
         """The kernel's arguments, gathered once: the state views stay valid while the engine lives."""
         e, cfg = self.engine, self.config
-        self._args = (e._np_state, e._tile_arrays, self._action, cfg.actions is ActionSet.TURN, e.pad, e.side,
-                      e.max_episode_steps or 0, np.float32(cfg.reward_horizon), self._reward, self._flags[0:1],
-                      self._flags[1:2], self._flags[2:3], self._row, cfg.obs_mode is ObsMode.FULL, e._np_view,
-                      cfg.view_size, self._planes, self._codes, agent_tile())  # fmt: skip
+        self._args = (
+            e._np_state,
+            e._tile_arrays,
+            self._action,
+            cfg.actions is ActionSet.TURN,
+            e.pad,
+            e.side,
+            e.max_episode_steps or 0,
+            np.float32(cfg.reward_horizon),
+            self._reward,
+            self._flags[0:1],
+            self._flags[1:2],
+            self._flags[2:3],
+            self._row,
+            cfg.obs_mode is ObsMode.FULL,
+            e._np_view,
+            cfg.view_size,
+            self._planes,
+            self._codes,
+            agent_tile(),
+        )
         return self._args
 
     def observe(self) -> np.ndarray:

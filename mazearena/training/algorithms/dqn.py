@@ -19,7 +19,12 @@ def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
     return DQN(cfg.dqn, envs, policy, device, total_steps, seed=cfg.seed, amp=cfg.amp)
 
 
-ALGORITHM = Algorithm(name="dqn", section="dqn", network=_network, trainer=_trainer,
-                      steps_per_iteration=lambda cfg: cfg.dqn.num_envs * STEPS_PER_ENV,
-                      iterate=lambda trainer, cfg: trainer.iteration(cfg.iteration_steps),
-                      summary="double DQN on mazes")  # fmt: skip
+ALGORITHM = Algorithm(
+    name="dqn",
+    section="dqn",
+    network=_network,
+    trainer=_trainer,
+    steps_per_iteration=lambda cfg: cfg.dqn.num_envs * STEPS_PER_ENV,
+    iterate=lambda trainer, cfg: trainer.iteration(cfg.iteration_steps),
+    summary="double DQN on mazes",
+)

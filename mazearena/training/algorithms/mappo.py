@@ -12,10 +12,16 @@ def _network(cfg, envs):
 
     m, found = cfg.mappo, find(cfg.arena.scenario_name)
     learners = len(found.focal(found.arena_config()))
-    return MultiAgentActorCritic(envs.single_observation_space, envs.state_space, learners,
-                                 envs.single_action_space.n, cfg.backbone, share_params=m.share_params,
-                                 centralized_critic=m.centralized_critic,
-                                 death_masking=m.death_masking).to(cfg.device)  # fmt: skip
+    return MultiAgentActorCritic(
+        envs.single_observation_space,
+        envs.state_space,
+        learners,
+        envs.single_action_space.n,
+        cfg.backbone,
+        share_params=m.share_params,
+        centralized_critic=m.centralized_critic,
+        death_masking=m.death_masking,
+    ).to(cfg.device)
 
 
 def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
@@ -24,7 +30,14 @@ def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
     return MAPPO(cfg.mappo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
 
 
-ALGORITHM = Algorithm(name="mappo", section="mappo", network=_network, trainer=_trainer, arena=True, compile=True,
-                      backbones=("cnn", "transformer", "resnet"),
-                      steps_per_iteration=lambda cfg: cfg.mappo.num_envs * cfg.mappo.num_steps,
-                      summary="multi-agent PPO (MAPPO / IPPO) on arenas")  # fmt: skip
+ALGORITHM = Algorithm(
+    name="mappo",
+    section="mappo",
+    network=_network,
+    trainer=_trainer,
+    arena=True,
+    compile=True,
+    backbones=("cnn", "transformer", "resnet"),
+    steps_per_iteration=lambda cfg: cfg.mappo.num_envs * cfg.mappo.num_steps,
+    summary="multi-agent PPO (MAPPO / IPPO) on arenas",
+)

@@ -17,6 +17,12 @@ def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
     return PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
 
 
-ALGORITHM = Algorithm(name="ppo", section="ppo", network=_network, trainer=_trainer, compile=True,
-                      steps_per_iteration=lambda cfg: cfg.ppo.num_envs * cfg.ppo.num_steps,
-                      summary="PPO on mazes")  # fmt: skip
+ALGORITHM = Algorithm(
+    name="ppo",
+    section="ppo",
+    network=_network,
+    trainer=_trainer,
+    compile=True,
+    steps_per_iteration=lambda cfg: cfg.ppo.num_envs * cfg.ppo.num_steps,
+    summary="PPO on mazes",
+)

@@ -10,10 +10,22 @@ def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
     from mazearena.agents.sb3 import SB3PPO
 
     levels = {"num_levels": cfg.env.num_levels, "start_level": cfg.env.start_level}
-    return SB3PPO(cfg.ppo, cfg.env.env_id, {**levels, **cfg.env.make_kwargs()}, cfg.backbone, cfg.seed, cfg.device,
-                  total_iterations)  # fmt: skip
+    return SB3PPO(
+        cfg.ppo,
+        cfg.env.env_id,
+        {**levels, **cfg.env.make_kwargs()},
+        cfg.backbone,
+        cfg.seed,
+        cfg.device,
+        total_iterations,
+    )
 
 
-ALGORITHM = Algorithm(name="sb3-ppo", section="ppo", trainer=_trainer, amp=False,
-                      steps_per_iteration=lambda cfg: cfg.ppo.num_envs * cfg.ppo.num_steps,
-                      summary="Stable-Baselines3 PPO with our backbone on mazes (the reference)")  # fmt: skip
+ALGORITHM = Algorithm(
+    name="sb3-ppo",
+    section="ppo",
+    trainer=_trainer,
+    amp=False,
+    steps_per_iteration=lambda cfg: cfg.ppo.num_envs * cfg.ppo.num_steps,
+    summary="Stable-Baselines3 PPO with our backbone on mazes (the reference)",
+)
