@@ -52,7 +52,7 @@ def autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def final_rows(info: dict, rows: torch.Tensor, device: torch.device):
+def final_obs_rows(info: dict, rows: torch.Tensor, device: torch.device):
     """The final observations of the envs ``rows`` from a same-step-autoreset ``info``."""
     final = info["final_obs"]
     first = next(iter(final.values())) if isinstance(final, dict) else final

@@ -200,7 +200,7 @@ class DQN:
                 ended = done.nonzero().squeeze(1)
                 if len(ended):
                     next_obs = batches.clone(obs)
-                    final = batches.final_rows(info, ended, self.device)
+                    final = batches.final_obs_rows(info, ended, self.device)
                     batches.put(next_obs, ended, final)
             self._store(self.obs, actions, reward, next_obs, terminated, done)
             self.obs = obs

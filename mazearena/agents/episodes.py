@@ -133,7 +133,7 @@ def play_games(
     return out
 
 
-def summarise(records: dict) -> dict:
+def summarise_episodes(records: dict) -> dict:
     """``episodes``, ``success_rate`` with its 95% Wilson interval ``success_ci95``, ``mean_return`` and
     ``mean_length`` of the episodes :func:`play_episodes` or :func:`play_games` recorded; for games also
     ``draw_rate`` and ``loss_rate``."""
@@ -158,10 +158,10 @@ def summarise(records: dict) -> dict:
 def run_episodes(
     env, act: Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None, subset: bool = True
 ) -> dict:
-    """:func:`summarise` of :func:`play_episodes`."""
-    return summarise(play_episodes(env, act, episodes, advance, subset))
+    """:func:`summarise_episodes` of :func:`play_episodes`."""
+    return summarise_episodes(play_episodes(env, act, episodes, advance, subset))
 
 
 def run_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int) -> dict:
-    """:func:`summarise` of :func:`play_games`: the win rate of ``team`` is ``success_rate``."""
-    return summarise(play_games(env, act, episodes, team))
+    """:func:`summarise_episodes` of :func:`play_games`: the win rate of ``team`` is ``success_rate``."""
+    return summarise_episodes(play_games(env, act, episodes, team))

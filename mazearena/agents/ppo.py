@@ -300,7 +300,7 @@ class PPO:
                 rows = cut.nonzero().squeeze(1)
                 if len(rows):
                     reward = reward.clone()
-                    reward[rows] += cfg.gamma * self._forward(batches.final_rows(info, rows, self.device))[1]
+                    reward[rows] += cfg.gamma * self._forward(batches.final_obs_rows(info, rows, self.device))[1]
             self.buf_rewards[step] = reward
             self.next_done = done.float()
 

@@ -117,7 +117,7 @@ def watch(cfg: WatchConfig) -> None:
     )
 
 
-def evaluate(cfg: EvalConfig) -> None:
+def eval_command(cfg: EvalConfig) -> None:
     import json
 
     from mazearena.evaluation.evaluate import evaluate as run_eval
@@ -201,7 +201,7 @@ def _advance(bar: Progress, task):
 
 COMMANDS = {
     "train": train,
-    "eval": evaluate,
+    "eval": eval_command,
     "compare": compare,
     "sweep": sweep,
     "watch": watch,

@@ -49,7 +49,7 @@ class DemoConfig:
             raise UserError(f"gif_episodes must be >= 0, got {self.gif_episodes}")
 
 
-def evaluate(cfg: DemoConfig, policy_name: str, advance=None) -> dict:
+def play_agent(cfg: DemoConfig, policy_name: str, advance=None) -> dict:
     """Play ``cfg.episodes`` episodes with a built-in policy on held-out levels."""
     env = mazearena.make_vec(cfg.env, cfg.num_envs, seed=cfg.seed, size=cfg.size, start_level=cfg.start_level)
     engine = env.unwrapped.engine
@@ -84,7 +84,7 @@ def run_demo(cfg: DemoConfig, progress=None) -> dict:
     cfg.out.mkdir(parents=True, exist_ok=True)
     results = []
     for name in ("solver", "random"):
-        results.append(evaluate(cfg, name, advance=progress(name, cfg.episodes) if progress else None))
+        results.append(play_agent(cfg, name, advance=progress(name, cfg.episodes) if progress else None))
     summary = {"env": cfg.env, "size": cfg.size, "levels": f"from {cfg.start_level} (held out)", "agents": results}
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
     lines = [

@@ -12,15 +12,8 @@ import torch
 from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
-from mazearena.envs.engine.arena import (
-    CHANNELS,
-    STATE_CHANNELS,
-    TOKEN_FEATURES,
-    ArenaConfig,
-    ArenaEngine,
-    Mode,
-    ObsMode,
-)
+from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, ArenaObsMode, Mode
+from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES
 from mazearena.envs.engine.grid import check_action_batch
 from mazearena.envs.render import WindowRender
 from mazearena.envs.vector import check_device_and_seed, level_ids_option
@@ -77,19 +70,19 @@ class _Roster:
 def observation_space(config: ArenaConfig) -> gym.spaces.Space:
     """The observation space of one agent."""
     v, k = config.view_size, config.num_tokens
-    grid = gym.spaces.Box(0, config.max_cell_value, (len(CHANNELS), v, v), dtype=np.uint8)
+    grid = gym.spaces.Box(0, config.max_cell_value, (len(ARENA_CHANNELS), v, v), dtype=np.uint8)
     tokens = gym.spaces.Box(-np.inf, np.inf, (k, len(TOKEN_FEATURES)), dtype=np.float32)
     mask = gym.spaces.MultiBinary(k)
-    if config.obs_mode is ObsMode.GRID:
+    if config.obs_mode is ArenaObsMode.GRID:
         return grid
-    if config.obs_mode is ObsMode.TOKENS:
+    if config.obs_mode is ArenaObsMode.TOKENS:
         return gym.spaces.Dict({"tokens": tokens, "mask": mask})
     return gym.spaces.Dict({"grid": grid, "tokens": tokens, "mask": mask})
 
 
 def state_space(config: ArenaConfig) -> gym.spaces.Box:
     s = config.size
-    return gym.spaces.Box(0, config.max_cell_value, (len(STATE_CHANNELS), s, s), dtype=np.uint8)
+    return gym.spaces.Box(0, config.max_cell_value, (len(ARENA_STATE_CHANNELS), s, s), dtype=np.uint8)
 
 
 def _agent_obs(obs: torch.Tensor | dict, i: int):

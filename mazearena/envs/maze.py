@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from mazearena.envs.engine.maze import ActionSet, MazeConfig, MazeEngine, ObsMode, ScalarMaze
+from mazearena.envs.engine.maze import ActionSet, MazeConfig, MazeEngine, MazeObsMode, ScalarMaze
 from mazearena.envs.render import WindowRender
 
 
@@ -24,7 +24,7 @@ def make_config(kwargs: dict[str, Any]) -> MazeConfig:
 
 
 def observation_space(config: MazeConfig) -> gym.spaces.Box:
-    high = 255 if config.obs_mode is ObsMode.RGB else 1
+    high = 255 if config.obs_mode is MazeObsMode.RGB else 1
     return gym.spaces.Box(0, high, config.obs_shape, dtype=np.uint8)
 
 
@@ -32,7 +32,7 @@ def view_mask(config: MazeConfig, pos: tuple[int, int], heading: int) -> np.ndar
     """[size, size] bool: the cells the agent's observation covers."""
     s = config.size
     mask = np.zeros((s, s), dtype=bool)
-    if config.obs_mode is ObsMode.FULL:
+    if config.obs_mode is MazeObsMode.FULL:
         mask[:] = True
         return mask
     p = config.view_size // 2

@@ -345,7 +345,7 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     against NPCs: as teammates (``kind: teammates``), run i's policy acting the first half of the team and
     run j's the rest, against the held-out NPC population; the diagonal is each run with itself. One
     learning agent alone has no cross-play (None). ``track(description, total)`` as for :func:`evaluate`."""
-    from mazearena.agents.episodes import play_games, summarise
+    from mazearena.agents.episodes import play_games, summarise_episodes
     from mazearena.agents.league import check_symmetric, cross_play
     from mazearena.envs.scenarios import scenario
     from mazearena.stats.ratings import games_from_table, rate_games
@@ -393,7 +393,7 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
             act = Teammates(actor(runs[i], deterministic), actor(runs[j], deterministic), half)
             env = suite_env(first, "test", slots(cfg.num_envs, games), cfg.seed, cfg.device)
             with torch.no_grad():
-                result = summarise(play_games(env, act, games, first.scenario_team))
+                result = summarise_episodes(play_games(env, act, games, first.scenario_team))
             win[i][j], draw[i][j] = result["success_rate"], result["draw_rate"]
             if tick is not None:
                 tick(1)

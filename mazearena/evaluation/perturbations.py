@@ -188,7 +188,7 @@ class Perturbation:
             noise = torch.randn(tokens.shape, generator=self.generator, device=self.device) * self.severity
             return tokens + noise * mask[..., None].to(tokens.dtype), mask
         if self.name == "obs_dropout":  # hide other entities; the observer's own token stays
-            from mazearena.envs.engine.arena import TOKEN_FEATURES
+            from mazearena.envs.engine.cells import TOKEN_FEATURES
 
             hide = (self._rand(mask.shape) < self.severity) & (tokens[..., TOKEN_FEATURES.index("self")] == 0)
         else:

@@ -1,4 +1,4 @@
-"""A run's policy at play: held-out evaluation during training (:func:`evaluate`), the GIFs of its episodes
+"""A run's policy at play: held-out evaluation during training (:func:`evaluate_policy`), the GIFs of its episodes
 and games, and :func:`arena_games`, which ``watch`` plays one frame at a time.
 """
 
@@ -20,7 +20,7 @@ from mazearena.training.runs import make_actor, make_envs
 EVAL_ENVS = 64
 
 
-def evaluate(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, episodes: int, seed: int) -> dict:
+def evaluate_policy(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, episodes: int, seed: int) -> dict:
     """Success, return and length over ``episodes`` episodes on the training or the held-out levels."""
     envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
     device = torch.device(cfg.device)

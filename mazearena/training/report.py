@@ -15,7 +15,7 @@ from mazearena.agents.mappo import MultiAgentActorCritic
 from mazearena.agents.ppo import ActorCritic
 from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
-from mazearena.training.games import EVAL_ENVS, evaluate, record_episodes, record_games
+from mazearena.training.games import EVAL_ENVS, evaluate_policy, record_episodes, record_games
 from mazearena.training.loggers import Logger
 from mazearena.training.runs import make_envs
 
@@ -30,8 +30,8 @@ def write_report(
 ) -> dict:
     """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
     for self-play, the win-rate table of the league's snapshots."""
-    train_result = evaluate(policy, cfg, test=False, episodes=cfg.eval_episodes, seed=cfg.seed + 2)
-    test_result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
+    train_result = evaluate_policy(policy, cfg, test=False, episodes=cfg.eval_episodes, seed=cfg.seed + 2)
+    test_result = evaluate_policy(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
     gap = train_result["success_rate"] - test_result["success_rate"]
     summary = {
         "train_success": train_result["success_rate"],

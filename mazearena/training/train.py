@@ -18,7 +18,7 @@ from mazearena.agents.league import League, SelfPlayVectorEnv
 from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
-from mazearena.training.games import evaluate
+from mazearena.training.games import evaluate_policy
 from mazearena.training.loggers import Logger
 from mazearena.training.report import write_report
 from mazearena.training.runs import init_weights, make_envs, make_policy, model_fields, resolve_run, snapshot_path
@@ -88,7 +88,7 @@ def train(config: TrainConfig) -> Path:
             metrics = alg.iterate(algo, cfg)
             metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start)
             if next_eval is not None and algo.global_step >= next_eval:
-                result = evaluate(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
+                result = evaluate_policy(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
                 metrics |= {
                     "eval/success_rate": result["success_rate"],
                     "eval/return": result["mean_return"],

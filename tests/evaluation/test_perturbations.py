@@ -111,7 +111,7 @@ def test_token_observations_lose_other_entities_but_never_the_observer():
     env = arena_v0.vector_env(32, scenario="ctf_3v3_vs_guards", obs_mode="tokens")
     obs, _ = env.reset(seed=0)
     out = Perturbation("obs_dropout", 1.0, env, 32).observation(obs)
-    from mazearena.envs.engine.arena import TOKEN_FEATURES
+    from mazearena.envs.engine.cells import TOKEN_FEATURES
 
     me = obs["tokens"][..., TOKEN_FEATURES.index("self")] != 0
     assert torch.equal(out["mask"], obs["mask"] & me)

@@ -29,10 +29,10 @@ Rules (the README repeats them):
 * Every game is truncated at ``max_cycles`` steps.
 
 Observations (``obs_mode``): ``grid`` is a ``view_size`` square of ``uint8`` planes centred on the agent,
-north-up, channels :data:`CHANNELS` (walls do not block sight; outside the arena reads as wall).
+north-up, channels :data:`ARENA_CHANNELS` (walls do not block sight; outside the arena reads as wall).
 ``tokens`` is a list of every entity (agents, then red and blue flag) with :data:`TOKEN_FEATURES`
 relative to the observer, plus a mask of those present and inside the view square. ``state()`` is the
-whole arena as planes :data:`STATE_CHANNELS`, for centralised critics.
+whole arena as planes :data:`ARENA_STATE_CHANNELS`, for centralised critics.
 """
 
 from __future__ import annotations
@@ -45,9 +45,7 @@ import torch.nn.functional as F
 
 from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.backend import choose_backend
-from mazearena.envs.engine.cells import ARENA_CHANNELS as CHANNELS
-from mazearena.envs.engine.cells import ARENA_STATE_CHANNELS as STATE_CHANNELS
-from mazearena.envs.engine.cells import TOKEN_FEATURES, Cell
+from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES, Cell
 from mazearena.envs.engine.cpu_kernels import ArenaState, kernel
 from mazearena.envs.engine.grid import EngineState
 from mazearena.envs.engine.layouts import (
@@ -63,7 +61,7 @@ from mazearena.rng import STREAM_BASE, STREAM_SPAWN, hash_ints, randint, uniform
 
 TEAMS = ("red", "blue")
 # Planes and token features by name.
-_STATE = {name: i for i, name in enumerate(STATE_CHANNELS)}
+_STATE = {name: i for i, name in enumerate(ARENA_STATE_CHANNELS)}
 _FEATURE = {name: i for i, name in enumerate(TOKEN_FEATURES)}
 MAX_TEAM_SIZE = 16
 STAY, ATTACK = 0, 5
@@ -88,7 +86,7 @@ class ArenaLayout(str, Enum):
 _LAYOUT_PARAMS = {ArenaLayout.MAZE: (0.15, 0), ArenaLayout.ROOMS: (0.3, 3), ArenaLayout.OPEN: (0.9, 6)}
 
 
-class ObsMode(str, Enum):
+class ArenaObsMode(str, Enum):
     GRID = "grid"
     TOKENS = "tokens"
     BOTH = "both"
@@ -110,7 +108,7 @@ class ArenaConfig:
     """``maze``, ``rooms`` or ``open``."""
     view_size: int = 7
     """Side of each agent's egocentric view (odd, 3 to 31)."""
-    obs_mode: ObsMode = ObsMode.GRID
+    obs_mode: ArenaObsMode = ArenaObsMode.GRID
     """``grid`` (planes), ``tokens`` (entity list + mask) or ``both``."""
     max_cycles: int = 200
     """Steps after which every game is truncated."""
@@ -135,7 +133,7 @@ class ArenaConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", enum_value(Mode, self.mode, "mode"))
         object.__setattr__(self, "layout", enum_value(ArenaLayout, self.layout, "layout"))
-        object.__setattr__(self, "obs_mode", enum_value(ObsMode, self.obs_mode, "obs_mode"))
+        object.__setattr__(self, "obs_mode", enum_value(ArenaObsMode, self.obs_mode, "obs_mode"))
         for name in ("red", "blue"):
             check_int(f"{name} (team size)", getattr(self, name), 1, MAX_TEAM_SIZE)
         s = self.size
@@ -662,7 +660,7 @@ class ArenaEngine(EngineState):
         return flags
 
     def state(self) -> torch.Tensor:
-        """``[B, len(STATE_CHANNELS), S, S]`` uint8: the whole arena, for centralised critics."""
+        """``[B, len(ARENA_STATE_CHANNELS), S, S]`` uint8: the whole arena, for centralised critics."""
         cfg = self.config
         b, s = self.num_envs, cfg.size
         occ, flags = self._occupancy()[:, :-1], self.flags()
@@ -670,7 +668,7 @@ class ArenaEngine(EngineState):
         idx = occ.clamp(min=0)
         rows = torch.arange(b, device=self.device)[:, None]
         team = self.team[idx]
-        planes = torch.zeros(b, len(STATE_CHANNELS), s * s, dtype=torch.uint8, device=self.device)
+        planes = torch.zeros(b, len(ARENA_STATE_CHANNELS), s * s, dtype=torch.uint8, device=self.device)
         planes[:, _STATE["wall"]] = self.walls.view(b, -1)
         planes[:, _STATE["red"]] = has & (team == 0)
         planes[:, _STATE["blue"]] = has & (team == 1)
@@ -681,7 +679,7 @@ class ArenaEngine(EngineState):
         planes[:, _STATE["carrier"]] = has & self.carrying[rows, idx]
         if cfg.mode is Mode.TAG:
             planes[:, _STATE["chaser"]] = has & (team == self.chaser_team)
-        return planes.view(b, len(STATE_CHANNELS), s, s)
+        return planes.view(b, len(ARENA_STATE_CHANNELS), s, s)
 
     def _health_value(self) -> torch.Tensor:
         return self.health if self.config.mode is Mode.COMBAT else torch.ones_like(self.health)
@@ -690,11 +688,11 @@ class ArenaEngine(EngineState):
         """Per-agent observations of all games (or the games ``idx``): a tensor or a dict, by ``obs_mode``."""
         cfg = self.config
         out = {}
-        if cfg.obs_mode in (ObsMode.GRID, ObsMode.BOTH):
+        if cfg.obs_mode in (ArenaObsMode.GRID, ArenaObsMode.BOTH):
             out["grid"] = self._grid_obs(idx)
-        if cfg.obs_mode in (ObsMode.TOKENS, ObsMode.BOTH):
+        if cfg.obs_mode in (ArenaObsMode.TOKENS, ArenaObsMode.BOTH):
             out["tokens"], out["mask"] = self._token_obs(idx)
-        return out["grid"] if cfg.obs_mode is ObsMode.GRID else out
+        return out["grid"] if cfg.obs_mode is ArenaObsMode.GRID else out
 
     def _grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
         if self.backend == "numba":
@@ -706,12 +704,12 @@ class ArenaEngine(EngineState):
         v, a = cfg.view_size, cfg.num_agents
         rows = self._np_rows if idx is None else idx.contiguous().numpy()
         b = len(rows)
-        out = torch.empty(b, a, len(CHANNELS), v * v, dtype=torch.uint8)
+        out = torch.empty(b, a, len(ARENA_CHANNELS), v * v, dtype=torch.uint8)
         chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
         kernel("_arena_observe", b)(
             rows, self._np_state, cfg.mode is Mode.CTF, cfg.mode is Mode.COMBAT, chaser, v, out.numpy()
         )
-        return out.view(b, a, len(CHANNELS), v, v)
+        return out.view(b, a, len(ARENA_CHANNELS), v, v)
 
     def _torch_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
         cfg = self.config
@@ -729,10 +727,10 @@ class ArenaEngine(EngineState):
         r = torch.arange(v, device=self.device)
         offsets = (r[:, None] * side + r[None, :]).view(-1)  # view cell -> padded flat offset
         corner = pos[..., 0] * side + pos[..., 1]  # [b, A]: top-left of each view in the padded grid
-        gather_at = (corner[..., None] + offsets).view(b, 1, -1).expand(b, len(STATE_CHANNELS), -1)
-        views = padded.view(b, len(STATE_CHANNELS), -1).gather(2, gather_at).view(b, -1, a, v * v)
+        gather_at = (corner[..., None] + offsets).view(b, 1, -1).expand(b, len(ARENA_STATE_CHANNELS), -1)
+        views = padded.view(b, len(ARENA_STATE_CHANNELS), -1).gather(2, gather_at).view(b, -1, a, v * v)
         team = self.team.view(1, a, 1)
-        plane = {name: views[:, i] for i, name in enumerate(STATE_CHANNELS)}
+        plane = {name: views[:, i] for i, name in enumerate(ARENA_STATE_CHANNELS)}
         red, blue, red_flag, blue_flag = plane["red"], plane["blue"], plane["red_flag"], plane["blue_flag"]
         ally = torch.where(team == 0, red, blue)
         enemy = torch.where(team == 0, blue, red)
@@ -752,9 +750,9 @@ class ArenaEngine(EngineState):
             "carrier": plane["carrier"],
             "chaser": plane["chaser"],
         }
-        obs = torch.stack([seen[name] for name in CHANNELS], 2)  # [b, A, C, V*V]
+        obs = torch.stack([seen[name] for name in ARENA_CHANNELS], 2)  # [b, A, C, V*V]
         obs = obs * alive.view(b, a, 1, 1).to(torch.uint8)  # agents out of the game see nothing
-        return obs.view(b, a, len(CHANNELS), v, v)
+        return obs.view(b, a, len(ARENA_CHANNELS), v, v)
 
     def _token_obs(self, idx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config

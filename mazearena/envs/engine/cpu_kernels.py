@@ -186,7 +186,7 @@ def _bfs(passable, sources, side, unreachable, out):
 
 
 def _arena_observe(rows, st, show_flags, combat, chaser_team, v, out):
-    """Grid views ``out[m, A, 9, V*V]`` of the arena games ``rows`` (channels of ``engine.arena.CHANNELS``), as
+    """Grid views ``out[m, A, 9, V*V]`` of the arena games ``rows`` (channels of ``cells.ARENA_CHANNELS``), as
     :meth:`ArenaEngine._torch_grid_obs` draws them: agents out of the game see nothing. A flag is on its
     base unless an enemy carries it."""
     walls, pos, _, alive, health, carrying, _, bases, _, team, _, _ = st

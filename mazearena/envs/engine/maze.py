@@ -44,7 +44,7 @@ from mazearena.envs.engine.sprites import agent_tile, agent_tiles, tile_atlas
 from mazearena.rng import STREAM_HEADING, STREAM_SPAWN, hash_ints, randint
 
 
-class ObsMode(str, Enum):
+class MazeObsMode(str, Enum):
     PARTIAL = "partial"
     FULL = "full"
     RGB = "rgb"
@@ -64,7 +64,7 @@ class MazeConfig(LayoutConfig):
 
     view_size: int = 7
     """Side of the egocentric view (odd, 3 to 31)."""
-    obs_mode: ObsMode = ObsMode.PARTIAL
+    obs_mode: MazeObsMode = MazeObsMode.PARTIAL
     """``partial`` (one-hot planes around the agent), ``full`` (one-hot planes of the whole grid), ``rgb``."""
     actions: ActionSet = ActionSet.CARDINAL
     """``cardinal`` (4 moves) or ``turn`` (left, right, forward)."""
@@ -77,7 +77,7 @@ class MazeConfig(LayoutConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "obs_mode", enum_value(ObsMode, self.obs_mode, "obs_mode"))
+        object.__setattr__(self, "obs_mode", enum_value(MazeObsMode, self.obs_mode, "obs_mode"))
         object.__setattr__(self, "actions", enum_value(ActionSet, self.actions, "actions"))
         check_int("view_size", self.view_size, 3, 31, odd=True)
         check_int("pixel_tile", self.pixel_tile, 4, 32)
@@ -94,9 +94,9 @@ class MazeConfig(LayoutConfig):
     @property
     def obs_shape(self) -> tuple[int, ...]:
         channels = len(table().channels)
-        if self.obs_mode is ObsMode.FULL:
+        if self.obs_mode is MazeObsMode.FULL:
             return (channels, self.size, self.size)
-        if self.obs_mode is ObsMode.RGB:
+        if self.obs_mode is MazeObsMode.RGB:
             side = self.view_size * self.pixel_tile
             return (side, side, 3)
         return (channels, self.view_size, self.view_size)
@@ -150,7 +150,7 @@ class MazeEngine(EngineState):
         self.autoreset = autoreset
         dev = self.device
         s = config.size
-        self.pad = config.view_size // 2 if config.obs_mode is not ObsMode.FULL else 0
+        self.pad = config.view_size // 2 if config.obs_mode is not MazeObsMode.FULL else 0
         self.side = s + 2 * self.pad
         self.levels = LevelSource(
             lambda ids: _maze_levels(ids, config),
@@ -202,7 +202,7 @@ class MazeEngine(EngineState):
             self.tiles.channel(c) for c in ("agent", "facing", "has_key")
         )
         self._sprites: torch.Tensor | None = None
-        if config.obs_mode is ObsMode.RGB:
+        if config.obs_mode is MazeObsMode.RGB:
             self._sprites = tile_atlas(config.pixel_tile).to(dev)
         self._bind_views()
 
@@ -384,7 +384,7 @@ class MazeEngine(EngineState):
         return self._torch_observe(idx)
 
     def _obs_hw(self) -> tuple[int, int]:
-        v = self.side if self.config.obs_mode is ObsMode.FULL else self.config.view_size
+        v = self.side if self.config.obs_mode is MazeObsMode.FULL else self.config.view_size
         return v, v
 
     def _torch_observe(self, idx: torch.Tensor | None) -> torch.Tensor:
@@ -395,7 +395,7 @@ class MazeEngine(EngineState):
             flat_grid, pos, heading, has_key = flat_grid[idx], pos[idx], heading[idx], has_key[idx]
         n = len(pos)
         here = (pos[:, 0] + self.pad) * self.side + pos[:, 1] + self.pad
-        if mode is ObsMode.FULL:
+        if mode is MazeObsMode.FULL:
             codes = flat_grid
             agent_at, facing_at = here, here + self._flat_delta[heading]
         else:
@@ -408,7 +408,7 @@ class MazeEngine(EngineState):
             # In the rotated view the agent always faces up; north-up, it faces its heading.
             face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
             facing_at = centre + self._deltas[face, 0] * v + self._deltas[face, 1]
-        if mode is ObsMode.RGB:
+        if mode is MazeObsMode.RGB:
             face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
             tiles = codes.long()
             tiles[:, centre] = agent_tiles(face, has_key)
@@ -425,7 +425,7 @@ class MazeEngine(EngineState):
 
     def _kernel_observe(self, idx: torch.Tensor | None) -> torch.Tensor:
         rows = self._np_all if idx is None else idx.contiguous().numpy()
-        if self.config.obs_mode is ObsMode.RGB:
+        if self.config.obs_mode is MazeObsMode.RGB:
             v = self.config.view_size
             tiles = torch.empty(len(rows), v * v, dtype=torch.long)
             self.kernel_view_codes(rows, tiles.numpy())
@@ -442,7 +442,7 @@ class MazeEngine(EngineState):
             self._np_state,
             self._tile_arrays,
             rows,
-            cfg.obs_mode is ObsMode.FULL,
+            cfg.obs_mode is MazeObsMode.FULL,
             cfg.actions is ActionSet.TURN,
             self._np_view,
             self.pad,
@@ -501,7 +501,7 @@ class ScalarMaze:
         self._flags = np.zeros(3, dtype=np.bool_)  # terminated, truncated, success (one read per step)
         self._row = np.zeros(1, dtype=np.int64)
         h, w = engine._obs_hw()
-        rgb = cfg.obs_mode is ObsMode.RGB
+        rgb = cfg.obs_mode is MazeObsMode.RGB
         # Exactly one of the two output buffers is used: sprite indices (rgb) or one-hot planes.
         self._planes = np.empty((0 if rgb else 1, len(engine.channels), h * w), dtype=np.uint8)
         self._codes = np.empty((1, h * w if rgb else 0), dtype=np.int64)
@@ -549,7 +549,7 @@ class ScalarMaze:
             self._flags[1:2],
             self._flags[2:3],
             self._row,
-            cfg.obs_mode is ObsMode.FULL,
+            cfg.obs_mode is MazeObsMode.FULL,
             e._np_view,
             cfg.view_size,
             self._planes,
