@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine with Python 3.10+:
-#   make train  create .venv, install mazearena, train PPO on 9x9 mazes (CPU, W&B offline), evaluate it on
+#   make train  create .venv, install mazearena[train], train PPO on 9x9 mazes (CPU, W&B offline), evaluate it on
 #               held-out levels, write runs/ppo-maze9-<time>/ (report.md, curve.png, episodes.gif, checkpoints),
 #               then run the evaluation suites and perturbations on it (runs/ppo-maze9-<time>/eval/)
 #   make test   create .venv, install mazearena[dev], run ruff and the test suite
@@ -17,33 +17,34 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Each target installs what it uses: training and evaluation need the 'train' extra, the tests everything.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[$*]"
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-dev
 
 RUN := ppo-maze9-$(shell date +%Y%m%d-%H%M%S)
-train: setup
+train: $(VENV)/.installed-train
 	$(BIN)/mazearena train --config configs/ppo_maze9.yaml --name $(RUN)
 	$(BIN)/mazearena eval runs/$(RUN)
 
-demo: setup
+demo: $(VENV)/.installed-train
 	$(BIN)/mazearena demo
 
-lint: setup
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check mazearena tests scripts benchmarks
 	$(BIN)/ruff format --check mazearena tests scripts benchmarks
 
-test: setup lint
+test: $(VENV)/.installed-dev lint
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/pytest -q
 
 # Peers live in their own environment: MiniGrid depends on pygame-ce, which replaces pygame's module.
 .venv-bench/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/pip install --quiet "$(TORCH_SPEC)"
-	.venv-bench/bin/pip install --quiet -e . minigrid magent2 mpe2 "supersuit>=3.9"
+	.venv-bench/bin/pip install --quiet -e ".[bench]" minigrid magent2 mpe2
 	touch $@
 
 bench: .venv-bench/.installed

@@ -3,7 +3,9 @@ the bad value and what would be valid. :class:`UserError` is the kind of every s
 
 from __future__ import annotations
 
+import importlib
 from enum import Enum
+from types import ModuleType
 
 
 class UserError(ValueError):
@@ -29,3 +31,43 @@ def enum_value(enum_cls: type[Enum], value: object, field: str) -> Enum:
     except ValueError:
         valid = ", ".join(repr(m.value) for m in enum_cls)  # type: ignore[attr-defined]
         raise UserError(f"{field} must be one of {valid}, got {value!r}") from None
+
+
+class MissingExtra(ModuleNotFoundError):
+    """An optional package is not installed; the message names the extra that brings it."""
+
+
+EXTRAS_OF = {
+    "tyro": "train",
+    "rich": "train",
+    "yaml": "train",
+    "wandb": "train",
+    "matplotlib": "train",
+    "imageio": "train",
+    "scipy": "eval",
+    "openskill": "eval",
+    "pygame": "render",
+    "stable_baselines3": "sb3",
+    "supersuit": "sb3",
+    "ray": "sweep",
+    "tensorboard": "tensorboard",
+}
+"""The extra (``pip install 'mazearena[EXTRA]'``) that brings each optional package."""
+
+
+def require(*modules: str, extra: str | None = None) -> ModuleType:
+    """Import ``modules`` (the last one is returned), or fail naming the extra that installs the missing one
+    (``extra``, or the package's own in :data:`EXTRAS_OF`): the core install is what ``gymnasium.make`` and
+    ``arena_v0`` need, the rest comes with extras."""
+    module = None
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            top = (e.name or name).split(".")[0]
+            needed = extra or EXTRAS_OF.get(top)
+            if needed is None or top not in EXTRAS_OF:
+                raise
+            message = f"{top} is not installed: it comes with mazearena's {needed!r} extra"
+            raise MissingExtra(f"{message}, pip install 'mazearena[{needed}]'", name=top) from None
+    return module

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import gymnasium as gym
 import torch
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-from mazearena.agents.backbones import make_backbone
+from mazearena.checks import require
+
+require("stable_baselines3")
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor  # noqa: E402
+
+from mazearena.agents.backbones import make_backbone  # noqa: E402
 
 
 class BackboneExtractor(BaseFeaturesExtractor):

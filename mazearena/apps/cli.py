@@ -15,7 +15,7 @@ from mazearena.apps.demo import DemoConfig
 from mazearena.apps.play import PlayConfig
 from mazearena.apps.sweep import SweepConfig
 from mazearena.apps.watch import WatchConfig
-from mazearena.checks import UserError
+from mazearena.checks import MissingExtra, UserError
 from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
 from mazearena.training.algorithms import arena_algorithms
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     name = next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
     try:
         COMMANDS[name](cfg)
-    except UserError as e:  # bad input found while running; anything else is a bug and shows its traceback
+    except (UserError, MissingExtra) as e:  # bad input or setup; anything else is a bug: its traceback shows
         Console(stderr=True, soft_wrap=True).print(f"[bold red]mazearena {name}: error:[/] {e}", highlight=False)
         return 2
     return 0

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import torch
 
+from mazearena.checks import require
 from mazearena.envs.engine.arena import Mode
 from mazearena.envs.engine.cells import Cell
 from mazearena.envs.engine.grid import HEADING_DELTAS
@@ -120,7 +121,7 @@ class Window:
 
     def __init__(self, title: str, size: tuple[int, int], fps: float = 10.0) -> None:
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        import pygame
+        pygame = require("pygame")
 
         self._pg = pygame
         pygame.display.init()  # display only: initialising audio is slow and noisy on machines without sound

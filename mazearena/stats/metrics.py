@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from mazearena.checks import require
+
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of a success rate (sensible at 0 and 1, unlike the normal one)."""
@@ -21,7 +23,7 @@ def clopper_pearson_interval(successes: int, n: int, confidence: float = 0.95) -
     """Exact (Clopper–Pearson) interval of a success rate: never narrower than it should be."""
     if n == 0:
         return 0.0, 1.0
-    from scipy.stats import binomtest
+    binomtest = require("scipy.stats").binomtest
 
     ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="exact")
     return float(ci.low), float(ci.high)
@@ -41,7 +43,7 @@ def _scores(scores) -> np.ndarray:
 
 def iqm(scores) -> float:
     """Interquartile mean over all runs and tasks: the mean of the middle 50% of the scores."""
-    from scipy.stats import trim_mean
+    trim_mean = require("scipy.stats").trim_mean
 
     return float(trim_mean(_scores(scores).ravel(), 0.25))
 
@@ -121,7 +123,7 @@ def bootstrap_mean_ci(values, reps: int = 2000, confidence: float = 0.95, seed: 
         raise ValueError(f"a bootstrap interval needs at least 2 values, got {v.size}")
     if np.all(v == v[0]):
         return float(v[0]), float(v[0])
-    from scipy.stats import bootstrap
+    bootstrap = require("scipy.stats").bootstrap
 
     res = bootstrap(
         (v,), np.mean, n_resamples=reps, confidence_level=confidence, method="BCa", rng=np.random.default_rng(seed)

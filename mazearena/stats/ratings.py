@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mazearena.checks import require
+
 
 def rate_games(
     players: Sequence[str], games: Sequence[tuple[int, int, float]], orders: int = 8, seed: int = 0
@@ -18,7 +20,7 @@ def rate_games(
     """Ratings of ``players`` from ``games``: ``(i, j, score)`` with score 1 when player i won, 0.5 a draw, 0
     when player j won. Returns per player ``name``, ``mu``, ``sigma``, ``low``, ``high`` (95%) and
     ``games``; averaged over ``orders`` seeded shuffles of the games (the global RNG is left alone)."""
-    from openskill.models import PlackettLuce
+    PlackettLuce = require("openskill.models").PlackettLuce  # noqa: N806
 
     n = len(players)
     for i, j, score in games:

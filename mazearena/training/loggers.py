@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mazearena.checks import UserError
+from mazearena.checks import UserError, require
 
 
 class Logger:
@@ -67,6 +67,7 @@ class Logger:
             self._wandb = self._start_wandb(config, wandb_mode, wandb_project, wandb_group, wandb_tags)
         self._tb = None
         if tensorboard:
+            require("tensorboard")
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
