@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # TORCH_SPEC=torch takes the newest release instead.
 TORCH_SPEC ?= torch>=2.2,<2.14
 
-.PHONY: setup train demo test bench lint clean
+.PHONY: setup train demo test bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check mazearena tests scripts benchmarks
 	$(BIN)/ruff format --check mazearena tests scripts benchmarks
 
-test: $(VENV)/.installed-dev lint
+# The documentation site (mkdocs serve to browse it); a broken page or reference fails the build.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d site
+
+test: $(VENV)/.installed-dev lint docs
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/pytest -q
 
 # Peers live in their own environment: MiniGrid depends on pygame-ce, which replaces pygame's module.
@@ -51,4 +55,4 @@ bench: .venv-bench/.installed
 	.venv-bench/bin/mazearena bench
 
 clean:
-	rm -rf $(VENV) .venv-bench runs
+	rm -rf $(VENV) .venv-bench runs site

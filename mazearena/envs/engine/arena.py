@@ -1,6 +1,6 @@
 """Team arenas: two teams of agents on a procedurally generated grid, N games stepped together in torch.
 
-Rules (the README repeats them):
+Rules (the documentation's arena page shows this text):
 
 * Layout: a maze from :mod:`layouts` (corridors, rooms, loops) overlaid with itself turned 180 degrees, so
   each arena is point-symmetric (fair to both teams) and every floor cell reaches every other (both

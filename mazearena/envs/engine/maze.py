@@ -5,7 +5,7 @@ all at once. The Gymnasium env, the vector env and the renderer are views over i
 and the observation run as compiled loops (:mod:`cpu_kernels`) over the same state tensors; resets, level
 generation and the RNG stay in torch, so every backend draws the same levels and spawns.
 
-Rules (documented in the README as well):
+Rules (the documentation's maze page shows this text):
 
 * Actions, ``actions="cardinal"`` (default): 0 north, 1 east, 2 south, 3 west; the agent turns to face the
   move. ``actions="turn"`` (MiniGrid-style): 0 turn left, 1 turn right, 2 forward.
