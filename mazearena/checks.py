@@ -65,9 +65,9 @@ def require(*modules: str, extra: str | None = None) -> ModuleType:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
             top = (e.name or name).split(".")[0]
-            needed = extra or EXTRAS_OF.get(top)
-            if needed is None or top not in EXTRAS_OF:
+            if top not in EXTRAS_OF:
                 raise
+            needed = extra or EXTRAS_OF[top]
             message = f"{top} is not installed: it comes with mazearena's {needed!r} extra"
             raise MissingExtra(f"{message}, pip install 'mazearena[{needed}]'", name=top) from None
     return module

@@ -7,6 +7,7 @@ so it takes a minute; it needs the package index that ``pip`` is configured with
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import textwrap
 import venv
@@ -76,5 +77,11 @@ def test_a_core_only_install_makes_and_steps_every_env(tmp_path):
 
     # torch as the tests run it (a CPU build stays a CPU build), then the project with its core dependencies only
     run("-m", "pip", "install", "--quiet", f"torch=={torch.__version__.split('+')[0]}")
-    run("-m", "pip", "install", "--quiet", str(ROOT))
+    # built from a copy: building in the checkout would leave build/ and egg-info folders there
+    source = shutil.copytree(
+        ROOT,
+        tmp_path / "source",
+        ignore=shutil.ignore_patterns(".git", ".venv*", "runs", "build", "site", "wandb", "*.egg-info", "__pycache__"),
+    )
+    run("-m", "pip", "install", "--quiet", str(source))
     assert "core ok" in run("-c", SMOKE)

@@ -60,37 +60,28 @@ def as_actor(actor) -> Actor:
     return FunctionActor(actor.act if hasattr(actor, "act") else actor)
 
 
-def index_state(state: State, idx: torch.Tensor) -> State:
-    """The states of the games ``idx``."""
+def _map(fn, state: State, *others: State) -> State:
+    """``fn`` over the tensors of ``state`` (and the matching ones of ``others``), keeping its dicts, tuples and
+    ``None``s."""
     if state is None:
         return None
     if isinstance(state, dict):
-        return {k: index_state(v, idx) for k, v in state.items()}
+        return {k: _map(fn, v, *(o[k] for o in others)) for k, v in state.items()}
     if isinstance(state, tuple):
-        return tuple(index_state(v, idx) for v in state)
-    return state[idx]
+        return tuple(_map(fn, *parts) for parts in zip(state, *others, strict=True))
+    return fn(state, *others)
+
+
+def index_state(state: State, idx: torch.Tensor) -> State:
+    """The states of the games ``idx``."""
+    return _map(lambda x: x[idx], state)
 
 
 def put_state(state: State, idx: torch.Tensor, rows: State) -> State:
     """``state`` with the games ``idx`` replaced by ``rows`` (a new state; ``state`` is not changed)."""
-    if state is None:
-        return None
-    if isinstance(state, dict):
-        return {k: put_state(v, idx, rows[k]) for k, v in state.items()}
-    if isinstance(state, tuple):
-        return tuple(put_state(v, idx, r) for v, r in zip(state, rows, strict=True))
-    out = state.clone()
-    out[idx] = rows
-    return out
+    return _map(lambda x, r: x.index_put((idx,), r), state, rows)
 
 
 def reset_where(state: State, done: torch.Tensor, fresh: State) -> State:
     """``state`` with the games where ``done`` (``[games]`` bool) back at ``fresh`` (an initial state)."""
-    if state is None:
-        return None
-    if isinstance(state, dict):
-        return {k: reset_where(v, done, fresh[k]) for k, v in state.items()}
-    if isinstance(state, tuple):
-        return tuple(reset_where(v, done, f) for v, f in zip(state, fresh, strict=True))
-    mask = done.to(state.device).view(-1, *[1] * (state.dim() - 1))
-    return torch.where(mask, fresh, state)
+    return _map(lambda x, f: torch.where(done.to(x.device).view(-1, *[1] * (x.dim() - 1)), f, x), state, fresh)

@@ -40,6 +40,44 @@ def _restart(actor: Actor, state, done: torch.Tensor, device):
     return reset_where(state, done, actor.initial_state(len(done), device))
 
 
+def _play(env, act, episodes: int, fields: tuple[str, ...], outcome, advance=None, subset: bool = True) -> dict:
+    """The loop both kinds of game share: every game slot plays ``ceil(episodes / num_envs)`` episodes, the actor
+    acting (with its per-game state, restarted with each episode) for the slots that still owe some.
+    ``outcome(reward, terminated, truncated, info)`` gives each game's share of the step's return, which games
+    ended, and a function of the columns only finished episodes record (called only when some did)."""
+    n_envs = env.num_envs
+    per_env = math.ceil(episodes / n_envs)
+    counts = torch.zeros(n_envs, dtype=torch.long)
+    out: dict[str, list] = {k: [] for k in fields}
+    returns_now = torch.zeros(n_envs, dtype=torch.float64)
+    slots = torch.arange(n_envs)
+    actor = as_actor(act)
+    state = actor.initial_state(n_envs, env.device)
+    obs, info = env.reset()
+    while bool((counts < per_env).any()):
+        need = counts < per_env if subset else torch.ones(n_envs, dtype=torch.bool)
+        actions, state = _act_where_needed(actor, obs, state, need, env.device, info.get("alive"))
+        obs, reward, terminated, truncated, info = env.step(actions)
+        gain, done, columns = outcome(reward, terminated, truncated, info)
+        returns_now += gain
+        state = _restart(actor, state, done, env.device)
+        take = done & (counts < per_env)
+        if bool(take.any()):
+            common = {
+                "env_index": slots,
+                "level_id": info["level_id"],
+                "return": returns_now,
+                "length": info["episode_length"],
+            }
+            for key, values in {**common, **columns()}.items():
+                out[key] += values.cpu()[take].tolist()
+            if advance is not None:
+                advance(int(take.sum()))
+        counts += done.long()
+        returns_now[done] = 0.0
+    return out
+
+
 def play_episodes(
     env, act: Actor | Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None, subset: bool = True
 ) -> dict:
@@ -49,40 +87,13 @@ def play_episodes(
     every game, for policies that read the engine rather than ``obs``).
     Returns one list per field of :data:`EPISODE_FIELDS`, in the order the episodes ended. ``advance(k)`` is
     called as ``k`` more episodes end (a progress bar)."""
-    n_envs = env.num_envs
-    per_env = math.ceil(episodes / n_envs)
-    counts = torch.zeros(n_envs, dtype=torch.long)
-    out: dict[str, list] = {k: [] for k in EPISODE_FIELDS}
-    returns_now = torch.zeros(n_envs, dtype=torch.float64)
-    slots = torch.arange(n_envs)
-    actor = as_actor(act)
-    state = actor.initial_state(n_envs, env.device)
-    obs, _ = env.reset()
-    while bool((counts < per_env).any()):
-        need = counts < per_env if subset else torch.ones(n_envs, dtype=torch.bool)
-        actions, state = _act_where_needed(actor, obs, state, need, env.device)
-        obs, reward, terminated, truncated, info = env.step(actions)
-        returns_now += reward.cpu()
+
+    def outcome(reward, terminated, truncated, info):
         terminated, truncated = terminated.cpu(), truncated.cpu()
-        done = terminated | truncated
-        state = _restart(actor, state, done, env.device)
-        take = done & (counts < per_env)
-        if bool(take.any()):
-            for key, values in (
-                ("env_index", slots),
-                ("level_id", info["level_id"]),
-                ("return", returns_now),
-                ("length", info["episode_length"]),
-                ("success", info["is_success"]),
-                ("terminated", terminated),
-                ("truncated", truncated),
-            ):
-                out[key] += values.cpu()[take].tolist()
-            if advance is not None:
-                advance(int(take.sum()))
-        counts += done.long()
-        returns_now[done] = 0.0
-    return out
+        columns = {"success": info["is_success"], "terminated": terminated, "truncated": truncated}
+        return reward.cpu(), terminated | truncated, lambda: columns
+
+    return _play(env, act, episodes, EPISODE_FIELDS, outcome, advance, subset)
 
 
 def play_games(
@@ -94,43 +105,16 @@ def play_games(
     ``[num_envs, num_agents]``. Returns one list per field of :data:`GAME_FIELDS`: ``return``
     is summed over the learning agents, ``success`` is a win of ``team``, ``winner`` 0, 1 or -1 (draw);
     ``truncated`` marks games that ran to ``max_cycles``."""
-    n_envs = env.num_envs
-    per_env = math.ceil(episodes / n_envs)
-    counts = torch.zeros(n_envs, dtype=torch.long)
-    out: dict[str, list] = {k: [] for k in GAME_FIELDS}
-    returns_now = torch.zeros(n_envs, dtype=torch.float64)
-    slots = torch.arange(n_envs)
-    actor = as_actor(act)
-    state = actor.initial_state(n_envs, env.device)
-    obs, info = env.reset()
-    alive = info["alive"]
-    while bool((counts < per_env).any()):
-        actions, state = _act_where_needed(actor, obs, state, counts < per_env, env.device, alive)
-        obs, reward, terminated, truncated, info = env.step(actions)
-        alive = info["alive"]
-        returns_now += (reward * info["active"]).sum(1).cpu()
-        done = info["_final_obs"].cpu()
-        state = _restart(actor, state, done, env.device)
-        take = done & (counts < per_env)
-        if bool(take.any()):
+
+    def outcome(reward, terminated, truncated, info):
+        def columns():
             winner = info["winner"].cpu()
             timed_out = info["episode_length"].cpu() >= env.config.max_cycles
-            for key, values in (
-                ("env_index", slots),
-                ("level_id", info["level_id"]),
-                ("return", returns_now),
-                ("length", info["episode_length"]),
-                ("success", winner == team),
-                ("winner", winner),
-                ("terminated", ~timed_out),
-                ("truncated", timed_out),
-            ):
-                out[key] += values.cpu()[take].tolist()
-            if advance is not None:
-                advance(int(take.sum()))
-        counts += done.long()
-        returns_now[done] = 0.0
-    return out
+            return {"success": winner == team, "winner": winner, "terminated": ~timed_out, "truncated": timed_out}
+
+        return (reward * info["active"]).sum(1).cpu(), info["_final_obs"].cpu(), columns
+
+    return _play(env, act, episodes, GAME_FIELDS, outcome, advance)
 
 
 def summarise_episodes(records: dict) -> dict:

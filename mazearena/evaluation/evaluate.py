@@ -232,11 +232,6 @@ def conditions(cfg: EvalConfig, run: Run) -> list[tuple[str, str, float]]:
     return out
 
 
-def actor(run: Run, deterministic: bool) -> Actor:
-    """How the run's policy acts in :func:`play_episodes` / :func:`play_games` (its algorithm's actor)."""
-    return make_actor(run.config, run.policy, deterministic)
-
-
 class Teammates(Actor):
     """Two actors sharing a team: ``first`` acts the team's first ``half`` agents, ``second`` the rest."""
 
@@ -262,7 +257,7 @@ def play_condition(
     if perturbation != "none":
         salt = list(PERTURBATIONS).index(perturbation) * 1000 + round(severity * 100)
         env = PerturbedVectorEnv(env, perturbation, severity, seed=cfg.seed + 7919 * (salt + 1))
-    act = actor(run, mode == "deterministic")
+    act = make_actor(run.config, run.policy, mode == "deterministic")
     with torch.no_grad():
         if run.arena:
             records = play_games(env, act, episodes, run.config.scenario_team, advance)
@@ -390,7 +385,8 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     half = (len(focal) + 1) // 2
     for i in range(k):
         for j in range(k):
-            act = Teammates(actor(runs[i], deterministic), actor(runs[j], deterministic), half)
+            pair = [make_actor(r.config, r.policy, deterministic) for r in (runs[i], runs[j])]
+            act = Teammates(*pair, half)
             env = suite_env(first, "test", slots(cfg.num_envs, games), cfg.seed, cfg.device)
             with torch.no_grad():
                 result = summarise_episodes(play_games(env, act, games, first.scenario_team))

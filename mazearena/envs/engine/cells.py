@@ -100,7 +100,7 @@ class TileTable:
 
     def __post_init__(self) -> None:
         codes = [t.code for t in self.tiles]
-        if sorted(codes) != list(range(len(codes))) or codes[0] != 0 or self.tiles[0].name != "floor":
+        if codes != list(range(len(codes))) or self.tiles[0].name != "floor":
             raise ValueError(f"tile codes must be 0..{len(codes) - 1} in order, starting with floor; got {codes}")
         if len(codes) > 64:
             raise ValueError(f"at most 64 tiles, got {len(codes)}")

@@ -184,18 +184,8 @@ class MazeEngine(EngineState):
         self.tiles = table()
         self.channels = self.tiles.channels
         self._tile = self.tiles.tensors(dev)
-        # the step's boolean columns side by side: one lookup per step instead of one per property
-        self._tile_props = torch.stack(
-            [
-                self._tile.blocks,
-                self._tile.locked,
-                self._tile.clears,
-                self._tile.gives_key,
-                self._tile.terminal,
-                self._tile.success,
-            ],
-            1,
-        )
+        # the step's boolean columns side by side (TileArrays' first six: blocks .. success): one lookup a step
+        self._tile_props = torch.stack(self._tile[:6], 1)
         self._tile_arrays = tuple(self.tiles.arrays())
         self._cell_codes = self._tile.plane_codes.view(1, -1, 1)
         self._agent_plane, self._facing_plane, self._key_plane = (
