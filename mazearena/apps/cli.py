@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mazearena.apps.bench import BenchConfig
+from mazearena.apps.bench import BENCHMARKS
+from mazearena.apps.bench.peers import BenchConfig
 from mazearena.apps.demo import DemoConfig
 from mazearena.apps.play import PlayConfig
 from mazearena.apps.sweep import SweepConfig
@@ -73,15 +74,21 @@ def play(cfg: PlayConfig) -> None:
     console.print(f"{result.steps} steps, {len(result.episodes)} episodes finished, {wins} solved")
 
 
-def bench(cfg: BenchConfig) -> None:
-    from mazearena.apps.bench import TABLES, format_row, run_bench
+def bench(cfg) -> None:
+    name = next(k for k, (config, _) in BENCHMARKS.items() if isinstance(cfg, config))
+    if name != "peers":
+        path = BENCHMARKS[name][1](cfg)
+        console.print(path.read_text(), markup=False, highlight=False)
+        console.print(f"wrote {path.with_suffix('.json')} and {path.name}")
+        return
+    from mazearena.apps.bench.peers import TABLES, format_row, run_bench
 
     with console.status("benchmarking") as status:
         report = run_bench(cfg, progress=lambda key: status.update(f"benchmarking {key}"))
-    for name, (unit, versus) in TABLES.items():
-        rows = [r for r in report["rows"] if r["table"] == name]
+    for table_name, (unit, versus) in TABLES.items():
+        rows = [r for r in report["rows"] if r["table"] == table_name]
         if rows:
-            table = Table(title=f"{name}s: {unit}")
+            table = Table(title=f"{table_name}s: {unit}")
             for col in ("what", unit, versus):
                 table.add_column(col)
             for row in rows:
@@ -285,6 +292,18 @@ def _train_args(args: list[str]):
     )
 
 
+def _bench_args(args: list[str]):
+    """``mazearena bench [peers|engine|train|marl|eval|ablation] [options]``: ``peers`` when none is named."""
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+        args = ["peers", *args]
+    return tyro.extras.subcommand_cli_from_dict(
+        {k: config for k, (config, _) in BENCHMARKS.items()},
+        args=args,
+        prog="mazearena bench",
+        description="Speed measurements; with no subcommand (or only options), peers.",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args in (["--version"], ["-V"]):
@@ -295,11 +314,14 @@ def main(argv: list[str] | None = None) -> int:
     # tyro reports a config's ValueError (raised in __post_init__) as a usage error, exit code 2.
     if args and args[0] == "train":
         cfg = _train_args(args[1:])
+    elif args and args[0] == "bench":
+        cfg = _bench_args(args[1:])
     else:
         cfg = tyro.extras.subcommand_cli_from_dict(
             CONFIGS, args=args, prog="mazearena", description="mazearena: mazes and arenas for RL"
         )
-    name = next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
+    name = "bench" if any(isinstance(cfg, c) for c, _ in BENCHMARKS.values()) else None
+    name = name or next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
     try:
         COMMANDS[name](cfg)
     except (UserError, MissingExtra) as e:  # bad input or setup; anything else is a bug: its traceback shows

@@ -225,7 +225,10 @@ def plot_curve(run_dir: Path) -> Path | None:
     ax.set_ylabel("success rate")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
+    else:  # a run too short for any episode to end or any evaluation to run
+        ax.text(0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     path = run_dir / "curve.png"
     fig.savefig(path, dpi=120)

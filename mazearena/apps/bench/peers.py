@@ -1,4 +1,4 @@
-"""``mazearena bench``: speed of our engines next to the installed peers, in one run.
+"""``mazearena bench`` (``bench peers``): speed of our engines next to the installed peers, in one run.
 
 Two tables: mazes in env-steps/s against MiniGrid, and arenas in agent-steps/s (one agent acting for one
 step) against MAgent2's battle and MPE2's simple_tag. Each figure is the median of ``repeats`` timed runs
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,13 +20,15 @@ import numpy as np
 import torch
 
 import mazearena
+from mazearena.apps.bench.common import check_positive, machine, machine_line, rates
 from mazearena.checks import UserError
 from mazearena.envs.engine.maze import MazeConfig
 
 
 @dataclass
 class BenchConfig:
-    """Measure env-steps per second next to MiniGrid, and agent-steps per second next to MAgent2 and MPE2."""
+    """Speed next to the peers: env-steps/s (MiniGrid), agent-steps/s (MAgent2, MPE2) and train-steps/s (SB3,
+    SuperSuit + SB3) in one report; ``mazearena bench --help`` lists the other benchmarks."""
 
     size: int = 11
     """Maze side for every env measured (MiniGrid's peer is SimpleCrossing of the same size)."""
@@ -72,15 +72,11 @@ class BenchConfig:
         bad = [m for m in self.arena_modes if m not in ("tag", "ctf", "combat")]
         if bad:
             raise UserError(f"arena_modes must be among tag, ctf, combat; got {bad}")
-        if self.repeats < 1:
-            raise UserError(f"repeats must be >= 1, got {self.repeats}")
+        check_positive(self, "repeats", "train_steps", "train_repeats")
         if not self.seconds > 0:
             raise UserError(f"seconds must be > 0, got {self.seconds}")
         if self.trainers and (not self.train_envs or any(n < 1 for n in self.train_envs)):
             raise UserError(f"train_envs must be a non-empty list of ints >= 1, got {self.train_envs}")
-        for name in ("train_steps", "train_repeats"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass
@@ -119,12 +115,7 @@ def state_bytes(obj, seen: set | None = None) -> int:
 
 def _timed(run_steps, steps: int, repeats: int) -> list[float]:
     run_steps(max(1, steps // 10))  # warm-up
-    rates = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        done = run_steps(steps)
-        rates.append(done / (time.perf_counter() - t0))
-    return rates
+    return rates(lambda: run_steps(steps), repeats)
 
 
 def _calibrate(run_steps, seconds: float, start: int) -> int:
@@ -157,8 +148,8 @@ def _gym_runner(env: gym.Env, seed: int):
 def bench_single(cfg: BenchConfig) -> Row:
     env = gym.make("mazearena/Maze-v0", size=cfg.size, view_size=cfg.view_size)
     run = _gym_runner(env, 0)
-    rates = _timed(run, _calibrate(run, cfg.seconds, 100), cfg.repeats)
-    return Row(f"mazearena Maze-v0 single env ({cfg.size}x{cfg.size})", statistics.median(rates), rates)
+    runs = _timed(run, _calibrate(run, cfg.seconds, 100), cfg.repeats)
+    return Row(f"mazearena Maze-v0 single env ({cfg.size}x{cfg.size})", statistics.median(runs), runs)
 
 
 def bench_minigrid(cfg: BenchConfig) -> Row:
@@ -172,8 +163,8 @@ def bench_minigrid(cfg: BenchConfig) -> Row:
         env_id = "MiniGrid-SimpleCrossingS11N5-v0"
     env = gym.make(env_id)
     run = _gym_runner(env, 0)
-    rates = _timed(run, _calibrate(run, cfg.seconds, 100), cfg.repeats)
-    return Row(name, statistics.median(rates), rates)
+    runs = _timed(run, _calibrate(run, cfg.seconds, 100), cfg.repeats)
+    return Row(name, statistics.median(runs), runs)
 
 
 def bench_vector(cfg: BenchConfig, num_envs: int) -> Row:
@@ -198,12 +189,12 @@ def bench_vector(cfg: BenchConfig, num_envs: int) -> Row:
         sync()
         return calls * num_envs
 
-    rates = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs), cfg.repeats)
+    runs = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs), cfg.repeats)
     memory = state_bytes(env.unwrapped.engine) / num_envs
     return Row(
         f"mazearena vector env, {num_envs} envs ({cfg.device})",
-        statistics.median(rates),
-        rates,
+        statistics.median(runs),
+        runs,
         num_envs=num_envs,
         bytes_per_env=memory,
     )
@@ -230,12 +221,12 @@ def bench_arena_vector(cfg: BenchConfig, mode: str, num_envs: int) -> Row:
             i += 1
         return done
 
-    rates = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs * 16), cfg.repeats)
+    runs = _timed(run, _calibrate(run, cfg.seconds, 16 * num_envs * 16), cfg.repeats)
     name = f"mazearena arena {mode} 8v8, {num_envs} games = {16 * num_envs} agents ({cfg.device})"
     return Row(
         name,
-        statistics.median(rates),
-        rates,
+        statistics.median(runs),
+        runs,
         agents=16 * num_envs,
         num_envs=num_envs,
         bytes_per_env=state_bytes(env.engine) / num_envs,
@@ -269,8 +260,8 @@ def bench_arena_parallel(cfg: BenchConfig) -> Row:
 
     env = arena_v0.parallel_env(mode="tag", red=3, blue=1, size=ARENA_SIZE, max_cycles=25)
     run = _parallel_runner(env, 0)
-    rates = _timed(run, _calibrate(run, cfg.seconds, 200), cfg.repeats)
-    return Row("mazearena arena tag 3v1, PettingZoo parallel_env (one game)", statistics.median(rates), rates)
+    runs = _timed(run, _calibrate(run, cfg.seconds, 200), cfg.repeats)
+    return Row("mazearena arena tag 3v1, PettingZoo parallel_env (one game)", statistics.median(runs), runs)
 
 
 def bench_mpe2(cfg: BenchConfig) -> Row:
@@ -280,8 +271,8 @@ def bench_mpe2(cfg: BenchConfig) -> Row:
     except ImportError:
         return Row(name, None, note="missing: pip install mpe2 (make bench)")
     run = _parallel_runner(simple_tag_v3.parallel_env(max_cycles=25), 0)
-    rates = _timed(run, _calibrate(run, cfg.seconds, 200), cfg.repeats)
-    return Row(name, statistics.median(rates), rates)
+    runs = _timed(run, _calibrate(run, cfg.seconds, 200), cfg.repeats)
+    return Row(name, statistics.median(runs), runs)
 
 
 def bench_magent2(cfg: BenchConfig, map_size: int) -> Row:
@@ -293,8 +284,8 @@ def bench_magent2(cfg: BenchConfig, map_size: int) -> Row:
     env = battle_v4.parallel_env(map_size=map_size, max_cycles=1000)
     run = _parallel_runner(env, 0)
     agents = len(env.possible_agents)
-    rates = _timed(run, _calibrate(run, cfg.seconds, 2 * agents), cfg.repeats)
-    return Row(name.replace("),", f": {agents} agents),"), statistics.median(rates), rates, agents=agents)
+    runs = _timed(run, _calibrate(run, cfg.seconds, 2 * agents), cfg.repeats)
+    return Row(name.replace("),", f": {agents} agents),"), statistics.median(runs), runs, agents=agents)
 
 
 def _trainer_row(name: str, measure, num_envs: int | None = None, missing: str = "") -> Row:
@@ -309,7 +300,7 @@ def _trainer_row(name: str, measure, num_envs: int | None = None, missing: str =
 def trainer_tasks(cfg: BenchConfig) -> list[tuple[str, object]]:
     """(key, measure) of every trainer row: our PPO at each batch size and SB3's at the largest, double DQN
     and SB3's DQN, our IPPO and MAPPO and the SuperSuit + SB3 recipe."""
-    from mazearena.apps import bench_train as bt
+    from mazearena.apps.bench import trainers as bt
 
     size, steps, reps, dev = cfg.train_size, cfg.train_steps, cfg.train_repeats, cfg.device
     n = cfg.train_envs[-1]
@@ -404,19 +395,6 @@ def _peer_of(key: str, row: Row, rows: dict[str, Row]) -> str | None:
         if peers:
             return min(peers, key=lambda k: abs(math.log(rows[k].agents / row.agents)))
     return None
-
-
-def machine() -> dict:
-    info = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def run_bench(cfg: BenchConfig, progress=None) -> dict:
@@ -519,9 +497,7 @@ TABLES = {
 
 
 def markdown(report: dict) -> str:
-    m = report["machine"]
-    gpu = f", {m['gpu']}" if "gpu" in m else ""
-    lines = [f"Measured on {m['platform']}, {m['cpus']} CPUs, torch {m['torch']}{gpu}"]
+    lines = [machine_line(report["machine"])]
     for table, (unit, versus) in TABLES.items():
         rows = [r for r in report["rows"] if r["table"] == table]
         if not rows:

@@ -1,14 +1,12 @@
-"""Training speed next to Stable-Baselines3: PPO and DQN, the same env, the same CNN, the same
-hyperparameters.
-
-    python benchmarks/train_speed.py [--iterations 4] [--repeats 3] [--size 9]
+"""``mazearena bench train``: training speed next to Stable-Baselines3. PPO and DQN, the same env, the same
+CNN, the same hyperparameters.
 
 Train-steps/s = env steps collected and learned from per second (rollout + update), median of ``repeats``
 timed runs of ``iterations`` iterations each, after a warm-up. A PPO iteration is one rollout of
 ``num_envs * num_steps`` steps and its update; a DQN iteration is as many env steps, with one gradient step
 of ``dqn_batch`` samples per vector step (both trainers: replay buffer full enough, same replay ratio).
 SB3's DQN is single-Q (two network passes per gradient step), ours double-Q (three). Writes
-runs/bench/train_speed.{json,md}.
+``out/train_speed.{json,md}``.
 """
 
 from __future__ import annotations
@@ -18,17 +16,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import tyro
-from timing import write
 
 import mazearena
 from mazearena.agents.dqn import QNetwork
 from mazearena.agents.ppo import ActorCritic
-from mazearena.apps.bench_train import dqn_ours, dqn_sb3, ppo_ours, ppo_sb3, rates
+from mazearena.apps.bench.common import check_positive, rates, write
+from mazearena.apps.bench.trainers import dqn_ours, dqn_sb3, ppo_ours, ppo_sb3
 
 
 @dataclass
-class Args:
+class TrainSpeedConfig:
     """PPO train-steps/s: mazearena vs Stable-Baselines3."""
 
     size: int = 9
@@ -50,26 +47,29 @@ class Args:
     out: Path = Path("runs/bench")
     """Folder for train_speed.json and train_speed.md."""
 
+    def __post_init__(self) -> None:
+        check_positive(self, "size", "num_envs", "num_steps", "iterations", "repeats", "dqn_envs", "dqn_batch")
 
-def ours(args: Args) -> list[float]:
+
+def ours(args: TrainSpeedConfig) -> list[float]:
     return ppo_ours(args.size, args.backbone, args.num_envs, args.num_steps, args.iterations, args.repeats)
 
 
-def sb3(args: Args) -> list[float]:
+def sb3(args: TrainSpeedConfig) -> list[float]:
     return ppo_sb3(args.size, args.backbone, args.num_envs, args.num_steps, args.iterations, args.repeats)
 
 
-def ours_dqn(args: Args) -> list[float]:
+def ours_dqn(args: TrainSpeedConfig) -> list[float]:
     steps = args.num_envs * args.num_steps  # env steps per timed iteration, as for PPO
     return dqn_ours(args.size, args.backbone, args.dqn_envs, steps, args.dqn_batch, args.iterations, args.repeats)
 
 
-def sb3_dqn(args: Args) -> list[float]:
+def sb3_dqn(args: TrainSpeedConfig) -> list[float]:
     steps = args.num_envs * args.num_steps
     return dqn_sb3(args.size, args.backbone, args.dqn_envs, steps, args.dqn_batch, args.iterations, args.repeats)
 
 
-def network_floor(args: Args) -> dict[str, float]:
+def network_floor(args: TrainSpeedConfig) -> dict[str, float]:
     """Train-steps/s if a trainer did nothing but its network work: the same forward passes, backward passes
     and Adam steps on random observations, no env, no bookkeeping. No trainer with this network and these
     settings can beat it on this machine."""
@@ -117,7 +117,8 @@ def network_floor(args: Args) -> dict[str, float]:
     }
 
 
-def main(args: Args) -> dict:
+def run(args: TrainSpeedConfig) -> Path:
+    """Time both trainers; returns the Markdown table (written with its JSON to ``args.out``)."""
     results = {
         "mazearena_ppo": ours(args),
         "sb3_ppo": sb3(args),
@@ -128,15 +129,13 @@ def main(args: Args) -> dict:
     floor = network_floor(args)
     report = {
         "args": {k: str(v) for k, v in asdict(args).items()},
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
         **results,
         "network_floor": floor,
         "ppo_ratio": med["mazearena_ppo"] / med["sb3_ppo"],
         "dqn_ratio": med["mazearena_dqn"] / med["sb3_dqn"],
     }
     md = (
-        f"{args.backbone}, Maze-v0 {args.size}x{args.size}, CPU ({torch.get_num_threads()} threads), "
+        f"{args.backbone}, Maze-v0 {args.size}x{args.size}, CPU, "
         f"medians of {args.repeats} runs\n\n"
         "| trainer | setting | train-steps/s | mazearena / SB3 |\n|---|---|---:|---:|\n"
         f"| mazearena PPO | {args.num_envs} envs x {args.num_steps} steps, 4 epochs x 4 minibatches | "
@@ -150,9 +149,4 @@ def main(args: Args) -> dict:
         "running near these figures spends its time in the network; the framework around it can then "
         "change little.\n"
     )
-    write(args.out, "train_speed", report, md)
-    return report
-
-
-if __name__ == "__main__":
-    main(tyro.cli(Args))
+    return write(args.out, "train_speed", report, md)

@@ -1,10 +1,9 @@
-"""MAPPO vs IPPO and shared vs separate weights on one scenario: the same config with each combination of
-``centralized_critic`` and ``share_params``, one training run each, held-out win-rate curves in one plot.
+"""``mazearena bench ablation``: MAPPO vs IPPO and shared vs separate weights on one scenario. The same
+config with each combination of ``centralized_critic`` and ``share_params``, one training run each, held-out
+win-rate curves in one plot.
 
-    python benchmarks/marl_ablation.py [--config configs/mappo_tag.yaml] [--total-timesteps 200000]
-
-Writes runs/bench/marl_ablation.{md,png} (and the four run folders under runs/bench/marl_ablation/; a
-finished run found there is reused). One seed per variant; the learning rate anneals over the run's
+Writes ``out/marl_ablation.{json,md,png}`` (and the four run folders under ``out/marl_ablation/``; a finished
+run found there is reused). One seed per variant; the learning rate anneals over the run's
 ``total_timesteps``.
 """
 
@@ -12,16 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-import tyro
-
+from mazearena.apps.bench.common import check_positive, write
 from mazearena.training import load_config, train
 
 
 @dataclass
-class Args:
+class AblationConfig:
     """Train the four critic/weight-sharing variants of one MAPPO config and compare them."""
 
     config: Path = Path("configs/mappo_tag.yaml")
@@ -34,8 +34,13 @@ class Args:
     """Games per evaluation."""
     seed: int = 0
     """Seed of every run."""
+    wandb_mode: Literal["offline", "online", "disabled"] = "offline"
+    """W&B mode of the four runs."""
     out: Path = Path("runs/bench")
-    """Folder for marl_ablation.md/png and the runs."""
+    """Folder for marl_ablation.json/md/png and the runs."""
+
+    def __post_init__(self) -> None:
+        check_positive(self, "total_timesteps", "eval_every", "eval_episodes")
 
 
 VARIANTS = {
@@ -46,7 +51,8 @@ VARIANTS = {
 }
 
 
-def main(args: Args) -> dict:
+def run(args: AblationConfig) -> Path:
+    """Train (or reuse) the four runs and plot them; returns the Markdown table."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,7 +74,7 @@ def main(args: Args) -> dict:
             video_episodes=0,
             runs_dir=args.out / "marl_ablation",
             name=name,
-            wandb_mode="disabled",
+            wandb_mode=args.wandb_mode,
             progress=False,
         )
         run = cfg.runs_dir / name
@@ -92,7 +98,7 @@ def main(args: Args) -> dict:
         axes[1].plot(seconds, success, marker="o", label=label)
     axes[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:.0f}k"))
     axes[0].set_xlabel("game steps")
-    axes[1].set_xlabel("training seconds (2 CPU cores)")
+    axes[1].set_xlabel(f"training seconds ({os.cpu_count()} CPUs)")
     axes[0].set_ylabel("held-out win rate")
     for ax in axes:
         ax.set_ylim(-0.02, 1.02)
@@ -107,10 +113,5 @@ def main(args: Args) -> dict:
     for label, r in results.items():
         lo, hi = r["ci95"]
         md.append(f"| {label} | {r['final']:.3f} ({lo:.3f}–{hi:.3f}) | {r['seconds']:.0f} |")
-    (args.out / "marl_ablation.md").write_text("\n".join(md) + "\n\n![curves](marl_ablation.png)\n")
-    print("\n".join(md))
-    return results
-
-
-if __name__ == "__main__":
-    main(tyro.cli(Args))
+    report = {"config": {k: str(v) for k, v in dataclasses.asdict(args).items()}, "variants": results}
+    return write(args.out, "marl_ablation", report, "\n".join(md) + "\n\n![curves](marl_ablation.png)\n")

@@ -1,4 +1,4 @@
-"""Training speed of our trainers next to their peers, for ``mazearena bench`` and ``benchmarks/``.
+"""Training speed of our trainers next to their peers, for ``mazearena bench`` and ``mazearena bench train``.
 
 Train-steps/s = env steps (agent-steps for multi-agent trainers) collected and learned from per second,
 rollout and update together; each figure a list of ``repeats`` timed runs after a warm-up. Peers: Stable-
@@ -8,28 +8,10 @@ SuperSuit → SB3 PPO recipe for multi-agent PPO. A peer that is not installed r
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import torch
 
 import mazearena
-
-
-def rates(work: Callable[[], float], repeats: int) -> list[float]:
-    """Steps per second of ``repeats`` timed calls of ``work``, which returns how many steps it did."""
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        steps = work()
-        _sync()
-        out.append(steps / (time.perf_counter() - start))
-    return out
-
-
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+from mazearena.apps.bench.common import rates
 
 
 def ppo_ours(
