@@ -72,6 +72,11 @@ def _map(fn, state: State, *others: State) -> State:
     return fn(state, *others)
 
 
+def state_to(state: State, device: torch.device | str) -> State:
+    """``state`` with its tensors on ``device`` (e.g. read back from a checkpoint)."""
+    return _map(lambda x: x.to(device), state)
+
+
 def index_state(state: State, idx: torch.Tensor) -> State:
     """The states of the games ``idx``."""
     return _map(lambda x: x[idx], state)

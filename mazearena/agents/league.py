@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from mazearena.agents import batches
-from mazearena.agents.actor import Actor, State, as_actor, reset_where
+from mazearena.agents.actor import Actor, State, as_actor, reset_where, state_to
 from mazearena.checks import check_int
 
 TEAMS = ("red", "blue")
@@ -289,10 +289,11 @@ class SelfPlayVectorEnv:
         return self.envs.state()
 
     def state_dict(self) -> dict[str, Any]:
-        """The league, the opponents in play and the last full observation."""
+        """The league, the opponents in play with their per-game actor states, and the last full observation."""
         return {
             "league": self.league.state_dict(),
             "assigned": torch.tensor(self.assigned),
+            "opponent_states": list(self._states),
             "full_obs": self._obs,
             "full_alive": self._alive,
         }
@@ -301,6 +302,8 @@ class SelfPlayVectorEnv:
         self.league.load_state_dict(state["league"])
         self.assigned = [int(i) for i in state["assigned"]]
         self._load()
+        if "opponent_states" in state:  # checkpoints written before the actors carried states have none
+            self._states = [state_to(s, self.device) for s in state["opponent_states"]]
         self._obs = batches.to_device(state["full_obs"], self.device)
         self._alive = state["full_alive"].to(self.device)
 

@@ -133,3 +133,32 @@ def test_training_evaluation_videos_and_watch_act_through_the_algorithms_actor(t
     results = watch(WatchConfig(run=run, episodes=3, record=tmp_path / "watch.gif"))
     assert episodes_seen(counting_ppo[-1]) == 3 and len(results) == 3
     assert sum(len(s) for s in counting_ppo[-1].seen) == sum(r["length"] for r in results)
+
+
+def test_self_play_opponents_restart_their_states_and_keep_them_through_a_checkpoint(monkeypatch):
+    import copy
+
+    from mazearena.agents import league as league_module
+    from mazearena.agents.league import League, LeagueConfig, SelfPlayVectorEnv
+    from mazearena.agents.mappo import MultiAgentActorCritic
+
+    def make(seed: int) -> SelfPlayVectorEnv:
+        base = arena_v0.vector_env(8, seed=seed, mode="ctf", red=2, blue=2, size=9, max_cycles=6)
+        policy = MultiAgentActorCritic(base.single_observation_space, base.state_space, 2, base.single_action_space.n)
+        # each league opponent acts through a Counter, as a recurrent snapshot would through its own actor
+        n = base.single_action_space.n
+        monkeypatch.setattr(league_module, "TeamPolicy", lambda net, team, other: Counter(n, agents=2))
+        return SelfPlayVectorEnv(base, policy, League(LeagueConfig(opponent_groups=2), seed=seed), team=0)
+
+    envs = make(0)
+    envs.reset(seed=0)
+    idle = torch.zeros(8, 2, dtype=torch.long)
+    for _ in range(14):  # past two game ends (max_cycles=6)
+        envs.step(idle)
+        counts = torch.cat(envs.state_dict()["opponent_states"])
+        assert torch.equal(counts, envs.engine.t), "an opponent's state was not restarted with its game"
+    saved = copy.deepcopy(envs.state_dict())
+    resumed = make(5)
+    resumed.engine.load_state_dict(envs.engine.state_dict())
+    resumed.load_state_dict(saved)
+    assert torch.equal(torch.cat(resumed.state_dict()["opponent_states"]), envs.engine.t)
