@@ -14,14 +14,15 @@ __version__ = "0.1.0"
 
 DEFAULT_SIZE = 11
 
-# id -> (default keyword arguments, max_episode_steps). The limit scales with the default size (4 * size**2);
-# pass max_episode_steps=... to gymnasium.make / make_vec when you change the size a lot.
+# id -> default keyword arguments. No time limit is registered: each env ends episodes at its own limit, which
+# follows the size (4 * size**2, the reward horizon; the option ``max_steps`` sets another, 0 none). A
+# ``max_episode_steps`` given to gymnasium.make adds Gymnasium's TimeLimit on top (it can only end them sooner);
+# given to make_vec / gymnasium.make_vec it is the vector env's limit.
 MAZE_IDS: dict[str, dict[str, Any]] = {
     "mazearena/Maze-v0": {"variant": "goal"},
     "mazearena/MazeKeyDoor-v0": {"variant": "key_door"},
     "mazearena/MazeHazards-v0": {"variant": "hazards", "loops": 0.25},
 }
-MAX_EPISODE_STEPS = 4 * DEFAULT_SIZE**2
 
 
 def _register() -> None:
@@ -32,7 +33,6 @@ def _register() -> None:
             id=env_id,
             entry_point="mazearena.envs.maze:MazeEnv",
             vector_entry_point="mazearena.envs.vector:MazeVectorEnv",
-            max_episode_steps=MAX_EPISODE_STEPS,
             kwargs={"size": DEFAULT_SIZE, **kwargs},
         )
 
@@ -44,7 +44,8 @@ def make_vec(env_id: str, num_envs: int, device: str = "cpu", seed: int | None =
     """A batched :class:`~mazearena.envs.vector.MazeVectorEnv` of ``num_envs`` games of ``env_id``.
 
     Tensors stay on ``device``. ``seed`` seeds game i with ``seed + i`` at the first reset. Other keyword
-    arguments are maze options (``size``, ``view_size``, ``num_levels``, ...) or ``max_episode_steps``.
+    arguments are maze options (``size``, ``view_size``, ``num_levels``, ``max_steps``, ...) or
+    ``max_episode_steps`` (the same as ``max_steps``).
     """
     if env_id not in MAZE_IDS:
         raise ValueError(f"unknown env id {env_id!r}; mazearena's vector envs: {', '.join(MAZE_IDS)}")

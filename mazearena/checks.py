@@ -13,6 +13,17 @@ class UserError(ValueError):
     valid. The command line prints these in one line; any other exception is a bug and shows its traceback."""
 
 
+def check_keywords(what: str, given, valid) -> None:
+    """A ``TypeError`` in Python's own words (``... got an unexpected keyword argument 'x'``, which wrappers
+    probe for) for the first of ``given`` not in ``valid``, followed by any others and the valid ones."""
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        others = f" (and {', '.join(map(repr, unknown[1:]))})" if len(unknown) > 1 else ""
+        raise TypeError(
+            f"{what} got an unexpected keyword argument {unknown[0]!r}{others}; valid options: {', '.join(valid)}"
+        )
+
+
 def check_int(name: str, value: object, lo: int, hi: int | None = None, odd: bool = False) -> None:
     """Raise :class:`UserError` unless ``value`` is an int (not a bool) in ``[lo, hi]`` (odd, if asked)."""
     bad = isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi)

@@ -96,7 +96,7 @@ class _MazeGame(_Game):
         from mazearena.envs.maze import draw_game
 
         self.cfg, self._draw = cfg, draw_game
-        self.env = gym.make(cfg.env, size=cfg.size, actions=cfg.actions, max_episode_steps=10**9)
+        self.env = gym.make(cfg.env, size=cfg.size, actions=cfg.actions, max_steps=0)
         self.env.reset(seed=cfg.seed)
 
     def frame(self):

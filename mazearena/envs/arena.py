@@ -12,7 +12,8 @@ import torch
 from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
-from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, ArenaObsMode, Mode
+from mazearena.checks import check_keywords
+from mazearena.envs.engine.arena import TEAMS, ArenaConfig, ArenaEngine, ArenaObsMode, Mode
 from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES
 from mazearena.envs.engine.grid import check_action_batch
 from mazearena.envs.render import WindowRender
@@ -23,9 +24,7 @@ ACTION_MEANINGS = ("stay", "north", "east", "south", "west", "attack")
 
 def make_config(kwargs: dict[str, Any]) -> ArenaConfig:
     """An :class:`ArenaConfig` from keyword arguments, naming any unknown argument."""
-    unknown = sorted(set(kwargs) - set(ArenaConfig.field_names()))
-    if unknown:
-        raise TypeError(f"unknown arena option(s) {unknown}; valid options: {', '.join(ArenaConfig.field_names())}")
+    check_keywords("arena env", kwargs, ArenaConfig.field_names())
     return ArenaConfig(**kwargs)
 
 
@@ -116,7 +115,9 @@ class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
     """One arena game. Keyword arguments are the fields of :class:`ArenaConfig`.
 
     ``reset(options={"level_id": n})`` plays arena ``n``. Agents that are caught or die leave ``agents``
-    after the step that removed them (their last reward and ``terminations[agent] = True`` come with it).
+    after the step that removed them (their last reward and ``terminations[agent] = True`` come with it);
+    actions sent for them later are ignored (still checked). Infos hold numbers only: ``level_id`` and
+    ``team`` (0 red, 1 blue).
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "name": "arena_v0", "is_parallelizable": True, "render_fps": 8}
@@ -133,6 +134,7 @@ class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
         self.possible_agents = list(self.roster.focal)
         self.agents: list[str] = []
         self._index = dict(zip(self.roster.focal, self.roster.focal_index, strict=True))
+        self._team = {a: TEAMS.index(a.split("_")[0]) for a in self.possible_agents}  # infos hold numbers only
         self.single_observation_space = observation_space(self.config)
         self.single_action_space = gym.spaces.Discrete(self.config.num_actions)
         self.state_space = state_space(self.config)
@@ -165,7 +167,7 @@ class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
         return {a: _agent_obs(obs, self._index[a]) for a in self.agents}, {a: self._info(a) for a in self.agents}
 
     def _info(self, agent: str) -> dict[str, Any]:
-        return {"level_id": int(self.engine.level_ids[0]), "team": agent.split("_")[0]}
+        return {"level_id": int(self.engine.level_ids[0]), "team": self._team[agent]}
 
     def step(self, actions: dict[str, Any]):
         if not self._started:
@@ -177,9 +179,9 @@ class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
         for agent, action in actions.items():
             if agent not in self._index:
                 raise KeyError(f"action for unknown agent {agent!r}; agents: {', '.join(self.possible_agents)}")
-            if agent not in self.agents:
-                raise ValueError(f"action for agent {agent!r}, which is no longer in the game (live: {self.agents})")
-            batch[0, column[agent]] = _check_action(agent, action, self.config.num_actions)
+            action = _check_action(agent, action, self.config.num_actions)
+            if agent in self.agents:  # an agent that left the game: its action is ignored, as PettingZoo's do
+                batch[0, column[agent]] = action
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"no action for live agent(s) {missing}")

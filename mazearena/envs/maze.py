@@ -11,15 +11,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from mazearena.checks import check_keywords
 from mazearena.envs.engine.maze import ActionSet, MazeConfig, MazeEngine, MazeObsMode, ScalarMaze
 from mazearena.envs.render import WindowRender
 
 
 def make_config(kwargs: dict[str, Any]) -> MazeConfig:
     """A :class:`MazeConfig` from keyword arguments, naming any unknown argument."""
-    unknown = sorted(set(kwargs) - set(MazeConfig.field_names()))
-    if unknown:
-        raise TypeError(f"unknown maze option(s) {unknown}; valid options: {', '.join(MazeConfig.field_names())}")
+    check_keywords("maze env", kwargs, MazeConfig.field_names())
     return MazeConfig(**kwargs)
 
 

@@ -16,6 +16,7 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from mazearena.checks import check_int
 from mazearena.envs.engine.maze import MazeEngine
 from mazearena.envs.maze import draw_game, make_config, observation_space
 
@@ -69,10 +70,13 @@ class MazeVectorEnv(VectorEnv):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         device = check_device_and_seed(device, seed)
+        if max_episode_steps is not None:  # Gymnasium's name for the maze option max_steps
+            check_int("max_episode_steps", max_episode_steps, 0)
+            if kwargs.get("max_steps") not in (None, max_episode_steps):
+                raise ValueError(f"max_episode_steps={max_episode_steps} and max_steps={kwargs['max_steps']}: pass one")
+            kwargs["max_steps"] = max_episode_steps
         self.config = make_config(kwargs)
-        self.engine = MazeEngine(
-            num_envs, self.config, device, max_episode_steps=max_episode_steps, autoreset=True, backend=backend
-        )
+        self.engine = MazeEngine(num_envs, self.config, device, autoreset=True, backend=backend)
         self.num_envs = num_envs
         self.device = device
         self.render_mode = render_mode

@@ -76,7 +76,7 @@ def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: st
     )
     if suite == "larger":
         size = min(e.size + GROW, 127)
-        kwargs |= {"size": size, "max_episode_steps": round(e.time_limit * (size / e.size) ** 2)}
+        kwargs |= {"size": size, "max_steps": round(e.time_limit * (size / e.size) ** 2)}
     if suite == "harder":
         kwargs |= {"generator": "backtracker", "loops": 0.0}
     return mazearena.make_vec(e.env_id, num_envs, device=device, seed=seed, **levels, **kwargs)

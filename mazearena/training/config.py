@@ -66,7 +66,7 @@ class EnvConfig:
             "size": self.size,
             "view_size": self.view_size,
             "obs_mode": self.obs_mode,
-            "max_episode_steps": self.time_limit,
+            "max_steps": self.time_limit,
         }
 
 

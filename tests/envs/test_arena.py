@@ -338,7 +338,7 @@ def test_bad_configs_name_the_value():
         arena_v0.parallel_env(size=9, red=9)
     with pytest.raises(ValueError, match="size must be an odd int"):
         arena_v0.parallel_env(size=14)
-    with pytest.raises(TypeError, match="unknown arena option"):
+    with pytest.raises(TypeError, match="got an unexpected keyword argument"):
         arena_v0.parallel_env(teams=3)
     with pytest.raises(ValueError, match="chasers must be 'red' or 'blue'"):
         arena_v0.parallel_env(chasers="green")
@@ -361,10 +361,32 @@ def test_bad_actions_name_the_agent():
         env.step({"red_0": 1.5, "blue_0": 0})
     with pytest.raises(KeyError, match="unknown agent"):
         env.action_space("red_5")
-    env.engine.alive[0, 1] = False
-    env.agents = ["red_0"]
-    with pytest.raises(ValueError, match="blue_0', which is no longer in the game"):
-        env.step({"red_0": 0, "blue_0": 0})
+
+
+def test_actions_for_agents_that_left_are_ignored_but_still_checked():
+    """Vectorised MARL libraries send one action per possible agent every step, as PettingZoo's own
+    conversions do; an agent that has left the game just does not act."""
+    env = arena_v0.parallel_env(mode="combat", red=1, blue=2, max_cycles=50)
+    env.reset(seed=3)
+    env.engine.alive[0, 1] = False  # blue_0 has left
+    env.agents = ["red_0", "blue_1"]
+    before = env.engine.pos[0, 1].clone()
+    obs, rewards, *_ = env.step({"red_0": 0, "blue_0": 2, "blue_1": 0})
+    assert set(obs) == set(rewards) == {"red_0", "blue_1"}
+    assert torch.equal(env.engine.pos[0, 1], before)
+    with pytest.raises(ValueError, match="action 9 of blue_0 is out of range"):
+        env.step({"red_0": 0, "blue_0": 9, "blue_1": 0})
+    with pytest.raises(KeyError, match="unknown agent 'blue_7'"):
+        env.step({"red_0": 0, "blue_1": 0, "blue_7": 0})
+
+
+def test_infos_hold_numbers_only():
+    env = arena_v0.parallel_env(mode="tag", red=2, blue=1)
+    _, infos = env.reset(seed=0)
+    assert infos == {a: {"level_id": infos[a]["level_id"], "team": 0 if a.startswith("red") else 1} for a in infos}
+    *_, infos = env.step({a: 0 for a in env.agents})
+    for info in infos.values():
+        assert all(isinstance(torch.as_tensor(v), torch.Tensor) for v in info.values())
 
 
 def test_vector_env_checks_actions():

@@ -143,5 +143,5 @@ def test_bad_scenarios_and_npcs_name_the_value():
         NpcSpec("dance")
     with pytest.raises(ValueError, match="epsilon must be a number in"):
         NpcSpec("chase", epsilon=1.5)
-    with pytest.raises(TypeError, match="unknown arena option"):
+    with pytest.raises(TypeError, match="got an unexpected keyword argument"):
         arena_v0.parallel_env(scenario="tag_2v1_vs_fleeing_npc", speed=2)

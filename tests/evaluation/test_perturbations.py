@@ -146,7 +146,7 @@ def test_the_single_env_wrapper_passes_gymnasiums_checker_and_matches_the_batche
     env = PerturbedEnv(gym.make("mazearena/Maze-v0", size=9), name, 0.3, seed=4)
     check_env(env.unwrapped)
     check_env(env, skip_render_check=True)
-    single = PerturbedEnv(gym.make("mazearena/Maze-v0", size=9, max_episode_steps=10_000), name, 0.3, seed=4)
+    single = PerturbedEnv(gym.make("mazearena/Maze-v0", size=9, max_steps=10_000), name, 0.3, seed=4)
     batched = PerturbedVectorEnv(
         mazearena.make_vec("mazearena/Maze-v0", 1, size=9, max_episode_steps=10_000), name, 0.3, seed=4
     )

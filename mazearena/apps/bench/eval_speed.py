@@ -81,7 +81,7 @@ def sb3_seconds(cfg, policy, episodes: int, n_envs: int) -> tuple[float, float]:
         "view_size": e.view_size,
         "obs_mode": e.obs_mode,
     }
-    env = make_vec_env(lambda: gym.make(e.env_id, max_episode_steps=e.time_limit, **kwargs), n_envs=n_envs, seed=0)
+    env = make_vec_env(lambda: gym.make(e.env_id, max_steps=e.time_limit, **kwargs), n_envs=n_envs, seed=0)
     start = time.perf_counter()
     model = _SB3Model(make_actor(cfg, policy))
     returns, _ = evaluate_policy(model, env, n_eval_episodes=episodes, return_episode_rewards=True)

@@ -98,7 +98,7 @@ def _step(s, tiles, actions, turn, pad, side, max_steps, horizon, reward, termin
         # float32 arithmetic in torch's order, so rewards match the torch path bit for bit
         r = np.float32(0.0)
         if won:
-            r = np.float32(1.0) - np.float32(0.9) * np.float32(t[i]) / horizon
+            r = np.float32(1.0) - np.float32(0.9) * min(np.float32(t[i]), horizon) / horizon
         if moved:
             r += pays[cell]  # + 0.0 for tiles that pay nothing of their own: the same bits
         reward[i] = r

@@ -11,10 +11,12 @@ Rules (the documentation's maze page shows this text):
   move. ``actions="turn"`` (MiniGrid-style): 0 turn left, 1 turn right, 2 forward.
 * Walls block. A locked door blocks unless the agent holds the key, in which case walking into it opens
   it for good. Walking onto the key picks it up.
-* Reaching the goal ends the episode (``terminated``) with reward ``1 - 0.9 * t / H``, where t is the
-  number of steps taken and ``H = 4 * size**2``; stepping into lava ends it with reward 0. Every other
-  step gives 0. ``truncated`` is set when t reaches ``max_episode_steps`` (if the engine owns the limit), as
-  gymnasium's ``TimeLimit`` does, even on a step that also terminates: bootstrap on ``truncated & ~terminated``.
+* Reaching the goal ends the episode (``terminated``) with reward ``1 - 0.9 * min(t, H) / H``, where t is
+  the number of steps taken and ``H = 4 * size**2``: 0.1 at the least (to float32 rounding), so a success
+  never pays less than a failure. Stepping into lava ends it with reward 0. Every other step gives 0.
+* ``truncated`` is set when t reaches the time limit, ``H`` by default (option ``max_steps``; ``0`` for none),
+  as gymnasium's ``TimeLimit`` does, even on a step that also terminates: bootstrap on
+  ``truncated & ~terminated``.
 * Observations (``obs_mode``): ``partial`` (default) is a ``view_size`` square centred on the agent,
   north-up with cardinal actions, rotated so the agent faces up with turn actions. Walls do not block
   sight. ``full`` is the whole grid. Both are ``uint8`` one-hot planes ``[C, h, w]``: one per tile of the
@@ -74,6 +76,9 @@ class MazeConfig(LayoutConfig):
     """First level id of the set; train and test sets with non-overlapping ranges are disjoint."""
     pixel_tile: int = 8
     """Pixels per cell in ``rgb`` observations (4 to 32)."""
+    max_steps: int | None = None
+    """Steps after which an episode is truncated: ``None`` follows the size (``4 * size**2``, the reward
+    horizon), ``0`` sets no limit of the env's own (a wrapper's, if any, still applies)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,11 +86,20 @@ class MazeConfig(LayoutConfig):
         object.__setattr__(self, "actions", enum_value(ActionSet, self.actions, "actions"))
         check_int("view_size", self.view_size, 3, 31, odd=True)
         check_int("pixel_tile", self.pixel_tile, 4, 32)
+        if self.max_steps is not None:
+            check_int("max_steps", self.max_steps, 0)
         level_range(self.num_levels, self.start_level)
 
     @property
     def reward_horizon(self) -> int:
         return 4 * self.size * self.size
+
+    @property
+    def time_limit(self) -> int | None:
+        """The episode length limit ``max_steps`` stands for (``None``: no limit)."""
+        if self.max_steps is None:
+            return self.reward_horizon
+        return self.max_steps or None
 
     @property
     def num_actions(self) -> int:
@@ -140,13 +154,14 @@ class MazeEngine(EngineState):
     ) -> None:
         check_int("num_envs", num_envs, 1)
         if max_episode_steps is not None and (
-            isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1
+            isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 0
         ):
-            raise ValueError(f"max_episode_steps must be an int >= 1 or None, got {max_episode_steps!r}")
+            raise ValueError(f"max_episode_steps must be an int >= 0 or None, got {max_episode_steps!r}")
         self.num_envs, self.config = num_envs, config
         self.device = torch.device(device)
         self.backend = choose_backend(backend, self.device)
-        self.max_episode_steps = max_episode_steps
+        # the engine's own limit: the config's (max_steps) unless given here; 0 = none
+        self.max_episode_steps = config.time_limit if max_episode_steps is None else (max_episode_steps or None)
         self.autoreset = autoreset
         dev = self.device
         s = config.size
@@ -328,7 +343,8 @@ class MazeEngine(EngineState):
             truncated = self.t >= self.max_episode_steps
         else:
             truncated = torch.zeros_like(terminated)
-        reward = torch.where(success, 1.0 - 0.9 * self.t.float() / self.config.reward_horizon, 0.0)
+        horizon = self.config.reward_horizon  # past it a success pays 0.1: never less than a failure's 0
+        reward = torch.where(success, 1.0 - 0.9 * self.t.float().clamp(max=horizon) / horizon, 0.0)
         if self.tiles.pays:
             reward = reward + torch.where(moved, self._tile.reward[code], 0.0)
         return reward, terminated, truncated, success
