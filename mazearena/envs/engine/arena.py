@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import Enum
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -245,7 +246,7 @@ class ArenaEngine(EngineState):
         self.backend = choose_backend(backend, dev)
         b, a, s = num_envs, config.num_agents, config.size
         self.levels = LevelSource(
-            lambda ids: _arena_levels(ids, config),
+            partial(_arena_levels, config=config),  # not a lambda: engines pickle
             config.num_levels,
             config.start_level,
             num_envs,

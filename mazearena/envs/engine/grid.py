@@ -70,8 +70,14 @@ class EngineState:
 
     def __getstate__(self) -> dict:
         # numpy views do not survive pickling or deepcopy as views (they would become copies the kernels write
-        # to while the tensors stay unchanged), so they are left out and rebuilt.
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_np_")}
+        # to while the tensors stay unchanged), so they are left out and rebuilt. The tensors go as copies:
+        # multiprocessing's pickler moves a pickled tensor's storage into shared memory, which would leave this
+        # engine's own kernels writing through views of freed memory.
+        return {
+            k: v.clone() if isinstance(v, torch.Tensor) else v
+            for k, v in self.__dict__.items()
+            if not k.startswith("_np_")
+        }
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)

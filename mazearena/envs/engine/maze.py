@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import Enum
+from functools import partial
 
 import numpy as np
 import torch
@@ -168,7 +169,7 @@ class MazeEngine(EngineState):
         self.pad = config.view_size // 2 if config.obs_mode is not MazeObsMode.FULL else 0
         self.side = s + 2 * self.pad
         self.levels = LevelSource(
-            lambda ids: _maze_levels(ids, config),
+            partial(_maze_levels, config=config),  # not a lambda: engines pickle
             config.num_levels,
             config.start_level,
             num_envs,
