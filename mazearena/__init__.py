@@ -32,7 +32,7 @@ def _register() -> None:
         gym.register(
             id=env_id,
             entry_point="mazearena.envs.maze:MazeEnv",
-            vector_entry_point="mazearena.envs.vector:MazeVectorEnv",
+            vector_entry_point="mazearena.envs.vector:GymMazeVectorEnv",
             kwargs={"size": DEFAULT_SIZE, **kwargs},
         )
 
@@ -41,17 +41,28 @@ _register()
 
 
 def make_vec(env_id: str, num_envs: int, device: str = "cpu", seed: int | None = None, **kwargs: Any):
-    """A batched :class:`~mazearena.envs.vector.MazeVectorEnv` of ``num_envs`` games of ``env_id``.
+    """A batched :class:`~mazearena.envs.vector.MazeVectorEnv` of ``num_envs`` games of ``env_id``: torch tensors
+    on ``device``, same-step autoreset (``gymnasium.make_vec`` gives the numpy, next-step-autoreset version that
+    Gymnasium's vector wrappers expect).
 
-    Tensors stay on ``device``. ``seed`` seeds game i with ``seed + i`` at the first reset. Other keyword
-    arguments are maze options (``size``, ``view_size``, ``num_levels``, ``max_steps``, ...) or
-    ``max_episode_steps`` (the same as ``max_steps``).
+    ``seed`` seeds game i with ``seed + i`` at the first reset. Other keyword arguments are maze options
+    (``size``, ``view_size``, ``num_levels``, ``max_steps``, ...) or ``max_episode_steps`` (the same as
+    ``max_steps``).
     """
+    import dataclasses
+
+    from mazearena.envs.vector import MazeVectorEnv
+
     if env_id not in MAZE_IDS:
         raise ValueError(f"unknown env id {env_id!r}; mazearena's vector envs: {', '.join(MAZE_IDS)}")
-    return gym.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device, seed=seed, **kwargs
+    spec = gym.spec(env_id)
+    env = MazeVectorEnv(num_envs, device=device, seed=seed, **{**spec.kwargs, **kwargs})
+    env.spec = dataclasses.replace(
+        spec,
+        vector_entry_point="mazearena.envs.vector:MazeVectorEnv",
+        kwargs={**spec.kwargs, **kwargs, "num_envs": num_envs, "device": str(device), "seed": seed},
     )
+    return env
 
 
 __all__ = ["MAZE_IDS", "__version__", "make_vec"]

@@ -47,6 +47,23 @@ def level_ids_option(options: dict[str, Any] | None, num_envs: int) -> torch.Ten
     return level_ids
 
 
+STEP_INFO = ("is_success", "episode_length", "level_id")
+"""Per-game info of every step: whether the game's episode succeeded at this step, its length so far, its level."""
+
+
+def with_masks(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` with Gymnasium's ``_key`` mask beside each per-game entry that has none (every game has one)."""
+    for key in STEP_INFO:
+        if key in info and f"_{key}" not in info:
+            value = info[key]
+            info[f"_{key}"] = (
+                torch.ones(len(value), dtype=torch.bool, device=value.device)
+                if isinstance(value, torch.Tensor)
+                else np.ones(len(value), dtype=bool)
+            )
+    return info
+
+
 class MazeVectorEnv(VectorEnv):
     """``num_envs`` maze games on ``device``. Keyword arguments are the fields of ``MazeConfig``.
 
@@ -65,6 +82,7 @@ class MazeVectorEnv(VectorEnv):
         render_mode: str | None = None,
         check_actions: bool = True,
         backend: str = "auto",
+        _autoreset: bool = True,
         **kwargs: Any,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -76,7 +94,7 @@ class MazeVectorEnv(VectorEnv):
                 raise ValueError(f"max_episode_steps={max_episode_steps} and max_steps={kwargs['max_steps']}: pass one")
             kwargs["max_steps"] = max_episode_steps
         self.config = make_config(kwargs)
-        self.engine = MazeEngine(num_envs, self.config, device, autoreset=True, backend=backend)
+        self.engine = MazeEngine(num_envs, self.config, device, autoreset=_autoreset, backend=backend)
         self.num_envs = num_envs
         self.device = device
         self.render_mode = render_mode
@@ -107,7 +125,7 @@ class MazeVectorEnv(VectorEnv):
         level_ids = level_ids_option(options, self.num_envs)
         obs = self.engine.reset(seeds, level_ids=level_ids)
         self._started = True
-        return obs, {"level_id": self.engine.level_ids.clone()}
+        return obs, with_masks({"level_id": self.engine.level_ids.clone()})
 
     def step(self, actions: torch.Tensor | np.ndarray):
         if not self._started:
@@ -120,10 +138,97 @@ class MazeVectorEnv(VectorEnv):
             actions = self.engine.validate_actions(actions)
         else:
             actions = actions.to(self.device, torch.long)
-        return self.engine.step(actions)
+        obs, reward, terminated, truncated, info = self.engine.step(actions)
+        return obs, reward, terminated, truncated, with_masks(info)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
         return tuple(draw_game(self.engine, i) for i in range(self.num_envs))
+
+
+class GymMazeVectorEnv(MazeVectorEnv):
+    """What ``gymnasium.make_vec`` returns for the maze ids: the batched engine behind Gymnasium's standard vector
+    API, so that Gymnasium's vector wrappers apply. Numpy arrays in and out (CPU), ``AutoresetMode.NEXT_STEP`` by
+    default (``autoreset_mode="SameStep"`` or ``"Disabled"`` for the others; then ``reset(options={"reset_mask":
+    mask})`` restarts the masked games), infos with ``_key`` masks. Sub-env i plays what ``MazeEnv`` does with
+    ``seed + i``, as the torch version (:func:`mazearena.make_vec`: tensors on a device, same-step autoreset)
+    does.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP, "render_fps": 10}
+
+    def __init__(
+        self,
+        num_envs: int,
+        seed: int | None = None,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        backend: str = "auto",
+        **kwargs: Any,
+    ) -> None:
+        try:
+            mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            valid = ", ".join(repr(m.value) for m in AutoresetMode)
+            raise ValueError(f"autoreset_mode must be one of {valid}, got {autoreset_mode!r}") from None
+        if str(kwargs.pop("device", "cpu")) != "cpu":
+            raise ValueError("gymnasium.make_vec's maze env runs on the CPU (numpy); mazearena.make_vec takes a device")
+        super().__init__(
+            num_envs,
+            "cpu",
+            seed,
+            max_episode_steps,
+            render_mode,
+            backend=backend,
+            _autoreset=mode is AutoresetMode.SAME_STEP,
+            **kwargs,
+        )
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self._ended = np.zeros(num_envs, dtype=bool)  # NEXT_STEP: the games that restart at the next step
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            obs, info = super().reset(seed=seed, options=options or None)
+            self._ended[:] = False
+            return obs.numpy(), _numpy(info)
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+            raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},), got {mask!r}")
+        if not self._started:
+            raise RuntimeError("call reset() without a reset_mask first")
+        if seed is not None or options:
+            raise ValueError("reset(options={'reset_mask': ...}) starts the masked games' next episodes: no seed")
+        self.engine.reset_next(torch.from_numpy(mask.nonzero()[0]))
+        self._ended[mask] = False
+        return self.engine.observe().numpy(), _numpy(with_masks({"level_id": self.engine.level_ids.clone()}))
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = super().step(torch.as_tensor(np.asarray(actions)))
+        mode = self.metadata["autoreset_mode"]
+        if mode is AutoresetMode.NEXT_STEP and self._ended.any():
+            # the games that ended at the last step start their next episode instead of acting
+            rows = torch.from_numpy(self._ended.nonzero()[0])
+            self.engine.reset_next(rows)
+            obs[rows] = self.engine.observe(rows)
+            reward[rows], terminated[rows], truncated[rows] = 0.0, False, False
+            info["is_success"][rows], info["episode_length"][rows] = False, 0
+            info["level_id"][rows] = self.engine.level_ids[rows]
+        if mode is AutoresetMode.NEXT_STEP:
+            self._ended = (terminated | truncated).numpy()
+        elif mode is AutoresetMode.SAME_STEP:
+            info["final_info"] = {k: info[k] for k in (*STEP_INFO, *(f"_{k}" for k in STEP_INFO))}
+            info["_final_info"] = info["_final_obs"]
+        return obs.numpy(), reward.numpy(), terminated.numpy(), truncated.numpy(), _numpy(info)
+
+
+def _numpy(info: dict[str, Any]) -> dict[str, Any]:
+    """An info dict (nested ones too) with its tensors as numpy arrays."""
+    return {
+        k: _numpy(v) if isinstance(v, dict) else v.numpy() if isinstance(v, torch.Tensor) else v
+        for k, v in info.items()
+    }

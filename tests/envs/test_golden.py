@@ -3,7 +3,9 @@
 Each digest is a SHA-256 over everything a trainer sees (observations, rewards, flags, final observations,
 level ids, episode lengths, successes or winners, centralised states, rendered frames) under seeded random
 actions, across several episodes. They were recorded before the engine's rules became data; a change to
-any of them is a behaviour change. Re-record only for a deliberate one, and say so in its commit.
+any of them is a behaviour change. Re-record only for a deliberate one, and say so in its commit and here.
+Re-recorded: the arena env digests when infos began to hold the team as a number (0/1) instead of its name;
+with the name put back, the same games give the recorded digests.
 """
 
 from __future__ import annotations
@@ -236,63 +238,63 @@ def arena_env_digest(mode: str, obs_mode: str) -> str:
 
 ARENA_GOLDEN = {
     "combat|both": {
-        "env": "430771660490dd4f",
+        "env": "4fc4d0850966f210",
         "numba-0": "dad449f3d005cda5",
         "numba-8": "e4dba32302861145",
         "torch-0": "dad449f3d005cda5",
         "torch-8": "e4dba32302861145",
     },
     "combat|grid": {
-        "env": "84f1c00fe079c64c",
+        "env": "3e0e0e76856a3343",
         "numba-0": "848a03fe84af284d",
         "numba-8": "bad3382abfcf222b",
         "torch-0": "848a03fe84af284d",
         "torch-8": "bad3382abfcf222b",
     },
     "combat|tokens": {
-        "env": "900786d3b2549bb6",
+        "env": "016d2cea7e8075f9",
         "numba-0": "1d7f84fbb6fc46c3",
         "numba-8": "009ec35b3bc8349b",
         "torch-0": "1d7f84fbb6fc46c3",
         "torch-8": "009ec35b3bc8349b",
     },
     "ctf|both": {
-        "env": "5bd4106e3ca8990c",
+        "env": "bb33f47f7a9a2825",
         "numba-0": "41c3aa2fbb059e6b",
         "numba-8": "45fd89bf73184852",
         "torch-0": "41c3aa2fbb059e6b",
         "torch-8": "45fd89bf73184852",
     },
     "ctf|grid": {
-        "env": "4ccb8bd96ee8b56e",
+        "env": "0baa320a0dcd0627",
         "numba-0": "acae86ebf5eb70b0",
         "numba-8": "f3b28426fcab7af0",
         "torch-0": "acae86ebf5eb70b0",
         "torch-8": "f3b28426fcab7af0",
     },
     "ctf|tokens": {
-        "env": "610c642f8a29cad1",
+        "env": "10928491464f5292",
         "numba-0": "2fc55d0582496b7a",
         "numba-8": "58db3aa58e01c0c2",
         "torch-0": "2fc55d0582496b7a",
         "torch-8": "58db3aa58e01c0c2",
     },
     "tag|both": {
-        "env": "7366d8bef33034d2",
+        "env": "f33dcaaa10e3b608",
         "numba-0": "c5fdf22416e1cd50",
         "numba-8": "e91dd7840f2f0229",
         "torch-0": "c5fdf22416e1cd50",
         "torch-8": "e91dd7840f2f0229",
     },
     "tag|grid": {
-        "env": "61e588cc49f19dbb",
+        "env": "57b6c9f0ae3bcec6",
         "numba-0": "7cf5134c8063337e",
         "numba-8": "67db830bb3a426ae",
         "torch-0": "7cf5134c8063337e",
         "torch-8": "67db830bb3a426ae",
     },
     "tag|tokens": {
-        "env": "a15594d58512ab45",
+        "env": "94d56dceec129f3a",
         "numba-0": "ab95b932f78b14af",
         "numba-8": "ab25cc6326d70dd6",
         "torch-0": "ab95b932f78b14af",

@@ -54,7 +54,7 @@ def _atlas_16(tiles: tuple[Tile, ...]) -> np.ndarray:
 def _atlas(tile: int, tiles: tuple[Tile, ...]) -> torch.Tensor:
     out = []
     for img in _atlas_16(tiles):
-        pil = Image.fromarray((img * 255).round().astype(np.uint8), "RGB")
+        pil = Image.fromarray((img * 255).round().astype(np.uint8))  # [h, w, 3] uint8: RGB
         resample = Image.Resampling.NEAREST if tile >= 16 else Image.Resampling.BOX
         out.append(np.asarray(pil.resize((tile, tile), resample)))
     return torch.from_numpy(np.stack(out))
