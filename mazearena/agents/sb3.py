@@ -175,7 +175,7 @@ def arena_vec_env(num_envs: int, scenario: str, seed: int = 0, **arena_kwargs):
         env = arena_vec_env(8, "tag_2v1_vs_fleeing_npc")
         PPO("MlpPolicy", env, policy_kwargs=policy_kwargs("cnn")).learn(100_000)
 
-    Needs ``supersuit`` (``pip install mazearena[dev]``).
+    Needs ``supersuit`` (``pip install mazearena[sb3]``).
     """
     import supersuit as ss
 

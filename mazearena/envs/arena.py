@@ -15,7 +15,7 @@ from pettingzoo.utils import parallel_to_aec, wrappers
 from mazearena.checks import check_keywords
 from mazearena.envs.engine.arena import TEAMS, ArenaConfig, ArenaEngine, ArenaObsMode, Mode
 from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES
-from mazearena.envs.engine.grid import check_action_batch
+from mazearena.envs.engine.grid import check_action_batch, layout_shape
 from mazearena.envs.render import WindowRender
 from mazearena.envs.vector import check_device_and_seed, level_ids_option
 
@@ -69,7 +69,8 @@ class _Roster:
 def observation_space(config: ArenaConfig) -> gym.spaces.Space:
     """The observation space of one agent."""
     v, k = config.view_size, config.num_tokens
-    grid = gym.spaces.Box(0, config.max_cell_value, (len(ARENA_CHANNELS), v, v), dtype=np.uint8)
+    shape = layout_shape((len(ARENA_CHANNELS), v, v), "chw", config.obs_layout)
+    grid = gym.spaces.Box(0, config.max_cell_value, shape, dtype=np.uint8)
     tokens = gym.spaces.Box(-np.inf, np.inf, (k, len(TOKEN_FEATURES)), dtype=np.float32)
     mask = gym.spaces.MultiBinary(k)
     if config.obs_mode is ArenaObsMode.GRID:

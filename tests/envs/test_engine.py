@@ -141,8 +141,10 @@ def test_rgb_observation_shape(backend):
 def test_engine_refuses_bad_arguments():
     with pytest.raises(ValueError, match="num_envs must be an int >= 1"):
         MazeEngine(0, MazeConfig())
-    with pytest.raises(ValueError, match="max_episode_steps must be an int >= 1"):
-        MazeEngine(1, MazeConfig(), max_episode_steps=0)
+    with pytest.raises(ValueError, match="max_episode_steps must be an int >= 0"):
+        MazeEngine(1, MazeConfig(), max_episode_steps=-1)
+    with pytest.raises(ValueError, match="obs_layout must be 'chw', 'hwc' or None"):
+        MazeConfig(obs_layout="whc")
     with pytest.raises(ValueError, match="view_size must be an odd int"):
         MazeConfig(view_size=4)
     with pytest.raises(ValueError, match="obs_mode must be one of"):

@@ -48,7 +48,7 @@ from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES, Cell
 from mazearena.envs.engine.cpu_kernels import ArenaState, kernel
-from mazearena.envs.engine.grid import EngineState
+from mazearena.envs.engine.grid import EngineState, check_layout, to_layout
 from mazearena.envs.engine.layouts import (
     UNREACHABLE,
     Generator,
@@ -130,6 +130,9 @@ class ArenaConfig:
     """``combat`` only: hits an agent survives, plus one."""
     attack_range: int = 3
     """``combat`` only: how many cells an attack reaches."""
+    obs_layout: str | None = None
+    """Axis order of ``grid`` observations: ``None`` or ``"chw"`` (planes first), ``"hwc"`` (channels last, for
+    tools that assume it, e.g. SuperSuit's frame_stack). ``state()`` stays ``chw``."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", enum_value(Mode, self.mode, "mode"))
@@ -153,6 +156,7 @@ class ArenaConfig:
         if self.chasers not in TEAMS:
             raise ValueError(f"chasers must be 'red' or 'blue', got {self.chasers!r}")
         level_range(self.num_levels, self.start_level)
+        check_layout(self.obs_layout)
 
     @property
     def num_agents(self) -> int:
@@ -690,7 +694,7 @@ class ArenaEngine(EngineState):
         cfg = self.config
         out = {}
         if cfg.obs_mode in (ArenaObsMode.GRID, ArenaObsMode.BOTH):
-            out["grid"] = self._grid_obs(idx)
+            out["grid"] = to_layout(self._grid_obs(idx), "chw", cfg.obs_layout)
         if cfg.obs_mode in (ArenaObsMode.TOKENS, ArenaObsMode.BOTH):
             out["tokens"], out["mask"] = self._token_obs(idx)
         return out["grid"] if cfg.obs_mode is ArenaObsMode.GRID else out

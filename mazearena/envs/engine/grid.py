@@ -55,6 +55,34 @@ def check_action_batch(
     return actions
 
 
+LAYOUTS = ("chw", "hwc")
+
+
+def check_layout(layout: object) -> None:
+    """``obs_layout`` is ``None`` (the observation's own layout), ``"chw"`` or ``"hwc"``, or an error naming it."""
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"obs_layout must be 'chw', 'hwc' or None, got {layout!r}")
+
+
+def to_layout(obs, native: str, layout: str | None):
+    """Image-like observations ``[..., C, H, W]`` (``native="chw"``) or ``[..., H, W, C]`` in ``layout`` (a torch
+    tensor or numpy array; a fresh contiguous one when it moves)."""
+    if layout is None or layout == native:
+        return obs
+    src, dst = (-3, -1) if native == "chw" else (-1, -3)
+    if isinstance(obs, torch.Tensor):
+        return obs.movedim(src, dst).contiguous()
+    import numpy as np
+
+    return np.ascontiguousarray(np.moveaxis(obs, src, dst))
+
+
+def layout_shape(shape: tuple[int, ...], native: str, layout: str | None) -> tuple[int, ...]:
+    if layout is None or layout == native:
+        return shape
+    return (*shape[1:], shape[0]) if native == "chw" else (shape[-1], *shape[:-1])
+
+
 class EngineState:
     """``state_dict``/``load_state_dict`` of a batched engine: the tensors named in ``_STATE``.
 

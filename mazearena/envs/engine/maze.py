@@ -40,7 +40,14 @@ from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import Cell, table
 from mazearena.envs.engine.cpu_kernels import MazeState, kernel, step_observe
-from mazearena.envs.engine.grid import HEADING_DELTAS, EngineState, check_action_batch
+from mazearena.envs.engine.grid import (
+    HEADING_DELTAS,
+    EngineState,
+    check_action_batch,
+    check_layout,
+    layout_shape,
+    to_layout,
+)
 from mazearena.envs.engine.layouts import LayoutConfig, generate, level_range
 from mazearena.envs.engine.levels import LevelSource
 from mazearena.envs.engine.sprites import agent_tile, agent_tiles, tile_atlas
@@ -77,6 +84,9 @@ class MazeConfig(LayoutConfig):
     """First level id of the set; train and test sets with non-overlapping ranges are disjoint."""
     pixel_tile: int = 8
     """Pixels per cell in ``rgb`` observations (4 to 32)."""
+    obs_layout: str | None = None
+    """Axis order of observations: ``None`` keeps each mode's own (planes ``chw``, ``rgb`` ``hwc``); ``"chw"``
+    or ``"hwc"`` sets it (``hwc`` for tools that assume channels-last, e.g. SuperSuit's frame_stack)."""
     max_steps: int | None = None
     """Steps after which an episode is truncated: ``None`` follows the size (``4 * size**2``, the reward
     horizon), ``0`` sets no limit of the env's own (a wrapper's, if any, still applies)."""
@@ -89,6 +99,7 @@ class MazeConfig(LayoutConfig):
         check_int("pixel_tile", self.pixel_tile, 4, 32)
         if self.max_steps is not None:
             check_int("max_steps", self.max_steps, 0)
+        check_layout(self.obs_layout)
         level_range(self.num_levels, self.start_level)
 
     @property
@@ -107,14 +118,20 @@ class MazeConfig(LayoutConfig):
         return NUM_ACTIONS[self.actions]
 
     @property
+    def native_layout(self) -> str:
+        return "hwc" if self.obs_mode is MazeObsMode.RGB else "chw"
+
+    @property
     def obs_shape(self) -> tuple[int, ...]:
         channels = len(table().channels)
         if self.obs_mode is MazeObsMode.FULL:
-            return (channels, self.size, self.size)
-        if self.obs_mode is MazeObsMode.RGB:
+            shape = (channels, self.size, self.size)
+        elif self.obs_mode is MazeObsMode.RGB:
             side = self.view_size * self.pixel_tile
-            return (side, side, 3)
-        return (channels, self.view_size, self.view_size)
+            shape = (side, side, 3)
+        else:
+            shape = (channels, self.view_size, self.view_size)
+        return layout_shape(shape, self.native_layout, self.obs_layout)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -386,9 +403,8 @@ class MazeEngine(EngineState):
     # ---------------------------------------------------------------- observe
     def observe(self, idx: torch.Tensor | None = None) -> torch.Tensor:
         """Observations of all games, or of the games ``idx``, on the engine's device."""
-        if self.backend == "numba":
-            return self._kernel_observe(idx)
-        return self._torch_observe(idx)
+        obs = self._kernel_observe(idx) if self.backend == "numba" else self._torch_observe(idx)
+        return to_layout(obs, self.config.native_layout, self.config.obs_layout)
 
     def _obs_hw(self) -> tuple[int, int]:
         v = self.side if self.config.obs_mode is MazeObsMode.FULL else self.config.view_size
@@ -570,8 +586,10 @@ class ScalarMaze:
         return self._obs
 
     def _output(self) -> np.ndarray:
+        cfg = self.config
         if self._sprites is None:
-            return self._planes.reshape(self._shape).copy()
-        v, t = self.config.view_size, self.config.pixel_tile
+            return to_layout(self._planes.reshape(self._shape).copy(), "chw", cfg.obs_layout)
+        v, t = cfg.view_size, cfg.pixel_tile
         img = self._sprites[self._codes[0]]  # [V*V, t, t, 3]
-        return np.ascontiguousarray(img.reshape(v, v, t, t, 3).transpose(0, 2, 1, 3, 4).reshape(v * t, v * t, 3))
+        img = np.ascontiguousarray(img.reshape(v, v, t, t, 3).transpose(0, 2, 1, 3, 4).reshape(v * t, v * t, 3))
+        return to_layout(img, "hwc", cfg.obs_layout)
