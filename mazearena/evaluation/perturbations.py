@@ -102,8 +102,9 @@ class Perturbation:
         space = getattr(env, "single_observation_space", None) or env.observation_space
         if isinstance(space, gym.spaces.Dict):
             space = space.spaces.get("grid")
-        self._high = int(space.high.max()) if space is not None else 1
-        self._channels_last = getattr(env.config.obs_mode, "value", env.config.obs_mode) == "rgb"
+        self._high = int(space.high.max()) if isinstance(space, gym.spaces.Box) else 1
+        layout = env.config.obs_layout or getattr(env.config, "native_layout", "chw")
+        self._channels_last = layout == "hwc"
         needs = PERTURBATIONS[name].needs
         if needs == "moves":
             self._sideways = _perpendicular(env)
