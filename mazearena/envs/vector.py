@@ -106,6 +106,11 @@ class MazeVectorEnv(VectorEnv):
         self._default_seed = seed
         self._started = False
 
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        """How ended games restart (as Gymnasium's own vector envs say it; TorchRL and others read it)."""
+        return self.metadata["autoreset_mode"]
+
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
         """Reset every game. ``seed`` (int) seeds game i with ``seed + i``; a list gives each game its seed.
 

@@ -164,6 +164,8 @@ def test_per_env_wrappers_with_sync_and_async_vectorization():
 def test_the_torch_vector_env_stays_and_carries_info_masks():
     env = mazearena.make_vec("mazearena/Maze-v0", N, seed=0, size=7)
     assert env.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP and env.spec.id == "mazearena/Maze-v0"
+    assert env.autoreset_mode is AutoresetMode.SAME_STEP  # read as an attribute by TorchRL's GymWrapper
+    assert make(autoreset_mode="Disabled").autoreset_mode is AutoresetMode.DISABLED
     env.reset()
     *_, info = env.step(np.zeros(N, dtype=np.int64))
     for key in ("is_success", "episode_length", "level_id"):
