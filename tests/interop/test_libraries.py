@@ -64,3 +64,26 @@ def test_supersuit_to_sb3_on_channels_last_arena_observations():
     assert venv.observation_space.shape[:2] == (7, 7)
     model = sb3.PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, device="cpu")
     assert learns(model, 128)
+
+
+def test_a_cleanrl_style_loop_sees_no_negative_returns_at_a_small_size():
+    """The single-file PPO recipe (SyncVectorEnv of wrapped single envs, episode statistics from the wrapper)
+    on 7x7 mazes: every episode's return is a success's positive reward or a failure's zero."""
+
+    def make_env():
+        return gym.wrappers.RecordEpisodeStatistics(
+            gym.wrappers.FlattenObservation(gym.make("mazearena/Maze-v0", size=7))
+        )
+
+    envs = gym.vector.SyncVectorEnv([make_env for _ in range(8)])
+    envs.action_space.seed(0)
+    envs.reset(seed=0)
+    returns, lengths = [], []
+    for _ in range(1500):
+        *_, infos = envs.step(envs.action_space.sample())
+        if "episode" in infos:
+            done = infos["_episode"]
+            returns += infos["episode"]["r"][done].tolist()
+            lengths += infos["episode"]["l"][done].tolist()
+    assert returns and min(returns) >= 0 and max(lengths) <= 4 * 7 * 7
+    assert any(r > 0 for r in returns)
