@@ -51,15 +51,16 @@ def make_vec(env_id: str, num_envs: int, device: str = "cpu", seed: int | None =
     """
     import dataclasses
 
-    from mazearena.envs.vector import MazeVectorEnv
+    from gymnasium.envs.registration import load_env_creator
 
     if env_id not in MAZE_IDS:
         raise ValueError(f"unknown env id {env_id!r}; mazearena's vector envs: {', '.join(MAZE_IDS)}")
     spec = gym.spec(env_id)
-    env = MazeVectorEnv(num_envs, device=device, seed=seed, **{**spec.kwargs, **kwargs})
+    entry_point = "mazearena.envs.vector:MazeVectorEnv"  # a string, as registrations are: the root imports no env
+    env = load_env_creator(entry_point)(num_envs, device=device, seed=seed, **{**spec.kwargs, **kwargs})
     env.spec = dataclasses.replace(
         spec,
-        vector_entry_point="mazearena.envs.vector:MazeVectorEnv",
+        vector_entry_point=entry_point,
         kwargs={**spec.kwargs, **kwargs, "num_envs": num_envs, "device": str(device), "seed": seed},
     )
     return env
