@@ -69,7 +69,7 @@ class _Roster:
 def observation_space(config: ArenaConfig) -> gym.spaces.Space:
     """The observation space of one agent."""
     v, k = config.view_size, config.num_tokens
-    shape = layout_shape((len(ARENA_CHANNELS), v, v), "chw", config.obs_layout)
+    shape = layout_shape((len(ARENA_CHANNELS), v, v), config.native_layout, config.obs_layout)
     grid = gym.spaces.Box(0, config.max_cell_value, shape, dtype=np.uint8)
     tokens = gym.spaces.Box(-np.inf, np.inf, (k, len(TOKEN_FEATURES)), dtype=np.float32)
     mask = gym.spaces.MultiBinary(k)

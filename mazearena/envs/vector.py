@@ -51,16 +51,12 @@ STEP_INFO = ("is_success", "episode_length", "level_id")
 """Per-game info of every step: whether the game's episode succeeded at this step, its length so far, its level."""
 
 
-def with_masks(info: dict[str, Any]) -> dict[str, Any]:
-    """``info`` with Gymnasium's ``_key`` mask beside each per-game entry that has none (every game has one)."""
+def with_masks(info: dict[str, Any], every_game: torch.Tensor) -> dict[str, Any]:
+    """``info`` with Gymnasium's ``_key`` mask beside each per-game entry: ``every_game`` (all true, made once
+    per env and shared, since every game has these entries at every step; read it, do not write it)."""
     for key in STEP_INFO:
-        if key in info and f"_{key}" not in info:
-            value = info[key]
-            info[f"_{key}"] = (
-                torch.ones(len(value), dtype=torch.bool, device=value.device)
-                if isinstance(value, torch.Tensor)
-                else np.ones(len(value), dtype=bool)
-            )
+        if key in info:
+            info[f"_{key}"] = every_game
     return info
 
 
@@ -105,6 +101,7 @@ class MazeVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._default_seed = seed
         self._started = False
+        self._every_game = torch.ones(num_envs, dtype=torch.bool, device=device)  # the info masks
 
     @property
     def autoreset_mode(self) -> AutoresetMode:
@@ -130,7 +127,10 @@ class MazeVectorEnv(VectorEnv):
         level_ids = level_ids_option(options, self.num_envs)
         obs = self.engine.reset(seeds, level_ids=level_ids)
         self._started = True
-        return obs, with_masks({"level_id": self.engine.level_ids.clone()})
+        return obs, self._reset_info()
+
+    def _reset_info(self) -> dict[str, Any]:
+        return with_masks({"level_id": self.engine.level_ids.clone()}, self._every_game)
 
     def step(self, actions: torch.Tensor | np.ndarray):
         if not self._started:
@@ -144,7 +144,7 @@ class MazeVectorEnv(VectorEnv):
         else:
             actions = actions.to(self.device, torch.long)
         obs, reward, terminated, truncated, info = self.engine.step(actions)
-        return obs, reward, terminated, truncated, with_masks(info)
+        return obs, reward, terminated, truncated, with_masks(info, self._every_game)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
@@ -210,7 +210,7 @@ class GymMazeVectorEnv(MazeVectorEnv):
             raise ValueError("reset(options={'reset_mask': ...}) starts the masked games' next episodes: no seed")
         self.engine.reset_next(torch.from_numpy(mask.nonzero()[0]))
         self._ended[mask] = False
-        return self.engine.observe().numpy(), _numpy(with_masks({"level_id": self.engine.level_ids.clone()}))
+        return self.engine.observe().numpy(), _numpy(self._reset_info())
 
     def step(self, actions):
         obs, reward, terminated, truncated, info = super().step(torch.as_tensor(np.asarray(actions)))

@@ -103,8 +103,7 @@ class Perturbation:
         if isinstance(space, gym.spaces.Dict):
             space = space.spaces.get("grid")
         self._high = int(space.high.max()) if isinstance(space, gym.spaces.Box) else 1
-        layout = env.config.obs_layout or getattr(env.config, "native_layout", "chw")
-        self._channels_last = layout == "hwc"
+        self._channels_last = (env.config.obs_layout or env.config.native_layout) == "hwc"
         needs = PERTURBATIONS[name].needs
         if needs == "moves":
             self._sideways = _perpendicular(env)

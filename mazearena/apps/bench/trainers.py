@@ -46,19 +46,11 @@ def ppo_ours(
 def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations: int, repeats: int) -> list[float]:
     """Stable-Baselines3 PPO on the same maze, network and settings (DummyVecEnv, CPU)."""
     from stable_baselines3 import PPO as SB3PPO
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv
 
     from mazearena.agents.ppo import PPOConfig
     from mazearena.agents.sb3 import policy_kwargs
 
-    env = make_vec_env(
-        "mazearena/Maze-v0",
-        n_envs=num_envs,
-        seed=0,
-        vec_env_cls=DummyVecEnv,
-        env_kwargs={"size": size, "num_levels": 500},
-    )
+    env = _sb3_maze_env(size, num_envs)
     cfg = PPOConfig()
     model = SB3PPO(
         "MlpPolicy",
@@ -75,11 +67,7 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
     per_run = iterations * num_envs * num_steps
     model.learn(num_envs * num_steps)  # warm-up
 
-    def work() -> int:
-        model.learn(per_run, reset_num_timesteps=False)
-        return per_run
-
-    return rates(work, repeats)
+    return _sb3_rates(model, per_run, repeats)
 
 
 def dqn_ours(
@@ -110,19 +98,11 @@ def dqn_sb3(
 ) -> list[float]:
     """Stable-Baselines3 DQN (single-Q) with the same replay ratio, network and settings."""
     from stable_baselines3 import DQN as SB3DQN
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import DummyVecEnv
 
     from mazearena.agents.dqn import DQNConfig
     from mazearena.agents.sb3 import policy_kwargs
 
-    env = make_vec_env(
-        "mazearena/Maze-v0",
-        n_envs=num_envs,
-        seed=0,
-        vec_env_cls=DummyVecEnv,
-        env_kwargs={"size": size, "num_levels": 500},
-    )
+    env = _sb3_maze_env(size, num_envs)
     cfg = DQNConfig()
     model = SB3DQN(
         "MlpPolicy",
@@ -141,11 +121,7 @@ def dqn_sb3(
     model.learn(2 * steps)  # warm-up
     per_run = iterations * steps
 
-    def work() -> int:
-        model.learn(per_run, reset_num_timesteps=False)
-        return per_run
-
-    return rates(work, repeats)
+    return _sb3_rates(model, per_run, repeats)
 
 
 def mappo_ours(
@@ -201,6 +177,21 @@ def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, rep
     )
     per_run = iterations * num_envs * num_steps * agents
     model.learn(num_envs * num_steps * agents)  # warm-up
+
+    return _sb3_rates(model, per_run, repeats)
+
+
+def _sb3_maze_env(size: int, num_envs: int):
+    """The SB3 peers' env: ``num_envs`` single mazes in a ``DummyVecEnv``, on the level set ours train on."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    kwargs = {"size": size, "num_levels": 500}
+    return make_vec_env("mazearena/Maze-v0", n_envs=num_envs, seed=0, vec_env_cls=DummyVecEnv, env_kwargs=kwargs)
+
+
+def _sb3_rates(model, per_run: int, repeats: int) -> list[float]:
+    """Steps per second of ``repeats`` timed ``model.learn(per_run)`` calls, continuing one run."""
 
     def work() -> int:
         model.learn(per_run, reset_num_timesteps=False)

@@ -159,6 +159,11 @@ class ArenaConfig:
         check_layout(self.obs_layout)
 
     @property
+    def native_layout(self) -> str:
+        """The axis order of ``grid`` observations before ``obs_layout``."""
+        return "chw"
+
+    @property
     def num_agents(self) -> int:
         return self.red + self.blue
 
@@ -694,7 +699,7 @@ class ArenaEngine(EngineState):
         cfg = self.config
         out = {}
         if cfg.obs_mode in (ArenaObsMode.GRID, ArenaObsMode.BOTH):
-            out["grid"] = to_layout(self._grid_obs(idx), "chw", cfg.obs_layout)
+            out["grid"] = to_layout(self._grid_obs(idx), cfg.native_layout, cfg.obs_layout)
         if cfg.obs_mode in (ArenaObsMode.TOKENS, ArenaObsMode.BOTH):
             out["tokens"], out["mask"] = self._token_obs(idx)
         return out["grid"] if cfg.obs_mode is ArenaObsMode.GRID else out

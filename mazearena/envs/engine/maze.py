@@ -119,6 +119,7 @@ class MazeConfig(LayoutConfig):
 
     @property
     def native_layout(self) -> str:
+        """The axis order of observations before ``obs_layout``: planes ``chw``, pixels ``hwc``."""
         return "hwc" if self.obs_mode is MazeObsMode.RGB else "chw"
 
     @property
