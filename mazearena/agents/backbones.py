@@ -24,13 +24,15 @@ from torch import nn
 
 
 def _planes(space: gym.Space) -> tuple[int, int, int]:
-    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 3:
+    if not isinstance(space, (gym.spaces.Box, gym.spaces.MultiBinary)) or len(space.shape) != 3:
         raise ValueError(f"this backbone needs [C, H, W] plane observations, got {space}")
     return space.shape  # type: ignore[return-value]
 
 
-def _scale(space: gym.spaces.Box) -> float:
-    """Observations are divided by this (uint8 planes hold small counts, pixels go to 255)."""
+def _scale(space: gym.Space) -> float:
+    """Observations are divided by this (planes hold 0/1 or small counts, pixels go to 255)."""
+    if not isinstance(space, gym.spaces.Box):
+        return 1.0
     high = float(np.max(space.high))
     return high if np.isfinite(high) and high > 0 else 1.0
 
@@ -158,8 +160,8 @@ class Transformer(nn.Module):
 class MLP(nn.Module):
     def __init__(self, space: gym.Space, hidden: int = 256, features_dim: int = 256) -> None:
         super().__init__()
-        if not isinstance(space, gym.spaces.Box):
-            raise ValueError(f"mlp needs Box observations, got {space}")
+        if not isinstance(space, (gym.spaces.Box, gym.spaces.MultiBinary)):
+            raise ValueError(f"mlp needs Box or MultiBinary observations, got {space}")
         self.scale = _scale(space)
         self.net = nn.Sequential(
             nn.Flatten(),

@@ -22,9 +22,20 @@ def make_config(kwargs: dict[str, Any]) -> MazeConfig:
     return MazeConfig(**kwargs)
 
 
-def observation_space(config: MazeConfig) -> gym.spaces.Box:
-    high = 255 if config.obs_mode is MazeObsMode.RGB else 1
-    return gym.spaces.Box(0, high, config.obs_shape, dtype=np.uint8)
+def observation_space(config: MazeConfig) -> gym.spaces.Box | gym.spaces.MultiBinary:
+    """``rgb`` is an image (a uint8 ``Box`` of 0..255); the one-hot planes are ``MultiBinary`` (int8 0/1): not
+    an image, so image checkers (Stable-Baselines3's) and CNN defaults do not take them for one."""
+    if config.obs_mode is MazeObsMode.RGB:
+        return gym.spaces.Box(0, 255, config.obs_shape, dtype=np.uint8)
+    return gym.spaces.MultiBinary(config.obs_shape)
+
+
+def as_declared(obs: Any, config: MazeConfig) -> Any:
+    """An engine observation (numpy or torch, uint8) in the dtype its space declares: the 0/1 planes are viewed
+    as int8, without a copy (same bytes, same values)."""
+    if config.obs_mode is MazeObsMode.RGB:
+        return obs
+    return obs.view(torch.int8) if isinstance(obs, torch.Tensor) else obs.view(np.int8)
 
 
 def view_mask(config: MazeConfig, pos: tuple[int, int], heading: int) -> np.ndarray:
@@ -106,7 +117,7 @@ class MazeEnv(WindowRender, gym.Env):
         self._level_id = int(self._engine.level_ids[0])
         if self.render_mode == "human":
             self.render()
-        return self._game.observe(), {"level_id": self._level_id}
+        return self.observe(), {"level_id": self._level_id}
 
     def step(self, action: Any):
         a = check_action(action, self.config.num_actions)
@@ -114,12 +125,16 @@ class MazeEnv(WindowRender, gym.Env):
         if self.render_mode == "human":
             self.render()
         return (
-            self._game.observe(),
+            self.observe(),
             float(reward),
             terminated,
             truncated,
             {"is_success": success, "level_id": self._level_id},
         )
+
+    def observe(self) -> np.ndarray:
+        """The game's current observation (as :attr:`observation_space` declares it)."""
+        return as_declared(self._game.observe(), self.config)
 
     @property
     def engine(self) -> MazeEngine:

@@ -18,7 +18,7 @@ from gymnasium.vector.utils import batch_space
 
 from mazearena.checks import check_int
 from mazearena.envs.engine.maze import MazeEngine
-from mazearena.envs.maze import draw_game, make_config, observation_space
+from mazearena.envs.maze import as_declared, draw_game, make_config, observation_space
 
 
 def check_device_and_seed(device: str | torch.device, seed: int | None) -> torch.device:
@@ -127,7 +127,7 @@ class MazeVectorEnv(VectorEnv):
         level_ids = level_ids_option(options, self.num_envs)
         obs = self.engine.reset(seeds, level_ids=level_ids)
         self._started = True
-        return obs, self._reset_info()
+        return as_declared(obs, self.config), self._reset_info()
 
     def _reset_info(self) -> dict[str, Any]:
         return with_masks({"level_id": self.engine.level_ids.clone()}, self._every_game)
@@ -144,7 +144,13 @@ class MazeVectorEnv(VectorEnv):
         else:
             actions = actions.to(self.device, torch.long)
         obs, reward, terminated, truncated, info = self.engine.step(actions)
-        return obs, reward, terminated, truncated, with_masks(info, self._every_game)
+        if "final_obs" in info:
+            info["final_obs"] = as_declared(info["final_obs"], self.config)
+        return as_declared(obs, self.config), reward, terminated, truncated, with_masks(info, self._every_game)
+
+    def observe(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """The games' current observations (``rows`` of them), as :attr:`single_observation_space` declares."""
+        return as_declared(self.engine.observe(rows), self.config)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
@@ -210,7 +216,7 @@ class GymMazeVectorEnv(MazeVectorEnv):
             raise ValueError("reset(options={'reset_mask': ...}) starts the masked games' next episodes: no seed")
         self.engine.reset_next(torch.from_numpy(mask.nonzero()[0]))
         self._ended[mask] = False
-        return self.engine.observe().numpy(), _numpy(self._reset_info())
+        return self.observe().numpy(), _numpy(self._reset_info())
 
     def step(self, actions):
         obs, reward, terminated, truncated, info = super().step(torch.as_tensor(np.asarray(actions)))
@@ -219,7 +225,7 @@ class GymMazeVectorEnv(MazeVectorEnv):
             # the games that ended at the last step start their next episode instead of acting
             rows = torch.from_numpy(self._ended.nonzero()[0])
             self.engine.reset_next(rows)
-            obs[rows] = self.engine.observe(rows)
+            obs[rows] = self.observe(rows)
             reward[rows], terminated[rows], truncated[rows] = 0.0, False, False
             info["is_success"][rows], info["episode_length"][rows] = False, 0
             info["level_id"][rows] = self.engine.level_ids[rows]

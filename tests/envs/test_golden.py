@@ -5,7 +5,9 @@ level ids, episode lengths, successes or winners, centralised states, rendered f
 actions, across several episodes. They were recorded before the engine's rules became data; a change to
 any of them is a behaviour change. Re-record only for a deliberate one, and say so in its commit and here.
 Re-recorded: the arena env digests when infos began to hold the team as a number (0/1) instead of its name;
-with the name put back, the same games give the recorded digests.
+with the name put back, the same games give the recorded digests. The maze env digests of the plane modes
+when their observations became int8 (the dtype of ``MultiBinary``) instead of uint8; viewed as uint8 again,
+the same games give the recorded digests.
 """
 
 from __future__ import annotations
@@ -86,21 +88,21 @@ def maze_env_digest(env_id: str, obs_mode: str, actions: str) -> str:
 
 MAZE_GOLDEN = {
     "mazearena/Maze-v0|full|cardinal": {
-        "env": "67317a4df03df773",
+        "env": "90f058c4b8e301e3",
         "numba-0": "6293ca7fe9966029",
         "numba-16": "c01767eab43261b9",
         "torch-0": "6293ca7fe9966029",
         "torch-16": "c01767eab43261b9",
     },
     "mazearena/Maze-v0|partial|cardinal": {
-        "env": "91810a3f18ef5afb",
+        "env": "8f6346e2f6938175",
         "numba-0": "40998979b0066c46",
         "numba-16": "bf4b24600e9c4991",
         "torch-0": "40998979b0066c46",
         "torch-16": "bf4b24600e9c4991",
     },
     "mazearena/Maze-v0|partial|turn": {
-        "env": "7276d237c70144ca",
+        "env": "323c4c5f3c1765ac",
         "numba-0": "945c8e735b9de243",
         "numba-16": "b6affd002f3371c6",
         "torch-0": "945c8e735b9de243",
@@ -114,21 +116,21 @@ MAZE_GOLDEN = {
         "torch-16": "56b8aa791609bfb2",
     },
     "mazearena/MazeHazards-v0|full|cardinal": {
-        "env": "855e2f00a1b09692",
+        "env": "d1bc2f2872a6168a",
         "numba-0": "09fdf1c7d17d7e87",
         "numba-16": "39dfe01f8f233552",
         "torch-0": "09fdf1c7d17d7e87",
         "torch-16": "39dfe01f8f233552",
     },
     "mazearena/MazeHazards-v0|partial|cardinal": {
-        "env": "0afc5b0689362c0e",
+        "env": "f3c2224442e5db45",
         "numba-0": "449d0779191f836a",
         "numba-16": "02385449bbf3178d",
         "torch-0": "449d0779191f836a",
         "torch-16": "02385449bbf3178d",
     },
     "mazearena/MazeHazards-v0|partial|turn": {
-        "env": "7f1f0bd8087b8d12",
+        "env": "23296b9b82c17f02",
         "numba-0": "0313adbbead8bb5c",
         "numba-16": "cb7de13d47c5c5bf",
         "torch-0": "0313adbbead8bb5c",
@@ -142,21 +144,21 @@ MAZE_GOLDEN = {
         "torch-16": "ff83cc8711750a20",
     },
     "mazearena/MazeKeyDoor-v0|full|cardinal": {
-        "env": "244d9329b634d97b",
+        "env": "2aabbc088f4f5097",
         "numba-0": "951317538c35184e",
         "numba-16": "40879b26a7345a97",
         "torch-0": "951317538c35184e",
         "torch-16": "40879b26a7345a97",
     },
     "mazearena/MazeKeyDoor-v0|partial|cardinal": {
-        "env": "8eb9ccac76027311",
+        "env": "8a5a11e0c56cb971",
         "numba-0": "00e853feb6aff87e",
         "numba-16": "695fc9cf3d327980",
         "torch-0": "00e853feb6aff87e",
         "torch-16": "695fc9cf3d327980",
     },
     "mazearena/MazeKeyDoor-v0|partial|turn": {
-        "env": "c647f8f9199d7946",
+        "env": "605a260350cbd99e",
         "numba-0": "15d0cbe9988039e1",
         "numba-16": "fe53a93ae762f551",
         "torch-0": "15d0cbe9988039e1",

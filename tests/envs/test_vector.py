@@ -16,7 +16,7 @@ def test_tensors_stay_torch_on_the_device():
     obs, reward, terminated, truncated, info = env.step(torch.zeros(8, dtype=torch.long))
     for x in (obs, reward, terminated, truncated, info["is_success"], info["final_obs"]):
         assert isinstance(x, torch.Tensor) and x.device.type == "cpu"
-    assert obs.shape == (8, *env.single_observation_space.shape) and obs.dtype == torch.uint8
+    assert obs.shape == (8, *env.single_observation_space.shape) and obs.dtype == torch.int8  # MultiBinary planes
     assert reward.dtype == torch.float32 and terminated.dtype == torch.bool
     assert env.observation_space.shape == (8, *env.single_observation_space.shape)
     assert env.metadata["autoreset_mode"].value == "SameStep"

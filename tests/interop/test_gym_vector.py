@@ -22,17 +22,23 @@ def identity(x):
 
 
 def flat_spaces(env):
-    single = gym.spaces.Box(0, 1, (int(np.prod(env.single_observation_space.shape)),), np.uint8)
+    single = gym.spaces.Box(0, 1, (int(np.prod(env.single_observation_space.shape)),), np.int8)
     return gym.vector.utils.batch_space(single, env.num_envs), single
 
 
 # wrapper name -> (how to wrap, env options); action wrappers for Box actions (ClipAction, RescaleAction) and
-# FilterObservation (Dict observations) do not apply to these spaces.
+# FilterObservation (Dict observations) do not apply to these spaces. The planes are MultiBinary: the wrappers for
+# Box observations (Reshape, Rescale) take them once DtypeObservation has made them a Box.
 WRAPPERS = {
     "RecordEpisodeStatistics": (vw.RecordEpisodeStatistics, {}),
     "DictInfoToList": (vw.DictInfoToList, {}),
     "FlattenObservation": (vw.FlattenObservation, {}),
-    "ReshapeObservation": (lambda e: vw.ReshapeObservation(e, (int(np.prod(e.single_observation_space.shape)),)), {}),
+    "ReshapeObservation": (
+        lambda e: vw.ReshapeObservation(
+            vw.DtypeObservation(e, np.uint8), (int(np.prod(e.single_observation_space.shape)),)
+        ),
+        {},
+    ),
     "DtypeObservation": (lambda e: vw.DtypeObservation(e, np.float32), {}),
     "RescaleObservation": (lambda e: vw.RescaleObservation(vw.DtypeObservation(e, np.float32), -1.0, 1.0), {}),
     "NormalizeObservation": (vw.NormalizeObservation, {}),

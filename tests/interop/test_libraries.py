@@ -26,6 +26,23 @@ def test_sb3_ppo_mlp_on_flattened_planes():
     assert learns(model, 128)
 
 
+@pytest.mark.parametrize("options", [{}, {"obs_layout": "hwc"}, {"obs_mode": "full"}, {"obs_mode": "rgb"}])
+def test_standard_checkers_stay_quiet(options):
+    """The one-hot planes are declared MultiBinary (not an image): SB3's checker, which takes every 3-D Box for
+    an image, warned about their bounds, size and channel order; ``rgb`` is an image and passes as one."""
+    from gymnasium.utils.env_checker import check_env as gymnasium_check_env
+    from stable_baselines3.common.env_checker import check_env
+
+    env = gym.make("mazearena/Maze-v0", size=7, **options).unwrapped
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env)
+        gymnasium_check_env(env)
+    assert not caught, [str(w.message) for w in caught]
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs) and obs.dtype == env.observation_space.sample().dtype
+
+
 def test_sb3_cnn_policy_on_rgb_observations_with_a_quiet_checker():
     from stable_baselines3.common.env_checker import check_env
 

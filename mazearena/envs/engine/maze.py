@@ -19,9 +19,11 @@ Rules (the documentation's maze page shows this text):
   ``truncated & ~terminated``.
 * Observations (``obs_mode``): ``partial`` (default) is a ``view_size`` square centred on the agent,
   north-up with cardinal actions, rotated so the agent faces up with turn actions. Walls do not block
-  sight. ``full`` is the whole grid. Both are ``uint8`` one-hot planes ``[C, h, w]``: one per tile of the
+  sight. ``full`` is the whole grid. Both are 0/1 one-hot planes ``[C, h, w]``: one per tile of the
   tile table that has a channel (wall, goal, key, door, lava), then agent, facing and has_key
-  (``MazeEngine.channels``). ``rgb`` is the partial view drawn with the sprite atlas, ``[h, w, 3]`` uint8.
+  (``MazeEngine.channels``); the engine keeps them as ``uint8``, the envs declare them ``MultiBinary`` and
+  hand them out as ``int8`` (the same bytes). ``rgb`` is the partial view drawn with the sprite atlas,
+  ``[h, w, 3]`` uint8, an image ``Box``. ``obs_layout`` puts the channels last or first.
 
 What each tile does (blocks, locked, picked up, terminal, success, reward) is read from
 :mod:`~mazearena.envs.engine.cells`; nothing here names a tile but floor.
