@@ -84,3 +84,30 @@ def test_bad_limits_are_named():
         mazearena.make_vec("mazearena/Maze-v0", 1, max_episode_steps=-3)
     with pytest.raises(ValueError, match="pass one"):
         mazearena.make_vec("mazearena/Maze-v0", 1, max_episode_steps=5, max_steps=6)
+
+
+@pytest.mark.parametrize("max_cycles", [3, 40, 400])
+def test_arena_tag_survivors_earn_more_than_caught_runners_at_every_max_cycles(max_cycles):
+    """The arena audit. Tag is the only mode with a per-step reward, and it is scaled by ``max_cycles``: a runner
+    that survives earns 1 in all, a caught one less than 0, whatever the limit (ctf and combat pay only for
+    events, zero-sum or per hit, so the limit cannot flip a sign there)."""
+    from mazearena.envs import arena_v0
+
+    rng = np.random.default_rng(max_cycles)
+    survived, caught = [], []
+    for episode in range(4 if max_cycles < 400 else 2):
+        env = arena_v0.parallel_env(mode="tag", red=2, blue=2, size=9, max_cycles=max_cycles)
+        obs, infos = env.reset(seed=episode)
+        runners = [a for a in env.agents if infos[a]["team"] != 0]  # red (team 0) chases by default
+        returns = dict.fromkeys(env.agents, 0.0)
+        while env.agents:
+            obs, rewards, terminations, truncations, infos = env.step({a: int(rng.integers(5)) for a in env.agents})
+            for agent, r in rewards.items():
+                returns[agent] += r
+                if agent in runners and terminations[agent]:
+                    caught.append(returns[agent])
+                elif agent in runners and truncations[agent]:
+                    survived.append(returns[agent])
+    assert caught and (survived or max_cycles >= 400), (survived, caught)  # at 400 steps the chasers catch all
+    assert max(caught) < 0
+    assert np.allclose(survived, 1.0, atol=1e-5)
