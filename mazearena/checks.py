@@ -3,8 +3,14 @@ the bad value and what would be valid. :class:`UserError` is the kind of every s
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
+import math
+import types
+import typing
 from enum import Enum
+from pathlib import Path
 from types import ModuleType
 
 
@@ -31,6 +37,92 @@ def check_int(name: str, value: object, lo: int, hi: int | None = None, odd: boo
         kind = "an odd int" if odd else "an int"
         bounds = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
         raise UserError(f"{name} must be {kind} {bounds}, got {value!r}")
+
+
+def check_real(name: str, value: object, lo: float | None = None, hi: float | None = None) -> None:
+    """Raise :class:`UserError` unless ``value`` is a finite real number (not a bool) in ``[lo, hi]``."""
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not real or not math.isfinite(value):
+        raise UserError(f"{name} must be a finite number, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f">= {lo}" if hi is None else (f"<= {hi}" if lo is None else f"in [{lo}, {hi}]")
+        raise UserError(f"{name} must be {bounds}, got {value!r}")
+
+
+def check_device(device: object, what: str = "device", available: bool = True):
+    """``device`` as a ``torch.device`` mazearena can run on (``cpu``, ``cuda[:i]`` with a visible GPU, ``mps``
+    where there is one), or a :class:`UserError` naming it. ``available=False`` checks only the name (a saved
+    config may name a GPU that the machine reading it lacks)."""
+    import torch
+
+    try:
+        dev = torch.device(device)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError):
+        raise UserError(f"{what} must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"{what} must be 'cpu', 'cuda' or 'mps', got {device!r}")
+    if not available:
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"{what} {str(dev)!r} was asked for but CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UserError(f"{what} {str(dev)!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"{what} 'mps' was asked for but MPS is not available on this machine")
+    return dev
+
+
+def check_name(name: str, what: str = "name") -> None:
+    """A run or trial name is one path component: not empty, no ``/`` or ``\\``, not ``.`` or ``..``."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise UserError(f"{what} must be a single folder name (no '/', not '.' or '..'), got {name!r}")
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, object]:
+    return typing.get_type_hints(cls)
+
+
+def check_fields(config: object, skip: tuple[str, ...] = ()) -> None:
+    """Every field of a dataclass config holds a value of its declared type, or a :class:`UserError` names the
+    field: ints are ints (not bools), floats finite numbers, flags bools, strings strings, choices one of the
+    ``Literal``'s, sections their dataclass. What YAML files and keyword arguments hand in is checked here;
+    the configs' own checks (ranges, relations) come after; fields in ``skip`` they check themselves."""
+    for f in dataclasses.fields(config):  # type: ignore[arg-type]
+        if f.name not in skip:
+            _check_type(f.name, getattr(config, f.name), _hints(type(config))[f.name])
+
+
+def _check_type(name: str, value: object, hint: object) -> None:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        if value not in args:
+            raise UserError(f"{name} must be one of {', '.join(map(repr, args))}, got {value!r}")
+    elif hint is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{name} must be true or false, got {value!r}")
+    elif hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{name} must be an int, got {value!r}")
+    elif hint is float:
+        check_real(name, value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise UserError(f"{name} must be a string, got {value!r}")
+    elif hint is Path:
+        if not isinstance(value, (str, Path)):
+            raise UserError(f"{name} must be a path, got {value!r}")
+    elif origin is tuple:
+        if not isinstance(value, (tuple, list)) or not all(isinstance(v, args[0]) for v in value):
+            raise UserError(f"{name} must be a list of {getattr(args[0], '__name__', args[0])}, got {value!r}")
+    elif dataclasses.is_dataclass(hint) and not isinstance(value, hint):  # type: ignore[arg-type]
+        raise UserError(f"{name} must be a section of {hint.__name__} fields, got {value!r}")  # type: ignore[union-attr]
 
 
 def enum_value(enum_cls: type[Enum], value: object, field: str) -> Enum:

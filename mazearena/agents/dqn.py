@@ -20,7 +20,7 @@ from torch import nn
 
 from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
-from mazearena.checks import check_int
+from mazearena.checks import check_fields, check_int
 
 
 @dataclass
@@ -59,6 +59,7 @@ class DQNConfig:
     """Gradient norm clip."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in (
             "num_envs",
             "buffer_size",

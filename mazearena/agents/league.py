@@ -24,7 +24,7 @@ import torch
 
 from mazearena.agents import batches
 from mazearena.agents.actor import Actor, State, as_actor, reset_where, state_to
-from mazearena.checks import check_int
+from mazearena.checks import check_fields, check_int
 
 TEAMS = ("red", "blue")
 # Action i of a mirrored policy is action MIRRORED_ACTIONS[i] in the real arena: stay, north->south,
@@ -52,6 +52,7 @@ class LeagueConfig:
     """Of those blocks, how many play the scenario's scripted NPC team instead of the league."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.team not in ("", *TEAMS):
             raise ValueError(f"league team must be 'red', 'blue' or '' (the scenario's), got {self.team!r}")
         check_int("snapshot_every", self.snapshot_every, 1)

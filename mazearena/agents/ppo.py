@@ -20,7 +20,7 @@ from torch import nn
 
 from mazearena.agents import batches
 from mazearena.agents.backbones import make_backbone
-from mazearena.checks import check_int
+from mazearena.checks import check_fields, check_int
 
 
 @dataclass
@@ -59,6 +59,7 @@ class PPOConfig:
     """Stop an update early when the approximate KL exceeds this (0 = never)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs"):
             check_int(name, getattr(self, name), 1)
         if (self.num_envs * self.num_steps) % self.num_minibatches:

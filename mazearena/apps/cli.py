@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import tyro
 from rich.console import Console
@@ -228,6 +229,12 @@ CONFIGS = {
 }
 
 
+def usage_error(message: str, command: str = "train") -> NoReturn:
+    """Bad input on the command line: one line on stderr, exit code 2 (as argparse and tyro do)."""
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]mazearena {command}: error:[/] {message}", highlight=False)
+    raise SystemExit(2)
+
+
 def _shorthands(args: list[str]) -> list[str]:
     """``--env arena`` (train on arenas: ``--algo mappo``), ``--env maze`` (the default) and ``--mode M``
     (``--arena.mode M``) as the typed options they stand for."""
@@ -238,19 +245,17 @@ def _shorthands(args: list[str]) -> list[str]:
         if name in ("--env", "--mode"):
             if not eq:
                 if i + 1 >= len(args):
-                    raise SystemExit(f"mazearena train: {name} needs a value")
+                    usage_error(f"{name} needs a value")
                 value, i = args[i + 1], i + 1
             if name == "--mode":
                 out += ["--arena.mode", value]
             elif value == "arena":
                 algo, arena = _option(args, "--algo"), arena_algorithms()
                 if algo not in (None, *arena):
-                    raise SystemExit(
-                        f"mazearena train: --env arena trains with --algo {' or '.join(arena)}, got --algo {algo}"
-                    )
+                    usage_error(f"--env arena trains with --algo {' or '.join(arena)}, got --algo {algo}")
                 out += ["--algo", arena[0]] if algo is None else []
             elif value != "maze":
-                raise SystemExit(f"mazearena train: --env must be 'maze' or 'arena', got {value!r}")
+                usage_error(f"--env must be 'maze' or 'arena', got {value!r}")
         else:
             out.append(arg)
         i += 1
@@ -275,11 +280,11 @@ def _train_args(args: list[str]):
     if "--config" in rest:
         i = rest.index("--config")
         if i + 1 >= len(rest):
-            raise SystemExit("mazearena train: --config needs a YAML file")
+            usage_error("--config needs a YAML file")
         try:
             default = load_config(Path(rest[i + 1]))
         except UserError as e:
-            raise SystemExit(f"mazearena train: error: {e}") from None
+            usage_error(str(e))
         del rest[i : i + 2]
     return tyro.cli(
         TrainConfig,

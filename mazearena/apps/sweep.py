@@ -23,8 +23,8 @@ from typing import Any, Literal
 import tyro
 import yaml
 
-from mazearena.checks import UserError
-from mazearena.training.config import TrainConfig, from_dict
+from mazearena.checks import UserError, check_name
+from mazearena.training.config import TrainConfig, from_dict, read_config_data
 
 DONE = "trial.json"
 
@@ -112,9 +112,12 @@ def _label(values: dict[str, Any]) -> str:
 def plan(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
     """Every trial: its configuration label, the values it sets, its seed and its training config (as a dict),
     each config checked by building it (a bad value is named before anything runs)."""
-    base = yaml.safe_load(Path(cfg.config).read_text()) or {}
+    base = read_config_data(Path(cfg.config))
     params = parse_params(cfg.param)
-    first_seed = int(base.get("seed", 0))
+    try:
+        first_seed = from_dict(TrainConfig, base).seed  # the base config is checked before any trial is built
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{cfg.config}: {e}") from None
     trials = []
     for combo in itertools.product(*params.values()) if params else [()]:
         values = dict(zip(params, combo, strict=True))
@@ -215,6 +218,8 @@ def sweep(cfg: SweepConfig) -> Path:
             "mazearena sweep runs on Ray Tune, which is not installed: pip install 'mazearena[sweep]'"
         ) from None
 
+    if cfg.name:
+        check_name(cfg.name, "sweep name")
     name = cfg.name or f"sweep-{Path(cfg.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     sweep_dir = (Path(cfg.runs_dir) / name).resolve()
     if sweep_dir.exists() and not cfg.resume and any(sweep_dir.iterdir()):

@@ -16,7 +16,7 @@ from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
-from mazearena.checks import UserError
+from mazearena.checks import UserError, check_device, check_fields, check_name
 from mazearena.envs.engine.layouts import level_range
 from mazearena.envs.engine.maze import MazeConfig
 from mazearena.training.algorithms import ALGORITHMS, algorithm, arena_algorithms
@@ -44,6 +44,7 @@ class EnvConfig:
     """Episode time limit (0 = 4 * size**2)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.env_id not in mazearena.MAZE_IDS:
             raise UserError(f"env_id must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env_id!r}")
         MazeConfig(
@@ -119,6 +120,7 @@ class ArenaEnvConfig:
     def __post_init__(self) -> None:
         from mazearena.envs.scenarios import scenario
 
+        check_fields(self)
         if self.mode not in ("", *DEFAULT_SCENARIOS):
             raise UserError(f"mode must be one of {', '.join(DEFAULT_SCENARIOS)}, got {self.mode!r}")
         train = scenario(self.scenario_name)  # names a bad scenario; arena_config names any bad field
@@ -217,6 +219,10 @@ class TrainConfig:
     """Show the progress bar."""
 
     def __post_init__(self) -> None:
+        check_fields(self, skip=("algo",))  # the registry names a bad algo (algorithms can be added at run time)
+        if self.name:
+            check_name(self.name, "name")
+        check_device(self.device, available=False)  # whether this machine has it: when training starts
         if self.backbone not in BACKBONES:
             raise UserError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         for name in ("total_timesteps", "checkpoint_every", "eval_episodes"):
@@ -312,52 +318,77 @@ def _plain(value):
     return value
 
 
+SECTIONS = {
+    "env": EnvConfig,
+    "arena": ArenaEnvConfig,
+    "ppo": PPOConfig,
+    "dqn": DQNConfig,
+    "mappo": MAPPOConfig,
+    "league": LeagueConfig,
+}
+"""The sections of a :class:`TrainConfig` (each a mapping of its own fields in YAML)."""
+
+
 def from_dict(cls, data: dict[str, Any]):
-    """A config dataclass from a plain dict (a YAML file), naming unknown fields."""
+    """A config dataclass from a plain dict (a YAML file), naming unknown fields, sections that are not
+    mappings and values of the wrong type."""
     names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
+    unknown = sorted(set(data) - set(names), key=str)
     if unknown:
         raise UserError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(names)}")
     kwargs = {}
     for key, value in data.items():
-        nested = (
-            {
-                "env": EnvConfig,
-                "arena": ArenaEnvConfig,
-                "ppo": PPOConfig,
-                "dqn": DQNConfig,
-                "mappo": MAPPOConfig,
-                "league": LeagueConfig,
-            }.get(key)
-            if cls is TrainConfig
-            else None
-        )
-        if nested is not None and isinstance(value, dict):
-            value = from_dict(nested, value)
-        elif key in ("runs_dir", "resume", "init_from") and value is not None:
+        nested = SECTIONS.get(key) if cls is TrainConfig else None
+        if nested is not None:
+            if not isinstance(value, dict):
+                raise UserError(f"section {key!r} must be a mapping of {nested.__name__} fields, got {value!r}")
+            try:
+                value = from_dict(nested, value)
+            except (ValueError, TypeError) as e:
+                raise UserError(f"{key}: {e}") from None
+        elif key in ("runs_dir", "resume", "init_from") and isinstance(value, str):
             value = Path(value)
-        elif key == "wandb_tags":
+        elif key == "wandb_tags" and isinstance(value, list):
             value = tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
 
 
 def load_config(path: Path) -> TrainConfig:
-    """A :class:`TrainConfig` from a YAML file; a missing or unreadable file or a bad field is a
-    :class:`~mazearena.checks.UserError` naming the file."""
+    """A :class:`TrainConfig` from a YAML file; a missing, unreadable, empty or malformed file or a bad field is
+    a :class:`~mazearena.checks.UserError` naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"config file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not a YAML file ({e})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: a config file holds a mapping of fields, got {type(data).__name__}")
+    data = read_config_data(path)
     try:
         return from_dict(TrainConfig, data)
     except (ValueError, TypeError) as e:  # the file's values, checked by the configs
         raise UserError(f"{path}: {e}") from None
+
+
+def read_config_data(path: Path) -> dict[str, Any]:
+    """The mapping a YAML config file holds (not yet checked field by field), or a
+    :class:`~mazearena.checks.UserError` naming the file and what is wrong with it."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"config file {str(path)!r} is a folder, not a YAML file")
+    if not path.is_file():
+        raise UserError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a YAML file (binary content)") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{path}: not valid YAML{line}: {problem}") from None
+    if data is None:
+        raise UserError(f"{path}: the file is empty (a config file holds a mapping of fields)")
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config file holds a mapping of fields, got {type(data).__name__}")
+    return data
 
 
 def save_config(config: TrainConfig, path: Path) -> None:

@@ -363,7 +363,7 @@ def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_leag
     assert metrics(crashed) == metrics(straight)
 
 
-def test_arena_shorthand_on_the_command_line(tmp_path, monkeypatch):
+def test_arena_shorthand_on_the_command_line(tmp_path, monkeypatch, capsys):
     from mazearena.apps import cli
 
     seen = []
@@ -372,10 +372,11 @@ def test_arena_shorthand_on_the_command_line(tmp_path, monkeypatch):
     cfg = seen[0]
     assert cfg.algo == "mappo" and cfg.arena.scenario_name == "ctf_3v3_vs_guards" and cfg.league.self_play
     assert main(["train", "--env=maze", "--algo", "dqn"]) == 0 and seen[1].algo == "dqn"
-    with pytest.raises(SystemExit, match="--algo mappo"):
-        main(["train", "--env", "arena", "--algo", "ppo"])
-    with pytest.raises(SystemExit, match="'maze' or 'arena'"):
-        main(["train", "--env", "space"])
+    bad = ((["--env", "arena", "--algo", "ppo"], "--algo mappo"), (["--env", "space"], "'maze' or 'arena'"))
+    for args, message in bad:
+        with pytest.raises(SystemExit) as exit_:
+            main(["train", *args])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_arena_training_config_errors_name_the_field():
