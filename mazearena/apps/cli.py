@@ -101,9 +101,14 @@ def bench(cfg) -> None:
 def train(cfg: TrainConfig) -> None:
     import json
 
-    from mazearena.training import train as run_training
+    from mazearena.training.train import TrainingInterrupted
+    from mazearena.training.train import train as run_training
 
-    run_dir = run_training(cfg)
+    try:
+        run_dir = run_training(cfg)
+    except TrainingInterrupted as e:  # checkpoint saved: one line, and the signal's exit code (130, 143)
+        Console(stderr=True, soft_wrap=True).print(f"mazearena train: {e}", highlight=False)
+        raise SystemExit(e.exit_code) from None
     summary = json.loads((run_dir / "report.json").read_text())["summary"]
     console.print(
         f"success: training levels {summary['train_success']:.3f}, held-out levels "
@@ -332,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, MissingExtra) as e:  # bad input or setup; anything else is a bug: its traceback shows
         Console(stderr=True, soft_wrap=True).print(f"[bold red]mazearena {name}: error:[/] {e}", highlight=False)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C (the first one stops training at its next checkpoint)
+        Console(stderr=True, soft_wrap=True).print(f"mazearena {name}: interrupted", highlight=False)
+        return 130
     return 0
 
 

@@ -23,6 +23,7 @@ from mazearena.evaluation.evaluate import label_methods
 from mazearena.evaluation.report import plot_curves
 from mazearena.stats.metrics import probability_of_improvement, probability_of_improvement_ci
 from mazearena.training.config import load_config
+from mazearena.training.loggers import read_metrics
 
 CURVES = (
     ("eval/success_rate", "held-out success (evaluations during training)", "held-out success rate"),
@@ -73,7 +74,7 @@ def read_run(path: Path) -> RunInfo:
     metrics_file = path / "metrics.jsonl"
     if not metrics_file.exists():
         raise UserError(f"run {str(path)!r} has no metrics.jsonl: it never logged an iteration")
-    metrics = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    metrics = read_metrics(metrics_file)
     report = json.loads((path / "report.json").read_text()) if (path / "report.json").exists() else None
     evaluation = path / "eval" / "summary.json"
     return RunInfo(

@@ -23,6 +23,7 @@ from mazearena.checks import UserError
 from mazearena.evaluation.perturbations import PERTURBATIONS, PerturbedVectorEnv
 from mazearena.evaluation.suites import check_suites, suite_env, suites_for
 from mazearena.training.algorithms import ALGORITHMS, algorithm
+from mazearena.training.loggers import read_metrics
 from mazearena.training.runs import make_actor
 
 Mode = Literal["deterministic", "stochastic"]
@@ -310,9 +311,7 @@ def sample_efficiency(cfg: EvalConfig, run: Run, advance=None) -> list[dict]:
             if advance is not None:
                 advance(1)
         return rows
-    metrics = run.path / "metrics.jsonl"
-    for line in metrics.read_text().splitlines() if metrics.exists() else []:
-        row = json.loads(line)
+    for row in read_metrics(run.path / "metrics.jsonl"):
         if "eval/success_rate" in row:
             rows.append(
                 {

@@ -8,6 +8,6 @@ from mazearena.checks import require
 require("tyro", "rich", "yaml", "wandb", "matplotlib", "imageio", extra="train")
 
 from mazearena.training.config import EnvConfig, TrainConfig, load_config  # noqa: E402 (after the extra check)
-from mazearena.training.train import train  # noqa: E402 (after the extra check)
+from mazearena.training.train import TrainingDiverged, TrainingInterrupted, train  # noqa: E402
 
-__all__ = ["EnvConfig", "TrainConfig", "load_config", "train"]
+__all__ = ["EnvConfig", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "load_config", "train"]

@@ -6,13 +6,55 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
+import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mazearena.checks import UserError, require
+
+
+def read_metrics(path: Path, on_torn_tail: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """The rows of a ``metrics.jsonl``. A line that is not a JSON object with a ``step`` is an error naming the
+    file and the line; with ``on_torn_tail``, an incomplete last line (a write cut short by a kill, maybe
+    NUL-padded) is left out instead and ``on_torn_tail`` is told what was dropped."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8", errors="replace").split("\n") if path.exists() else []
+    while lines and not lines[-1].strip("\x00 \t\r"):
+        lines.pop()  # the end of the file (and NUL padding after the last write)
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.strip("\x00"))
+            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+                raise ValueError("not a row of metrics")
+        except ValueError as e:
+            if number == len(lines) and on_torn_tail is not None:
+                on_torn_tail(f"{path}: dropped the incomplete last line {number} ({line[:40]!r}...)")
+                break
+            raise UserError(f"{path}, line {number}: not a metrics row ({e}): {line[:80]!r}") from None
+        rows.append(row)
+    return rows
+
+
+def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Rewrite a run's ``metrics.jsonl`` and ``metrics.csv`` to hold ``rows`` (each file replaced atomically)."""
+    run_dir = Path(run_dir)
+    fields = list(dict.fromkeys(["step", *(k for row in rows for k in row)]))
+    for name, write in (
+        ("metrics.jsonl", lambda f: f.writelines(json.dumps(row) + "\n" for row in rows)),
+        ("metrics.csv", lambda f: (w := csv.DictWriter(f, fields)).writeheader() or w.writerows(rows)),
+    ):
+        tmp = run_dir / f".{name}.tmp"
+        with open(tmp, "w", newline="") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, run_dir / name)
 
 
 class Logger:
@@ -31,7 +73,11 @@ class Logger:
         wandb_tags: tuple[str, ...] = (),
         tensorboard: bool = False,
         start_step: int = 0,
+        history: list[dict[str, Any]] | None = None,
     ) -> None:
+        """``history``: the rows a resumed run already holds (``metrics.jsonl`` up to its checkpoint); W&B gets
+        again those it may have lost (a kill loses what its writer had not flushed), so that its run ends up
+        with every row ``metrics.jsonl`` has."""
         self.run_dir = Path(run_dir)
         self.total_steps = total_steps
         self._jsonl = open(self.run_dir / "metrics.jsonl", "a")  # noqa: SIM115 - kept open for the run
@@ -65,6 +111,10 @@ class Logger:
         self._wandb = None
         if wandb_mode != "disabled":
             self._wandb = self._start_wandb(config, wandb_mode, wandb_project, wandb_group, wandb_tags)
+            known = self._wandb.step  # online: the step after the last one the server holds; offline: 0
+            for row in history or ():
+                if row["step"] >= known:
+                    self._wandb.log({k: v for k, v in row.items() if k != "step"}, step=row["step"])
         self._tb = None
         if tensorboard:
             require("tensorboard")
@@ -78,8 +128,10 @@ class Logger:
         if mode == "online" and not os.environ.get("WANDB_API_KEY"):
             raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
         id_file = self.run_dir / "wandb_id.txt"
-        run_id = id_file.read_text().strip() if id_file.exists() else uuid.uuid4().hex[:12]
-        id_file.write_text(run_id)
+        run_id = id_file.read_text(errors="replace").strip() if id_file.exists() else ""
+        if not re.fullmatch(r"[0-9a-z]{8,64}", run_id):  # none yet, or a damaged file: a new W&B run
+            run_id = uuid.uuid4().hex[:12]
+            id_file.write_text(run_id)
         # resume="allow": a resumed training run continues the same W&B run
         return wandb.init(
             project=project,
@@ -95,7 +147,7 @@ class Logger:
         )
 
     def log(self, metrics: dict[str, float], step: int) -> None:
-        clean = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+        clean = {k: float(v) for k, v in metrics.items() if v is not None}  # NaN and inf too: never dropped
         self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
         self._jsonl.flush()
         self._write_csv(step, clean)

@@ -16,7 +16,7 @@ from mazearena.agents.ppo import ActorCritic
 from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
 from mazearena.training.games import EVAL_ENVS, evaluate_policy, record_episodes, record_games
-from mazearena.training.loggers import Logger
+from mazearena.training.loggers import Logger, read_metrics
 from mazearena.training.runs import make_envs
 
 
@@ -194,8 +194,7 @@ def plot_league(table: dict, path: Path) -> Path:
 
 def first_reaching(run_dir: Path, target: float) -> dict:
     """Steps and training seconds at the first evaluation whose held-out success reached ``target``."""
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        row = json.loads(line)
+    for row in read_metrics(run_dir / "metrics.jsonl"):
         if row.get("eval/success_rate", -1) >= target:
             return {"steps_to_95": row["step"], "seconds_to_95": row.get("time")}
     return {"steps_to_95": None, "seconds_to_95": None}
@@ -208,7 +207,7 @@ def plot_curve(run_dir: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    rows = read_metrics(run_dir / "metrics.jsonl")
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -2,13 +2,18 @@
 
 The factories of a run's envs and network (:func:`make_envs`, :func:`make_policy`), loading a trained policy
 (:func:`load_trained`, :func:`init_weights`), the checks that a checkpoint fits its config (:func:`fits`) and
-the folder's bookkeeping on start and resume (:func:`resolve_run`). ``eval``, ``watch`` and ``compare`` read
-runs through this module.
+the folder's bookkeeping on start and resume (:func:`resolve_run`: checks before anything is written, the
+folder's lock, the checkpoint to continue from, the options ``--resume`` applies). ``eval``, ``watch`` and
+``compare`` read runs through this module.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -16,10 +21,11 @@ import torch
 import mazearena
 from mazearena.agents.actor import Actor, PolicyActor
 from mazearena.agents.league import TeamPolicy
-from mazearena.checks import UserError
+from mazearena.checks import UserError, check_device, require
 from mazearena.training.algorithms import ALGORITHMS, algorithm
-from mazearena.training.checkpoint import CheckpointError, load_checkpoint
+from mazearena.training.checkpoint import CheckpointError, load_checkpoint, previous_path, remove_partial_writes
 from mazearena.training.config import TrainConfig, load_config, save_config
+from mazearena.training.loggers import read_metrics, write_metrics
 
 
 def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
@@ -81,30 +87,228 @@ def make_actor(
     return PolicyActor(policy, deterministic)
 
 
-def resolve_run(cfg: TrainConfig) -> tuple[TrainConfig, Path, dict | None]:
-    """The config to run, its folder and, when resuming, the last checkpoint."""
-    if cfg.resume is None:
-        run_dir = cfg.runs_dir / cfg.run_name
-        if (run_dir / "checkpoints" / "last.pt").exists():
+class RunLock:
+    """An OS-level lock on a run folder (``.lock``, holding the holder's pid): one process trains in a folder at
+    a time. A second one fails at once, naming the folder and the holder; the OS releases the lock when its
+    holder exits, however it exits (kill -9 too)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / ".lock"
+        self._file = open(self.path, "a+")  # noqa: SIM115 - held for the run
+        try:
+            _lock_file(self._file)
+        except OSError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "unknown"
+            self._file.close()
             raise UserError(
-                f"run folder {str(run_dir)!r} already holds a run: pass resume={str(run_dir)!r} to "
-                "continue it, or another name"
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-        return cfg, run_dir, None
+                f"run folder {str(run_dir)!r} is in use by process {holder} (another mazearena train); wait for "
+                "it to end, or use another name"
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"{os.getpid()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        if not self._file.closed:
+            self._file.close()  # closing the file releases the lock
+
+
+def _lock_file(f) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@dataclass
+class RunStart:
+    """Where a training run starts: its config, folder, checkpoint (``None``: from step 0), the folder's lock and
+    what the user should be told (skipped files, options applied on resume)."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    checkpoint: dict | None
+    lock: RunLock
+    history: list[dict] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+RESUME_OPTIONS = (
+    "total_timesteps",
+    "checkpoint_every",
+    "eval_every",
+    "eval_episodes",
+    "video_episodes",
+    "keep_snapshots",
+    "wandb_mode",
+    "tensorboard",
+)
+"""What ``--resume`` applies from the command line (the rest of a run's config is fixed: a given option that
+would change it is refused)."""
+
+
+def preflight(cfg: TrainConfig) -> None:
+    """What would make a run fail at once, checked before anything is created on disk: the device, W&B's key,
+    the optional packages asked for and the runs folder."""
+    check_device(cfg.device)
+    if cfg.wandb_mode != "disabled":
+        require("wandb")
+        if cfg.wandb_mode == "online" and not os.environ.get("WANDB_API_KEY"):
+            raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+    if cfg.tensorboard:
+        require("tensorboard")
+    runs = Path(cfg.runs_dir)
+    if runs.exists() and not runs.is_dir():
+        raise UserError(f"runs_dir {str(runs)!r} is a file, not a folder")
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        probe = runs / f".probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"runs_dir {str(runs)!r} cannot be written to: {e.strerror or e}") from None
+
+
+def resolve_run(cfg: TrainConfig) -> RunStart:
+    """The config to run, its folder (locked) and, when resuming, the checkpoint to continue from (the last
+    one, or the one before it if the last is missing or damaged). Nothing is created before the checks pass."""
+    preflight(cfg)
+    if cfg.resume is None:
+        return _new_run(cfg)
     run_dir = Path(cfg.resume)
-    if not (run_dir / "config.yaml").exists():
+    if not (run_dir / "config.yaml").is_file():
         raise UserError(f"resume: {str(run_dir)!r} is not a run folder (no config.yaml)")
+    lock = RunLock(run_dir)
+    try:
+        return _resume(cfg, run_dir, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _new_run(cfg: TrainConfig) -> RunStart:
+    run_dir = Path(cfg.runs_dir) / cfg.run_name
+    run_dir.mkdir(exist_ok=True)
+    lock = RunLock(run_dir)
+    try:
+        checkpoints = [p for p in _checkpoint_candidates(run_dir) if p.exists()]
+        rows = read_metrics(run_dir / "metrics.jsonl", on_torn_tail=lambda _: None)
+        if checkpoints or rows:
+            held = f"up to step {rows[-1]['step']}" if rows else "a checkpoint"
+            raise UserError(
+                f"run folder {str(run_dir)!r} already holds a run ({held}): continue it with --resume "
+                f"{run_dir}, or pick another name"
+            )
+        # an earlier start that died before its first checkpoint left at most a config and an empty W&B run
+        for leftover in ("metrics.jsonl", "metrics.csv", "wandb_id.txt"):
+            (run_dir / leftover).unlink(missing_ok=True)
+        shutil.rmtree(run_dir / "wandb", ignore_errors=True)
+        remove_partial_writes(run_dir)
+        save_config(cfg, run_dir / "config.yaml")
+        return RunStart(cfg, run_dir, None, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _checkpoint_candidates(run_dir: Path) -> list[Path]:
+    last = run_dir / "checkpoints" / "last.pt"
+    return [last, previous_path(last)]
+
+
+def _resume(cfg: TrainConfig, run_dir: Path, lock: RunLock) -> RunStart:
     saved = load_config(run_dir / "config.yaml")
     if not algorithm(saved.algo).own:
         raise UserError(f"resume: runs of algo {saved.algo} (a trainer that is not mazearena's) cannot be resumed")
+    notices = [f"removed {p} (a checkpoint write that was cut short)" for p in remove_partial_writes(run_dir)]
+    applied = _resume_options(cfg, saved, run_dir)
+    checkpoint = _load_resumable(run_dir, saved, notices)
+    step = int(checkpoint["algo"]["global_step"]) if checkpoint is not None else 0
+    if applied:
+        if saved.total_timesteps < step:
+            raise UserError(f"total_timesteps {saved.total_timesteps} is below the step the run reached ({step})")
+        notices.append("applied " + ", ".join(f"{k}={getattr(saved, k)}" for k in applied))
+    elif checkpoint is not None and step >= saved.total_timesteps:
+        notices.append(f"the run has reached its total_timesteps ({step}); extend it with --total-timesteps N")
+    rows = read_metrics(run_dir / "metrics.jsonl", on_torn_tail=notices.append)
+    if checkpoint is None and rows:
+        raise UserError(
+            f"resume: {str(run_dir)!r} has metrics up to step {rows[-1]['step']} but no checkpoint to continue "
+            "from; start a new run"
+        )
+    kept = [row for row in rows if row["step"] <= step]
+    write_metrics(run_dir, kept)  # what is past the checkpoint will be logged again
     saved.resume, saved.progress, saved.runs_dir = run_dir, cfg.progress, run_dir.parent
-    checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.pt", map_location=saved.device)
-    if not fits(checkpoint.get("config"), saved):
-        raise CheckpointError(f"checkpoint in {str(run_dir)!r} was made with another model or env config")
-    drop_metrics_after(run_dir, int(checkpoint["algo"]["global_step"]))
-    return saved, run_dir, checkpoint
+    save_config(saved, run_dir / "config.yaml")
+    return RunStart(saved, run_dir, checkpoint, lock, kept, notices)
+
+
+def _resume_options(cfg: TrainConfig, saved: TrainConfig, run_dir: Path) -> list[str]:
+    """Apply to ``saved`` the options of :data:`RESUME_OPTIONS` that ``cfg`` gives (those differing from the
+    defaults and from the run's); refuse any other given option, naming it. Returns the applied ones."""
+    given, run, default = (_flat(c.to_dict()) for c in (cfg, saved, TrainConfig()))
+    changed = {
+        k: v for k, v in given.items() if k not in ("resume", "progress") and v != default.get(k) and v != run.get(k)
+    }
+    refused = [k for k in changed if k not in RESUME_OPTIONS]
+    if refused:
+        listed = ", ".join(f"{k} (the run's: {run.get(k)!r}, given: {changed[k]!r})" for k in refused)
+        raise UserError(
+            f"--resume continues {str(run_dir)!r} as it was configured; refused, as they would change it: {listed}. "
+            f"Start a new run for them (another name; --init-from {run_dir} starts from its weights)"
+        )
+    for k in changed:
+        setattr(saved, k, getattr(cfg, k))
+    if changed:
+        saved.__post_init__()  # the applied values checked together with the rest
+    return list(changed)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _load_resumable(run_dir: Path, cfg: TrainConfig, notices: list[str]) -> dict | None:
+    """The newest checkpoint of the run that loads, passes its checksum and fits its config (the last one, else
+    the one kept before it, which then becomes the last); ``None`` if the run has none yet (it died before its
+    first checkpoint). Skipped files are told in ``notices`` and moved aside, never overwritten."""
+    last, previous = _checkpoint_candidates(run_dir)
+    if not last.exists() and not previous.exists():
+        notices.append(f"{run_dir} has no checkpoint yet (it stopped before its first one): starting from step 0")
+        return None
+    problems = []
+    for path in (last, previous):
+        if not path.exists():
+            problems.append(f"{path.name} is missing")
+            continue
+        try:
+            checkpoint = load_checkpoint(path, map_location=cfg.device)
+            if not fits(checkpoint.get("config"), cfg):
+                raise CheckpointError(f"checkpoint {str(path)!r} was made with another model or env config")
+        except CheckpointError as e:
+            problems.append(str(e))
+            continue
+        if path == previous:
+            if last.exists():
+                damaged = last.with_name(f"last.damaged-{int(time.time())}.pt")
+                os.replace(last, damaged)
+                problems[-1] += f" (kept as {damaged.name})"
+            os.replace(previous, last)
+            notices.append(f"skipped {'; '.join(problems)}; resuming from the checkpoint before it")
+        return checkpoint
+    raise CheckpointError(f"resume: no usable checkpoint in {str(run_dir / 'checkpoints')!r}: {'; '.join(problems)}")
 
 
 def snapshot_path(run_dir: Path, step: int) -> Path:
@@ -151,6 +355,7 @@ def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
             f"run {str(run_dir)!r} has no checkpoint {file.name} (training saves last.pt every "
             "checkpoint_every steps; best.pt needs eval_every > 0)"
         )
+    check_device(device)  # before reading: a checkpoint is not "corrupted" because the machine lacks a GPU
     cfg.device = device
     state = load_checkpoint(file, map_location=device)
     if "config" in state and not fits(state["config"], cfg):
@@ -165,19 +370,6 @@ def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
         raise CheckpointError(f"checkpoint {str(file)!r} does not fit the run's network: {e}") from None
     step = int(state["step"]) if "step" in state else int(state["algo"]["global_step"])
     return cfg, run_dir, policy.eval(), step
-
-
-def drop_metrics_after(run_dir: Path, step: int) -> None:
-    """Forget metrics logged after the checkpoint a run resumes from: they will be logged again."""
-    jsonl = run_dir / "metrics.jsonl"
-    if jsonl.exists():
-        kept = [line for line in jsonl.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        jsonl.write_text("".join(line + "\n" for line in kept))
-    table = run_dir / "metrics.csv"
-    if table.exists():
-        lines = table.read_text().splitlines()
-        kept = lines[:1] + [line for line in lines[1:] if int(float(line.split(",", 1)[0])) <= step]
-        table.write_text("".join(line + "\n" for line in kept))
 
 
 def fits(saved: str | None, cfg: TrainConfig) -> bool:

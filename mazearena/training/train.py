@@ -1,20 +1,28 @@
 """``mazearena.training.train(config)``: train, checkpoint, evaluate on held-out levels, report.
 
 A run is a folder ``runs/<name>/``: ``config.yaml``, ``metrics.jsonl``/``metrics.csv``, ``checkpoints/``
-(``last.pt`` every ``checkpoint_every`` steps, ``best.pt`` at the best held-out success), ``report.md``/
-``report.json``, ``curve.png``, ``episodes.gif`` and the offline W&B run. ``resume=RUN_DIR`` continues a
-run exactly where its last checkpoint left it, into the same W&B run.
+(``last.pt`` at step 0 and every ``checkpoint_every`` steps, the one before it as ``last.previous.pt``,
+``best.pt`` at the best held-out success), ``report.md``/``report.json``, ``curve.png``, ``episodes.gif`` and the
+offline W&B run. ``resume=RUN_DIR`` continues a run exactly where its last checkpoint left it, into the same
+W&B run (``total_timesteps`` extends it). One process at a time trains in a folder (a lock). SIGINT or SIGTERM
+stops at the end of the current iteration with a checkpoint (:class:`TrainingInterrupted`); a loss that
+turns non-finite stops the run before it is saved (:class:`TrainingDiverged`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
 import torch
 
 from mazearena.agents.league import League, SelfPlayVectorEnv
+from mazearena.checks import UserError
 from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
@@ -24,9 +32,66 @@ from mazearena.training.report import write_report
 from mazearena.training.runs import init_weights, make_envs, make_policy, model_fields, resolve_run, snapshot_path
 
 
+class TrainingInterrupted(Exception):
+    """Training stopped on a signal after saving its checkpoint; ``--resume run_dir`` continues it."""
+
+    def __init__(self, signum: int, run_dir: Path, step: int) -> None:
+        self.signum, self.run_dir, self.step = signum, run_dir, step
+        name = signal.Signals(signum).name
+        super().__init__(f"{name}: stopped at step {step}, checkpoint saved; continue with --resume {run_dir}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite: the run stopped without saving that state (its last checkpoint is the
+    last good one)."""
+
+
+class _Stop:
+    """SIGINT and SIGTERM ask the loop to stop after the current iteration; a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Stop:
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is not None:  # the second one: now
+            raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
+        self.signum = signum
+        print(
+            f"\n{signal.Signals(signum).name}: finishing the iteration and saving a checkpoint (again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
 def train(config: TrainConfig) -> Path:
     """Train as ``config`` says; returns the run folder."""
-    cfg, run_dir, checkpoint = resolve_run(config)
+    start = resolve_run(config)
+    try:
+        with _Stop() as stop:
+            return _train(start, stop)
+    finally:
+        start.lock.release()
+
+
+def _train(start, stop: _Stop) -> Path:
+    cfg, run_dir, checkpoint = start.cfg, start.run_dir, start.checkpoint
+    for notice in start.notices:
+        print(f"mazearena train: {notice}", file=sys.stderr, flush=True)
     torch.manual_seed(cfg.seed)
     iteration_steps = cfg.iteration_steps
     total_iterations = max(1, cfg.total_timesteps // iteration_steps)
@@ -69,6 +134,7 @@ def train(config: TrainConfig) -> Path:
         wandb_tags=cfg.wandb_tags,
         tensorboard=cfg.tensorboard,
         start_step=algo.global_step,
+        history=start.history,
     )
 
     def save(name: str) -> Path:
@@ -78,15 +144,43 @@ def train(config: TrainConfig) -> Path:
             "elapsed": elapsed,
             "config": json.dumps(model_fields(cfg), sort_keys=True),
         }
-        return save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state)
+        return save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state, keep_previous=name == "last")
+
+    def save_last() -> None:
+        save("last")
+        if cfg.keep_snapshots and alg.own:  # eval loads our own trainers only
+            save_checkpoint(
+                snapshot_path(run_dir, algo.global_step),
+                {
+                    "policy": policy.state_dict(),
+                    "step": algo.global_step,
+                    "config": json.dumps(model_fields(cfg), sort_keys=True),
+                },
+            )
+
+    def interrupted() -> TrainingInterrupted:
+        save_last()
+        return TrainingInterrupted(stop.signum, run_dir, algo.global_step)
 
     next_checkpoint = (algo.global_step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     next_eval = (algo.global_step // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every else None
     try:
+        if checkpoint is None and alg.own:
+            save_last()  # step 0: a run killed before its first interval resumes instead of starting over
         while algo.global_step < total_steps:
-            start, steps_before = time.perf_counter(), algo.global_step
+            if stop.signum is not None:
+                raise interrupted()
+            start_time, steps_before = time.perf_counter(), algo.global_step
             metrics = alg.iterate(algo, cfg)
-            metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start)
+            metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start_time)
+            broken = sorted(k for k, v in metrics.items() if v is not None and not math.isfinite(float(v)))
+            if broken:
+                logger.log(metrics, algo.global_step)  # the row that shows it
+                raise TrainingDiverged(
+                    f"training diverged at step {algo.global_step}: {', '.join(broken)} became non-finite. Nothing "
+                    f"was saved after it; the last good checkpoint is {run_dir / 'checkpoints' / 'last.pt'}. "
+                    f"Lower the learning rate (or max_grad_norm) and start again, e.g. --init-from {run_dir}"
+                )
             if next_eval is not None and algo.global_step >= next_eval:
                 result = evaluate_policy(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
                 metrics |= {
@@ -98,21 +192,14 @@ def train(config: TrainConfig) -> Path:
                 if result["success_rate"] > best:
                     best = result["success_rate"]
                     logger.log_checkpoint(save("best"), aliases=("best",))
-            elapsed += time.perf_counter() - start  # wall-clock of training and its evaluations
+            elapsed += time.perf_counter() - start_time  # wall-clock of training and its evaluations
             metrics["time"] = elapsed
             logger.log(metrics, algo.global_step)
             if algo.global_step >= next_checkpoint or algo.global_step >= total_steps:
-                save("last")
-                if cfg.keep_snapshots and alg.own:  # eval loads our own trainers only
-                    save_checkpoint(
-                        snapshot_path(run_dir, algo.global_step),
-                        {
-                            "policy": policy.state_dict(),
-                            "step": algo.global_step,
-                            "config": json.dumps(model_fields(cfg), sort_keys=True),
-                        },
-                    )
+                save_last()
                 next_checkpoint += cfg.checkpoint_every
+        if stop.signum is not None:
+            raise interrupted()
         logger.log_checkpoint(run_dir / "checkpoints" / "last.pt")
         report = write_report(cfg, policy, run_dir, logger, algo.global_step, league=envs.league if self_play else None)
         logger.summary({f"final/{k}": v for k, v in report["summary"].items()})

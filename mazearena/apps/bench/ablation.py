@@ -18,6 +18,7 @@ from typing import Literal
 
 from mazearena.apps.bench.common import check_positive, write
 from mazearena.training import load_config, train
+from mazearena.training.loggers import read_metrics
 
 
 @dataclass
@@ -80,7 +81,7 @@ def run(args: AblationConfig) -> Path:
         run = cfg.runs_dir / name
         if not (run / "report.json").exists():  # a finished run is reused
             train(cfg)
-        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
+        rows = read_metrics(run / "metrics.jsonl")
         curve = [(r["step"], r["time"], r["eval/success_rate"]) for r in rows if "eval/success_rate" in r]
         final = json.loads((run / "report.json").read_text())["test_levels"]
         curve.append((rows[-1]["step"], rows[-1]["time"], final["success_rate"]))  # the final report's evaluation
