@@ -7,11 +7,14 @@ import dataclasses
 import functools
 import importlib
 import math
+import numbers
 import types
 import typing
 from enum import Enum
 from pathlib import Path
 from types import ModuleType
+
+import numpy as np
 
 
 class UserError(ValueError):
@@ -31,8 +34,10 @@ def check_keywords(what: str, given, valid) -> None:
 
 
 def check_int(name: str, value: object, lo: int, hi: int | None = None, odd: bool = False) -> None:
-    """Raise :class:`UserError` unless ``value`` is an int (not a bool) in ``[lo, hi]`` (odd, if asked)."""
-    bad = isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi)
+    """Raise :class:`UserError` unless ``value`` is an int (not a bool; numpy integers are ints) in ``[lo, hi]``
+    (odd, if asked)."""
+    integral = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    bad = not integral or value < lo or (hi is not None and value > hi)
     if bad or (odd and value % 2 == 0):
         kind = "an odd int" if odd else "an int"
         bounds = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
@@ -41,12 +46,32 @@ def check_int(name: str, value: object, lo: int, hi: int | None = None, odd: boo
 
 def check_real(name: str, value: object, lo: float | None = None, hi: float | None = None) -> None:
     """Raise :class:`UserError` unless ``value`` is a finite real number (not a bool) in ``[lo, hi]``."""
-    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
     if not real or not math.isfinite(value):
         raise UserError(f"{name} must be a finite number, got {value!r}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f">= {lo}" if hi is None else (f"<= {hi}" if lo is None else f"in [{lo}, {hi}]")
         raise UserError(f"{name} must be {bounds}, got {value!r}")
+
+
+def plain_numbers(config: object) -> None:
+    """Turn the numpy scalars a user passed into a frozen dataclass config into Python ints and floats (configs
+    are compared, hashed and written to YAML and JSON, which numpy scalars would break)."""
+    for f in dataclasses.fields(config):  # type: ignore[arg-type]
+        value = getattr(config, f.name)
+        if isinstance(value, np.integer):
+            object.__setattr__(config, f.name, int(value))
+        elif isinstance(value, np.floating):
+            object.__setattr__(config, f.name, float(value))
+
+
+def check_seed(seed: object, games: int = 1) -> None:
+    """A seed for ``games`` games (``seed`` to ``seed + games - 1``): an int in ``[0, 2**63)``, or an error."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int or None, got {seed!r}")
+    if not 0 <= seed <= 2**63 - games:
+        top = "2**63)" if games == 1 else f"2**63 - {games - 1}) for {games} games"
+        raise ValueError(f"seed must be an int in [0, {top}, got {seed}")
 
 
 def check_device(device: object, what: str = "device", available: bool = True):

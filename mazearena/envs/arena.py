@@ -12,12 +12,13 @@ import torch
 from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
-from mazearena.checks import check_keywords
+from mazearena.checks import check_keywords, check_seed
 from mazearena.envs.engine.arena import TEAMS, ArenaConfig, ArenaEngine, ArenaObsMode, Mode
 from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES
 from mazearena.envs.engine.grid import check_action_batch, layout_shape
+from mazearena.envs.engine.levels import as_level_ids
 from mazearena.envs.render import WindowRender
-from mazearena.envs.vector import check_device_and_seed, level_ids_option
+from mazearena.envs.vector import actions_tensor, check_device_and_seed, level_ids_option
 
 ACTION_MEANINGS = ("stay", "north", "east", "south", "west", "attack")
 
@@ -149,8 +150,9 @@ class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
             if unknown:  # a warning, not an error: PettingZoo's api_test passes an arbitrary option
                 gym.logger.warn(f"ignoring unknown reset option(s) {sorted(unknown)}; valid: ['level_id']")
             if "level_id" in options:
-                level_id = torch.tensor([int(options["level_id"])])
+                level_id = as_level_ids(options["level_id"], "level_id")
         if seed is not None:
+            check_seed(seed)
             self._rng = np.random.default_rng(seed)
         if seed is not None or not self._started:
             game_seed = int(seed) if seed is not None else int(self._rng.integers(2**62))
@@ -175,6 +177,8 @@ class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
             raise RuntimeError("call reset() before step()")
         if not isinstance(actions, dict):
             raise TypeError(f"actions must be a dict of agent name -> action, got {type(actions).__name__}")
+        if not self.agents:  # the game has ended: nothing moves (wrappers step once more before resetting)
+            return {}, {}, {}, {}, {}
         batch = torch.zeros(1, len(self.possible_agents), dtype=torch.long)
         column = {a: j for j, a in enumerate(self.possible_agents)}
         for agent, action in actions.items():
@@ -242,7 +246,7 @@ class ArenaVectorEnv(_AgentSpaces):
         scenario: str | None = None,
         **kwargs: Any,
     ) -> None:
-        device = check_device_and_seed(device, seed)
+        device = check_device_and_seed(device, seed, num_envs)
         self.roster = _Roster(scenario, kwargs)
         self.config = self.roster.config
         self.engine, self.npcs = self.roster.engine(num_envs, device, autoreset=True)
@@ -258,6 +262,8 @@ class ArenaVectorEnv(_AgentSpaces):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset every game; ``seed`` seeds game i with ``seed + i``. ``options={"level_ids": [...]}``."""
+        if seed is not None:
+            check_seed(seed, self.num_envs)
         if seed is None:
             seed = self._seed if self._seed is not None else int(np.random.default_rng().integers(2**62))
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -280,10 +286,7 @@ class ArenaVectorEnv(_AgentSpaces):
     def step(self, actions: torch.Tensor | np.ndarray):
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        if isinstance(actions, np.ndarray):
-            if not np.issubdtype(actions.dtype, np.integer):
-                raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
-            actions = torch.from_numpy(actions)
+        actions = actions_tensor(actions)
         if self.check_actions:
             actions = self._validate(actions)
         else:

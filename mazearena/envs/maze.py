@@ -11,7 +11,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from mazearena.checks import check_keywords
+from mazearena.checks import check_keywords, check_seed
+from mazearena.envs.engine.levels import as_level_ids
 from mazearena.envs.engine.maze import ActionSet, MazeConfig, MazeEngine, MazeObsMode, ScalarMaze
 from mazearena.envs.render import WindowRender
 
@@ -100,15 +101,18 @@ class MazeEnv(WindowRender, gym.Env):
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:
+            check_seed(seed)
+            seed = int(seed)  # numpy integers too (Gymnasium's seeding takes Python ints only)
         super().reset(seed=seed)
         level_id = None
         if options:
             unknown = set(options) - {"level_id"}
             if unknown:
                 raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_id']")
-            level_id = torch.tensor([int(options["level_id"])])
+            level_id = as_level_ids(options["level_id"], "level_id")
         if seed is not None or not self._started:
-            game_seed = seed if seed is not None else int(self.np_random.integers(2**62))
+            game_seed = int(seed) if seed is not None else int(self.np_random.integers(2**62))
             self._engine.reset(torch.tensor([game_seed]), level_ids=level_id)
         else:
             self._engine.reset_next(torch.tensor([0]), level_ids=level_id)

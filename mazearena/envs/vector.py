@@ -16,22 +16,31 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from mazearena.checks import check_int
+from mazearena.checks import check_device, check_int, check_seed
+from mazearena.envs.engine.levels import as_level_ids
 from mazearena.envs.engine.maze import MazeEngine
 from mazearena.envs.maze import as_declared, draw_game, make_config, observation_space
 
 
-def check_device_and_seed(device: str | torch.device, seed: int | None) -> torch.device:
-    """The torch device a vector env runs on, or an error naming a bad device or seed."""
-    try:
-        device = torch.device(device)
-    except RuntimeError as e:
-        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r} was asked for but CUDA is not available on this machine")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {seed!r}")
+def check_device_and_seed(device: str | torch.device, seed: int | None, num_envs: int = 1) -> torch.device:
+    """The torch device a vector env runs on, or an error naming a bad device or seed (game i is seeded
+    ``seed + i``, so every one of them must be a valid seed)."""
+    device = check_device(device)
+    if seed is not None:
+        check_seed(seed, num_envs)
     return device
+
+
+def actions_tensor(actions) -> torch.Tensor:
+    """A batch of actions as a tensor: numpy integer arrays in any byte order (big-endian arrays come from some
+    files) become tensors; anything else is left to the validation, which names it."""
+    if not isinstance(actions, np.ndarray):
+        return actions  # a tensor, or something the validation names
+    if not np.issubdtype(actions.dtype, np.integer):
+        raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
+    if not actions.dtype.isnative:
+        actions = actions.astype(actions.dtype.newbyteorder("="))
+    return torch.from_numpy(actions)
 
 
 def level_ids_option(options: dict[str, Any] | None, num_envs: int) -> torch.Tensor | None:
@@ -41,7 +50,7 @@ def level_ids_option(options: dict[str, Any] | None, num_envs: int) -> torch.Ten
     unknown = set(options) - {"level_ids"}
     if unknown:
         raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['level_ids']")
-    level_ids = torch.as_tensor(options["level_ids"], dtype=torch.long).reshape(-1)
+    level_ids = as_level_ids(options["level_ids"])
     if level_ids.shape != (num_envs,):
         raise ValueError(f"options['level_ids'] must hold {num_envs} ids, got {level_ids.numel()}")
     return level_ids
@@ -83,7 +92,7 @@ class MazeVectorEnv(VectorEnv):
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        device = check_device_and_seed(device, seed)
+        device = check_device_and_seed(device, seed, num_envs)
         if max_episode_steps is not None:  # Gymnasium's name for the maze option max_steps
             check_int("max_episode_steps", max_episode_steps, 0)
             if kwargs.get("max_steps") not in (None, max_episode_steps):
@@ -113,6 +122,12 @@ class MazeVectorEnv(VectorEnv):
 
         ``options={"level_ids": [...]}`` plays the given level ids (one per game).
         """
+        if isinstance(seed, (int, np.integer)):
+            check_seed(seed, self.num_envs)
+            seed = int(seed)
+        elif seed is not None:
+            for s in list(seed):
+                check_seed(s)
         super().reset(seed=seed if isinstance(seed, (int, np.integer)) else None)
         if seed is None:
             seed = self._default_seed if not self._started and self._default_seed is not None else None
@@ -135,10 +150,7 @@ class MazeVectorEnv(VectorEnv):
     def step(self, actions: torch.Tensor | np.ndarray):
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        if isinstance(actions, np.ndarray):
-            if not (np.issubdtype(actions.dtype, np.integer)):
-                raise TypeError(f"actions must be integers, got dtype {actions.dtype}")
-            actions = torch.from_numpy(actions)
+        actions = actions_tensor(actions)
         if self.check_actions:
             actions = self.engine.validate_actions(actions)
         else:
@@ -219,7 +231,7 @@ class GymMazeVectorEnv(MazeVectorEnv):
         return self.observe().numpy(), _numpy(self._reset_info())
 
     def step(self, actions):
-        obs, reward, terminated, truncated, info = super().step(torch.as_tensor(np.asarray(actions)))
+        obs, reward, terminated, truncated, info = super().step(actions_tensor(np.asarray(actions)))
         mode = self.metadata["autoreset_mode"]
         if mode is AutoresetMode.NEXT_STEP and self._ended.any():
             # the games that ended at the last step start their next episode instead of acting

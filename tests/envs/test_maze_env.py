@@ -129,7 +129,7 @@ def test_split_keeps_train_and_test_levels_apart():
         ({"view_size": 2}, ValueError, "view_size must be an odd int"),
         ({"colour": "red"}, TypeError, "got an unexpected keyword argument 'colour'; valid options: size"),
         ({"render_mode": "ascii"}, ValueError, "render_mode must be one of"),
-        ({"num_levels": -1}, ValueError, "num_levels must be an int >= 0"),
+        ({"num_levels": -1}, ValueError, r"num_levels must be an int in \[0, 2\*\*31\]"),
     ],
 )
 def test_bad_options_fail_with_clear_errors(kwargs, error, match):

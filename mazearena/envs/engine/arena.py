@@ -44,7 +44,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from mazearena.checks import check_int, enum_value
+from mazearena.checks import check_int, enum_value, plain_numbers
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES, Cell
 from mazearena.envs.engine.cpu_kernels import ArenaState, kernel
@@ -135,6 +135,7 @@ class ArenaConfig:
     tools that assume it, e.g. SuperSuit's frame_stack). ``state()`` stays ``chw``."""
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         object.__setattr__(self, "mode", enum_value(Mode, self.mode, "mode"))
         object.__setattr__(self, "layout", enum_value(ArenaLayout, self.layout, "layout"))
         object.__setattr__(self, "obs_mode", enum_value(ArenaObsMode, self.obs_mode, "obs_mode"))
@@ -400,6 +401,7 @@ class ArenaEngine(EngineState):
         team left the game in it (caught in ``tag``, killed in ``combat``).
         """
         cfg = self.config
+        actions = actions.clamp(0, cfg.num_actions - 1)  # unchecked callers: never past the rule tables
         if self.backend == "numba":
             active, reward, terminated, truncated, decided = self._kernel_core(actions)
         else:
@@ -646,6 +648,7 @@ class ArenaEngine(EngineState):
         before = self.health.clone()
         self.health -= damage[:, :a]
         died = (before > 0) & (self.health <= 0) & self.alive
+        self.health.clamp_(min=0)  # two hits on the last point: 0, not -1
         left |= died
         # Kill credit: every attacker whose hit landed on a victim that died this step.
         kills = hit & died.gather(1, victim.clamp(min=0))

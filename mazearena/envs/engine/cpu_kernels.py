@@ -424,6 +424,7 @@ def _arena_step(
                     health[b, victim[i]] -= 1
             for i in range(a_n):
                 left[i] = before[i] > 0 and health[b, i] <= 0 and alive[b, i]
+                health[b, i] = max(health[b, i], 0)  # two hits on the last point: 0, not -1
             standing = np.zeros(2, dtype=np.bool_)
             for i in range(a_n):
                 if alive[b, i] and not left[i]:

@@ -18,7 +18,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from mazearena.checks import check_int, enum_value
+from mazearena.checks import check_int, check_real, enum_value, plain_numbers
 from mazearena.envs.engine.cells import Cell, table
 from mazearena.rng import (
     STREAM_DIVIDER,
@@ -74,17 +74,16 @@ class LayoutConfig:
     """``hazards`` only: probability that each safe candidate cell (dead end, shortcut, pillar) is lava."""
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         object.__setattr__(self, "variant", enum_value(Variant, self.variant, "variant"))
         object.__setattr__(self, "generator", enum_value(Generator, self.generator, "generator"))
         if isinstance(self.size, bool) or not isinstance(self.size, int):
             raise TypeError(f"size must be an int, got {self.size!r}")
         if self.size % 2 == 0 or not MIN_SIZE <= self.size <= MAX_SIZE:
             raise ValueError(f"size must be odd and in [{MIN_SIZE}, {MAX_SIZE}], got {self.size}")
-        if not (isinstance(self.loops, (int, float)) and 0.0 <= self.loops <= 1.0):
-            raise ValueError(f"loops must be a number in [0, 1], got {self.loops!r}")
+        check_real("loops", self.loops, 0.0, 1.0)
         check_int("rooms", self.rooms, 0, 16)
-        if not (isinstance(self.hazard_rate, (int, float)) and 0.0 <= self.hazard_rate <= 1.0):
-            raise ValueError(f"hazard_rate must be a number in [0, 1], got {self.hazard_rate!r}")
+        check_real("hazard_rate", self.hazard_rate, 0.0, 1.0)
 
 
 @dataclass
@@ -426,8 +425,8 @@ def level_range(num_levels: int, start_level: int) -> tuple[int, int]:
     Two splits are disjoint exactly when their ranges do not overlap, e.g. train ``(200, 0)`` and
     test ``(0, 200)`` (every level from 200 on).
     """
-    if isinstance(num_levels, bool) or not isinstance(num_levels, int) or num_levels < 0:
-        raise ValueError(f"num_levels must be an int >= 0 (0 = unlimited), got {num_levels!r}")
+    if isinstance(num_levels, bool) or not isinstance(num_levels, int) or not 0 <= num_levels <= 2**31:
+        raise ValueError(f"num_levels must be an int in [0, 2**31] (0 = unlimited: 2**31 levels), got {num_levels!r}")
     check_int("start_level", start_level, 0)
     span = num_levels if num_levels > 0 else 2**31
     if start_level + span > MAX_LEVEL_ID:

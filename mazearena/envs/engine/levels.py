@@ -6,16 +6,36 @@ tensors the engine's ``make`` returns for a batch of ids.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
-from mazearena.envs.engine.layouts import level_range
+from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
 from mazearena.rng import STREAM_LEVEL, randint
 
 # A finite level set is generated once and kept on the device if it is at most this many bytes.
 LEVEL_CACHE_BYTES = 256 * 2**20
 _CHUNK = 8192
+
+
+def as_level_ids(values, name: str = "level_ids") -> torch.Tensor:
+    """Level ids given by a user (an int, a sequence or an array of them) as a flat int64 tensor: ints only (a
+    float is not truncated, a bool is no id), each a valid id (in ``[0, 2**62)``); whether they belong to an
+    env's level set is :meth:`LevelSource.check`'s to say."""
+    if isinstance(values, torch.Tensor):
+        if values.dtype.is_floating_point or values.dtype == torch.bool:
+            raise ValueError(f"{name} must be ints, got a {values.dtype} tensor")
+        flat = values.reshape(-1).tolist()
+    else:
+        flat = np.asarray(values, dtype=object).reshape(-1).tolist()
+    for v in flat:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise ValueError(f"{name} must be {'an int' if name == 'level_id' else 'ints'}, got {v!r}")
+        if not 0 <= v < MAX_LEVEL_ID:
+            raise ValueError(f"level_id {v} is outside every level set: ids are in [0, 2**62)")
+    return torch.tensor([int(v) for v in flat], dtype=torch.long)
 
 
 class LevelSource:

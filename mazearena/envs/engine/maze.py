@@ -315,7 +315,9 @@ class MazeEngine(EngineState):
 
         With autoreset, games that ended are restarted in the same step: ``obs`` is the first observation
         of the new episode and ``info["final_obs"]`` holds the last one (rows where ``info["_final_obs"]``).
+        Actions out of range (unchecked callers) are clamped into it: never read past the rule tables.
         """
+        actions = actions.clamp(0, self.config.num_actions - 1)
         if self.backend == "numba":
             reward, terminated, truncated, success = self._kernel_step(actions)
         else:
