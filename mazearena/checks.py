@@ -135,6 +135,8 @@ def _check_type(name: str, value: object, hint: object) -> None:
     elif hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise UserError(f"{name} must be an int, got {value!r}")
+        if not -(2**63) <= value < 2**63:  # counts and ids live in int64 tensors
+            raise UserError(f"{name} must be an int within 64 bits, got {value!r}")
     elif hint is float:
         check_real(name, value)
     elif hint is str:

@@ -17,8 +17,8 @@ from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
-from mazearena.checks import UserError, check_device, check_fields, check_name
-from mazearena.envs.engine.layouts import level_range
+from mazearena.checks import UserError, check_device, check_fields, check_int, check_name
+from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
 from mazearena.envs.engine.maze import MazeConfig
 from mazearena.training.algorithms import ALGORITHMS, algorithm, arena_algorithms
 
@@ -74,6 +74,7 @@ class EnvConfig:
 
 def check_level_split(num_levels: int, start_level: int, test_start_level: int) -> None:
     """The held-out levels (unlimited from ``test_start_level``) must not overlap the training levels."""
+    check_int("test_start_level", test_start_level, 0, MAX_LEVEL_ID - 2**31)
     train = level_range(num_levels, start_level)
     test = level_range(0, test_start_level)
     if train[0] < test[1] and test[0] < train[1]:
@@ -124,7 +125,13 @@ class ArenaEnvConfig:
         check_fields(self)
         if self.mode not in ("", *DEFAULT_SCENARIOS):
             raise UserError(f"mode must be one of {', '.join(DEFAULT_SCENARIOS)}, got {self.mode!r}")
-        train = scenario(self.scenario_name)  # names a bad scenario; arena_config names any bad field
+        for name in ("scenario", "heldout_scenario"):
+            if getattr(self, name):
+                try:
+                    scenario(getattr(self, name))
+                except ValueError as e:
+                    raise UserError(f"{name}: {e}") from None
+        train = scenario(self.scenario_name)  # arena_config names any bad field
         if self.mode and train.config["mode"] != self.mode:
             raise UserError(f"scenario {self.scenario!r} plays {train.config['mode']!r}, not mode {self.mode!r}")
         train.arena_config(**self.make_kwargs(), num_levels=self.num_levels, start_level=self.start_level)
@@ -223,6 +230,7 @@ class TrainConfig:
         check_fields(self, skip=("algo",))  # the registry names a bad algo (algorithms can be added at run time)
         if self.name:
             check_name(self.name, "name")
+        check_int("seed", self.seed, 0, 2**62)  # envs seed their games seed + i
         check_device(self.device, available=False)  # whether this machine has it: when training starts
         if self.backbone not in BACKBONES:
             raise UserError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")

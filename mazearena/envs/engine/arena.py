@@ -44,7 +44,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from mazearena.checks import check_int, enum_value, plain_numbers
+from mazearena.checks import check_int, check_real, enum_value, plain_numbers
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES, Cell
 from mazearena.envs.engine.cpu_kernels import ArenaState, kernel
@@ -148,12 +148,12 @@ class ArenaConfig:
         if max(self.red, self.blue) > room:
             raise ValueError(f"size {s} has room for {room} agents per team, got red={self.red}, blue={self.blue}")
         check_int("view_size", self.view_size, 3, 31, odd=True)
-        for name in ("max_cycles", "captures_to_win", "max_health", "attack_range"):
-            check_int(name, getattr(self, name), 1)
+        # health is a uint8 plane; counters are int32 in the kernels
+        for name, top in (("max_cycles", 2**31 - 1), ("captures_to_win", 1000), ("max_health", 255)):
+            check_int(name, getattr(self, name), 1, top)
+        check_int("attack_range", self.attack_range, 1, s)
         for name, top in (("pickup_reward", 1), ("flag_shaping", 10)):
-            p = getattr(self, name)
-            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= top:
-                raise ValueError(f"{name} must be a number in [0, {top}], got {p!r}")
+            check_real(name, getattr(self, name), 0, top)
         if self.chasers not in TEAMS:
             raise ValueError(f"chasers must be 'red' or 'blue', got {self.chasers!r}")
         level_range(self.num_levels, self.start_level)

@@ -100,7 +100,7 @@ class MazeConfig(LayoutConfig):
         check_int("view_size", self.view_size, 3, 31, odd=True)
         check_int("pixel_tile", self.pixel_tile, 4, 32)
         if self.max_steps is not None:
-            check_int("max_steps", self.max_steps, 0)
+            check_int("max_steps", self.max_steps, 0, 2**31 - 1)
         check_layout(self.obs_layout)
         level_range(self.num_levels, self.start_level)
 

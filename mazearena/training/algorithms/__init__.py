@@ -13,7 +13,7 @@ ALGORITHMS: dict[str, Algorithm] = {
 
 def algorithm(name: str) -> Algorithm:
     """The registered algorithm ``name``, or an error naming the registered ones."""
-    if name not in ALGORITHMS:
+    if not isinstance(name, str) or name not in ALGORITHMS:
         raise ValueError(f"algo must be one of {', '.join(ALGORITHMS)}, got {name!r}")
     return ALGORITHMS[name]
 
