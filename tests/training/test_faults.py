@@ -148,6 +148,22 @@ def test_a_signal_saves_a_checkpoint_says_how_to_resume_and_exits_128_plus_signu
     assert main(["train", "--resume", str(run), "--total-timesteps", "2048", "--no-progress"]) == 0 or saved > 2048
 
 
+def test_a_second_sigint_stops_at_once_without_a_traceback(tmp_path):
+    run, slow = tmp_path / "r", ["--ppo.num-envs", "64", "--ppo.num-steps", "256", "--ppo.update-epochs", "8"]
+    proc = child([*ARGS, *slow, "--total-timesteps", "10000000", "--runs-dir", str(tmp_path), "--name", "r"])
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    time.sleep(1.0)  # into the second iteration (16k steps, 8 epochs: about 5 s on 2 cores)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    err = proc.stderr.read()
+    assert "Traceback" not in err and "interrupted" in err, err
+
+
 def test_a_second_process_on_a_run_fails_at_once_naming_the_holder(tmp_path, capsys):
     holder = child([*ARGS, "--total-timesteps", "200000", "--runs-dir", str(tmp_path), "--name", "busy"])
     lock = tmp_path / "busy" / ".lock"
