@@ -146,6 +146,6 @@ def run_episodes(
     return summarise_episodes(play_episodes(env, act, episodes, advance, subset))
 
 
-def run_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int) -> dict:
+def run_games(env, act: Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int, advance=None) -> dict:
     """:func:`summarise_episodes` of :func:`play_games`: the win rate of ``team`` is ``success_rate``."""
-    return summarise_episodes(play_games(env, act, episodes, team))
+    return summarise_episodes(play_games(env, act, episodes, team, advance))

@@ -224,7 +224,9 @@ class TrainConfig:
     """Start from the network weights of this run folder's last checkpoint (or a ``.pt`` file); optimiser,
     schedule and league start afresh (fine-tuning, curricula)."""
     progress: bool = True
-    """Show the progress bar."""
+    """Show progress: a bar on a terminal, plain lines otherwise (batch jobs, ``> run.log``)."""
+    log_interval: float = 10.0
+    """Seconds between progress lines when the output is not a terminal."""
 
     def __post_init__(self) -> None:
         check_fields(self, skip=("algo",))  # the registry names a bad algo (algorithms can be added at run time)
@@ -249,6 +251,8 @@ class TrainConfig:
             raise UserError(f"compile is available with algo {able}, not {self.algo!r}")
         if self.amp and not alg.amp:
             raise UserError(f"amp is not available with algo={self.algo!r}")
+        if self.log_interval < 0:
+            raise UserError(f"log_interval must be >= 0, got {self.log_interval}")
         for name in ("eval_every", "video_episodes"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -20,8 +20,11 @@ from mazearena.training.runs import make_actor, make_envs
 EVAL_ENVS = 64
 
 
-def evaluate_policy(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, episodes: int, seed: int) -> dict:
-    """Success, return and length over ``episodes`` episodes on the training or the held-out levels."""
+def evaluate_policy(
+    policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: bool, episodes: int, seed: int, advance=None
+) -> dict:
+    """Success, return and length over ``episodes`` episodes on the training or the held-out levels
+    (``advance(k)`` as ``k`` more end: a progress bar)."""
     envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
     device = torch.device(cfg.device)
     policy.eval()
@@ -31,8 +34,8 @@ def evaluate_policy(policy: ActorCritic | QNetwork, cfg: TrainConfig, *, test: b
         try:
             actor = make_actor(cfg, policy)
             if algorithm(cfg.algo).arena:
-                return run_games(envs, actor, episodes, cfg.scenario_team)
-            return run_episodes(envs, actor, episodes)
+                return run_games(envs, actor, episodes, cfg.scenario_team, advance)
+            return run_episodes(envs, actor, episodes, advance)
         finally:
             policy.train()
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +60,90 @@ def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         os.replace(tmp, run_dir / name)
 
 
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+STATUS = (
+    ("sps", "sps", "{:,.0f}"),
+    ("episode/return", "return", "{:.3g}"),
+    ("episode/success", "success", "{:.3f}"),
+    ("episode/length", "length", "{:.1f}"),
+    ("eval/success_rate", "eval success", "{:.3f}"),
+)
+"""The metrics a progress line shows: key, label, format."""
+
+
+class ConsoleProgress:
+    """Training progress for a person. On a terminal, a rich progress bar; on anything else (a log file, the
+    output of a batch job) a plain line every ``interval`` seconds and at the end: step, rate, the latest
+    episode statistics, elapsed time and ETA. The ETA is this process's own average rate over the steps it
+    trained, so it shows from the second update on however far apart updates are. Work after training (the
+    final evaluations, the video) shows as tasks of its own."""
+
+    def __init__(self, total: int, start_step: int = 0, interval: float = 10.0, terminal: bool | None = None):
+        self.total, self.start_step, self.interval = total, start_step, interval
+        self.terminal = sys.stdout.isatty() if terminal is None else terminal
+        self.t0 = self._last = time.monotonic()
+        self._printed_at = -math.inf
+        self._bar = None
+        if self.terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta {task.fields[eta]}"),
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("training", total=total, completed=start_step, status="", eta="-:--:--")
+
+    def eta(self, step: int) -> str:
+        done, seconds = step - self.start_step, time.monotonic() - self.t0
+        if done <= 0 or seconds <= 0:
+            return "-:--:--"
+        return _clock((self.total - step) * seconds / done)
+
+    def update(self, step: int, metrics: dict[str, float]) -> None:
+        status = "  ".join(f"{label} {fmt.format(metrics[k])}" for k, label, fmt in STATUS if k in metrics)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=min(step, self.total), status=status, eta=self.eta(step))
+            return
+        now = time.monotonic()
+        if now - self._printed_at >= self.interval or step >= self.total:
+            self._printed_at = now
+            parts = [f"step {step:,}/{self.total:,} ({100 * step / max(self.total, 1):.0f}%)"]
+            parts += [f"{label} {fmt.format(metrics[k])}" for k, label, fmt in STATUS if k in metrics]
+            parts += [f"elapsed {_clock(now - self.t0)}", f"eta {self.eta(step)}"]
+            print("[train] " + " | ".join(parts), flush=True)
+
+    def task(self, description: str, total: int) -> Callable[..., None]:
+        if self._bar is not None:
+            self._bar.update(self._task, description="training (done)")
+            task = self._bar.add_task(description, total=total, status="", eta="")
+            return lambda k=1: self._bar.advance(task, k)
+        started, done, printed = time.monotonic(), [0], [-math.inf]
+        print(f"[{description}] 0/{total}", flush=True)
+
+        def advance(k: int = 1) -> None:
+            done[0] += k
+            now = time.monotonic()
+            if done[0] >= total or now - printed[0] >= self.interval:
+                printed[0] = now
+                end = f" in {_clock(now - started)}" if done[0] >= total else ""
+                print(f"[{description}] {min(done[0], total)}/{total}{end}", flush=True)
+
+        return advance
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 class Logger:
     """Metrics, videos and checkpoints of one run, to every sink that is switched on."""
 
@@ -74,6 +161,7 @@ class Logger:
         tensorboard: bool = False,
         start_step: int = 0,
         history: list[dict[str, Any]] | None = None,
+        progress_interval: float = 10.0,
     ) -> None:
         """``history``: the rows a resumed run already holds (``metrics.jsonl`` up to its checkpoint); W&B gets
         again those it may have lost (a kill loses what its writer had not flushed), so that its run ends up
@@ -86,28 +174,7 @@ class Logger:
         if self._csv_path.exists() and self._csv_path.stat().st_size:
             with open(self._csv_path) as f:
                 self._csv_fields = next(csv.reader(f), None)
-        self._progress = self._task = None
-        if console:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            columns = (
-                TextColumn("[bold]training"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-            )
-            self._progress = Progress(*columns)
-            self._progress.start()
-            self._task = self._progress.add_task("train", total=total_steps, completed=start_step, status="")
+        self._console = ConsoleProgress(total_steps, start_step, interval=progress_interval) if console else None
         self._wandb = None
         if wandb_mode != "disabled":
             self._wandb = self._start_wandb(config, wandb_mode, wandb_project, wandb_group, wandb_tags)
@@ -156,13 +223,8 @@ class Logger:
         if self._tb is not None:
             for k, v in clean.items():
                 self._tb.add_scalar(k, v, step)
-        if self._progress is not None:
-            parts = [
-                f"{k.split('/')[-1]} {clean[k]:.3g}"
-                for k in ("sps", "episode/return", "episode/success", "eval/success_rate")
-                if k in clean
-            ]
-            self._progress.update(self._task, completed=min(step, self.total_steps), status="  ".join(parts))
+        if self._console is not None:
+            self._console.update(step, clean)
 
     def _write_csv(self, step: int, metrics: dict[str, float]) -> None:
         row = {"step": step, **metrics}
@@ -192,13 +254,12 @@ class Logger:
 
             self._wandb.log({key: wandb.Image(str(path))}, step=step)
 
-    def task(self, description: str, total: int):
-        """A second progress bar for work after training (``advance()`` per unit done); a no-op without a
-        console."""
-        if self._progress is None:
-            return lambda: None
-        task = self._progress.add_task("extra", total=total, status=description)
-        return lambda: self._progress.advance(task)
+    def task(self, description: str, total: int) -> Callable[..., None]:
+        """Progress of work after training (the final evaluations, the video, the league table):
+        ``advance(k=1)`` as units are done; a no-op without a console."""
+        if self._console is None:
+            return lambda k=1: None
+        return self._console.task(description, total)
 
     def log_checkpoint(self, path: Path, aliases: tuple[str, ...] = ("latest",)) -> None:
         if self._wandb is not None:
@@ -213,8 +274,8 @@ class Logger:
             self._wandb.summary.update(values)
 
     def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        if self._console is not None:
+            self._console.stop()
         self._jsonl.close()
         if self._wandb is not None:
             self._wandb.finish()

@@ -30,8 +30,13 @@ def write_report(
 ) -> dict:
     """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
     for self-play, the win-rate table of the league's snapshots."""
-    train_result = evaluate_policy(policy, cfg, test=False, episodes=cfg.eval_episodes, seed=cfg.seed + 2)
-    test_result = evaluate_policy(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 3)
+    unit, levels = ("games", "arenas") if algorithm(cfg.algo).arena else ("episodes", "levels")
+    results = []
+    for test, seed in ((False, cfg.seed + 2), (True, cfg.seed + 3)):
+        n = -(-cfg.eval_episodes // EVAL_ENVS) * EVAL_ENVS  # whole batches of games are played
+        advance = logger.task(f"final evaluation, {'held-out' if test else 'training'} {levels} ({unit})", n)
+        results.append(evaluate_policy(policy, cfg, test=test, episodes=cfg.eval_episodes, seed=seed, advance=advance))
+    train_result, test_result = results
     gap = train_result["success_rate"] - test_result["success_rate"]
     summary = {
         "train_success": train_result["success_rate"],
@@ -50,7 +55,11 @@ def write_report(
     curve = plot_curve(run_dir)
     arena = algorithm(cfg.algo).arena
     record = record_games if arena else record_episodes
-    video = record(cfg, policy, run_dir / "episodes.gif") if cfg.video_episodes else None
+    video = None
+    if cfg.video_episodes:
+        done = logger.task(f"video of {cfg.video_episodes} held-out {unit}", 1)
+        video = record(cfg, policy, run_dir / "episodes.gif")
+        done()
     if video is not None:
         logger.log_video(video, step)
     if arena:

@@ -148,6 +148,7 @@ RESUME_OPTIONS = (
     "keep_snapshots",
     "wandb_mode",
     "tensorboard",
+    "log_interval",
 )
 """What ``--resume`` applies from the command line (the rest of a run's config is fixed: a given option that
 would change it is refused)."""

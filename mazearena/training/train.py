@@ -94,8 +94,15 @@ def _train(start, stop: _Stop) -> Path:
         print(f"mazearena train: {notice}", file=sys.stderr, flush=True)
     torch.manual_seed(cfg.seed)
     iteration_steps = cfg.iteration_steps
-    total_iterations = max(1, cfg.total_timesteps // iteration_steps)
+    total_iterations = -(-cfg.total_timesteps // iteration_steps)  # at least what was asked: whole iterations
     total_steps = total_iterations * iteration_steps
+    if total_steps != cfg.total_timesteps and checkpoint is None:
+        print(
+            f"mazearena train: training {total_steps:,} steps: total_timesteps {cfg.total_timesteps:,} rounded up to "
+            f"whole iterations of {iteration_steps:,} steps",
+            file=sys.stderr,
+            flush=True,
+        )
     device = torch.device(cfg.device)
     alg = algorithm(cfg.algo)
     envs = policy = None
@@ -135,6 +142,7 @@ def _train(start, stop: _Stop) -> Path:
         tensorboard=cfg.tensorboard,
         start_step=algo.global_step,
         history=start.history,
+        progress_interval=cfg.log_interval,
     )
 
     def save(name: str) -> Path:

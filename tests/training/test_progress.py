@@ -1,0 +1,46 @@
+"""Progress a person and a log file can follow: plain lines when the output is not a terminal (batch jobs,
+``> run.log``), an ETA from the second update on however far apart updates are, the work after training shown
+as it runs, and step counts rounded up, not down."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+from mazearena.training.loggers import ConsoleProgress
+
+ARGS = [
+    *("--env.size", "7", "--ppo.num-envs", "8", "--ppo.num-steps", "16", "--ppo.num-minibatches", "2"),
+    *("--eval-every", "0", "--eval-episodes", "8", "--video-episodes", "1", "--wandb-mode", "offline"),
+]
+
+
+def test_a_batch_job_log_has_periodic_progress_lines_and_the_final_work(tmp_path):
+    log = tmp_path / "run.log"
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"} | {"WANDB_SILENT": "true"}
+    with open(log, "w") as out:  # stdout and stderr to a file, as `nohup ... > run.log 2>&1` does
+        cmd = [sys.executable, "-m", "mazearena", "train", *ARGS, "--total-timesteps", "1000", "--log-interval", "0"]
+        proc = subprocess.run([*cmd, "--runs-dir", str(tmp_path), "--name", "r"], stdout=out, stderr=out, env=env)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    lines = [line for line in text.splitlines() if line.startswith("[train] step")]
+    assert len(lines) == 8  # 1000 steps rounded up to 8 iterations of 128, a line each with --log-interval 0
+    assert "rounded up to whole iterations of 128 steps" in text and "training 1,024 steps" in text
+    assert lines[-1].startswith("[train] step 1,024/1,024 (100%)")
+    assert all(re.search(r"\| eta \d+:\d\d:\d\d$", line) for line in lines)  # an ETA on every line
+    for phase in ("final evaluation, training levels", "final evaluation, held-out levels", "video of 1"):
+        assert re.search(rf"\[{phase}[^\]]*\] \d+/\d+ in ", text), phase  # each phase says when it is done
+    assert "\x1b[" not in text  # no terminal control codes in a log file
+
+
+def test_the_eta_shows_from_the_second_update_however_far_apart(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    progress = ConsoleProgress(total=10_000, start_step=0, interval=3600, terminal=False)
+    assert progress.eta(0) == "-:--:--"
+    clock[0] += 600  # ten minutes between updates (rich's window is 30 s)
+    assert progress.eta(1000) == "1:30:00"  # 9000 steps left at 1000 steps per 10 minutes
+    resumed = ConsoleProgress(total=10_000, start_step=5_000, interval=60, terminal=False)
+    clock[0] += 100
+    assert resumed.eta(6000) == "0:06:40"  # the rate of this process, not counting the steps before the resume
