@@ -233,7 +233,7 @@ class TeamEpisodes:
         out |= {
             "episode/return": sum(sums[:a]),
             "episode/length": sums[a],
-            "episode/win_rate": sums[a + 1 + team],
+            "episode/success": sums[a + 1 + team],  # games won by the learning team (same key as PPO/DQN)
             "episode/draw_rate": sums[a + 3],
             "episode/count": count,
             "episode/score_red": sums[a + 4],

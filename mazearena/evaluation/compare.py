@@ -27,8 +27,8 @@ from mazearena.training.loggers import read_metrics
 
 CURVES = (
     ("eval/success_rate", "held-out success (evaluations during training)", "held-out success rate"),
-    ("episode/success", "training-episode success", "success rate"),
-    ("episode/win_rate", "training-game win rate", "win rate"),
+    ("episode/success", "training-episode success (games won, on arenas)", "success rate"),
+    ("episode/win_rate", "training-game win rate (runs from before episode/success)", "win rate"),
     ("episode/return", "training-episode return", "return"),
 )
 

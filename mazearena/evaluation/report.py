@@ -647,13 +647,14 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     if cfg.wandb_mode != "disabled":
         from mazearena.training.loggers import log_eval
 
-        first = runs[0].config
-        log_eval(
-            out,
-            summary,
-            {k: v for k, v in plots.items() if v is not None},
-            mode=cfg.wandb_mode,
-            project=first.wandb_project,
-            group=first.wandb_group or runs[0].name,
-        )
+        groups = dict.fromkeys((r.config.wandb_project, r.config.experiment) for r in runs)
+        for project, group in groups:  # into the W&B group of every run evaluated
+            log_eval(
+                out,
+                summary,
+                {k: v for k, v in plots.items() if v is not None},
+                mode=cfg.wandb_mode,
+                project=project,
+                group=group,
+            )
     return summary

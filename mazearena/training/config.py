@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -213,7 +214,8 @@ class TrainConfig:
     wandb_project: str = "mazearena"
     """W&B project."""
     wandb_group: str = ""
-    """W&B group (e.g. one per sweep or experiment; default: the run name). ``mazearena eval`` logs into it."""
+    """W&B group (default: the run name without its seed, so an experiment's seeds form one group; a sweep sets
+    its name). ``mazearena eval`` logs into the group of every run it evaluates."""
     wandb_tags: tuple[str, ...] = ()
     """W&B tags."""
     tensorboard: bool = False
@@ -317,8 +319,20 @@ class TrainConfig:
             return self.name or f"{self.algo}-{self.backbone}-{self.arena.scenario_name}-seed{self.seed}"
         return self.name or f"{self.algo}-{self.backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
 
+    @property
+    def experiment(self) -> str:
+        """The W&B group: ``wandb_group``, by default the run name without its seed (``ppo-cnn-9x9``), so that
+        the seeds of one experiment compare as one group."""
+        return self.wandb_group or re.sub(r"-seed\d+(-\d+)?$", "", self.run_name)
+
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
+
+    def used_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the sections its algorithm does not use (what W&B records: a PPO run has no
+        ``dqn.*``, ``mappo.*``, ``league.*`` or ``arena.*``)."""
+        used = algorithm(self.algo).config_sections()
+        return {k: v for k, v in self.to_dict().items() if k not in SECTIONS or k in used}
 
 
 def _plain(value):

@@ -44,6 +44,12 @@ def read_metrics(path: Path, on_torn_tail: Callable[[str], None] | None = None) 
     return rows
 
 
+def artifact_name(name: str) -> str:
+    """``name`` as a valid W&B artifact name (letters, digits, ``-``, ``_`` and ``.``): sweep trial folders are
+    named ``learning_rate=0.0003,seed=0``, which W&B refuses."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
 def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     """Rewrite a run's ``metrics.jsonl`` and ``metrics.csv`` to hold ``rows`` (each file replaced atomically)."""
     run_dir = Path(run_dir)
@@ -181,7 +187,8 @@ class Logger:
             known = self._wandb.step  # online: the step after the last one the server holds; offline: 0
             for row in history or ():
                 if row["step"] >= known:
-                    self._wandb.log({k: v for k, v in row.items() if k != "step"}, step=row["step"])
+                    values = {k: v for k, v in row.items() if k != "step"}
+                    self._wandb.log(values | {"global_step": row["step"]}, step=row["step"])
         self._tb = None
         if tensorboard:
             require("tensorboard")
@@ -200,7 +207,7 @@ class Logger:
             run_id = uuid.uuid4().hex[:12]
             id_file.write_text(run_id)
         # resume="allow": a resumed training run continues the same W&B run
-        return wandb.init(
+        run = wandb.init(
             project=project,
             group=group or None,
             tags=list(tags),
@@ -212,6 +219,9 @@ class Logger:
             name=self.run_dir.name,
             settings=wandb.Settings(silent=True, console="off"),
         )
+        run.define_metric("global_step")  # env steps (game steps on arenas): the x-axis of every metric
+        run.define_metric("*", step_metric="global_step")
+        return run
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         clean = {k: float(v) for k, v in metrics.items() if v is not None}  # NaN and inf too: never dropped
@@ -219,7 +229,7 @@ class Logger:
         self._jsonl.flush()
         self._write_csv(step, clean)
         if self._wandb is not None:
-            self._wandb.log(clean, step=step)
+            self._wandb.log(clean | {"global_step": step}, step=step)
         if self._tb is not None:
             for k, v in clean.items():
                 self._tb.add_scalar(k, v, step)
@@ -265,7 +275,7 @@ class Logger:
         if self._wandb is not None:
             import wandb
 
-            artifact = wandb.Artifact(f"{self.run_dir.name}-model", type="model")
+            artifact = wandb.Artifact(artifact_name(f"{self.run_dir.name}-model"), type="model")
             artifact.add_file(str(path))
             self._wandb.log_artifact(artifact, aliases=list(aliases))
 

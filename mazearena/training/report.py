@@ -52,7 +52,9 @@ def write_report(
         "test_levels": test_result,
     }
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
-    curve = plot_curve(run_dir)
+    curve = plot_curve(run_dir, arena=algorithm(cfg.algo).arena, final=(step, test_result["success_rate"]))
+    if curve is not None:
+        logger.log_image(curve, step, "curve")
     arena = algorithm(cfg.algo).arena
     record = record_games if arena else record_episodes
     video = None
@@ -209,8 +211,9 @@ def first_reaching(run_dir: Path, target: float) -> dict:
     return {"steps_to_95": None, "seconds_to_95": None}
 
 
-def plot_curve(run_dir: Path) -> Path | None:
-    """curve.png: training success and held-out success against env steps, from metrics.jsonl."""
+def plot_curve(run_dir: Path, arena: bool = False, final: tuple[int, float] | None = None) -> Path | None:
+    """curve.png: training success and held-out success against env steps (game steps and arenas for arena
+    runs), from metrics.jsonl, with the final held-out evaluation (``final``: step, success) as a point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -220,17 +223,20 @@ def plot_curve(run_dir: Path) -> Path | None:
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    held_out = "held-out arenas" if arena else "held-out levels"
     for key, label in (
-        ("episode/success", "training episodes"),
-        ("episode/win_rate", "training games (won)"),
-        ("eval/success_rate", "held-out levels"),
+        ("episode/success", "training games won" if arena else "training episodes"),
+        ("episode/win_rate", "training games won"),  # runs from before MAPPO logged episode/success
+        ("eval/success_rate", held_out),
     ):
         points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
             x, y = zip(*points, strict=True)
             ax.plot(x, y, marker="o" if key.startswith("eval") else None, label=label)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("success rate")
+    if final is not None:
+        ax.plot(*final, marker="*", markersize=12, linestyle="none", color="black", label=f"{held_out}, final")
+    ax.set_xlabel("game steps" if arena else "env steps")
+    ax.set_ylabel("win rate" if arena else "success rate")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     if ax.lines:

@@ -9,6 +9,7 @@ folder's lock, the checkpoint to continue from, the options ``--resume`` applies
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -195,6 +196,12 @@ def resolve_run(cfg: TrainConfig) -> RunStart:
 
 def _new_run(cfg: TrainConfig) -> RunStart:
     run_dir = Path(cfg.runs_dir) / cfg.run_name
+    if not cfg.name:  # a default name: a rerun gets the next free one (-2, -3, ...), never the old run's folder
+        base, k = cfg.run_name, 1
+        while _holds_run(run_dir):
+            k += 1
+            run_dir = Path(cfg.runs_dir) / f"{base}-{k}"
+        cfg = dataclasses.replace(cfg, name=run_dir.name)
     run_dir.mkdir(exist_ok=True)
     lock = RunLock(run_dir)
     try:
@@ -216,6 +223,11 @@ def _new_run(cfg: TrainConfig) -> RunStart:
     except BaseException:
         lock.release()
         raise
+
+
+def _holds_run(run_dir: Path) -> bool:
+    metrics = run_dir / "metrics.jsonl"
+    return any(p.exists() for p in _checkpoint_candidates(run_dir)) or (metrics.exists() and metrics.stat().st_size > 0)
 
 
 def _checkpoint_candidates(run_dir: Path) -> list[Path]:

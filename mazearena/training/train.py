@@ -1,12 +1,13 @@
 """``mazearena.training.train(config)``: train, checkpoint, evaluate on held-out levels, report.
 
 A run is a folder ``runs/<name>/``: ``config.yaml``, ``metrics.jsonl``/``metrics.csv``, ``checkpoints/``
-(``last.pt`` at step 0 and every ``checkpoint_every`` steps, the one before it as ``last.previous.pt``,
-``best.pt`` at the best held-out success), ``report.md``/``report.json``, ``curve.png``, ``episodes.gif`` and the
-offline W&B run. ``resume=RUN_DIR`` continues a run exactly where its last checkpoint left it, into the same
-W&B run (``total_timesteps`` extends it). One process at a time trains in a folder (a lock). SIGINT or SIGTERM
-stops at the end of the current iteration with a checkpoint (:class:`TrainingInterrupted`); a loss that
-turns non-finite stops the run before it is saved (:class:`TrainingDiverged`).
+(``last.pt`` at step 0 and every ``checkpoint_every`` steps, the one before it as ``last.previous.pt``; the
+weights alone as ``best.pt`` at the best held-out success and ``final.pt`` at the end), ``report.md``/
+``report.json``, ``curve.png``, ``episodes.gif`` and the offline W&B run. ``resume=RUN_DIR`` continues a run
+exactly where its last checkpoint left it, into the same W&B run (``total_timesteps`` extends it). One process
+at a time trains in a folder (a lock). SIGINT or SIGTERM stops at the end of the current iteration with a
+checkpoint (:class:`TrainingInterrupted`); a loss that turns non-finite stops the run before it is saved
+(:class:`TrainingDiverged`).
 """
 
 from __future__ import annotations
@@ -132,12 +133,12 @@ def _train(start, stop: _Stop) -> Path:
         best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
     logger = Logger(
         run_dir,
-        cfg.to_dict(),
+        cfg.used_dict(),
         total_steps,
         console=cfg.progress,
         wandb_mode=cfg.wandb_mode,
         wandb_project=cfg.wandb_project,
-        wandb_group=cfg.wandb_group or run_dir.name,
+        wandb_group=cfg.experiment,
         wandb_tags=cfg.wandb_tags,
         tensorboard=cfg.tensorboard,
         start_step=algo.global_step,
@@ -145,26 +146,27 @@ def _train(start, stop: _Stop) -> Path:
         progress_interval=cfg.log_interval,
     )
 
-    def save(name: str) -> Path:
-        state = {
+    def training_state() -> dict:
+        return {
             "algo": algo.state_dict(),
             "best": best,
             "elapsed": elapsed,
             "config": json.dumps(model_fields(cfg), sort_keys=True),
         }
-        return save_checkpoint(run_dir / "checkpoints" / f"{name}.pt", state, keep_previous=name == "last")
 
     def save_last() -> None:
-        save("last")
+        """The whole training state (``last.pt``, for --resume) and, kept, the weights of this step."""
+        save_checkpoint(run_dir / "checkpoints" / "last.pt", training_state(), keep_previous=True)
         if cfg.keep_snapshots and alg.own:  # eval loads our own trainers only
-            save_checkpoint(
-                snapshot_path(run_dir, algo.global_step),
-                {
-                    "policy": policy.state_dict(),
-                    "step": algo.global_step,
-                    "config": json.dumps(model_fields(cfg), sort_keys=True),
-                },
-            )
+            save_weights(snapshot_path(run_dir, algo.global_step))
+
+    def save_weights(path: Path) -> Path:
+        """The network alone (what ``eval``, ``watch`` and the W&B model artifact need; DQN's replay buffer and
+        the optimiser stay in ``last.pt``). Trainers that bring their own network save their whole state."""
+        if not alg.own:
+            return save_checkpoint(path, training_state())
+        state = {"policy": policy.state_dict(), "step": algo.global_step}
+        return save_checkpoint(path, state | {"config": json.dumps(model_fields(cfg), sort_keys=True)})
 
     def interrupted() -> TrainingInterrupted:
         save_last()
@@ -199,7 +201,7 @@ def _train(start, stop: _Stop) -> Path:
                 next_eval += cfg.eval_every
                 if result["success_rate"] > best:
                     best = result["success_rate"]
-                    logger.log_checkpoint(save("best"), aliases=("best",))
+                    logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "best.pt"), aliases=("best",))
             elapsed += time.perf_counter() - start_time  # wall-clock of training and its evaluations
             metrics["time"] = elapsed
             logger.log(metrics, algo.global_step)
@@ -208,7 +210,7 @@ def _train(start, stop: _Stop) -> Path:
                 next_checkpoint += cfg.checkpoint_every
         if stop.signum is not None:
             raise interrupted()
-        logger.log_checkpoint(run_dir / "checkpoints" / "last.pt")
+        logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "final.pt"), aliases=("latest", "final"))
         report = write_report(cfg, policy, run_dir, logger, algo.global_step, league=envs.league if self_play else None)
         logger.summary({f"final/{k}": v for k, v in report["summary"].items()})
     finally:

@@ -43,7 +43,7 @@ def test_a_tiny_sweep_runs_trials_reports_a_crash_ranks_and_resumes(config, tmp_
         "--eval-episodes",
         "8",
         "--wandb-mode",
-        "disabled",
+        "offline",  # as users run it (W&B's name rules once crashed every trial)
     ]
     assert main(args) == 0
     sweep_dir = tmp_path / "s"
@@ -62,6 +62,19 @@ def test_a_tiny_sweep_runs_trials_reports_a_crash_ranks_and_resumes(config, tmp_
     assert main([*args, "--resume"]) == 0  # finished trials are kept, the crashed one is tried again
     assert (trial / "trial.json").stat().st_mtime == finished_at
     assert len(json.loads((sweep_dir / "sweep.json").read_text())["crashed"]) == 1
+
+
+def test_the_readme_sweep_with_wandb_offline_finishes_both_trials(config, tmp_path):
+    """``--param ppo.learning_rate=3e-4,1e-3`` as the README shows it, W&B offline (the default): trial folders
+    keep their readable names, W&B gets valid artifact names, and both trials finish into one W&B group."""
+    pytest.importorskip("ray.tune")
+    args = ["sweep", str(config), "--seeds", "1", "--param", "ppo.learning_rate=3e-4,1e-3", "--name", "lr"]
+    assert main([*args, "--runs-dir", str(tmp_path), "--eval-episodes", "8"]) == 0
+    result = json.loads((tmp_path / "lr" / "sweep.json").read_text())
+    assert sorted(result["finished"]) == ["learning_rate=0.0003,seed=0", "learning_rate=0.001,seed=0"]
+    assert not result["crashed"]
+    for trial in result["finished"]:
+        assert list((tmp_path / "lr" / trial / "wandb").glob("offline-run-*"))
 
 
 def test_sweep_parameters_are_checked_before_anything_runs(config, tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from wandb_records import history, sessions
 
 from mazearena.agents.ppo import PPO
 from mazearena.apps.cli import main
@@ -67,31 +68,9 @@ def rows(run: Path) -> list[dict]:
 
 
 def wandb_steps(run: Path) -> tuple[set[str], list[list[int]]]:
-    """The run ids and, per session (oldest first), the history steps of the offline W&B runs in a run folder,
-    read from their ``.wandb`` files (W&B's record log: 32 KiB blocks of checksummed, typed chunks)."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    ids, sessions = set(), []
-    for path in sorted(run.glob("wandb/offline-run-*/run-*.wandb")):
-        ids.add(path.stem.removeprefix("run-"))
-        data, pos, pending, steps = path.read_bytes(), 7, b"", []
-        while pos + 7 <= len(data):
-            if 32768 - pos % 32768 < 7:  # a block's tail too short for a chunk header is padding
-                pos += 32768 - pos % 32768
-                continue
-            length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
-            if kind == 0:
-                break
-            pending += data[pos + 7 : pos + 7 + length]
-            pos += 7 + length
-            if kind in (1, 4):  # a whole record, or the last chunk of one
-                record = pb.Record()
-                record.ParseFromString(pending)
-                pending = b""
-                if record.WhichOneof("record_type") == "history":
-                    steps.append(record.history.step.num)
-        sessions.append(steps)
-    return ids, sessions
+    """The run ids and, per session (oldest first), the history steps of a run folder's offline W&B runs."""
+    files = sessions(run)
+    return {f.stem.removeprefix("run-") for f in files}, [[row["_step"] for row in history(f)] for f in files]
 
 
 @pytest.fixture(scope="module")
