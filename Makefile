@@ -27,7 +27,7 @@ setup: $(VENV)/.installed-dev
 
 RUN := ppo-maze9-$(shell date +%Y%m%d-%H%M%S)
 train: $(VENV)/.installed-train
-	$(BIN)/mazearena train --config configs/ppo_maze9.yaml --name $(RUN)
+	$(BIN)/mazearena train --config ppo_maze9 --name $(RUN)
 	$(BIN)/mazearena eval runs/$(RUN)
 
 demo: $(VENV)/.installed-train

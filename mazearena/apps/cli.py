@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import NoReturn
 
 import tyro
@@ -279,7 +278,7 @@ def _option(args: list[str], name: str) -> str | None:
 
 def _train_args(args: list[str]):
     """``mazearena train [--config FILE.yaml] [overrides]``: the YAML file gives the defaults."""
-    from mazearena.training.config import load_config
+    from mazearena.training.config import find_config, load_config
 
     rest, default = _shorthands(list(args)), None
     if "--config" in rest:
@@ -287,7 +286,7 @@ def _train_args(args: list[str]):
         if i + 1 >= len(rest):
             usage_error("--config needs a YAML file")
         try:
-            default = load_config(Path(rest[i + 1]))
+            default = load_config(find_config(rest[i + 1]))
         except UserError as e:
             usage_error(str(e))
         del rest[i : i + 2]
@@ -297,7 +296,8 @@ def _train_args(args: list[str]):
         default=default,
         prog="mazearena train",
         description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
-        "--config FILE.yaml loads defaults from a saved config (configs/*.yaml). "
+        "--config FILE.yaml (or a shipped example by name: ppo_maze9, dqn_maze7, mappo_tag, selfplay_ctf) loads "
+        "the defaults. "
         "--env arena --mode tag|ctf|combat is short for --algo mappo --arena.mode ...",
     )
 

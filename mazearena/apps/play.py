@@ -6,15 +6,17 @@ press is one step of the game (space waits, A attacks in ``combat``).
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import gymnasium as gym
 import numpy as np
 
 from mazearena import MAZE_IDS
-from mazearena.checks import UserError
+from mazearena.checks import UserError, enum_value
 from mazearena.envs.engine.maze import ActionSet
 
 
@@ -30,7 +32,7 @@ class PlayConfig:
     """``arena`` only: agents per team, you included."""
     size: int = 11
     """Maze side in cells (odd, 5 to 127)."""
-    actions: ActionSet = ActionSet.CARDINAL
+    actions: Literal["cardinal", "turn"] = "cardinal"
     """``cardinal``: arrows move. ``turn``: left/right arrows turn, up goes forward."""
     seed: int = 0
     """Seed of the first episode; R starts the next one."""
@@ -56,6 +58,13 @@ class PlayConfig:
             raise UserError(f"tile must be in [8, 128], got {self.tile}")
         if not self.fps > 0:
             raise UserError(f"fps must be > 0, got {self.fps}")
+        enum_value(ActionSet, self.actions, "actions")
+        headless = os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
+        if headless and not self.max_frames and not {"escape", "q"} & set(self.keys):
+            raise UserError(
+                f"SDL_VIDEODRIVER={os.environ['SDL_VIDEODRIVER']}: there is no window to close, so play would run "
+                "forever; pass --max-frames N (or end --keys with escape)"
+            )
 
 
 @dataclass
@@ -113,7 +122,7 @@ class _MazeGame(_Game):
         return f"mazearena  level {level}  return {self.ep_return:.2f}  {status}"
 
     def bindings(self, pg) -> dict[int, int]:
-        if self.cfg.actions is ActionSet.CARDINAL:
+        if ActionSet(self.cfg.actions) is ActionSet.CARDINAL:
             return {pg.K_UP: 0, pg.K_RIGHT: 1, pg.K_DOWN: 2, pg.K_LEFT: 3}
         return {pg.K_LEFT: 0, pg.K_RIGHT: 1, pg.K_UP: 2}
 

@@ -24,7 +24,7 @@ import tyro
 import yaml
 
 from mazearena.checks import UserError, check_name
-from mazearena.training.config import TrainConfig, from_dict, read_config_data
+from mazearena.training.config import TrainConfig, find_config, from_dict, read_config_data
 
 DONE = "trial.json"
 
@@ -34,7 +34,7 @@ class SweepConfig:
     """Train every combination of hyperparameter values × seeds as Ray Tune trials; rank the configurations."""
 
     config: tyro.conf.Positional[Path]
-    """Training config (YAML, as configs/*.yaml) the trials start from."""
+    """Training config the trials start from: a YAML file, or a shipped example by name (``ppo_maze9``)."""
     seeds: int = 3
     """Seeds per configuration (seed, seed + 1, ...)."""
     param: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
@@ -112,7 +112,7 @@ def _label(values: dict[str, Any]) -> str:
 def plan(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
     """Every trial: its configuration label, the values it sets, its seed and its training config (as a dict),
     each config checked by building it (a bad value is named before anything runs)."""
-    base = read_config_data(Path(cfg.config))
+    base = read_config_data(find_config(cfg.config))
     params = parse_params(cfg.param)
     try:
         first_seed = from_dict(TrainConfig, base).seed  # the base config is checked before any trial is built

@@ -1,5 +1,6 @@
 """Typed configs of ``mazearena train``: each field declared once, with the docstring that becomes its
-``--help``. A YAML file (``configs/*.yaml``, or a run's saved ``config.yaml``) holds the same fields."""
+``--help``. A YAML file (a shipped example such as ``ppo_maze9``, or a run's saved ``config.yaml``) holds the same
+fields."""
 
 from __future__ import annotations
 
@@ -232,6 +233,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, skip=("algo",))  # the registry names a bad algo (algorithms can be added at run time)
+        for name in ("runs_dir", "resume", "init_from"):  # paths given as strings (Python callers, YAML)
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, Path(getattr(self, name)))
         if self.name:
             check_name(self.name, "name")
         check_int("seed", self.seed, 0, 2**62)  # envs seed their games seed + i
@@ -379,6 +383,30 @@ def from_dict(cls, data: dict[str, Any]):
             value = tuple(value)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+"""The example configs shipped with the package."""
+
+
+def example_configs() -> list[str]:
+    """The names of the shipped example configs (``ppo_maze9``, ...)."""
+    return sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml"))
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """A config file: a path that exists, else a shipped example by name (``ppo_maze9`` or ``ppo_maze9.yaml``),
+    else an error naming the file and the examples."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = CONFIGS_DIR / f"{path.name.removesuffix('.yaml')}.yaml"
+    if path.parent == Path(".") or path.parent.name == "configs":  # a bare name, or the repository's old path
+        if shipped.is_file():
+            return shipped
+    raise UserError(
+        f"config file {str(path)!r} does not exist (nor is it a shipped example: {', '.join(example_configs())})"
+    )
 
 
 def load_config(path: Path) -> TrainConfig:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from mazearena.apps.bench.common import check_positive, write
 from mazearena.training import load_config, train
+from mazearena.training.config import CONFIGS_DIR
 from mazearena.training.loggers import read_metrics
 
 
@@ -25,7 +26,7 @@ from mazearena.training.loggers import read_metrics
 class AblationConfig:
     """Train the four critic/weight-sharing variants of one MAPPO config and compare them."""
 
-    config: Path = Path("configs/mappo_tag.yaml")
+    config: Path = CONFIGS_DIR / "mappo_tag.yaml"
     """The MAPPO config every variant starts from."""
     total_timesteps: int = 200_000
     """Game steps per run."""
