@@ -89,13 +89,18 @@ def step(envs, actions: torch.Tensor, device: torch.device):
 
 class Episodes:
     """Running return and length of every env, and sums over the episodes that ended since the last
-    :meth:`metrics`. The sums stay on the device: updating never waits for the device (no host round-trip
-    per step); :meth:`metrics` reads them once."""
+    :meth:`metrics` that reported them. The sums stay on the device: updating never waits for the device (no
+    host round-trip per step); :meth:`metrics` reads them once.
 
-    def __init__(self, num_envs: int, device: torch.device) -> None:
+    Statistics are reported over windows of at least ``min_episodes`` finished episodes (default: one per env):
+    early in training only the short episodes have ended (mostly successes), and a mean over the few of one
+    iteration made every curve start at success 1.0 and look as if the agent got worse."""
+
+    def __init__(self, num_envs: int, device: torch.device, min_episodes: int | None = None) -> None:
         self.ret = torch.zeros(num_envs, device=device)
         self.length = torch.zeros(num_envs, dtype=torch.long, device=device)
         self._sums = torch.zeros(5, dtype=torch.float64, device=device)  # count, return, length, successes, n
+        self.min_episodes = num_envs if min_episodes is None else min_episodes
 
     def update(self, reward: torch.Tensor, done: torch.Tensor, info: dict) -> None:
         self.ret += reward
@@ -113,8 +118,11 @@ class Episodes:
         self.length *= keep
 
     def metrics(self) -> dict[str, float]:
-        """Mean return, length and success of the episodes that ended, then forget them."""
+        """Mean return, length and success of the episodes that ended, then forget them; nothing (the sums kept
+        for the next window) while fewer than ``min_episodes`` have ended."""
         count, ret, length, successes, judged = self._sums.tolist()
+        if count < max(self.min_episodes, 1):
+            return {}
         self._sums.zero_()
         out = {}
         if count:
@@ -124,8 +132,10 @@ class Episodes:
         return out
 
     def state_dict(self) -> dict:
-        return {"ep_return": self.ret.clone(), "ep_length": self.length.clone()}
+        return {"ep_return": self.ret.clone(), "ep_length": self.length.clone(), "ep_sums": self._sums.clone()}
 
     def load_state_dict(self, state: dict) -> None:
         self.ret.copy_(state["ep_return"])
         self.length.copy_(state["ep_length"])
+        if "ep_sums" in state:  # checkpoints from before windows
+            self._sums.copy_(state["ep_sums"])

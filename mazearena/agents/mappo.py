@@ -192,6 +192,7 @@ class TeamEpisodes:
         # sums over ended games: agent returns..., length, red won, blue won, drawn, score red/blue, out red/blue
         self._sums = torch.zeros(len(agent_names) + 8, dtype=torch.float64, device=device)
         self._count = torch.zeros((), dtype=torch.float64, device=device)
+        self.min_games = num_envs  # report over windows of at least a game per env (see batches.Episodes)
 
     def update(self, reward: torch.Tensor, active: torch.Tensor, info: dict) -> None:
         self.ret += reward * active
@@ -223,11 +224,11 @@ class TeamEpisodes:
         """Mean return of each agent and of the learning team, win/draw rates of ``team``, length, scores, and
         what the mode counts: captures (``ctf``), kills and deaths (``combat``), catches (``tag``)."""
         count = float(self._count)
-        sums = (self._sums / max(count, 1.0)).tolist()
+        if count < max(self.min_games, 1):
+            return {}  # the sums are kept for the next window
+        sums = (self._sums / count).tolist()
         self._sums.zero_()
         self._count.zero_()
-        if not count:
-            return {}
         a = len(self.names)
         out = {f"agent/{name}/return": sums[i] for i, name in enumerate(self.names)}
         out |= {
@@ -250,11 +251,19 @@ class TeamEpisodes:
         return out
 
     def state_dict(self) -> dict:
-        return {"team_ep_return": self.ret.clone(), "team_ep_left": self.left.clone()}
+        return {
+            "team_ep_return": self.ret.clone(),
+            "team_ep_left": self.left.clone(),
+            "team_ep_sums": self._sums.clone(),
+            "team_ep_count": self._count.clone(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.ret.copy_(state["team_ep_return"])
         self.left.copy_(state["team_ep_left"])
+        if "team_ep_sums" in state:  # checkpoints from before windows
+            self._sums.copy_(state["team_ep_sums"])
+            self._count.copy_(state["team_ep_count"])
 
 
 class MAPPO:

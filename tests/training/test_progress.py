@@ -44,3 +44,19 @@ def test_the_eta_shows_from_the_second_update_however_far_apart(monkeypatch):
     resumed = ConsoleProgress(total=10_000, start_step=5_000, interval=60, terminal=False)
     clock[0] += 100
     assert resumed.eta(6000) == "0:06:40"  # the rate of this process, not counting the steps before the resume
+
+
+def test_training_episode_statistics_come_from_windows_of_enough_episodes(tmp_path):
+    """Early on only the short episodes have ended: a mean over the few of one iteration showed success 1.0 at
+    the first points of every curve. Each reported window now holds at least one episode per env."""
+    import json
+
+    from mazearena.training import EnvConfig, TrainConfig, train
+
+    cfg = TrainConfig(runs_dir=tmp_path, name="r", env=EnvConfig(size=7), total_timesteps=4096, progress=False)
+    cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.num_minibatches = 16, 16, 2
+    cfg.eval_every, cfg.video_episodes, cfg.eval_episodes, cfg.wandb_mode = 0, 0, 8, "disabled"
+    rows = [json.loads(line) for line in (train(cfg) / "metrics.jsonl").read_text().splitlines()]
+    windows = [r for r in rows if "episode/count" in r]
+    assert windows and all(r["episode/count"] >= 16 for r in windows)
+    assert len(windows) < len(rows)  # some iterations had too few episodes to report on their own
