@@ -157,7 +157,11 @@ def eval_command(cfg: EvalConfig) -> None:
             )
     console.print(table)
     for m, w in summary.get("worst_case", {}).items():
-        console.print(f"{m}: worst case {w['perturbation']} at severity {w['severity']:g}: {w['ratio']:.2f} of clean")
+        low, high = w["ratio_ci95"]
+        console.print(
+            f"{m}: worst case {w['perturbation']} at severity {w['severity']:g}: {w['ratio']:.2f} "
+            f"({low:.2f}–{high:.2f}) of clean" + (" (within the noise)" if high >= 1 else "")
+        )
     console.print(f"wrote {out}/report.md, summary.json, episodes.csv and plots")
 
 

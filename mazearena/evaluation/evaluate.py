@@ -21,7 +21,7 @@ import tyro
 from mazearena.agents.actor import Actor, State
 from mazearena.checks import UserError
 from mazearena.evaluation.perturbations import PERTURBATIONS, PerturbedVectorEnv
-from mazearena.evaluation.suites import check_suites, suite_env, suites_for
+from mazearena.evaluation.suites import check_suites, default_suites, suite_env
 from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.loggers import read_metrics
 from mazearena.training.runs import make_actor
@@ -223,7 +223,7 @@ def perturbations_for(cfg: EvalConfig, run: Run) -> list[str]:
 def conditions(cfg: EvalConfig, run: Run) -> list[tuple[str, str, float]]:
     """``(suite, perturbation, severity)`` of every condition ``run`` plays; clean suites have perturbation
     ``none`` (they are severity 0 of every perturbation)."""
-    suites = list(cfg.suites) or list(suites_for(run.config))
+    suites = list(cfg.suites) or default_suites(run.config)  # named suites must apply; defaults skip the rest
     check_suites(run.config, [*suites, cfg.perturb_suite])
     out = [(s, "none", 0.0) for s in suites]
     if cfg.perturb_suite not in suites and cfg.perturbations != ("none",):

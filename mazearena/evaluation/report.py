@@ -109,8 +109,13 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
     stats = condition_stats(rows, seed)
     methods = list(dict.fromkeys(r["method"] for r in rows))
     modes = list(dict.fromkeys(r["mode"] for r in rows))
-    clean = list(dict.fromkeys(r["suite"] for r in rows if r["perturbation"] == CLEAN))
     table = _lookup(stats)
+    # the clean suites every method was played on (a suite that does not apply to a run is skipped for it)
+    clean = [
+        s
+        for s in dict.fromkeys(r["suite"] for r in rows if r["perturbation"] == CLEAN)
+        if all((m, s, CLEAN, 0.0, mode) in table for m in methods for mode in modes)
+    ]
     summary: dict = {
         "methods": methods,
         "modes": modes,
@@ -158,6 +163,10 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
                 success = [clean_rate] + [p[1] for p in points]
                 ratio = [v / clean_rate for v in success] if clean_rate > 0 else [None] * len(success)
                 auc = _area(severities, ratio) / severities[-1] if clean_rate > 0 else None
+                # the worst perturbed severity (never severity 0, the clean suite itself), with the interval of
+                # its success relative to the clean success
+                k = 1 + int(np.argmin(success[1:]))
+                low, high = table[(m, suite, name, severities[k], mode)]["success_ci95"]
                 summary["robustness"].append(
                     {
                         "method": m,
@@ -168,8 +177,9 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
                         "success": success,
                         "ratio": ratio,
                         "auc": auc,
-                        "worst_ratio": min(ratio) if clean_rate > 0 else None,
-                        "worst_severity": severities[int(np.argmin(success))],
+                        "worst_ratio": ratio[k],
+                        "worst_ratio_ci95": [low / clean_rate, high / clean_rate] if clean_rate > 0 else None,
+                        "worst_severity": severities[k],
                     }
                 )
     summary["worst_case"] = {}
@@ -182,6 +192,7 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
                 "mode": worst["mode"],
                 "severity": worst["worst_severity"],
                 "ratio": worst["worst_ratio"],
+                "ratio_ci95": worst["worst_ratio_ci95"],
             }
     if cross is not None:
         summary["cross_play"] = cross | {"method_win": method_matrix(cross)}
@@ -438,6 +449,8 @@ def _ci(v: float, ci) -> str:
 def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe: dict[str, str]) -> str:
     """The evaluation report."""
     lines = [f"# {title}", ""]
+    for skip in summary.get("skipped_suites", []):
+        lines += [f"Suite {skip['suite']!r} skipped for {skip['run']} ({skip['method']}): it {skip['reason']}.", ""]
     lines += [
         "Methods: "
         + "; ".join(
@@ -530,9 +543,11 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
                 f"{', '.join(f'{v:.2f}' for v in r['success'])} | {ratio} | {auc} | {worst} |"
             )
         for m, w in summary["worst_case"].items():
+            low, high = w["ratio_ci95"]
+            verdict = " (within the noise: the interval reaches 1)" if high >= 1 else ""
             lines.append(
                 f"\nWorst case of {m}: {w['perturbation']} at severity {w['severity']:g} "
-                f"({w['mode']}), {w['ratio']:.2f} of its clean success."
+                f"({w['mode']}), {w['ratio']:.2f} ({low:.2f}–{high:.2f}) of its clean success{verdict}."
             )
         if plots.get("severity"):
             lines += ["", f"![severity curves]({plots['severity'].name})"]
@@ -623,7 +638,7 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
 
 def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross: dict | None) -> dict:
     """episodes.csv, summary.json, report.md, the plots and the W&B eval job for ``mazearena eval``."""
-    from mazearena.evaluation.suites import suites_for
+    from mazearena.evaluation.suites import suites_for, unavailable_suites
 
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "episodes.csv")
@@ -633,6 +648,11 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     summary["config"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
     summary["config"]["runs"] = [str(r.path) for r in runs]
     summary["checkpoint_steps"] = {r.name: r.step for r in runs}
+    summary["skipped_suites"] = [
+        {"run": r.name, "method": r.method, "suite": suite, "reason": why}
+        for r in runs
+        for suite, why in (unavailable_suites(r.config).items() if not cfg.suites else ())
+    ]
     curve_title = f"Sample efficiency ({cfg.modes[0]} policy)"
     plots = {
         "intervals": plot_intervals(summary, out / "intervals.png"),

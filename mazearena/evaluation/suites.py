@@ -37,6 +37,21 @@ def suites_for(cfg: TrainConfig) -> dict[str, str]:
     return ARENA_SUITES if algorithm(cfg.algo).arena else MAZE_SUITES
 
 
+def unavailable_suites(cfg: TrainConfig) -> dict[str, str]:
+    """The suites this run's observations cannot be tested on, with why."""
+    if not algorithm(cfg.algo).arena and cfg.env.obs_mode == "full":
+        return {
+            "larger": "needs a policy with an egocentric view: this run observes the whole grid (obs_mode "
+            "'full'), whose shape changes with the maze size"
+        }
+    return {}
+
+
+def default_suites(cfg: TrainConfig) -> list[str]:
+    """The suites a run is evaluated on when none are named: every one that applies to it."""
+    return [s for s in suites_for(cfg) if s not in unavailable_suites(cfg)]
+
+
 def check_suites(cfg: TrainConfig, suites) -> None:
     """An error naming unknown suites, or suites this run's observations cannot be tested on."""
     valid = suites_for(cfg)
@@ -44,11 +59,9 @@ def check_suites(cfg: TrainConfig, suites) -> None:
     if unknown:
         kind = "arena" if algorithm(cfg.algo).arena else "maze"
         raise UserError(f"unknown suite(s) {unknown} for {kind} runs; valid suites: {', '.join(valid)}")
-    if "larger" in suites and not algorithm(cfg.algo).arena and cfg.env.obs_mode == "full":
-        raise UserError(
-            "suite 'larger' needs a policy with an egocentric view: this run observes the whole grid "
-            "(obs_mode 'full'), whose shape changes with the maze size"
-        )
+    for suite, why in unavailable_suites(cfg).items():
+        if suite in suites:
+            raise UserError(f"suite {suite!r} {why}")
 
 
 def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: str = "cpu"):
