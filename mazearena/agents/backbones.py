@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import importlib
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -185,8 +187,33 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def backbone_class(name: str) -> Callable[..., nn.Module]:
+    """The backbone called ``name``: one of :data:`BACKBONES`, or your own as ``"package.module:Class"`` (an
+    ``nn.Module`` built as ``Class(observation_space, **kwargs)`` with a ``features_dim`` attribute and
+    ``forward(obs) -> [batch, features_dim]``), imported here. Errors name what is wrong."""
+    if not isinstance(name, str):
+        raise ValueError(f"backbone must be a name, got {name!r}")
+    if name in BACKBONES:
+        return BACKBONES[name]
+    module_name, colon, class_name = name.partition(":")
+    if not colon or not module_name or not class_name:
+        raise ValueError(
+            f"backbone must be one of {', '.join(BACKBONES)} or your own as 'package.module:Class', got {name!r}"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"backbone {name!r}: cannot import {module_name!r} ({e}); is it on the Python path?") from None
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ValueError(f"backbone {name!r}: {module_name} has no nn.Module class {class_name!r}")
+    return cls
+
+
 def make_backbone(name: str, observation_space: gym.Space, **kwargs) -> nn.Module:
-    """The backbone ``name`` for ``observation_space``; ``kwargs`` go to its constructor."""
-    if name not in BACKBONES:
-        raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {name!r}")
-    return BACKBONES[name](observation_space, **kwargs)
+    """The backbone ``name`` (see :func:`backbone_class`) for ``observation_space``; ``kwargs`` go to its
+    constructor."""
+    net = backbone_class(name)(observation_space, **kwargs)
+    if not isinstance(getattr(net, "features_dim", None), int):
+        raise ValueError(f"backbone {name!r} must set an int features_dim (the size of its output features)")
+    return net

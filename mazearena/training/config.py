@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 
 import mazearena
-from mazearena.agents.backbones import BACKBONES
+from mazearena.agents.backbones import backbone_class
 from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
@@ -178,7 +178,8 @@ class TrainConfig:
     """Training algorithm: our ppo or dqn, Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference) on
     mazes; mappo (multi-agent PPO) on arenas."""
     backbone: str = "cnn"
-    """Policy backbone: cnn, resnet, impala, transformer or mlp."""
+    """Policy backbone: cnn, resnet, impala, transformer or mlp, or your own as ``package.module:Class`` (an
+    ``nn.Module`` built from the observation space, with ``features_dim``; see the architecture docs)."""
     env: EnvConfig = field(default_factory=EnvConfig)
     arena: ArenaEnvConfig = field(default_factory=ArenaEnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -240,13 +241,15 @@ class TrainConfig:
             check_name(self.name, "name")
         check_int("seed", self.seed, 0, 2**62)  # envs seed their games seed + i
         check_device(self.device, available=False)  # whether this machine has it: when training starts
-        if self.backbone not in BACKBONES:
-            raise UserError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        try:
+            backbone_class(self.backbone)  # one of ours, or "package.module:Class" that imports
+        except ValueError as e:
+            raise UserError(str(e)) from None
         for name in ("total_timesteps", "checkpoint_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         alg = algorithm(self.algo)
-        if alg.backbones is not None and self.backbone not in alg.backbones:
+        if alg.backbones is not None and self.backbone not in alg.backbones and ":" not in self.backbone:
             kind = "arena" if alg.arena else "maze"
             raise UserError(
                 f"backbone {self.backbone!r} does not fit {kind} observations: use "
@@ -316,12 +319,13 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
+        backbone = self.backbone.rpartition(":")[2]  # your own "package.module:Class": its class name
         if algorithm(self.algo).arena and self.league.self_play:
             mode = self.arena.scenario_name.split("_")[0]
-            return self.name or f"{self.algo}-{self.backbone}-selfplay-{mode}-seed{self.seed}"
+            return self.name or f"{self.algo}-{backbone}-selfplay-{mode}-seed{self.seed}"
         if algorithm(self.algo).arena:
-            return self.name or f"{self.algo}-{self.backbone}-{self.arena.scenario_name}-seed{self.seed}"
-        return self.name or f"{self.algo}-{self.backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
+            return self.name or f"{self.algo}-{backbone}-{self.arena.scenario_name}-seed{self.seed}"
+        return self.name or f"{self.algo}-{backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
 
     @property
     def experiment(self) -> str:
