@@ -15,9 +15,8 @@ to ``[batch, features_dim]`` features. Every algorithm builds its heads on top o
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import importlib
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
