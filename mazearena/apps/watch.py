@@ -1,5 +1,9 @@
 """``mazearena watch RUN_DIR``: a trained agent plays held-out mazes (or a trained team the held-out arena
-scenario) in a pygame window, or into a video."""
+scenario) in a pygame window, or into a video.
+
+In the window: Esc or Q quits, space pauses, the right arrow steps once while paused, + and - play faster and
+slower. On mazes a side panel shows the step, the return so far, the action probabilities (Q-values for DQN)
+and the value estimate."""
 
 from __future__ import annotations
 
@@ -54,6 +58,55 @@ def load_policy(cfg: WatchConfig):
     return train_cfg, policy
 
 
+PANEL, PANEL_HEIGHT = 250, 330
+"""Size of the side panel in pixels (the window is at least this tall)."""
+ACTION_NAMES = {"cardinal": ("north", "east", "south", "west"), "turn": ("left", "right", "forward")}
+
+
+class Controls:
+    """The window's keys: quit, pause, single step, faster, slower."""
+
+    def __init__(self, window) -> None:
+        self.window, self.paused = window, False
+
+    def poll(self) -> bool:
+        """Handle the keys pressed since the last call; whether the game should advance one step now."""
+        pg, step = self.window._pg, False
+        for event in self.window.events():
+            if event.key in (pg.K_ESCAPE, pg.K_q):
+                self.window.close()
+            elif event.key == pg.K_SPACE:
+                self.paused = not self.paused
+            elif event.key == pg.K_RIGHT and self.paused:
+                step = True
+            elif event.key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS):
+                self.window.fps = min(self.window.fps * 1.5, 240.0)
+            elif event.key in (pg.K_MINUS, pg.K_KP_MINUS):
+                self.window.fps = max(self.window.fps / 1.5, 0.5)
+        return not self.window.closed and (step or not self.paused)
+
+
+def policy_panel(policy, obs, action_names: tuple[str, ...], step: int, ret: float, paused: bool) -> list[str]:
+    """The side panel's lines: step and return, then what the network makes of ``obs``: action probabilities
+    and the value estimate (an actor-critic), or Q-values and their maximum (a Q-network)."""
+    lines = [f"step {step}", f"return {ret:.3f}", ""]
+    with torch.no_grad():
+        out = policy(torch.as_tensor(obs)[None])
+    if isinstance(out, tuple):
+        logits, value = out
+        probs = torch.softmax(logits[0].float(), -1).tolist()
+        lines += ["action probabilities"] + [
+            f"  {n:<8} {p:5.2f}  " + "#" * round(20 * p) for n, p in zip(action_names, probs, strict=False)
+        ]
+        lines += ["", f"value {float(value.reshape(-1)[0]):.3f}"]
+    else:
+        q = out[0].float().tolist()
+        lines += ["Q-values"] + [f"  {n:<8} {v:6.3f}" for n, v in zip(action_names, q, strict=False)]
+        lines += ["", f"value (max Q) {max(q):.3f}"]
+    lines += ["", "paused: right arrow steps" if paused else "", "space pause  +/- speed  Esc quit"]
+    return lines
+
+
 def watch(cfg: WatchConfig) -> list[dict]:
     """Play ``cfg.episodes`` episodes; returns their returns, lengths and successes."""
     import gymnasium as gym
@@ -71,8 +124,9 @@ def watch(cfg: WatchConfig) -> list[dict]:
     )
     env = gym.make(env_cfg.env_id, **levels, **env_cfg.make_kwargs())
     maze = env.unwrapped
-    window, frames, results = None, [], []
+    window, controls, frames, results = None, None, [], []
     actor = make_actor(train_cfg, policy, deterministic=cfg.greedy)
+    names = ACTION_NAMES[str(getattr(maze.config.actions, "value", maze.config.actions))]
     obs, _ = env.reset(seed=cfg.seed)
     try:
         for episode in range(cfg.episodes):
@@ -85,12 +139,16 @@ def watch(cfg: WatchConfig) -> list[dict]:
                     if window is None:
                         from mazearena.envs.render import Window
 
-                        window = Window("mazearena watch", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
+                        size = (frame.shape[1] + PANEL, max(frame.shape[0], PANEL_HEIGHT))
+                        window = Window("mazearena watch", size, fps=cfg.fps)
+                        controls = Controls(window)
                     window.set_title(f"mazearena watch  episode {episode + 1}/{cfg.episodes}  return {ret:.2f}")
-                    window.show(frame)
-                    window.events()
-                    if window.closed:
-                        return results
+                    panel = policy_panel(policy, obs, names, int(maze.engine.t[0]), ret, controls.paused)
+                    window.show(frame, panel, PANEL)
+                    if not controls.poll():
+                        if window.closed:
+                            return results
+                        continue  # paused: show the same step again
                 action, state = actor.act(torch.as_tensor(obs)[None], state)
                 obs, reward, terminated, truncated, info = env.step(int(action[0]))
                 ret += float(reward)
@@ -114,7 +172,7 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
     """A trained team plays its scenario's games (held-out twin on unseen arenas with ``levels=test``)."""
     from mazearena.training.games import arena_games
 
-    window, frames, results = None, [], []
+    window, controls, frames, results = None, None, [], []
     try:
         for frame, result in arena_games(
             train_cfg, policy, cfg.episodes, cfg.seed, test=cfg.levels == "test", greedy=cfg.greedy
@@ -134,9 +192,11 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
                 f"/{cfg.episodes}  won {won}"
             )
             window.show(frame)
-            window.events()
-            if window.closed:
-                return results
+            controls = controls or Controls(window)
+            while not controls.poll():  # paused until space or the right arrow
+                if window.closed:
+                    return results
+                window.show(frame)
     finally:
         if window is not None:
             window.close()

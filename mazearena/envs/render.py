@@ -131,15 +131,25 @@ class Window:
         self.fps = fps
         self.closed = False
 
-    def show(self, frame: np.ndarray) -> None:
-        """Blit a frame ([h, w, 3] uint8) and hold the frame rate; call :meth:`events` to pump the queue."""
+    def show(self, frame: np.ndarray, panel: list[str] | None = None, panel_width: int = 0) -> None:
+        """Blit a frame ([h, w, 3] uint8), with ``panel`` (lines of text) in a side panel ``panel_width`` pixels
+        wide on its right, and hold the frame rate; call :meth:`events` to pump the queue."""
         if self.closed:
             return
         pg = self._pg
         surface = pg.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
-        if surface.get_size() != self.screen.get_size():
-            surface = pg.transform.scale(surface, self.screen.get_size())
+        width, height = self.screen.get_size()
+        if not panel_width and surface.get_size() != (width, height):
+            surface = pg.transform.scale(surface, (width, height))
+        self.screen.fill((24, 24, 28))
         self.screen.blit(surface, (0, 0))
+        if panel:
+            if not pg.font.get_init():
+                pg.font.init()
+            font = pg.font.Font(None, 22)
+            for i, line in enumerate(panel):
+                text = font.render(line, True, (230, 230, 230))
+                self.screen.blit(text, (width - panel_width + 10, 10 + 22 * i))
         pg.display.flip()
         if self.fps > 0:
             self.clock.tick(self.fps)
