@@ -144,7 +144,7 @@ def test_compiled_forward_passes_train_like_eager_ones():
     compiled, a = run(True)
     eager, b = run(False)
     assert compiled.net is not compiled.policy and eager.net is eager.policy
-    assert a[0]["episode/count"] == b[0]["episode/count"]
+    assert [m.get("episode/count") for m in a] == [m.get("episode/count") for m in b]  # windows as well
     assert a[1]["loss/value"] == pytest.approx(b[1]["loss/value"], rel=1e-2)
     weights = compiled.state_dict()["policy"]  # checkpoints hold the plain module's weights
     assert set(weights) == set(eager.policy.state_dict())

@@ -56,7 +56,7 @@ def test_play_replays_keys_and_records(tmp_path):
 def test_play_stops_after_max_frames_and_rejects_bad_input():
     assert play(PlayConfig(size=7, max_frames=3, fps=1000)).frames == 3
     with pytest.raises(ValueError, match="unknown key name 'upp'"):
-        play(PlayConfig(size=7, keys=("upp",), fps=1000))
+        play(PlayConfig(size=7, keys=("upp",), fps=1000, max_frames=3))
     with pytest.raises(ValueError, match="env must be one of"):
         PlayConfig(env="CartPole-v1")
 
