@@ -50,24 +50,31 @@ def _play(env, act, episodes: int, fields: tuple[str, ...], outcome, advance=Non
     counts = torch.zeros(n_envs, dtype=torch.long)
     out: dict[str, list] = {k: [] for k in fields}
     returns_now = torch.zeros(n_envs, dtype=torch.float64)
+    lengths_now = torch.zeros(n_envs, dtype=torch.long)  # for envs whose infos do not count steps
     slots = torch.arange(n_envs)
     actor = as_actor(act)
-    state = actor.initial_state(n_envs, env.device)
+    native = getattr(env, "device", None) is not None  # a mazearena env: tensors; other Gymnasium envs: numpy
+    device = env.device if native else torch.device("cpu")
+    state = actor.initial_state(n_envs, device)
     obs, info = env.reset()
+    obs = obs if native else batches.to_device(obs, device)
     while bool((counts < per_env).any()):
         need = counts < per_env if subset else torch.ones(n_envs, dtype=torch.bool)
-        actions, state = _act_where_needed(actor, obs, state, need, env.device, info.get("alive"))
-        obs, reward, terminated, truncated, info = env.step(actions)
+        actions, state = _act_where_needed(actor, obs, state, need, device, info.get("alive"))
+        obs, reward, terminated, truncated, info = (env.step if native else lambda a: batches.step(env, a, device))(
+            actions
+        )
+        lengths_now += 1
         gain, done, columns = outcome(reward, terminated, truncated, info)
         returns_now += gain
-        state = _restart(actor, state, done, env.device)
+        state = _restart(actor, state, done, device)
         take = done & (counts < per_env)
         if bool(take.any()):
             common = {
                 "env_index": slots,
-                "level_id": info["level_id"],
+                "level_id": info["level_id"] if "level_id" in info else torch.full((n_envs,), -1),
                 "return": returns_now,
-                "length": info["episode_length"],
+                "length": info["episode_length"] if "episode_length" in info else lengths_now,
             }
             for key, values in {**common, **columns()}.items():
                 out[key] += values.cpu()[take].tolist()
@@ -75,6 +82,7 @@ def _play(env, act, episodes: int, fields: tuple[str, ...], outcome, advance=Non
                 advance(int(take.sum()))
         counts += done.long()
         returns_now[done] = 0.0
+        lengths_now[done] = 0
     return out
 
 
@@ -90,7 +98,8 @@ def play_episodes(
 
     def outcome(reward, terminated, truncated, info):
         terminated, truncated = terminated.cpu(), truncated.cpu()
-        columns = {"success": info["is_success"], "terminated": terminated, "truncated": truncated}
+        success = info["is_success"] if "is_success" in info else torch.zeros_like(terminated)  # no notion of it
+        columns = {"success": torch.as_tensor(success), "terminated": terminated, "truncated": truncated}
         return reward.cpu(), terminated | truncated, lambda: columns
 
     return _play(env, act, episodes, EPISODE_FIELDS, outcome, advance, subset)

@@ -109,6 +109,10 @@ def train(cfg: TrainConfig) -> None:
         Console(stderr=True, soft_wrap=True).print(f"mazearena train: {e}", highlight=False)
         raise SystemExit(e.exit_code) from None
     summary = json.loads((run_dir / "report.json").read_text())["summary"]
+    if not cfg.env.maze and cfg.algo not in arena_algorithms() and "train_return" in summary:
+        console.print(f"mean return over the final evaluation episodes: {summary['test_return']:.2f}")
+        console.print(f"wrote {run_dir}/report.md, curve.png, checkpoints/; resume with --resume {run_dir}")
+        return
     console.print(
         f"success: training levels {summary['train_success']:.3f}, held-out levels "
         f"{summary['test_success']:.3f} (gap {summary['generalisation_gap']:+.3f})"

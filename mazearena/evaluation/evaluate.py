@@ -208,6 +208,10 @@ def perturbations_for(cfg: EvalConfig, run: Run) -> list[str]:
     names = cfg.perturbations
     if "none" in names:
         return []
+    if not algorithm(run.config.algo).arena and not run.config.env.maze:
+        if "all" in names:
+            return []  # perturbations act on mazearena's engines
+        raise UserError(f"perturbations act on mazearena's mazes and arenas, not on {run.config.env.env_id}")
     env = suite_env(run.config, cfg.perturb_suite, 1, 0)
     applies = []
     for name in PERTURBATIONS if "all" in names else names:

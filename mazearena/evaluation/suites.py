@@ -39,6 +39,9 @@ def suites_for(cfg: TrainConfig) -> dict[str, str]:
 
 def unavailable_suites(cfg: TrainConfig) -> dict[str, str]:
     """The suites this run's observations cannot be tested on, with why."""
+    if not algorithm(cfg.algo).arena and not cfg.env.maze:
+        why = f"needs mazearena's levels ({cfg.env.env_id} has none; train and test are episodes of other seeds)"
+        return {"larger": why, "harder": why}
     if not algorithm(cfg.algo).arena and cfg.env.obs_mode == "full":
         return {
             "larger": "needs a policy with an egocentric view: this run observes the whole grid (obs_mode "
@@ -81,6 +84,10 @@ def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: st
         scenario = a.scenario_name if suite in ("train", "test_arenas") else a.heldout_name
         return arena_v0.vector_env(num_envs, device=device, seed=seed, scenario=scenario, **levels, **a.make_kwargs())
     e = cfg.env
+    if not e.maze:  # any Gymnasium env: the same env, seeded apart (the held-out suite plays other seeds)
+        from mazearena.training.runs import make_envs
+
+        return make_envs(cfg, num_envs, test=suite != "train", seed=seed + (0 if suite == "train" else 10**6))
     kwargs = e.make_kwargs()
     levels = (
         {"num_levels": e.num_levels, "start_level": e.start_level}

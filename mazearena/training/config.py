@@ -27,10 +27,12 @@ from mazearena.training.algorithms import ALGORITHMS, algorithm, arena_algorithm
 
 @dataclass
 class EnvConfig:
-    """The maze trained on, and the held-out levels it is tested on."""
+    """The maze trained on, and the held-out levels it is tested on; or any Gymnasium env."""
 
     env_id: str = "mazearena/Maze-v0"
-    """Environment id."""
+    """Environment id: a maze id, or any registered Gymnasium id with a Discrete action space and a Box
+    observation space (``CartPole-v1``; ``mypkg:MyEnv-v0`` imports ``mypkg`` first, which registers it). The
+    maze options below apply to maze ids only."""
     size: int = 9
     """Maze side in cells (odd, 5 to 127)."""
     view_size: int = 7
@@ -48,8 +50,10 @@ class EnvConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if self.env_id not in mazearena.MAZE_IDS:
-            raise UserError(f"env_id must be one of {', '.join(mazearena.MAZE_IDS)}, got {self.env_id!r}")
+        if not self.maze:
+            check_gym_env(self.env_id)
+        if self.max_episode_steps < 0:
+            raise UserError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
         MazeConfig(
             size=self.size,
             view_size=self.view_size,
@@ -58,8 +62,11 @@ class EnvConfig:
             start_level=self.start_level,
         )
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
-        if self.max_episode_steps < 0:
-            raise UserError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
+
+    @property
+    def maze(self) -> bool:
+        """Whether the env is one of mazearena's mazes (levels, suites, success); else any Gymnasium env."""
+        return self.env_id in mazearena.MAZE_IDS
 
     @property
     def time_limit(self) -> int:
@@ -72,6 +79,35 @@ class EnvConfig:
             "obs_mode": self.obs_mode,
             "max_steps": self.time_limit,
         }
+
+
+def check_gym_env(env_id: str) -> tuple:
+    """The observation and action spaces of a Gymnasium id (``module:id`` imports the module first), or an error
+    naming what does not fit: PPO and DQN train on Discrete actions and Box observations."""
+    import importlib
+
+    import gymnasium as gym
+
+    module, colon, name = env_id.rpartition(":")
+    if colon:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise UserError(f"env_id {env_id!r}: cannot import {module!r} ({e})") from None
+    try:
+        spec = gym.spec(name)
+    except gym.error.Error as e:
+        raise UserError(
+            f"env_id {env_id!r} is neither a maze ({', '.join(mazearena.MAZE_IDS)}) nor a registered Gymnasium id ({e})"
+        ) from None
+    env = gym.make(spec.id)
+    try:
+        obs, act = env.observation_space, env.action_space
+    finally:
+        env.close()
+    if not isinstance(act, gym.spaces.Discrete) or not isinstance(obs, gym.spaces.Box):
+        raise UserError(f"env_id {env_id!r}: training needs Discrete actions and Box observations, got {act} and {obs}")
+    return obs, act
 
 
 def check_level_split(num_levels: int, start_level: int, test_start_level: int) -> None:
@@ -267,6 +303,10 @@ class TrainConfig:
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.league.self_play:
             self._check_self_play()
+        if not alg.arena and not self.env.maze and self.backbone == "cnn":
+            obs, _ = check_gym_env(self.env.env_id)
+            if len(obs.shape) == 1:
+                self.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes or pixels)
         if self.init_from is not None and not alg.own:
             raise UserError(f"init_from is not available with algo={self.algo!r}")
 
@@ -325,6 +365,9 @@ class TrainConfig:
             return self.name or f"{self.algo}-{backbone}-selfplay-{mode}-seed{self.seed}"
         if algorithm(self.algo).arena:
             return self.name or f"{self.algo}-{backbone}-{self.arena.scenario_name}-seed{self.seed}"
+        if not self.env.maze:
+            env = re.sub(r"[^A-Za-z0-9._-]+", "_", self.env.env_id.rpartition(":")[2].rpartition("/")[2])
+            return self.name or f"{self.algo}-{backbone}-{env}-seed{self.seed}"
         return self.name or f"{self.algo}-{backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
 
     @property

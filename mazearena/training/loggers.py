@@ -77,6 +77,7 @@ STATUS = (
     ("episode/success", "success", "{:.3f}"),
     ("episode/length", "length", "{:.1f}"),
     ("eval/success_rate", "eval success", "{:.3f}"),
+    ("eval/return", "eval return", "{:.3g}"),
 )
 """The metrics a progress line shows: key, label, format."""
 

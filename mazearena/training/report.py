@@ -31,6 +31,8 @@ def write_report(
     """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
     for self-play, the win-rate table of the league's snapshots."""
     unit, levels = ("games", "arenas") if algorithm(cfg.algo).arena else ("episodes", "levels")
+    if not algorithm(cfg.algo).arena and not cfg.env.maze:
+        levels = "seeds"  # an env without levels: fresh episodes
     results = []
     for test, seed in ((False, cfg.seed + 2), (True, cfg.seed + 3)):
         n = -(-cfg.eval_episodes // EVAL_ENVS) * EVAL_ENVS  # whole batches of games are played
@@ -42,6 +44,8 @@ def write_report(
         "train_success": train_result["success_rate"],
         "test_success": test_result["success_rate"],
         "generalisation_gap": gap,
+        "train_return": train_result["mean_return"],
+        "test_return": test_result["mean_return"],
         "steps": step,
     } | first_reaching(run_dir, 0.95)
     report = {
@@ -52,7 +56,9 @@ def write_report(
         "test_levels": test_result,
     }
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
-    curve = plot_curve(run_dir, arena=algorithm(cfg.algo).arena, final=(step, test_result["success_rate"]))
+    arena, maze = algorithm(cfg.algo).arena, cfg.env.maze
+    final = (step, test_result["success_rate"] if arena or maze else test_result["mean_return"])
+    curve = plot_curve(run_dir, arena=arena, final=final, returns=not (arena or maze))
     if curve is not None:
         logger.log_image(curve, step, "curve")
     arena = algorithm(cfg.algo).arena
@@ -75,6 +81,11 @@ def write_report(
             f"{cfg.algo} + {cfg.backbone} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
             f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; held out: scenario "
             f"{a.heldout_name} on unseen arenas. Success = games won by the learning team."
+        )
+    elif not cfg.env.maze:
+        what = (
+            f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id}, {step:,} steps. The env has no levels and no notion "
+            "of success: both rows are fresh episodes (other seeds); read the returns."
         )
     else:
         what = (
@@ -211,7 +222,9 @@ def first_reaching(run_dir: Path, target: float) -> dict:
     return {"steps_to_95": None, "seconds_to_95": None}
 
 
-def plot_curve(run_dir: Path, arena: bool = False, final: tuple[int, float] | None = None) -> Path | None:
+def plot_curve(
+    run_dir: Path, arena: bool = False, final: tuple[int, float] | None = None, returns: bool = False
+) -> Path | None:
     """curve.png: training success and held-out success against env steps (game steps and arenas for arena
     runs), from metrics.jsonl, with the final held-out evaluation (``final``: step, success) as a point."""
     import matplotlib
@@ -223,12 +236,17 @@ def plot_curve(run_dir: Path, arena: bool = False, final: tuple[int, float] | No
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    held_out = "held-out arenas" if arena else "held-out levels"
-    for key, label in (
-        ("episode/success", "training games won" if arena else "training episodes"),
-        ("episode/win_rate", "training games won"),  # runs from before MAPPO logged episode/success
-        ("eval/success_rate", held_out),
-    ):
+    held_out = "held-out arenas" if arena else "evaluation episodes" if returns else "held-out levels"
+    curves = (
+        (("episode/return", "training episodes"), ("eval/return", held_out))  # envs without success
+        if returns
+        else (
+            ("episode/success", "training games won" if arena else "training episodes"),
+            ("episode/win_rate", "training games won"),  # runs from before MAPPO logged episode/success
+            ("eval/success_rate", held_out),
+        )
+    )
+    for key, label in curves:
         points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
             x, y = zip(*points, strict=True)
@@ -236,8 +254,9 @@ def plot_curve(run_dir: Path, arena: bool = False, final: tuple[int, float] | No
     if final is not None:
         ax.plot(*final, marker="*", markersize=12, linestyle="none", color="black", label=f"{held_out}, final")
     ax.set_xlabel("game steps" if arena else "env steps")
-    ax.set_ylabel("win rate" if arena else "success rate")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("return" if returns else "win rate" if arena else "success rate")
+    if not returns:
+        ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend()

@@ -51,6 +51,20 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_te
             num_envs, device=cfg.device, seed=seed, scenario=scenario, **levels, **a.make_kwargs()
         )
     env = cfg.env
+    if not env.maze:  # any Gymnasium env: its own vector env (numpy), same-step autoreset for the trainers
+        import gymnasium as gym
+        from gymnasium.vector import AutoresetMode
+
+        limit = {"max_episode_steps": env.max_episode_steps} if env.max_episode_steps else {}
+        envs = gym.make_vec(
+            env.env_id.rpartition(":")[2],
+            num_envs=num_envs,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            **limit,
+        )
+        envs.reset(seed=seed)  # game i seeded seed + i, as mazearena's vector envs are
+        return envs
     levels = (
         {"num_levels": 0, "start_level": env.test_start_level}
         if test
