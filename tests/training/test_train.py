@@ -82,6 +82,8 @@ def test_a_run_folder_holds_config_metrics_checkpoints_report_curve_video_and_wa
         "train_success",
         "test_success",
         "generalisation_gap",
+        "train_return",
+        "test_return",
         "steps",
         "steps_to_95",
         "seconds_to_95",
