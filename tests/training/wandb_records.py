@@ -8,8 +8,20 @@ import json
 from pathlib import Path
 
 
-def records(path: Path):
-    """Every ``Record`` of one ``.wandb`` file, in order."""
+def records(path: Path, wait: float = 30.0):
+    """Every ``Record`` of one ``.wandb`` file, in order. W&B's service may still be writing the file after
+    ``finish()`` returns, so this waits (up to ``wait`` seconds) for the run's exit record."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        found = list(_scan(path))
+        if any(r.WhichOneof("record_type") == "exit" for r in found) or time.monotonic() > deadline:
+            return iter(found)
+        time.sleep(0.2)
+
+
+def _scan(path: Path):
     from wandb.proto import wandb_internal_pb2 as pb
 
     data, pos, pending = Path(path).read_bytes(), 7, b""
@@ -34,10 +46,11 @@ def sessions(run_dir: Path) -> list[Path]:
     return sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
 
 
-def history(path: Path) -> list[dict]:
-    """The history rows of one session: ``{"_step": n, key: value, ...}``."""
+def history(path: Path, wait: float = 30.0) -> list[dict]:
+    """The history rows of one session: ``{"_step": n, key: value, ...}`` (``wait``: see :func:`records`; 0 for
+    a session whose process was killed, which never writes its exit record)."""
     rows = []
-    for r in records(path):
+    for r in records(path, wait):
         if r.WhichOneof("record_type") == "history":
             row = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in r.history.item}
             rows.append(row | {"_step": r.history.step.num})
