@@ -247,6 +247,9 @@ class TrainConfig:
     """Episodes per evaluation (and per split in the final report)."""
     video_episodes: int = 2
     """Held-out episodes recorded into the final video (0 = none)."""
+    video_every: int = 0
+    """Env steps between held-out videos during training (``videos/step-N.gif``, logged to W&B as
+    ``train/video``; 0 = only the final one)."""
     wandb_mode: Literal["offline", "online", "disabled"] = "offline"
     """Weights & Biases: offline (synced later with ``wandb sync``), online (needs WANDB_API_KEY) or off."""
     wandb_project: str = "mazearena"
@@ -298,7 +301,7 @@ class TrainConfig:
             raise UserError(f"amp is not available with algo={self.algo!r}")
         if self.log_interval < 0:
             raise UserError(f"log_interval must be >= 0, got {self.log_interval}")
-        for name in ("eval_every", "video_episodes"):
+        for name in ("eval_every", "video_episodes", "video_every"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.league.self_play:

@@ -41,20 +41,27 @@ def evaluate_policy(
 
 
 def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path) -> Path:
-    """A GIF of the trained agent on held-out levels."""
+    """A GIF of the trained agent on held-out levels (any other Gymnasium env: fresh episodes). The policy
+    samples from an RNG of its own, so a video during training does not shift the training's random stream."""
     import gymnasium as gym
 
     from mazearena.training.video import write_video
 
-    env = gym.make(
-        cfg.env.env_id,
-        render_mode="rgb_array",
-        num_levels=0,
-        start_level=cfg.env.test_start_level,
-        **cfg.env.make_kwargs(),
-    )
+    if cfg.env.maze:
+        levels = {"num_levels": 0, "start_level": cfg.env.test_start_level}
+        env = gym.make(cfg.env.env_id, render_mode="rgb_array", **levels, **cfg.env.make_kwargs())
+    else:
+        env = gym.make(cfg.env.env_id.rpartition(":")[2], render_mode="rgb_array")
     frames: list[np.ndarray] = []
     actor = make_actor(cfg, policy)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed + 4)
+        _play_into(env, actor, cfg, frames)
+    env.close()
+    return write_video(frames, path, fps=8)
+
+
+def _play_into(env, actor, cfg: TrainConfig, frames: list) -> None:
     obs, _ = env.reset(seed=cfg.seed + 4)
     for _ in range(cfg.video_episodes):
         done, state = False, actor.initial_state(1, cfg.device)
@@ -66,8 +73,6 @@ def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path
             done = terminated or truncated
         frames += [frames[-1]] * 3
         obs, _ = env.reset()
-    env.close()
-    return write_video(frames, path, fps=8)
 
 
 def record_games(cfg: TrainConfig, policy: MultiAgentActorCritic, path: Path) -> Path:

@@ -160,6 +160,7 @@ RESUME_OPTIONS = (
     "eval_every",
     "eval_episodes",
     "video_episodes",
+    "video_every",
     "keep_snapshots",
     "wandb_mode",
     "tensorboard",

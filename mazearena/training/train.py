@@ -27,7 +27,7 @@ from mazearena.checks import UserError
 from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
-from mazearena.training.games import evaluate_policy
+from mazearena.training.games import evaluate_policy, record_episodes, record_games
 from mazearena.training.loggers import Logger
 from mazearena.training.report import write_report
 from mazearena.training.runs import init_weights, make_envs, make_policy, model_fields, resolve_run, snapshot_path
@@ -174,6 +174,16 @@ def _train(start, stop: _Stop) -> Path:
 
     next_checkpoint = (algo.global_step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     next_eval = (algo.global_step // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every else None
+    next_video = (algo.global_step // cfg.video_every + 1) * cfg.video_every if cfg.video_every else None
+
+    def periodic_video() -> None:
+        """Held-out episodes at this step into ``videos/`` and W&B; the policy samples from an RNG of its own, so
+        the training's random stream is not shifted."""
+        record = record_games if alg.arena else record_episodes
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            path = record(cfg, policy, run_dir / "videos" / f"step-{algo.global_step:012d}.gif")
+        logger.log_video(path, algo.global_step, key="train/video")
+
     try:
         if checkpoint is None and alg.own:
             save_last()  # step 0: a run killed before its first interval resumes instead of starting over
@@ -202,6 +212,10 @@ def _train(start, stop: _Stop) -> Path:
                 if result["success_rate"] > best:
                     best = result["success_rate"]
                     logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "best.pt"), aliases=("best",))
+            if next_video is not None and algo.global_step >= next_video:
+                if cfg.video_episodes:
+                    periodic_video()
+                next_video += cfg.video_every
             elapsed += time.perf_counter() - start_time  # wall-clock of training and its evaluations
             metrics["time"] = elapsed
             logger.log(metrics, algo.global_step)

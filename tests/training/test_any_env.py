@@ -21,9 +21,10 @@ def cartpole(tmp_path, total: int, **kwargs) -> TrainConfig:
 
 def test_ppo_learns_cartpole_and_the_run_is_a_normal_run(tmp_path):
     cfg = cartpole(tmp_path, 100_000, wandb_mode="offline")
+    cfg.video_episodes = 1  # the final video, rendered by the env itself
     assert cfg.backbone == "mlp"  # vectors: an MLP unless another backbone is given
     run = train(cfg)
-    assert run.name == "ppo-mlp-CartPole-v1-seed0"
+    assert run.name == "ppo-mlp-CartPole-v1-seed0" and (run / "episodes.gif").exists()
     report = json.loads((run / "report.json").read_text())
     assert report["summary"]["test_return"] >= 195, report["summary"]  # CartPole-v1's old "solved" bar
     returns = [r["episode/return"] for r in read_metrics(run / "metrics.jsonl") if "episode/return" in r]

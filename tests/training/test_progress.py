@@ -60,3 +60,32 @@ def test_training_episode_statistics_come_from_windows_of_enough_episodes(tmp_pa
     windows = [r for r in rows if "episode/count" in r]
     assert windows and all(r["episode/count"] >= 16 for r in windows)
     assert len(windows) < len(rows)  # some iterations had too few episodes to report on their own
+
+
+def test_periodic_videos_leave_training_unchanged(tmp_path):
+    import json
+
+    import torch
+
+    from mazearena.training import EnvConfig, TrainConfig, train
+    from mazearena.training.checkpoint import load_checkpoint
+
+    def run(name: str, video_every: int):
+        cfg = TrainConfig(runs_dir=tmp_path, name=name, env=EnvConfig(size=7), total_timesteps=512, progress=False)
+        cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.num_minibatches = 8, 16, 2
+        cfg.eval_every, cfg.video_episodes, cfg.eval_episodes, cfg.wandb_mode = 0, 1, 8, "offline"
+        cfg.video_every = video_every
+        out = train(cfg)
+        rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        return out, [{k: v for k, v in r.items() if k not in ("sps", "time")} for r in rows]
+
+    with_videos, rows_a = run("videos", 256)
+    without, rows_b = run("plain", 0)
+    assert sorted(p.name for p in (with_videos / "videos").iterdir()) == [
+        "step-000000000256.gif",
+        "step-000000000512.gif",
+    ]
+    assert not (without / "videos").exists()
+    assert rows_a == rows_b  # the videos' episodes sample from an RNG of their own
+    a, b = (load_checkpoint(r / "checkpoints" / "last.pt")["algo"]["policy"] for r in (with_videos, without))
+    assert all(torch.equal(a[k], b[k]) for k in a)
