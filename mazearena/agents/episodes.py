@@ -53,17 +53,14 @@ def _play(env, act, episodes: int, fields: tuple[str, ...], outcome, advance=Non
     lengths_now = torch.zeros(n_envs, dtype=torch.long)  # for envs whose infos do not count steps
     slots = torch.arange(n_envs)
     actor = as_actor(act)
-    native = getattr(env, "device", None) is not None  # a mazearena env: tensors; other Gymnasium envs: numpy
-    device = env.device if native else torch.device("cpu")
+    device = getattr(env, "device", None) or torch.device("cpu")  # other Gymnasium envs: numpy on the CPU
     state = actor.initial_state(n_envs, device)
     obs, info = env.reset()
-    obs = obs if native else batches.to_device(obs, device)
+    obs = batches.to_device(obs, device)
     while bool((counts < per_env).any()):
         need = counts < per_env if subset else torch.ones(n_envs, dtype=torch.bool)
         actions, state = _act_where_needed(actor, obs, state, need, device, info.get("alive"))
-        obs, reward, terminated, truncated, info = (env.step if native else lambda a: batches.step(env, a, device))(
-            actions
-        )
+        obs, reward, terminated, truncated, info = batches.step(env, actions, device)
         lengths_now += 1
         gain, done, columns = outcome(reward, terminated, truncated, info)
         returns_now += gain

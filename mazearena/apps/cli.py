@@ -20,7 +20,7 @@ from mazearena.checks import MissingExtra, UserError
 from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
 from mazearena.training.algorithms import arena_algorithms
-from mazearena.training.config import TrainConfig
+from mazearena.training.config import TrainConfig, load_config
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (make, CI logs): wide tables
 
@@ -108,15 +108,15 @@ def train(cfg: TrainConfig) -> None:
     except TrainingInterrupted as e:  # checkpoint saved: one line, and the signal's exit code (130, 143)
         Console(stderr=True, soft_wrap=True).print(f"mazearena train: {e}", highlight=False)
         raise SystemExit(e.exit_code) from None
-    summary = json.loads((run_dir / "report.json").read_text())["summary"]
-    if not cfg.env.maze and cfg.algo not in arena_algorithms() and "train_return" in summary:
+    report = json.loads((run_dir / "report.json").read_text())
+    summary, trained = report["summary"], load_config(run_dir / "config.yaml")  # the run's own (--resume too)
+    if trained.env.maze or trained.algo in arena_algorithms():
+        console.print(
+            f"success: training levels {summary['train_success']:.3f}, held-out levels "
+            f"{summary['test_success']:.3f} (gap {summary['generalisation_gap']:+.3f})"
+        )
+    else:  # an env without levels or success: its returns
         console.print(f"mean return over the final evaluation episodes: {summary['test_return']:.2f}")
-        console.print(f"wrote {run_dir}/report.md, curve.png, checkpoints/; resume with --resume {run_dir}")
-        return
-    console.print(
-        f"success: training levels {summary['train_success']:.3f}, held-out levels "
-        f"{summary['test_success']:.3f} (gap {summary['generalisation_gap']:+.3f})"
-    )
     console.print(f"wrote {run_dir}/report.md, curve.png, checkpoints/; resume with --resume {run_dir}")
 
 
@@ -286,7 +286,7 @@ def _option(args: list[str], name: str) -> str | None:
 
 def _train_args(args: list[str]):
     """``mazearena train [--config FILE.yaml] [overrides]``: the YAML file gives the defaults."""
-    from mazearena.training.config import find_config, load_config
+    from mazearena.training.config import find_config
 
     rest, default = _shorthands(list(args)), None
     if "--config" in rest:

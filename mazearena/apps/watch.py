@@ -86,10 +86,10 @@ class Controls:
         return not self.window.closed and (step or not self.paused)
 
 
-def policy_panel(policy, obs, action_names: tuple[str, ...], step: int, ret: float, paused: bool) -> list[str]:
-    """The side panel's lines: step and return, then what the network makes of ``obs``: action probabilities
-    and the value estimate (an actor-critic), or Q-values and their maximum (a Q-network)."""
-    lines = [f"step {step}", f"return {ret:.3f}", ""]
+def policy_lines(policy, obs, action_names: tuple[str, ...]) -> list[str]:
+    """What the network makes of ``obs``, for the side panel: action probabilities and the value estimate (an
+    actor-critic), or Q-values and their maximum (a Q-network)."""
+    lines = []
     with torch.no_grad():
         out = policy(torch.as_tensor(obs)[None])
     if isinstance(out, tuple):
@@ -103,8 +103,11 @@ def policy_panel(policy, obs, action_names: tuple[str, ...], step: int, ret: flo
         q = out[0].float().tolist()
         lines += ["Q-values"] + [f"  {n:<8} {v:6.3f}" for n, v in zip(action_names, q, strict=False)]
         lines += ["", f"value (max Q) {max(q):.3f}"]
-    lines += ["", "paused: right arrow steps" if paused else "", "space pause  +/- speed  Esc quit"]
     return lines
+
+
+def controls_lines(paused: bool) -> list[str]:
+    return ["", "paused: right arrow steps" if paused else "", "space pause  +/- speed  Esc quit"]
 
 
 def watch(cfg: WatchConfig) -> list[dict]:
@@ -143,12 +146,15 @@ def watch(cfg: WatchConfig) -> list[dict]:
                         window = Window("mazearena watch", size, fps=cfg.fps)
                         controls = Controls(window)
                     window.set_title(f"mazearena watch  episode {episode + 1}/{cfg.episodes}  return {ret:.2f}")
-                    panel = policy_panel(policy, obs, names, int(maze.engine.t[0]), ret, controls.paused)
-                    window.show(frame, panel, PANEL)
-                    if not controls.poll():
+                    # the network's view once per game step; a pause shows the same step again
+                    panel = [f"step {int(maze.engine.t[0])}", f"return {ret:.3f}", ""] + policy_lines(
+                        policy, obs, names
+                    )
+                    window.show(frame, panel + controls_lines(controls.paused), PANEL)
+                    while not controls.poll():
                         if window.closed:
                             return results
-                        continue  # paused: show the same step again
+                        window.show(frame, panel + controls_lines(controls.paused), PANEL)
                 action, state = actor.act(torch.as_tensor(obs)[None], state)
                 obs, reward, terminated, truncated, info = env.step(int(action[0]))
                 ret += float(reward)

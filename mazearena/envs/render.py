@@ -130,6 +130,7 @@ class Window:
         self.clock = pygame.time.Clock()
         self.fps = fps
         self.closed = False
+        self._font = None  # for side panels, loaded on first use
 
     def show(self, frame: np.ndarray, panel: list[str] | None = None, panel_width: int = 0) -> None:
         """Blit a frame ([h, w, 3] uint8), with ``panel`` (lines of text) in a side panel ``panel_width`` pixels
@@ -144,11 +145,11 @@ class Window:
         self.screen.fill((24, 24, 28))
         self.screen.blit(surface, (0, 0))
         if panel:
-            if not pg.font.get_init():
+            if self._font is None:
                 pg.font.init()
-            font = pg.font.Font(None, 22)
+                self._font = pg.font.Font(None, 22)
             for i, line in enumerate(panel):
-                text = font.render(line, True, (230, 230, 230))
+                text = self._font.render(line, True, (230, 230, 230))
                 self.screen.blit(text, (width - panel_width + 10, 10 + 22 * i))
         pg.display.flip()
         if self.fps > 0:

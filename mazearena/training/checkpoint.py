@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import torch
 
@@ -30,14 +32,21 @@ def save_checkpoint(path: Path, state: dict, keep_previous: bool = False) -> Pat
     """Write ``state`` (tensors, numbers, strings, lists and dicts of them) to ``path`` atomically, with its
     checksum. ``keep_previous``: the file ``path`` held is kept as :func:`previous_path` (a fallback should
     ``path`` be lost or damaged later)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, **state}
     state["checksum"] = checksum(state)
+    return atomic_write(path, lambda f: torch.save(state, f), binary=True, keep_previous=keep_previous)
+
+
+def atomic_write(path: Path, write: Callable[[IO], object], binary: bool = False, keep_previous: bool = False) -> Path:
+    """Write ``path`` through ``write(file)`` atomically: into a temporary file beside it (``.NAME.*.tmp``, which
+    :func:`remove_partial_writes` cleans up after a kill), flushed to disk, then renamed into place, so a kill
+    never leaves half a file. ``keep_previous``: the file ``path`` held is kept as :func:`previous_path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         if keep_previous and path.exists():

@@ -5,7 +5,7 @@ fields."""
 from __future__ import annotations
 
 import dataclasses
-import os
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from mazearena.checks import UserError, check_device, check_fields, check_int, c
 from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
 from mazearena.envs.engine.maze import MazeConfig
 from mazearena.training.algorithms import ALGORITHMS, algorithm, arena_algorithms
+from mazearena.training.checkpoint import atomic_write
 
 
 @dataclass
@@ -81,9 +82,11 @@ class EnvConfig:
         }
 
 
+@functools.cache
 def check_gym_env(env_id: str) -> tuple:
     """The observation and action spaces of a Gymnasium id (``module:id`` imports the module first), or an error
-    naming what does not fit: PPO and DQN train on Discrete actions and Box observations."""
+    naming what does not fit: PPO and DQN train on Discrete actions and Box observations. Made once per id (a
+    config is built and checked many times: the command line, YAML, each resume)."""
     import importlib
 
     import gymnasium as gym
@@ -498,7 +501,4 @@ def read_config_data(path: Path) -> dict[str, Any]:
 
 def save_config(config: TrainConfig, path: Path) -> None:
     """Write ``config`` as YAML, atomically (a kill never leaves half a file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(yaml.safe_dump(config.to_dict(), sort_keys=False)))

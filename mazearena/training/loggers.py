@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mazearena.checks import UserError, require
+from mazearena.training.checkpoint import atomic_write
 
 
 def read_metrics(path: Path, on_torn_tail: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
@@ -44,6 +45,15 @@ def read_metrics(path: Path, on_torn_tail: Callable[[str], None] | None = None) 
     return rows
 
 
+def check_wandb(mode: str):
+    """The ``wandb`` module for logging in ``mode``, or an error naming what is missing (the extra, or the API
+    key that ``online`` needs)."""
+    wandb = require("wandb")
+    if mode == "online" and not os.environ.get("WANDB_API_KEY"):
+        raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+    return wandb
+
+
 def artifact_name(name: str) -> str:
     """``name`` as a valid W&B artifact name (letters, digits, ``-``, ``_`` and ``.``): sweep trial folders are
     named ``learning_rate=0.0003,seed=0``, which W&B refuses."""
@@ -58,12 +68,7 @@ def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         ("metrics.jsonl", lambda f: f.writelines(json.dumps(row) + "\n" for row in rows)),
         ("metrics.csv", lambda f: (w := csv.DictWriter(f, fields)).writeheader() or w.writerows(rows)),
     ):
-        tmp = run_dir / f".{name}.tmp"
-        with open(tmp, "w", newline="") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, run_dir / name)
+        atomic_write(run_dir / name, write)
 
 
 def _clock(seconds: float) -> str:
@@ -198,10 +203,7 @@ class Logger:
             self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
 
     def _start_wandb(self, config, mode, project, group, tags):
-        import wandb
-
-        if mode == "online" and not os.environ.get("WANDB_API_KEY"):
-            raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+        wandb = check_wandb(mode)
         id_file = self.run_dir / "wandb_id.txt"
         run_id = id_file.read_text(errors="replace").strip() if id_file.exists() else ""
         if not re.fullmatch(r"[0-9a-z]{8,64}", run_id):  # none yet, or a damaged file: a new W&B run
@@ -297,10 +299,7 @@ class Logger:
 def log_eval(out: Path, summary: dict, plots: dict[str, Path], *, mode: str, project: str, group: str) -> None:
     """An evaluation as a W&B ``eval`` job in ``group`` (the run's group): the per-condition table, the
     aggregates and robustness tables, and the plots as images; the offline run lives in ``out``."""
-    import wandb
-
-    if mode == "online" and not os.environ.get("WANDB_API_KEY"):
-        raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+    wandb = check_wandb(mode)
     run = wandb.init(
         project=project,
         group=group,

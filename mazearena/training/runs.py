@@ -26,7 +26,7 @@ from mazearena.checks import UserError, check_device, require
 from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, previous_path, remove_partial_writes
 from mazearena.training.config import TrainConfig, load_config, save_config
-from mazearena.training.loggers import read_metrics, write_metrics
+from mazearena.training.loggers import check_wandb, read_metrics, write_metrics
 
 
 def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
@@ -175,9 +175,7 @@ def preflight(cfg: TrainConfig) -> None:
     the optional packages asked for and the runs folder."""
     check_device(cfg.device)
     if cfg.wandb_mode != "disabled":
-        require("wandb")
-        if cfg.wandb_mode == "online" and not os.environ.get("WANDB_API_KEY"):
-            raise UserError("wandb_mode 'online' needs WANDB_API_KEY in the environment; use 'offline' to log locally")
+        check_wandb(cfg.wandb_mode)
     if cfg.tensorboard:
         require("tensorboard")
     runs = Path(cfg.runs_dir)
@@ -220,13 +218,10 @@ def _new_run(cfg: TrainConfig) -> RunStart:
     run_dir.mkdir(exist_ok=True)
     lock = RunLock(run_dir)
     try:
-        checkpoints = [p for p in _checkpoint_candidates(run_dir) if p.exists()]
-        rows = read_metrics(run_dir / "metrics.jsonl", on_torn_tail=lambda _: None)
-        if checkpoints or rows:
-            held = f"up to step {rows[-1]['step']}" if rows else "a checkpoint"
+        if _holds_run(run_dir):
             raise UserError(
-                f"run folder {str(run_dir)!r} already holds a run ({held}): continue it with --resume "
-                f"{run_dir}, or pick another name"
+                f"run folder {str(run_dir)!r} already holds a run (a checkpoint or metrics): continue it with "
+                f"--resume {run_dir}, or pick another name"
             )
         # an earlier start that died before its first checkpoint left at most a config and an empty W&B run
         for leftover in ("metrics.jsonl", "metrics.csv", "wandb_id.txt"):
@@ -241,6 +236,8 @@ def _new_run(cfg: TrainConfig) -> RunStart:
 
 
 def _holds_run(run_dir: Path) -> bool:
+    """Whether a folder holds a run (a checkpoint or metrics), not just the leftovers of a start that died
+    before its first checkpoint."""
     metrics = run_dir / "metrics.jsonl"
     return any(p.exists() for p in _checkpoint_candidates(run_dir)) or (metrics.exists() and metrics.stat().st_size > 0)
 
