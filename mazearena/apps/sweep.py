@@ -260,7 +260,7 @@ def sweep(cfg: SweepConfig) -> Path:
 def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
     """Rank the configurations by the IQM of their runs' success over the train and test suites (stratified
     bootstrap 95% CIs); list crashed and unfinished trials. Writes sweep.json, sweep.md and sweep.png."""
-    from mazearena.evaluation.report import plot_intervals, read_csv, summarise
+    from mazearena.evaluation.report import played_mode, plot_intervals, read_csv, summarise
 
     rows, finished, crashed, missing = [], [], [], []
     for t in trials:
@@ -286,9 +286,10 @@ def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
     if rows:
         summary = summarise(rows)
         mode = summary["modes"][0]
-        ranking = sorted(summary["methods"], key=lambda m: -summary["aggregates"][m][mode]["iqm"]["value"])
+        agg_of = {m: summary["aggregates"][m][played_mode(summary, m, mode)] for m in summary["methods"]}
+        ranking = sorted(summary["methods"], key=lambda m: -agg_of[m]["iqm"]["value"])
         for m in ranking:
-            agg = summary["aggregates"][m][mode]
+            agg = agg_of[m]
             result["ranking"].append({"configuration": m, "runs": agg["runs"], "iqm": agg["iqm"], "mean": agg["mean"]})
         lines += [
             "Configurations ranked by the IQM of their runs' success on the training and held-out suites, "

@@ -120,12 +120,7 @@ def watch(cfg: WatchConfig) -> list[dict]:
     if algorithm(train_cfg.algo).arena:
         return _watch_arena(cfg, train_cfg, policy)
     env_cfg = train_cfg.env
-    levels = (
-        {"num_levels": 0, "start_level": env_cfg.test_start_level}
-        if cfg.levels == "test"
-        else {"num_levels": env_cfg.num_levels, "start_level": env_cfg.start_level}
-    )
-    env = gym.make(env_cfg.env_id, **levels, **env_cfg.make_kwargs())
+    env = gym.make(env_cfg.env_id, **env_cfg.make_kwargs(test=cfg.levels == "test"))
     maze = env.unwrapped
     window, controls, frames, results = None, None, [], []
     actor = make_actor(train_cfg, policy, deterministic=cfg.greedy)

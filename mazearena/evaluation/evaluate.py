@@ -21,6 +21,7 @@ import tyro
 from mazearena.agents.actor import Actor, State
 from mazearena.checks import UserError
 from mazearena.evaluation.perturbations import PERTURBATIONS, PerturbedVectorEnv
+from mazearena.evaluation.report import GREEDY
 from mazearena.evaluation.suites import check_suites, default_suites, suite_env
 from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.loggers import read_metrics
@@ -262,7 +263,7 @@ def play_condition(
     if perturbation != "none":
         salt = list(PERTURBATIONS).index(perturbation) * 1000 + round(severity * 100)
         env = PerturbedVectorEnv(env, perturbation, severity, seed=cfg.seed + 7919 * (salt + 1))
-    act = make_actor(run.config, run.policy, mode == "deterministic")
+    act = make_actor(run.config, run.policy, mode != "stochastic")
     with torch.no_grad():
         if run.arena:
             records = play_games(env, act, episodes, run.config.scenario_team, advance)
@@ -290,6 +291,12 @@ def play_condition(
     return rows
 
 
+def played_modes(cfg: EvalConfig, run: Run) -> tuple[str, ...]:
+    """The modes ``run`` is played in: ``cfg.modes``, or ``greedy`` alone for an algorithm that always acts
+    greedily (DQN), which sampling would not change."""
+    return (GREEDY,) if algorithm(run.config.algo).greedy else cfg.modes
+
+
 def slots(num_envs: int, episodes: int) -> int:
     """Games played at once for ``episodes`` episodes: at most ``num_envs``, each playing the same number of
     episodes, as few more than ``episodes`` in all as can be (none when ``num_envs`` divides it)."""
@@ -308,7 +315,8 @@ def sample_efficiency(cfg: EvalConfig, run: Run, advance=None) -> list[dict]:
         for file in files:
             _, _, policy, step = load_trained(file, device=cfg.device)
             snap = Run(run.path, run.config, policy, step, run.method)
-            summary = _rates(play_condition(cfg, snap, "test", "none", 0.0, cfg.modes[0], cfg.curve_episodes))
+            mode = played_modes(cfg, run)[0]
+            summary = _rates(play_condition(cfg, snap, "test", "none", 0.0, mode, cfg.curve_episodes))
             rows.append(
                 {"method": run.method, "run": run.name, "seed": run.seed, "step": step, "source": "snapshot", **summary}
             )
@@ -415,7 +423,7 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
     with torch.random.fork_rng(devices=[]):  # networks are built and policies sample under an RNG of our own
         torch.manual_seed(cfg.seed)
         runs = load_runs(cfg)
-        plan = [(run, mode, c) for run in runs for c in conditions(cfg, run) for mode in cfg.modes]
+        plan = [(run, mode, c) for run in runs for c in conditions(cfg, run) for mode in played_modes(cfg, run)]
         out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"
         out.mkdir(parents=True, exist_ok=True)
         rows: list[dict] = []

@@ -28,6 +28,8 @@ from mazearena.stats.metrics import (
 )
 
 CLEAN = "none"
+GREEDY = "greedy"
+"""The mode of a policy that acts greedily whatever mode is asked (DQN): compared with others in every mode."""
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
@@ -104,21 +106,61 @@ def score_matrix(stats: list[dict], method: str, mode: str, suites: list[str]) -
     return np.array([[p[r] for p in per_suite] for r in runs], dtype=float)
 
 
+def _robustness(stats: list[dict], table: dict, m: str, mode: str, suite: str, name: str) -> dict:
+    """Success of method ``m`` under perturbation ``name`` of ``suite`` relative to the clean suite, severity by
+    severity, with the area under the ratio curve and the worst perturbed severity."""
+    clean_rate = table[(m, suite, CLEAN, 0.0, mode)]["success_rate"]
+    points = sorted(
+        (s["severity"], s["success_rate"])
+        for s in stats
+        if (s["method"], s["suite"], s["perturbation"], s["mode"]) == (m, suite, name, mode)
+    )
+    severities = [0.0] + [p[0] for p in points]
+    success = [clean_rate] + [p[1] for p in points]
+    ratio = [v / clean_rate for v in success] if clean_rate > 0 else [None] * len(success)
+    auc = _area(severities, ratio) / severities[-1] if clean_rate > 0 else None
+    # the worst perturbed severity (never severity 0, the clean suite itself), with the interval of its success
+    # relative to the clean success
+    k = 1 + int(np.argmin(success[1:]))
+    low, high = table[(m, suite, name, severities[k], mode)]["success_ci95"]
+    return {
+        "method": m,
+        "mode": mode,
+        "suite": suite,
+        "perturbation": name,
+        "severities": severities,
+        "success": success,
+        "ratio": ratio,
+        "auc": auc,
+        "worst_ratio": ratio[k],
+        "worst_ratio_ci95": [low / clean_rate, high / clean_rate] if clean_rate > 0 else None,
+        "worst_severity": severities[k],
+    }
+
+
+def played_mode(summary: dict, method: str, mode: str) -> str:
+    """The mode ``method`` was played in where the others were played in ``mode``: ``mode``, or ``greedy`` for
+    a method that acts greedily whatever is asked."""
+    return mode if mode in summary["played_modes"][method] else GREEDY
+
+
 def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves: list[dict] | None = None) -> dict:
-    """Everything ``summary.json`` holds, from the episode table (and the cross-play table, the curves)."""
+    """Everything ``summary.json`` holds, from the episode table (and the cross-play table, the curves).
+    ``modes`` are the modes methods are compared in; ``played_modes`` those each method was played in (a greedy
+    method's rows, mode ``greedy``, stand in every mode)."""
     stats = condition_stats(rows, seed)
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    modes = list(dict.fromkeys(r["mode"] for r in rows))
+    played = {m: list(dict.fromkeys(r["mode"] for r in rows if r["method"] == m)) for m in methods}
+    modes = [mode for mode in dict.fromkeys(r["mode"] for r in rows) if mode != GREEDY] or [GREEDY]
     table = _lookup(stats)
+    summary: dict = {"methods": methods, "modes": modes, "played_modes": played}
     # the clean suites every method was played on (a suite that does not apply to a run is skipped for it)
     clean = [
         s
         for s in dict.fromkeys(r["suite"] for r in rows if r["perturbation"] == CLEAN)
-        if all((m, s, CLEAN, 0.0, mode) in table for m in methods for mode in modes)
+        if all((m, s, CLEAN, 0.0, played_mode(summary, m, mode)) in table for m in methods for mode in modes)
     ]
-    summary: dict = {
-        "methods": methods,
-        "modes": modes,
+    summary |= {
         "suites": clean,
         "conditions": stats,
         "aggregates": {},
@@ -126,62 +168,38 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
         "robustness": [],
         "generalisation_gap": [],
     }
+    scores = {(m, mode): score_matrix(stats, m, mode, clean) for m in methods for mode in played[m]}
+    compared = set()
     for mode in modes:
-        scores = {m: score_matrix(stats, m, mode, clean) for m in methods}
-        for m in methods:
-            agg = aggregate_with_ci(scores[m], reps=1000, seed=seed)
-            summary["aggregates"].setdefault(m, {})[mode] = {"runs": len(scores[m]), "tasks": clean} | agg
         for x, y in permutations(methods, 2):
-            low, high = probability_of_improvement_ci(scores[x], scores[y], reps=1000, seed=seed)
+            xm, ym = played_mode(summary, x, mode), played_mode(summary, y, mode)
+            if (x, xm, y, ym) in compared:  # greedy methods compare the same in every mode
+                continue
+            compared.add((x, xm, y, ym))
+            low, high = probability_of_improvement_ci(scores[x, xm], scores[y, ym], reps=1000, seed=seed)
             summary["probability_of_improvement"].append(
                 {
                     "x": x,
                     "y": y,
-                    "mode": mode,
-                    "value": probability_of_improvement(scores[x], scores[y]),
+                    "mode": mode if xm == ym else f"{xm} vs {ym}",
+                    "value": probability_of_improvement(scores[x, xm], scores[y, ym]),
                     "low": low,
                     "high": high,
                 }
             )
-        for m in methods:
+    for m in methods:
+        for mode in played[m]:
+            agg = aggregate_with_ci(scores[m, mode], reps=1000, seed=seed)
+            summary["aggregates"].setdefault(m, {})[mode] = {"runs": len(scores[m, mode]), "tasks": clean} | agg
             if "train" in clean and "test" in clean:
-                per_run = scores[m][:, clean.index("train")] - scores[m][:, clean.index("test")]
+                per_run = scores[m, mode][:, clean.index("train")] - scores[m, mode][:, clean.index("test")]
                 entry = {"method": m, "mode": mode, "gap": float(per_run.mean()), "per_run": per_run.tolist()}
                 if len(per_run) > 1:
                     entry["ci95"] = list(bootstrap_mean_ci(per_run, reps=1000, seed=seed))
                 summary["generalisation_gap"].append(entry)
-        perturbed = sorted({(r["suite"], r["perturbation"]) for r in rows if r["perturbation"] != CLEAN})
-        for m in methods:
-            for suite, name in perturbed:
-                clean_rate = table[(m, suite, CLEAN, 0.0, mode)]["success_rate"]
-                points = sorted(
-                    (s["severity"], s["success_rate"])
-                    for s in stats
-                    if (s["method"], s["suite"], s["perturbation"], s["mode"]) == (m, suite, name, mode)
-                )
-                severities = [0.0] + [p[0] for p in points]
-                success = [clean_rate] + [p[1] for p in points]
-                ratio = [v / clean_rate for v in success] if clean_rate > 0 else [None] * len(success)
-                auc = _area(severities, ratio) / severities[-1] if clean_rate > 0 else None
-                # the worst perturbed severity (never severity 0, the clean suite itself), with the interval of
-                # its success relative to the clean success
-                k = 1 + int(np.argmin(success[1:]))
-                low, high = table[(m, suite, name, severities[k], mode)]["success_ci95"]
-                summary["robustness"].append(
-                    {
-                        "method": m,
-                        "mode": mode,
-                        "suite": suite,
-                        "perturbation": name,
-                        "severities": severities,
-                        "success": success,
-                        "ratio": ratio,
-                        "auc": auc,
-                        "worst_ratio": ratio[k],
-                        "worst_ratio_ci95": [low / clean_rate, high / clean_rate] if clean_rate > 0 else None,
-                        "worst_severity": severities[k],
-                    }
-                )
+            own = [s for s in stats if (s["method"], s["mode"]) == (m, mode) and s["perturbation"] != CLEAN]
+            for suite, name in sorted({(s["suite"], s["perturbation"]) for s in own}):
+                summary["robustness"].append(_robustness(stats, table, m, mode, suite, name))
     summary["worst_case"] = {}
     for m in methods:
         entries = [r for r in summary["robustness"] if r["method"] == m and r["worst_ratio"] is not None]
@@ -266,7 +284,7 @@ def plot_intervals(summary: dict, path: Path) -> Path:
     """rliable-style interval estimates: each aggregate of each method with its 95% bootstrap interval."""
     plt = _plt()
     names = ("mean", "median", "iqm", "optimality_gap")
-    rows = [(m, mode) for m in summary["methods"] for mode in summary["modes"]]
+    rows = [(m, mode) for m in summary["methods"] for mode in summary["played_modes"][m]]
     colours = _colours(summary["methods"])
     fig, axes = plt.subplots(1, 4, figsize=(12, 1.6 + 0.45 * len(rows)), sharey=True)
     for ax, name in zip(axes, names, strict=True):
@@ -279,8 +297,9 @@ def plot_intervals(summary: dict, path: Path) -> Path:
         ax.set_ylim(len(rows) - 0.5, -0.5)  # first method on top
         ax.grid(axis="x", alpha=0.3)
         ax.set_xlabel("success rate" if name != "optimality_gap" else "1 − success (lower is better)")
-    axes[0].set_yticks(range(len(rows)), [f"{m} ({mode[:3]}.)" if len(summary["modes"]) > 1 else m for m, mode in rows])
-    single = [m for m in summary["methods"] if summary["aggregates"][m][summary["modes"][0]]["runs"] == 1]
+    labels = [f"{m} ({mode})" if len(rows) > len(summary["methods"]) or mode == GREEDY else m for m, mode in rows]
+    axes[0].set_yticks(range(len(rows)), labels)
+    single = [m for m, mode in rows if summary["aggregates"][m][mode]["runs"] == 1]
     note = "; one run (no interval): " + ", ".join(single) if single else ""
     fig.suptitle(
         f"Aggregates over runs × suites ({', '.join(summary['suites'])}), 95% stratified bootstrap CIs{note}",
@@ -302,14 +321,14 @@ def plot_profile(summary: dict, path: Path, seed: int = 0) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.8))
     rng = np.random.default_rng(seed)
     for m in summary["methods"]:
-        x = score_matrix(summary["conditions"], m, mode, summary["suites"])
+        x = score_matrix(summary["conditions"], m, played_mode(summary, m, mode), summary["suites"])
         curve = (x.ravel()[:, None] > taus[None]).mean(0)
         boot = []
         for _ in range(500):
             pick = np.take_along_axis(x, rng.integers(0, x.shape[0], size=x.shape), 0)
             boot.append((pick.ravel()[:, None] > taus[None]).mean(0))
         low, high = np.quantile(boot, [0.025, 0.975], axis=0)
-        ax.plot(taus, curve, color=colours[m], label=m)
+        ax.plot(taus, curve, color=colours[m], label=m if played_mode(summary, m, mode) == mode else f"{m} ({GREEDY})")
         ax.fill_between(taus, low, high, color=colours[m], alpha=0.2)
     ax.set_xlabel("success-rate threshold τ")
     ax.set_ylabel("fraction of runs × suites > τ")
@@ -333,9 +352,9 @@ def plot_severity(summary: dict, path: Path) -> Path | None:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False, sharey=True)
     for ax, name in zip(axes.ravel(), names, strict=False):
         for e in entries:
-            if e["perturbation"] != name or e["mode"] != mode:
+            if e["perturbation"] != name or e["mode"] != played_mode(summary, e["method"], mode):
                 continue
-            keys = [(e["method"], e["suite"], CLEAN if s == 0 else name, s, mode) for s in e["severities"]]
+            keys = [(e["method"], e["suite"], CLEAN if s == 0 else name, s, e["mode"]) for s in e["severities"]]
             low = [stats[k]["success_ci95"][0] for k in keys]
             high = [stats[k]["success_ci95"][1] for k in keys]
             ax.plot(e["severities"], e["success"], marker="o", color=colours[e["method"]], label=e["method"])
@@ -454,7 +473,7 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
     lines += [
         "Methods: "
         + "; ".join(
-            f"**{m}** ({summary['aggregates'][m][summary['modes'][0]]['runs']} runs)" for m in summary["methods"]
+            f"**{m}** ({next(iter(summary['aggregates'][m].values()))['runs']} runs)" for m in summary["methods"]
         )
         + ".",
         "",

@@ -76,27 +76,18 @@ def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: st
         a = cfg.arena
         if suite == "larger":
             a = dataclasses.replace(a, size=min(a.size + GROW, 63))
-        levels = (
-            {"num_levels": a.num_levels, "start_level": a.start_level}
-            if suite == "train"
-            else {"num_levels": 0, "start_level": a.test_start_level}
-        )
         scenario = a.scenario_name if suite in ("train", "test_arenas") else a.heldout_name
-        return arena_v0.vector_env(num_envs, device=device, seed=seed, scenario=scenario, **levels, **a.make_kwargs())
+        kwargs = a.make_kwargs(test=suite != "train")
+        return arena_v0.vector_env(num_envs, device=device, seed=seed, scenario=scenario, **kwargs)
     e = cfg.env
     if not e.maze:  # any Gymnasium env: the same env, seeded apart (the held-out suite plays other seeds)
         from mazearena.training.runs import make_envs
 
         return make_envs(cfg, num_envs, test=suite != "train", seed=seed + (0 if suite == "train" else 10**6))
-    kwargs = e.make_kwargs()
-    levels = (
-        {"num_levels": e.num_levels, "start_level": e.start_level}
-        if suite == "train"
-        else {"num_levels": 0, "start_level": e.test_start_level}
-    )
+    kwargs = e.make_kwargs(test=suite != "train")
     if suite == "larger":
         size = min(e.size + GROW, 127)
         kwargs |= {"size": size, "max_steps": round(e.time_limit * (size / e.size) ** 2)}
     if suite == "harder":
         kwargs |= {"generator": "backtracker", "loops": 0.0}
-    return mazearena.make_vec(e.env_id, num_envs, device=device, seed=seed, **levels, **kwargs)
+    return mazearena.make_vec(e.env_id, num_envs, device=device, seed=seed, **kwargs)

@@ -7,10 +7,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import typing
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import docstring_parser
+import tyro
 import yaml
 
 import mazearena
@@ -20,34 +24,83 @@ from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.checks import UserError, check_device, check_fields, check_int, check_name
+from mazearena.envs.engine.arena import ArenaConfig
 from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
 from mazearena.envs.engine.maze import MazeConfig
 from mazearena.training.algorithms import ALGORITHMS, algorithm, arena_algorithms
 from mazearena.training.checkpoint import atomic_write
 
 
+def options_of(
+    config_cls: type,
+    *,
+    exclude: tuple[str, ...] = (),
+    defaults: dict[str, Any] | None = None,
+    unset: dict[str, str] | None = None,
+) -> list[tuple[str, Any, Any]]:
+    """The fields of an env's config (:class:`MazeConfig`, :class:`ArenaConfig`) as fields of a training section,
+    for :func:`dataclasses.make_dataclass`: each option is declared once, in the env's config, whose type,
+    default and docstring (which becomes its ``--help``) the section takes. Choices (enums) become ``Literal``
+    strings, as YAML and the command line hand them in. ``defaults`` gives the training defaults that differ;
+    an option in ``unset`` defaults to ``None``, which leaves it to the env id (its value says what that is)."""
+    defaults, unset = defaults or {}, unset or {}
+    docs: dict[str, str] = {}
+    for cls in reversed(config_cls.__mro__[:-1]):  # a subclass's docstring wins
+        docs |= {p.arg_name: p.description for p in docstring_parser.parse_from_object(cls).params if p.description}
+    hints = typing.get_type_hints(config_cls)
+    options = []
+    for f in dataclasses.fields(config_cls):
+        if f.name in exclude:
+            continue
+        kind = hints[f.name]
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            kind = Literal[tuple(m.value for m in kind)]
+        default = defaults.get(f.name, f.default)
+        help = " ".join(docs.get(f.name, "").split())
+        if f.name in unset:
+            kind, default, help = kind | None, None, f"{help} Unset (None): {unset[f.name]}."
+        if isinstance(default, Enum):
+            default = default.value
+        options.append((f.name, Annotated[kind, tyro.conf.arg(help=help)], field(default=default)))
+    return options
+
+
+def _section(name: str, own: type, options: list[tuple[str, Any, Any]]) -> type:
+    """A training section: the class ``own`` (its own fields and methods) plus the env's ``options``; every
+    field's help one paragraph."""
+    cls = dataclasses.make_dataclass(name, options_of(own) + options, bases=(own,))
+    cls.__module__, cls.__qualname__, cls.__doc__ = own.__module__, name, own.__doc__
+    return cls
+
+
+def _by_id(option: str) -> str:
+    """What an option the maze ids set is, id by id."""
+    default = {f.name: f.default for f in dataclasses.fields(MazeConfig)}[option]
+    given = [f"{kwargs[option]} for {env_id}" for env_id, kwargs in mazearena.MAZE_IDS.items() if option in kwargs]
+    plain = [env_id for env_id, kwargs in mazearena.MAZE_IDS.items() if option not in kwargs]
+    return "the env id's, " + ", ".join(given + ([f"else {getattr(default, 'value', default)}"] if plain else []))
+
+
+def _levels(section, test: bool) -> dict[str, int]:
+    """The level set of a split: the training levels, or (``test``) the held-out ones, unlimited from
+    ``test_start_level``."""
+    if test:
+        return {"num_levels": 0, "start_level": section.test_start_level}
+    return {"num_levels": section.num_levels, "start_level": section.start_level}
+
+
 @dataclass
-class EnvConfig:
+class _EnvSection:
     """The maze trained on, and the held-out levels it is tested on; or any Gymnasium env."""
 
     env_id: str = "mazearena/Maze-v0"
     """Environment id: a maze id, or any registered Gymnasium id with a Discrete action space and a Box
     observation space (``CartPole-v1``; ``mypkg:MyEnv-v0`` imports ``mypkg`` first, which registers it). The
-    maze options below apply to maze ids only."""
-    size: int = 9
-    """Maze side in cells (odd, 5 to 127)."""
-    view_size: int = 7
-    """Egocentric view side."""
-    obs_mode: str = "partial"
-    """``partial``, ``full`` or ``rgb``."""
-    num_levels: int = 500
-    """Training levels (ids ``start_level`` to ``start_level + num_levels - 1``; 0 = unlimited)."""
-    start_level: int = 0
-    """First training level id."""
+    maze options apply to maze ids only."""
     test_start_level: int = 1_000_000
     """Held-out levels start here (unlimited from there; disjoint from the training set)."""
     max_episode_steps: int = 0
-    """Episode time limit (0 = 4 * size**2)."""
+    """Episode time limit (0 = 4 * size**2 on mazes, the env's own on other envs)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -55,13 +108,7 @@ class EnvConfig:
             check_gym_env(self.env_id)
         if self.max_episode_steps < 0:
             raise UserError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
-        MazeConfig(
-            size=self.size,
-            view_size=self.view_size,
-            obs_mode=self.obs_mode,
-            num_levels=self.num_levels,
-            start_level=self.start_level,
-        )
+        self.maze_config()
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
 
     @property
@@ -73,13 +120,28 @@ class EnvConfig:
     def time_limit(self) -> int:
         return self.max_episode_steps or 4 * self.size**2
 
-    def make_kwargs(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "view_size": self.view_size,
-            "obs_mode": self.obs_mode,
-            "max_steps": self.time_limit,
-        }
+    def make_kwargs(self, test: bool = False) -> dict[str, Any]:
+        """The maze options to make the env with: every option that is set (an unset one is the env id's), the
+        time limit, and the training levels or (``test``) the held-out ones."""
+        options = {f: getattr(self, f) for f in MAZE_OPTIONS if getattr(self, f) is not None}
+        return options | {"max_steps": self.time_limit} | _levels(self, test)
+
+    def maze_config(self, test: bool = False) -> MazeConfig:
+        """The :class:`MazeConfig` of the training levels or (``test``) the held-out ones: what the maze id makes
+        with these options."""
+        return MazeConfig(**{**mazearena.MAZE_IDS.get(self.env_id, {}), **self.make_kwargs(test)})
+
+
+_MAZE_FIELDS = options_of(
+    MazeConfig,
+    exclude=("max_steps", "obs_layout"),  # max_episode_steps, for every env; networks read channels first
+    defaults={"size": 9, "num_levels": 500},
+    unset={name: _by_id(name) for kwargs in mazearena.MAZE_IDS.values() for name in kwargs},
+)
+EnvConfig = _section("EnvConfig", _EnvSection, _MAZE_FIELDS)
+MAZE_OPTIONS = tuple(name for name, _, _ in _MAZE_FIELDS)
+"""The maze options a training run takes: every field of :class:`MazeConfig` but ``max_steps`` (the section's
+``max_episode_steps``, which every env takes) and ``obs_layout`` (networks read channels first)."""
 
 
 @functools.cache
@@ -129,7 +191,7 @@ DEFAULT_SCENARIOS = {"tag": "tag_2v1_vs_fleeing_npc", "ctf": "ctf_3v3_vs_guards"
 
 
 @dataclass
-class ArenaEnvConfig:
+class _ArenaSection:
     """The arena scenario a team learns in (``algo=mappo``), and where it is tested."""
 
     scenario: str = ""
@@ -139,24 +201,6 @@ class ArenaEnvConfig:
     """Game mode, ``tag``, ``ctf`` or ``combat``, when no scenario is named (default ``tag``)."""
     heldout_scenario: str = ""
     """Scenario of the held-out evaluation (default: the training scenario's ``_heldout`` twin)."""
-    size: int = 15
-    """Arena side in cells (odd, 9 to 63)."""
-    layout: str = "rooms"
-    """``maze``, ``rooms`` or ``open``."""
-    view_size: int = 7
-    """Egocentric view side."""
-    obs_mode: str = "grid"
-    """``grid`` (planes, for cnn) or ``tokens`` (entities, for transformer)."""
-    max_cycles: int = 200
-    """Steps after which a game is truncated."""
-    pickup_reward: float = 0.0
-    """``ctf``: shaping reward for picking up the enemy flag (0 to 1; wins still count captures only)."""
-    flag_shaping: float = 0.0
-    """``ctf``: potential-based shaping, this times the path steps gained towards the goal / size (0 to 10)."""
-    num_levels: int = 500
-    """Training arenas (0 = unlimited)."""
-    start_level: int = 0
-    """First training arena id."""
     test_start_level: int = 1_000_000
     """Held-out arenas start here (disjoint from the training arenas)."""
 
@@ -175,7 +219,7 @@ class ArenaEnvConfig:
         train = scenario(self.scenario_name)  # arena_config names any bad field
         if self.mode and train.config["mode"] != self.mode:
             raise UserError(f"scenario {self.scenario!r} plays {train.config['mode']!r}, not mode {self.mode!r}")
-        train.arena_config(**self.make_kwargs(), num_levels=self.num_levels, start_level=self.start_level)
+        train.arena_config(**self.make_kwargs())
         held = scenario(self.heldout_name)
         if held.config != train.config or held.focal(held.arena_config()) != train.focal(train.arena_config()):
             raise UserError(
@@ -194,16 +238,20 @@ class ArenaEnvConfig:
     def heldout_name(self) -> str:
         return self.heldout_scenario or f"{self.scenario_name}_heldout"
 
-    def make_kwargs(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "layout": self.layout,
-            "view_size": self.view_size,
-            "obs_mode": self.obs_mode,
-            "max_cycles": self.max_cycles,
-            "pickup_reward": self.pickup_reward,
-            "flag_shaping": self.flag_shaping,
-        }
+    def make_kwargs(self, test: bool = False) -> dict[str, Any]:
+        """The arena options to make the env with, and the training arenas or (``test``) the held-out ones."""
+        return {f: getattr(self, f) for f in ARENA_OPTIONS} | _levels(self, test)
+
+
+_ARENA_FIELDS = options_of(
+    ArenaConfig,
+    exclude=("mode", "red", "blue", "obs_layout"),  # the scenario sets mode and teams; networks read channels first
+    defaults={"num_levels": 500},
+)
+ArenaEnvConfig = _section("ArenaEnvConfig", _ArenaSection, _ARENA_FIELDS)
+ARENA_OPTIONS = tuple(name for name, _, _ in _ARENA_FIELDS)
+"""The arena options a training run takes: every field of :class:`ArenaConfig` but those its scenario sets
+(``mode``, ``red``, ``blue``; ``mode`` picks the default scenario) and ``obs_layout``."""
 
 
 ALGO_NAMES = tuple(ALGORITHMS)
@@ -399,6 +447,8 @@ def _plain(value):
         return [_plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, Enum):
+        return value.value
     return value
 
 

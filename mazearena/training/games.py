@@ -48,8 +48,7 @@ def record_episodes(cfg: TrainConfig, policy: ActorCritic | QNetwork, path: Path
     from mazearena.training.video import write_video
 
     if cfg.env.maze:
-        levels = {"num_levels": 0, "start_level": cfg.env.test_start_level}
-        env = gym.make(cfg.env.env_id, render_mode="rgb_array", **levels, **cfg.env.make_kwargs())
+        env = gym.make(cfg.env.env_id, render_mode="rgb_array", **cfg.env.make_kwargs(test=True))
     else:
         env = gym.make(cfg.env.env_id.rpartition(":")[2], render_mode="rgb_array")
     frames: list[np.ndarray] = []
@@ -100,13 +99,8 @@ def arena_games(
     from mazearena.envs import arena_v0
 
     a = cfg.arena
-    levels = (
-        {"num_levels": 0, "start_level": a.test_start_level}
-        if test
-        else {"num_levels": a.num_levels, "start_level": a.start_level}
-    )
     env = arena_v0.parallel_env(
-        render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name, **levels, **a.make_kwargs()
+        render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name, **a.make_kwargs(test)
     )
     names = list(env.possible_agents)
     team = 0 if names[0].startswith("red") else 1

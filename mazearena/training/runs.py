@@ -37,19 +37,12 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_te
         from mazearena.envs.scenarios import scenario as find
 
         a = cfg.arena
-        levels = (
-            {"num_levels": 0, "start_level": a.test_start_level}
-            if test
-            else {"num_levels": a.num_levels, "start_level": a.start_level}
-        )
         if both_teams:
             return arena_v0.vector_env(
-                num_envs, device=cfg.device, seed=seed, **find(a.scenario_name).config, **levels, **a.make_kwargs()
+                num_envs, device=cfg.device, seed=seed, **find(a.scenario_name).config, **a.make_kwargs(test)
             )
         scenario = a.heldout_name if test else a.scenario_name
-        return arena_v0.vector_env(
-            num_envs, device=cfg.device, seed=seed, scenario=scenario, **levels, **a.make_kwargs()
-        )
+        return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, scenario=scenario, **a.make_kwargs(test))
     env = cfg.env
     if not env.maze:  # any Gymnasium env: its own vector env (numpy), same-step autoreset for the trainers
         import gymnasium as gym
@@ -65,15 +58,10 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_te
         )
         envs.reset(seed=seed)  # game i seeded seed + i, as mazearena's vector envs are
         return envs
-    levels = (
-        {"num_levels": 0, "start_level": env.test_start_level}
-        if test
-        else {"num_levels": env.num_levels, "start_level": env.start_level}
-    )
     # the trainer's own actions are valid by construction; checking them on a GPU would wait for it every step
     check = torch.device(cfg.device).type != "cuda"
     return mazearena.make_vec(
-        env.env_id, num_envs, device=cfg.device, seed=seed, check_actions=check, **levels, **env.make_kwargs()
+        env.env_id, num_envs, device=cfg.device, seed=seed, check_actions=check, **env.make_kwargs(test)
     )
 
 

@@ -135,18 +135,35 @@ def test_eval_is_reproducible_and_leaves_the_global_rng_alone(runs, tmp_path):
     assert (a / "episodes.csv").read_text() != (c / "episodes.csv").read_text()
 
 
-def test_deterministic_and_stochastic_modes_are_both_reported(runs, tmp_path):
+def test_deterministic_and_stochastic_modes_are_both_reported_and_dqn_is_greedy(runs, tmp_path):
     out = evaluate(
         EvalConfig(
-            runs=(runs["ppo0"],),
+            runs=(runs["ppo0"], runs["dqn"]),
             out=tmp_path,
             modes=("deterministic", "stochastic"),
-            perturbations=("none",),
-            suites=("test",),
+            perturbations=("obs_noise",),
+            suites=("train", "test"),
             **FAST,
         )
     )
-    assert {r["mode"] for r in rows_of(out / "episodes.csv")} == {"deterministic", "stochastic"}
+    rows = rows_of(out / "episodes.csv")
+    assert {r["mode"] for r in rows if r["method"] == "ppo-cnn"} == {"deterministic", "stochastic"}
+    # DQN acts greedily whatever is asked: played once per condition and labelled so
+    assert {r["mode"] for r in rows if r["method"] == "dqn-cnn"} == {"greedy"}
+    assert sum(r["method"] == "dqn-cnn" for r in rows) * 2 == sum(r["method"] == "ppo-cnn" for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["modes"] == ["deterministic", "stochastic"] and summary["suites"] == ["train", "test"]
+    assert set(summary["aggregates"]["dqn-cnn"]) == {"greedy"}
+    assert set(summary["aggregates"]["ppo-cnn"]) == {"deterministic", "stochastic"}
+    pairs = {(p["x"], p["y"], p["mode"]) for p in summary["probability_of_improvement"]}
+    assert ("ppo-cnn", "dqn-cnn", "stochastic vs greedy") in pairs and len(pairs) == 4
+    assert {(r["method"], r["mode"]) for r in summary["robustness"]} == {
+        ("ppo-cnn", "deterministic"),
+        ("ppo-cnn", "stochastic"),
+        ("dqn-cnn", "greedy"),
+    }
+    report = (out / "report.md").read_text()
+    assert "| dqn-cnn | greedy |" in report and "| dqn-cnn | stochastic |" not in report
 
 
 def test_eval_goes_to_the_run_folder_by_default_through_the_cli(runs, tmp_path):

@@ -52,6 +52,9 @@ class Algorithm:
     """``(cfg, network, deterministic, team)`` -> how the trained network acts, an
     :class:`~mazearena.agents.actor.Actor` (``team``: the arena team it plays). Default: the network's own
     ``act``, through the team mirror on arenas."""
+    greedy: bool = False
+    """Its network acts greedily whatever the mode (argmax of Q-values): evaluation plays it once per condition
+    and labels its rows ``greedy``, never ``stochastic`` or ``deterministic``."""
     summary: str = ""
     """One line for ``--help``."""
 

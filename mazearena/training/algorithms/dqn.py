@@ -26,5 +26,6 @@ ALGORITHM = Algorithm(
     trainer=_trainer,
     steps_per_iteration=lambda cfg: cfg.dqn.num_envs * STEPS_PER_ENV,
     iterate=lambda trainer, cfg: trainer.iteration(cfg.iteration_steps),
+    greedy=True,
     summary="double DQN on mazes",
 )

@@ -9,11 +9,10 @@ from mazearena.training.algorithms.base import Algorithm
 def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
     from mazearena.agents.sb3 import SB3PPO
 
-    levels = {"num_levels": cfg.env.num_levels, "start_level": cfg.env.start_level}
     return SB3PPO(
         cfg.ppo,
         cfg.env.env_id,
-        {**levels, **cfg.env.make_kwargs()},
+        cfg.env.make_kwargs(),
         cfg.backbone,
         cfg.seed,
         cfg.device,
