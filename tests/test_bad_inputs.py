@@ -99,6 +99,8 @@ VALID = {
     ("huge", "test_start_level"),
     ("none", "max_steps"),
     ("none", "obs_layout"),
+    ("none", "variant"),  # unset: the env id's
+    ("none", "loops"),
     ("none", "resume"),
     ("none", "init_from"),
     ("text", "name"),
