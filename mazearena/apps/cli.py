@@ -117,7 +117,8 @@ def train(cfg: TrainConfig) -> None:
         )
     else:  # an env without levels or success: its returns
         console.print(f"mean return over the final evaluation episodes: {summary['test_return']:.2f}")
-    console.print(f"wrote {run_dir}/report.md, curve.png, checkpoints/; resume with --resume {run_dir}")
+    # one line however long the path: a log is searched for it, and a terminal wraps it anyway
+    console.print(f"wrote {run_dir}/report.md, curve.png, checkpoints/; resume with --resume {run_dir}", soft_wrap=True)
 
 
 def watch(cfg: WatchConfig) -> None:

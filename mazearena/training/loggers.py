@@ -90,7 +90,8 @@ STATUS = (
 class ConsoleProgress:
     """Training progress for a person. On a terminal, a rich progress bar; on anything else (a log file, the
     output of a batch job) a plain line every ``interval`` seconds and at the end: step, rate, the latest
-    episode statistics, elapsed time and ETA. The ETA is this process's own average rate over the steps it
+    episode statistics (those of the latest window of finished episodes, until the next one), elapsed time and
+    ETA. The ETA is this process's own average rate over the steps it
     trained, so it shows from the second update on however far apart updates are. Work after training (the
     final evaluations, the video) shows as tasks of its own."""
 
@@ -99,6 +100,7 @@ class ConsoleProgress:
         self.terminal = sys.stdout.isatty() if terminal is None else terminal
         self.t0 = self._last = time.monotonic()
         self._printed_at = -math.inf
+        self._episodes: dict[str, float] = {}  # the latest window's statistics
         self._bar = None
         if self.terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -121,6 +123,8 @@ class ConsoleProgress:
         return _clock((self.total - step) * seconds / done)
 
     def update(self, step: int, metrics: dict[str, float]) -> None:
+        self._episodes |= {k: v for k, v in metrics.items() if k.startswith("episode/")}
+        metrics = {**self._episodes, **metrics}
         status = "  ".join(f"{label} {fmt.format(metrics[k])}" for k, label, fmt in STATUS if k in metrics)
         if self._bar is not None:
             self._bar.update(self._task, completed=min(step, self.total), status=status, eta=self.eta(step))
@@ -138,7 +142,8 @@ class ConsoleProgress:
             self._bar.update(self._task, description="training (done)")
             task = self._bar.add_task(description, total=total, status="", eta="")
             return lambda k=1: self._bar.advance(task, k)
-        started, done, printed = time.monotonic(), [0], [-math.inf]
+        started, done = time.monotonic(), [0]
+        printed = [started]  # the 0/total line
         print(f"[{description}] 0/{total}", flush=True)
 
         def advance(k: int = 1) -> None:

@@ -32,6 +32,7 @@ def test_a_batch_job_log_has_periodic_progress_lines_and_the_final_work(tmp_path
     for phase in ("final evaluation, training levels", "final evaluation, held-out levels", "video of 1"):
         assert re.search(rf"\[{phase}[^\]]*\] \d+/\d+ in ", text), phase  # each phase says when it is done
     assert "\x1b[" not in text  # no terminal control codes in a log file
+    assert f"resume with --resume {tmp_path / 'r'}" in text  # on one line, however long the path
 
 
 def test_the_eta_shows_from_the_second_update_however_far_apart(monkeypatch):
@@ -44,6 +45,23 @@ def test_the_eta_shows_from_the_second_update_however_far_apart(monkeypatch):
     resumed = ConsoleProgress(total=10_000, start_step=5_000, interval=60, terminal=False)
     clock[0] += 100
     assert resumed.eta(6000) == "0:06:40"  # the rate of this process, not counting the steps before the resume
+
+
+def test_progress_lines_show_the_latest_window_until_the_next_one(capsys):
+    progress = ConsoleProgress(total=300, interval=0, terminal=False)
+    progress.update(100, {"sps": 50.0})
+    progress.update(200, {"sps": 50.0, "episode/return": 0.5, "episode/success": 0.75, "episode/length": 12.0})
+    progress.update(300, {"sps": 50.0})  # too few episodes finished since: the latest window's statistics
+    lines = capsys.readouterr().out.splitlines()
+    assert "return" not in lines[0]
+    assert all("return 0.5 | success 0.750 | length 12.0" in line for line in lines[1:])
+    advance = ConsoleProgress(total=1, interval=3600, terminal=False).task("final evaluation", 5)
+    for _ in range(5):
+        advance(1)
+    lines = capsys.readouterr().out.splitlines()  # its start, then every interval (an hour), then its end
+    assert (
+        lines[0] == "[final evaluation] 0/5" and lines[1].startswith("[final evaluation] 5/5 in ") and len(lines) == 2
+    )
 
 
 def test_training_episode_statistics_come_from_windows_of_enough_episodes(tmp_path):
