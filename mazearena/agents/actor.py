@@ -31,15 +31,31 @@ class Actor:
 
 class PolicyActor(Actor):
     """A network with ``act(obs, [alive,] deterministic=...)`` (the maze networks, the MAPPO team network) as a
-    stateless actor."""
+    stateless actor; a recurrent one (``recurrent``, with ``initial_state`` and ``step``) carries its core's
+    state."""
 
     def __init__(self, policy, deterministic: bool = False) -> None:
         self.policy, self.deterministic = policy, deterministic
+        self.recurrent = getattr(policy, "recurrent", False)
+
+    def initial_state(self, games: int, device: torch.device | str) -> State:
+        return self.policy.initial_state(games, device) if self.recurrent else None
 
     def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        if self.recurrent:
+            with torch.no_grad():
+                logits, _, state = self.policy.step(obs, state, *(() if alive is None else (alive,)))
+            return choose(logits, self.deterministic), state
         if alive is None:
             return self.policy.act(obs, deterministic=self.deterministic), state
         return self.policy.act(obs, alive, deterministic=self.deterministic), state
+
+
+def choose(logits: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+    """The most likely actions, or (``deterministic=False``) actions sampled from ``logits``."""
+    if deterministic:
+        return logits.argmax(-1)
+    return torch.distributions.Categorical(logits=logits, validate_args=False).sample()
 
 
 class FunctionActor(Actor):

@@ -19,7 +19,9 @@ import torch
 from torch import nn
 
 from mazearena.agents import batches
+from mazearena.agents.actor import State, choose, index_state, state_to
 from mazearena.agents.backbones import make_backbone
+from mazearena.agents.cores import make_core
 from mazearena.checks import check_fields, check_int
 
 
@@ -198,27 +200,66 @@ def _init(layer: nn.Linear, std: float) -> nn.Linear:
 
 
 class ActorCritic(nn.Module):
-    """A backbone shared by a policy head (logits) and a value head."""
+    """A backbone shared by a policy head (logits) and a value head, with a recurrent core between them
+    (``core="gru"`` or ``"lstm"``, :mod:`~mazearena.agents.cores`) or none.
 
-    def __init__(self, observation_space, num_actions: int, backbone: str = "cnn", **backbone_kwargs) -> None:
+    Feed-forward: ``forward(obs) -> (logits, value)``. Every network: ``step(obs, state, first)`` -> logits,
+    value and the next state (``None`` without a core), and ``sequence`` over stored rollout steps."""
+
+    def __init__(
+        self,
+        observation_space,
+        num_actions: int,
+        backbone: str = "cnn",
+        core: str = "none",
+        core_size: int = 128,
+        **backbone_kwargs,
+    ) -> None:
         super().__init__()
         self.backbone = make_backbone(backbone, observation_space, **backbone_kwargs)
-        self.actor = _init(nn.Linear(self.backbone.features_dim, num_actions), 0.01)
-        self.critic = _init(nn.Linear(self.backbone.features_dim, 1), 1.0)
+        self.core = make_core(core, self.backbone.features_dim, core_size)
+        features = (self.core or self.backbone).features_dim
+        self.actor = _init(nn.Linear(features, num_actions), 0.01)
+        self.critic = _init(nn.Linear(features, 1), 1.0)
+
+    @property
+    def recurrent(self) -> bool:
+        return self.core is not None
 
     def forward(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.core is not None:
+            raise TypeError("a recurrent network acts through step(obs, state, first): it needs its state")
         features = self.backbone(obs)
         return self.actor(features), self.critic(features).squeeze(-1)
 
+    def initial_state(self, games: int, device: torch.device | str) -> State:
+        """The state of ``games`` games at the start of an episode (``None`` without a core)."""
+        return None if self.core is None else self.core.initial_state(games, device)
+
+    def step(self, obs, state: State = None, first: torch.Tensor | None = None):
+        """Logits, value and the next state for one step of a batch of games (``first``: the games whose
+        observation starts an episode, their state reset first)."""
+        features = self.backbone(obs)
+        if self.core is not None:
+            features, state = self.core.step(features, state, first)
+        return self.actor(features), self.critic(features).squeeze(-1), state
+
+    def sequence(self, obs, state: State, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and values ``[T * games]`` of ``T`` stored steps of some games (``obs`` flattened
+        ``[T * games, ...]``, ``first [T, games]``), replayed from their ``state`` at the first step."""
+        features = self.backbone(obs)
+        if self.core is not None:
+            t, n = first.shape
+            features = self.core.sequence(features.reshape(t, n, -1), state, first).reshape(t * n, -1)
+        return self.actor(features), self.critic(features).squeeze(-1)
+
     def value(self, obs) -> torch.Tensor:
-        return self.critic(self.backbone(obs)).squeeze(-1)
+        return self(obs)[1]
 
     @torch.no_grad()
     def act(self, obs, deterministic: bool = False) -> torch.Tensor:
         logits, _ = self(obs)
-        if deterministic:
-            return logits.argmax(-1)
-        return torch.distributions.Categorical(logits=logits, validate_args=False).sample()
+        return choose(logits, deterministic)
 
 
 class PPO:
@@ -267,22 +308,43 @@ class PPO:
         self.buf_values = torch.zeros(t, n, device=device)
         self.next_done = torch.zeros(n, device=device)
         self.episodes = batches.Episodes(n, device)
+        # a recurrent policy: the state of every game now, and at the start of the rollout being collected
+        self.recurrent = getattr(policy, "recurrent", False)
+        if self.recurrent and compile:
+            raise ValueError("compile is not available with a recurrent core")
+        if self.recurrent and n % cfg.num_minibatches:
+            raise ValueError(
+                f"with a recurrent core minibatches are whole env sequences: num_envs ({n}) must be divisible by "
+                f"num_minibatches ({cfg.num_minibatches})"
+            )
+        self.state = policy.initial_state(n, device) if self.recurrent else None
+        self.rollout_state = self.state
 
-    def _forward(self, obs) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and values in float32 (the forward pass itself in bfloat16 when ``amp``)."""
+    def _forward(self, obs, state: State = None, first: torch.Tensor | None = None):
+        """Logits and values in float32 (the forward pass itself in bfloat16 when ``amp``); with a recurrent
+        core also the next state (from ``state``, reset where ``first``)."""
         with batches.autocast(self.device, self.amp):
-            logits, value = self.net(obs)
+            if self.recurrent:
+                logits, value, state = self.policy.step(obs, state, first)
+            else:
+                logits, value = self.net(obs)
+        if self.recurrent:
+            return logits.float(), value.float(), state
         return logits.float(), value.float()
 
     # ---------------------------------------------------------------- rollout
     @torch.no_grad()
     def _rollout(self) -> None:
         cfg = self.cfg
+        self.rollout_state = self.state  # each env's sequence is replayed from here in the update
         for step in range(cfg.num_steps):
             self.global_step += cfg.num_envs
             batches.put(self.buf_obs, step, self.obs)
             self.buf_dones[step] = self.next_done
-            logits, value = self._forward(self.obs)
+            if self.recurrent:  # the state after this step: the final observation of a time-out follows it
+                logits, value, self.state = self._forward(self.obs, self.state, self.next_done.bool())
+            else:
+                logits, value = self._forward(self.obs)
             dist = torch.distributions.Categorical(logits=logits, validate_args=False)
             action = dist.sample()
             self.buf_values[step] = value
@@ -296,12 +358,14 @@ class PPO:
             cut = truncated & ~terminated
             if self.sync_free:  # value every row's final observation, keep the cut ones: no host round-trip
                 final = batches.to_device(info["final_obs"], self.device)
-                reward = reward + cfg.gamma * self._forward(final)[1] * cut
+                reward = reward + cfg.gamma * self._forward(final, self.state)[1] * cut
             else:
                 rows = cut.nonzero().squeeze(1)
                 if len(rows):
                     reward = reward.clone()
-                    reward[rows] += cfg.gamma * self._forward(batches.final_obs_rows(info, rows, self.device))[1]
+                    final = batches.final_obs_rows(info, rows, self.device)
+                    state = index_state(self.state, rows)  # the state from before the reset
+                    reward[rows] += cfg.gamma * self._forward(final, state)[1]
             self.buf_rewards[step] = reward
             self.next_done = done.float()
 
@@ -309,7 +373,7 @@ class PPO:
     @torch.no_grad()
     def _advantages(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
-        next_value = self._forward(self.obs)[1]
+        next_value = self._forward(self.obs, self.state, self.next_done.bool())[1]
         advantages = torch.zeros_like(self.buf_rewards)
         last = torch.zeros_like(next_value)
         for t in reversed(range(cfg.num_steps)):
@@ -340,7 +404,29 @@ class PPO:
                 cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb], b_returns[mb]
             )
 
-        metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs * cfg.num_steps, minibatch_loss)
+        def sequence_loss(envs: torch.Tensor) -> tuple[torch.Tensor, dict]:
+            """The loss on whole env sequences, replayed through the core from the rollout's first state."""
+            rows = (torch.arange(cfg.num_steps, device=self.device)[:, None] * cfg.num_envs + envs).reshape(-1)
+            first = self.buf_dones[:, envs].bool()
+            with batches.autocast(self.device, self.amp):
+                logits, value = self.policy.sequence(
+                    batches.index(b_obs, rows), index_state(self.rollout_state, envs), first
+                )
+            return clipped_loss(
+                cfg,
+                logits.float(),
+                value.float(),
+                b_actions[rows],
+                b_logprobs[rows],
+                b_values[rows],
+                b_adv[rows],
+                b_returns[rows],
+            )
+
+        if self.recurrent:  # minibatches of whole env sequences
+            metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs, sequence_loss)
+        else:
+            metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs * cfg.num_steps, minibatch_loss)
         self.iteration_index += 1
         var = b_returns.var()
         metrics["loss/explained_variance"] = (
@@ -352,6 +438,8 @@ class PPO:
     def state_dict(self) -> dict:
         """Everything needed to continue exactly: weights, optimiser, counters, RNG, rollout carry-over."""
         state = trainer_state(self) | {"next_done": self.next_done}
+        if self.recurrent:
+            state["core_state"] = self.state
         engine = getattr(getattr(self.envs, "unwrapped", self.envs), "engine", None)
         if engine is not None:
             state["engine"] = engine.state_dict()
@@ -360,5 +448,7 @@ class PPO:
     def load_state_dict(self, state: dict) -> None:
         load_trainer_state(self, state)
         self.next_done = state["next_done"].to(self.device)
+        if self.recurrent:
+            self.state = state_to(state["core_state"], self.device)
         if "engine" in state:
             self.envs.unwrapped.engine.load_state_dict(state["engine"])

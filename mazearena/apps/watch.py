@@ -86,12 +86,15 @@ class Controls:
         return not self.window.closed and (step or not self.paused)
 
 
-def policy_lines(policy, obs, action_names: tuple[str, ...]) -> list[str]:
+def policy_lines(policy, obs, action_names: tuple[str, ...], state=None) -> list[str]:
     """What the network makes of ``obs``, for the side panel: action probabilities and the value estimate (an
-    actor-critic), or Q-values and their maximum (a Q-network)."""
+    actor-critic; a recurrent one from its ``state``), or Q-values and their maximum (a Q-network)."""
     lines = []
     with torch.no_grad():
-        out = policy(torch.as_tensor(obs)[None])
+        if getattr(policy, "recurrent", False):
+            out = policy.step(torch.as_tensor(obs)[None], state)[:2]
+        else:
+            out = policy(torch.as_tensor(obs)[None])
     if isinstance(out, tuple):
         logits, value = out
         probs = torch.softmax(logits[0].float(), -1).tolist()
@@ -143,7 +146,7 @@ def watch(cfg: WatchConfig) -> list[dict]:
                     window.set_title(f"mazearena watch  episode {episode + 1}/{cfg.episodes}  return {ret:.2f}")
                     # the network's view once per game step; a pause shows the same step again
                     panel = [f"step {int(maze.engine.t[0])}", f"return {ret:.3f}", ""] + policy_lines(
-                        policy, obs, names
+                        policy, obs, names, state
                     )
                     window.show(frame, panel + controls_lines(controls.paused), PANEL)
                     while not controls.poll():

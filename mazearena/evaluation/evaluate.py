@@ -141,34 +141,23 @@ def method_key(cfg) -> str:
 
 
 def task_key(cfg) -> str:
-    """What two runs must share to be compared: the env they were trained on and tested against."""
+    """What two runs must share to be compared: the env they were trained on and tested against (every option,
+    both level sets)."""
     if algorithm(cfg.algo).arena:
         a = cfg.arena
-        return json.dumps(
-            [
-                "arena",
-                a.scenario_name,
-                a.heldout_name,
-                a.size,
-                a.layout,
-                a.max_cycles,
-                a.num_levels,
-                a.start_level,
-                a.test_start_level,
-            ]
-        )
+        return json.dumps(["arena", a.scenario_name, a.heldout_name, a.make_kwargs(), a.make_kwargs(True)])
     e = cfg.env
-    return json.dumps(["maze", e.env_id, e.size, e.num_levels, e.start_level, e.test_start_level, e.time_limit])
+    return json.dumps(["maze", e.env_id, e.make_kwargs(), e.make_kwargs(True)], default=str)
 
 
 def name_methods(runs: list[Run], labels: tuple[str, ...] = ()) -> list[str]:
-    """Label each run with its method: ``labels`` in order of first appearance, else ``algo-backbone``
+    """Label each run with its method: ``labels`` in order of first appearance, else ``algo-backbone[-core]``
     (the run name less its seed where that is ambiguous)."""
     keys = list(dict.fromkeys(method_key(r.config) for r in runs))
     if labels and len(labels) != len(keys):
         raise UserError(f"labels: {len(labels)} given for {len(keys)} methods")
     first = {k: next(r for r in runs if method_key(r.config) == k) for k in keys}
-    names = list(labels) or [f"{first[k].config.algo}-{first[k].config.backbone}" for k in keys]
+    names = list(labels) or [f"{first[k].config.algo}-{first[k].config.model}" for k in keys]
     if len(set(names)) < len(names):
         names = [re.sub(r"[-_]?s(eed)?\d+$", "", first[k].name) or first[k].name for k in keys]
     if len(set(names)) < len(names):

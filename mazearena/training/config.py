@@ -19,6 +19,7 @@ import yaml
 
 import mazearena
 from mazearena.agents.backbones import backbone_class
+from mazearena.agents.cores import CORES
 from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
@@ -267,6 +268,10 @@ class TrainConfig:
     backbone: str = "cnn"
     """Policy backbone: cnn, resnet, impala, transformer or mlp, or your own as ``package.module:Class`` (an
     ``nn.Module`` built from the observation space, with ``features_dim``; see the architecture docs)."""
+    core: Literal[CORES] = "none"
+    """Recurrent core on top of the backbone: ``gru`` or ``lstm`` (a memory of what left the view), or none."""
+    core_size: int = 128
+    """Hidden units of the recurrent core."""
     env: EnvConfig = field(default_factory=EnvConfig)
     arena: ArenaEnvConfig = field(default_factory=ArenaEnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -345,6 +350,18 @@ class TrainConfig:
                 f"backbone {self.backbone!r} does not fit {kind} observations: use "
                 f"{', '.join(alg.backbones[:-1])} or {alg.backbones[-1]}"
             )
+        check_int("core_size", self.core_size, 1, 4096)
+        if self.core != "none" and not alg.recurrent:
+            able = " or ".join(repr(name) for name, a in ALGORITHMS.items() if a.recurrent)
+            raise UserError(f"a recurrent core (core={self.core!r}) trains with algo {able}, not {self.algo!r}")
+        if self.core != "none" and self.compile:
+            raise UserError("compile is not available with a recurrent core")
+        section = getattr(self, alg.section)
+        if self.core != "none" and section.num_envs % section.num_minibatches:
+            raise UserError(
+                f"with a recurrent core minibatches are whole env sequences: {alg.section}.num_envs "
+                f"({section.num_envs}) must be divisible by {alg.section}.num_minibatches ({section.num_minibatches})"
+            )
         if self.compile and not alg.compile:
             able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.compile)
             raise UserError(f"compile is available with algo {able}, not {self.algo!r}")
@@ -412,8 +429,15 @@ class TrainConfig:
         return algorithm(self.algo).steps_per_iteration(self)
 
     @property
+    def model(self) -> str:
+        """The network in names: the backbone (a class of your own by its class name) and the core, if any
+        (``cnn``, ``cnn-gru``, ``MyNet``)."""
+        backbone = self.backbone.rpartition(":")[2]
+        return backbone if self.core == "none" else f"{backbone}-{self.core}"
+
+    @property
     def run_name(self) -> str:
-        backbone = self.backbone.rpartition(":")[2]  # your own "package.module:Class": its class name
+        backbone = self.model
         if algorithm(self.algo).arena and self.league.self_play:
             mode = self.arena.scenario_name.split("_")[0]
             return self.name or f"{self.algo}-{backbone}-selfplay-{mode}-seed{self.seed}"

@@ -78,18 +78,18 @@ def write_report(
             else f"in scenario {a.scenario_name}"
         )
         what = (
-            f"{cfg.algo} + {cfg.backbone} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
+            f"{cfg.algo} + {cfg.model} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
             f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; held out: scenario "
             f"{a.heldout_name} on unseen arenas. Success = games won by the learning team."
         )
     elif not cfg.env.maze:
         what = (
-            f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id}, {step:,} steps. The env has no levels and no notion "
+            f"{cfg.algo} + {cfg.model} on {cfg.env.env_id}, {step:,} steps. The env has no levels and no notion "
             "of success: both rows are fresh episodes (other seeds); read the returns."
         )
     else:
         what = (
-            f"{cfg.algo} + {cfg.backbone} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
+            f"{cfg.algo} + {cfg.model} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
             f"trained on {cfg.env.num_levels or 'unlimited'} levels"
         )
     lines = [

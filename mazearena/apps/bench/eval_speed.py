@@ -102,7 +102,7 @@ def run(args: EvalSpeedConfig) -> Path:
     cfg, run_dir, policy, step = load_trained(args.run)
     if algorithm(cfg.algo).arena:
         raise UserError(f"bench eval times a maze run; {run_dir} trained {cfg.algo}")
-    run = Run(run_dir, cfg, policy, step, f"{cfg.algo}-{cfg.backbone}")
+    run = Run(run_dir, cfg, policy, step, f"{cfg.algo}-{cfg.model}")
     rows = []
     for n in args.num_envs:
         results = [ours_seconds(run, args.episodes, n) for _ in range(args.repeats)]

@@ -52,6 +52,8 @@ class Algorithm:
     """``(cfg, network, deterministic, team)`` -> how the trained network acts, an
     :class:`~mazearena.agents.actor.Actor` (``team``: the arena team it plays). Default: the network's own
     ``act``, through the team mirror on arenas."""
+    recurrent: bool = False
+    """Trains networks with a recurrent core (``--core gru`` or ``lstm``)."""
     greedy: bool = False
     """Its network acts greedily whatever the mode (argmax of Q-values): evaluation plays it once per condition
     and labels its rows ``greedy``, never ``stochastic`` or ``deterministic``."""

@@ -8,7 +8,8 @@ from mazearena.training.algorithms.base import Algorithm
 def _network(cfg, envs):
     from mazearena.agents.ppo import ActorCritic
 
-    return ActorCritic(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
+    space, n = envs.single_observation_space, envs.single_action_space.n
+    return ActorCritic(space, n, cfg.backbone, core=cfg.core, core_size=cfg.core_size).to(cfg.device)
 
 
 def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
@@ -23,6 +24,7 @@ ALGORITHM = Algorithm(
     network=_network,
     trainer=_trainer,
     compile=True,
+    recurrent=True,
     steps_per_iteration=lambda cfg: cfg.ppo.num_envs * cfg.ppo.num_steps,
     summary="PPO on mazes",
 )
