@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from mazearena.agents import batches
-from mazearena.agents.actor import Actor, State, as_actor, reset_where, state_to
+from mazearena.agents.actor import Actor, State, as_actor, choose, reset_where, state_to
 from mazearena.checks import check_fields, check_int
 
 TEAMS = ("red", "blue")
@@ -104,8 +104,17 @@ class TeamPolicy(Actor):
 
     def __init__(self, policy, trained_team: int, team: int, deterministic: bool = False) -> None:
         self.policy, self.mirrored, self.deterministic = policy, trained_team != team, deterministic
+        self.recurrent = getattr(policy, "recurrent", False)
+
+    def initial_state(self, games: int, device) -> State:
+        return self.policy.initial_state(games, device) if self.recurrent else None
 
     def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        if self.recurrent:
+            with torch.no_grad():
+                logits, _, state = self.policy.step(mirror_obs(obs) if self.mirrored else obs, state, alive)
+            actions = choose(logits, self.deterministic)
+            return (mirror_actions(actions) if self.mirrored else actions), state
         if not self.mirrored:
             return self.policy.act(obs, alive, deterministic=self.deterministic), state
         return mirror_actions(self.policy.act(mirror_obs(obs), alive, deterministic=self.deterministic)), state

@@ -25,7 +25,9 @@ import torch
 from torch import nn
 
 from mazearena.agents import batches
+from mazearena.agents.actor import choose, index_state, state_to
 from mazearena.agents.backbones import make_backbone
+from mazearena.agents.cores import make_core
 from mazearena.agents.ppo import PPOConfig, anneal_lr, clipped_loss, load_trainer_state, trainer_state, update
 
 
@@ -102,6 +104,10 @@ class MultiAgentActorCritic(nn.Module):
     ``forward(obs, state, active)`` takes ``obs [N, A, ...]``, ``state [N, C, S, S]`` (used by the centralised
     critic) and ``active [N, A]``, and returns ``logits [N, A, actions]`` and normalised values ``[N, A]``.
     The centralised critic reads the state planes with a downsampling ``cnn`` whatever the actors' backbone.
+
+    With a recurrent ``core`` each agent carries a memory ``[N, A, H]`` between the backbone and the actor head
+    (and the local critic; the centralised one sees the whole game and needs none): ``step`` and ``sequence``
+    take and give it. An agent's memory starts from zeros where its game starts and while it is out of the game.
     """
 
     def __init__(
@@ -115,6 +121,8 @@ class MultiAgentActorCritic(nn.Module):
         share_params: bool = True,
         centralized_critic: bool = True,
         death_masking: bool = True,
+        core: str = "none",
+        core_size: int = 128,
     ) -> None:
         super().__init__()
         self.num_agents, self.share_params = num_agents, share_params
@@ -123,6 +131,10 @@ class MultiAgentActorCritic(nn.Module):
         ids = num_agents if share_params else 0  # one-hot agent ids tell shared-weight agents apart
         self.backbones = nn.ModuleList(make_backbone(backbone, observation_space) for _ in range(nets))
         features = self.backbones[0].features_dim
+        self.cores = None
+        if core != "none":
+            self.cores = nn.ModuleList(make_core(core, features, core_size) for _ in range(nets))
+            features = core_size
         self.actors = nn.ModuleList(_init(nn.Linear(features + ids, num_actions), 0.01) for _ in range(nets))
         if centralized_critic:
             self.state_backbones = nn.ModuleList(
@@ -155,21 +167,79 @@ class MultiAgentActorCritic(nn.Module):
         return torch.stack([head(x[:, i]) for i, head in enumerate(heads)], 1)
 
     def forward(self, obs, state: torch.Tensor | None, active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self._features(obs, active)
+        if self.cores is not None:
+            raise TypeError("a recurrent network acts through step(obs, memory, active): it needs its memory")
+        return self._outputs(self._features(obs, active), state)
+
+    def _outputs(self, features: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits and values of ``[N, A, F]`` actor features (values ``None`` where the centralised critic has
+        no game state to read, when only acting)."""
         if self.centralized_critic:
+            if state is None:
+                return self._heads(self.actors, features), None
             critic_in = torch.stack([net(state) for net in self.state_backbones], 1)  # [N, nets, F]
             critic_in = critic_in.expand(-1, self.num_agents, -1) if self.share_params else critic_in
         else:
             critic_in = features
         return self._heads(self.actors, features), self._heads(self.critics, critic_in).squeeze(-1)
 
+    @property
+    def recurrent(self) -> bool:
+        return self.cores is not None
+
+    def initial_state(self, games: int, device: torch.device | str):
+        """The agents' memory at the start of a game, ``[games, A, H]`` (``None`` without a core)."""
+        return None if self.cores is None else self.cores[0].initial_state((games, self.num_agents), device)
+
+    def _remember(self, features: torch.Tensor, memory, reset: torch.Tensor):
+        """``[N, A, F]`` features through the core(s), each agent's memory from zeros where ``reset``."""
+        if self.share_params:
+            return self.cores[0].step(features, memory, reset)
+        outs, parts = [], []
+        for i, core in enumerate(self.cores):
+            out, part = core.step(features[:, i], index_agent(memory, i), reset[:, i])
+            outs.append(out)
+            parts.append(part)
+        return torch.stack(outs, 1), stack_agents(parts)
+
+    def step(self, obs, memory, active: torch.Tensor, first: torch.Tensor | None = None, state=None):
+        """Logits, values (``None`` without ``state`` for a centralised critic) and the next memory for one step
+        of ``N`` games; memories start from zeros where ``first [N, A]`` (the game starts) and where an agent is
+        not ``active``."""
+        features = self._features(obs, active)
+        if self.cores is not None:
+            reset = ~active if first is None else first | ~active
+            features, memory = self._remember(features, memory, reset)
+        logits, values = self._outputs(features, state)
+        return logits, values, memory
+
+    def sequence(self, obs, memory, active: torch.Tensor, first: torch.Tensor, state=None):
+        """Logits and values ``[T * N, A, ...]`` of ``T`` stored steps of ``N`` games (``obs``, ``state``
+        flattened ``[T * N, ...]``; ``active``, ``first`` ``[T, N, A]``), replayed from ``memory``."""
+        t, n, a = active.shape
+        features = self._features(obs, active.reshape(t * n, a)).reshape(t, n, a, -1)
+        out = []
+        for k in range(t):
+            y, memory = self._remember(features[k], memory, first[k] | ~active[k])
+            out.append(y)
+        return self._outputs(torch.stack(out).reshape(t * n, a, -1), state)
+
     @torch.no_grad()
     def act(self, obs, active: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
-        """Actions ``[N, A]`` (acting needs no state)."""
-        logits = self._heads(self.actors, self._features(obs, active))
-        if deterministic:
-            return logits.argmax(-1)
-        return torch.distributions.Categorical(logits=logits, validate_args=False).sample()
+        """Actions ``[N, A]`` of a feed-forward network (acting needs no game state)."""
+        return choose(self(obs, None, active)[0], deterministic)
+
+
+def index_agent(memory, i: int):
+    """Agent ``i``'s memory ``[N, H]`` (each part of an LSTM's)."""
+    return tuple(part[:, i] for part in memory) if isinstance(memory, tuple) else memory[:, i]
+
+
+def stack_agents(parts: list):
+    """Per-agent memories back into ``[N, A, H]``."""
+    if isinstance(parts[0], tuple):
+        return tuple(torch.stack(p, 1) for p in zip(*parts, strict=True))
+    return torch.stack(parts, 1)
 
 
 class TeamEpisodes:
@@ -315,22 +385,42 @@ class MAPPO:
         self.episodes = TeamEpisodes(
             n, names, [self.team] * a, device, envs.config.mode.value, ("red", "blue").index(envs.config.chasers)
         )
+        # a recurrent policy: every agent's memory now and at the start of the rollout; the games whose
+        # observation starts a game (their memories start from zeros)
+        self.recurrent = policy.recurrent
+        if self.recurrent and compile:
+            raise ValueError("compile is not available with a recurrent core")
+        if self.recurrent and n % cfg.num_minibatches:
+            raise ValueError(
+                f"with a recurrent core minibatches are whole game sequences: num_envs ({n}) must be divisible by "
+                f"num_minibatches ({cfg.num_minibatches})"
+            )
+        self.memory = self.rollout_memory = policy.initial_state(n, device)
+        self.started = torch.ones(n, dtype=torch.bool, device=device)
+        self.buf_started = torch.zeros(t, n, dtype=torch.bool, device=device)
 
-    def _forward(self, obs, state, active) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and normalised values in float32 (the pass itself in bfloat16 when ``amp``)."""
+    def _forward(self, obs, state, active, memory=None, first=None):
+        """Logits and normalised values in float32 (the pass itself in bfloat16 when ``amp``); with a recurrent
+        core also the next memory."""
         with batches.autocast(self.device, self.amp):
-            logits, values = self.net(obs, state, active)
+            if self.recurrent:
+                logits, values, memory = self.policy.step(obs, memory, active, first, state)
+            else:
+                logits, values = self.net(obs, state, active)
+        if self.recurrent:
+            return logits.float(), values.float(), memory
         return logits.float(), values.float()
 
-    def _values(self, obs, state, active) -> torch.Tensor:
+    def _values(self, obs, state, active, memory=None, first=None) -> torch.Tensor:
         """Values in return units (denormalised)."""
-        _, v = self._forward(obs, state, active)
+        v = self._forward(obs, state, active, memory, first)[1]
         return self.policy.value_norm.denormalize(v) if self.cfg.value_norm else v
 
     # ---------------------------------------------------------------- rollout
     @torch.no_grad()
     def _rollout(self) -> None:
         cfg = self.cfg
+        self.rollout_memory = self.memory  # each game's sequence is replayed from here in the update
         for step in range(cfg.num_steps):
             self.global_step += cfg.num_envs
             batches.put(self.buf_obs, step, self.obs)
@@ -338,7 +428,12 @@ class MAPPO:
                 self.buf_state[step] = self.state
             active = self.alive
             self.buf_active[step] = active
-            logits, value = self._forward(self.obs, self.state, active)
+            self.buf_started[step] = self.started
+            if self.recurrent:  # the memory after this step: a time-out's final observation follows it
+                first = self.started[:, None].expand_as(active)
+                logits, value, self.memory = self._forward(self.obs, self.state, active, self.memory, first)
+            else:
+                logits, value = self._forward(self.obs, self.state, active)
             if cfg.value_norm:
                 value = self.policy.value_norm.denormalize(value)
             dist = torch.distributions.Categorical(logits=logits, validate_args=False)
@@ -354,7 +449,8 @@ class MAPPO:
             if self.sync_free:  # every game's final observation valued, the cut agents kept: no round-trip
                 if "final_state" in info or self.state is None:  # no final state: no game timed out
                     final_state = info["final_state"].to(self.device) if self.state is not None else None
-                    boot = self._values(batches.to_device(info["final_obs"], self.device), final_state, active)
+                    final_obs = batches.to_device(info["final_obs"], self.device)
+                    boot = self._values(final_obs, final_state, active, self.memory)
                     reward = reward + cfg.gamma * boot * cut
                 games = ()
             else:
@@ -362,12 +458,14 @@ class MAPPO:
             if len(games):
                 final_obs = batches.index(batches.to_device(info["final_obs"], self.device), games)
                 final_state = info["final_state"][games].to(self.device) if self.state is not None else None
-                boot = self._values(final_obs, final_state, active[games])
+                boot = self._values(final_obs, final_state, active[games], index_state(self.memory, games))
                 reward = reward.clone()
                 reward[games] += cfg.gamma * boot * cut[games]
             self.buf_rewards[step] = reward
             self.buf_ended[step] = ((terminated | truncated) & active).float()
             self.obs, self.alive = batches.to_device(obs, self.device), info["alive"].to(self.device)
+            ended = info.get("_final_obs")
+            self.started = ended.to(self.device) if ended is not None else torch.zeros_like(self.started)
             if self.state is not None:
                 self.state = self.envs.state().to(self.device)
 
@@ -376,7 +474,8 @@ class MAPPO:
     def _advantages(self) -> tuple[torch.Tensor, torch.Tensor]:
         """GAE per agent; an agent's trajectory is cut where it left the game or its game ended."""
         cfg = self.cfg
-        following = self._values(self.obs, self.state, self.alive)
+        first = self.started[:, None].expand_as(self.alive)
+        following = self._values(self.obs, self.state, self.alive, self.memory, first)
         advantages = torch.zeros_like(self.buf_rewards)
         last = torch.zeros_like(following)
         for t in reversed(range(cfg.num_steps)):
@@ -423,7 +522,34 @@ class MAPPO:
                 mask=b_mask[mb],
             )
 
-        metrics = update(cfg, self.policy, self.optimizer, steps, minibatch_loss)
+        def sequence_loss(games: torch.Tensor) -> tuple[torch.Tensor, dict]:
+            """The loss on whole game sequences, replayed through the core from the rollout's first memory."""
+            rows = (torch.arange(cfg.num_steps, device=self.device)[:, None] * cfg.num_envs + games).reshape(-1)
+            active, first = (
+                self.buf_active[:, games],
+                self.buf_started[:, games, None].expand(-1, -1, b_active.shape[1]),
+            )
+            state = b_state[rows] if b_state is not None else None
+            with batches.autocast(self.device, self.amp):
+                logits, value = self.policy.sequence(
+                    batches.index(b_obs, rows), index_state(self.rollout_memory, games), active, first, state
+                )
+            return clipped_loss(
+                cfg,
+                logits.float(),
+                value.float(),
+                b_actions[rows],
+                b_logprobs[rows],
+                b_values[rows],
+                b_adv[rows],
+                b_returns[rows],
+                mask=b_mask[rows],
+            )
+
+        if self.recurrent:  # minibatches of whole game sequences
+            metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs, sequence_loss)
+        else:
+            metrics = update(cfg, self.policy, self.optimizer, steps, minibatch_loss)
         self.iteration_index += 1
 
         flat_returns, flat_values = returns[mask], self.buf_values[mask]
@@ -441,6 +567,8 @@ class MAPPO:
     def state_dict(self) -> dict:
         """Everything needed to continue exactly."""
         state = trainer_state(self) | {"alive": self.alive, "engine": self.envs.engine.state_dict()}
+        if self.recurrent:
+            state |= {"core_state": self.memory, "started": self.started}
         if hasattr(self.envs, "state_dict"):  # self-play: the league and the opponents in play
             state["envs"] = self.envs.state_dict()
         return state
@@ -448,6 +576,8 @@ class MAPPO:
     def load_state_dict(self, state: dict) -> None:
         load_trainer_state(self, state)
         self.alive = state["alive"].to(self.device)
+        if self.recurrent:
+            self.memory, self.started = state_to(state["core_state"], self.device), state["started"].to(self.device)
         self.envs.engine.load_state_dict(state["engine"])
         if hasattr(self.envs, "load_state_dict"):
             self.envs.load_state_dict(state["envs"])

@@ -152,7 +152,7 @@ def league_table(
         snapshots,
         cfg.trained_team,
         per_pair,
-        track("league table", len(picks) * (len(picks) - 1) // 2) if track else None,
+        track("league table", len(picks) * (len(picks) - 1) // 2) if track and len(picks) > 1 else None,
     )
     table |= {"steps": steps, "games_per_pair": per_pair}
     table["ratings"] = rate_games(

@@ -12,9 +12,11 @@ import torch
 import mazearena
 from mazearena.agents.actor import PolicyActor
 from mazearena.agents.cores import Core
+from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
 from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
 from mazearena.training import EnvConfig, TrainConfig, train
 from mazearena.training.checkpoint import load_checkpoint
+from mazearena.training.config import ArenaEnvConfig
 
 
 class RememberBit(gym.Env):
@@ -119,29 +121,75 @@ def test_a_gru_remembers_a_bit_that_a_feed_forward_policy_cannot(tmp_path):
     assert returns["gru"] >= 0.95 and returns["none"] <= 0.75, returns
 
 
-def test_kill_and_resume_continue_a_recurrent_run_exactly(tmp_path, monkeypatch):
-    # a maze: its engine's state is in the checkpoints (another Gymnasium env is made afresh on resume)
-    maze = dict(env=EnvConfig(size=5, num_levels=20), backbone="cnn", total_timesteps=2048, checkpoint_every=512)
-    straight = train(_bit_config(tmp_path / "a", "lstm", **maze))
-    cfg = _bit_config(tmp_path / "b", "lstm", **maze)
-    real, calls = PPO.iteration, []
+MAZE = dict(env=EnvConfig(size=5, num_levels=20), backbone="cnn")
+ARENA = dict(
+    algo="mappo",
+    backbone="cnn",
+    arena=ArenaEnvConfig(scenario="combat_3v3_vs_chasers", size=9, max_cycles=16, num_levels=20),
+    mappo=MAPPOConfig(num_envs=8, num_steps=32, num_minibatches=2),
+)
 
-    def crashing(self):  # a crash in the third iteration, after the checkpoint at 1,024 steps
+
+@pytest.mark.parametrize("setup", [MAZE, ARENA], ids=["ppo", "mappo"])
+def test_kill_and_resume_continue_a_recurrent_run_exactly(setup, tmp_path, monkeypatch):
+    # mazes and arenas: their engines' states are in the checkpoints (another Gymnasium env is made afresh)
+    trainer = MAPPO if setup.get("algo") == "mappo" else PPO
+    common = dict(setup, total_timesteps=1024, checkpoint_every=256)
+    straight = train(_bit_config(tmp_path / "a", "lstm", **common))
+    cfg = _bit_config(tmp_path / "b", "lstm", **common)
+    real, calls = trainer.iteration, []
+
+    def crashing(self):  # a crash in the second iteration, after the first one's checkpoint
         calls.append(1)
-        if len(calls) > 2:
+        if len(calls) > 1:
             raise KeyboardInterrupt
         return real(self)
 
-    monkeypatch.setattr(PPO, "iteration", crashing)
+    monkeypatch.setattr(trainer, "iteration", crashing)
     with pytest.raises(KeyboardInterrupt):
         train(cfg)
-    monkeypatch.setattr(PPO, "iteration", real)
+    monkeypatch.setattr(trainer, "iteration", real)
     resumed = train(dataclasses.replace(cfg, resume=cfg.runs_dir / cfg.run_name))
     a, b = (load_checkpoint(run / "checkpoints" / "last.pt")["algo"] for run in (straight, resumed))
-    assert a["global_step"] == b["global_step"] == 2048
+    assert a["global_step"] == b["global_step"] == 1024
     for key in ("policy", "optimizer", "core_state", "obs", "torch_rng"):
         flat_a, flat_b = _tensors(a[key]), _tensors(b[key])
         assert all(torch.equal(x, y) for x, y in zip(flat_a, flat_b, strict=True)), key
+
+
+def test_a_team_rollout_equals_each_game_stepped_alone_with_deaths_and_game_ends():
+    from mazearena.envs import arena_v0
+
+    torch.manual_seed(0)
+    envs = arena_v0.vector_env(4, seed=0, scenario="combat_3v3_vs_chasers", size=9, max_cycles=10)
+    space, n = envs.single_observation_space, envs.single_action_space.n
+    policy = MultiAgentActorCritic(space, envs.state_space, 3, n, "cnn", core="gru", core_size=16)
+    cfg = MAPPOConfig(num_envs=4, num_steps=30, num_minibatches=2)
+    mappo = MAPPO(cfg, envs, policy, torch.device("cpu"), total_iterations=1)
+    mappo._rollout()
+    started, active = mappo.buf_started, mappo.buf_active
+    assert started[1:].any() and (~active).any()  # games restarted and agents died inside the rollout
+    first = started[:, :, None].expand_as(active)
+    with torch.no_grad():
+        for game in range(4):
+            memory = mappo.rollout_memory[game : game + 1]
+            for t in range(cfg.num_steps):
+                logits, value, memory = policy.step(
+                    mappo.buf_obs[t, game][None],
+                    memory,
+                    active[t, game][None],
+                    first[t, game][None],
+                    mappo.buf_state[t, game][None],
+                )
+                logprob = torch.log_softmax(logits[0], -1).gather(1, mappo.buf_actions[t, game][:, None])[:, 0]
+                assert torch.allclose(logprob, mappo.buf_logprobs[t, game], atol=1e-5)
+                assert torch.allclose(value[0], mappo.buf_values[t, game], atol=1e-5)
+        obs = mappo.buf_obs.reshape(-1, *mappo.buf_obs.shape[2:])
+        state = mappo.buf_state.reshape(-1, *mappo.buf_state.shape[2:])
+        logits, value = policy.sequence(obs, mappo.rollout_memory, active, first, state)
+        taken = torch.log_softmax(logits, -1).gather(2, mappo.buf_actions.reshape(-1, 3, 1))[..., 0]
+        assert torch.allclose(taken, mappo.buf_logprobs.reshape(-1, 3), atol=1e-5)
+        assert torch.allclose(value, mappo.buf_values.reshape(-1, 3), atol=1e-5)
 
 
 def _tensors(x) -> list[torch.Tensor]:
@@ -153,7 +201,7 @@ def _tensors(x) -> list[torch.Tensor]:
 
 
 def test_configs_name_what_cannot_have_a_core():
-    with pytest.raises(ValueError, match="core='gru'.*algo 'ppo', not 'dqn'"):
+    with pytest.raises(ValueError, match="core='gru'.*'ppo' or 'mappo', not 'dqn'"):
         TrainConfig(algo="dqn", core="gru")
     with pytest.raises(ValueError, match="whole env sequences"):
         TrainConfig(core="gru", ppo=PPOConfig(num_envs=6, num_steps=4, num_minibatches=4))

@@ -21,6 +21,8 @@ def _network(cfg, envs):
         share_params=m.share_params,
         centralized_critic=m.centralized_critic,
         death_masking=m.death_masking,
+        core=cfg.core,
+        core_size=cfg.core_size,
     ).to(cfg.device)
 
 
@@ -37,6 +39,7 @@ ALGORITHM = Algorithm(
     trainer=_trainer,
     arena=True,
     compile=True,
+    recurrent=True,
     backbones=("cnn", "transformer", "resnet"),
     steps_per_iteration=lambda cfg: cfg.mappo.num_envs * cfg.mappo.num_steps,
     summary="multi-agent PPO (MAPPO / IPPO) on arenas",
