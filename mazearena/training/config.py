@@ -24,7 +24,7 @@ from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
-from mazearena.checks import UserError, check_device, check_fields, check_int, check_name
+from mazearena.checks import UserError, check_device, check_fields, check_int, check_name, check_real
 from mazearena.envs.engine.arena import ArenaConfig
 from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
 from mazearena.envs.engine.maze import MazeConfig
@@ -301,6 +301,13 @@ class TrainConfig:
     """Env steps between evaluations on held-out levels (0 = only at the end)."""
     eval_episodes: int = 256
     """Episodes per evaluation (and per split in the final report)."""
+    stop_at_success: float = 0.0
+    """End training at the first held-out evaluation (``eval_every``) whose success reaches this, then write the
+    report (mazes; 0 = never)."""
+    stop_at_win_rate: float = 0.0
+    """The same for arenas: end at the first held-out evaluation whose win rate reaches this (0 = never)."""
+    stop_on_lower_bound: bool = False
+    """Stop on the lower end of the evaluation's 95% Wilson interval rather than on its rate."""
     video_episodes: int = 2
     """Held-out episodes recorded into the final video (0 = none)."""
     video_every: int = 0
@@ -372,6 +379,7 @@ class TrainConfig:
         for name in ("eval_every", "video_episodes", "video_every"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
+        self._check_stop(alg)
         if self.league.self_play:
             self._check_self_play()
         if not alg.arena and not self.env.maze and self.backbone == "cnn":
@@ -380,6 +388,23 @@ class TrainConfig:
                 self.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes or pixels)
         if self.init_from is not None and not alg.own:
             raise UserError(f"init_from is not available with algo={self.algo!r}")
+
+    def _check_stop(self, alg) -> None:
+        for name in ("stop_at_success", "stop_at_win_rate"):
+            check_real(name, getattr(self, name), 0.0, 1.0)
+        name, other = ("stop_at_win_rate", "stop_at_success") if alg.arena else ("stop_at_success", "stop_at_win_rate")
+        if getattr(self, other):
+            kind = "arenas (algo mappo)" if other == "stop_at_win_rate" else "mazes"
+            raise UserError(f"{other} is for {kind}; use {name} with algo={self.algo!r}")
+        if getattr(self, name) and not self.eval_every:
+            raise UserError(f"{name} stops at a held-out evaluation: set eval_every > 0")
+        if getattr(self, name) and not alg.arena and not self.env.maze:
+            raise UserError(f"{name} needs an env with success (a maze); {self.env.env_id} has returns only")
+
+    @property
+    def stop_at(self) -> float:
+        """The held-out success (win rate on arenas) that ends training early; 0 = none."""
+        return self.stop_at_win_rate if algorithm(self.algo).arena else self.stop_at_success
 
     def _check_self_play(self) -> None:
         from mazearena.agents.league import check_symmetric

@@ -122,7 +122,7 @@ class ConsoleProgress:
             return "-:--:--"
         return _clock((self.total - step) * seconds / done)
 
-    def update(self, step: int, metrics: dict[str, float]) -> None:
+    def update(self, step: int, metrics: dict[str, float], last: bool = False) -> None:
         self._episodes |= {k: v for k, v in metrics.items() if k.startswith("episode/")}
         metrics = {**self._episodes, **metrics}
         status = "  ".join(f"{label} {fmt.format(metrics[k])}" for k, label, fmt in STATUS if k in metrics)
@@ -130,7 +130,7 @@ class ConsoleProgress:
             self._bar.update(self._task, completed=min(step, self.total), status=status, eta=self.eta(step))
             return
         now = time.monotonic()
-        if now - self._printed_at >= self.interval or step >= self.total:
+        if now - self._printed_at >= self.interval or step >= self.total or last:
             self._printed_at = now
             parts = [f"step {step:,}/{self.total:,} ({100 * step / max(self.total, 1):.0f}%)"]
             parts += [f"{label} {fmt.format(metrics[k])}" for k, label, fmt in STATUS if k in metrics]
@@ -155,6 +155,13 @@ class ConsoleProgress:
                 print(f"[{description}] {min(done[0], total)}/{total}{end}", flush=True)
 
         return advance
+
+    def note(self, text: str) -> None:
+        """A line of its own (above the bar on a terminal)."""
+        if self._bar is not None:
+            self._bar.console.print(text, soft_wrap=True, highlight=False)
+        else:
+            print(text, flush=True)
 
     def stop(self) -> None:
         if self._bar is not None:
@@ -231,7 +238,8 @@ class Logger:
         run.define_metric("*", step_metric="global_step")
         return run
 
-    def log(self, metrics: dict[str, float], step: int) -> None:
+    def log(self, metrics: dict[str, float], step: int, last: bool = False) -> None:
+        """One row of metrics at ``step`` to every sink (``last``: the run's last row, always shown)."""
         clean = {k: float(v) for k, v in metrics.items() if v is not None}  # NaN and inf too: never dropped
         self._jsonl.write(json.dumps({"step": step, **clean}) + "\n")
         self._jsonl.flush()
@@ -242,7 +250,7 @@ class Logger:
             for k, v in clean.items():
                 self._tb.add_scalar(k, v, step)
         if self._console is not None:
-            self._console.update(step, clean)
+            self._console.update(step, clean, last)
 
     def _write_csv(self, step: int, metrics: dict[str, float]) -> None:
         row = {"step": step, **metrics}
@@ -278,6 +286,11 @@ class Logger:
         if self._console is None:
             return lambda k=1: None
         return self._console.task(description, total)
+
+    def note(self, text: str) -> None:
+        """A line for the person watching (the console only)."""
+        if self._console is not None:
+            self._console.note(text)
 
     def log_checkpoint(self, path: Path, aliases: tuple[str, ...] = ("latest",)) -> None:
         if self._wandb is not None:

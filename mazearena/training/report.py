@@ -27,9 +27,11 @@ def write_report(
     logger: Logger,
     step: int,
     league: League | None = None,
+    stopped: dict | None = None,
 ) -> dict:
     """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
-    for self-play, the win-rate table of the league's snapshots."""
+    for self-play, the win-rate table of the league's snapshots; ``stopped``: the evaluation that ended training
+    early."""
     unit, levels = ("games", "arenas") if algorithm(cfg.algo).arena else ("episodes", "levels")
     if not algorithm(cfg.algo).arena and not cfg.env.maze:
         levels = "seeds"  # an env without levels: fresh episodes
@@ -55,6 +57,8 @@ def write_report(
         "train_levels": train_result,
         "test_levels": test_result,
     }
+    if stopped is not None:
+        report["stopped_early"] = stopped
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
     arena, maze = algorithm(cfg.algo).arena, cfg.env.maze
     final = (step, test_result["success_rate"] if arena or maze else test_result["mean_return"])
@@ -107,6 +111,8 @@ def write_report(
             f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |"
         )
     lines += ["", f"Generalisation gap (training − held-out success): {gap:+.3f}", ""]
+    if stopped is not None:
+        lines += [stopped_line(stopped), ""]
     if summary.get("steps_to_95") is not None:
         lines += [
             f"Held-out success first reached 95% at {summary['steps_to_95']:,} steps, after "
@@ -125,6 +131,16 @@ def write_report(
         lines += [f"![held-out episodes]({video.name})", ""]
     (run_dir / "report.md").write_text("\n".join(lines))
     return report
+
+
+def stopped_line(stopped: dict) -> str:
+    """What ended a run early, in a sentence."""
+    lo, hi = stopped["ci95"]
+    which = "the lower end of its 95% interval" if stopped["lower_bound"] else "it"
+    return (
+        f"Training stopped early at {stopped['step']:,} steps: held-out {stopped['metric']} {stopped['rate']:.3f} "
+        f"(95% CI {lo:.3f}–{hi:.3f}) at that evaluation, and {which} reached the target {stopped['target']:g}."
+    )
 
 
 LEAGUE_TABLE_SNAPSHOTS = 6

@@ -144,6 +144,9 @@ class RunStart:
 
 RESUME_OPTIONS = (
     "total_timesteps",
+    "stop_at_success",
+    "stop_at_win_rate",
+    "stop_on_lower_bound",
     "checkpoint_every",
     "eval_every",
     "eval_episodes",

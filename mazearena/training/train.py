@@ -29,7 +29,7 @@ from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
 from mazearena.training.games import evaluate_policy, record_episodes, record_games
 from mazearena.training.loggers import Logger
-from mazearena.training.report import write_report
+from mazearena.training.report import stopped_line, write_report
 from mazearena.training.runs import init_weights, make_envs, make_policy, model_fields, resolve_run, snapshot_path
 
 
@@ -77,6 +77,24 @@ class _Stop:
     def __exit__(self, *exc) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+
+
+def reached_target(cfg: TrainConfig, result: dict, step: int) -> dict | None:
+    """The held-out evaluation ``result`` at ``step`` as the reason to stop, if it reached ``cfg.stop_at`` (its
+    rate, or with ``stop_on_lower_bound`` the lower end of its 95% interval); else ``None``."""
+    if not cfg.stop_at:
+        return None
+    score = result["success_ci95"][0] if cfg.stop_on_lower_bound else result["success_rate"]
+    if score < cfg.stop_at:
+        return None
+    return {
+        "step": step,
+        "metric": "win rate" if algorithm(cfg.algo).arena else "success",
+        "rate": result["success_rate"],
+        "ci95": result["success_ci95"],
+        "target": cfg.stop_at,
+        "lower_bound": cfg.stop_on_lower_bound,
+    }
 
 
 def train(config: TrainConfig) -> Path:
@@ -184,10 +202,11 @@ def _train(start, stop: _Stop) -> Path:
             path = record(cfg, policy, run_dir / "videos" / f"step-{algo.global_step:012d}.gif")
         logger.log_video(path, algo.global_step, key="train/video")
 
+    stopped = None  # the evaluation that reached --stop-at-success / --stop-at-win-rate
     try:
         if checkpoint is None and alg.own:
             save_last()  # step 0: a run killed before its first interval resumes instead of starting over
-        while algo.global_step < total_steps:
+        while algo.global_step < total_steps and stopped is None:
             if stop.signum is not None:
                 raise interrupted()
             start_time, steps_before = time.perf_counter(), algo.global_step
@@ -212,20 +231,24 @@ def _train(start, stop: _Stop) -> Path:
                 if result["success_rate"] > best:
                     best = result["success_rate"]
                     logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "best.pt"), aliases=("best",))
+                stopped = reached_target(cfg, result, algo.global_step)
             if next_video is not None and algo.global_step >= next_video:
                 if cfg.video_episodes:
                     periodic_video()
                 next_video += cfg.video_every
             elapsed += time.perf_counter() - start_time  # wall-clock of training and its evaluations
             metrics["time"] = elapsed
-            logger.log(metrics, algo.global_step)
-            if algo.global_step >= next_checkpoint or algo.global_step >= total_steps:
+            logger.log(metrics, algo.global_step, last=stopped is not None)
+            if algo.global_step >= next_checkpoint or algo.global_step >= total_steps or stopped:
                 save_last()
                 next_checkpoint += cfg.checkpoint_every
         if stop.signum is not None:
             raise interrupted()
+        if stopped is not None:
+            logger.note(stopped_line(stopped))
         logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "final.pt"), aliases=("latest", "final"))
-        report = write_report(cfg, policy, run_dir, logger, algo.global_step, league=envs.league if self_play else None)
+        league = envs.league if self_play else None
+        report = write_report(cfg, policy, run_dir, logger, algo.global_step, league=league, stopped=stopped)
         logger.summary({f"final/{k}": v for k, v in report["summary"].items()})
     finally:
         logger.close()
