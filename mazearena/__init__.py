@@ -1,7 +1,7 @@
 """mazearena: procedurally generated mazes and arenas for reinforcement learning, on a batched torch engine.
 
 Importing the package registers the Gymnasium ids (and does nothing else): ``mazearena/Maze-v0``,
-``mazearena/MazeKeyDoor-v0``, ``mazearena/MazeHazards-v0``.
+``mazearena/MazeKeyDoor-v0``, ``mazearena/MazeHazards-v0``, ``mazearena/MazeMemory-v0``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ MAZE_IDS: dict[str, dict[str, Any]] = {
     "mazearena/Maze-v0": {"variant": "goal"},
     "mazearena/MazeKeyDoor-v0": {"variant": "key_door"},
     "mazearena/MazeHazards-v0": {"variant": "hazards", "loops": 0.25},
+    "mazearena/MazeMemory-v0": {"variant": "memory"},
 }
 
 

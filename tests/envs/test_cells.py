@@ -143,9 +143,16 @@ def test_the_single_game_env_plays_the_added_tile(pits_placed):
 
 
 def test_a_bad_table_is_refused_naming_what_is_wrong():
-    with pytest.raises(ValueError, match="codes must be 0..6"):
-        TileTable((*cells.TILES, Tile("pit", 9)))
-    with pytest.raises(ValueError, match="channels must be distinct"):
-        TileTable((*cells.TILES, Tile("pit", 6, channel="wall")))
+    n = len(cells.TILES)
+    with pytest.raises(ValueError, match=f"codes must be 0..{n}"):
+        TileTable((*cells.TILES, Tile("pit", n + 3)))
+    with pytest.raises(ValueError, match="channel 'agent' is shared across variants or with the agent's"):
+        TileTable((*cells.TILES, Tile("pit", n, channel="agent")))
+    with pytest.raises(ValueError, match="channel 'goal_red' is shared across variants"):
+        TileTable((*cells.TILES, Tile("pit", n, channel="goal_red")))  # a plane of the memory variant's
+    with pytest.raises(ValueError, match="at most 2 tiles share a plane, got 3 on 'wall'"):
+        TileTable((*cells.TILES, Tile("pit", n, channel="wall"), Tile("pit2", n + 1, channel="wall")))
+    shared = TileTable((*cells.TILES, Tile("pit", n, channel="wall")))  # looks like a wall, one plane
+    assert shared.channels == table().channels and list(shared.arrays().plane_codes[0]) == [1, n]
     with pytest.raises(KeyError, match="no observation channel 'pit'"):
         table().channel("pit")

@@ -7,7 +7,8 @@ any of them is a behaviour change. Re-record only for a deliberate one, and say 
 Re-recorded: the arena env digests when infos began to hold the team as a number (0/1) instead of its name;
 with the name put back, the same games give the recorded digests. The maze env digests of the plane modes
 when their observations became int8 (the dtype of ``MultiBinary``) instead of uint8; viewed as uint8 again,
-the same games give the recorded digests.
+the same games give the recorded digests. The MazeMemory-v0 digests were recorded when the id was added (the
+other ids' digests unchanged by it).
 """
 
 from __future__ import annotations
@@ -170,6 +171,34 @@ MAZE_GOLDEN = {
         "numba-16": "fb10cd2e478a0db1",
         "torch-0": "9eda652acb86e61a",
         "torch-16": "fb10cd2e478a0db1",
+    },
+    "mazearena/MazeMemory-v0|partial|cardinal": {
+        "env": "deb884e99a0e73a6",
+        "numba-0": "5e2fe72861337eb9",
+        "numba-16": "e22740682430a9d5",
+        "torch-0": "5e2fe72861337eb9",
+        "torch-16": "e22740682430a9d5",
+    },
+    "mazearena/MazeMemory-v0|partial|turn": {
+        "env": "a08f55abd45fe308",
+        "numba-0": "91d855d660a25a0f",
+        "numba-16": "613bb3ae81feb2f9",
+        "torch-0": "91d855d660a25a0f",
+        "torch-16": "613bb3ae81feb2f9",
+    },
+    "mazearena/MazeMemory-v0|full|cardinal": {
+        "env": "61aa35ca35d772ed",
+        "numba-0": "9e94515db2b5567e",
+        "numba-16": "f6ac5a3aeb2afba6",
+        "torch-0": "9e94515db2b5567e",
+        "torch-16": "f6ac5a3aeb2afba6",
+    },
+    "mazearena/MazeMemory-v0|rgb|turn": {
+        "env": "4818348aba5d7997",
+        "numba-0": "fbf86b3974e4fe5d",
+        "numba-16": "adb80ec5231942a9",
+        "torch-0": "fbf86b3974e4fe5d",
+        "torch-16": "adb80ec5231942a9",
     },
 }
 

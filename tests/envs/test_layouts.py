@@ -3,6 +3,7 @@ from collections import deque
 import pytest
 import torch
 
+from mazearena.envs.engine import cells
 from mazearena.envs.engine.cells import Cell
 from mazearena.envs.engine.layouts import (
     UNREACHABLE,
@@ -18,19 +19,21 @@ from mazearena.envs.engine.layouts import (
 
 def reference_steps(grid: list[list[int]], start: tuple[int, int]) -> int | None:
     """Plain BFS over (cell, has_key) states, written independently of the batched solver."""
+    goals = {int(c) for c in Cell if c.name == "GOAL" or c.name.startswith("GOAL_")}
+    losing = {int(Cell.WALL), int(Cell.LAVA)} | {int(c) for c in Cell if c.name.startswith("DECOY_")}
     h, w = len(grid), len(grid[0])
     seen = {(start, False)}
     queue = deque([(start, False, 0)])
     while queue:
         (y, x), key, d = queue.popleft()
-        if grid[y][x] == Cell.GOAL:
+        if grid[y][x] in goals:
             return d
         for dy, dx in ((-1, 0), (0, 1), (1, 0), (0, -1)):
             ny, nx = y + dy, x + dx
             if not (0 <= ny < h and 0 <= nx < w):
                 continue
             c = grid[ny][nx]
-            if c in (Cell.WALL, Cell.LAVA) or (c == Cell.DOOR and not key):
+            if c in losing or (c == Cell.DOOR and not key):
                 continue
             nkey = key or c == Cell.KEY
             if ((ny, nx), nkey) not in seen:
@@ -44,11 +47,18 @@ def reference_steps(grid: list[list[int]], start: tuple[int, int]) -> int | None
 @pytest.mark.parametrize("size,count", [(5, 3000), (9, 3000), (15, 2000), (31, 1000)])
 def test_every_level_is_solvable_from_every_spawn(variant, generator, size, count):
     loops = 0.2 if variant is Variant.HAZARDS else 0.1
-    cfg = LayoutConfig(size=size, variant=variant, generator=generator, loops=loops, rooms=1 if size >= 15 else 0)
-    layouts = generate(torch.arange(count), cfg)
+    options = dict(size=size, variant=variant, generator=generator, loops=loops, rooms=1 if size >= 15 else 0)
+    if variant is Variant.MEMORY and size < 9:
+        with pytest.raises(ValueError, match="goal places at least memory_distance=5 from the cue"):
+            LayoutConfig(**options)
+        return
+    layouts = generate(torch.arange(count), LayoutConfig(**options))
     assert bool(is_solvable(layouts).all())
     # Every generated level has what its variant promises.
     flat = layouts.grid.flatten(1)
+    if variant is Variant.MEMORY:
+        check_memory_levels(layouts, goals=2, distance=5)
+        return
     assert bool(((flat == Cell.GOAL).sum(1) == 1).all())
     if variant is Variant.KEY_DOOR:
         assert bool(((flat == Cell.KEY).sum(1) == 1).all()) and bool(((flat == Cell.DOOR).sum(1) == 1).all())
@@ -59,6 +69,42 @@ def test_every_level_is_solvable_from_every_spawn(variant, generator, size, coun
         assert bool((blocked[layouts.spawn_mask] >= UNREACHABLE).all())
     if variant is Variant.HAZARDS and size >= 9:  # a 5x5 maze has too few dead ends and shortcuts to promise lava
         assert float((flat == Cell.LAVA).any(1).float().mean()) > 0.9
+
+
+def check_memory_levels(layouts, goals: int, distance: int) -> None:
+    """One cue, one goal of its colour (the one that pays), ``goals - 1`` decoys of other colours, every goal
+    at least ``distance`` from the cue, every start within two cells of it."""
+    colours = cells.MEMORY_COLOURS
+    cue = {int(Cell[f"CUE_{c}".upper()]): k for k, c in enumerate(colours)}
+    goal = {int(Cell[f"GOAL_{c}".upper()]): k for k, c in enumerate(colours)}
+    decoy = {int(Cell[f"DECOY_{c}".upper()]): k for k, c in enumerate(colours)}
+    for grid, spawn in zip(layouts.grid, layouts.spawn_mask, strict=True):
+        found = {
+            name: [
+                (tuple(p), table[int(grid[tuple(p)])]) for p in torch.isin(grid, torch.tensor(list(table))).nonzero()
+            ]
+            for name, table in (("cue", cue), ("goal", goal), ("decoy", decoy))
+        }
+        assert len(found["cue"]) == 1 and len(found["goal"]) == 1 and len(found["decoy"]) == goals - 1
+        (cy, cx), colour = found["cue"][0]
+        assert found["goal"][0][1] == colour and colour not in {k for _, k in found["decoy"]}
+        for (y, x), _ in found["goal"] + found["decoy"]:
+            assert max(abs(y - cy), abs(x - cx)) >= distance
+        ys, xs = spawn.nonzero(as_tuple=True)
+        assert len(ys) and bool((torch.maximum((ys - cy).abs(), (xs - cx).abs()) <= 2).all())
+
+
+def test_memory_levels_keep_their_promises_with_every_knob():
+    for goals, size, distance in ((2, 9, 5), (3, 11, 6), (4, 15, 8)):
+        cfg = LayoutConfig(
+            size=size, variant="memory", memory_goals=goals, memory_distance=distance, loops=0.3, rooms=2
+        )
+        layouts = generate(torch.arange(300), cfg)
+        assert bool(is_solvable(layouts).all())
+        check_memory_levels(layouts, goals, distance)
+    colours = generate(torch.arange(400), LayoutConfig(size=9, variant="memory", memory_goals=4, memory_distance=4))
+    cues = [int(c) for c in torch.unique(colours.grid) if Cell.CUE_RED <= int(c) <= Cell.CUE_YELLOW]
+    assert len(cues) == 4  # every colour is drawn
 
 
 @pytest.mark.parametrize("variant", list(Variant))
@@ -117,7 +163,7 @@ def test_perfect_maze_is_a_tree():
         ({"size": 3}, "size must be odd"),
         ({"size": 129}, "size must be odd"),
         ({"size": 11.0}, "size must be an int"),
-        ({"variant": "maze"}, "variant must be one of 'goal', 'key_door', 'hazards', got 'maze'"),
+        ({"variant": "maze"}, "variant must be one of 'goal', 'key_door', 'hazards', 'memory', got 'maze'"),
         ({"generator": "prim"}, "generator must be one of"),
         ({"loops": 1.5}, "loops must be in \\[0.0, 1.0\\]"),
         ({"rooms": -1}, "rooms must be an int in \\[0, 16\\]"),

@@ -39,7 +39,11 @@ class Tile:
     reward: float = 0.0
     """Paid for walking in, on top of the success reward."""
     channel: str | None = field(default=None)
-    """Its one-hot observation plane (default: ``name``; ``""``: no plane, as for floor)."""
+    """Its one-hot observation plane (default: ``name``; ``""``: no plane, as for floor). Tiles of one variant may
+    share a plane (a decoy that looks like the goal it imitates)."""
+    variant: str | None = None
+    """The level variant whose observations hold its plane (``None``: every maze's), so that tiles of one task
+    add no planes to the others."""
     sprite: str | Path | None = None
     """A sprite in ``mazearena/assets`` (by name, default ``name``) or a path to a 16x16 RGBA PNG."""
 
@@ -55,6 +59,10 @@ class Tile:
         return self.locked or self.picked_up
 
 
+MEMORY_COLOURS = ("red", "green", "blue", "yellow")
+"""The colours of the memory task (``variant="memory"``): a cue of one colour near the start names the goal of
+that colour; the goals of the other colours are decoys, which look the same and end the episode unrewarded."""
+
 TILES: tuple[Tile, ...] = (
     Tile("floor", 0, channel=""),
     Tile("wall", 1, passable=False),
@@ -62,8 +70,15 @@ TILES: tuple[Tile, ...] = (
     Tile("key", 3, picked_up=True),
     Tile("door", 4, locked=True),
     Tile("lava", 5, terminal=True),
+    *(Tile(f"cue_{c}", 6 + i, variant="memory") for i, c in enumerate(MEMORY_COLOURS)),
+    *(Tile(f"goal_{c}", 10 + i, terminal=True, success=True, variant="memory") for i, c in enumerate(MEMORY_COLOURS)),
+    *(
+        Tile(f"decoy_{c}", 14 + i, terminal=True, channel=f"goal_{c}", sprite=f"goal_{c}", variant="memory")
+        for i, c in enumerate(MEMORY_COLOURS)
+    ),
 )
-"""The maze tiles. Observation planes follow this order (the tiles that have a channel)."""
+"""The maze tiles. Observation planes follow this order (the tiles that have a channel, of the level's
+variant)."""
 
 Cell = IntEnum("Cell", {t.name.upper(): t.code for t in TILES}, module=__name__)
 """The built-in tiles' codes by name (``Cell.WALL``), for generators and tests."""
@@ -79,6 +94,12 @@ TOKEN_FEATURES = ("dy", "dx", "self", "ally", "enemy", "health", "carrier", "own
 """Features of each entity token, relative to the observer."""
 
 
+PLANE_CODES = 2
+"""At most this many tiles light one plane (a goal and its decoy)."""
+NO_CODE = 255
+"""Filler of :attr:`TileArrays.plane_codes` (no tile has it: there are at most 64)."""
+
+
 class TileArrays(NamedTuple):
     """The table as numpy arrays indexed by cell code, the form the compiled kernels take."""
 
@@ -89,7 +110,7 @@ class TileArrays(NamedTuple):
     terminal: np.ndarray  # bool
     success: np.ndarray  # bool
     reward: np.ndarray  # float32
-    plane_codes: np.ndarray  # int64: the cell code of each tile plane, in plane order
+    plane_codes: np.ndarray  # int64 [planes, PLANE_CODES]: the cell codes that light each plane (NO_CODE: none)
 
 
 @dataclass(frozen=True)
@@ -104,33 +125,59 @@ class TileTable:
             raise ValueError(f"tile codes must be 0..{len(codes) - 1} in order, starting with floor; got {codes}")
         if len(codes) > 64:
             raise ValueError(f"at most 64 tiles, got {len(codes)}")
-        names = [t.channel for t in self.tiles if t.channel] + list(AGENT_CHANNELS)
-        if len(set(names)) != len(names):
-            raise ValueError(f"observation channels must be distinct, got {names}")
+        owner: dict[str, str | None] = {name: "" for name in AGENT_CHANNELS}
+        for t in self.tiles:
+            if t.channel and owner.setdefault(t.channel, t.variant) != t.variant:
+                raise ValueError(f"observation channel {t.channel!r} is shared across variants or with the agent's")
+        for plane, tiles in self._groups(None) + [g for v in self._variants() for g in self._groups(v)]:
+            if len(tiles) > PLANE_CODES:
+                raise ValueError(f"at most {PLANE_CODES} tiles share a plane, got {len(tiles)} on {plane!r}")
 
-    @property
-    def planes(self) -> tuple[Tile, ...]:
-        """The tiles that have an observation plane, in plane order."""
-        return tuple(t for t in self.tiles if t.channel)
+    def _variants(self) -> list[str]:
+        return list(dict.fromkeys(t.variant for t in self.tiles if t.variant))
+
+    def _groups(self, variant: str | None) -> list[tuple[str, list[Tile]]]:
+        """The planes of ``variant``'s observations in order, each with the tiles that light it."""
+        groups: dict[str, list[Tile]] = {}
+        for t in self.tiles:
+            if t.channel and t.variant in (None, variant):
+                groups.setdefault(t.channel, []).append(t)
+        return list(groups.items())
+
+    def planes(self, variant: str | None = None) -> tuple[Tile, ...]:
+        """The first tile of each observation plane of ``variant``'s levels, in plane order."""
+        return tuple(tiles[0] for _, tiles in self._groups(variant))
 
     @property
     def channels(self) -> tuple[str, ...]:
-        """Names of a maze observation's planes: the tiles', then :data:`AGENT_CHANNELS`."""
-        return tuple(t.channel for t in self.planes) + AGENT_CHANNELS
+        """Names of the planes of an observation of every maze: the tiles', then :data:`AGENT_CHANNELS`."""
+        return self.channels_of(None)
 
-    def channel(self, name: str) -> int:
+    def channels_of(self, variant: str | None) -> tuple[str, ...]:
+        """Names of the planes of ``variant``'s observations: its tiles', then :data:`AGENT_CHANNELS`."""
+        return tuple(name for name, _ in self._groups(variant)) + AGENT_CHANNELS
+
+    def channel(self, name: str, variant: str | None = None) -> int:
         """Index of the plane ``name``, or an error naming the planes there are."""
-        if name not in self.channels:
-            raise KeyError(f"no observation channel {name!r}; channels: {', '.join(self.channels)}")
-        return self.channels.index(name)
+        channels = self.channels_of(variant)
+        if name not in channels:
+            raise KeyError(f"no observation channel {name!r}; channels: {', '.join(channels)}")
+        return channels.index(name)
 
     @property
     def floor(self) -> int:
         return self.tiles[0].code
 
-    def arrays(self) -> TileArrays:
+    def arrays(self, variant: str | None = None) -> TileArrays:
+        """The table as arrays for ``variant``'s levels (its planes)."""
+
         def column(attr: str, dtype) -> np.ndarray:
             return np.array([getattr(t, attr) for t in self.tiles], dtype=dtype)
+
+        groups = self._groups(variant)
+        plane_codes = np.full((len(groups), PLANE_CODES), NO_CODE, dtype=np.int64)
+        for p, (_, tiles) in enumerate(groups):
+            plane_codes[p, : len(tiles)] = [t.code for t in tiles]
 
         return TileArrays(
             blocks=~column("passable", np.bool_),
@@ -140,12 +187,12 @@ class TileTable:
             terminal=column("terminal", np.bool_),
             success=column("success", np.bool_),
             reward=column("reward", np.float32),
-            plane_codes=np.array([t.code for t in self.planes], dtype=np.int64),
+            plane_codes=plane_codes,
         )
 
-    def tensors(self, device: torch.device) -> TileArrays:
+    def tensors(self, device: torch.device, variant: str | None = None) -> TileArrays:
         """:meth:`arrays` as torch tensors on ``device`` (plane codes as ``uint8``, for comparing with grids)."""
-        a = self.arrays()
+        a = self.arrays(variant)
         out = {k: torch.from_numpy(v).to(device) for k, v in a._asdict().items()}
         out["plane_codes"] = out["plane_codes"].to(torch.uint8)
         return TileArrays(**out)

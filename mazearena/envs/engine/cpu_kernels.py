@@ -127,10 +127,10 @@ def _observe(s, tiles, idx, full, turn, view, pad, side, v, out):
             f = 0 if turn else h
             facing = agent + _DY[f] * v + _DX[f]
         for ch in range(planes):
-            code = plane_codes[ch]
+            code, other = plane_codes[ch, 0], plane_codes[ch, 1]  # other: a tile sharing the plane, or none
             for c in range(k):
                 cell = grid[i, c] if full else grid[i, start + offsets[c]]
-                o[ch, c] = 1 if cell == code else 0
+                o[ch, c] = 1 if cell == code or cell == other else 0
         key = 1 if has_key[i] else 0
         for c in range(k):
             o[planes, c] = 1 if c == agent else 0

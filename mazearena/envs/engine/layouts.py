@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from mazearena.checks import check_int, check_real, enum_value, plain_numbers
-from mazearena.envs.engine.cells import Cell, table
+from mazearena.envs.engine.cells import MEMORY_COLOURS, Cell, table
 from mazearena.rng import (
+    STREAM_CUE,
     STREAM_DIVIDER,
     STREAM_EDGE,
     STREAM_GOAL,
@@ -47,6 +48,7 @@ class Variant(str, Enum):
     GOAL = "goal"  # reach the goal
     KEY_DOOR = "key_door"  # fetch the key, unlock the only door between agent and goal, reach the goal
     HAZARDS = "hazards"  # reach the goal; lava cells end the episode
+    MEMORY = "memory"  # a cue by the start names one of several far goals; the others are decoys
 
 
 class Generator(str, Enum):
@@ -72,6 +74,11 @@ class LayoutConfig:
     """Number of open rectangular rooms carved into the maze (0 to 16)."""
     hazard_rate: float = 0.5
     """``hazards`` only: probability that each safe candidate cell (dead end, shortcut, pillar) is lava."""
+    memory_goals: int = 2
+    """``memory`` only: goals of different colours (2 to 4); the cue's colour names the one that pays."""
+    memory_distance: int = 5
+    """``memory`` only: cells (Chebyshev) at least between the cue and every goal, so that the cue is out of view
+    by the time a goal is in reach (``view_size // 2 + 2`` at least with partial views)."""
 
     def __post_init__(self) -> None:
         plain_numbers(self)
@@ -84,6 +91,20 @@ class LayoutConfig:
         check_real("loops", self.loops, 0.0, 1.0)
         check_int("rooms", self.rooms, 0, 16)
         check_real("hazard_rate", self.hazard_rate, 0.0, 1.0)
+        check_int("memory_goals", self.memory_goals, 2, len(MEMORY_COLOURS))
+        check_int("memory_distance", self.memory_distance, 2, MAX_SIZE)
+        if self.variant is Variant.MEMORY:
+            if self.memory_distance < 4:
+                raise ValueError(
+                    f"memory_distance must be >= 4 (the start is within 2 of the cue), got {self.memory_distance}"
+                )
+            far = _far_goal_edges(self.size, self.memory_distance)
+            if far < self.memory_goals:
+                raise ValueError(
+                    f"memory levels of size {self.size} have {far} goal places at least memory_distance="
+                    f"{self.memory_distance} from the cue (at the worst corner), fewer than memory_goals="
+                    f"{self.memory_goals}: use a larger size or a smaller distance"
+                )
 
 
 @dataclass
@@ -262,6 +283,10 @@ def generate(level_ids: torch.Tensor | list[int], config: LayoutConfig, device: 
     allowed = torch.ones(b, geo.edge_u.numel(), dtype=torch.bool, device=dev)
     if key_door:
         allowed = geo.edge_x[None, :] != 2 * divider[:, None]
+    memory = config.variant is Variant.MEMORY
+    if memory:  # the goals' places stay walls (out of the tree and the loops) until the goals go in
+        cy, cx, goal_edges = _memory_plan(ids, geo, config, size)
+        allowed = allowed.scatter(1, goal_edges, False)
 
     if config.generator is Generator.KRUSKAL:
         in_tree = _kruskal_tree(ids, geo, allowed)
@@ -316,13 +341,65 @@ def generate(level_ids: torch.Tensor | list[int], config: LayoutConfig, device: 
         spawn_side = torch.where(agent_left.view(-1, 1, 1), xx < boundary, xx > boundary)
     else:
         gy, gx = _random_node(ids, STREAM_GOAL, m, torch.zeros_like(divider), torch.full_like(divider, m))
-    grid[rows[:, 0], gy, gx] = int(Cell.GOAL)
+    if memory:
+        spawn_side = _place_memory(grid, ids, geo, config, cy, cx, goal_edges)
+    else:
+        grid[rows[:, 0], gy, gx] = int(Cell.GOAL)
 
     if config.variant is Variant.HAZARDS and config.hazard_rate > 0:
         grid = _place_lava(grid, ids, room_mask, loop_edges, geo, config.hazard_rate)
 
     spawn_mask = (grid == int(Cell.FLOOR)) & spawn_side
     return Layouts(level_ids=ids, grid=grid, spawn_mask=spawn_mask)
+
+
+def _goal_edges(size: int) -> list[tuple[int, int]]:
+    """Where memory goals may go: the walls between two nodes of a row at columns 2, 6, 10, ... No two share a
+    node, so the spanning tree, built without them, still reaches every node, and a goal there (a niche
+    between two corridors) blocks no path."""
+    return [(y, x) for y in range(1, size - 1, 2) for x in range(2, size - 1, 4)]
+
+
+def _far_goal_edges(size: int, distance: int) -> int:
+    """The fewest goal places at least ``distance`` (Chebyshev) from the cue, over the four corners."""
+    corners = [(1, 1), (1, size - 2), (size - 2, 1), (size - 2, size - 2)]
+    places = _goal_edges(size)
+    return min(sum(max(abs(y - cy), abs(x - cx)) >= distance for y, x in places) for cy, cx in corners)
+
+
+def _memory_plan(ids: torch.Tensor, geo: _Geometry, config: LayoutConfig, size: int):
+    """The cue's corner node ``(cy, cx)`` and the edges ``[B, K]`` of the goal places: a random ``memory_goals``
+    of :func:`_goal_edges` at least ``memory_distance`` from the cue."""
+    corner = randint(4, ids, STREAM_CUE, 0)
+    cy = torch.where(corner < 2, 1, size - 2)
+    cx = torch.where(corner % 2 == 0, 1, size - 2)
+    ey, ex = geo.edge_y[None], geo.edge_x[None]
+    place = (ey % 2 == 1) & (ex % 4 == 2)
+    far = torch.maximum((ey - cy[:, None]).abs(), (ex - cx[:, None]).abs()) >= config.memory_distance
+    eidx = torch.arange(geo.edge_u.numel(), device=ids.device)
+    score = torch.where(place & far, uniform(ids[:, None], STREAM_CUE, eidx[None] + 2), -1.0)
+    return cy, cx, score.topk(config.memory_goals, dim=1).indices
+
+
+def _place_memory(grid, ids, geo, config, cy, cx, goal_edges) -> torch.Tensor:
+    """The cue (a random colour) at ``(cy, cx)`` and the goals in their places, goal ``k`` of colour ``k``: the
+    goal of the cue's colour pays, the others are its decoys. Returns the spawn mask: the floor within two
+    cells of the cue, so that the cue is in view at the start."""
+    b, size, _ = grid.shape
+    dev = grid.device
+    rows = torch.arange(b, device=dev)
+    colour = randint(config.memory_goals, ids, STREAM_CUE, 1)
+    k = torch.arange(config.memory_goals, device=dev)
+    codes = [[int(Cell[f"GOAL_{c}".upper()]), int(Cell[f"DECOY_{c}".upper()])] for c in MEMORY_COLOURS]
+    codes = torch.tensor(codes, dtype=torch.uint8, device=dev)[: config.memory_goals]
+    tiles = torch.where(k[None] == colour[:, None], codes[None, :, 0], codes[None, :, 1])  # [B, K]
+    grid[rows[:, None], geo.edge_y[goal_edges], geo.edge_x[goal_edges]] = tiles
+    cues = torch.tensor([int(Cell[f"CUE_{c}".upper()]) for c in MEMORY_COLOURS], dtype=torch.uint8, device=dev)
+    grid[rows, cy, cx] = cues[colour]
+    yy = torch.arange(size, device=dev).view(1, size, 1)
+    xx = torch.arange(size, device=dev).view(1, 1, size)
+    apart = torch.maximum((yy - cy.view(-1, 1, 1)).abs(), (xx - cx.view(-1, 1, 1)).abs())
+    return (apart <= 2) & (apart > 0)
 
 
 def _place_lava(grid, ids, room_mask, loop_edges, geo, rate):

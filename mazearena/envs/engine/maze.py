@@ -40,7 +40,7 @@ import torch
 
 from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.backend import choose_backend
-from mazearena.envs.engine.cells import Cell, table
+from mazearena.envs.engine.cells import NO_CODE, Cell, table
 from mazearena.envs.engine.cpu_kernels import MazeState, kernel, step_observe
 from mazearena.envs.engine.grid import (
     HEADING_DELTAS,
@@ -50,7 +50,7 @@ from mazearena.envs.engine.grid import (
     layout_shape,
     to_layout,
 )
-from mazearena.envs.engine.layouts import LayoutConfig, generate, level_range
+from mazearena.envs.engine.layouts import LayoutConfig, Variant, generate, level_range
 from mazearena.envs.engine.levels import LevelSource
 from mazearena.envs.engine.sprites import agent_tile, agent_tiles, tile_atlas
 from mazearena.rng import STREAM_HEADING, STREAM_SPAWN, hash_ints, randint
@@ -103,6 +103,12 @@ class MazeConfig(LayoutConfig):
             check_int("max_steps", self.max_steps, 0, 2**31 - 1)
         check_layout(self.obs_layout)
         level_range(self.num_levels, self.start_level)
+        reach = self.view_size // 2 + 2  # a goal in reach: the agent next to it sees this far from itself
+        if self.variant is Variant.MEMORY and self.obs_mode is not MazeObsMode.FULL and self.memory_distance < reach:
+            raise ValueError(
+                f"memory_distance ({self.memory_distance}) must be >= view_size // 2 + 2 ({reach}): the cue would "
+                "still be in view at the goals"
+            )
 
     @property
     def reward_horizon(self) -> int:
@@ -126,7 +132,7 @@ class MazeConfig(LayoutConfig):
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
-        channels = len(table().channels)
+        channels = len(table().channels_of(self.variant.value))
         if self.obs_mode is MazeObsMode.FULL:
             shape = (channels, self.size, self.size)
         elif self.obs_mode is MazeObsMode.RGB:
@@ -218,14 +224,18 @@ class MazeEngine(EngineState):
         self._turn = torch.tensor([-1, 1, 0], dtype=torch.long, device=dev)
         # What each tile does, from the tile table: torch lookups by cell code, and the kernels' arrays.
         self.tiles = table()
-        self.channels = self.tiles.channels
-        self._tile = self.tiles.tensors(dev)
+        variant = config.variant.value  # its levels' tiles have planes of their own
+        self.channels = self.tiles.channels_of(variant)
+        self._tile = self.tiles.tensors(dev, variant)
         # the step's boolean columns side by side (TileArrays' first six: blocks .. success): one lookup a step
         self._tile_props = torch.stack(self._tile[:6], 1)
-        self._tile_arrays = tuple(self.tiles.arrays())
-        self._cell_codes = self._tile.plane_codes.view(1, -1, 1)
+        self._tile_arrays = tuple(self.tiles.arrays(variant))
+        codes = self._tile.plane_codes  # [planes, PLANE_CODES]: the first code of each plane, then shared ones
+        self._cell_codes = codes[:, 0].reshape(1, -1, 1)
+        shared = (codes[:, 1:] != NO_CODE).any(0)
+        self._more_codes = [codes[:, k + 1].reshape(1, -1, 1) for k in range(len(shared)) if bool(shared[k])]
         self._agent_plane, self._facing_plane, self._key_plane = (
-            self.tiles.channel(c) for c in ("agent", "facing", "has_key")
+            self.tiles.channel(c, variant) for c in ("agent", "facing", "has_key")
         )
         self._sprites: torch.Tensor | None = None
         if config.obs_mode is MazeObsMode.RGB:
@@ -444,7 +454,10 @@ class MazeEngine(EngineState):
         channels = len(self.channels)
         obs = torch.zeros(n, channels, codes.shape[1], dtype=torch.uint8, device=self.device)
         # Written straight into the buffer through a bool view: one pass instead of compare, cast and copy.
-        torch.eq(codes[:, None, :], self._cell_codes, out=obs.view(torch.bool)[:, : self._cell_codes.shape[1]])
+        planes = obs.view(torch.bool)[:, : self._cell_codes.shape[1]]
+        torch.eq(codes[:, None, :], self._cell_codes, out=planes)
+        for more in self._more_codes:  # planes lit by more than one tile (a goal and its decoy)
+            planes |= codes[:, None, :] == more
         r = torch.arange(n, device=self.device)
         obs[r, self._agent_plane, agent_at] = 1
         obs[r, self._facing_plane, facing_at] = 1
