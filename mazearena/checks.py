@@ -178,6 +178,7 @@ EXTRAS_OF = {
     "openskill": "eval",
     "pygame": "render",
     "stable_baselines3": "sb3",
+    "sb3_contrib": "sb3",
     "supersuit": "sb3",
     "ray": "sweep",
     "tensorboard": "tensorboard",

@@ -113,3 +113,12 @@ def test_bench_eval_says_it_times_maze_runs(tmp_path, capsys):
     )
     assert main(["bench", "eval", str(run), "--out", str(tmp_path / "bench")]) == 2
     assert "bench eval times a maze run" in capsys.readouterr().err
+
+
+def test_the_recurrent_trainers_are_timed_on_the_memory_maze():
+    pytest.importorskip("sb3_contrib")
+    from mazearena.apps.bench.trainers import MEMORY_ID, ppo_ours, recurrent_ppo_sb3
+
+    ours = ppo_ours(9, "cnn", 4, 16, iterations=1, repeats=1, core="lstm", env_id=MEMORY_ID)
+    peer = recurrent_ppo_sb3(9, "cnn", 4, 16, iterations=1, repeats=1)
+    assert len(ours) == len(peer) == 1 and ours[0] > 0 and peer[0] > 0

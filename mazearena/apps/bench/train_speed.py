@@ -1,5 +1,5 @@
 """``mazearena bench train``: training speed next to Stable-Baselines3. PPO and DQN, the same env, the same
-CNN, the same hyperparameters.
+CNN, the same hyperparameters; PPO with an LSTM next to sb3-contrib's RecurrentPPO on the memory maze.
 
 Train-steps/s = env steps collected and learned from per second (rollout + update), median of ``repeats``
 timed runs of ``iterations`` iterations each, after a warm-up. A PPO iteration is one rollout of
@@ -21,7 +21,7 @@ import mazearena
 from mazearena.agents.dqn import QNetwork
 from mazearena.agents.ppo import ActorCritic
 from mazearena.apps.bench.common import check_positive, rates, write
-from mazearena.apps.bench.trainers import dqn_ours, dqn_sb3, ppo_ours, ppo_sb3
+from mazearena.apps.bench.trainers import MEMORY_ID, dqn_ours, dqn_sb3, ppo_ours, ppo_sb3, recurrent_ppo_sb3
 
 
 @dataclass
@@ -57,6 +57,23 @@ def ours(args: TrainSpeedConfig) -> list[float]:
 
 def sb3(args: TrainSpeedConfig) -> list[float]:
     return ppo_sb3(args.size, args.backbone, args.num_envs, args.num_steps, args.iterations, args.repeats)
+
+
+def ours_recurrent(args: TrainSpeedConfig) -> list[float]:
+    return ppo_ours(
+        args.size,
+        args.backbone,
+        args.num_envs,
+        args.num_steps,
+        args.iterations,
+        args.repeats,
+        core="lstm",
+        env_id=MEMORY_ID,
+    )
+
+
+def sb3_recurrent(args: TrainSpeedConfig) -> list[float]:
+    return recurrent_ppo_sb3(args.size, args.backbone, args.num_envs, args.num_steps, args.iterations, args.repeats)
 
 
 def ours_dqn(args: TrainSpeedConfig) -> list[float]:
@@ -124,6 +141,8 @@ def run(args: TrainSpeedConfig) -> Path:
         "sb3_ppo": sb3(args),
         "mazearena_dqn": ours_dqn(args),
         "sb3_dqn": sb3_dqn(args),
+        "mazearena_recurrent_ppo": ours_recurrent(args),
+        "sb3_contrib_recurrent_ppo": sb3_recurrent(args),
     }
     med = {k: statistics.median(v) for k, v in results.items()}
     floor = network_floor(args)
@@ -133,6 +152,7 @@ def run(args: TrainSpeedConfig) -> Path:
         "network_floor": floor,
         "ppo_ratio": med["mazearena_ppo"] / med["sb3_ppo"],
         "dqn_ratio": med["mazearena_dqn"] / med["sb3_dqn"],
+        "recurrent_ppo_ratio": med["mazearena_recurrent_ppo"] / med["sb3_contrib_recurrent_ppo"],
     }
     md = (
         f"{args.backbone}, Maze-v0 {args.size}x{args.size}, CPU, "
@@ -143,7 +163,11 @@ def run(args: TrainSpeedConfig) -> Path:
         f"| Stable-Baselines3 PPO | same | {med['sb3_ppo']:,.0f} | |\n"
         f"| mazearena DQN | {args.dqn_envs} envs, batch {args.dqn_batch} per vector step | "
         f"{med['mazearena_dqn']:,.0f} | **{report['dqn_ratio']:.1f}x** |\n"
-        f"| Stable-Baselines3 DQN | same | {med['sb3_dqn']:,.0f} | |\n\n"
+        f"| Stable-Baselines3 DQN | same | {med['sb3_dqn']:,.0f} | |\n"
+        f"| mazearena PPO + LSTM (`--core lstm`), MazeMemory-v0 | as PPO, minibatches of whole env sequences | "
+        f"{med['mazearena_recurrent_ppo']:,.0f} | **{report['recurrent_ppo_ratio']:.1f}x** |\n"
+        f"| sb3-contrib RecurrentPPO, the same CNN and one shared LSTM of 128 | same | "
+        f"{med['sb3_contrib_recurrent_ppo']:,.0f} | |\n\n"
         f"Network work alone (the same forward/backward passes and Adam steps on random observations, no env, "
         f"no bookkeeping): PPO {floor['ppo']:,.0f}, double-Q DQN {floor['dqn']:,.0f} train-steps/s. A trainer "
         "running near these figures spends its time in the network; the framework around it can then "

@@ -13,6 +13,9 @@ import torch
 import mazearena
 from mazearena.apps.bench.common import rates
 
+MEMORY_ID = "mazearena/MazeMemory-v0"
+"""The env of the recurrent trainers' timing: a task that needs the memory they carry."""
+
 
 def ppo_ours(
     size: int,
@@ -23,14 +26,18 @@ def ppo_ours(
     repeats: int,
     device: str = "cpu",
     amp: bool = False,
+    core: str = "none",
+    env_id: str = "mazearena/Maze-v0",
 ) -> list[float]:
-    """Our PPO: ``iterations`` rollouts of ``num_envs × num_steps`` steps with their updates per timed run."""
+    """Our PPO (with a recurrent ``core``: whole-sequence minibatches): ``iterations`` rollouts of ``num_envs ×
+    num_steps`` steps with their updates per timed run."""
     from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
 
     torch.manual_seed(0)
     cfg = PPOConfig(num_envs=num_envs, num_steps=num_steps, num_minibatches=4)
-    envs = mazearena.make_vec("mazearena/Maze-v0", num_envs, device=device, seed=0, size=size, num_levels=500)
-    policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, backbone).to(device)
+    envs = mazearena.make_vec(env_id, num_envs, device=device, seed=0, size=size, num_levels=500)
+    space, n = envs.single_observation_space, envs.single_action_space.n
+    policy = ActorCritic(space, n, backbone, core=core).to(device)
     algo = PPO(cfg, envs, policy, torch.device(device), total_iterations=10**6, amp=amp)
     algo.iteration()  # warm-up
 
@@ -68,6 +75,35 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
     model.learn(num_envs * num_steps)  # warm-up
 
     return _sb3_rates(model, per_run, repeats)
+
+
+def recurrent_ppo_sb3(
+    size: int, backbone: str, num_envs: int, num_steps: int, iterations: int, repeats: int
+) -> list[float]:
+    """sb3-contrib's ``RecurrentPPO`` on the memory maze with our backbone and one LSTM of the same size shared
+    by actor and critic (as our ``--core lstm``), the same rollout, epochs, minibatches and learning rate."""
+    from sb3_contrib import RecurrentPPO
+
+    from mazearena.agents.ppo import PPOConfig
+    from mazearena.agents.sb3 import policy_kwargs
+
+    env = _sb3_maze_env(size, num_envs, MEMORY_ID)
+    cfg = PPOConfig()
+    model = RecurrentPPO(
+        "MlpLstmPolicy",
+        env,
+        n_steps=num_steps,
+        batch_size=num_envs * num_steps // 4,
+        n_epochs=cfg.update_epochs,
+        learning_rate=cfg.learning_rate,
+        ent_coef=cfg.ent_coef,
+        policy_kwargs=policy_kwargs(backbone)
+        | {"lstm_hidden_size": 128, "n_lstm_layers": 1, "shared_lstm": True, "enable_critic_lstm": False},
+        seed=0,
+        device="cpu",
+    )
+    model.learn(num_envs * num_steps)  # warm-up
+    return _sb3_rates(model, iterations * num_envs * num_steps, repeats)
 
 
 def dqn_ours(
@@ -181,13 +217,13 @@ def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, rep
     return _sb3_rates(model, per_run, repeats)
 
 
-def _sb3_maze_env(size: int, num_envs: int):
+def _sb3_maze_env(size: int, num_envs: int, env_id: str = "mazearena/Maze-v0"):
     """The SB3 peers' env: ``num_envs`` single mazes in a ``DummyVecEnv``, on the level set ours train on."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     kwargs = {"size": size, "num_levels": 500}
-    return make_vec_env("mazearena/Maze-v0", n_envs=num_envs, seed=0, vec_env_cls=DummyVecEnv, env_kwargs=kwargs)
+    return make_vec_env(env_id, n_envs=num_envs, seed=0, vec_env_cls=DummyVecEnv, env_kwargs=kwargs)
 
 
 def _sb3_rates(model, per_run: int, repeats: int) -> list[float]:
