@@ -19,15 +19,19 @@ from pettingzoo.test import (
 
 from mazearena.envs import arena_v0
 from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, arena_layouts, base_distances
+from mazearena.envs.engine.cells import ARENA_CHANNELS
 from mazearena.envs.engine.layouts import UNREACHABLE
 
 STAY, N, E, S, W, ATTACK = range(6)
 MODES = ["tag", "ctf", "combat"]
 
 
-def open_arena(mode: str, positions: list[tuple[int, int]], red: int, walls=(), **cfg) -> ArenaEngine:
+def open_arena(
+    mode: str, positions: list[tuple[int, int]], red: int, walls=(), backend: str = "auto", **cfg
+) -> ArenaEngine:
     """A one-game engine on an empty 9x9 arena (border walls only) with agents placed by hand."""
-    engine = ArenaEngine(1, ArenaConfig(mode=mode, red=red, blue=len(positions) - red, size=9, **cfg), autoreset=False)
+    config = ArenaConfig(mode=mode, red=red, blue=len(positions) - red, size=9, **cfg)
+    engine = ArenaEngine(1, config, autoreset=False, backend=backend)
     engine.reset(torch.tensor([0]))
     engine.walls[0] = True
     engine.walls[0, 1:-1, 1:-1] = False
@@ -435,3 +439,30 @@ def test_compiled_kernels_play_exactly_as_torch(mode):
         jumps = ((engines[0].pos - before).abs().sum(-1) > 1) & i1["active"] & ~i1["_final_obs"][:, None]
         events += int(jumps.sum()) + int(te1.sum())
     assert events > 50  # respawns (ctf) or agents leaving the game (tag, combat) were exercised
+
+
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_with_occlusion_walls_hide_what_is_behind_them(backend):
+    # red at (4, 2) looks east along row 4: a wall at (4, 4) hides blue at (4, 5); blue at (2, 2) is in the open
+    for occlusion in (False, True):
+        engine = open_arena(
+            "tag", [(4, 2), (4, 5), (2, 2)], red=1, walls=[(4, 4)], occlusion=occlusion, obs_mode="both"
+        )
+        engine.backend = backend
+        obs = engine.observe()
+        enemy = obs["grid"][0, 0, ARENA_CHANNELS.index("enemy")]  # red's view, 7x7, red at the centre (3, 3)
+        hidden, seen = bool(enemy[3, 6]), bool(enemy[1, 3])
+        assert seen and hidden != occlusion
+        assert bool(obs["grid"][0, 0, ARENA_CHANNELS.index("wall"), 3, 5])  # the wall itself always shows
+        assert obs["mask"][0, 0].tolist()[:3] == [True, not occlusion, True]
+        # blue behind the wall does not see red either: sight is symmetric here
+        assert bool(obs["mask"][0, 1, 0]) != occlusion
+
+
+def test_sight_lines_cross_the_cells_between():
+    from mazearena.envs.engine.arena import _sight_lines
+
+    lines = _sight_lines(7, "cpu")  # row-major 7x7, the agent at index 24
+    assert lines.shape[0] == 49
+    assert {tuple(c) for c in lines[24 + 3].tolist()} == {(0, 1), (0, 2), (0, 0)}  # three east: two between
+    assert {tuple(c) for c in lines[24 + 1].tolist()} == {(0, 0)}  # a neighbour: nothing between

@@ -29,9 +29,10 @@ Rules (the documentation's arena page shows this text):
 * Every game is truncated at ``max_cycles`` steps.
 
 Observations (``obs_mode``): ``grid`` is a ``view_size`` square of ``uint8`` planes centred on the agent,
-north-up, channels :data:`ARENA_CHANNELS` (walls do not block sight; outside the arena reads as wall).
-``tokens`` is a list of every entity (agents, then red and blue flag) with :data:`TOKEN_FEATURES`
-relative to the observer, plus a mask of those present and inside the view square. ``state()`` is the
+north-up, channels :data:`ARENA_CHANNELS` (walls do not block sight unless ``occlusion``: then the planes of
+agents and flags are blank behind walls; outside the arena reads as wall). ``tokens`` is a list of every entity
+(agents, then red and blue flag) with :data:`TOKEN_FEATURES` relative to the observer, plus a mask of those
+present and inside the view square (and, with ``occlusion``, in sight). ``state()`` is the
 whole arena as planes :data:`ARENA_STATE_CHANNELS`, for centralised critics.
 """
 
@@ -39,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import Enum
-from functools import partial
+from functools import lru_cache, partial
 
 import torch
 import torch.nn.functional as F
@@ -130,6 +131,9 @@ class ArenaConfig:
     """``combat`` only: hits an agent survives, plus one."""
     attack_range: int = 3
     """``combat`` only: how many cells an attack reaches."""
+    occlusion: bool = False
+    """Walls block sight: in its view an agent sees agents and flags only where the straight line to them crosses
+    no wall (walls themselves always show); what hides behind a wall must be remembered."""
     obs_layout: str | None = None
     """Axis order of ``grid`` observations: ``None`` or ``"chw"`` (planes first), ``"hwc"`` (channels last, for
     tools that assume it, e.g. SuperSuit's frame_stack). ``state()`` stays ``chw``."""
@@ -154,6 +158,8 @@ class ArenaConfig:
         check_int("attack_range", self.attack_range, 1, s)
         for name, top in (("pickup_reward", 1), ("flag_shaping", 10)):
             check_real(name, getattr(self, name), 0, top)
+        if not isinstance(self.occlusion, bool):
+            raise TypeError(f"occlusion must be true or false, got {self.occlusion!r}")
         if self.chasers not in TEAMS:
             raise ValueError(f"chasers must be 'red' or 'blue', got {self.chasers!r}")
         level_range(self.num_levels, self.start_level)
@@ -188,6 +194,23 @@ class ArenaConfig:
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+
+@lru_cache(maxsize=8)
+def _sight_lines(view_size: int, device: str) -> torch.Tensor:
+    """``[V*V, L, 2]``: for each cell of a view (row-major, the agent at the centre), the cells strictly between
+    the agent and it that a straight line through their centres passes (padded with the agent's own cell,
+    never a wall)."""
+    p = view_size // 2
+    lines = []
+    for dy in range(-p, p + 1):
+        for dx in range(-p, p + 1):
+            steps = 4 * max(abs(dy), abs(dx))
+            cells = {(round(dy * t / steps), round(dx * t / steps)) for t in range(1, steps)} if steps else set()
+            lines.append(sorted(cells - {(0, 0), (dy, dx)}))
+    longest = max(1, max(len(line) for line in lines))
+    table = [line + [(0, 0)] * (longest - len(line)) for line in lines]
+    return torch.tensor(table, dtype=torch.long, device=device)
 
 
 def arena_layouts(level_ids: torch.Tensor, config: ArenaConfig, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -701,11 +724,33 @@ class ArenaEngine(EngineState):
         """Per-agent observations of all games (or the games ``idx``): a tensor or a dict, by ``obs_mode``."""
         cfg = self.config
         out = {}
+        sight = self._sight(idx) if cfg.occlusion else None  # [b, A, V*V]: cells in sight
         if cfg.obs_mode in (ArenaObsMode.GRID, ArenaObsMode.BOTH):
-            out["grid"] = to_layout(self._grid_obs(idx), cfg.native_layout, cfg.obs_layout)
+            grid = self._grid_obs(idx)
+            if sight is not None:  # every plane but the walls blank where the line of sight is blocked
+                b, a, c, v, _ = grid.shape
+                keep = torch.ones(c, dtype=torch.bool, device=grid.device)
+                keep[ARENA_CHANNELS.index("wall")] = False
+                hidden = keep.view(1, 1, c, 1) & ~sight.view(b, a, 1, v * v)
+                grid = grid.masked_fill(hidden.view(b, a, c, v, v), 0)
+            out["grid"] = to_layout(grid, cfg.native_layout, cfg.obs_layout)
         if cfg.obs_mode in (ArenaObsMode.TOKENS, ArenaObsMode.BOTH):
-            out["tokens"], out["mask"] = self._token_obs(idx)
+            out["tokens"], out["mask"] = self._token_obs(idx, sight)
         return out["grid"] if cfg.obs_mode is ArenaObsMode.GRID else out
+
+    def _sight(self, idx: torch.Tensor | None) -> torch.Tensor:
+        """``[b, A, V*V]``: the cells of each agent's view that the straight line from it reaches without
+        crossing a wall (outside the arena counts as wall)."""
+        cfg = self.config
+        s, v, p = cfg.size, cfg.view_size, cfg.view_size // 2
+        walls, pos = (self.walls, self.pos) if idx is None else (self.walls[idx], self.pos[idx])
+        b, a = pos.shape[:2]
+        side = s + 2 * p
+        padded = F.pad(walls, (p, p, p, p), value=True).view(b, -1)
+        between = _sight_lines(v, str(self.device))  # [V*V, L, 2]: cells strictly between, as view offsets
+        at = (pos[..., None, None, 0] + between[..., 0] + p) * side + pos[..., None, None, 1] + between[..., 1] + p
+        blocked = padded.gather(1, at.view(b, -1)).view(b, a, v * v, -1).any(-1)
+        return ~blocked
 
     def _grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
         if self.backend == "numba":
@@ -767,7 +812,9 @@ class ArenaEngine(EngineState):
         obs = obs * alive.view(b, a, 1, 1).to(torch.uint8)  # agents out of the game see nothing
         return obs.view(b, a, len(ARENA_CHANNELS), v, v)
 
-    def _token_obs(self, idx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _token_obs(
+        self, idx: torch.Tensor | None, sight: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
         a, p = cfg.num_agents, cfg.view_size // 2
         pos, alive, health, carrying = self.pos, self.alive, self._health_value(), self.carrying
@@ -801,4 +848,8 @@ class ArenaEngine(EngineState):
         feats[..., f["enemy_flag"]] = (~same & ~is_agent).float()
         feats[..., f["chaser"]] = chaser.float()
         visible = (rel.abs() <= p).all(-1) & ent_alive[:, None, :] & alive[:, :, None]
+        if sight is not None:  # and in sight: the view cell each entity is at
+            v = cfg.view_size
+            cell = ((rel[..., 0] + p).clamp(0, v - 1) * v + (rel[..., 1] + p).clamp(0, v - 1)).view(b, a, k)
+            visible = visible & sight.gather(2, cell)
         return feats * visible[..., None], visible
