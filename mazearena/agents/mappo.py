@@ -28,7 +28,15 @@ from mazearena.agents import batches
 from mazearena.agents.actor import choose, index_state, state_to
 from mazearena.agents.backbones import make_backbone
 from mazearena.agents.cores import make_core
-from mazearena.agents.ppo import PPOConfig, anneal_lr, clipped_loss, load_trainer_state, trainer_state, update
+from mazearena.agents.ppo import (
+    PPOConfig,
+    Rollout,
+    anneal_lr,
+    load_trainer_state,
+    sequence_rows,
+    trainer_state,
+    update,
+)
 
 
 @dataclass
@@ -507,44 +515,23 @@ class MAPPO:
         b_adv, b_returns = advantages.reshape(steps, -1), norm(returns.reshape(steps, -1))
         b_values = norm(self.buf_values.reshape(steps, -1))
 
+        b = Rollout(b_actions, b_logprobs, b_values, b_adv, b_returns, mask=b_mask)
+
         def minibatch_loss(mb: torch.Tensor) -> tuple[torch.Tensor, dict]:
             state = b_state[mb] if b_state is not None else None
             logits, value = self._forward(batches.index(b_obs, mb), state, b_active[mb])
-            return clipped_loss(
-                cfg,
-                logits,
-                value,
-                b_actions[mb],
-                b_logprobs[mb],
-                b_values[mb],
-                b_adv[mb],
-                b_returns[mb],
-                mask=b_mask[mb],
-            )
+            return b.loss(cfg, logits, value, mb)
 
         def sequence_loss(games: torch.Tensor) -> tuple[torch.Tensor, dict]:
             """The loss on whole game sequences, replayed through the core from the rollout's first memory."""
-            rows = (torch.arange(cfg.num_steps, device=self.device)[:, None] * cfg.num_envs + games).reshape(-1)
-            active, first = (
-                self.buf_active[:, games],
-                self.buf_started[:, games, None].expand(-1, -1, b_active.shape[1]),
-            )
+            rows = sequence_rows(cfg.num_steps, cfg.num_envs, games)
+            active = self.buf_active[:, games]
+            first = self.buf_started[:, games, None].expand_as(active)
             state = b_state[rows] if b_state is not None else None
             with batches.autocast(self.device, self.amp):
-                logits, value = self.policy.sequence(
-                    batches.index(b_obs, rows), index_state(self.rollout_memory, games), active, first, state
-                )
-            return clipped_loss(
-                cfg,
-                logits.float(),
-                value.float(),
-                b_actions[rows],
-                b_logprobs[rows],
-                b_values[rows],
-                b_adv[rows],
-                b_returns[rows],
-                mask=b_mask[rows],
-            )
+                memory = index_state(self.rollout_memory, games)
+                logits, value = self.policy.sequence(batches.index(b_obs, rows), memory, active, first, state)
+            return b.loss(cfg, logits.float(), value.float(), rows)
 
         if self.recurrent:  # minibatches of whole game sequences
             metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs, sequence_loss)

@@ -129,6 +129,39 @@ def clipped_loss(
     return loss, stats
 
 
+@dataclass
+class Rollout:
+    """A rollout's learning targets flattened to rows ``[steps * envs, ...]``, step-major (row ``t * envs + e``)."""
+
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    mask: torch.Tensor | None = None
+    """1 where a row counts in the losses (MAPPO: the agents in the game)."""
+
+    def loss(self, cfg: PPOConfig, logits: torch.Tensor, value: torch.Tensor, rows: torch.Tensor):
+        """:func:`clipped_loss` of the network's ``logits`` and ``value`` on the rows ``rows``."""
+        mask = None if self.mask is None else self.mask[rows]
+        return clipped_loss(
+            cfg,
+            logits,
+            value,
+            self.actions[rows],
+            self.logprobs[rows],
+            self.values[rows],
+            self.advantages[rows],
+            self.returns[rows],
+            mask=mask,
+        )
+
+
+def sequence_rows(num_steps: int, num_envs: int, envs: torch.Tensor) -> torch.Tensor:
+    """The rows of the whole sequences of envs ``envs`` in a step-major flattened rollout, step by step."""
+    return (torch.arange(num_steps, device=envs.device)[:, None] * num_envs + envs).reshape(-1)
+
+
 def anneal_lr(cfg: PPOConfig, optimizer: torch.optim.Optimizer, iteration: int, total_iterations: int) -> None:
     """Linear learning-rate decay to 0 over the run, when ``cfg.anneal_lr``."""
     if cfg.anneal_lr:
@@ -394,34 +427,28 @@ class PPO:
         self._rollout()
         advantages, returns = self._advantages()
 
-        b_obs, b_actions = batches.flatten_steps(self.buf_obs), self.buf_actions.reshape(-1)
-        b_logprobs, b_values = self.buf_logprobs.reshape(-1), self.buf_values.reshape(-1)
-        b_adv, b_returns = advantages.reshape(-1), returns.reshape(-1)
+        b_obs, b_returns, b_values = (
+            batches.flatten_steps(self.buf_obs),
+            returns.reshape(-1),
+            self.buf_values.reshape(-1),
+        )
+        b = Rollout(
+            self.buf_actions.reshape(-1), self.buf_logprobs.reshape(-1), b_values, advantages.reshape(-1), b_returns
+        )
 
         def minibatch_loss(mb: torch.Tensor) -> tuple[torch.Tensor, dict]:
             logits, value = self._forward(batches.index(b_obs, mb))
-            return clipped_loss(
-                cfg, logits, value, b_actions[mb], b_logprobs[mb], b_values[mb], b_adv[mb], b_returns[mb]
-            )
+            return b.loss(cfg, logits, value, mb)
 
         def sequence_loss(envs: torch.Tensor) -> tuple[torch.Tensor, dict]:
             """The loss on whole env sequences, replayed through the core from the rollout's first state."""
-            rows = (torch.arange(cfg.num_steps, device=self.device)[:, None] * cfg.num_envs + envs).reshape(-1)
+            rows = sequence_rows(cfg.num_steps, cfg.num_envs, envs)
             first = self.buf_dones[:, envs].bool()
             with batches.autocast(self.device, self.amp):
                 logits, value = self.policy.sequence(
                     batches.index(b_obs, rows), index_state(self.rollout_state, envs), first
                 )
-            return clipped_loss(
-                cfg,
-                logits.float(),
-                value.float(),
-                b_actions[rows],
-                b_logprobs[rows],
-                b_values[rows],
-                b_adv[rows],
-                b_returns[rows],
-            )
+            return b.loss(cfg, logits.float(), value.float(), rows)
 
         if self.recurrent:  # minibatches of whole env sequences
             metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs, sequence_loss)

@@ -54,14 +54,19 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
     """Stable-Baselines3 PPO on the same maze, network and settings (DummyVecEnv, CPU)."""
     from stable_baselines3 import PPO as SB3PPO
 
+    model = SB3PPO("MlpPolicy", _sb3_maze_env(size, num_envs), **_sb3_ppo_settings(backbone, num_envs, num_steps))
+    model.learn(num_envs * num_steps)  # warm-up
+    return _sb3_rates(model, iterations * num_envs * num_steps, repeats)
+
+
+def _sb3_ppo_settings(backbone: str, num_envs: int, num_steps: int) -> dict:
+    """What the SB3 PPO peers share with ours: the rollout, 4 minibatches, our epochs, learning rate and entropy
+    bonus, our backbone."""
     from mazearena.agents.ppo import PPOConfig
     from mazearena.agents.sb3 import policy_kwargs
 
-    env = _sb3_maze_env(size, num_envs)
     cfg = PPOConfig()
-    model = SB3PPO(
-        "MlpPolicy",
-        env,
+    return dict(
         n_steps=num_steps,
         batch_size=num_envs * num_steps // 4,
         n_epochs=cfg.update_epochs,
@@ -71,10 +76,6 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
         seed=0,
         device="cpu",
     )
-    per_run = iterations * num_envs * num_steps
-    model.learn(num_envs * num_steps)  # warm-up
-
-    return _sb3_rates(model, per_run, repeats)
 
 
 def recurrent_ppo_sb3(
@@ -84,24 +85,10 @@ def recurrent_ppo_sb3(
     by actor and critic (as our ``--core lstm``), the same rollout, epochs, minibatches and learning rate."""
     from sb3_contrib import RecurrentPPO
 
-    from mazearena.agents.ppo import PPOConfig
-    from mazearena.agents.sb3 import policy_kwargs
-
-    env = _sb3_maze_env(size, num_envs, MEMORY_ID)
-    cfg = PPOConfig()
-    model = RecurrentPPO(
-        "MlpLstmPolicy",
-        env,
-        n_steps=num_steps,
-        batch_size=num_envs * num_steps // 4,
-        n_epochs=cfg.update_epochs,
-        learning_rate=cfg.learning_rate,
-        ent_coef=cfg.ent_coef,
-        policy_kwargs=policy_kwargs(backbone)
-        | {"lstm_hidden_size": 128, "n_lstm_layers": 1, "shared_lstm": True, "enable_critic_lstm": False},
-        seed=0,
-        device="cpu",
-    )
+    settings = _sb3_ppo_settings(backbone, num_envs, num_steps)
+    lstm = {"lstm_hidden_size": 128, "n_lstm_layers": 1, "shared_lstm": True, "enable_critic_lstm": False}
+    settings["policy_kwargs"] |= lstm
+    model = RecurrentPPO("MlpLstmPolicy", _sb3_maze_env(size, num_envs, MEMORY_ID), **settings)
     model.learn(num_envs * num_steps)  # warm-up
     return _sb3_rates(model, iterations * num_envs * num_steps, repeats)
 
