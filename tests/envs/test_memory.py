@@ -101,3 +101,18 @@ def test_the_env_passes_gymnasiums_checker():
 
     check_env(gym.make(ID, size=9).unwrapped, skip_render_check=True)
     np.testing.assert_equal(gym.make(ID).spec.kwargs["variant"], "memory")
+
+
+def test_the_cue_colour_is_drawn_per_episode_so_levels_cannot_be_learned_by_heart():
+    engine = MazeEngine(64, MazeConfig(size=9, variant="memory", num_levels=1), backend="torch")
+    engine.reset(torch.arange(64))  # one level, 64 episodes
+    p, s = engine.pad, engine.config.size
+    grids = engine.grid[:, p : p + s, p : p + s]
+    cues = [int(Cell[f"CUE_{c}".upper()]) for c in MEMORY_COLOURS[:2]]
+    colour = torch.stack([(grids == code).flatten(1).any(1) for code in cues], 1).float().argmax(1)
+    assert 0 < int(colour.sum()) < 64  # both colours come up on the same level
+    for k, c in enumerate(MEMORY_COLOURS[:2]):  # the goal that pays has the cue's colour, every episode
+        pays = (grids == int(Cell[f"GOAL_{c}".upper()])).flatten(1).any(1)
+        assert torch.equal(pays, colour == k)
+    walls = grids == int(Cell.WALL)
+    assert bool((walls == walls[0]).all())  # the same layout

@@ -40,7 +40,7 @@ import torch
 
 from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.backend import choose_backend
-from mazearena.envs.engine.cells import NO_CODE, Cell, table
+from mazearena.envs.engine.cells import MEMORY_COLOURS, NO_CODE, Cell, table
 from mazearena.envs.engine.cpu_kernels import MazeState, kernel, step_observe
 from mazearena.envs.engine.grid import (
     HEADING_DELTAS,
@@ -53,7 +53,7 @@ from mazearena.envs.engine.grid import (
 from mazearena.envs.engine.layouts import LayoutConfig, Variant, generate, level_range
 from mazearena.envs.engine.levels import LevelSource
 from mazearena.envs.engine.sprites import agent_tile, agent_tiles, tile_atlas
-from mazearena.rng import STREAM_HEADING, STREAM_SPAWN, hash_ints, randint
+from mazearena.rng import STREAM_CUE, STREAM_HEADING, STREAM_SPAWN, hash_ints, randint
 
 
 class MazeObsMode(str, Enum):
@@ -162,6 +162,19 @@ def _view_offsets(view_size: int) -> torch.Tensor:
     )
 
 
+def memory_codes(goals: int, device: torch.device) -> torch.Tensor:
+    """``[goals, codes]`` uint8: every cell code as an episode whose cue has colour c plays it (row c): the cue
+    of colour c, the goal of colour c paying, the goals of the other colours decoys."""
+    names = [t.name for t in table().tiles]
+    out = torch.arange(len(names), dtype=torch.uint8).repeat(goals, 1)
+    for c, colour in enumerate(MEMORY_COLOURS[:goals]):
+        for k, other in enumerate(MEMORY_COLOURS):
+            out[c, names.index(f"cue_{other}")] = names.index(f"cue_{colour}")
+            goal, decoy = names.index(f"goal_{other}"), names.index(f"decoy_{other}")
+            out[c, goal] = out[c, decoy] = goal if k == c else decoy
+    return out.to(device)
+
+
 def _maze_levels(ids: torch.Tensor, config: MazeConfig) -> tuple[torch.Tensor, torch.Tensor]:
     layouts = generate(ids, config, ids.device)
     return layouts.grid, layouts.spawn_mask
@@ -237,6 +250,7 @@ class MazeEngine(EngineState):
         self._agent_plane, self._facing_plane, self._key_plane = (
             self.tiles.channel(c, variant) for c in ("agent", "facing", "has_key")
         )
+        self._colour_codes = memory_codes(config.memory_goals, dev) if config.variant is Variant.MEMORY else None
         self._sprites: torch.Tensor | None = None
         if config.obs_mode is MazeObsMode.RGB:
             self._sprites = tile_atlas(config.pixel_tile).to(dev)
@@ -282,6 +296,16 @@ class MazeEngine(EngineState):
         cell = (spawn.cumsum(1) > k[:, None]).to(torch.uint8).argmax(1)
         return torch.stack([cell // s, cell % s], 1)
 
+    def _episode_grid(self, grid: torch.Tensor, episode_key: torch.Tensor) -> torch.Tensor:
+        """A level's grid as an episode plays it. Memory levels draw the cue's colour, and so which goal pays, from
+        the episode key (as the start): a fixed set of training levels cannot be learned by heart, only the cue
+        can tell. Other levels are played as generated."""
+        if self._colour_codes is None:
+            return grid
+        colour = randint(self.config.memory_goals, episode_key, STREAM_CUE)
+        codes = self._colour_codes[colour]  # [n, codes]: each cell code as this episode's colour has it
+        return codes.gather(1, grid.reshape(len(grid), -1).long()).view_as(grid)
+
     def _start_where(self, done: torch.Tensor) -> None:
         """:meth:`reset_next` of the games where ``done``, with no host round-trip: the next episode of every
         game is drawn (a gather from the cached level set) and kept where ``done``. Same games as
@@ -292,6 +316,7 @@ class MazeEngine(EngineState):
         episode_key = hash_ints(self.seeds, episodes)
         level_ids = self.levels.level_id(self.seeds, episodes)
         grid, spawn = self.levels.fetch(self.rows, level_ids, self.seeds, episodes)
+        grid = self._episode_grid(grid, episode_key)
         s, p = self.config.size, self.pad
         inner = self.grid[:, p : p + s, p : p + s]
         inner.copy_(torch.where(done[:, None, None], grid, inner))
@@ -310,6 +335,7 @@ class MazeEngine(EngineState):
         else:
             level_ids = self.levels.check(level_ids)
         grid, spawn = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
+        grid = self._episode_grid(grid, episode_key)
         s, p = self.config.size, self.pad
         self.grid[idx, p : p + s, p : p + s] = grid
         self.pos[idx] = self._spawn(spawn, episode_key)
