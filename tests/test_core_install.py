@@ -27,12 +27,12 @@ SMOKE = textwrap.dedent(
 
     for env_id in mazearena.MAZE_IDS:
         for obs_mode in ("partial", "full", "rgb"):
-            env = gym.make(env_id, size=7, obs_mode=obs_mode, render_mode="rgb_array")
+            env = gym.make(env_id, size=9, obs_mode=obs_mode, render_mode="rgb_array")
             env.reset(seed=0)
             for _ in range(10):
                 env.step(env.action_space.sample())
             assert env.render().ndim == 3
-        vec = mazearena.make_vec(env_id, 4, seed=0, size=7)
+        vec = mazearena.make_vec(env_id, 4, seed=0, size=9)
         vec.reset()
         for _ in range(10):
             vec.step(vec.action_space.sample())

@@ -27,6 +27,7 @@ def config(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow  # about 30 s; the default suite runs the README's two-trial sweep with W&B offline
 def test_a_tiny_sweep_runs_trials_reports_a_crash_ranks_and_resumes(config, tmp_path):
     pytest.importorskip("ray.tune")
     args = [

@@ -44,7 +44,7 @@ def reference_steps(grid: list[list[int]], start: tuple[int, int]) -> int | None
 
 @pytest.mark.parametrize("variant", list(Variant))
 @pytest.mark.parametrize("generator", list(Generator))
-@pytest.mark.parametrize("size,count", [(5, 3000), (9, 3000), (15, 2000), (31, 1000)])
+@pytest.mark.parametrize("size,count", [(5, 3000), (9, 3000), (15, 2000), (31, 400)])
 def test_every_level_is_solvable_from_every_spawn(variant, generator, size, count):
     loops = 0.2 if variant is Variant.HAZARDS else 0.1
     options = dict(size=size, variant=variant, generator=generator, loops=loops, rooms=1 if size >= 15 else 0)

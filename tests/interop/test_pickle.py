@@ -41,7 +41,7 @@ def single_step(env, a):
 @pytest.mark.parametrize("env_id", list(mazearena.MAZE_IDS))
 @pytest.mark.parametrize("obs_mode", ["partial", "rgb"])
 def test_single_maze_env(env_id, obs_mode):
-    env = gym.make(env_id, size=7, obs_mode=obs_mode, max_steps=25)
+    env = gym.make(env_id, size=9, obs_mode=obs_mode, max_steps=25)  # 9: the memory task needs room
     env.reset(seed=3)
     actions = np.random.default_rng(0).integers(0, 4, 120).tolist()
     play_on(env, single_step, actions[:30])

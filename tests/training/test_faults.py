@@ -91,6 +91,7 @@ def assert_complete(run: Path, straight: Path) -> None:
     assert not list(run.rglob(".*.tmp"))
 
 
+@pytest.mark.slow  # a soak of five killed processes (about 40 s); the default suite kills one (test_train.py)
 def test_kill_9_at_random_points_including_mid_write_loses_and_repeats_nothing(straight, tmp_path):
     """Checkpoints are written at steps 0, 512, ..., 2048. Kills: writing the step-0 checkpoint; between moving
     last.pt aside and putting the new one in place; with the new one written but not yet renamed; between again;
