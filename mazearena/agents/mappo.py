@@ -32,6 +32,7 @@ from mazearena.agents.ppo import (
     PPOConfig,
     Rollout,
     anneal_lr,
+    check_recurrent,
     load_trainer_state,
     sequence_rows,
     trainer_state,
@@ -396,13 +397,8 @@ class MAPPO:
         # a recurrent policy: every agent's memory now and at the start of the rollout; the games whose
         # observation starts a game (their memories start from zeros)
         self.recurrent = policy.recurrent
-        if self.recurrent and compile:
-            raise ValueError("compile is not available with a recurrent core")
-        if self.recurrent and n % cfg.num_minibatches:
-            raise ValueError(
-                f"with a recurrent core minibatches are whole game sequences: num_envs ({n}) must be divisible by "
-                f"num_minibatches ({cfg.num_minibatches})"
-            )
+        if self.recurrent:
+            check_recurrent(cfg, compile)
         self.memory = self.rollout_memory = policy.initial_state(n, device)
         self.started = torch.ones(n, dtype=torch.bool, device=device)
         self.buf_started = torch.zeros(t, n, dtype=torch.bool, device=device)

@@ -22,7 +22,7 @@ from mazearena.agents import batches
 from mazearena.agents.actor import State, choose, index_state, state_to
 from mazearena.agents.backbones import make_backbone
 from mazearena.agents.cores import make_core
-from mazearena.checks import check_fields, check_int
+from mazearena.checks import UserError, check_fields, check_int
 
 
 @dataclass
@@ -154,6 +154,19 @@ class Rollout:
             self.advantages[rows],
             self.returns[rows],
             mask=mask,
+        )
+
+
+def check_recurrent(cfg: PPOConfig, compile: bool, section: str = "") -> None:
+    """What a recurrent core asks of a PPO trainer (PPO, MAPPO): no ``compile``, and minibatches of whole env
+    sequences (``num_envs`` divisible by ``num_minibatches``). ``section`` prefixes the names in errors."""
+    if compile:
+        raise UserError("compile is not available with a recurrent core")
+    if cfg.num_envs % cfg.num_minibatches:
+        at = f"{section}." if section else ""
+        raise UserError(
+            f"with a recurrent core minibatches are whole env sequences: {at}num_envs ({cfg.num_envs}) must be "
+            f"divisible by {at}num_minibatches ({cfg.num_minibatches})"
         )
 
 
@@ -343,13 +356,8 @@ class PPO:
         self.episodes = batches.Episodes(n, device)
         # a recurrent policy: the state of every game now, and at the start of the rollout being collected
         self.recurrent = getattr(policy, "recurrent", False)
-        if self.recurrent and compile:
-            raise ValueError("compile is not available with a recurrent core")
-        if self.recurrent and n % cfg.num_minibatches:
-            raise ValueError(
-                f"with a recurrent core minibatches are whole env sequences: num_envs ({n}) must be divisible by "
-                f"num_minibatches ({cfg.num_minibatches})"
-            )
+        if self.recurrent:
+            check_recurrent(cfg, compile)
         self.state = policy.initial_state(n, device) if self.recurrent else None
         self.rollout_state = self.state
 

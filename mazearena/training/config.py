@@ -23,7 +23,7 @@ from mazearena.agents.cores import CORES
 from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.mappo import MAPPOConfig
-from mazearena.agents.ppo import PPOConfig
+from mazearena.agents.ppo import PPOConfig, check_recurrent
 from mazearena.checks import UserError, check_device, check_fields, check_int, check_name, check_real
 from mazearena.envs.engine.arena import ArenaConfig
 from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
@@ -361,14 +361,8 @@ class TrainConfig:
         if self.core != "none" and not alg.recurrent:
             able = " or ".join(repr(name) for name, a in ALGORITHMS.items() if a.recurrent)
             raise UserError(f"a recurrent core (core={self.core!r}) trains with algo {able}, not {self.algo!r}")
-        if self.core != "none" and self.compile:
-            raise UserError("compile is not available with a recurrent core")
-        section = getattr(self, alg.section)
-        if self.core != "none" and section.num_envs % section.num_minibatches:
-            raise UserError(
-                f"with a recurrent core minibatches are whole env sequences: {alg.section}.num_envs "
-                f"({section.num_envs}) must be divisible by {alg.section}.num_minibatches ({section.num_minibatches})"
-            )
+        if self.core != "none":
+            check_recurrent(getattr(self, alg.section), self.compile, alg.section)
         if self.compile and not alg.compile:
             able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.compile)
             raise UserError(f"compile is available with algo {able}, not {self.algo!r}")
