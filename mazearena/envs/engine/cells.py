@@ -215,6 +215,19 @@ class TileTable:
         }
 
 
+def memory_codes(goals: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``[goals, codes]`` uint8: every cell code as a memory episode whose cue has colour c plays it (row c): any
+    cue becomes the cue of colour c, the goal of colour c pays, the goals of the other colours are decoys."""
+    names = [t.name for t in table().tiles]
+    out = torch.arange(len(names), dtype=torch.uint8).repeat(goals, 1)
+    for c, colour in enumerate(MEMORY_COLOURS[:goals]):
+        for k, other in enumerate(MEMORY_COLOURS):
+            out[c, names.index(f"cue_{other}")] = names.index(f"cue_{colour}")
+            goal, decoy = names.index(f"goal_{other}"), names.index(f"decoy_{other}")
+            out[c, goal] = out[c, decoy] = goal if k == c else decoy
+    return out.to(device)
+
+
 @lru_cache(maxsize=8)
 def _table(tiles: tuple[Tile, ...]) -> TileTable:
     return TileTable(tiles)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from mazearena.checks import check_int, check_real, enum_value, plain_numbers
-from mazearena.envs.engine.cells import MEMORY_COLOURS, Cell, table
+from mazearena.envs.engine.cells import MEMORY_COLOURS, Cell, memory_codes, table
 from mazearena.rng import (
     STREAM_CUE,
     STREAM_DIVIDER,
@@ -389,13 +389,12 @@ def _place_memory(grid, ids, geo, config, cy, cx, goal_edges) -> torch.Tensor:
     dev = grid.device
     rows = torch.arange(b, device=dev)
     colour = randint(config.memory_goals, ids, STREAM_CUE, 1)
-    k = torch.arange(config.memory_goals, device=dev)
-    codes = [[int(Cell[f"GOAL_{c}".upper()]), int(Cell[f"DECOY_{c}".upper()])] for c in MEMORY_COLOURS]
-    codes = torch.tensor(codes, dtype=torch.uint8, device=dev)[: config.memory_goals]
-    tiles = torch.where(k[None] == colour[:, None], codes[None, :, 0], codes[None, :, 1])  # [B, K]
-    grid[rows[:, None], geo.edge_y[goal_edges], geo.edge_x[goal_edges]] = tiles
-    cues = torch.tensor([int(Cell[f"CUE_{c}".upper()]) for c in MEMORY_COLOURS], dtype=torch.uint8, device=dev)
-    grid[rows, cy, cx] = cues[colour]
+    goals = torch.tensor([int(Cell[f"GOAL_{c}".upper()]) for c in MEMORY_COLOURS], dtype=torch.uint8, device=dev)
+    grid[rows[:, None], geo.edge_y[goal_edges], geo.edge_x[goal_edges]] = goals[: config.memory_goals]
+    grid[rows, cy, cx] = int(Cell.CUE_RED)
+    # the colour's cue, its goal paying and the others decoys: what the engine draws again every episode
+    codes = memory_codes(config.memory_goals, dev)[colour]
+    grid.view(b, -1).copy_(codes.gather(1, grid.view(b, -1).long()))
     yy = torch.arange(size, device=dev).view(1, size, 1)
     xx = torch.arange(size, device=dev).view(1, 1, size)
     apart = torch.maximum((yy - cy.view(-1, 1, 1)).abs(), (xx - cx.view(-1, 1, 1)).abs())

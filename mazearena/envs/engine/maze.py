@@ -40,7 +40,7 @@ import torch
 
 from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.backend import choose_backend
-from mazearena.envs.engine.cells import MEMORY_COLOURS, NO_CODE, Cell, table
+from mazearena.envs.engine.cells import NO_CODE, Cell, memory_codes, table
 from mazearena.envs.engine.cpu_kernels import MazeState, kernel, step_observe
 from mazearena.envs.engine.grid import (
     HEADING_DELTAS,
@@ -160,19 +160,6 @@ def _view_offsets(view_size: int) -> torch.Tensor:
             torch.stack([-c, r], -1),  # west
         ]
     )
-
-
-def memory_codes(goals: int, device: torch.device) -> torch.Tensor:
-    """``[goals, codes]`` uint8: every cell code as an episode whose cue has colour c plays it (row c): the cue
-    of colour c, the goal of colour c paying, the goals of the other colours decoys."""
-    names = [t.name for t in table().tiles]
-    out = torch.arange(len(names), dtype=torch.uint8).repeat(goals, 1)
-    for c, colour in enumerate(MEMORY_COLOURS[:goals]):
-        for k, other in enumerate(MEMORY_COLOURS):
-            out[c, names.index(f"cue_{other}")] = names.index(f"cue_{colour}")
-            goal, decoy = names.index(f"goal_{other}"), names.index(f"decoy_{other}")
-            out[c, goal] = out[c, decoy] = goal if k == c else decoy
-    return out.to(device)
 
 
 def _maze_levels(ids: torch.Tensor, config: MazeConfig) -> tuple[torch.Tensor, torch.Tensor]:
