@@ -211,6 +211,16 @@ class MultiAgentActorCritic(nn.Module):
             parts.append(part)
         return torch.stack(outs, 1), stack_agents(parts)
 
+    def _replay(self, features: torch.Tensor, memory, reset: torch.Tensor) -> torch.Tensor:
+        """``[T, N, A, F]`` features through the core(s) from ``memory``, reset where ``reset [T, N, A]``."""
+        if self.share_params:
+            return self.cores[0].sequence(features, memory, reset)
+        outs = [
+            core.sequence(features[:, :, i], index_agent(memory, i), reset[:, :, i])
+            for i, core in enumerate(self.cores)
+        ]
+        return torch.stack(outs, 2)
+
     def step(self, obs, memory, active: torch.Tensor, first: torch.Tensor | None = None, state=None):
         """Logits, values (``None`` without ``state`` for a centralised critic) and the next memory for one step
         of ``N`` games; memories start from zeros where ``first [N, A]`` (the game starts) and where an agent is
@@ -227,11 +237,8 @@ class MultiAgentActorCritic(nn.Module):
         flattened ``[T * N, ...]``; ``active``, ``first`` ``[T, N, A]``), replayed from ``memory``."""
         t, n, a = active.shape
         features = self._features(obs, active.reshape(t * n, a)).reshape(t, n, a, -1)
-        out = []
-        for k in range(t):
-            y, memory = self._remember(features[k], memory, first[k] | ~active[k])
-            out.append(y)
-        return self._outputs(torch.stack(out).reshape(t * n, a, -1), state)
+        out = self._replay(features, memory, first | ~active)
+        return self._outputs(out.reshape(t * n, a, -1), state)
 
     @torch.no_grad()
     def act(self, obs, active: torch.Tensor, deterministic: bool = False) -> torch.Tensor:

@@ -94,6 +94,37 @@ def test_the_state_starts_from_zeros_exactly_where_an_episode_starts():
     assert h.shape == (3, 4) and not h.any() and not c.any()
 
 
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_the_update_replay_equals_stepping_and_its_gradients_are_exact(kind):
+    """The replay's hand-written backpropagation through time: outputs and every gradient as autograd gives them
+    through step after step (float32), and exact against finite differences (float64)."""
+    torch.manual_seed(0)
+    core = Core(kind, 6, 8)
+    x = torch.randn(7, 4, 2, 6, requires_grad=True)  # steps, games, agents, features
+    first = torch.rand(7, 4, 2) < 0.25
+    first[0, 0] = True
+    state = core.initial_state((4, 2), "cpu")
+    state = tuple(torch.randn_like(p) for p in state) if kind == "lstm" else torch.randn_like(state)
+    stepped, s = [], state
+    for t in range(7):
+        y, s = core.step(x[t], s, first[t])
+        stepped.append(y)
+    weights = [x, *core.parameters()]
+    want = torch.autograd.grad((torch.stack(stepped) ** 2).sum(), weights)
+    out = core.sequence(x, state, first)
+    got = torch.autograd.grad((out**2).sum(), weights)
+    assert torch.allclose(out, torch.stack(stepped), atol=1e-6)
+    for a, b in zip(got, want, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    core = core.double()
+    x64 = x.detach().double().requires_grad_()
+    parts = state if kind == "lstm" else (state,)
+    state64 = tuple(p.double().requires_grad_() for p in parts)
+    assert torch.autograd.gradcheck(
+        lambda x, *s: core.sequence(x, s if kind == "lstm" else s[0], first), (x64, *state64)
+    )
+
+
 def _bit_config(tmp_path, core: str, **overrides) -> TrainConfig:
     fields = dict(
         env=EnvConfig(env_id="RememberBit-v0"),
@@ -157,13 +188,14 @@ def test_kill_and_resume_continue_a_recurrent_run_exactly(setup, tmp_path, monke
         assert all(torch.equal(x, y) for x, y in zip(flat_a, flat_b, strict=True)), key
 
 
-def test_a_team_rollout_equals_each_game_stepped_alone_with_deaths_and_game_ends():
+@pytest.mark.parametrize("share", [True, False])
+def test_a_team_rollout_equals_each_game_stepped_alone_with_deaths_and_game_ends(share):
     from mazearena.envs import arena_v0
 
     torch.manual_seed(0)
     envs = arena_v0.vector_env(4, seed=0, scenario="combat_3v3_vs_chasers", size=9, max_cycles=10)
     space, n = envs.single_observation_space, envs.single_action_space.n
-    policy = MultiAgentActorCritic(space, envs.state_space, 3, n, "cnn", core="gru", core_size=16)
+    policy = MultiAgentActorCritic(space, envs.state_space, 3, n, "cnn", core="gru", core_size=16, share_params=share)
     cfg = MAPPOConfig(num_envs=4, num_steps=30, num_minibatches=2)
     mappo = MAPPO(cfg, envs, policy, torch.device("cpu"), total_iterations=1)
     mappo._rollout()
