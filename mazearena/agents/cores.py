@@ -49,7 +49,8 @@ class Core(nn.Module):
             keep = (~first.reshape(-1).bool()).to(x.dtype)[:, None]
             h = tuple(part * keep for part in h) if isinstance(h, tuple) else h * keep
         with torch.autocast(x.device.type, enabled=False):  # the memory stays float32 under --amp
-            out, h = self.rnn(x.reshape(1, -1, x.shape[-1]).float(), _rnn_state(h))
+            x = x.reshape(-1, x.shape[-1]).to(self.rnn.weight_ih_l0.dtype)
+            out, h = self.rnn(x[None], _rnn_state(h))
         return out[0].reshape(*lead, -1), _unflat(_plain_state(h), lead)
 
     def sequence(self, x: torch.Tensor, state: State, first: torch.Tensor) -> torch.Tensor:
