@@ -285,8 +285,14 @@ def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
     assert metrics(crashed) == metrics(straight)
 
 
-def test_the_sb3_trainer_runs_through_the_same_run_folder(tmp_path):
+def test_the_sb3_trainer_runs_through_the_same_run_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "scratch"  # SB3's own logger would leave an empty folder here on every iteration
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     run = train(TrainConfig(runs_dir=tmp_path, name="sb3", algo="sb3-ppo", **{**TINY, "video_episodes": 0}))
+    assert not any(scratch.glob("SB3-*"))
     rows = metrics(run)
     assert [r["step"] for r in rows] == list(range(128, 1025, 128))
     assert all("loss/policy" in r for r in rows[1:]) and any("eval/success_rate" in r for r in rows)

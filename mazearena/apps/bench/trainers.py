@@ -54,7 +54,10 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
     """Stable-Baselines3 PPO on the same maze, network and settings (DummyVecEnv, CPU)."""
     from stable_baselines3 import PPO as SB3PPO
 
-    model = SB3PPO("MlpPolicy", _sb3_maze_env(size, num_envs), **_sb3_ppo_settings(backbone, num_envs, num_steps))
+    from mazearena.agents.sb3 import quiet_logger
+
+    settings = _sb3_ppo_settings(backbone, num_envs, num_steps)
+    model = quiet_logger(SB3PPO("MlpPolicy", _sb3_maze_env(size, num_envs), **settings))
     model.learn(num_envs * num_steps)  # warm-up
     return _sb3_rates(model, iterations * num_envs * num_steps, repeats)
 
@@ -85,10 +88,12 @@ def recurrent_ppo_sb3(
     by actor and critic (as our ``--core lstm``), the same rollout, epochs, minibatches and learning rate."""
     from sb3_contrib import RecurrentPPO
 
+    from mazearena.agents.sb3 import quiet_logger
+
     settings = _sb3_ppo_settings(backbone, num_envs, num_steps)
     lstm = {"lstm_hidden_size": 128, "n_lstm_layers": 1, "shared_lstm": True, "enable_critic_lstm": False}
     settings["policy_kwargs"] |= lstm
-    model = RecurrentPPO("MlpLstmPolicy", _sb3_maze_env(size, num_envs, MEMORY_ID), **settings)
+    model = quiet_logger(RecurrentPPO("MlpLstmPolicy", _sb3_maze_env(size, num_envs, MEMORY_ID), **settings))
     model.learn(num_envs * num_steps)  # warm-up
     return _sb3_rates(model, iterations * num_envs * num_steps, repeats)
 
@@ -123,7 +128,7 @@ def dqn_sb3(
     from stable_baselines3 import DQN as SB3DQN
 
     from mazearena.agents.dqn import DQNConfig
-    from mazearena.agents.sb3 import policy_kwargs
+    from mazearena.agents.sb3 import policy_kwargs, quiet_logger
 
     env = _sb3_maze_env(size, num_envs)
     cfg = DQNConfig()
@@ -141,6 +146,7 @@ def dqn_sb3(
         seed=0,
         device="cpu",
     )
+    quiet_logger(model)
     model.learn(2 * steps)  # warm-up
     per_run = iterations * steps
 
@@ -181,7 +187,7 @@ def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, rep
     from stable_baselines3 import PPO
 
     from mazearena.agents.mappo import MAPPOConfig
-    from mazearena.agents.sb3 import arena_vec_env, policy_kwargs
+    from mazearena.agents.sb3 import arena_vec_env, policy_kwargs, quiet_logger
 
     env = arena_vec_env(num_envs, scenario, seed=0)
     agents = env.num_envs // num_envs
@@ -198,6 +204,7 @@ def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, rep
         policy_kwargs=policy_kwargs("cnn"),
         device="cpu",
     )
+    quiet_logger(model)
     per_run = iterations * num_envs * num_steps * agents
     model.learn(num_envs * num_steps * agents)  # warm-up
 
