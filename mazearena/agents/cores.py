@@ -164,7 +164,7 @@ class _LSTMReplay(torch.autograd.Function):
         i, f, g, o = acts.split(hidden, dim=-1)
         to_c = o * (1 - tanh_c * tanh_c)
         # a gradient on c becomes the gradients of i, f and g's inputs; one on h, that of o's
-        to_ifg = torch.cat((g * i * (1 - i), prev_c * f * (1 - f), i * (1 - g * g)), dim=-1)
+        to_ifg = torch.stack((g * i * (1 - i), prev_c * f * (1 - f), i * (1 - g * g)), dim=-2)  # [T, N, 3, H]
         to_o = tanh_c * o * (1 - o)
         forget = f * keep
         d_gates = x.new_empty(steps, n, 4 * hidden)
@@ -174,7 +174,7 @@ class _LSTMReplay(torch.autograd.Function):
             dh = grad_out[t] + carry_h
             dc = torch.addcmul(carry_c, dh, to_c[t])
             d = d_gates[t]
-            torch.mul(dc.repeat(1, 3), to_ifg[t], out=d[:, : 3 * hidden])
+            torch.mul(dc[:, None], to_ifg[t], out=d[:, : 3 * hidden].view(n, 3, hidden))
             torch.mul(dh, to_o[t], out=d[:, 3 * hidden :])
             carry_h = (d @ w_hh) * keep[t]
             carry_c = dc * forget[t]

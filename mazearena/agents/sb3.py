@@ -45,14 +45,13 @@ def policy_kwargs(backbone: str = "cnn", **backbone_kwargs) -> dict:
     }
 
 
-def quiet_logger(model):
-    """Give an SB3 model a logger that writes nothing, and return the model. Left to itself, SB3 makes an empty
+def quiet_logger(model) -> None:
+    """Give an SB3 model a logger that writes nothing. Left to itself, SB3 makes an empty
     ``SB3-<time>`` folder in the temp directory on every ``learn()`` call (one per iteration of our trainer);
     the run folder already holds everything worth logging."""
     from stable_baselines3.common.logger import Logger
 
     model.set_logger(Logger(None, []))
-    return model
 
 
 class SB3PPO:
@@ -83,28 +82,27 @@ class SB3PPO:
             frac = 1.0 - self.iteration_index / max(self.total_iterations, 1) if cfg.anneal_lr else 1.0
             return frac * cfg.learning_rate
 
-        self.model = quiet_logger(
-            PPO(
-                "MlpPolicy",
-                env,
-                n_steps=cfg.num_steps,
-                batch_size=cfg.num_envs * cfg.num_steps // cfg.num_minibatches,
-                n_epochs=cfg.update_epochs,
-                learning_rate=learning_rate,
-                gamma=cfg.gamma,
-                gae_lambda=cfg.gae_lambda,
-                clip_range=cfg.clip_coef,
-                ent_coef=cfg.ent_coef,
-                vf_coef=cfg.vf_coef,
-                max_grad_norm=cfg.max_grad_norm,
-                normalize_advantage=cfg.norm_adv,
-                target_kl=cfg.target_kl or None,
-                policy_kwargs=policy_kwargs(backbone),
-                seed=seed,
-                device=device,
-                verbose=0,
-            )
+        self.model = PPO(
+            "MlpPolicy",
+            env,
+            n_steps=cfg.num_steps,
+            batch_size=cfg.num_envs * cfg.num_steps // cfg.num_minibatches,
+            n_epochs=cfg.update_epochs,
+            learning_rate=learning_rate,
+            gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda,
+            clip_range=cfg.clip_coef,
+            ent_coef=cfg.ent_coef,
+            vf_coef=cfg.vf_coef,
+            max_grad_norm=cfg.max_grad_norm,
+            normalize_advantage=cfg.norm_adv,
+            target_kl=cfg.target_kl or None,
+            policy_kwargs=policy_kwargs(backbone),
+            seed=seed,
+            device=device,
+            verbose=0,
         )
+        quiet_logger(self.model)
         self.policy = _SB3Policy(self.model.policy)
         self._episodes: list[dict] = []
         episodes = self._episodes

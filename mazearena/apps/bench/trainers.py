@@ -54,12 +54,8 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
     """Stable-Baselines3 PPO on the same maze, network and settings (DummyVecEnv, CPU)."""
     from stable_baselines3 import PPO as SB3PPO
 
-    from mazearena.agents.sb3 import quiet_logger
-
-    settings = _sb3_ppo_settings(backbone, num_envs, num_steps)
-    model = quiet_logger(SB3PPO("MlpPolicy", _sb3_maze_env(size, num_envs), **settings))
-    model.learn(num_envs * num_steps)  # warm-up
-    return _sb3_rates(model, iterations * num_envs * num_steps, repeats)
+    model = SB3PPO("MlpPolicy", _sb3_maze_env(size, num_envs), **_sb3_ppo_settings(backbone, num_envs, num_steps))
+    return _sb3_rates(model, num_envs * num_steps, iterations * num_envs * num_steps, repeats)
 
 
 def _sb3_ppo_settings(backbone: str, num_envs: int, num_steps: int) -> dict:
@@ -88,14 +84,11 @@ def recurrent_ppo_sb3(
     by actor and critic (as our ``--core lstm``), the same rollout, epochs, minibatches and learning rate."""
     from sb3_contrib import RecurrentPPO
 
-    from mazearena.agents.sb3 import quiet_logger
-
     settings = _sb3_ppo_settings(backbone, num_envs, num_steps)
     lstm = {"lstm_hidden_size": 128, "n_lstm_layers": 1, "shared_lstm": True, "enable_critic_lstm": False}
     settings["policy_kwargs"] |= lstm
-    model = quiet_logger(RecurrentPPO("MlpLstmPolicy", _sb3_maze_env(size, num_envs, MEMORY_ID), **settings))
-    model.learn(num_envs * num_steps)  # warm-up
-    return _sb3_rates(model, iterations * num_envs * num_steps, repeats)
+    model = RecurrentPPO("MlpLstmPolicy", _sb3_maze_env(size, num_envs, MEMORY_ID), **settings)
+    return _sb3_rates(model, num_envs * num_steps, iterations * num_envs * num_steps, repeats)
 
 
 def dqn_ours(
@@ -128,7 +121,7 @@ def dqn_sb3(
     from stable_baselines3 import DQN as SB3DQN
 
     from mazearena.agents.dqn import DQNConfig
-    from mazearena.agents.sb3 import policy_kwargs, quiet_logger
+    from mazearena.agents.sb3 import policy_kwargs
 
     env = _sb3_maze_env(size, num_envs)
     cfg = DQNConfig()
@@ -146,11 +139,7 @@ def dqn_sb3(
         seed=0,
         device="cpu",
     )
-    quiet_logger(model)
-    model.learn(2 * steps)  # warm-up
-    per_run = iterations * steps
-
-    return _sb3_rates(model, per_run, repeats)
+    return _sb3_rates(model, 2 * steps, iterations * steps, repeats)  # the warm-up fills the buffer
 
 
 def mappo_ours(
@@ -187,7 +176,7 @@ def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, rep
     from stable_baselines3 import PPO
 
     from mazearena.agents.mappo import MAPPOConfig
-    from mazearena.agents.sb3 import arena_vec_env, policy_kwargs, quiet_logger
+    from mazearena.agents.sb3 import arena_vec_env, policy_kwargs
 
     env = arena_vec_env(num_envs, scenario, seed=0)
     agents = env.num_envs // num_envs
@@ -204,11 +193,8 @@ def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, rep
         policy_kwargs=policy_kwargs("cnn"),
         device="cpu",
     )
-    quiet_logger(model)
-    per_run = iterations * num_envs * num_steps * agents
-    model.learn(num_envs * num_steps * agents)  # warm-up
-
-    return _sb3_rates(model, per_run, repeats)
+    rollout = num_envs * num_steps * agents
+    return _sb3_rates(model, rollout, iterations * rollout, repeats)
 
 
 def _sb3_maze_env(size: int, num_envs: int, env_id: str = "mazearena/Maze-v0"):
@@ -220,8 +206,13 @@ def _sb3_maze_env(size: int, num_envs: int, env_id: str = "mazearena/Maze-v0"):
     return make_vec_env(env_id, n_envs=num_envs, seed=0, vec_env_cls=DummyVecEnv, env_kwargs=kwargs)
 
 
-def _sb3_rates(model, per_run: int, repeats: int) -> list[float]:
-    """Steps per second of ``repeats`` timed ``model.learn(per_run)`` calls, continuing one run."""
+def _sb3_rates(model, warm_up: int, per_run: int, repeats: int) -> list[float]:
+    """Steps per second of ``repeats`` timed ``model.learn(per_run)`` calls, continuing one run after
+    ``warm_up`` untimed steps; SB3's own logger silenced (it would make a folder per call)."""
+    from mazearena.agents.sb3 import quiet_logger
+
+    quiet_logger(model)
+    model.learn(warm_up)
 
     def work() -> int:
         model.learn(per_run, reset_num_timesteps=False)
