@@ -1,6 +1,62 @@
 import os
 
+import pytest
+
 # Windows open on SDL's dummy driver in tests (no screen, no sound card needed).
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--device",
+        default="cpu",
+        choices=("cpu", "cuda"),
+        help="where the device tests (those taking the `device` fixture) put the engines, networks and training "
+        "runs; with cuda, only those tests run, and they skip when CUDA is absent",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an accelerator only the tests that take ``device`` run: the others would test the CPU again."""
+    if config.getoption("--device") == "cpu":
+        return
+    keep = [item for item in items if "device" in getattr(item, "fixturenames", ())]
+    kept = set(map(id, keep))
+    config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
+    items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def device(request) -> str:
+    """The device of ``pytest --device`` (default cpu): engines, networks and runs of a device test go there."""
+    name = request.config.getoption("--device")
+    if name == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("--device cuda: CUDA is not available on this machine")
+        # the tests compare the device's results with the CPU's or with each other at float32 tolerances, which
+        # TensorFloat-32 matrix products and convolutions (cuDNN's default) would not meet
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return name
+
+
+def _to_host(x):
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x.cpu()
+    if isinstance(x, dict):
+        return {k: _to_host(v) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return type(x)(_to_host(v) for v in x)
+    return x
+
+
+@pytest.fixture(scope="session")
+def host():
+    """``host(x)``: ``x`` (tensors, or dicts, tuples and lists of them) on the CPU, to compare with CPU results."""
+    return _to_host

@@ -22,7 +22,7 @@ LAYERS = (
     ("agents", ("mazearena.agents",)),
     ("training", ("mazearena.training",)),
     ("evaluation", ("mazearena.evaluation",)),
-    ("apps", ("mazearena.apps", "mazearena.__main__")),
+    ("apps", ("mazearena.apps", "mazearena.cli", "mazearena.__main__")),
 )
 
 

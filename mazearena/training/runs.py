@@ -183,9 +183,11 @@ def preflight(cfg: TrainConfig) -> None:
 
 def resolve_run(cfg: TrainConfig) -> RunStart:
     """The config to run, its folder (locked) and, when resuming, the checkpoint to continue from (the last
-    one, or the one before it if the last is missing or damaged). Nothing is created before the checks pass."""
-    preflight(cfg)
+    one, or the one before it if the last is missing or damaged). Nothing is created before the checks pass: a
+    new run's on its config, a resumed run's on the run's own config with the given options applied (its device,
+    its W&B mode)."""
     if cfg.resume is None:
+        preflight(cfg)
         return _new_run(cfg)
     run_dir = Path(cfg.resume)
     if not (run_dir / "config.yaml").is_file():
@@ -242,8 +244,9 @@ def _resume(cfg: TrainConfig, run_dir: Path, lock: RunLock) -> RunStart:
     saved = load_config(run_dir / "config.yaml")
     if not algorithm(saved.algo).own:
         raise UserError(f"resume: runs of algo {saved.algo} (a trainer that is not mazearena's) cannot be resumed")
-    notices = [f"removed {p} (a checkpoint write that was cut short)" for p in remove_partial_writes(run_dir)]
     applied = _resume_options(cfg, saved, run_dir)
+    preflight(dataclasses.replace(saved, runs_dir=run_dir.parent))
+    notices = [f"removed {p} (a checkpoint write that was cut short)" for p in remove_partial_writes(run_dir)]
     checkpoint = _load_resumable(run_dir, saved, notices)
     step = int(checkpoint["algo"]["global_step"]) if checkpoint is not None else 0
     if applied:

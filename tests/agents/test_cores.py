@@ -54,12 +54,12 @@ if "RememberBit-v0" not in gym.registry:
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_a_batched_rollout_equals_each_game_stepped_alone(kind):
+def test_a_batched_rollout_equals_each_game_stepped_alone(kind, device):
     torch.manual_seed(0)
-    envs = mazearena.make_vec("mazearena/Maze-v0", 4, seed=0, size=5, max_steps=6)  # many episode ends
-    policy = ActorCritic(envs.single_observation_space, 4, "cnn", core=kind, core_size=16)
+    envs = mazearena.make_vec("mazearena/Maze-v0", 4, seed=0, size=5, max_steps=6, device=device)  # many ends
+    policy = ActorCritic(envs.single_observation_space, 4, "cnn", core=kind, core_size=16).to(device)
     cfg = PPOConfig(num_envs=4, num_steps=24, num_minibatches=2)
-    ppo = PPO(cfg, envs, policy, torch.device("cpu"), total_iterations=1)
+    ppo = PPO(cfg, envs, policy, torch.device(device), total_iterations=1)
     ppo._rollout()
     assert ppo.buf_dones[1:].sum() >= 4  # episodes ended and restarted inside the rollout
     first = ppo.buf_dones.bool()
@@ -95,15 +95,15 @@ def test_the_state_starts_from_zeros_exactly_where_an_episode_starts():
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_the_update_replay_equals_stepping_and_its_gradients_are_exact(kind):
+def test_the_update_replay_equals_stepping_and_its_gradients_are_exact(kind, device):
     """The replay's hand-written backpropagation through time: outputs and every gradient as autograd gives them
     through step after step (float32), and exact against finite differences (float64)."""
     torch.manual_seed(0)
-    core = Core(kind, 6, 8)
-    x = torch.randn(7, 4, 2, 6, requires_grad=True)  # steps, games, agents, features
-    first = torch.rand(7, 4, 2) < 0.25
+    core = Core(kind, 6, 8).to(device)
+    x = torch.randn(7, 4, 2, 6, device=device, requires_grad=True)  # steps, games, agents, features
+    first = torch.rand(7, 4, 2, device=device) < 0.25
     first[0, 0] = True
-    state = core.initial_state((4, 2), "cpu")
+    state = core.initial_state((4, 2), device)
     state = tuple(torch.randn_like(p) for p in state) if kind == "lstm" else torch.randn_like(state)
     stepped, s = [], state
     for t in range(7):

@@ -51,34 +51,36 @@ def uncounted(fn, counts):
     return call
 
 
-def ppo(sync_free: bool, max_steps: int = 12):
+def ppo(sync_free: bool, max_steps: int = 12, device: str = "cpu"):
     torch.manual_seed(0)
-    envs = mazearena.make_vec("mazearena/Maze-v0", 16, seed=0, size=7, num_levels=20, max_episode_steps=max_steps)
-    policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, "cnn")
+    envs = mazearena.make_vec(
+        "mazearena/Maze-v0", 16, seed=0, size=7, num_levels=20, max_episode_steps=max_steps, device=device
+    )
+    policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, "cnn").to(device)
     return PPO(
         PPOConfig(num_envs=16, num_steps=32, num_minibatches=2),
         envs,
         policy,
-        torch.device("cpu"),
+        torch.device(device),
         10,
         sync_free=sync_free,
     )
 
 
-def test_a_sync_free_rollout_never_waits_for_the_device_outside_the_env():
-    algo = ppo(sync_free=True)
+def test_a_sync_free_rollout_never_waits_for_the_device_outside_the_env(device):
+    algo = ppo(sync_free=True, device=device)
     with count_syncs() as counts:
         algo.envs.step = uncounted(algo.envs.step, counts)
         algo._rollout()
     assert counts["n"] == 0
     with count_syncs() as counts:
-        ppo(sync_free=False)._rollout()
+        ppo(sync_free=False, device=device)._rollout()
     assert counts["n"] > 0  # the counter does see round-trips: the row-picking path makes them
 
 
-def test_sync_free_time_outs_bootstrap_the_same_rewards():
+def test_sync_free_time_outs_bootstrap_the_same_rewards(device):
     def first_iteration(sync_free: bool, max_steps: int = 12):  # time limit 12: many time-outs to bootstrap
-        algo = ppo(sync_free, max_steps)  # seeds the global RNG, which sampling then draws from
+        algo = ppo(sync_free, max_steps, device)  # seeds the global RNG, which sampling then draws from
         algo._rollout()
         rewards, actions = algo.buf_rewards.clone(), algo.buf_actions.clone()
         return rewards, actions, algo.iteration()
@@ -93,26 +95,26 @@ def test_sync_free_time_outs_bootstrap_the_same_rewards():
     assert not torch.allclose(ra, plain)  # the bootstrap did change rewards
 
 
-def mappo(sync_free: bool, centralized: bool):
+def mappo(sync_free: bool, centralized: bool, device: str = "cpu"):
     from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
     from mazearena.envs import arena_v0
 
     torch.manual_seed(0)
-    envs = arena_v0.vector_env(8, seed=0, scenario="tag_2v1_vs_fleeing_npc", size=9, max_cycles=10)
+    envs = arena_v0.vector_env(8, seed=0, scenario="tag_2v1_vs_fleeing_npc", size=9, max_cycles=10, device=device)
     policy = MultiAgentActorCritic(
         envs.single_observation_space,
         envs.state_space,
         envs.num_agents,
         envs.single_action_space.n,
         centralized_critic=centralized,
-    )
+    ).to(device)
     cfg = MAPPOConfig(num_envs=8, num_steps=24, num_minibatches=2, centralized_critic=centralized)
-    return MAPPO(cfg, envs, policy, torch.device("cpu"), 10, sync_free=sync_free)
+    return MAPPO(cfg, envs, policy, torch.device(device), 10, sync_free=sync_free)
 
 
 @pytest.mark.parametrize("centralized", [False, True])
-def test_a_sync_free_mappo_rollout_makes_no_round_trip_and_bootstraps_the_same(centralized):
-    algo = mappo(True, centralized)
+def test_a_sync_free_mappo_rollout_makes_no_round_trip_and_bootstraps_the_same(centralized, device):
+    algo = mappo(True, centralized, device)
     with count_syncs() as counts:
         algo.envs.step, algo.envs.state = uncounted(algo.envs.step, counts), uncounted(algo.envs.state, counts)
         algo._rollout()
@@ -120,7 +122,7 @@ def test_a_sync_free_mappo_rollout_makes_no_round_trip_and_bootstraps_the_same(c
         assert counts["n"] == 0
     rewards = algo.buf_rewards.clone()
     metrics = algo.iteration()
-    other = mappo(False, centralized)
+    other = mappo(False, centralized, device)
     other._rollout()
     assert torch.allclose(rewards, other.buf_rewards, atol=1e-5)
     assert metrics["episode/count"] == other.iteration()["episode/count"]

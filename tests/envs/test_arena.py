@@ -409,7 +409,7 @@ def test_vector_env_checks_actions():
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_compiled_kernels_play_exactly_as_torch(mode):
+def test_compiled_kernels_play_exactly_as_torch(mode, device, host):
     # 300 games: above the kernels' parallel threshold; tags, respawns, deaths and resets all happen
     cfg = ArenaConfig(
         mode=mode,
@@ -422,21 +422,24 @@ def test_compiled_kernels_play_exactly_as_torch(mode):
         pickup_reward=0.3,
         flag_shaping=1.5,
     )
-    engines = [ArenaEngine(300, cfg, backend=b) for b in ("torch", "numba")]
-    first = [e.reset(torch.arange(300)) for e in engines]
+    # the torch rules on the test device (pytest --device), the compiled kernels on the CPU
+    engines = [ArenaEngine(300, cfg, backend="torch", device=device), ArenaEngine(300, cfg, backend="numba")]
+    first = [host(e.reset(torch.arange(300, device=e.device))) for e in engines]
     assert same({k: v.numpy() for k, v in first[0].items()}, {k: v.numpy() for k, v in first[1].items()})
     gen = torch.Generator().manual_seed(2)
     events = 0
     for _ in range(60):
         actions = torch.randint(0, cfg.num_actions, (300, cfg.num_agents), generator=gen)
-        before = engines[0].pos.clone()
-        (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) = (e.step(actions) for e in engines)
+        before = engines[0].pos.cpu().clone()
+        (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) = (host(e.step(actions.to(e.device))) for e in engines)
         for key in o1:
             assert torch.equal(o1[key], o2[key]), key
         for x, y in [(r1, r2), (te1, te2), (tr1, tr2)] + [(i1[k], i2[k]) for k in ("active", "score", "_final_obs")]:
             assert torch.equal(x, y)
-        assert torch.equal(engines[0].pos, engines[1].pos) and torch.equal(engines[0].state(), engines[1].state())
-        jumps = ((engines[0].pos - before).abs().sum(-1) > 1) & i1["active"] & ~i1["_final_obs"][:, None]
+        assert torch.equal(engines[0].pos.cpu(), engines[1].pos) and torch.equal(
+            engines[0].state().cpu(), engines[1].state()
+        )
+        jumps = ((engines[0].pos.cpu() - before).abs().sum(-1) > 1) & i1["active"] & ~i1["_final_obs"][:, None]
         events += int(jumps.sum()) + int(te1.sum())
     assert events > 50  # respawns (ctf) or agents leaving the game (tag, combat) were exercised
 

@@ -159,17 +159,19 @@ def test_engine_refuses_bad_arguments():
 @pytest.mark.parametrize("obs_mode", ["partial", "full", "rgb"])
 @pytest.mark.parametrize("actions", ["cardinal", "turn"])
 @pytest.mark.parametrize("variant", ["goal", "key_door", "hazards"])
-def test_compiled_kernels_play_exactly_as_torch(obs_mode, actions, variant):
-    # 300 games: above the kernels' parallel threshold, with many episode ends and autoresets
+def test_compiled_kernels_play_exactly_as_torch(obs_mode, actions, variant, device, host):
+    # 300 games: above the kernels' parallel threshold, with many episode ends and autoresets; the torch
+    # rules on the test device (pytest --device), the compiled kernels on the CPU
     cfg = MazeConfig(size=9, obs_mode=obs_mode, actions=actions, variant=variant)
-    engines = [MazeEngine(300, cfg, max_episode_steps=40, backend=b) for b in ("torch", "numba")]
-    first = [e.reset(torch.arange(300)) for e in engines]
+    engines = [MazeEngine(300, cfg, max_episode_steps=40, backend="torch", device=device)]
+    engines.append(MazeEngine(300, cfg, max_episode_steps=40, backend="numba"))
+    first = [host(e.reset(torch.arange(300, device=e.device))) for e in engines]
     assert torch.equal(first[0], first[1])
     gen = torch.Generator().manual_seed(1)
     ended = 0
     for _ in range(100):
         a = torch.randint(0, cfg.num_actions, (300,), generator=gen)
-        (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) = (e.step(a) for e in engines)
+        (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) = (host(e.step(a.to(e.device))) for e in engines)
         for x, y in [(o1, o2), (r1, r2), (te1, te2), (tr1, tr2)] + [(i1[k], i2[k]) for k in i1]:
             assert torch.equal(x, y)
         ended += int(i1["_final_obs"].sum())

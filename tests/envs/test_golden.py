@@ -57,15 +57,18 @@ MAZE_CASES = [
 ]
 
 
-def maze_engine_digest(env_id: str, obs_mode: str, actions: str, backend: str, num_levels: int) -> str:
+def maze_engine_digest(
+    env_id: str, obs_mode: str, actions: str, backend: str, num_levels: int, device: str = "cpu"
+) -> str:
     kwargs = {k: v for k, v in gym.spec(env_id).kwargs.items()}
     cfg = MazeConfig(**{**kwargs, "size": 9, "obs_mode": obs_mode, "actions": actions, "num_levels": num_levels})
-    engine = MazeEngine(8, cfg, max_episode_steps=30, backend=backend)
+    engine = MazeEngine(8, cfg, max_episode_steps=30, backend=backend, device=device)
     rng = np.random.default_rng(3)
     d = Digest()
-    d.add(engine.reset(torch.arange(100, 108)))
+    d.add(engine.reset(torch.arange(100, 108, device=device)))
     for _ in range(120):
-        obs, reward, terminated, truncated, info = engine.step(torch.from_numpy(rng.integers(0, cfg.num_actions, 8)))
+        action = torch.from_numpy(rng.integers(0, cfg.num_actions, 8)).to(device)
+        obs, reward, terminated, truncated, info = engine.step(action)
         d.add((obs, reward, terminated, truncated, info))
     d.add(engine.state_dict())
     return d.hex()
@@ -204,21 +207,26 @@ MAZE_GOLDEN = {
 
 
 @pytest.mark.parametrize("env_id,obs_mode,actions", MAZE_CASES)
-def test_maze_engines_play_the_recorded_games(env_id, obs_mode, actions):
+def test_maze_engines_play_the_recorded_games(env_id, obs_mode, actions, device):
+    want = MAZE_GOLDEN[f"{env_id}|{obs_mode}|{actions}"]
+    if device != "cpu":  # the torch rules on the accelerator play the games the CPU recorded
+        got = {f"torch-{n}": maze_engine_digest(env_id, obs_mode, actions, "torch", n, device) for n in (0, 16)}
+        assert got == {k: v for k, v in want.items() if k.startswith("torch")}
+        return
     got = {
         f"{backend}-{levels}": maze_engine_digest(env_id, obs_mode, actions, backend, levels)
         for backend in ("torch", "numba")
         for levels in (0, 16)
     }
     got["env"] = maze_env_digest(env_id, obs_mode, actions)
-    assert got == MAZE_GOLDEN[f"{env_id}|{obs_mode}|{actions}"]
+    assert got == want
 
 
 ARENA_CASES = [(mode, obs) for mode in ("tag", "ctf", "combat") for obs in ("grid", "tokens", "both")]
 ARENA_OPTIONS = {"ctf": {"pickup_reward": 0.25, "flag_shaping": 1.0}}
 
 
-def arena_engine_digest(mode: str, obs_mode: str, backend: str, num_levels: int) -> str:
+def arena_engine_digest(mode: str, obs_mode: str, backend: str, num_levels: int, device: str = "cpu") -> str:
     cfg = ArenaConfig(
         mode=mode,
         obs_mode=obs_mode,
@@ -229,13 +237,13 @@ def arena_engine_digest(mode: str, obs_mode: str, backend: str, num_levels: int)
         num_levels=num_levels,
         **ARENA_OPTIONS.get(mode, {}),
     )
-    engine = ArenaEngine(6, cfg, backend=backend)
+    engine = ArenaEngine(6, cfg, backend=backend, device=device)
     rng = np.random.default_rng(5)
     d = Digest()
-    d.add(engine.reset(torch.arange(50, 56)))
+    d.add(engine.reset(torch.arange(50, 56, device=device)))
     for _ in range(100):
         obs, reward, terminated, truncated, info = engine.step(
-            torch.from_numpy(rng.integers(0, cfg.num_actions, (6, cfg.num_agents)))
+            torch.from_numpy(rng.integers(0, cfg.num_actions, (6, cfg.num_agents))).to(device)
         )
         d.add((obs, reward, terminated, truncated, info, engine.state()))
     d.add(engine.state_dict())
@@ -335,11 +343,16 @@ ARENA_GOLDEN = {
 
 
 @pytest.mark.parametrize("mode,obs_mode", ARENA_CASES)
-def test_arena_engines_play_the_recorded_games(mode, obs_mode):
+def test_arena_engines_play_the_recorded_games(mode, obs_mode, device):
+    want = ARENA_GOLDEN[f"{mode}|{obs_mode}"]
+    if device != "cpu":  # the torch rules on the accelerator play the games the CPU recorded
+        got = {f"torch-{n}": arena_engine_digest(mode, obs_mode, "torch", n, device) for n in (0, 8)}
+        assert got == {k: v for k, v in want.items() if k.startswith("torch")}
+        return
     got = {
         f"{backend}-{levels}": arena_engine_digest(mode, obs_mode, backend, levels)
         for backend in ("torch", "numba")
         for levels in (0, 8)
     }
     got["env"] = arena_env_digest(mode, obs_mode)
-    assert got == ARENA_GOLDEN[f"{mode}|{obs_mode}"]
+    assert got == want

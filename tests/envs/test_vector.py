@@ -11,11 +11,11 @@ def make(n=8, **kwargs):
     return env
 
 
-def test_tensors_stay_torch_on_the_device():
-    env = make()
-    obs, reward, terminated, truncated, info = env.step(torch.zeros(8, dtype=torch.long))
+def test_tensors_stay_torch_on_the_device(device):
+    env = make(device=device)
+    obs, reward, terminated, truncated, info = env.step(torch.zeros(8, dtype=torch.long, device=device))
     for x in (obs, reward, terminated, truncated, info["is_success"], info["final_obs"]):
-        assert isinstance(x, torch.Tensor) and x.device.type == "cpu"
+        assert isinstance(x, torch.Tensor) and x.device.type == device
     assert obs.shape == (8, *env.single_observation_space.shape) and obs.dtype == torch.int8  # MultiBinary planes
     assert reward.dtype == torch.float32 and terminated.dtype == torch.bool
     assert env.observation_space.shape == (8, *env.single_observation_space.shape)

@@ -61,3 +61,23 @@ def test_mappo_logs_the_same_keys_as_ppo_and_its_own_sections(tmp_path):
     logged = config(session)
     assert {"arena", "mappo", "league"} <= set(logged) and not {"env", "ppo", "dqn"} & set(logged)
     assert torch.is_tensor(next(iter(load_checkpoint(run / "checkpoints" / "final.pt")["policy"].values())))
+
+
+def test_without_wandb_installed_runs_with_wandb_off_train_and_resume(tmp_path, monkeypatch):
+    import sys
+
+    import pytest
+
+    from mazearena.checks import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as on a machine without it: importing it fails
+    ppo = PPOConfig(num_envs=8, num_steps=16, num_minibatches=2)
+    quiet = {**FAST, "wandb_mode": "disabled"}
+    run = train(
+        TrainConfig(runs_dir=tmp_path, name="off", env=EnvConfig(size=7), ppo=ppo, total_timesteps=256, **quiet)
+    )
+    # resumed with the defaults (W&B offline): the run's own mode counts, as the resumed run uses it
+    train(TrainConfig(resume=run, total_timesteps=512, progress=False))
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["algo"]["global_step"] == 512
+    with pytest.raises(MissingExtra, match="wandb is not installed"):
+        train(TrainConfig(runs_dir=tmp_path, name="on", env=EnvConfig(size=7), ppo=ppo, total_timesteps=256, **FAST))
