@@ -24,7 +24,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from mazearena.agents import batches
+from mazearena.agents import batches, parallel
 from mazearena.agents.actor import choose, index_state, state_to
 from mazearena.agents.backbones import make_backbone
 from mazearena.agents.cores import make_core
@@ -65,9 +65,17 @@ class RunningNorm(nn.Module):
         self.register_buffer("count", torch.zeros(()))
 
     def update(self, x: torch.Tensor) -> None:
+        if parallel.world_size() > 1:  # every process's targets, so that the statistics stay alike everywhere
+            n, mean, var = parallel.moments(x)
+            if n == 0:
+                return
+            self._merge(mean, var, n.to(self.count.dtype))
+            return
         if x.numel() == 0:
             return
-        mean, var, n = x.mean(), x.var(unbiased=False), x.numel()
+        self._merge(x.mean(), x.var(unbiased=False), x.numel())
+
+    def _merge(self, mean: torch.Tensor, var: torch.Tensor, n) -> None:
         total = self.count + n
         delta = mean - self.mean
         self.var.copy_((self.var * self.count + var * n + delta**2 * self.count * n / total) / total)
@@ -371,7 +379,12 @@ class MAPPO:
     ) -> None:
         # On a GPU, time-outs are bootstrapped batch-wide rather than by picking games first (see PPO).
         self.sync_free = (torch.device(device).type == "cuda") if sync_free is None else sync_free
-        self.net = batches.compiled(policy, compile, device)  # the forward passes (compiled or not)
+        # the forward passes (compiled or not; data-parallel in a torch.distributed group, as PPO's)
+        self.world = parallel.world_size()
+        self.net = (
+            parallel.data_parallel(policy, device) if self.world > 1 else batches.compiled(policy, compile, device)
+        )
+        self.replay = parallel.replay(policy, device) if policy.recurrent else None
         names = list(envs.possible_agents)
         teams = {n.split("_")[0] for n in names}
         if len(teams) != 1:
@@ -433,7 +446,7 @@ class MAPPO:
         cfg = self.cfg
         self.rollout_memory = self.memory  # each game's sequence is replayed from here in the update
         for step in range(cfg.num_steps):
-            self.global_step += cfg.num_envs
+            self.global_step += cfg.num_envs * self.world  # the steps of every process's games
             batches.put(self.buf_obs, step, self.obs)
             if self.state is not None:
                 self.buf_state[step] = self.state
@@ -533,7 +546,7 @@ class MAPPO:
             state = b_state[rows] if b_state is not None else None
             with batches.autocast(self.device, self.amp):
                 memory = index_state(self.rollout_memory, games)
-                logits, value = self.policy.sequence(batches.index(b_obs, rows), memory, active, first, state)
+                logits, value = self.replay(batches.index(b_obs, rows), memory, active, first, state)
             return b.loss(cfg, logits.float(), value.float(), rows)
 
         if self.recurrent:  # minibatches of whole game sequences

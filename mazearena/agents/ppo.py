@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mazearena.agents import batches
+from mazearena.agents import batches, parallel
 from mazearena.agents.actor import State, choose, index_state, state_to
 from mazearena.agents.backbones import make_backbone
 from mazearena.agents.cores import make_core
@@ -94,9 +94,11 @@ def clipped_loss(
     entries out of every mean, e.g. the steps of agents out of the game. Returns the loss and the detached
     ``pg_loss``, ``v_loss``, ``entropy``, ``approx_kl`` and ``clipfrac``."""
     if mask is None:
-        mean = torch.mean
+        mean = torch.mean  # in a group every process has as many rows: the mean of the means is the mean
     else:
         count = mask.sum().clamp(min=1.0)
+        if parallel.world_size() > 1:  # the whole minibatch's count, so the averaged gradients are its mean's
+            count = parallel.all_sum(mask.sum().detach().clone()).clamp(min=1.0) / parallel.world_size()
 
         def mean(x: torch.Tensor) -> torch.Tensor:
             return (x * mask).sum() / count
@@ -105,7 +107,12 @@ def clipped_loss(
     logratio = dist.log_prob(actions) - old_logprobs
     ratio = logratio.exp()
     if cfg.norm_adv:
-        if mask is None:
+        if parallel.world_size() > 1:  # the moments of the whole minibatch, every process's share of it
+            rows, mu, var = parallel.moments(advantages, mask)
+            if mask is None:  # as below: the sample standard deviation, or the masked population one
+                var = var * rows / (rows - 1).clamp(min=1.0)
+            advantages = (advantages - mu) / (var.sqrt() + 1e-8)
+        elif mask is None:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         else:
             centred = advantages - mean(advantages)
@@ -203,7 +210,7 @@ def update(
             loss.backward()
             nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
             optimizer.step()
-        if cfg.target_kl and float(stats["approx_kl"]) > cfg.target_kl:
+        if cfg.target_kl and float(parallel.all_mean(stats["approx_kl"])) > cfg.target_kl:  # alike everywhere
             break
     return {
         "loss/policy": stats["pg_loss"].item(),
@@ -330,7 +337,13 @@ class PPO:
                 "vector_kwargs={'autoreset_mode': gymnasium.vector.AutoresetMode.SAME_STEP} to make_vec"
             )
         self.cfg, self.envs, self.policy, self.device = cfg, envs, policy, device
-        self.net = batches.compiled(policy, compile, device)  # the forward passes (compiled or not)
+        # the forward passes (compiled or not; data-parallel in a torch.distributed group of trainers, each
+        # stepping its own cfg.num_envs envs)
+        self.world = parallel.world_size()
+        self.net = (
+            parallel.data_parallel(policy, device) if self.world > 1 else batches.compiled(policy, compile, device)
+        )
+        self.replay = parallel.replay(policy, device) if getattr(policy, "recurrent", False) else None
         self.amp = amp
         # On a GPU every host round-trip stalls the pipeline: time-outs are bootstrapped by valuing every row's
         # final observation (one more batched forward pass) rather than picking the rows first. Needs a
@@ -379,7 +392,7 @@ class PPO:
         cfg = self.cfg
         self.rollout_state = self.state  # each env's sequence is replayed from here in the update
         for step in range(cfg.num_steps):
-            self.global_step += cfg.num_envs
+            self.global_step += cfg.num_envs * self.world  # the steps of every process's envs
             batches.put(self.buf_obs, step, self.obs)
             self.buf_dones[step] = self.next_done
             if self.recurrent:  # the state after this step: the final observation of a time-out follows it
@@ -453,9 +466,7 @@ class PPO:
             rows = sequence_rows(cfg.num_steps, cfg.num_envs, envs)
             first = self.buf_dones[:, envs].bool()
             with batches.autocast(self.device, self.amp):
-                logits, value = self.policy.sequence(
-                    batches.index(b_obs, rows), index_state(self.rollout_state, envs), first
-                )
+                logits, value = self.replay(batches.index(b_obs, rows), index_state(self.rollout_state, envs), first)
             return b.loss(cfg, logits.float(), value.float(), rows)
 
         if self.recurrent:  # minibatches of whole env sequences

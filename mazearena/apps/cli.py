@@ -100,14 +100,18 @@ def bench(cfg) -> None:
 def train(cfg: TrainConfig) -> None:
     import json
 
+    from mazearena.training.distributed import writes
     from mazearena.training.train import TrainingInterrupted
     from mazearena.training.train import train as run_training
 
     try:
         run_dir = run_training(cfg)
     except TrainingInterrupted as e:  # checkpoint saved: one line, and the signal's exit code (130, 143)
-        Console(stderr=True, soft_wrap=True).print(f"mazearena train: {e}", highlight=False)
+        if writes():
+            Console(stderr=True, soft_wrap=True).print(f"mazearena train: {e}", highlight=False)
         raise SystemExit(e.exit_code) from None
+    if not writes():  # under torchrun, process 0 reports
+        return
     report = json.loads((run_dir / "report.json").read_text())
     summary, trained = report["summary"], load_config(run_dir / "config.yaml")  # the run's own (--resume too)
     if trained.env.maze or trained.algo in arena_algorithms():

@@ -24,13 +24,22 @@ import torch
 
 from mazearena.agents.league import League, SelfPlayVectorEnv
 from mazearena.checks import UserError
+from mazearena.training import distributed
 from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
 from mazearena.training.games import evaluate_policy, record_episodes, record_games
 from mazearena.training.loggers import Logger
 from mazearena.training.report import stopped_line, write_report
-from mazearena.training.runs import init_weights, make_envs, make_policy, model_fields, resolve_run, snapshot_path
+from mazearena.training.runs import (
+    RunStart,
+    init_weights,
+    make_envs,
+    make_policy,
+    model_fields,
+    resolve_run,
+    snapshot_path,
+)
 
 
 class TrainingInterrupted(Exception):
@@ -98,24 +107,74 @@ def reached_target(cfg: TrainConfig, result: dict, step: int) -> dict | None:
 
 
 def train(config: TrainConfig) -> Path:
-    """Train as ``config`` says; returns the run folder."""
-    start = resolve_run(config)
+    """Train as ``config`` says; returns the run folder. Under ``torchrun`` every process calls it and trains
+    its share of the envs (:mod:`mazearena.training.distributed`)."""
+    world = distributed.join(_device_of(config))
     try:
-        with _Stop() as stop:
-            return _train(start, stop)
+        start = _resolve(config, world)
+        try:
+            with _Stop() as stop:
+                return _train(start, stop, world)
+        finally:
+            if start.lock is not None:
+                start.lock.release()
     finally:
-        start.lock.release()
+        distributed.stop(world)
 
 
-def _train(start, stop: _Stop) -> Path:
-    cfg, run_dir, checkpoint = start.cfg, start.run_dir, start.checkpoint
+def _device_of(config: TrainConfig) -> str:
+    """The device the run will train on: the given one, or a resumed run's own unless another is given."""
+    if config.resume is not None and config.device == TrainConfig().device:
+        saved = Path(config.resume) / "config.yaml"
+        if saved.is_file():
+            from mazearena.training.config import load_config
+
+            return load_config(saved).device
+    return config.device
+
+
+def _resolve(config: TrainConfig, world: distributed.World) -> RunStart:
+    """:func:`resolve_run` on process 0 (the only one that writes), its outcome sent to the others."""
+    if not world.parallel:
+        return resolve_run(config)
+    if not world.main:
+        kind, payload = distributed.broadcast(None, world)
+        if kind == "error":
+            raise UserError(f"process 0 did not start the run: {payload}")
+        cfg, run_dir, checkpoint = payload
+        return RunStart(cfg, run_dir, checkpoint, None)
+    start = None
+    try:
+        if config.resume is None:
+            distributed.check(config, world.size)
+        start = resolve_run(config)
+        distributed.check(start.cfg, world.size)
+    except BaseException as e:
+        if start is not None:
+            start.lock.release()
+        distributed.broadcast(("error", str(e)), world)
+        raise
+    distributed.broadcast(("ok", (start.cfg, start.run_dir, start.checkpoint)), world)
+    return start
+
+
+class _Quiet:
+    """The logger of the processes that do not write (all but process 0 of a data-parallel run)."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _train(start, stop: _Stop, world: distributed.World) -> Path:
+    cfg, run_dir, checkpoint = distributed.on_device(start.cfg, world), start.run_dir, start.checkpoint
     for notice in start.notices:
         print(f"mazearena train: {notice}", file=sys.stderr, flush=True)
+    local = distributed.local_config(cfg, world)  # this process's share of the envs (all of them in one process)
     torch.manual_seed(cfg.seed)
     iteration_steps = cfg.iteration_steps
     total_iterations = -(-cfg.total_timesteps // iteration_steps)  # at least what was asked: whole iterations
     total_steps = total_iterations * iteration_steps
-    if total_steps != cfg.total_timesteps and checkpoint is None:
+    if total_steps != cfg.total_timesteps and checkpoint is None and world.main:
         print(
             f"mazearena train: training {total_steps:,} steps: total_timesteps {cfg.total_timesteps:,} rounded up to "
             f"whole iterations of {iteration_steps:,} steps",
@@ -127,41 +186,46 @@ def _train(start, stop: _Stop) -> Path:
     envs = policy = None
     self_play = alg.arena and cfg.league.self_play
     if alg.own:
-        envs = make_envs(cfg, cfg.num_envs, test=False, seed=cfg.seed, both_teams=self_play)
+        envs = make_envs(local, local.num_envs, test=False, seed=local.seed, both_teams=self_play)
         policy = make_policy(cfg, envs)
         if cfg.init_from is not None and checkpoint is None:
             init_weights(policy, cfg.init_from, cfg.device)
+        distributed.seed_sampling(cfg, world)
         if self_play:
             from mazearena.envs.scenarios import scenario as find
 
             scripted = find(cfg.arena.scenario_name).npcs  # the scripted team, for scripted_groups
             npcs = [scripted[name] for name in sorted(scripted, key=lambda n: int(n.split("_")[1]))]
             envs = SelfPlayVectorEnv(envs, policy, League(cfg.league, seed=cfg.seed), cfg.trained_team, npcs)
-    algo = alg.trainer(cfg, envs, policy, device, total_iterations, total_steps)
+    algo = alg.trainer(local, envs, policy, device, total_iterations, total_steps)
     policy = policy if alg.own else algo.policy
     best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
     if checkpoint is not None:
         try:
-            algo.load_state_dict(checkpoint["algo"])
+            algo.load_state_dict(distributed.state_of(checkpoint["algo"], world))
         except (KeyError, RuntimeError, ValueError) as e:
             raise CheckpointError(
                 f"{cfg.resume}: the last checkpoint does not fit this trainer ({e}); it was "
                 "written by another version or another configuration"
             ) from e
         best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
-    logger = Logger(
-        run_dir,
-        cfg.used_dict(),
-        total_steps,
-        console=cfg.progress,
-        wandb_mode=cfg.wandb_mode,
-        wandb_project=cfg.wandb_project,
-        wandb_group=cfg.experiment,
-        wandb_tags=cfg.wandb_tags,
-        tensorboard=cfg.tensorboard,
-        start_step=algo.global_step,
-        history=start.history,
-        progress_interval=cfg.log_interval,
+    logger = (
+        _Quiet()
+        if not world.main
+        else Logger(
+            run_dir,
+            cfg.used_dict(),
+            total_steps,
+            console=cfg.progress,
+            wandb_mode=cfg.wandb_mode,
+            wandb_project=cfg.wandb_project,
+            wandb_group=cfg.experiment,
+            wandb_tags=cfg.wandb_tags,
+            tensorboard=cfg.tensorboard,
+            start_step=algo.global_step,
+            history=start.history,
+            progress_interval=cfg.log_interval,
+        )
     )
 
     def training_state() -> dict:
@@ -173,8 +237,13 @@ def _train(start, stop: _Stop) -> Path:
         }
 
     def save_last() -> None:
-        """The whole training state (``last.pt``, for --resume) and, kept, the weights of this step."""
-        save_checkpoint(run_dir / "checkpoints" / "last.pt", training_state(), keep_previous=True)
+        """The whole training state (``last.pt``, for --resume) and, kept, the weights of this step. In a
+        data-parallel run every process calls it: process 0 writes every process's state."""
+        state = training_state()
+        state["algo"] = distributed.gather_state(state["algo"], world)
+        if not world.main:
+            return
+        save_checkpoint(run_dir / "checkpoints" / "last.pt", state, keep_previous=True)
         if cfg.keep_snapshots and alg.own:  # eval loads our own trainers only
             save_weights(snapshot_path(run_dir, algo.global_step))
 
@@ -188,7 +257,11 @@ def _train(start, stop: _Stop) -> Path:
 
     def interrupted() -> TrainingInterrupted:
         save_last()
-        return TrainingInterrupted(stop.signum, run_dir, algo.global_step)
+        return TrainingInterrupted(stop.signum or signal.SIGTERM, run_dir, algo.global_step)
+
+    def stopping() -> bool:
+        """Whether a signal asked to stop (any process's, in a data-parallel run: they stop together)."""
+        return distributed.any_of(stop.signum is not None, world, device)
 
     next_checkpoint = (algo.global_step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     next_eval = (algo.global_step // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every else None
@@ -207,10 +280,10 @@ def _train(start, stop: _Stop) -> Path:
         if checkpoint is None and alg.own:
             save_last()  # step 0: a run killed before its first interval resumes instead of starting over
         while algo.global_step < total_steps and stopped is None:
-            if stop.signum is not None:
+            if stopping():
                 raise interrupted()
             start_time, steps_before = time.perf_counter(), algo.global_step
-            metrics = alg.iterate(algo, cfg)
+            metrics = distributed.mean_metrics(alg.iterate(algo, cfg), world)
             metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start_time)
             broken = sorted(k for k, v in metrics.items() if v is not None and not math.isfinite(float(v)))
             if broken:
@@ -221,19 +294,21 @@ def _train(start, stop: _Stop) -> Path:
                     f"Lower the learning rate (or max_grad_norm) and start again, e.g. --init-from {run_dir}"
                 )
             if next_eval is not None and algo.global_step >= next_eval:
-                result = evaluate_policy(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
-                metrics |= {
-                    "eval/success_rate": result["success_rate"],
-                    "eval/return": result["mean_return"],
-                    "eval/length": result["mean_length"],
-                }
+                if world.main:  # evaluated once, by process 0
+                    result = evaluate_policy(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
+                    metrics |= {
+                        "eval/success_rate": result["success_rate"],
+                        "eval/return": result["mean_return"],
+                        "eval/length": result["mean_length"],
+                    }
+                    if result["success_rate"] > best:
+                        best = result["success_rate"]
+                        logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "best.pt"), aliases=("best",))
+                    stopped = reached_target(cfg, result, algo.global_step)
+                stopped = distributed.broadcast(stopped, world)
                 next_eval += cfg.eval_every
-                if result["success_rate"] > best:
-                    best = result["success_rate"]
-                    logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "best.pt"), aliases=("best",))
-                stopped = reached_target(cfg, result, algo.global_step)
             if next_video is not None and algo.global_step >= next_video:
-                if cfg.video_episodes:
+                if cfg.video_episodes and world.main:
                     periodic_video()
                 next_video += cfg.video_every
             elapsed += time.perf_counter() - start_time  # wall-clock of training and its evaluations
@@ -242,8 +317,10 @@ def _train(start, stop: _Stop) -> Path:
             if algo.global_step >= next_checkpoint or algo.global_step >= total_steps or stopped:
                 save_last()
                 next_checkpoint += cfg.checkpoint_every
-        if stop.signum is not None:
+        if stopping():
             raise interrupted()
+        if not world.main:
+            return run_dir
         if stopped is not None:
             logger.note(stopped_line(stopped))
         logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "final.pt"), aliases=("latest", "final"))
