@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import tyro
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -248,7 +249,9 @@ CONFIGS = {
 
 def usage_error(message: str, command: str = "train") -> NoReturn:
     """Bad input on the command line: one line on stderr, exit code 2 (as argparse and tyro do)."""
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]mazearena {command}: error:[/] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(
+        f"[bold red]mazearena {command}: error:[/] {escape(message)}", highlight=False
+    )
     raise SystemExit(2)
 
 
@@ -348,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         COMMANDS[name](cfg)
     except (UserError, MissingExtra) as e:  # bad input or setup; anything else is a bug: its traceback shows
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]mazearena {name}: error:[/] {e}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]mazearena {name}: error:[/] {escape(str(e))}", highlight=False
+        )
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C (the first one stops training at its next checkpoint)
         Console(stderr=True, soft_wrap=True).print(f"mazearena {name}: interrupted", highlight=False)

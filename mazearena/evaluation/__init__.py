@@ -5,4 +5,4 @@ Needs the ``eval`` extra: ``pip install 'mazearena[eval]'``.
 
 from mazearena.checks import require
 
-require("tyro", "yaml", "matplotlib", "scipy", "openskill", extra="eval")
+require("tyro", "yaml", "matplotlib", extra="eval")  # scipy and openskill: required where they are used

@@ -137,6 +137,8 @@ def test_bad_input_is_one_line_and_a_bug_is_a_traceback(tmp_path, monkeypatch, c
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert main(["watch", str(tmp_path)]) == 2  # no run folder: named in one line
     assert "is not a run folder" in capsys.readouterr().err
+    assert main(["watch", str(tmp_path / "run[seed=1]")]) == 2  # brackets are text, not console styles
+    assert "run[seed=1]" in capsys.readouterr().err
 
     from mazearena.apps import cli
 

@@ -128,7 +128,8 @@ TINY_RUN = [
 def torchrun(runs: Path, *args: str, wait: bool = True):
     """``torchrun --nproc_per_node 2 -m mazearena ...`` as a user starts it (from a checkout, not installed)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "mazearena"]
-    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(mazearena.__file__).parents[1])}
+    path = os.pathsep.join(filter(None, [str(Path(mazearena.__file__).parents[1]), os.environ.get("PYTHONPATH")]))
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     proc = subprocess.Popen(
         [*command, *args, "--runs-dir", str(runs)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
