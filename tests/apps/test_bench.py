@@ -58,6 +58,8 @@ def test_bench_without_a_subcommand_is_peers(capsys):
         (["bench", "marl", "--scenario", "soccer"], "scenario must be one of"),
         (["bench", "eval", "somewhere", "--episodes", "0"], "episodes must be >= 1"),
         (["bench", "ablation", "--total-timesteps", "0"], "total_timesteps must be >= 1"),
+        (["bench", "solve", "--seeds", "0"], "seeds must be >= 1"),
+        (["bench", "solve", "--target", "1.5"], "target must be in (0, 1]"),
     ],
 )
 def test_bad_bench_values_exit_2_with_the_reason(argv, message, capsys):
@@ -122,3 +124,21 @@ def test_the_recurrent_trainers_are_timed_on_the_memory_maze():
     ours = ppo_ours(9, "cnn", 4, 16, iterations=1, repeats=1, core="lstm", env_id=MEMORY_ID)
     peer = recurrent_ppo_sb3(9, "cnn", 4, 16, iterations=1, repeats=1)
     assert len(ours) == len(peer) == 1 and ours[0] > 0 and peer[0] > 0
+
+
+def test_bench_solve_times_both_trainers_to_the_target_through_the_same_evaluation(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "algo: ppo\nenv:\n  size: 7\n  num_levels: 20\nppo:\n  num_envs: 8\n  num_steps: 32\n  num_minibatches: 2\n"
+    )
+    out = tmp_path / "bench"
+    argv = ["bench", "solve", "--config", str(config), "--seeds", "1", "--target", "0.01", "--max-steps", "4096"]
+    assert main([*argv, "--eval-every", "1024", "--eval-episodes", "16", "--out", str(out)]) == 0
+    report = json.loads((out / "solve.json").read_text())
+    for trainer in ("mazearena", "sb3"):
+        (run,) = report["runs"][trainer]
+        assert run["curve"] and run["seconds"] == run["curve"][0][1] > 0  # stopped at the first evaluation >= 1%
+        assert run["steps"] == run["curve"][0][0] and run["steps"] % 1024 == 0
+    assert report["ratio"] > 0 and report["sb3_hyperparameters"]["update_epochs"] == 10
+    text = (out / "solve.md").read_text()
+    assert "SB3 PPO, RL Zoo MiniGrid settings" in text and (out / "solve.png").stat().st_size > 0

@@ -10,6 +10,7 @@ subcommand     what it measures
 ``marl``       MAPPO / IPPO agent train-steps/s next to PettingZoo → SuperSuit → SB3
 ``eval``       seconds to evaluate a run on held-out levels, next to SB3's ``evaluate_policy``
 ``ablation``   MAPPO vs IPPO, shared vs separate weights: four training runs, one plot
+``solve``      seconds to a held-out success target, our PPO next to SB3 PPO (RL Zoo's MiniGrid settings)
 =============  =====================================================================================
 
 Each is a typed config and a ``run`` function; each writes ``NAME.json`` (with the machine it ran on) and
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mazearena.apps.bench import ablation, engine, eval_speed, marl_speed, peers, train_speed
+from mazearena.apps.bench import ablation, engine, eval_speed, marl_speed, peers, solve, train_speed
 
 BENCHMARKS: dict[str, tuple[type, Callable]] = {
     "peers": (peers.BenchConfig, peers.run_bench),
@@ -30,6 +31,7 @@ BENCHMARKS: dict[str, tuple[type, Callable]] = {
     "marl": (marl_speed.MarlSpeedConfig, marl_speed.run),
     "eval": (eval_speed.EvalSpeedConfig, eval_speed.run),
     "ablation": (ablation.AblationConfig, ablation.run),
+    "solve": (solve.SolveConfig, solve.run),
 }
 """Subcommand → (config, run). ``run(cfg)`` returns the Markdown file it wrote (``peers``: the report)."""
 
