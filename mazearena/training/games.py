@@ -17,7 +17,16 @@ from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
 from mazearena.training.runs import make_actor, make_envs
 
-EVAL_ENVS = 64
+EVAL_ENVS = 1024
+"""The most games an evaluation plays at once: ``episodes`` up to this many are one episode per game, played
+together (the longest episode, not a queue of them, sets how long an evaluation takes)."""
+
+
+def eval_games(episodes: int) -> tuple[int, int]:
+    """The games an evaluation of ``episodes`` episodes plays at once, and the episodes it then plays (whole
+    rounds of them: ``episodes`` itself up to :data:`EVAL_ENVS`)."""
+    games = min(episodes, EVAL_ENVS)
+    return games, -(-episodes // games) * games
 
 
 def evaluate_policy(
@@ -25,7 +34,7 @@ def evaluate_policy(
 ) -> dict:
     """Success, return and length over ``episodes`` episodes on the training or the held-out levels
     (``advance(k)`` as ``k`` more end: a progress bar)."""
-    envs = make_envs(cfg, EVAL_ENVS, test=test, seed=seed)
+    envs = make_envs(cfg, eval_games(episodes)[0], test=test, seed=seed)
     device = torch.device(cfg.device)
     policy.eval()
     # the policy samples from an RNG of its own: evaluating does not shift the training's random stream

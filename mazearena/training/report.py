@@ -15,7 +15,7 @@ from mazearena.agents.mappo import MultiAgentActorCritic
 from mazearena.agents.ppo import ActorCritic
 from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
-from mazearena.training.games import EVAL_ENVS, evaluate_policy, record_episodes, record_games
+from mazearena.training.games import EVAL_ENVS, eval_games, evaluate_policy, record_episodes, record_games
 from mazearena.training.loggers import Logger, read_metrics
 from mazearena.training.runs import make_envs
 
@@ -37,7 +37,7 @@ def write_report(
         levels = "seeds"  # an env without levels: fresh episodes
     results = []
     for test, seed in ((False, cfg.seed + 2), (True, cfg.seed + 3)):
-        n = -(-cfg.eval_episodes // EVAL_ENVS) * EVAL_ENVS  # whole batches of games are played
+        n = eval_games(cfg.eval_episodes)[1]  # whole rounds of games are played
         advance = logger.task(f"final evaluation, {'held-out' if test else 'training'} {levels} ({unit})", n)
         results.append(evaluate_policy(policy, cfg, test=test, episodes=cfg.eval_episodes, seed=seed, advance=advance))
     train_result, test_result = results

@@ -18,7 +18,7 @@ from typing import Literal
 
 from mazearena.apps.bench.common import check_positive, write
 from mazearena.training import load_config, train
-from mazearena.training.config import CONFIGS_DIR
+from mazearena.training.config import CONFIGS_DIR, find_config
 from mazearena.training.loggers import read_metrics
 
 
@@ -61,7 +61,7 @@ def run(args: AblationConfig) -> Path:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    base = load_config(args.config)
+    base = load_config(find_config(args.config))  # a file, or a shipped config by name
     results = {}
     for label, (central, share) in VARIANTS.items():
         mappo = dataclasses.replace(base.mappo, centralized_critic=central, share_params=share)

@@ -21,7 +21,7 @@ from mazearena.agents.ppo import PPOConfig
 from mazearena.apps.bench.common import check_positive, write
 from mazearena.checks import UserError
 from mazearena.training import load_config, train
-from mazearena.training.config import CONFIGS_DIR
+from mazearena.training.config import CONFIGS_DIR, find_config
 from mazearena.training.loggers import read_metrics
 
 ZOO_MINIGRID = PPOConfig(
@@ -69,7 +69,7 @@ class SolveConfig:
 
 
 def _config(args: SolveConfig, trainer: str, seed: int):
-    base = load_config(args.config)
+    base = load_config(find_config(args.config))  # a file, or a shipped config by name
     cfg = dataclasses.replace(
         base,
         seed=seed,
