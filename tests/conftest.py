@@ -44,19 +44,9 @@ def device(request) -> str:
     return name
 
 
-def _to_host(x):
-    import torch
-
-    if isinstance(x, torch.Tensor):
-        return x.cpu()
-    if isinstance(x, dict):
-        return {k: _to_host(v) for k, v in x.items()}
-    if isinstance(x, (tuple, list)):
-        return type(x)(_to_host(v) for v in x)
-    return x
-
-
 @pytest.fixture(scope="session")
 def host():
     """``host(x)``: ``x`` (tensors, or dicts, tuples and lists of them) on the CPU, to compare with CPU results."""
-    return _to_host
+    from mazearena.agents.batches import to_cpu
+
+    return to_cpu

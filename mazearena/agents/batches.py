@@ -15,6 +15,17 @@ def to_device(x, device: torch.device):
     return torch.as_tensor(x, device=device)
 
 
+def to_cpu(x):
+    """``x`` (tensors, or dicts, lists and tuples of them) on the CPU: to compare, gather or save them."""
+    if isinstance(x, torch.Tensor):
+        return x.cpu()
+    if isinstance(x, dict):
+        return {k: to_cpu(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_cpu(v) for v in x)
+    return x
+
+
 def index(x, idx):
     return {k: v[idx] for k, v in x.items()} if isinstance(x, dict) else x[idx]
 

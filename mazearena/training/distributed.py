@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from mazearena.agents import batches
 from mazearena.checks import UserError
 
 
@@ -171,17 +172,6 @@ def stop(world: World) -> None:
         dist.destroy_process_group()
 
 
-def cpu(x):
-    """``x`` (tensors, or dicts, lists and tuples of them) on the CPU, as checkpoints hold them."""
-    if isinstance(x, torch.Tensor):
-        return x.cpu()
-    if isinstance(x, dict):
-        return {k: cpu(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(cpu(v) for v in x)
-    return x
-
-
 SHARED = ("policy", "optimizer", "iteration", "global_step")
 """What the processes of a data-parallel run hold alike (process 0's goes in the checkpoint once)."""
 
@@ -191,7 +181,7 @@ def gather_state(state: dict, world: World) -> dict | None:
     elsewhere). Collective: every process calls it."""
     if not world.parallel:
         return state
-    own = cpu({k: v for k, v in state.items() if k not in SHARED})
+    own = batches.to_cpu({k: v for k, v in state.items() if k not in SHARED})
     parts = gather(own, world)
     if not world.main:
         return None

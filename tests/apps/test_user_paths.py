@@ -11,7 +11,7 @@ from mazearena.training.config import example_configs, find_config, load_config
 
 def test_the_example_configs_ship_with_the_package_and_load_by_name(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # outside the repository, as a pip-installed user is
-    assert example_configs() == ["dqn_maze7", "mappo_tag", "ppo_maze9", "ppo_memory9", "selfplay_ctf"]
+    assert example_configs() == ["dqn_maze7", "mappo_tag", "ppo_maze9", "ppo_maze9_fast", "ppo_memory9", "selfplay_ctf"]
     for name in example_configs():
         assert load_config(find_config(name)).total_timesteps > 0
         assert find_config(f"{name}.yaml") == find_config(name) == find_config(f"configs/{name}.yaml")
