@@ -381,9 +381,7 @@ class MAPPO:
         self.sync_free = (torch.device(device).type == "cuda") if sync_free is None else sync_free
         # the forward passes (compiled or not; data-parallel in a torch.distributed group, as PPO's)
         self.world = parallel.world_size()
-        self.net = (
-            parallel.data_parallel(policy, device) if self.world > 1 else batches.compiled(policy, compile, device)
-        )
+        self.net = parallel.network(policy, compile, device)
         self.replay = parallel.replay(policy, device) if policy.recurrent else None
         names = list(envs.possible_agents)
         teams = {n.split("_")[0] for n in names}

@@ -93,12 +93,14 @@ def clipped_loss(
     normalised per minibatch with ``norm_adv``. ``mask`` (same shape as ``actions``, 1 = counts) leaves
     entries out of every mean, e.g. the steps of agents out of the game. Returns the loss and the detached
     ``pg_loss``, ``v_loss``, ``entropy``, ``approx_kl`` and ``clipfrac``."""
+    group = parallel.world_size()
+    if group > 1 and (cfg.norm_adv or mask is not None):  # the whole minibatch's count and advantage moments,
+        rows, mu, var = parallel.moments(advantages, mask)  # every process's share, in one all-reduce
     if mask is None:
         mean = torch.mean  # in a group every process has as many rows: the mean of the means is the mean
     else:
-        count = mask.sum().clamp(min=1.0)
-        if parallel.world_size() > 1:  # the whole minibatch's count, so the averaged gradients are its mean's
-            count = parallel.all_sum(mask.sum().detach().clone()).clamp(min=1.0) / parallel.world_size()
+        # in a group, the whole minibatch's count: the gradients averaged over the processes are its mean's
+        count = (rows.to(mask.dtype) / group if group > 1 else mask.sum()).clamp(min=1.0 / group)
 
         def mean(x: torch.Tensor) -> torch.Tensor:
             return (x * mask).sum() / count
@@ -107,8 +109,7 @@ def clipped_loss(
     logratio = dist.log_prob(actions) - old_logprobs
     ratio = logratio.exp()
     if cfg.norm_adv:
-        if parallel.world_size() > 1:  # the moments of the whole minibatch, every process's share of it
-            rows, mu, var = parallel.moments(advantages, mask)
+        if group > 1:
             if mask is None:  # as below: the sample standard deviation, or the masked population one
                 var = var * rows / (rows - 1).clamp(min=1.0)
             advantages = (advantages - mu) / (var.sqrt() + 1e-8)
@@ -340,9 +341,7 @@ class PPO:
         # the forward passes (compiled or not; data-parallel in a torch.distributed group of trainers, each
         # stepping its own cfg.num_envs envs)
         self.world = parallel.world_size()
-        self.net = (
-            parallel.data_parallel(policy, device) if self.world > 1 else batches.compiled(policy, compile, device)
-        )
+        self.net = parallel.network(policy, compile, device)
         self.replay = parallel.replay(policy, device) if getattr(policy, "recurrent", False) else None
         self.amp = amp
         # On a GPU every host round-trip stalls the pipeline: time-outs are bootstrapped by valuing every row's

@@ -247,11 +247,17 @@ CONFIGS = {
 }
 
 
-def usage_error(message: str, command: str = "train") -> NoReturn:
-    """Bad input on the command line: one line on stderr, exit code 2 (as argparse and tyro do)."""
+def print_error(command: str, message: str) -> None:
+    """``mazearena COMMAND: error: MESSAGE`` on stderr, one line; the message as written (brackets such as an
+    extra's ``[eval]`` or a path's ``[seed=1]`` are text, not console styles)."""
     Console(stderr=True, soft_wrap=True).print(
         f"[bold red]mazearena {command}: error:[/] {escape(message)}", highlight=False
     )
+
+
+def usage_error(message: str, command: str = "train") -> NoReturn:
+    """Bad input on the command line: one line on stderr, exit code 2 (as argparse and tyro do)."""
+    print_error(command, message)
     raise SystemExit(2)
 
 
@@ -351,9 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         COMMANDS[name](cfg)
     except (UserError, MissingExtra) as e:  # bad input or setup; anything else is a bug: its traceback shows
-        Console(stderr=True, soft_wrap=True).print(
-            f"[bold red]mazearena {name}: error:[/] {escape(str(e))}", highlight=False
-        )
+        print_error(name, str(e))
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C (the first one stops training at its next checkpoint)
         Console(stderr=True, soft_wrap=True).print(f"mazearena {name}: interrupted", highlight=False)

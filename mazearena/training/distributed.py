@@ -181,7 +181,7 @@ def gather_state(state: dict, world: World) -> dict | None:
     elsewhere). Collective: every process calls it."""
     if not world.parallel:
         return state
-    own = batches.to_cpu({k: v for k, v in state.items() if k not in SHARED})
+    own = None if world.main else batches.to_cpu({k: v for k, v in state.items() if k not in SHARED})
     parts = gather(own, world)
     if not world.main:
         return None
