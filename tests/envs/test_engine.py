@@ -158,7 +158,7 @@ def test_engine_refuses_bad_arguments():
 
 @pytest.mark.parametrize("obs_mode", ["partial", "full", "rgb"])
 @pytest.mark.parametrize("actions", ["cardinal", "turn"])
-@pytest.mark.parametrize("variant", ["goal", "key_door", "hazards"])
+@pytest.mark.parametrize("variant", ["goal", "key_door", "hazards", "memory"])
 def test_compiled_kernels_play_exactly_as_torch(obs_mode, actions, variant, device, host):
     # 300 games: above the kernels' parallel threshold, with many episode ends and autoresets; the torch
     # rules on the test device (pytest --device), the compiled kernels on the CPU
@@ -176,6 +176,22 @@ def test_compiled_kernels_play_exactly_as_torch(obs_mode, actions, variant, devi
             assert torch.equal(x, y)
         ended += int(i1["_final_obs"].sum())
     assert ended > 300  # autoreset was exercised
+
+
+@pytest.mark.parametrize("num_levels", [0, 50])
+def test_compiled_resets_draw_what_torch_draws_for_any_seed(num_levels):
+    # the kernels' hash runs on uint64: seeds and episode numbers up to 2**62 draw the same levels and starts
+    seeds = torch.tensor([0, 1, 2**31, 2**32 + 7, 2**62 - 1, 2**62 - 2, 123456789012345, 5])
+    cfg = MazeConfig(size=9, num_levels=num_levels, start_level=10**9)
+    engines = [MazeEngine(8, cfg, backend=b) for b in ("torch", "numba")]
+    for e in engines:
+        e.reset(seeds)
+        e.episodes.add_(torch.tensor([0, 2**40, 2**62 - 9, 3, 2**33, 0, 7, 2**61]))
+        e.reset_next(torch.tensor([1, 2, 4, 7]))
+        e.reset_next(torch.tensor([0, 7]))
+    want, got = (e.state_dict() for e in engines)
+    for name in want:
+        assert torch.equal(want[name], got[name]), name
 
 
 def test_backend_is_checked():

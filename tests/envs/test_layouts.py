@@ -119,6 +119,23 @@ def test_batched_solver_matches_plain_bfs(variant):
             assert reference_steps(grid, (y, x)) == int(without_key[i, y, x])
 
 
+@pytest.mark.parametrize("variant", list(Variant))
+@pytest.mark.parametrize("size", [9, 13, 21, 63])
+def test_compiled_kruskal_draws_the_levels_of_the_parallel_rounds(variant, size, monkeypatch):
+    # On the CPU the spanning forest comes from Kruskal's compiled pass, elsewhere from Boruvka's rounds in
+    # torch: distinct weights make the forest unique, so every level is the same cell for cell.
+    from functools import partial
+
+    from mazearena.envs.engine import layouts
+
+    cfg = LayoutConfig(size=size, variant=variant, rooms=1, loops=0.05)
+    ids = torch.arange(200) * 7_919 + 2**40
+    compiled = generate(ids, cfg)
+    monkeypatch.setattr(layouts, "_kruskal_tree", partial(layouts._kruskal_tree, compiled=False))
+    rounds = generate(ids, cfg)
+    assert torch.equal(compiled.grid, rounds.grid) and torch.equal(compiled.spawn_mask, rounds.spawn_mask)
+
+
 def test_level_is_a_pure_function_of_its_id():
     cfg = LayoutConfig(size=15, variant="key_door", generator="backtracker", rooms=2, loops=0.2)
     batch = generate(torch.tensor([7, 123456789, 42, 7]), cfg)

@@ -111,6 +111,7 @@ class TileArrays(NamedTuple):
     success: np.ndarray  # bool
     reward: np.ndarray  # float32
     plane_codes: np.ndarray  # int64 [planes, PLANE_CODES]: the cell codes that light each plane (NO_CODE: none)
+    lights: np.ndarray  # uint8 [256, planes]: 1 where a cell code lights a plane (every uint8 code has a row)
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,10 @@ class TileTable:
 
         groups = self._groups(variant)
         plane_codes = np.full((len(groups), PLANE_CODES), NO_CODE, dtype=np.int64)
+        lights = np.zeros((256, len(groups)), dtype=np.uint8)
         for p, (_, tiles) in enumerate(groups):
             plane_codes[p, : len(tiles)] = [t.code for t in tiles]
+            lights[[t.code for t in tiles], p] = 1
 
         return TileArrays(
             blocks=~column("passable", np.bool_),
@@ -188,6 +191,7 @@ class TileTable:
             success=column("success", np.bool_),
             reward=column("reward", np.float32),
             plane_codes=plane_codes,
+            lights=lights,
         )
 
     def tensors(self, device: torch.device, variant: str | None = None) -> TileArrays:

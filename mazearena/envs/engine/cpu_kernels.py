@@ -6,7 +6,8 @@ work game by game, in place on numpy views of the engine's tensors (handed over 
 :class:`MazeState` and :class:`ArenaState`, unpacked by name at the top of each kernel), in parallel over
 games for big batches. What a maze tile does is
 read from the tile table (:class:`~mazearena.envs.engine.cells.TileArrays`), never written here.
-They follow :meth:`MazeEngine._torch_step` and :meth:`ArenaEngine._torch_core` rule for rule;
+They follow :meth:`MazeEngine._torch_step`, :meth:`MazeEngine._start` and :meth:`ArenaEngine._torch_core`
+rule for rule, and draw with :mod:`mazearena.rng`'s hash (on uint64 here);
 ``tests/envs/test_engine.py``, ``test_arena.py`` and ``test_golden.py`` require identical results.
 
 Grids are flat ``[n, side * side]`` uint8 with a wall border of ``pad`` cells; positions are ``(y, x)``
@@ -21,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from mazearena.envs.engine.cells import ARENA_CHANNELS
+from mazearena.rng import STREAM_CUE, STREAM_HEADING, STREAM_LEVEL, STREAM_SPAWN
 
 _DY = np.array([-1, 0, 1, 0], dtype=np.int64)
 _DX = np.array([0, 1, 0, -1], dtype=np.int64)
@@ -69,7 +71,7 @@ def _step(s, tiles, actions, turn, pad, side, max_steps, horizon, reward, termin
     :class:`~mazearena.envs.engine.cells.TileArrays` (as plain tuples: numba unboxes those faster than named
     ones, and a game played alone pays that every step); results are written into the last four arrays."""
     grid, pos, heading, has_key, t = s
-    blocks, locked, clears, gives_key, ends, wins, pays, _ = tiles
+    blocks, locked, clears, gives_key, ends, wins, pays, _, _ = tiles
     for i in prange(grid.shape[0]):
         a = actions[i]
         if turn:
@@ -105,13 +107,13 @@ def _step(s, tiles, actions, turn, pad, side, max_steps, horizon, reward, termin
 
 
 def _observe(s, tiles, idx, full, turn, view, pad, side, v, out):
-    """One-hot planes ``out[m, C, K]`` of the games ``idx``: one per tile plane (``plane_codes``), then
-    agent, facing and has_key; ``view[h]`` are the flat offsets of the view. Every byte is written once,
-    plane by plane (no zeroing pass, no scattered writes)."""
+    """One-hot planes ``out[m, C, K]`` of the games ``idx``: one per tile plane (the table's ``lights``), then
+    agent, facing and has_key; ``view[h]`` are the flat offsets of the view. Each game's cells are read once
+    into a row of codes, then its planes are written plane by plane from the lookup table."""
     grid, pos, heading, has_key, _ = s
-    plane_codes = tiles[-1]
+    lights = tiles[-1]
     k = out.shape[2]
-    planes = plane_codes.shape[0]
+    planes = lights.shape[1]
     for j in prange(idx.shape[0]):
         i = idx[j]
         here = (pos[i, 0] + pad) * side + pos[i, 1] + pad
@@ -126,16 +128,113 @@ def _observe(s, tiles, idx, full, turn, view, pad, side, v, out):
             agent = k // 2
             f = 0 if turn else h
             facing = agent + _DY[f] * v + _DX[f]
-        for ch in range(planes):
-            code, other = plane_codes[ch, 0], plane_codes[ch, 1]  # other: a tile sharing the plane, or none
-            for c in range(k):
-                cell = grid[i, c] if full else grid[i, start + offsets[c]]
-                o[ch, c] = 1 if cell == code or cell == other else 0
-        key = 1 if has_key[i] else 0
+        codes = np.empty(k, dtype=np.uint8)
         for c in range(k):
-            o[planes, c] = 1 if c == agent else 0
-            o[planes + 1, c] = 1 if c == facing else 0
-            o[planes + 2, c] = key
+            codes[c] = grid[i, c] if full else grid[i, start + offsets[c]]
+        for ch in range(planes):
+            for c in range(k):
+                o[ch, c] = lights[codes[c], ch]
+        o[planes, :] = 0
+        o[planes + 1, :] = 0
+        o[planes + 2, :] = 1 if has_key[i] else 0
+        o[planes, agent] = 1
+        o[planes + 1, facing] = 1
+
+
+# mazearena.rng's splitmix64 hash on uint64 (int64 bits reinterpreted): the same draws as its torch version.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_STREAM_LEVEL, _STREAM_SPAWN, _STREAM_HEADING, _STREAM_CUE = (
+    np.uint64(k) for k in (STREAM_LEVEL, STREAM_SPAWN, STREAM_HEADING, STREAM_CUE)
+)
+
+
+@njit(cache=True, nogil=True)
+def _mix64(x):
+    x ^= x >> np.uint64(30)
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def _hash(first, key):
+    """:func:`mazearena.rng.hash_ints` of two keys (uint64)."""
+    return _mix64(_mix64(first + _GOLDEN) ^ (key + _GOLDEN))
+
+
+@njit(cache=True, nogil=True)
+def _below(h, n):
+    """:func:`mazearena.rng.randint`'s last step: a hash as an integer in ``[0, n)``."""
+    return np.int64((h >> np.uint64(33)) % np.uint64(n))
+
+
+def _episode_draws(seeds, episodes, rows, advance, lo, span, keys, level_ids):
+    """Per game ``rows[j]`` (its episode number first advanced by one if ``advance``): the episode's key
+    (``hash_ints(seed, episode)``) into ``keys[j]`` and the level it plays (:meth:`LevelSource.level_id`) into
+    ``level_ids[j]``."""
+    for j in prange(rows.shape[0]):
+        i = rows[j]
+        if advance:
+            episodes[i] += 1
+        seed, episode = np.uint64(seeds[i]), np.uint64(episodes[i])
+        keys[j] = np.int64(_hash(seed, episode))
+        level = _mix64(_hash(seed, _STREAM_LEVEL) ^ (episode + _GOLDEN))
+        level_ids[j] = lo + _below(level, span)
+
+
+def _start(s, rows, keys, levels, spawns, colours, pad, side, size):
+    """The first state of the episodes of the games ``rows``, as :meth:`MazeEngine._start` draws it: the level
+    ``levels[j]`` (flat cell codes; memory levels recoloured by ``colours`` [goals, codes], which is empty for
+    other levels) into the grid inside its border, the start the ``keys[j]``-th draw picks among the
+    ``spawns[j]`` cells, a drawn heading, no key, no steps."""
+    grid, pos, heading, has_key, t = s
+    for j in prange(rows.shape[0]):
+        i = rows[j]
+        key = np.uint64(keys[j])
+        colour = _below(_hash(key, _STREAM_CUE), colours.shape[0]) if colours.shape[0] > 0 else -1
+        count = 0
+        for y in range(size):
+            for x in range(size):
+                code = levels[j, y * size + x]
+                if colour >= 0:
+                    code = colours[colour, code]
+                grid[i, (y + pad) * side + x + pad] = code
+                count += spawns[j, y * size + x]
+        pick = _below(_hash(key, _STREAM_SPAWN), count)
+        cell = 0
+        for c in range(size * size):
+            if spawns[j, c]:
+                if pick == 0:
+                    cell = c
+                    break
+                pick -= 1
+        pos[i, 0], pos[i, 1] = cell // size, cell % size
+        heading[i] = _below(_hash(key, _STREAM_HEADING), 4)
+        has_key[i] = False
+        t[i] = 0
+
+
+def _kruskal(weight, allowed, edge_u, edge_v, nodes, in_tree):
+    """Kruskal's minimum spanning forest of each level ``b``: its ``allowed`` edges in order of ``weight``
+    (distinct), each kept in ``in_tree[b]`` where it joins two trees (a union-find with path halving)."""
+    for b in prange(weight.shape[0]):
+        parent = np.arange(nodes)
+        for e in np.argsort(weight[b]):
+            if not allowed[b, e]:
+                continue
+            u, v = edge_u[e], edge_v[e]
+            while parent[u] != u:
+                parent[u] = parent[parent[u]]
+                u = parent[u]
+            while parent[v] != v:
+                parent[v] = parent[parent[v]]
+                v = parent[v]
+            if u != v:
+                parent[u] = v
+                in_tree[b, e] = True
 
 
 def _view_codes(s, idx, turn, view, pad, side, agent_tile, out):
@@ -451,7 +550,7 @@ def _arena_step(
             terminated[b, i] = left[i] or (done and alive[b, i])
 
 
-_KERNELS = (_step, _observe, _view_codes, _bfs, _arena_observe, _arena_step)
+_KERNELS = (_step, _observe, _episode_draws, _start, _kruskal, _view_codes, _bfs, _arena_observe, _arena_step)
 _SERIAL = {f.__name__: njit(cache=True, nogil=True)(f) for f in _KERNELS}
 _PARALLEL = {f.__name__: njit(cache=True, nogil=True, parallel=True)(f) for f in _KERNELS}
 

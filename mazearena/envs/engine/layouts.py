@@ -162,11 +162,15 @@ def _geometry(size: int, device: str) -> _Geometry:
     )
 
 
-def _kruskal_tree(level_ids: torch.Tensor, geo: _Geometry, allowed: torch.Tensor) -> torch.Tensor:
+def _kruskal_tree(
+    level_ids: torch.Tensor, geo: _Geometry, allowed: torch.Tensor, compiled: bool | None = None
+) -> torch.Tensor:
     """Minimum spanning forest of random edge weights (Kruskal's maze), found with Boruvka rounds.
 
     Boruvka finds the same tree as Kruskal for distinct weights, in O(log n) parallel rounds instead of a
     sequential pass over edges. Disallowed edges are never used, so each allowed region gets its own tree.
+    On the CPU, Kruskal's own pass runs compiled, level by level (the minimum spanning forest of distinct
+    weights is unique: the same trees); ``compiled`` chooses (default: on the CPU).
     """
     b, n = level_ids.shape[0], geo.m * geo.m
     num_edges = geo.edge_u.numel()
@@ -174,6 +178,19 @@ def _kruskal_tree(level_ids: torch.Tensor, geo: _Geometry, allowed: torch.Tensor
     never = torch.iinfo(torch.long).max
     # Distinct weights: random high bits, edge index as tie-breaker in the low 16 bits.
     weight = (hash_ints(level_ids[:, None], STREAM_EDGE, eidx[None, :]) & ((1 << 40) - 1)) * 65536 + eidx
+    if level_ids.device.type == "cpu" if compiled is None else compiled:
+        from mazearena.envs.engine.cpu_kernels import kernel
+
+        in_tree = torch.zeros(b, num_edges, dtype=torch.bool)
+        kernel("_kruskal", b)(
+            weight.numpy(),
+            allowed.expand(b, -1).contiguous().numpy(),
+            geo.edge_u.numpy(),
+            geo.edge_v.numpy(),
+            n,
+            in_tree.numpy(),
+        )
+        return in_tree
     weight = torch.where(allowed, weight, never)
     comp = torch.arange(n, device=level_ids.device).repeat(b, 1)
     in_tree = torch.zeros(b, num_edges, dtype=torch.bool, device=level_ids.device)

@@ -1,9 +1,10 @@
 """The maze game's rules, written over a batch of games, in torch, on any device.
 
 :class:`MazeEngine` holds N games (grids, agent positions, headings, keys, step counters) and steps them
-all at once. The Gymnasium env, the vector env and the renderer are views over it. On the CPU the step
-and the observation run as compiled loops (:mod:`cpu_kernels`) over the same state tensors; resets, level
-generation and the RNG stay in torch, so every backend draws the same levels and spawns.
+all at once. The Gymnasium env, the vector env and the renderer are views over it. On the CPU the step,
+the observation and the resets' draws and writes run as compiled loops (:mod:`cpu_kernels`) over the same
+state tensors, with the counter-based hash of :mod:`mazearena.rng` on uint64, so every backend draws the
+same levels and spawns; level generation stays in torch.
 
 Rules (the documentation's maze page shows this text):
 
@@ -258,6 +259,9 @@ class MazeEngine(EngineState):
             )
             self._np_all = self.rows.numpy()
             self._np_view = self._view_flat.numpy()
+            self._np_seeds, self._np_episodes = self.seeds.numpy(), self.episodes.numpy()
+            colours = self._colour_codes
+            self._np_colours = np.zeros((0, 0), np.uint8) if colours is None else colours.numpy()
 
     # ---------------------------------------------------------------- state
     _STATE = ("grid", "pos", "heading", "has_key", "t", "seeds", "episodes", "level_ids")
@@ -265,13 +269,16 @@ class MazeEngine(EngineState):
     # ---------------------------------------------------------------- reset
     def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Start every game afresh: game i draws its levels and spawns from ``seeds[i]``."""
-        self.seeds = torch.as_tensor(seeds, dtype=torch.long, device=self.device).reshape(self.num_envs).clone()
+        self.seeds.copy_(torch.as_tensor(seeds, dtype=torch.long, device=self.device).reshape(self.num_envs))
         self.episodes.zero_()
         self._start(self.rows, level_ids)
         return self.observe()
 
     def reset_next(self, env_idx: torch.Tensor, level_ids: torch.Tensor | None = None) -> None:
         """Start the next episode (same seed, next episode number) of the games ``env_idx``."""
+        if self.backend == "numba":
+            self._kernel_start(env_idx, level_ids, advance=True)
+            return
         self.episodes[env_idx] += 1
         self._start(env_idx, level_ids)
 
@@ -315,6 +322,9 @@ class MazeEngine(EngineState):
         self.episodes.copy_(episodes)
 
     def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None) -> None:
+        if self.backend == "numba":
+            self._kernel_start(idx, level_ids, advance=False)
+            return
         seeds, episodes = self.seeds[idx], self.episodes[idx]
         episode_key = hash_ints(seeds, episodes)  # one hash per episode; each draw below adds its stream
         if level_ids is None:
@@ -329,6 +339,31 @@ class MazeEngine(EngineState):
         self.heading[idx] = randint(4, episode_key, STREAM_HEADING)
         self.has_key[idx] = False
         self.t[idx] = 0
+        self.level_ids[idx] = level_ids
+        self.levels.prefetch(self.seeds, self.episodes)
+
+    def _kernel_start(self, idx: torch.Tensor, level_ids: torch.Tensor | None, advance: bool) -> None:
+        """:meth:`_start` (after advancing the episode numbers if ``advance``) with the compiled kernels: the
+        draws and the writes are two passes over the games, and only the level lookup is torch's."""
+        rows = idx.contiguous().numpy()
+        m = len(rows)
+        keys, ids = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+        kernel("_episode_draws", m)(
+            self._np_seeds, self._np_episodes, rows, advance, self.levels.lo, self.levels.span, keys, ids
+        )
+        level_ids = torch.from_numpy(ids) if level_ids is None else self.levels.check(level_ids)
+        grid, spawn = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
+        kernel("_start", m)(
+            self._np_state,
+            rows,
+            keys,
+            grid.reshape(m, -1).numpy(),
+            spawn.reshape(m, -1).numpy(),
+            self._np_colours,
+            self.pad,
+            self.side,
+            self.config.size,
+        )
         self.level_ids[idx] = level_ids
         self.levels.prefetch(self.seeds, self.episodes)
 
