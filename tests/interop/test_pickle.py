@@ -123,5 +123,5 @@ def test_an_env_sent_to_a_spawned_process_plays_on_there_and_here():
     env.reset(seed=4)
     env.step(1)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        there = pool.apply(_steps_of, (env,))
+        there = pool.apply_async(_steps_of, (env,)).get(timeout=300)  # a worker that dies fails, not hangs
     assert there == _steps_of(env)

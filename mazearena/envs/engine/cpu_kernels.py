@@ -16,6 +16,7 @@ without the border. Headings are those of :mod:`mazearena.envs.engine.grid`.
 
 from __future__ import annotations
 
+import types
 from typing import NamedTuple
 
 import numpy as np
@@ -551,8 +552,20 @@ def _arena_step(
 
 
 _KERNELS = (_step, _observe, _episode_draws, _start, _kruskal, _view_codes, _bfs, _arena_observe, _arena_step)
+
+
+def _parallel_twin(f):
+    """``f`` under a name of its own (``f_parallel``). Numba keys its on-disk cache by the function's name and the
+    argument types, not by compile options: the serial and the parallel build of one function would share an
+    entry, and whichever was compiled first would be loaded for both (a serial call running the parallel build
+    without its thread pool crashes; a parallel call running the serial build is slow)."""
+    twin = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, f.__closure__)
+    twin.__qualname__ = f"{f.__qualname__}_parallel"
+    return twin
+
+
 _SERIAL = {f.__name__: njit(cache=True, nogil=True)(f) for f in _KERNELS}
-_PARALLEL = {f.__name__: njit(cache=True, nogil=True, parallel=True)(f) for f in _KERNELS}
+_PARALLEL = {f.__name__: njit(cache=True, nogil=True, parallel=True)(_parallel_twin(f)) for f in _KERNELS}
 
 
 _serial_step, _serial_observe, _serial_view_codes = _SERIAL["_step"], _SERIAL["_observe"], _SERIAL["_view_codes"]
