@@ -53,6 +53,26 @@ class Core(nn.Module):
             out, h = self.rnn(x[None], _rnn_state(h))
         return out[0].reshape(*lead, -1), _unflat(_plain_state(h), lead)
 
+    def cell(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One step of ``[B, F]`` features from ``state`` (``[B, H]``, or the LSTM's pair) written out gate by gate
+        in torch's weight layout: what :meth:`step` computes with no reset, in plain matrix products and
+        pointwise functions, the form exported models carry (:mod:`~mazearena.agents.brain`)."""
+        rnn, hidden = self.rnn, self.features_dim
+        gx = x @ rnn.weight_ih_l0.t() + rnn.bias_ih_l0
+        if self.kind == "gru":
+            gh = state @ rnn.weight_hh_l0.t() + rnn.bias_hh_l0
+            r = torch.sigmoid(gx[:, :hidden] + gh[:, :hidden])
+            z = torch.sigmoid(gx[:, hidden : 2 * hidden] + gh[:, hidden : 2 * hidden])
+            new = torch.tanh(gx[:, 2 * hidden :] + r * gh[:, 2 * hidden :])
+            h = new + z * (state - new)
+            return h, h
+        h, c = state
+        g = gx + h @ rnn.weight_hh_l0.t() + rnn.bias_hh_l0
+        i, f, o = (torch.sigmoid(g[:, k * hidden : (k + 1) * hidden]) for k in (0, 1, 3))
+        c = f * c + i * torch.tanh(g[:, 2 * hidden : 3 * hidden])
+        h = o * torch.tanh(c)
+        return h, (h, c)
+
     def sequence(self, x: torch.Tensor, state: State, first: torch.Tensor) -> torch.Tensor:
         """``T`` steps from ``state``: features ``x [T, ...games, F]`` and ``first [T, ...games]`` -> outputs
         ``[T, ...games, H]`` (what :meth:`step` gives, step after step, up to float rounding).

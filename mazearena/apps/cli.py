@@ -14,6 +14,7 @@ from rich.table import Table
 from mazearena.apps.bench import BENCHMARKS
 from mazearena.apps.bench.peers import BenchConfig
 from mazearena.apps.demo import DemoConfig
+from mazearena.apps.export import ExportConfig
 from mazearena.apps.play import PlayConfig
 from mazearena.apps.sweep import SweepConfig
 from mazearena.apps.watch import WatchConfig
@@ -139,6 +140,15 @@ def watch(cfg: WatchConfig) -> None:
     )
 
 
+def export(cfg: ExportConfig) -> None:
+    from mazearena.apps.export import export as run_export
+
+    with console.status("exporting"):
+        out = run_export(cfg)
+    files = ", ".join(sorted(p.name for p in out.iterdir()))
+    console.print(f"wrote {out}/: {files}", soft_wrap=True)
+
+
 def eval_command(cfg: EvalConfig) -> None:
     import json
 
@@ -231,6 +241,7 @@ COMMANDS = {
     "compare": compare,
     "sweep": sweep,
     "watch": watch,
+    "export": export,
     "demo": demo,
     "play": play,
     "bench": bench,
@@ -241,6 +252,7 @@ CONFIGS = {
     "compare": CompareConfig,
     "sweep": SweepConfig,
     "watch": WatchConfig,
+    "export": ExportConfig,
     "demo": DemoConfig,
     "play": PlayConfig,
     "bench": BenchConfig,

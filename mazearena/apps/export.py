@@ -1,0 +1,327 @@
+"""``mazearena export RUN_DIR``: a trained policy as a file a game can run, with what the game needs beside it.
+
+The folder written holds the model (``policy.onnx``, or ``policy.pt`` for TorchScript; ``policy.int8.onnx`` as
+well with ``--quantize int8``), ``spec.json`` (every input and output: names, shapes, dtypes, and what each
+observation plane, token feature and action means, so that a game in any language can build the input),
+``README.md`` (a Hugging Face model card: the env, the algorithm, the config, the held-out results of the run's
+report, how to call the model) and ``brain.py``, a loader that needs only numpy and onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import tyro
+
+from mazearena.agents.brain import BrainSpec, example_inputs, make_brain
+from mazearena.checks import MissingExtra, UserError
+
+RUNTIME = Path(__file__).with_name("brain_runtime.py")
+"""The torch-free loader copied into every export as ``brain.py``."""
+
+
+@dataclass
+class ExportConfig:
+    """Export a trained policy (ONNX or TorchScript) with its model card and observation spec."""
+
+    run: tyro.conf.Positional[Path]
+    """A run folder of mazearena's own trainers (ppo, dqn, mappo) or a checkpoint file inside one."""
+    format: Literal["onnx", "torchscript"] = "onnx"
+    """Model format: ONNX (any runtime, any language) or TorchScript (libtorch)."""
+    checkpoint: str = "last"
+    """Which checkpoint of the run folder: last or best."""
+    quantize: Literal["none", "int8"] = "none"
+    """Also write an int8 copy (onnxruntime's dynamic quantization; ONNX only)."""
+    out: Path | None = None
+    """Folder to write (default: RUN/export)."""
+    opset: int = 18
+    """ONNX opset version."""
+    push_to_hub: str | None = None
+    """Upload the folder to this Hugging Face Hub repository (needs huggingface_hub and a login)."""
+
+    def __post_init__(self) -> None:
+        if self.checkpoint not in ("last", "best"):
+            raise UserError(f"checkpoint must be 'last' or 'best', got {self.checkpoint!r}")
+        if self.quantize != "none" and self.format != "onnx":
+            raise UserError("--quantize int8 works on ONNX models: use --format onnx")
+        if not 13 <= self.opset <= 23:
+            raise UserError(f"opset must be in [13, 23], got {self.opset}")
+
+
+@contextmanager
+def _quiet():
+    """The exporter's and the quantizer's notes to developers (missing torchvision ops, deprecations, advice to
+    pre-process) kept out of a user's console; errors still raise."""
+    loggers = [logging.getLogger(), logging.getLogger("torch.onnx"), logging.getLogger("onnxscript")]
+    levels = [logger.level for logger in loggers]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for logger in loggers:
+                logger.setLevel(logging.ERROR)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _need(module: str, extra: str = "export"):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(f"{module} is not installed: pip install 'mazearena[{extra}]'") from None
+
+
+def write_onnx(brain: torch.nn.Module, spec: BrainSpec, path: Path, opset: int = 18) -> Path:
+    """``brain`` as an ONNX model with a dynamic batch dimension, its inputs and outputs named as ``spec`` says."""
+    _need("onnx")
+    inputs = example_inputs(spec, 3, torch.Generator().manual_seed(0))
+    batch = torch.export.Dim("batch", min=1)
+    shapes = tuple({0: batch} for _ in spec.inputs)
+    with torch.no_grad(), _quiet():
+        program = torch.onnx.export(
+            brain,
+            inputs,
+            input_names=[t.name for t in spec.inputs],
+            output_names=[t.name for t in spec.outputs],
+            dynamic_shapes=(shapes,),  # forward(*inputs): one argument, a tuple
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    program.save(str(path))
+    return path
+
+
+def write_torchscript(brain: torch.nn.Module, spec: BrainSpec, path: Path) -> Path:
+    """``brain`` traced to TorchScript (the batch dimension stays free)."""
+    inputs = example_inputs(spec, 3, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        traced = torch.jit.trace(brain, inputs, check_trace=False)
+    traced.save(str(path))
+    return path
+
+
+def quantize_int8(source: Path, target: Path) -> Path:
+    """onnxruntime's dynamic int8 quantization of ``source`` (weights int8, activations quantized on the fly)."""
+    quantization = _need("onnxruntime.quantization")
+    with _quiet():
+        quantization.quantize_dynamic(str(source), str(target), weight_type=quantization.QuantType.QInt8)
+    return target
+
+
+def _observation_meaning(train_cfg, algo) -> dict:
+    """What each part of an observation means: planes and their order, token features, action names."""
+    from mazearena.envs.arena import ACTION_MEANINGS
+    from mazearena.envs.engine.cells import ARENA_CHANNELS, TOKEN_FEATURES, table
+
+    if algo.arena:
+        arena = train_cfg.arena
+        return {
+            "kind": "arena team",
+            "grid_planes": list(ARENA_CHANNELS),
+            "grid_layout": "chw: planes, rows (north first), columns (west first); the agent at the centre",
+            "token_features": list(TOKEN_FEATURES),
+            "tokens": "one row per entity (agents, then the red and the blue flag), relative to the observer; "
+            "mask 1 where a row holds an entity",
+            "obs_mode": arena.obs_mode,
+            "view_size": arena.view_size,
+            "actions": list(ACTION_MEANINGS),
+        }
+    maze = train_cfg.env.maze_config(test=True)
+    actions = {"cardinal": ["north", "east", "south", "west"], "turn": ["left", "right", "forward"]}
+    layout = maze.obs_layout or maze.native_layout
+    return {
+        "kind": "maze",
+        "planes": list(table().channels_of(maze.variant.value)),
+        "layout": f"{layout}: one-hot 0/1 planes; partial views centred on the agent, north up "
+        "(rotated so the agent faces up with turn actions)",
+        "obs_mode": maze.obs_mode.value,
+        "view_size": maze.view_size,
+        "actions": actions[maze.actions.value],
+    }
+
+
+def _results(run_dir: Path) -> dict | None:
+    path = run_dir / "report.json"
+    if not path.exists():
+        return None
+    report = json.loads(path.read_text())
+    return {k: report[k] for k in ("summary", "train_levels", "test_levels") if k in report}
+
+
+def export(cfg: ExportConfig) -> Path:
+    """Write the export folder of ``cfg.run``; returns it."""
+    from mazearena.training.algorithms import algorithm
+    from mazearena.training.runs import load_trained, make_envs
+
+    train_cfg, run_dir, policy, step = load_trained(cfg.run, cfg.checkpoint, "cpu")
+    algo = algorithm(train_cfg.algo)
+    envs = make_envs(train_cfg, 1, test=True, seed=0)
+    space = envs.single_observation_space
+    envs.close()
+    brain = make_brain(policy, space)
+    out = Path(cfg.out) if cfg.out is not None else run_dir / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.format == "onnx":
+        model = write_onnx(brain, brain.spec, out / "policy.onnx", cfg.opset).name
+    else:
+        model = write_torchscript(brain, brain.spec, out / "policy.pt").name
+    quantized = quantize_int8(out / model, out / "policy.int8.onnx").name if cfg.quantize == "int8" else None
+    spec = {
+        "format": cfg.format,
+        "model": model,
+        "quantized": quantized,
+        "brain": brain.spec.to_dict(),
+        "observation": _observation_meaning(train_cfg, algo),
+        "env": _env_of(train_cfg, algo),
+        "run": {"name": run_dir.name, "algo": train_cfg.algo, "checkpoint": cfg.checkpoint, "steps": step},
+    }
+    if algo.arena:
+        spec["env"]["team"] = ("red", "blue")[train_cfg.trained_team]
+    (out / "spec.json").write_text(json.dumps(spec, indent=2, default=str))
+    (out / "README.md").write_text(model_card(train_cfg, spec, _results(run_dir)))
+    shutil.copyfile(RUNTIME, out / "brain.py")
+    if cfg.push_to_hub:
+        push_to_hub(out, cfg.push_to_hub)
+    return out
+
+
+def _env_of(train_cfg, algo) -> dict:
+    if algo.arena:
+        arena = train_cfg.arena
+        return {
+            "kind": "arena",
+            "scenario": arena.scenario_name,
+            "heldout_scenario": arena.heldout_name,
+            "options": arena.make_kwargs(test=True),
+        }
+    return {"kind": "maze", "id": train_cfg.env.env_id, "options": train_cfg.env.make_kwargs(test=True)}
+
+
+def _interval(entry: dict) -> str:
+    lo, hi = entry.get("success_ci95", [None, None])
+    rate = entry["success_rate"]
+    return f"{rate:.3f}" + (f" ({lo:.3f}–{hi:.3f})" if lo is not None else "")
+
+
+def model_card(train_cfg, spec: dict, results: dict | None) -> str:
+    """``README.md`` in the Hugging Face model-card format: metadata, results, inputs and outputs, usage."""
+    import yaml
+
+    env, brain, obs = spec["env"], spec["brain"], spec["observation"]
+    task = env.get("id") or f"mazearena arena {env['scenario']}"
+    what = "win rate" if env["kind"] == "arena" else "success rate"
+    metrics = []
+    if results is not None:
+        for split, name in (("test_levels", f"held-out {what}"), ("train_levels", f"training {what}")):
+            if split in results:
+                lo, hi = results[split].get("success_ci95", [0.0, 1.0])
+                metrics.append(
+                    {
+                        "type": "success_rate",
+                        "name": name,
+                        "value": f"{results[split]['success_rate']:.3f} (95% CI {lo:.3f}-{hi:.3f})",
+                        "verified": False,
+                    }
+                )
+    meta = {
+        "library_name": "onnx" if spec["format"] == "onnx" else "pytorch",
+        "tags": ["reinforcement-learning", "mazearena", spec["run"]["algo"], spec["format"]],
+        "model-index": [
+            {
+                "name": spec["run"]["name"],
+                "results": [
+                    {
+                        "task": {"type": "reinforcement-learning", "name": "reinforcement-learning"},
+                        "dataset": {"type": task, "name": task},
+                        "metrics": metrics,
+                    }
+                ],
+            }
+        ],
+    }
+    lines = ["---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", ""]
+    lines += [f"# {spec['run']['name']}: {spec['run']['algo']} on {task}", ""]
+    core = f"core {train_cfg.core}" if train_cfg.core != "none" else "no recurrent core"
+    lines += [
+        f"A policy trained with [mazearena](https://pypi.org/project/mazearena/) ({spec['run']['algo']}, "
+        f"{train_cfg.backbone} backbone, {core}, "
+        f"{spec['run']['steps']:,} training steps, checkpoint `{spec['run']['checkpoint']}`), exported as "
+        f"`{spec['model']}`" + (f" and int8 `{spec['quantized']}`" if spec["quantized"] else "") + ".",
+        "",
+    ]
+    if env["kind"] == "arena":
+        lines += [f"It plays team `{env['team']}` of the arena scenario `{env['scenario']}`, one row per agent.", ""]
+    lines += ["## Results", ""]
+    if results is None:
+        lines += ["The run has no report (it did not finish training).", ""]
+    else:
+        lines += [
+            "From the run's report (sampled actions; 95% Wilson intervals):",
+            "",
+            f"| levels | {what} | mean return | episodes |",
+            "|---|---:|---:|---:|",
+        ]
+        for split, name in (("train_levels", "training"), ("test_levels", "held-out")):
+            if split in results:
+                r = results[split]
+                lines.append(f"| {name} | {_interval(r)} | {r['mean_return']:.3f} | {r['episodes']} |")
+        lines.append("")
+    lines += ["## Inputs and outputs", "", "| | name | shape | dtype |", "|---|---|---|---|"]
+    for kind in ("inputs", "outputs"):
+        for t in brain[kind]:
+            lines.append(f"| {kind[:-1]} | `{t['name']}` | {list(t['shape'])} | {t['dtype']} |")
+    lines += [""]
+    if env["kind"] == "arena":
+        lines += [
+            f"Observation planes (`{obs['grid_layout']}`): {', '.join(obs['grid_planes'])}. "
+            f"Token features: {', '.join(obs['token_features'])} ({obs['tokens']}).",
+            f"`agent` is each row's index in its team (0 to {brain['agents'] - 1}).",
+        ]
+    else:
+        lines += [f"Observation planes ({obs['layout']}): {', '.join(obs['planes'])}."]
+    lines += [f"Actions (argmax of `{brain['scores']}`): {', '.join(obs['actions'])}."]
+    if brain["state"]:
+        lines += [
+            "The policy is recurrent: feed each `next_state…` output back as `state…` at the next step, "
+            "and zeros where an agent's episode starts."
+        ]
+    lines += ["`spec.json` holds all of this as data.", "", "## Use", "", "```python"]
+    call = "brain.act(obs, state" + (", agent=agent_ids)" if env["kind"] == "arena" else ")")
+    lines += [
+        "from brain import Brain  # brain.py of this folder: numpy and onnxruntime only",
+        "",
+        "brain = Brain('.')",
+        "state = brain.initial_state(len(obs))",
+        f"actions, state = {call}",
+        "```",
+        "",
+        "From any language: load the model with onnxruntime (or libtorch for TorchScript) and feed the inputs above.",
+        "",
+        "## Training config",
+        "",
+        "```yaml",
+        yaml.safe_dump(train_cfg.to_dict(), sort_keys=False).rstrip(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def push_to_hub(folder: Path, repo: str) -> None:
+    """Upload the export folder to the Hugging Face Hub model repository ``repo`` (created if missing)."""
+    hub = _need("huggingface_hub", "hub")
+    hub.create_repo(repo, repo_type="model", exist_ok=True)
+    hub.upload_folder(repo_id=repo, folder_path=str(folder), repo_type="model")
