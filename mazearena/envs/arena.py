@@ -311,6 +311,9 @@ class ArenaVectorEnv(_AgentSpaces):
             describe=lambda index: f"of agent {names[index[1]]} in env {index[0]}",
         )
 
+    def close(self) -> None:
+        """Nothing to release (the games are tensors); here so that code closing any vector env can close this."""
+
     def state(self) -> torch.Tensor:
         """``[num_envs, C, S, S]`` global state of every game."""
         return self.engine.state()

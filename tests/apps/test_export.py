@@ -1,0 +1,150 @@
+"""``mazearena export``: the folder a game developer gets, loaded the way a game loads it (no torch)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mazearena.agents.mappo import MAPPOConfig
+from mazearena.agents.ppo import PPOConfig
+from mazearena.apps.cli import main
+from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.config import ArenaEnvConfig
+
+pytest.importorskip("onnxruntime")
+
+TINY = dict(
+    env=EnvConfig(size=7, num_levels=50),
+    ppo=PPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+    total_timesteps=256,
+    eval_every=0,
+    eval_episodes=16,
+    video_episodes=0,
+    wandb_mode="offline",
+    progress=False,
+)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    arena = ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=20, size=9, num_levels=20, obs_mode="tokens")
+    return {
+        "maze": train(TrainConfig(runs_dir=root, name="maze-gru", core="gru", **TINY)),
+        "arena": train(
+            TrainConfig(
+                runs_dir=root,
+                name="tag",
+                algo="mappo",
+                backbone="transformer",
+                arena=arena,
+                mappo=MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+                **{k: v for k, v in TINY.items() if k not in ("env", "ppo")},
+            )
+        ),
+    }
+
+
+# what a game runs: the folder's brain.py with numpy and onnxruntime, inputs built from spec.json alone
+GAME = """
+import json, sys
+import numpy as np
+folder = sys.argv[1]
+sys.path.insert(0, folder)
+from brain import Brain
+spec = json.load(open(folder + "/spec.json"))
+brain = Brain.from_pretrained(folder, model=sys.argv[2])
+rows = 5
+obs = {}
+for t in spec["brain"]["inputs"]:
+    shape = [rows if d == "batch" else d for d in t["shape"]]
+    if t["name"].startswith("obs"):
+        obs[t["name"]] = np.ones(shape, dtype=t["dtype"])
+obs = obs["obs"] if "obs" in obs else {k[4:]: v for k, v in obs.items()}
+agent = np.arange(rows) % spec["brain"]["agents"] if spec["brain"]["agent_input"] else None
+state = brain.initial_state(rows)
+for _ in range(3):
+    actions, state = brain.act(obs, state, agent=agent)
+brain.reset(state, [0, 2])
+print(json.dumps({
+    "actions": actions.tolist(),
+    "torch": "torch" in sys.modules,
+    "mazearena": any(m.startswith("mazearena") for m in sys.modules),
+    "state": {k: list(v.shape) for k, v in state.items()},
+}))
+"""
+
+
+def _game(folder: Path, model: str = "policy.onnx") -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", GAME, str(folder), model], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("kind", ["maze", "arena"])
+def test_export_writes_a_folder_a_game_runs_without_torch(kind, runs, tmp_path, capsys):
+    out = tmp_path / "export"
+    assert main(["export", str(runs[kind]), "--quantize", "int8", "--out", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    names = {p.name for p in out.iterdir()}
+    assert names == {"policy.onnx", "policy.int8.onnx", "spec.json", "README.md", "brain.py"}
+    spec = json.loads((out / "spec.json").read_text())
+    assert spec["format"] == "onnx" and spec["quantized"] == "policy.int8.onnx"
+    if kind == "maze":  # a recurrent maze policy: the state goes in and comes out
+        assert spec["brain"]["state"] == [["state", "next_state"]]
+        assert spec["observation"]["planes"][:2] == ["wall", "goal"]
+        assert spec["observation"]["actions"] == ["north", "east", "south", "west"]
+    else:  # a team of two with masked entity tokens, the agent index as input
+        assert [t["name"] for t in spec["brain"]["inputs"]] == ["obs.mask", "obs.tokens", "agent"]
+        assert spec["brain"]["agents"] == 2 and spec["env"]["team"] == "red"
+        assert spec["observation"]["actions"][0] == "stay"
+    # the model card: Hugging Face metadata with the run's held-out result, then how to call it
+    card = (out / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    metrics = meta["model-index"][0]["results"][0]["metrics"]
+    report = json.loads((runs[kind] / "report.json").read_text())
+    assert metrics[0]["name"].startswith("held-out")
+    assert metrics[0]["value"].startswith(f"{report['test_levels']['success_rate']:.3f}")
+    assert "from brain import Brain" in card and "## Training config" in card
+    for model in ("policy.onnx", "policy.int8.onnx"):
+        played = _game(out, model)
+        assert not played["torch"] and not played["mazearena"], played  # the brain imports neither
+        assert len(played["actions"]) == 5
+    if kind == "maze":
+        assert played["state"] == {"state": [5, 128]}
+
+
+def test_torchscript_export_and_bad_requests_are_named(runs, tmp_path, capsys):
+    import torch
+
+    out = tmp_path / "ts"
+    assert main(["export", str(runs["maze"]), "--format", "torchscript", "--out", str(out)]) == 0
+    model = torch.jit.load(str(out / "policy.pt"))
+    logits, value, state = model(torch.ones(3, 8, 7, 7, dtype=torch.int8), torch.zeros(3, 128))
+    assert logits.shape == (3, 4) and value.shape == (3,) and state.shape == (3, 128)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["export", str(runs["maze"]), "--format", "torchscript", "--quantize", "int8"])
+    assert "--quantize int8 works on ONNX models" in capsys.readouterr().err
+    assert main(["export", str(tmp_path)]) == 2
+    assert "is not a run folder" in capsys.readouterr().err
+
+
+def test_push_to_hub_uploads_the_complete_folder(runs, tmp_path, monkeypatch):
+    hub = pytest.importorskip("huggingface_hub")
+    calls = {}
+    monkeypatch.setattr(hub, "create_repo", lambda repo, **kw: calls.setdefault("repo", (repo, kw)))
+    monkeypatch.setattr(hub, "upload_folder", lambda **kw: calls.setdefault("upload", kw))
+    out = tmp_path / "hub"
+    assert main(["export", str(runs["maze"]), "--out", str(out), "--push-to-hub", "me/maze-npc"]) == 0
+    assert calls["repo"][0] == "me/maze-npc" and calls["upload"]["repo_id"] == "me/maze-npc"
+    uploaded = Path(calls["upload"]["folder_path"])
+    assert {p.name for p in uploaded.iterdir()} == {"policy.onnx", "spec.json", "README.md", "brain.py"}
+    assert _game(uploaded)["actions"]  # what would be uploaded loads offline, from_pretrained-style
