@@ -81,7 +81,12 @@ class Brain:
         out = dict(zip(self.outputs, self.session.run(self.outputs, feed), strict=True))
         return out[self.scores], {i: out[o] for i, o in self.state_pairs}
 
-    def act(self, obs, state: dict[str, np.ndarray] | None = None, agent=None) -> tuple[np.ndarray, dict]:
-        """Greedy actions ``[agents]`` (int64) and the next state."""
+    def act(
+        self, obs, state: dict[str, np.ndarray] | None = None, agent=None, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, dict]:
+        """Actions ``[agents]`` (int64) and the next state: the most likely ones, or with ``rng`` drawn from the
+        policy's probabilities (as in training; Q-values are always acted on greedily)."""
         scores, state = self.scores_of(obs, state, agent)
+        if rng is not None and self.scores == "logits":  # Gumbel-max: a draw from softmax(logits)
+            scores = scores - np.log(-np.log(rng.random(scores.shape)))
         return scores.argmax(-1), state

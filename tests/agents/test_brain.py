@@ -1,5 +1,7 @@
 """Exported brains: the same numbers as the networks they wrap, in torch, in ONNX (onnxruntime) and TorchScript."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -181,3 +183,25 @@ def test_a_torchscript_brain_matches_and_takes_any_batch(tmp_path):
         with torch.no_grad():
             for a, b in zip(brain(*x), loaded(*x), strict=True):
                 assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("core", ["none", "gru"])
+def test_the_harness_plays_an_exported_model_as_it_plays_its_network(core, tmp_path):
+    # greedy actions through OnnxActor and through the network's own actor: the same episodes, step for step
+    from mazearena.agents.actor import PolicyActor
+    from mazearena.agents.brain import OnnxActor
+    from mazearena.agents.episodes import play_episodes
+    from mazearena.apps.export import write_onnx
+
+    space = mazearena.make_vec("mazearena/Maze-v0", 1, size=7).single_observation_space
+    torch.manual_seed(0)
+    net = ActorCritic(space, 4, "cnn", core=core).eval()
+    _sharpen(net)
+    brain = make_brain(net, space)
+    write_onnx(brain, brain.spec, tmp_path / "policy.onnx")
+    (tmp_path / "spec.json").write_text(json.dumps({"model": "policy.onnx", "brain": brain.spec.to_dict()}))
+    results = []
+    for actor in (PolicyActor(net, deterministic=True), OnnxActor(tmp_path)):
+        env = mazearena.make_vec("mazearena/Maze-v0", 16, seed=2, size=7, start_level=10**6, max_steps=30)
+        results.append(play_episodes(env, actor, 48))
+    assert results[0] == results[1]

@@ -148,3 +148,69 @@ def test_push_to_hub_uploads_the_complete_folder(runs, tmp_path, monkeypatch):
     uploaded = Path(calls["upload"]["folder_path"])
     assert {p.name for p in uploaded.iterdir()} == {"policy.onnx", "spec.json", "README.md", "brain.py"}
     assert _game(uploaded)["actions"]  # what would be uploaded loads offline, from_pretrained-style
+
+
+def test_the_game_loop_example_wins_as_often_as_eval_says(runs, tmp_path):
+    # the example plays held-out games with the brain alone deciding; its win rate must fall in the interval
+    # that `mazearena eval --modes deterministic` gives the same run
+    from mazearena.evaluation.evaluate import EvalConfig, evaluate
+
+    out = tmp_path / "export"
+    assert main(["export", str(runs["arena"]), "--out", str(out)]) == 0
+    example = Path(__file__).parents[2] / "examples" / "npc_game_loop.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    played = subprocess.run(
+        [sys.executable, str(example), str(out), "--games", "300", "--envs", "50"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert played.returncode == 0, played.stderr[-3000:]
+    assert "win rate" in played.stdout and "per decision" in played.stdout
+    loop = json.loads(played.stdout.strip().splitlines()[-1])
+    assert loop["games"] == 300
+    report = evaluate(
+        EvalConfig(
+            runs=(runs["arena"],),
+            suites=("test",),
+            perturbations=("none",),
+            modes=("deterministic",),
+            episodes=300,
+            curve_episodes=0,
+            out=tmp_path / "eval",
+            wandb_mode="disabled",
+            progress=False,
+        )
+    )
+    row = json.loads((report / "summary.json").read_text())["conditions"][0]
+    lo, hi = row["success_ci95"]
+    assert lo <= loop["win_rate"] <= hi, (loop, row)
+
+
+def test_bench_brain_tables_fp32_next_to_int8(runs, tmp_path):
+    out = tmp_path / "export"
+    assert main(["export", str(runs["maze"]), "--quantize", "int8", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "brain",
+                str(out),
+                "--episodes",
+                "40",
+                "--num-envs",
+                "20",
+                "--repeats",
+                "5",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 0
+    )
+    table = (tmp_path / "b" / "brain.md").read_text()
+    assert "| policy.onnx |" in table and "| policy.int8.onnx |" in table and "within the fp32 interval" in table
+    rows = json.loads((tmp_path / "b" / "brain.json").read_text())["rows"]
+    assert rows[1]["kib"] < rows[0]["kib"] / 2  # int8 weights
+    assert all(r["episodes"] == 40 and r["us_batch_256"] > r["us_batch_1"] > 0 for r in rows)

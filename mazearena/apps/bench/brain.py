@@ -1,0 +1,149 @@
+"""``mazearena bench brain EXPORT_DIR``: what an exported model costs and keeps, fp32 next to int8.
+
+For each model file of an export folder (``policy.onnx`` and, if ``--quantize int8`` made it, ``policy.int8.onnx``):
+the file size, onnxruntime's latency for a batch of 1 and of 256 (one thread, medians), and the held-out success
+or win rate of its greedy actions with the 95% Wilson interval, played by the evaluation harness through
+:class:`~mazearena.agents.brain.OnnxActor` on the run's held-out levels or scenario.
+
+Writes ``out/brain.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import tyro
+
+from mazearena.apps.bench.common import check_positive, write
+from mazearena.checks import UserError
+
+
+@dataclass
+class BrainBenchConfig:
+    """Size, latency and held-out result of an export folder's models (fp32 and int8)."""
+
+    export: tyro.conf.Positional[Path]
+    """A folder written by ``mazearena export``."""
+    episodes: int = 1000
+    """Held-out episodes (mazes) or games (arenas) per model."""
+    num_envs: int = 250
+    """Games played at once."""
+    repeats: int = 200
+    """Timed calls per latency figure (the median is reported)."""
+    seed: int = 10_000
+    """Seed of the held-out games."""
+    out: Path = Path("runs/bench")
+    """Folder for brain.json and brain.md."""
+
+    def __post_init__(self) -> None:
+        check_positive(self, "episodes", "num_envs", "repeats")
+        if not (Path(self.export) / "spec.json").exists():
+            raise UserError(f"{str(self.export)!r} is not an export folder (no spec.json): run mazearena export first")
+
+
+def _inputs(spec: dict, batch: int) -> dict[str, np.ndarray]:
+    """Inputs of ``batch`` rows: 0/1 observations of the declared dtypes, valid agent indices, zero states."""
+    rng = np.random.default_rng(0)
+    brain, feed = spec["brain"], {}
+    states = {i for i, _ in brain["state"]}
+    for t in brain["inputs"]:
+        shape = [batch if d == "batch" else d for d in t["shape"]]
+        if t["name"] == brain["agent_input"]:
+            feed[t["name"]] = np.arange(batch) % brain["agents"]
+        elif t["name"] in states:
+            feed[t["name"]] = np.zeros(shape, np.float32)
+        else:
+            feed[t["name"]] = rng.integers(0, 2, shape).astype(t["dtype"])
+    return feed
+
+
+def latency_us(session, spec: dict, batch: int, repeats: int) -> float:
+    """Median microseconds of one ``session.run`` on ``batch`` rows."""
+    feed = _inputs(spec, batch)
+    for _ in range(10):
+        session.run(None, feed)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - start)
+    return 1e6 * statistics.median(times)
+
+
+def held_out(actor, spec: dict, episodes: int, num_envs: int, seed: int) -> dict:
+    """The greedy held-out success (mazes) or win rate (arenas) of ``actor`` with its interval."""
+    import mazearena
+    from mazearena.agents.episodes import run_episodes, run_games
+    from mazearena.envs import arena_v0
+
+    env_spec, n = spec["env"], min(num_envs, episodes)
+    if env_spec["kind"] == "arena":
+        env = arena_v0.vector_env(n, seed=seed, scenario=env_spec["heldout_scenario"], **env_spec["options"])
+        return run_games(env, actor, episodes, ("red", "blue").index(env_spec["team"]))
+    env = mazearena.make_vec(env_spec["id"], n, seed=seed, **env_spec["options"])
+    return run_episodes(env, actor, episodes)
+
+
+def run(cfg: BrainBenchConfig) -> Path:
+    import onnxruntime
+
+    from mazearena.agents.brain import OnnxActor
+
+    folder = Path(cfg.export)
+    spec = json.loads((folder / "spec.json").read_text())
+    if spec["format"] != "onnx":
+        raise UserError(f"{str(folder)!r} holds a {spec['format']} model; this benchmark times ONNX models")
+    rows = []
+    for model in [spec["model"], *([spec["quantized"]] if spec.get("quantized") else [])]:
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = onnxruntime.InferenceSession(str(folder / model), options, providers=["CPUExecutionProvider"])
+        greedy = held_out(OnnxActor(folder, model), spec, cfg.episodes, cfg.num_envs, cfg.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            sampled = held_out(
+                OnnxActor(folder, model, deterministic=False), spec, cfg.episodes, cfg.num_envs, cfg.seed
+            )
+        rows.append(
+            {
+                "model": model,
+                "kib": (folder / model).stat().st_size / 1024,
+                "us_batch_1": latency_us(session, spec, 1, cfg.repeats),
+                "us_batch_256": latency_us(session, spec, 256, cfg.repeats),
+                "success_rate": greedy["success_rate"],
+                "success_ci95": greedy["success_ci95"],
+                "sampled_success_rate": sampled["success_rate"],
+                "sampled_success_ci95": sampled["success_ci95"],
+                "episodes": greedy["episodes"],
+            }
+        )
+    what = "win rate" if spec["env"]["kind"] == "arena" else "success"
+    md = [
+        f"`{folder}` ({spec['run']['algo']}, run {spec['run']['name']}): held-out "
+        f"{'games' if spec['env']['kind'] == 'arena' else 'levels'}, onnxruntime on one thread",
+        "",
+        f"| model | size (KiB) | µs, batch 1 | µs, batch 256 | held-out {what}, greedy (95% CI) | sampled | episodes |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def rate(r: dict, key: str) -> str:
+        lo, hi = r[f"{key}_ci95"]
+        return f"{r[f'{key}_rate']:.3f} ({lo:.3f}–{hi:.3f})"
+
+    for r in rows:
+        md.append(
+            f"| {r['model']} | {r['kib']:,.0f} | {r['us_batch_1']:,.0f} | {r['us_batch_256']:,.0f} | "
+            f"{rate(r, 'success')} | {rate(r, 'sampled_success')} | {r['episodes']} |"
+        )
+    if len(rows) == 2:
+        fp32, int8 = rows
+        for key, mode in (("success", "greedy"), ("sampled_success", "sampled")):
+            inside = fp32[f"{key}_ci95"][0] <= int8[f"{key}_rate"] <= fp32[f"{key}_ci95"][1]
+            md += ["", f"int8 {'keeps' if inside else 'does NOT keep'} the {mode} {what} within the fp32 interval."]
+    return write(Path(cfg.out), "brain", {"export": str(folder), "rows": rows}, "\n".join(md) + "\n")
