@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import tyro
 
@@ -40,6 +41,10 @@ class WatchConfig:
     """Pixels per cell."""
     record: Path | None = None
     """Write the episodes to this .gif or .mp4 instead of opening a window."""
+    explain: bool = False
+    """Show what the policy reacts to: occlusion saliency over its view in red (each cell scored by how much of
+    the action distribution moves when the cell reads differently), a transformer's attention as blue squares,
+    and the side panel (probabilities, value) in recordings too."""
 
     def __post_init__(self) -> None:
         if self.checkpoint not in ("last", "best"):
@@ -109,6 +114,62 @@ def policy_lines(policy, obs, action_names: tuple[str, ...], state=None) -> list
     return lines
 
 
+def _scores(policy, state):
+    """The policy's action scores for a batch of observations (a recurrent one from ``state``, for each row)."""
+
+    def scores(batch: torch.Tensor) -> torch.Tensor:
+        if getattr(policy, "recurrent", False):
+            rows = (
+                tuple(s.expand(len(batch), -1) for s in state)
+                if isinstance(state, tuple)
+                else state.expand(len(batch), -1)
+            )
+            return policy.step(batch, rows)[0]
+        out = policy(batch)
+        return out[0] if isinstance(out, tuple) else out
+
+    return scores
+
+
+def view_cells(config, pos: tuple[int, int], heading: int) -> tuple[np.ndarray, np.ndarray]:
+    """World (y, x) of each cell of the agent's observation ``[H, W]`` each (full views: the grid itself)."""
+    from mazearena.envs.engine.maze import ActionSet, MazeObsMode, _view_offsets
+
+    if config.obs_mode is MazeObsMode.FULL:
+        return np.mgrid[: config.size, : config.size]
+    v = config.view_size
+    offsets = _view_offsets(v)[heading if config.actions is ActionSet.TURN else 0].numpy()  # [V*V, 2]
+    return (pos[0] + offsets[:, 0]).reshape(v, v), (pos[1] + offsets[:, 1]).reshape(v, v)
+
+
+def explain_frame(frame: np.ndarray, policy, obs, state, engine, tile: int) -> np.ndarray:
+    """``frame`` of game 0 with the policy's occlusion saliency (and a transformer's attention) drawn over the
+    cells of its view."""
+    from mazearena.agents.backbones import Transformer
+    from mazearena.agents.explain import cls_attention, occlusion_saliency
+    from mazearena.envs.render import dots, heat_overlay
+
+    config, s = engine.config, engine.config.size
+    obs = torch.as_tensor(obs)
+    channels = list(engine.channels)
+    saliency = occlusion_saliency(_scores(policy, state), obs, len(channels) - 3, channels.index("wall"))
+    pos, heading = (int(engine.pos[0, 0]), int(engine.pos[0, 1])), int(engine.heading[0])
+    ys, xs = view_cells(config, pos, heading)
+    inside = (ys >= 0) & (ys < s) & (xs >= 0) & (xs < s)
+
+    def to_world(values: np.ndarray) -> np.ndarray:
+        world = np.zeros((s, s), np.float32)
+        world[ys[inside], xs[inside]] = values[inside]
+        return world
+
+    frame = heat_overlay(frame, to_world(saliency.numpy()), tile)
+    backbone = getattr(policy, "backbone", None)
+    if isinstance(backbone, Transformer) and not backbone.entities:
+        attention = cls_attention(backbone, obs[None])[0].reshape(obs.shape[1:]).numpy()
+        frame = dots(frame, to_world(attention), tile)
+    return frame
+
+
 def controls_lines(paused: bool) -> list[str]:
     return ["", "paused: right arrow steps" if paused else "", "space pause  +/- speed  Esc quit"]
 
@@ -125,6 +186,8 @@ def watch(cfg: WatchConfig) -> list[dict]:
     env_cfg = train_cfg.env
     env = gym.make(env_cfg.env_id, **env_cfg.make_kwargs(test=cfg.levels == "test"))
     maze = env.unwrapped
+    if cfg.explain and (maze.config.obs_mode.value == "rgb" or maze.config.obs_layout == "hwc"):
+        raise UserError("--explain reads one-hot planes, channels first: this run observes pixels or channels last")
     window, controls, frames, results = None, None, [], []
     actor = make_actor(train_cfg, policy, deterministic=cfg.greedy)
     names = ACTION_NAMES[str(getattr(maze.config.actions, "value", maze.config.actions))]
@@ -134,7 +197,13 @@ def watch(cfg: WatchConfig) -> list[dict]:
             ret, done, state = 0.0, False, actor.initial_state(1, "cpu")
             while not done:
                 frame = draw_game(maze.engine, 0, tile=cfg.tile)
+                if cfg.explain:
+                    frame = explain_frame(frame, policy, obs, state, maze.engine, cfg.tile)
                 if cfg.record is not None:
+                    if cfg.explain:  # the side panel goes into the recording too
+                        lines = [f"step {int(maze.engine.t[0])}", f"return {ret:.3f}", ""]
+                        lines += policy_lines(policy, obs, names, state) + _legend(policy)
+                        frame = _with_panel(frame, lines)
                     frames.append(frame)
                 else:
                     if window is None:
@@ -148,6 +217,7 @@ def watch(cfg: WatchConfig) -> list[dict]:
                     panel = [f"step {int(maze.engine.t[0])}", f"return {ret:.3f}", ""] + policy_lines(
                         policy, obs, names, state
                     )
+                    panel += _legend(policy) if cfg.explain else []
                     window.show(frame, panel + controls_lines(controls.paused), PANEL)
                     while not controls.poll():
                         if window.closed:
@@ -159,7 +229,8 @@ def watch(cfg: WatchConfig) -> list[dict]:
                 done = terminated or truncated
             results.append({"return": ret, "length": int(maze.engine.t[0]), "success": bool(info["is_success"])})
             if cfg.record is not None:
-                frames += [draw_game(maze.engine, 0, tile=cfg.tile)] * 4
+                last = draw_game(maze.engine, 0, tile=cfg.tile)
+                frames += [_with_panel(last, [f"episode {episode + 1}: return {ret:.3f}"]) if cfg.explain else last] * 4
             obs, _ = env.reset()
     finally:
         if window is not None:
@@ -170,6 +241,25 @@ def watch(cfg: WatchConfig) -> list[dict]:
 
         write_video(frames, cfg.record, fps=cfg.fps)
     return results
+
+
+def _legend(policy) -> list[str]:
+    from mazearena.agents.backbones import Transformer
+
+    lines = ["", "red: saliency (occlusion)"]
+    if isinstance(getattr(policy, "backbone", None), Transformer):
+        lines.append("blue squares: attention")
+    return lines
+
+
+def _with_panel(frame: np.ndarray, lines: list[str]) -> np.ndarray:
+    """``frame`` with the side panel to its right, as the window shows it."""
+    from mazearena.envs.render import panel_image
+
+    height = max(frame.shape[0], PANEL_HEIGHT)
+    canvas = np.full((height, frame.shape[1], 3), 24, dtype=np.uint8)
+    canvas[: frame.shape[0]] = frame
+    return np.concatenate([canvas, panel_image(lines, PANEL, height)], axis=1)
 
 
 def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:

@@ -46,6 +46,45 @@ def render_frame(
     return frame.round().astype(np.uint8)
 
 
+SALIENCY_COLOUR = np.array([235, 40, 40], dtype=np.float32)
+ATTENTION_COLOUR = np.array([40, 120, 255], dtype=np.float32)
+
+
+def heat_overlay(frame: np.ndarray, cells: np.ndarray, tile: int, colour=SALIENCY_COLOUR, strength: float = 0.7):
+    """``frame`` with each cell tinted towards ``colour`` in proportion to ``cells [h, w]`` (scaled so that the
+    largest value gets ``strength``): where a policy looks, drawn over the game."""
+    top = float(np.max(cells)) if np.size(cells) else 0.0
+    if top <= 0:
+        return frame
+    alpha = np.kron(np.asarray(cells, np.float32) / top * strength, np.ones((tile, tile), np.float32))[..., None]
+    return (frame.astype(np.float32) * (1 - alpha) + np.asarray(colour, np.float32) * alpha).round().astype(np.uint8)
+
+
+def dots(frame: np.ndarray, cells: np.ndarray, tile: int, colour=ATTENTION_COLOUR) -> np.ndarray:
+    """``frame`` with a square in each cell whose side grows with ``cells [h, w]`` (largest: half the tile)."""
+    top = float(np.max(cells)) if np.size(cells) else 0.0
+    out = frame.copy()
+    if top <= 0:
+        return out
+    for y, x in zip(*np.nonzero(cells), strict=True):
+        half = int(round(tile / 4 * float(cells[y, x]) / top))
+        if half:
+            c = tile // 2
+            out[y * tile + c - half : y * tile + c + half, x * tile + c - half : x * tile + c + half] = colour
+    return out
+
+
+def panel_image(lines: list[str], width: int, height: int) -> np.ndarray:
+    """A side panel ``[height, width, 3]`` with ``lines`` of text, as the window draws it (for recordings)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (24, 24, 28))
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((10, 10 + 15 * i), line, fill=(230, 230, 230))
+    return np.asarray(image)
+
+
 TEAM_COLOURS = np.array([[214, 58, 58], [52, 101, 214]], dtype=np.float32)  # red, blue
 
 

@@ -1,6 +1,7 @@
 """``watch`` in a window: Esc quits, space pauses, the right arrow steps once while paused, +/- change the speed,
 and the side panel shows the step, the return, the action probabilities and the value."""
 
+import numpy as np
 import pytest
 
 from mazearena.apps.watch import WatchConfig, watch
@@ -38,3 +39,55 @@ def test_keys_pause_step_speed_and_quit_and_the_panel_shows_the_network(run, mon
     assert steps == [0, 1, 1, 1, 1, 1, 2, 2, 2, 2]
     assert fps[-1] > fps[0]  # + played faster
     assert any(line.startswith("value ") for line in panels[0]) and "action probabilities" in panels[0]
+
+
+def _red(frame) -> int:
+    """Pixels tinted by the saliency overlay (red well above green and blue)."""
+    f = frame.astype(np.int32)
+    return int(((f[..., 0] > 150) & (f[..., 0] > f[..., 1] + 80) & (f[..., 0] > f[..., 2] + 80)).sum())
+
+
+@pytest.mark.parametrize("backbone", ["cnn", "transformer"])
+def test_explain_draws_saliency_attention_and_the_panel_into_recordings(backbone, run, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+
+    from mazearena.agents import explain
+
+    if backbone == "transformer":
+        cfg = TrainConfig(runs_dir=tmp_path, name="t", env=EnvConfig(size=7), backbone="transformer", progress=False)
+        cfg.total_timesteps, cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.num_minibatches = 256, 8, 16, 2
+        cfg.eval_every, cfg.video_episodes, cfg.eval_episodes, cfg.wandb_mode = 0, 0, 8, "disabled"
+        run = train(cfg)
+    calls = {"saliency": 0, "attention": 0}
+    for name, key in (("occlusion_saliency", "saliency"), ("cls_attention", "attention")):
+        real = getattr(explain, name)
+
+        def counted(*args, _real=real, _key=key, **kwargs):
+            calls[_key] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(explain, name, counted)
+    plain, explained = tmp_path / "plain.gif", tmp_path / "explain.gif"
+    watch(WatchConfig(run=run, episodes=1, seed=2, tile=16, record=plain))
+    steps = watch(WatchConfig(run=run, episodes=1, seed=2, tile=16, record=explained, explain=True))[0]["length"]
+    a, b = iio.imread(plain, index=None), iio.imread(explained, index=None)
+    assert b.shape[2] == a.shape[2] + 250 and b.shape[1] >= a.shape[1]  # the game, with the side panel
+    assert calls["saliency"] == steps  # one explanation per decision
+    assert calls["attention"] == (steps if backbone == "transformer" else 0)
+    assert len(b) >= steps  # every step a frame of its own (the panel's step count differs)
+    game = b[:, : a.shape[1], : a.shape[2]]
+    # the overlay shows: at least a tile's worth more red per frame than the plain game (whose agent is red)
+    assert np.mean([_red(f) for f in game]) > np.mean([_red(f) for f in a]) + 100
+    assert b[0, :, a.shape[2] :].max() > 200  # panel text
+
+
+def test_explain_in_the_window_adds_the_legend_to_the_panel(run, monkeypatch):
+    panels = []
+
+    def show(self, frame, panel=None, panel_width=0):
+        panels.append(panel)
+        self.close()
+
+    monkeypatch.setattr(render.Window, "show", show)
+    watch(WatchConfig(run=run, episodes=1, fps=100, explain=True))
+    assert "red: saliency (occlusion)" in panels[0]
