@@ -34,8 +34,8 @@ demo: $(VENV)/.installed-train
 	$(BIN)/mazearena demo
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check mazearena tests scripts
-	$(BIN)/ruff format --check mazearena tests scripts
+	$(BIN)/ruff check mazearena tests scripts examples
+	$(BIN)/ruff format --check mazearena tests scripts examples
 
 # The documentation site (mkdocs serve to browse it); a broken page or reference fails the build.
 docs: $(VENV)/.installed-dev

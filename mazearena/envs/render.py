@@ -50,7 +50,7 @@ SALIENCY_COLOUR = np.array([235, 40, 40], dtype=np.float32)
 ATTENTION_COLOUR = np.array([40, 120, 255], dtype=np.float32)
 
 
-def heat_overlay(frame: np.ndarray, cells: np.ndarray, tile: int, colour=SALIENCY_COLOUR, strength: float = 0.7):
+def heat_overlay(frame: np.ndarray, cells: np.ndarray, tile: int, colour=SALIENCY_COLOUR, strength: float = 0.55):
     """``frame`` with each cell tinted towards ``colour`` in proportion to ``cells [h, w]`` (scaled so that the
     largest value gets ``strength``): where a policy looks, drawn over the game."""
     top = float(np.max(cells)) if np.size(cells) else 0.0
