@@ -71,8 +71,8 @@ ACTION_NAMES = {"cardinal": ("north", "east", "south", "west"), "turn": ("left",
 class Controls:
     """The window's keys: quit, pause, single step, faster, slower."""
 
-    def __init__(self, window) -> None:
-        self.window, self.paused = window, False
+    def __init__(self, window, on_tab=None) -> None:
+        self.window, self.paused, self.on_tab = window, False, on_tab
 
     def poll(self) -> bool:
         """Handle the keys pressed since the last call; whether the game should advance one step now."""
@@ -84,6 +84,8 @@ class Controls:
                 self.paused = not self.paused
             elif event.key == pg.K_RIGHT and self.paused:
                 step = True
+            elif event.key == pg.K_TAB and self.on_tab is not None:
+                self.on_tab()
             elif event.key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS):
                 self.window.fps = min(self.window.fps * 1.5, 240.0)
             elif event.key in (pg.K_MINUS, pg.K_KP_MINUS):
@@ -262,15 +264,115 @@ def _with_panel(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     return np.concatenate([canvas, panel_image(lines, PANEL, height)], axis=1)
 
 
+class TeamExplainer:
+    """``--explain`` in arenas: what the selected agent of the team reacts to (Tab selects the next one). Grid views:
+    occlusion saliency over its view's cells; entity tokens: each entity's saliency (the change when it is
+    hidden) as a red tint on its cell, and a transformer's attention to it as a blue square."""
+
+    def __init__(self, policy, names: list[str]) -> None:
+        self.policy, self.names, self.selected = policy, names, 0
+
+    def next(self) -> None:
+        self.selected = (self.selected + 1) % len(self.names)
+
+    def _scores(self, obs, state, alive):
+        """Logits of the selected agent for a batch of its observations, its team mates' left as they are."""
+        i, p = self.selected, self.policy
+
+        def scores(batch):
+            n = len(next(iter(batch.values())) if isinstance(batch, dict) else batch)
+
+            def team(key=None):
+                mine, all_ = (batch[key], obs[key]) if key else (batch, obs)
+                rows = all_.expand(n, *all_.shape[1:]).clone()
+                rows[:, i] = mine
+                return rows
+
+            stacked = {k: team(k) for k in obs} if isinstance(obs, dict) else team()
+            active = alive.expand(n, -1)
+            if p.recurrent:
+                memory = (
+                    tuple(m.expand(n, *m.shape[1:]) for m in state)
+                    if isinstance(state, tuple)
+                    else state.expand(n, *state.shape[1:])
+                )
+                return p.step(stacked, memory, active)[0][:, i]
+            return p(stacked, None, active)[0][:, i]
+
+        return scores
+
+    def __call__(self, frame: np.ndarray, env, obs, state, alive) -> np.ndarray:
+        from mazearena.agents.explain import cls_attention, occlusion_saliency
+        from mazearena.envs.engine.cells import ARENA_CHANNELS
+        from mazearena.envs.render import dots, heat_overlay
+
+        i, engine = self.selected, env.engine
+        if not bool(alive[0, i]):
+            return frame
+        me = engine.config.agent_names.index(self.names[i])
+        s = engine.config.size
+        t = frame.shape[0] // s  # the arena's own frames: cells of the renderer's tile size
+        y, x = (int(v) for v in engine.pos[0, me])
+        world = np.zeros((s, s), np.float32)
+        scores = self._scores(obs, state, alive)
+        with torch.no_grad():
+            if not isinstance(obs, dict):
+                view = obs[0, i]
+                saliency = occlusion_saliency(scores, view, view.shape[0], ARENA_CHANNELS.index("wall")).numpy()
+                r = view.shape[-1] // 2
+                for (dy, dx), value in np.ndenumerate(saliency):
+                    wy, wx = y + dy - r, x + dx - r
+                    if 0 <= wy < s and 0 <= wx < s:
+                        world[wy, wx] += value
+                frame = heat_overlay(frame, world, t)
+            else:
+                mine = {k: v[0, i] for k, v in obs.items()}
+                present = mine["mask"].bool().nonzero().flatten().tolist()
+                hidden = {k: v[None].repeat(len(present) + 1, *[1] * v.dim()) for k, v in mine.items()}
+                for row, k in enumerate(present, start=1):
+                    hidden["mask"][row, k] = 0
+                p = torch.softmax(scores(hidden).float(), -1)
+                moved = 0.5 * (p[1:] - p[0]).abs().sum(-1)
+                places = torch.cat([engine.pos[0], engine.flags()[0]]).tolist()
+                for k, value in zip(present, moved.tolist(), strict=True):
+                    wy, wx = places[k]
+                    world[wy, wx] += value
+                frame = heat_overlay(frame, world, t)
+                backbone = self.policy.backbones[0 if self.policy.share_params else i]
+                attention = cls_attention(backbone, {k: v[None] for k, v in mine.items()})[0]
+                marks = np.zeros((s, s), np.float32)
+                for k in present:
+                    wy, wx = places[k]
+                    marks[wy, wx] += float(attention[k])
+                frame = dots(frame, marks, t)
+        # the selected agent ringed in white
+        frame = frame.copy()
+        frame[y * t : (y + 1) * t, [x * t, (x + 1) * t - 1]] = 255
+        frame[[y * t, (y + 1) * t - 1], x * t : (x + 1) * t] = 255
+        return frame
+
+
 def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
     """A trained team plays its scenario's games (held-out twin on unseen arenas with ``levels=test``)."""
+    from mazearena.envs.scenarios import scenario
     from mazearena.training.games import arena_games
 
     window, controls, frames, results = None, None, [], []
+    explainer = None
+    if cfg.explain:
+        if train_cfg.trained_team != train_cfg.scenario_team:
+            raise UserError("--explain shows a team playing the side it trained on; this run trained the other side")
+        found = scenario(train_cfg.arena.heldout_name if cfg.levels == "test" else train_cfg.arena.scenario_name)
+        explainer = TeamExplainer(policy, found.focal(found.arena_config()))
     try:
         for frame, result in arena_games(
-            train_cfg, policy, cfg.episodes, cfg.seed, test=cfg.levels == "test", greedy=cfg.greedy
+            train_cfg, policy, cfg.episodes, cfg.seed, test=cfg.levels == "test", greedy=cfg.greedy, explain=explainer
         ):
+            if explainer is not None:
+                lines = [f"explaining {explainer.names[explainer.selected]} (Tab: next)", "red: saliency (occlusion)"]
+                if train_cfg.backbone == "transformer" and train_cfg.arena.obs_mode == "tokens":
+                    lines.append("blue squares: attention")
+                frame = _with_panel(frame, lines)
             if result is not None:
                 results.append(result)
             if cfg.record is not None:
@@ -286,7 +388,7 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
                 f"/{cfg.episodes}  won {won}"
             )
             window.show(frame)
-            controls = controls or Controls(window)
+            controls = controls or Controls(window, None if explainer is None else explainer.next)
             while not controls.poll():  # paused until space or the right arrow
                 if window.closed:
                     return results

@@ -101,10 +101,12 @@ def arena_games(
     *,
     test: bool = True,
     greedy: bool = False,
+    explain=None,
 ):
     """Play ``episodes`` games of the run's scenario (``test``: its held-out twin on unseen arenas), one
     at a time; yields ``(frame, result)`` per frame, ``result`` being ``None`` until a game ends, then
-    ``{"return", "length", "success", "winner"}`` (success: the learning team won; return summed over it)."""
+    ``{"return", "length", "success", "winner"}`` (success: the learning team won; return summed over it).
+    ``explain(frame, env, obs, state, alive)``, if given, draws over each frame the team is about to act on."""
     from mazearena.envs import arena_v0
 
     a = cfg.arena
@@ -117,20 +119,19 @@ def arena_games(
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed + episode)
-            yield env.render(), None
             ret, length, state = 0.0, 0, actor.initial_state(1, cfg.device)
             while env.agents:
                 alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
-                actions, state = actor.act(_stack([obs.get(n) for n in names], cfg.device), state, alive)
+                stacked = _stack([obs.get(n) for n in names], cfg.device)
+                frame = env.render()
+                yield (frame if explain is None else explain(frame, env, stacked, state, alive)), None
+                actions, state = actor.act(stacked, state, alive)
                 actions = actions[0]
                 obs, rewards, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names) if n in env.agents})
                 ret += sum(rewards.values())
                 length += 1
-                if not env.agents:
-                    winner = int(env.engine.leader()[0])
-                    yield env.render(), {"return": ret, "length": length, "success": winner == team, "winner": winner}
-                else:
-                    yield env.render(), None
+            winner = int(env.engine.leader()[0])
+            yield env.render(), {"return": ret, "length": length, "success": winner == team, "winner": winner}
     finally:
         env.close()
 

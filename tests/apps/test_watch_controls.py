@@ -91,3 +91,56 @@ def test_explain_in_the_window_adds_the_legend_to_the_panel(run, monkeypatch):
     monkeypatch.setattr(render.Window, "show", show)
     watch(WatchConfig(run=run, episodes=1, fps=100, explain=True))
     assert "red: saliency (occlusion)" in panels[0]
+
+
+@pytest.mark.parametrize("obs_mode,backbone", [("tokens", "transformer"), ("grid", "cnn")])
+def test_explain_in_arenas_follows_the_selected_agent_and_tab_selects_the_next(
+    obs_mode, backbone, tmp_path, monkeypatch
+):
+    from mazearena.agents.mappo import MAPPOConfig
+    from mazearena.training.config import ArenaEnvConfig
+
+    arena = ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=12, size=9, num_levels=20, obs_mode=obs_mode)
+    cfg = TrainConfig(
+        runs_dir=tmp_path,
+        name="tag",
+        algo="mappo",
+        backbone=backbone,
+        arena=arena,
+        progress=False,
+        mappo=MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
+    )
+    cfg.total_timesteps, cfg.eval_every, cfg.video_episodes, cfg.eval_episodes, cfg.wandb_mode = (
+        256,
+        0,
+        0,
+        8,
+        "disabled",
+    )
+    run = train(cfg)
+    plain, explained = tmp_path / "plain.gif", tmp_path / "explain.gif"
+    watch(WatchConfig(run=run, episodes=1, seed=1, record=plain))
+    watch(WatchConfig(run=run, episodes=1, seed=1, record=explained, explain=True))
+    a, b = iio_read(plain), iio_read(explained)
+    assert b.shape[2] == a.shape[2] + 250
+    game = b[:, : a.shape[1], : a.shape[2]]
+    assert np.mean([_red(f) for f in game]) > np.mean([_red(f) for f in a])  # saliency tints the arena
+    # in the window, Tab moves the explanation to the next agent of the team
+    panels = []
+
+    def show(self, frame, panel=None, panel_width=0):
+        panels.append(frame[:40, a.shape[2] :].copy())
+        if len(panels) == 2:
+            self._pg.event.post(self._pg.event.Event(self._pg.KEYDOWN, key=self._pg.K_TAB))
+        if len(panels) == 5:
+            self.close()
+
+    monkeypatch.setattr(render.Window, "show", show)
+    watch(WatchConfig(run=run, episodes=1, seed=1, fps=100, explain=True))
+    assert not np.array_equal(panels[1], panels[3])  # "explaining red_0" became "explaining red_1"
+
+
+def iio_read(path):
+    import imageio.v3 as iio
+
+    return iio.imread(path, index=None)
