@@ -271,6 +271,23 @@ class TeamExplainer:
 
     def __init__(self, policy, names: list[str]) -> None:
         self.policy, self.names, self.selected = policy, names, 0
+        self.probs: list[float] = []  # the selected agent's action probabilities at the last frame
+        self.value: float | None = None  # and its value, where the critic is its own (not centralised)
+
+    def lines(self) -> list[str]:
+        """The side panel: who is explained, the legend, the agent's action probabilities and value."""
+        from mazearena.envs.arena import ACTION_MEANINGS
+
+        out = [f"explaining {self.names[self.selected]} (Tab: next)", "red: saliency (occlusion)"]
+        if type(self.policy.backbones[0]).__name__ == "Transformer":
+            out.append("blue squares: attention")
+        if self.probs:
+            out += ["", "action probabilities"] + [
+                f"  {n:<7} {q:5.2f}  " + "#" * round(16 * q) for n, q in zip(ACTION_MEANINGS, self.probs, strict=False)
+            ]
+        if self.value is not None:
+            out += ["", f"value {self.value:.3f}"]
+        return out
 
     def next(self) -> None:
         self.selected = (self.selected + 1) % len(self.names)
@@ -316,6 +333,10 @@ class TeamExplainer:
         world = np.zeros((s, s), np.float32)
         scores = self._scores(obs, state, alive)
         with torch.no_grad():
+            mine = {k: v[:, i] for k, v in obs.items()} if isinstance(obs, dict) else obs[:, i]
+            self.probs = torch.softmax(scores(mine).float(), -1)[0].tolist()
+            if not self.policy.centralized_critic and not self.policy.recurrent:
+                self.value = float(self.policy(obs, None, alive)[1][0, i])
             if not isinstance(obs, dict):
                 view = obs[0, i]
                 saliency = occlusion_saliency(scores, view, view.shape[0], ARENA_CHANNELS.index("wall")).numpy()
@@ -369,10 +390,7 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
             train_cfg, policy, cfg.episodes, cfg.seed, test=cfg.levels == "test", greedy=cfg.greedy, explain=explainer
         ):
             if explainer is not None:
-                lines = [f"explaining {explainer.names[explainer.selected]} (Tab: next)", "red: saliency (occlusion)"]
-                if train_cfg.backbone == "transformer" and train_cfg.arena.obs_mode == "tokens":
-                    lines.append("blue squares: attention")
-                frame = _with_panel(frame, lines)
+                frame = _with_panel(frame, explainer.lines())
             if result is not None:
                 results.append(result)
             if cfg.record is not None:
