@@ -14,22 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-
-def wilson(wins: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval of a win rate."""
-    if n == 0:
-        return 0.0, 1.0
-    p = wins / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def load_brain(folder: Path, model: str | None):
@@ -49,6 +38,7 @@ def play(folder: Path, games: int, envs: int, seed: int, model: str | None = Non
     import torch  # the game's engine (the brain above runs without it)
 
     from mazearena.envs import arena_v0
+    from mazearena.stats.metrics import wilson_interval
 
     env = arena_v0.vector_env(envs, seed=seed, scenario=spec["env"]["heldout_scenario"], **spec["env"]["options"])
     team = ("red", "blue").index(spec["env"]["team"])
@@ -76,7 +66,7 @@ def play(folder: Path, games: int, envs: int, seed: int, model: str | None = Non
         # a new game, or an agent out of the game, starts from the initial state
         fresh = np.repeat(ended, agents) | ~info["alive"].numpy().reshape(-1)
         brain.reset(state, fresh)
-    lo, hi = wilson(wins, played)
+    lo, hi = wilson_interval(wins, played)
     return {
         "games": played,
         "wins": wins,

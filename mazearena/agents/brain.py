@@ -13,7 +13,6 @@ agent's episode starts and the returned state otherwise, as :class:`~mazearena.a
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -216,55 +215,42 @@ def example_inputs(spec: BrainSpec, batch: int, generator: torch.Generator | Non
 class OnnxActor(Actor):
     """An exported ONNX brain as an :class:`~mazearena.agents.actor.Actor`: greedy (or sampled) actions, the
     recurrent state carried as tensors with the games first (``[games, H]``, ``[games, agents, H]`` for teams). So
-    the evaluation harness plays an exported model exactly as it plays the network it came from."""
+    the evaluation harness plays an exported model exactly as it plays the network it came from; it runs the
+    model through the export's own loader (:mod:`~mazearena.agents.brain_runtime`, shipped as ``brain.py``)."""
 
     def __init__(self, folder: Path, model: str | None = None, threads: int = 1, deterministic: bool = True) -> None:
-        import onnxruntime
+        from mazearena.agents.brain_runtime import Brain
 
-        folder = Path(folder)
-        self.spec = json.loads((folder / "spec.json").read_text())
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(
-            str(folder / (model or self.spec["model"])), options, providers=["CPUExecutionProvider"]
-        )
-        brain = self.spec["brain"]
-        self.inputs = {t["name"]: np.dtype(t["dtype"]) for t in brain["inputs"]}
-        self.keys, self.agent_input = brain["observation_keys"], brain["agent_input"]
-        self.pairs = [tuple(p) for p in brain["state"]]
-        self.outputs = [t["name"] for t in brain["outputs"]]
-        self.hidden = {t["name"]: int(t["shape"][1]) for t in brain["inputs"] if t["name"] in dict(self.pairs)}
+        self.brain = Brain(folder, model, threads)
+        self.spec, self.team = self.brain.spec, self.brain.agent_input is not None
         # sampled actions from logits; Q-values are always acted on greedily
-        self.deterministic = deterministic or brain["scores"] == "q_values"
+        self.deterministic = deterministic or self.brain.scores == "q_values"
 
     def initial_state(self, games: int, device) -> State:
-        if not self.pairs:
+        if not self.brain.state_pairs:
             return None
-        shape = (games,) if self.agent_input is None else (games, self.spec["brain"]["agents"])
-        return tuple(torch.zeros(*shape, self.hidden[i], device=device) for i, _ in self.pairs)
+        rows = games * (self.spec["brain"]["agents"] if self.team else 1)
+        lead = (games, self.spec["brain"]["agents"]) if self.team else (games,)
+        state = self.brain.initial_state(rows)
+        return tuple(torch.from_numpy(state[i]).reshape(*lead, -1).to(device) for i, _ in self.brain.state_pairs)
 
     def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
-        lead = (obs[self.keys[0]] if self.keys else obs).shape[: 1 if self.agent_input is None else 2]
+        first = obs[self.brain.keys[0]] if self.brain.keys else obs
+        lead, device = first.shape[: 2 if self.team else 1], first.device
         rows = int(np.prod(lead))
 
-        def flat(x: torch.Tensor, name: str) -> np.ndarray:
-            return np.ascontiguousarray(x.reshape(rows, *x.shape[len(lead) :]).cpu().numpy(), dtype=self.inputs[name])
+        def flat(x: torch.Tensor) -> np.ndarray:
+            return x.reshape(rows, *x.shape[len(lead) :]).cpu().numpy()
 
-        feed = (
-            {"obs": flat(obs, "obs")}
-            if self.keys is None
-            else {f"obs.{k}": flat(obs[k], f"obs.{k}") for k in self.keys}
-        )
-        if self.agent_input is not None:
-            feed[self.agent_input] = np.tile(np.arange(lead[1]), lead[0])
+        feed = flat(obs) if self.brain.keys is None else {k: flat(obs[k]) for k in self.brain.keys}
+        agent = np.tile(np.arange(lead[1]), lead[0]) if self.team else None
+        carried = None
         if state is not None:
             if alive is not None:  # as the team network: an agent out of the game keeps no memory
                 state = tuple(part * alive.to(part.device, part.dtype)[..., None] for part in state)
-            feed |= {name: flat(part, name) for (name, _), part in zip(self.pairs, state, strict=True)}
-        out = dict(zip(self.outputs, self.session.run(self.outputs, feed), strict=True))
-        device = (obs[self.keys[0]] if self.keys else obs).device
-        scores = torch.from_numpy(out[self.spec["brain"]["scores"]])
-        actions = choose(scores, self.deterministic).reshape(lead).to(device)
+            carried = {name: flat(part) for (name, _), part in zip(self.brain.state_pairs, state, strict=True)}
+        scores, carried = self.brain.scores_of(feed, carried, agent)
+        actions = choose(torch.from_numpy(scores), self.deterministic).reshape(lead).to(device)
         if state is not None:
-            state = tuple(torch.from_numpy(out[o]).reshape(*lead, -1).to(device) for _, o in self.pairs)
+            state = tuple(torch.from_numpy(carried[i]).reshape(*lead, -1).to(device) for i, _ in self.brain.state_pairs)
         return actions, state

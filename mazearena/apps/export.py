@@ -24,7 +24,7 @@ import tyro
 from mazearena.agents.brain import BrainSpec, example_inputs, make_brain
 from mazearena.checks import MissingExtra, UserError
 
-RUNTIME = Path(__file__).with_name("brain_runtime.py")
+RUNTIME = Path(__file__).parents[1] / "agents" / "brain_runtime.py"
 """The torch-free loader copied into every export as ``brain.py``."""
 
 
