@@ -21,6 +21,23 @@ from collections.abc import Callable
 import torch
 
 
+def cell_changes(obs: torch.Tensor, tile_planes: int, wall_plane: int) -> torch.Tensor:
+    """``[B, H * W, C, H, W]``: for each view ``obs [B, C, H, W]`` (one-hot planes, the first ``tile_planes`` of
+    them the tiles'), the view with one cell read differently, cell by cell: a tile becomes floor (its planes
+    cleared), floor becomes wall. The agent's own planes are never touched. What occlusion measures and what
+    observation attacks (:mod:`~mazearena.agents.attacks`) choose from."""
+    b, c, h, w = obs.shape
+    cells = torch.arange(h * w, device=obs.device)
+    ys, xs = cells // w, cells % w
+    shows = obs[:, :tile_planes].bool().any(1)  # [B, H, W]: the cell shows a tile
+    changed = obs[:, None].repeat(1, h * w, 1, 1, 1)
+    wall = torch.zeros(tile_planes, dtype=obs.dtype, device=obs.device)
+    wall[wall_plane] = 1
+    flipped = torch.where(shows[:, ys, xs, None], torch.zeros_like(wall), wall)  # [B, H * W, tile_planes]
+    changed[:, cells, :tile_planes, ys, xs] = flipped.transpose(0, 1)  # advanced indices first: [H * W, B, ...]
+    return changed
+
+
 def occlusion_saliency(
     scores: Callable[[torch.Tensor], torch.Tensor], obs: torch.Tensor, tile_planes: int, wall_plane: int
 ) -> torch.Tensor:
@@ -29,14 +46,7 @@ def occlusion_saliency(
     returns the policy's logits ``[B, actions]``."""
     c, h, w = obs.shape
     base = obs.float()
-    cells = torch.arange(h * w)
-    ys, xs = cells // w, cells % w
-    shows = base[:tile_planes].any(0)  # [H, W]: the cell shows a tile
-    changed = base.repeat(h * w, 1, 1, 1)
-    wall = torch.zeros(tile_planes)
-    wall[wall_plane] = 1.0
-    # a tile becomes floor (its planes cleared), floor becomes wall
-    changed[cells, :tile_planes, ys, xs] = torch.where(shows[ys, xs, None], torch.zeros(tile_planes), wall)
+    changed = cell_changes(base[None], tile_planes, wall_plane)[0]
     with torch.no_grad():
         p = torch.softmax(scores(torch.cat([base[None], changed]).to(obs.dtype)).float(), -1)
     moved = 0.5 * (p[1:] - p[0]).abs().sum(-1)  # total variation distance, per changed cell
