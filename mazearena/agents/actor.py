@@ -41,6 +41,14 @@ class PolicyActor(Actor):
     def initial_state(self, games: int, device: torch.device | str) -> State:
         return self.policy.initial_state(games, device) if self.recurrent else None
 
+    def logits(self, obs, state: State) -> torch.Tensor:
+        """The action scores (logits, or Q-values) of a batch of maze views, a recurrent network's from ``state``."""
+        with torch.no_grad():
+            if self.recurrent:
+                return self.policy.step(obs, state)[0]
+            out = self.policy(obs)
+            return out[0] if isinstance(out, tuple) else out
+
     def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         if self.recurrent:
             with torch.no_grad():
@@ -91,6 +99,11 @@ def _map(fn, state: State, *others: State) -> State:
 def state_to(state: State, device: torch.device | str) -> State:
     """``state`` with its tensors on ``device`` (e.g. read back from a checkpoint)."""
     return _map(lambda x: x.to(device), state)
+
+
+def repeat_state(state: State, times: int) -> State:
+    """Each game's state ``times`` times in a row (``[games * times, ...]``), for candidates read game by game."""
+    return _map(lambda x: x.repeat_interleave(times, 0), state)
 
 
 def index_state(state: State, idx: torch.Tensor) -> State:

@@ -20,15 +20,17 @@ from collections.abc import Callable
 
 import torch
 
+from mazearena.agents.actor import Actor, State, repeat_state
 from mazearena.agents.explain import cell_changes
 
 
 def _allowed(obs: torch.Tensor, protect: torch.Tensor | None) -> torch.Tensor:
-    """``[B, H * W]``: the cells an attack may change (all but the protected ones)."""
+    """``[B, H * W]``: the cells an attack may change (all but the protected ones: ``[H, W]`` for every view, or
+    ``[B, H, W]`` view by view)."""
     b, _, h, w = obs.shape
     allowed = torch.ones(b, h * w, dtype=torch.bool, device=obs.device)
     if protect is not None:
-        allowed &= ~protect.to(obs.device).reshape(1, h * w)
+        allowed &= ~protect.to(obs.device).reshape(-1, h * w)
     return allowed
 
 
@@ -39,25 +41,24 @@ def greedy_attack(
     tile_planes: int,
     wall_plane: int,
     protect: torch.Tensor | None = None,
-    chunk: int = 8192,
 ) -> torch.Tensor:
     """Views ``obs [B, C, H, W]`` with at most ``k`` cells changed each, chosen greedily to minimise the
-    probability of the action ``scores`` (logits ``[N, actions]`` of a batch of views) ranks first on the clean
-    view; ``protect [H, W]`` marks cells never changed. ``k = 0`` returns ``obs`` itself."""
+    probability of the action the policy ranks first on the clean view. ``scores(views [B, M, C, H, W])`` gives
+    the logits ``[B, M, actions]`` of ``M`` candidate views of each of the ``B`` games (a recurrent policy reads
+    each game's candidates from that game's memory). ``protect`` marks cells never changed. ``k = 0`` returns
+    ``obs`` itself."""
     if k <= 0:
         return obs
     b, _, h, w = obs.shape
     with torch.no_grad():
-        target = scores(obs).argmax(-1)  # [B]
+        target = scores(obs[:, None])[:, 0].argmax(-1)  # [B]
+        best_p = torch.softmax(scores(obs[:, None])[:, 0].float(), -1).gather(1, target[:, None])[:, 0]
         current = obs.clone()
-        best_p = torch.softmax(scores(current).float(), -1).gather(1, target[:, None])[:, 0]
         allowed = _allowed(obs, protect)
         rows = torch.arange(b, device=obs.device)
         for _ in range(k):
             variants = cell_changes(current, tile_planes, wall_plane)  # [B, H * W, C, H, W]
-            flat = variants.reshape(b * h * w, *obs.shape[1:])
-            logits = torch.cat([scores(flat[i : i + chunk]) for i in range(0, len(flat), chunk)])
-            p = torch.softmax(logits.float(), -1).view(b, h * w, -1)
+            p = torch.softmax(scores(variants).float(), -1)  # [B, H * W, actions]
             p = p.gather(2, target[:, None, None].expand(-1, h * w, 1))[..., 0]  # [B, H * W]
             p = torch.where(allowed, p, torch.inf)
             value, cell = p.min(1)
@@ -89,3 +90,35 @@ def random_flips(
     for j in range(chosen.shape[1]):
         current = cell_changes(current, tile_planes, wall_plane)[rows, chosen[:, j]]
     return current
+
+
+class AttackedActor(Actor):
+    """A maze actor whose views pass an adversary first: ``attack_obs`` (:func:`greedy_attack`, reading the
+    actor's own logits and memory) or ``flip_obs`` (:func:`random_flips`, the control), ``k`` cells a view. The
+    agent's cell (its ``agent`` plane) is never changed."""
+
+    def __init__(self, actor, kind: str, k: int, channels: tuple[str, ...], generator: torch.Generator) -> None:
+        if kind not in ("attack_obs", "flip_obs"):
+            raise ValueError(f"kind must be attack_obs or flip_obs, got {kind!r}")
+        if kind == "attack_obs" and not hasattr(actor, "logits"):
+            raise ValueError(f"attack_obs reads the policy's logits; a {type(actor).__name__} gives none")
+        self.actor, self.kind, self.k, self.generator = actor, kind, int(k), generator
+        self.tile_planes = len(channels) - 3  # the tiles' planes, then agent, facing, has_key
+        self.wall, self.agent = channels.index("wall"), channels.index("agent")
+
+    def initial_state(self, games: int, device) -> State:
+        return self.actor.initial_state(games, device)
+
+    def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        protect = obs[:, self.agent].bool()
+        if self.kind == "flip_obs":
+            seen = random_flips(obs, self.k, self.tile_planes, self.wall, self.generator, protect)
+        else:
+
+            def scores(views: torch.Tensor) -> torch.Tensor:
+                b, m = views.shape[:2]
+                memory = repeat_state(state, m)  # each game's candidates read from that game's memory
+                return self.actor.logits(views.flatten(0, 1), memory).view(b, m, -1)
+
+            seen = greedy_attack(scores, obs, self.k, self.tile_planes, self.wall, protect)
+        return self.actor.act(seen, state, alive)

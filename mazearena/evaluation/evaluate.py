@@ -20,7 +20,7 @@ import tyro
 
 from mazearena.agents.actor import Actor, State
 from mazearena.checks import UserError
-from mazearena.evaluation.perturbations import PERTURBATIONS, PerturbedVectorEnv
+from mazearena.evaluation.perturbations import OBS_ATTACKS, PERTURBATIONS, PerturbedVectorEnv
 from mazearena.evaluation.report import GREEDY
 from mazearena.evaluation.suites import check_suites, default_suites, suite_env
 from mazearena.training.algorithms import ALGORITHMS, algorithm
@@ -40,8 +40,10 @@ class EvalConfig:
     """Suites (default: every suite of the runs' kind). Mazes: train, test, larger, harder; arenas: train, test,
     test_arenas, larger."""
     perturbations: tuple[str, ...] = ("all",)
-    """Perturbations played on ``perturb_suite`` at each of their severities: all (those that apply), none, or
-    names from sticky_actions, random_actions, slippery, obs_noise, obs_dropout, frame_drop, npc_sharpness."""
+    """Perturbations played on ``perturb_suite`` at each of their severities: all (those that apply, but the
+    attacks), none, or names from sticky_actions, random_actions, slippery, obs_noise, obs_dropout, frame_drop,
+    npc_sharpness, attack_obs (an adversary changes at most k cells of each maze view) and flip_obs (k random
+    cells, its control)."""
     perturb_suite: str = "test"
     """Suite the perturbations are played on."""
     episodes: int = 256
@@ -204,7 +206,8 @@ def perturbations_for(cfg: EvalConfig, run: Run) -> list[str]:
         raise UserError(f"perturbations act on mazearena's mazes and arenas, not on {run.config.env.env_id}")
     env = suite_env(run.config, cfg.perturb_suite, 1, 0)
     applies = []
-    for name in PERTURBATIONS if "all" in names else names:
+    every = [name for name in PERTURBATIONS if name not in OBS_ATTACKS]  # attacks search: named, not in "all"
+    for name in every if "all" in names else names:
         try:
             PerturbedVectorEnv(env, name, 0.0)
             applies.append(name)
@@ -251,8 +254,14 @@ def play_condition(
     env = suite_env(run.config, suite, slots(cfg.num_envs, episodes), cfg.seed, cfg.device)
     if perturbation != "none":
         salt = list(PERTURBATIONS).index(perturbation) * 1000 + round(severity * 100)
-        env = PerturbedVectorEnv(env, perturbation, severity, seed=cfg.seed + 7919 * (salt + 1))
+        if perturbation not in OBS_ATTACKS:
+            env = PerturbedVectorEnv(env, perturbation, severity, seed=cfg.seed + 7919 * (salt + 1))
     act = make_actor(run.config, run.policy, mode != "stochastic")
+    if perturbation in OBS_ATTACKS and severity > 0:  # the adversary reads the policy: it sits before the actor
+        from mazearena.agents.attacks import AttackedActor
+
+        generator = torch.Generator(cfg.device).manual_seed(cfg.seed + 7919 * (salt + 1))
+        act = AttackedActor(act, perturbation, int(severity), env.unwrapped.engine.channels, generator)
     with torch.no_grad():
         if run.arena:
             records = play_games(env, act, episodes, run.config.scenario_team, advance)

@@ -22,6 +22,9 @@ Perturbations (``PERTURBATIONS`` gives each one's severities; severity 0 is the 
 * ``frame_drop`` p — the whole observation is blanked with probability p (a dropped frame).
 * ``npc_sharpness`` s — arenas with scripted NPCs: every NPC's random-action rate is scaled by (1 − s), so
   s = 1 gives NPCs that never blunder.
+* ``attack_obs`` k — an adversary changes at most k cells of every maze view (a tile to floor, floor to wall;
+  never the agent's cell) to make the policy drop the action it takes on the clean view: greedy exact search,
+  :mod:`mazearena.agents.attacks`. ``flip_obs`` k — the control: k cells changed at random.
 
 Randomness comes from the perturbation's own ``torch.Generator`` (``seed``), never from the global RNGs.
 """
@@ -56,13 +59,25 @@ PERTURBATIONS: dict[str, PerturbationInfo] = {
     "obs_dropout": PerturbationInfo("view cells blanked with probability p", (0.0, 0.1, 0.25, 0.5)),
     "frame_drop": PerturbationInfo("whole observation blanked with probability p", (0.0, 0.1, 0.25, 0.5)),
     "npc_sharpness": PerturbationInfo("NPC random-action rate scaled by 1 − s", (0.0, 0.5, 1.0), needs="npcs"),
+    "attack_obs": PerturbationInfo(
+        "at most k view cells changed to turn the clean action (greedy exact search)", (0, 1, 2, 4), needs="planes"
+    ),
+    "flip_obs": PerturbationInfo("k random view cells changed (the attack's control)", (0, 1, 2, 4), needs="planes"),
 }
+OBS_ATTACKS = ("attack_obs", "flip_obs")
+"""Perturbations whose severity is a budget of cells (an int): the adversary reads the policy, so the harness
+puts them between the env and the actor (:class:`~mazearena.agents.attacks.AttackedActor`); on their own the
+wrappers pass observations through."""
 
 
 def check_perturbation(name: str, severity: float) -> None:
     """An error naming an unknown perturbation or a severity outside [0, 1]."""
     if name not in PERTURBATIONS:
         raise UserError(f"unknown perturbation {name!r}; valid perturbations: {', '.join(PERTURBATIONS)}")
+    if name in OBS_ATTACKS:
+        if isinstance(severity, bool) or not float(severity).is_integer() or not 0 <= severity <= 16:
+            raise UserError(f"severity of {name} is a number of cells, an int in [0, 16], got {severity!r}")
+        return
     if isinstance(severity, bool) or not isinstance(severity, (int, float)) or not 0.0 <= severity <= 1.0:
         raise UserError(f"severity of {name} must be a number in [0, 1], got {severity!r}")
 
@@ -110,6 +125,17 @@ class Perturbation:
             if self._sideways is None:
                 raise UserError(f"perturbation {name} needs compass moves; this maze turns (actions='turn')")
             self._sideways = self._sideways.to(self.device)
+        if needs == "planes":
+            from mazearena.envs.engine.maze import MazeObsMode
+
+            obs_mode = getattr(env.config, "obs_mode", None)
+            if obs_mode not in (MazeObsMode.PARTIAL, MazeObsMode.FULL) or self._channels_last:
+                raise UserError(f"perturbation {name} changes the cells of one-hot maze views, channels first")
+            if self.active:  # the attack reads the policy, and its control is played where it is; 0: the clean env
+                raise UserError(
+                    f"{name} wraps the actor, not the env (the attack reads the policy): "
+                    "mazearena.agents.attacks.AttackedActor (mazearena eval does this)"
+                )
         if needs == "npcs":
             npcs = getattr(env, "npcs", None)
             if npcs is None:

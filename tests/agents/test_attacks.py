@@ -9,10 +9,15 @@ CENTRE = torch.zeros(7, 7, dtype=torch.bool)
 CENTRE[3, 3] = True
 
 
+def grouped(views: torch.Tensor) -> torch.Tensor:
+    """The hand-made policy on candidate views grouped by game, ``[B, M, C, H, W]`` -> ``[B, M, 4]``."""
+    return shortest_way(views.flatten(0, 1)).view(*views.shape[:2], -1)
+
+
 def test_the_attack_finds_a_single_change_that_turns_the_greedy_action():
     clean = view()[None]
     assert int(shortest_way(clean).argmax()) == 1  # east, towards the gap
-    attacked = greedy_attack(shortest_way, clean, 1, TILE_PLANES, WALL, protect=CENTRE)
+    attacked = greedy_attack(grouped, clean, 1, TILE_PLANES, WALL, protect=CENTRE)
     changed = (attacked != clean).any(1)[0]
     assert int(changed.sum()) == 1  # one cell
     assert int(shortest_way(attacked).argmax()) != 1  # and the agent no longer goes east
@@ -23,10 +28,10 @@ def test_the_attack_finds_a_single_change_that_turns_the_greedy_action():
 
 def test_budget_zero_is_the_clean_view_and_more_budget_never_helps_the_agent():
     clean = view()[None].repeat(3, 1, 1, 1)
-    assert greedy_attack(shortest_way, clean, 0, TILE_PLANES, WALL) is clean
+    assert greedy_attack(grouped, clean, 0, TILE_PLANES, WALL) is clean
     east = []
     for k in (1, 2, 4):
-        attacked = greedy_attack(shortest_way, clean, k, TILE_PLANES, WALL, protect=CENTRE)
+        attacked = greedy_attack(grouped, clean, k, TILE_PLANES, WALL, protect=CENTRE)
         assert int((attacked != clean).any(1).flatten(1).sum(1).max()) <= k  # at most k cells
         east.append(float(torch.softmax(shortest_way(attacked), -1)[0, 1]))
     assert east[0] >= east[1] >= east[2]
@@ -42,5 +47,5 @@ def test_random_flips_spend_the_same_budget_on_random_cells():
     assert torch.equal(flipped, again)
     # random flips of the same budget move the agent far less often than the attack does
     turned_random = (shortest_way(flipped).argmax(-1) != 1).float().mean()
-    attacked = greedy_attack(shortest_way, clean[:1], 2, TILE_PLANES, WALL, protect=CENTRE)
+    attacked = greedy_attack(grouped, clean[:1], 2, TILE_PLANES, WALL, protect=CENTRE)
     assert int(shortest_way(attacked).argmax()) != 1 and turned_random < 0.5

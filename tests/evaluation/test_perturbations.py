@@ -10,6 +10,7 @@ from pettingzoo.test import parallel_api_test
 import mazearena
 from mazearena.envs import arena_v0
 from mazearena.evaluation.perturbations import (
+    OBS_ATTACKS,
     PERTURBATIONS,
     Perturbation,
     PerturbedEnv,
@@ -40,7 +41,7 @@ def test_severity_zero_is_the_clean_env_exactly(name):
     assert all(torch.equal(a, b) for a, b in zip(clean, perturbed, strict=True))
 
 
-@pytest.mark.parametrize("name", [n for n in PERTURBATIONS if n != "npc_sharpness"])
+@pytest.mark.parametrize("name", [n for n in PERTURBATIONS if n not in ("npc_sharpness", *OBS_ATTACKS)])
 def test_a_perturbation_changes_play_is_seeded_and_leaves_the_global_rng_alone(name):
     state = torch.get_rng_state()
     a = rollout(PerturbedVectorEnv(maze(), name, 0.5, seed=1))
