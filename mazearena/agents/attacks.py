@@ -41,12 +41,14 @@ def greedy_attack(
     tile_planes: int,
     wall_plane: int,
     protect: torch.Tensor | None = None,
+    views_per_call: int = 1024,
 ) -> torch.Tensor:
     """Views ``obs [B, C, H, W]`` with at most ``k`` cells changed each, chosen greedily to minimise the
     probability of the action the policy ranks first on the clean view. ``scores(views [B, M, C, H, W])`` gives
     the logits ``[B, M, actions]`` of ``M`` candidate views of each of the ``B`` games (a recurrent policy reads
     each game's candidates from that game's memory). ``protect`` marks cells never changed. ``k = 0`` returns
-    ``obs`` itself."""
+    ``obs`` itself. Candidates are scored whole games at a time, about ``views_per_call`` views a call (one
+    call for all of them allocated so much at once that it ran 1.4-1.8x slower on 256 games)."""
     if k <= 0:
         return obs
     b, _, h, w = obs.shape
@@ -58,7 +60,9 @@ def greedy_attack(
         rows = torch.arange(b, device=obs.device)
         for _ in range(k):
             variants = cell_changes(current, tile_planes, wall_plane)  # [B, H * W, C, H, W]
-            p = torch.softmax(scores(variants).float(), -1)  # [B, H * W, actions]
+            games = max(1, views_per_call // (h * w))
+            logits = torch.cat([scores(variants[i : i + games]) for i in range(0, b, games)])
+            p = torch.softmax(logits.float(), -1)  # [B, H * W, actions]
             p = p.gather(2, target[:, None, None].expand(-1, h * w, 1))[..., 0]  # [B, H * W]
             p = torch.where(allowed, p, torch.inf)
             value, cell = p.min(1)
