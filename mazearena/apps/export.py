@@ -85,6 +85,7 @@ def _need(module: str, extra: str = "export"):
 def write_onnx(brain: torch.nn.Module, spec: BrainSpec, path: Path, opset: int = 18) -> Path:
     """``brain`` as an ONNX model with a dynamic batch dimension, its inputs and outputs named as ``spec`` says."""
     _need("onnx")
+    _need("onnxscript")  # torch's exporter builds the graph with it
     inputs = example_inputs(spec, 3, torch.Generator().manual_seed(0))
     batch = torch.export.Dim("batch", min=1)
     shapes = tuple({0: batch} for _ in spec.inputs)
