@@ -53,8 +53,9 @@ def greedy_attack(
         return obs
     b, _, h, w = obs.shape
     with torch.no_grad():
-        target = scores(obs[:, None])[:, 0].argmax(-1)  # [B]
-        best_p = torch.softmax(scores(obs[:, None])[:, 0].float(), -1).gather(1, target[:, None])[:, 0]
+        clean = torch.softmax(scores(obs[:, None])[:, 0].float(), -1)
+        target = clean.argmax(-1)  # [B]: the action the policy ranks first on the clean view
+        best_p = clean.gather(1, target[:, None])[:, 0]
         current = obs.clone()
         allowed = _allowed(obs, protect)
         rows = torch.arange(b, device=obs.device)

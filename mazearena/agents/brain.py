@@ -59,6 +59,24 @@ class BrainSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> BrainSpec:
+        """The spec as ``spec.json`` holds it (:meth:`to_dict`), back."""
+
+        def tensors(key: str) -> tuple[TensorSpec, ...]:
+            return tuple(TensorSpec(t["name"], tuple(t["shape"]), t["dtype"]) for t in d[key])
+
+        keys = d["observation_keys"]
+        return cls(
+            inputs=tensors("inputs"),
+            outputs=tensors("outputs"),
+            observation_keys=None if keys is None else tuple(keys),
+            state=tuple(tuple(pair) for pair in d["state"]),
+            scores=d["scores"],
+            agent_input=d["agent_input"],
+            agents=d["agents"],
+        )
+
 
 def _observation_inputs(space: gym.Space) -> tuple[tuple[TensorSpec, ...], tuple[str, ...] | None]:
     if isinstance(space, gym.spaces.Dict):

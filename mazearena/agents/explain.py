@@ -38,6 +38,13 @@ def cell_changes(obs: torch.Tensor, tile_planes: int, wall_plane: int) -> torch.
     return changed
 
 
+def action_shift(logits: torch.Tensor) -> torch.Tensor:
+    """``[N]``: how much of the action distribution moves from the first row of ``logits [1 + N, actions]`` (the
+    unchanged input) to each other row (a changed one): the total variation distance."""
+    p = torch.softmax(logits.float(), -1)
+    return 0.5 * (p[1:] - p[0]).abs().sum(-1)
+
+
 def occlusion_saliency(
     scores: Callable[[torch.Tensor], torch.Tensor], obs: torch.Tensor, tile_planes: int, wall_plane: int
 ) -> torch.Tensor:
@@ -48,8 +55,7 @@ def occlusion_saliency(
     base = obs.float()
     changed = cell_changes(base[None], tile_planes, wall_plane)[0]
     with torch.no_grad():
-        p = torch.softmax(scores(torch.cat([base[None], changed]).to(obs.dtype)).float(), -1)
-    moved = 0.5 * (p[1:] - p[0]).abs().sum(-1)  # total variation distance, per changed cell
+        moved = action_shift(scores(torch.cat([base[None], changed]).to(obs.dtype)))
     total = moved.sum()
     return (moved / total if total > 0 else moved).view(h, w)
 

@@ -117,20 +117,11 @@ def policy_lines(policy, obs, action_names: tuple[str, ...], state=None) -> list
 
 
 def _scores(policy, state):
-    """The policy's action scores for a batch of observations (a recurrent one from ``state``, for each row)."""
+    """The policy's action scores for a batch of views of game 0 (a recurrent one from game 0's ``state``)."""
+    from mazearena.agents.actor import PolicyActor, repeat_state
 
-    def scores(batch: torch.Tensor) -> torch.Tensor:
-        if getattr(policy, "recurrent", False):
-            rows = (
-                tuple(s.expand(len(batch), -1) for s in state)
-                if isinstance(state, tuple)
-                else state.expand(len(batch), -1)
-            )
-            return policy.step(batch, rows)[0]
-        out = policy(batch)
-        return out[0] if isinstance(out, tuple) else out
-
-    return scores
+    actor = PolicyActor(policy)
+    return lambda batch: actor.logits(batch, repeat_state(state, len(batch)))
 
 
 def view_cells(config, pos: tuple[int, int], heading: int) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +310,7 @@ class TeamExplainer:
         return scores
 
     def __call__(self, frame: np.ndarray, env, obs, state, alive) -> np.ndarray:
-        from mazearena.agents.explain import cls_attention, occlusion_saliency
+        from mazearena.agents.explain import action_shift, cls_attention, occlusion_saliency
         from mazearena.envs.engine.cells import ARENA_CHANNELS
         from mazearena.envs.render import dots, heat_overlay
 
@@ -352,8 +343,7 @@ class TeamExplainer:
                 hidden = {k: v[None].repeat(len(present) + 1, *[1] * v.dim()) for k, v in mine.items()}
                 for row, k in enumerate(present, start=1):
                     hidden["mask"][row, k] = 0
-                p = torch.softmax(scores(hidden).float(), -1)
-                moved = 0.5 * (p[1:] - p[0]).abs().sum(-1)
+                moved = action_shift(scores(hidden))
                 places = torch.cat([engine.pos[0], engine.flags()[0]]).tolist()
                 for k, value in zip(present, moved.tolist(), strict=True):
                     wy, wx = places[k]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import mazearena
-from mazearena.agents.brain import example_inputs, make_brain
+from mazearena.agents.brain import BrainSpec, example_inputs, make_brain
 from mazearena.agents.dqn import QNetwork
 from mazearena.agents.mappo import MultiAgentActorCritic
 from mazearena.agents.ppo import ActorCritic
@@ -109,6 +109,7 @@ def test_a_team_brain_in_onnx_matches_the_team_network(obs_mode, backbone, share
     ).eval()
     _sharpen(net)
     brain = make_brain(net, env.single_observation_space)
+    assert BrainSpec.from_dict(json.loads(json.dumps(brain.spec.to_dict()))) == brain.spec  # spec.json round trip
     # the team network's own acting path: [games, agents] with both agents alive; rows are (game, agent) pairs
     games = (
         {k: v.view(-1, 2, *v.shape[1:]) for k, v in obs.items()}

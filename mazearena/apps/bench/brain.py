@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import tyro
 
@@ -47,25 +46,13 @@ class BrainBenchConfig:
             raise UserError(f"{str(self.export)!r} is not an export folder (no spec.json): run mazearena export first")
 
 
-def _inputs(spec: dict, batch: int) -> dict[str, np.ndarray]:
-    """Inputs of ``batch`` rows: 0/1 observations of the declared dtypes, valid agent indices, zero states."""
-    rng = np.random.default_rng(0)
-    brain, feed = spec["brain"], {}
-    states = {i for i, _ in brain["state"]}
-    for t in brain["inputs"]:
-        shape = [batch if d == "batch" else d for d in t["shape"]]
-        if t["name"] == brain["agent_input"]:
-            feed[t["name"]] = np.arange(batch) % brain["agents"]
-        elif t["name"] in states:
-            feed[t["name"]] = np.zeros(shape, np.float32)
-        else:
-            feed[t["name"]] = rng.integers(0, 2, shape).astype(t["dtype"])
-    return feed
-
-
 def latency_us(session, spec: dict, batch: int, repeats: int) -> float:
-    """Median microseconds of one ``session.run`` on ``batch`` rows."""
-    feed = _inputs(spec, batch)
+    """Median microseconds of one ``session.run`` on ``batch`` rows (:func:`example_inputs` of the spec)."""
+    from mazearena.agents.brain import BrainSpec, example_inputs
+
+    brain = BrainSpec.from_dict(spec["brain"])
+    inputs = example_inputs(brain, batch, torch.Generator().manual_seed(0))
+    feed = {t.name: x.numpy() for t, x in zip(brain.inputs, inputs, strict=True)}
     for _ in range(10):
         session.run(None, feed)
     times = []

@@ -276,11 +276,7 @@ class MazeEngine(EngineState):
 
     def reset_next(self, env_idx: torch.Tensor, level_ids: torch.Tensor | None = None) -> None:
         """Start the next episode (same seed, next episode number) of the games ``env_idx``."""
-        if self.backend == "numba":
-            self._kernel_start(env_idx, level_ids, advance=True)
-            return
-        self.episodes[env_idx] += 1
-        self._start(env_idx, level_ids)
+        self._start(env_idx, level_ids, advance=True)
 
     def _spawn(self, spawn: torch.Tensor, episode_key: torch.Tensor) -> torch.Tensor:
         """``[n, 2]`` start cells: one of each level's ``spawn [n, S, S]`` cells, drawn by the episode keys."""
@@ -321,10 +317,14 @@ class MazeEngine(EngineState):
         self.level_ids.copy_(torch.where(done, level_ids, self.level_ids))
         self.episodes.copy_(episodes)
 
-    def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None) -> None:
+    def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None, advance: bool = False) -> None:
+        """The first state of the next episode of the games ``idx`` (their episode numbers advanced first if
+        ``advance``): compiled on the CPU, in torch ops elsewhere; the same draws either way."""
         if self.backend == "numba":
-            self._kernel_start(idx, level_ids, advance=False)
+            self._kernel_start(idx, level_ids, advance)
             return
+        if advance:
+            self.episodes[idx] += 1
         seeds, episodes = self.seeds[idx], self.episodes[idx]
         episode_key = hash_ints(seeds, episodes)  # one hash per episode; each draw below adds its stream
         if level_ids is None:
