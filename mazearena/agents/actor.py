@@ -41,11 +41,14 @@ class PolicyActor(Actor):
     def initial_state(self, games: int, device: torch.device | str) -> State:
         return self.policy.initial_state(games, device) if self.recurrent else None
 
-    def logits(self, obs, state: State) -> torch.Tensor:
-        """The action scores (logits, or Q-values) of a batch of maze views, a recurrent network's from ``state``."""
+    def logits(self, obs, state: State, alive: torch.Tensor | None = None) -> torch.Tensor:
+        """The action scores (logits, or Q-values) of a batch of observations, a recurrent network's from
+        ``state``."""
         with torch.no_grad():
             if self.recurrent:
-                return self.policy.step(obs, state)[0]
+                return self.policy.step(obs, state, *(() if alive is None else (alive,)))[0]
+            if alive is not None:
+                return self.policy(obs, None, alive)[0]
             out = self.policy(obs)
             return out[0] if isinstance(out, tuple) else out
 
@@ -84,38 +87,38 @@ def as_actor(actor) -> Actor:
     return FunctionActor(actor.act if hasattr(actor, "act") else actor)
 
 
-def _map(fn, state: State, *others: State) -> State:
+def map_tensors(fn, state: State, *others: State) -> State:
     """``fn`` over the tensors of ``state`` (and the matching ones of ``others``), keeping its dicts, tuples and
-    ``None``s."""
+    ``None``s: states, and observations that are dicts of batches."""
     if state is None:
         return None
     if isinstance(state, dict):
-        return {k: _map(fn, v, *(o[k] for o in others)) for k, v in state.items()}
+        return {k: map_tensors(fn, v, *(o[k] for o in others)) for k, v in state.items()}
     if isinstance(state, tuple):
-        return tuple(_map(fn, *parts) for parts in zip(state, *others, strict=True))
+        return tuple(map_tensors(fn, *parts) for parts in zip(state, *others, strict=True))
     return fn(state, *others)
 
 
 def state_to(state: State, device: torch.device | str) -> State:
     """``state`` with its tensors on ``device`` (e.g. read back from a checkpoint)."""
-    return _map(lambda x: x.to(device), state)
+    return map_tensors(lambda x: x.to(device), state)
 
 
 def repeat_state(state: State, times: int) -> State:
     """Each game's state ``times`` times in a row (``[games * times, ...]``), for candidates read game by game."""
-    return _map(lambda x: x.repeat_interleave(times, 0), state)
+    return map_tensors(lambda x: x.repeat_interleave(times, 0), state)
 
 
 def index_state(state: State, idx: torch.Tensor) -> State:
     """The states of the games ``idx``."""
-    return _map(lambda x: x[idx], state)
+    return map_tensors(lambda x: x[idx], state)
 
 
 def put_state(state: State, idx: torch.Tensor, rows: State) -> State:
     """``state`` with the games ``idx`` replaced by ``rows`` (a new state; ``state`` is not changed)."""
-    return _map(lambda x, r: x.index_put((idx,), r), state, rows)
+    return map_tensors(lambda x, r: x.index_put((idx,), r), state, rows)
 
 
 def reset_where(state: State, done: torch.Tensor, fresh: State) -> State:
     """``state`` with the games where ``done`` (``[games]`` bool) back at ``fresh`` (an initial state)."""
-    return _map(lambda x, f: torch.where(done.to(x.device).view(-1, *[1] * (x.dim() - 1)), f, x), state, fresh)
+    return map_tensors(lambda x, f: torch.where(done.to(x.device).view(-1, *[1] * (x.dim() - 1)), f, x), state, fresh)

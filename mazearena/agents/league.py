@@ -109,6 +109,13 @@ class TeamPolicy(Actor):
     def initial_state(self, games: int, device) -> State:
         return self.policy.initial_state(games, device) if self.recurrent else None
 
+    def logits(self, obs, state: State, alive: torch.Tensor) -> torch.Tensor:
+        """The team's action scores ``[games, agents, actions]`` (a mirrored network's, over its mirrored
+        actions)."""
+        obs = mirror_obs(obs) if self.mirrored else obs
+        with torch.no_grad():
+            return self.policy.step(obs, state, alive)[0] if self.recurrent else self.policy(obs, None, alive)[0]
+
     def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         if self.recurrent:
             with torch.no_grad():

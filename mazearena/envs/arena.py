@@ -258,18 +258,20 @@ class ArenaVectorEnv(_AgentSpaces):
         self.single_action_space = gym.spaces.Discrete(self.config.num_actions)
         self.state_space = state_space(self.config)
         self._seed = seed
+        self._rng = np.random.default_rng(seed)  # seeds of later resets without one: a stream the seed fixes
         self._started = False
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Reset every game; ``seed`` seeds game i with ``seed + i``. ``options={"level_ids": [...]}``."""
+        """Reset every game; ``seed`` seeds game i with ``seed + i``. ``options={"level_ids": [...]}``. A reset
+        without a seed draws one from the stream of the last seed given (to the env or to a reset), as a
+        Gymnasium env continues its ``np_random``."""
         if seed is not None:
             check_seed(seed, self.num_envs)
+            self._rng = np.random.default_rng(int(seed))
         if seed is None:
-            seed = self._seed if self._seed is not None else int(np.random.default_rng().integers(2**62))
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int or None, got {seed!r}")
+            seed = self._seed if self._seed is not None else int(self._rng.integers(2**62))
         level_ids = level_ids_option(options, self.num_envs)
-        self._seed = None  # later resets without a seed draw fresh seeds
+        self._seed = None  # later resets without a seed draw fresh seeds from the stream
         obs = self.engine.reset(int(seed) + torch.arange(self.num_envs), level_ids=level_ids)
         self._started = True
         info = {"alive": self._select(self.engine.alive.clone()), "level_id": self.engine.level_ids.clone()}

@@ -258,10 +258,10 @@ def play_condition(
             env = PerturbedVectorEnv(env, perturbation, severity, seed=cfg.seed + 7919 * (salt + 1))
     act = make_actor(run.config, run.policy, mode != "stochastic")
     if perturbation in OBS_ATTACKS and severity > 0:  # the adversary reads the policy: it sits before the actor
-        from mazearena.agents.attacks import AttackedActor
+        from mazearena.agents.attacks import AttackedActor, attack_target
 
         generator = torch.Generator(cfg.device).manual_seed(cfg.seed + 7919 * (salt + 1))
-        act = AttackedActor(act, perturbation, int(severity), env.unwrapped.engine.channels, generator)
+        act = AttackedActor(act, perturbation, int(severity), attack_target(env, perturbation), generator)
     with torch.no_grad():
         if run.arena:
             records = play_games(env, act, episodes, run.config.scenario_team, advance)

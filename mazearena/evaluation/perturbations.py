@@ -22,9 +22,10 @@ Perturbations (``PERTURBATIONS`` gives each one's severities; severity 0 is the 
 * ``frame_drop`` p — the whole observation is blanked with probability p (a dropped frame).
 * ``npc_sharpness`` s — arenas with scripted NPCs: every NPC's random-action rate is scaled by (1 − s), so
   s = 1 gives NPCs that never blunder.
-* ``attack_obs`` k — an adversary changes at most k cells of every maze view (a tile to floor, floor to wall;
-  never the agent's cell) to make the policy drop the action it takes on the clean view: greedy exact search,
-  :mod:`mazearena.agents.attacks`. ``flip_obs`` k — the control: k cells changed at random.
+* ``attack_obs`` k — an adversary changes at most k cells of every one-hot view (a tile to floor, floor to wall;
+  never the agent's cell), or hides at most k entities of an arena token view (never the observer's own), to
+  make the policy drop the action it takes on the clean view: greedy exact search,
+  :mod:`mazearena.agents.attacks`. ``flip_obs`` k — the control: k cells (entities) changed at random.
 
 Randomness comes from the perturbation's own ``torch.Generator`` (``seed``), never from the global RNGs.
 """
@@ -48,7 +49,8 @@ class PerturbationInfo:
     description: str
     severities: tuple[float, ...]
     needs: str = ""
-    """``npcs`` (an arena with scripted NPCs) or ``moves`` (compass moves)."""
+    """``npcs`` (an arena with scripted NPCs), ``moves`` (compass moves) or ``views`` (one-hot views channels
+    first, or arena entity tokens)."""
 
 
 PERTURBATIONS: dict[str, PerturbationInfo] = {
@@ -60,9 +62,13 @@ PERTURBATIONS: dict[str, PerturbationInfo] = {
     "frame_drop": PerturbationInfo("whole observation blanked with probability p", (0.0, 0.1, 0.25, 0.5)),
     "npc_sharpness": PerturbationInfo("NPC random-action rate scaled by 1 − s", (0.0, 0.5, 1.0), needs="npcs"),
     "attack_obs": PerturbationInfo(
-        "at most k view cells changed to turn the clean action (greedy exact search)", (0, 1, 2, 4), needs="planes"
+        "at most k view cells (or entities) changed to turn the clean action (greedy exact search)",
+        (0, 1, 2, 4),
+        needs="views",
     ),
-    "flip_obs": PerturbationInfo("k random view cells changed (the attack's control)", (0, 1, 2, 4), needs="planes"),
+    "flip_obs": PerturbationInfo(
+        "k random view cells (or entities) changed (the attack's control)", (0, 1, 2, 4), needs="views"
+    ),
 }
 OBS_ATTACKS = ("attack_obs", "flip_obs")
 """Perturbations whose severity is a budget of cells (an int): the adversary reads the policy, so the harness
@@ -125,12 +131,10 @@ class Perturbation:
             if self._sideways is None:
                 raise UserError(f"perturbation {name} needs compass moves; this maze turns (actions='turn')")
             self._sideways = self._sideways.to(self.device)
-        if needs == "planes":
-            from mazearena.envs.engine.maze import MazeObsMode
+        if needs == "views":
+            from mazearena.agents.attacks import attack_target
 
-            obs_mode = getattr(env.config, "obs_mode", None)
-            if obs_mode not in (MazeObsMode.PARTIAL, MazeObsMode.FULL) or self._channels_last:
-                raise UserError(f"perturbation {name} changes the cells of one-hot maze views, channels first")
+            attack_target(env, name)  # an error naming what the attack changes, where it cannot
             if self.active:  # the attack reads the policy, and its control is played where it is; 0: the clean env
                 raise UserError(
                     f"{name} wraps the actor, not the env (the attack reads the policy): "

@@ -469,3 +469,17 @@ def test_sight_lines_cross_the_cells_between():
     assert lines.shape[0] == 49
     assert {tuple(c) for c in lines[24 + 3].tolist()} == {(0, 1), (0, 2), (0, 0)}  # three east: two between
     assert {tuple(c) for c in lines[24 + 1].tolist()} == {(0, 0)}  # a neighbour: nothing between
+
+
+def test_vector_resets_without_a_seed_continue_the_seeded_stream():
+    """After ``reset(seed=s)``, resets without a seed replay too (they once drew from an unseeded RNG)."""
+
+    def levels(seed_at_reset: bool) -> list[list[int]]:
+        env = arena_v0.vector_env(4, seed=None if seed_at_reset else 3, mode="tag")
+        out = [env.reset(**({"seed": 3} if seed_at_reset else {}))[1]["level_id"].tolist()]
+        out += [env.reset()[1]["level_id"].tolist() for _ in range(2)]
+        return out
+
+    first, again = levels(True), levels(True)
+    assert first == again and first[1] != first[2] != first[0]
+    assert levels(False) == levels(False)
