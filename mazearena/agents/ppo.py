@@ -488,6 +488,8 @@ class PPO:
         engine = getattr(getattr(self.envs, "unwrapped", self.envs), "engine", None)
         if engine is not None:
             state["engine"] = engine.state_dict()
+        if hasattr(self.envs, "state_dict"):  # a wrapper with a state of its own (training perturbations)
+            state["envs"] = self.envs.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -497,3 +499,5 @@ class PPO:
             self.state = state_to(state["core_state"], self.device)
         if "engine" in state:
             self.envs.unwrapped.engine.load_state_dict(state["engine"])
+        if hasattr(self.envs, "load_state_dict"):
+            self.envs.load_state_dict(state["envs"])

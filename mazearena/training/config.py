@@ -329,6 +329,12 @@ class TrainConfig:
     init_from: Path | None = None
     """Start from the network weights of this run folder's last checkpoint (or a ``.pt`` file); optimiser,
     schedule and league start afresh (fine-tuning, curricula)."""
+    train_perturbations: tuple[str, ...] = ()
+    """Perturbations played during training (ppo, mappo), each ``NAME:SEVERITY[:PROBABILITY]``: at every episode
+    start a game plays one of them with its probability (default 0.5; they sum to at most 1) or none. Any of
+    ``mazearena eval``'s but npc_sharpness; ``attack_obs:K`` is adversarial training (an adversary reads the
+    policy being trained and changes K cells of its views, or hides K entities). E.g. ``attack_obs:1:0.5``,
+    ``obs_noise:0.1:0.25``."""
     progress: bool = True
     """Show progress: a bar on a terminal, plain lines otherwise (batch jobs, ``> run.log``)."""
     log_interval: float = 10.0
@@ -382,6 +388,15 @@ class TrainConfig:
                 self.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes or pixels)
         if self.init_from is not None and not alg.own:
             raise UserError(f"init_from is not available with algo={self.algo!r}")
+        if self.train_perturbations:
+            from mazearena.training.perturb import parse_train_perturbations
+
+            if not alg.perturbations:
+                able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.perturbations)
+                raise UserError(f"train_perturbations trains with algo {able}, not {self.algo!r}")
+            if not alg.arena and not self.env.maze:
+                raise UserError(f"train_perturbations act on mazearena's mazes and arenas, not on {self.env.env_id}")
+            self.train_perturbations = tuple(str(p) for p in parse_train_perturbations(self.train_perturbations))
 
     def _check_stop(self, alg) -> None:
         for name in ("stop_at_success", "stop_at_win_rate"):

@@ -165,6 +165,20 @@ class _Quiet:
         return lambda *args, **kwargs: None
 
 
+def _perturbed(cfg: TrainConfig, local: TrainConfig, envs, policy):
+    """The training envs under ``cfg.train_perturbations`` (:mod:`~mazearena.training.perturb`); the adversary of
+    ``attack_obs`` reads ``policy`` as the trained team (or agent) acts."""
+    from mazearena.agents.actor import PolicyActor
+    from mazearena.agents.league import TeamPolicy
+    from mazearena.training.perturb import TrainingPerturbations, parse_train_perturbations
+
+    base = envs.envs if isinstance(envs, SelfPlayVectorEnv) else envs
+    arena = algorithm(cfg.algo).arena
+    actor = TeamPolicy(policy, cfg.trained_team, cfg.trained_team) if arena else PolicyActor(policy)
+    specs = parse_train_perturbations(cfg.train_perturbations)
+    return TrainingPerturbations(envs, specs, actor, seed=local.seed, base_env=base)
+
+
 def _train(start, stop: _Stop, world: distributed.World) -> Path:
     cfg, run_dir, checkpoint = distributed.on_device(start.cfg, world), start.run_dir, start.checkpoint
     for notice in start.notices:
@@ -197,6 +211,8 @@ def _train(start, stop: _Stop, world: distributed.World) -> Path:
             scripted = find(cfg.arena.scenario_name).npcs  # the scripted team, for scripted_groups
             npcs = [scripted[name] for name in sorted(scripted, key=lambda n: int(n.split("_")[1]))]
             envs = SelfPlayVectorEnv(envs, policy, League(cfg.league, seed=cfg.seed), cfg.trained_team, npcs)
+        if cfg.train_perturbations:
+            envs = _perturbed(cfg, local, envs, policy)
     algo = alg.trainer(local, envs, policy, device, total_iterations, total_steps)
     policy = policy if alg.own else algo.policy
     best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes

@@ -54,6 +54,9 @@ class Algorithm:
     ``act``, through the team mirror on arenas."""
     recurrent: bool = False
     """Trains networks with a recurrent core (``--core gru`` or ``lstm``)."""
+    perturbations: bool = False
+    """Trains under ``--train-perturbations`` (its trainer steps the envs it is given, whatever wraps them, and
+    saves their ``state_dict``)."""
     greedy: bool = False
     """Its network acts greedily whatever the mode (argmax of Q-values): evaluation plays it once per condition
     and labels its rows ``greedy``, never ``stochastic`` or ``deterministic``."""

@@ -40,6 +40,7 @@ ALGORITHM = Algorithm(
     arena=True,
     compile=True,
     recurrent=True,
+    perturbations=True,
     backbones=("cnn", "transformer", "resnet"),
     steps_per_iteration=lambda cfg: cfg.mappo.num_envs * cfg.mappo.num_steps,
     summary="multi-agent PPO (MAPPO / IPPO) on arenas",

@@ -25,6 +25,7 @@ ALGORITHM = Algorithm(
     trainer=_trainer,
     compile=True,
     recurrent=True,
+    perturbations=True,
     steps_per_iteration=lambda cfg: cfg.ppo.num_envs * cfg.ppo.num_steps,
     summary="PPO on mazes",
 )
