@@ -185,7 +185,103 @@ class League:
         self.rng.set_state(state["rng"])
 
 
-class SelfPlayVectorEnv:
+class OpponentVectorEnv:
+    """An all-focal :class:`~mazearena.envs.arena.ArenaVectorEnv` seen from ``team``: its agents are the columns
+    the trainer acts for; subclasses act the other team (:meth:`_opponent_actions`)."""
+
+    def __init__(self, envs, team: int) -> None:
+        names = list(envs.possible_agents)
+        if len(names) != envs.config.num_agents:
+            raise ValueError("an arena played against opponents needs every agent in play (scenario=None)")
+        self.envs, self.team = envs, team
+        self.config, self.engine, self.num_envs, self.device = envs.config, envs.engine, envs.num_envs, envs.device
+        team_of = [TEAMS.index(n.split("_")[0]) for n in names]
+        self._mine = torch.tensor([i for i, t in enumerate(team_of) if t == team], device=self.device)
+        self._theirs = torch.tensor([i for i, t in enumerate(team_of) if t != team], device=self.device)
+        self.possible_agents = [names[i] for i in self._mine.tolist()]
+        self.num_agents = len(self.possible_agents)
+        self.single_observation_space = envs.single_observation_space
+        self.single_action_space, self.state_space = envs.single_action_space, envs.state_space
+        self._obs = self._alive = None
+
+    def _opponent_actions(self) -> torch.Tensor:
+        """The other team's actions ``[num_envs, their agents]`` on the last full observation."""
+        raise NotImplementedError
+
+    def _games_ended(self, ended: torch.Tensor) -> None:
+        """The games ``ended`` (``[num_envs]`` bool) start afresh: opponents forget them."""
+
+    @staticmethod
+    def _columns(x, cols: torch.Tensor):
+        if isinstance(x, dict):
+            return {k: v.index_select(1, cols) for k, v in x.items()}
+        return x.index_select(1, cols)
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.envs.reset(seed=seed, options=options)
+        self._obs, self._alive = obs, info["alive"]
+        self._games_ended(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
+        return self._columns(obs, self._mine), {**info, "alive": self._columns(info["alive"], self._mine)}
+
+    def step(self, actions: torch.Tensor):
+        if self._obs is None:
+            raise RuntimeError("call reset() before step()")
+        actions = torch.as_tensor(actions, device=self.device)
+        if actions.shape != (self.num_envs, self.num_agents):
+            raise ValueError(f"actions must have shape {(self.num_envs, self.num_agents)}, got {tuple(actions.shape)}")
+        full = torch.zeros(self.num_envs, self.config.num_agents, dtype=torch.long, device=self.device)
+        full[:, self._mine] = actions.long()
+        full[:, self._theirs] = self._opponent_actions()
+        obs, reward, terminated, truncated, info = self.envs.step(full)
+        self._obs, self._alive = obs, info["alive"]
+        self._games_ended(info["_final_obs"])
+        for key in ("active", "alive", "final_obs"):
+            if key in info:
+                info[key] = self._columns(info[key], self._mine)
+        mine = self._mine
+        return (
+            self._columns(obs, mine),
+            self._columns(reward, mine),
+            self._columns(terminated, mine),
+            self._columns(truncated, mine),
+            info,
+        )
+
+    def state(self) -> torch.Tensor:
+        return self.envs.state()
+
+
+class FixedOpponentVectorEnv(OpponentVectorEnv):
+    """An all-focal arena vector env seen from ``team``, the other team acted in every game by ``opponent`` (an
+    :class:`~mazearena.agents.actor.Actor` for that team, e.g. a frozen :class:`TeamPolicy`): what an adversary
+    trains against."""
+
+    def __init__(self, envs, team: int, opponent: Actor) -> None:
+        super().__init__(envs, team)
+        self.opponent = opponent
+        self._state = opponent.initial_state(self.num_envs, self.device)
+
+    def _opponent_actions(self) -> torch.Tensor:
+        obs, alive = self._columns(self._obs, self._theirs), self._alive.index_select(1, self._theirs)
+        with torch.no_grad():
+            actions, self._state = self.opponent.act(obs, self._state, alive)
+        return actions
+
+    def _games_ended(self, ended: torch.Tensor) -> None:
+        if self._state is not None:
+            self._state = reset_where(self._state, ended, self.opponent.initial_state(self.num_envs, self.device))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The opponent's per-game state and the last full observation."""
+        return {"opponent_state": self._state, "full_obs": self._obs, "full_alive": self._alive}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._state = state_to(state["opponent_state"], self.device)
+        self._obs = batches.to_device(state["full_obs"], self.device)
+        self._alive = state["full_alive"].to(self.device)
+
+
+class SelfPlayVectorEnv(OpponentVectorEnv):
     """An all-focal :class:`~mazearena.envs.arena.ArenaVectorEnv` seen from ``team``: its agents are the
     columns the trainer acts for, the other team is acted by league opponents (see the module docstring).
 
@@ -197,18 +293,10 @@ class SelfPlayVectorEnv:
         groups, scripted = league.cfg.opponent_groups, league.cfg.scripted_groups
         if envs.num_envs % groups:
             raise ValueError(f"opponent_groups ({groups}) must divide num_envs ({envs.num_envs})")
-        names = list(envs.possible_agents)
-        if len(names) != envs.config.num_agents:
+        if len(envs.possible_agents) != envs.config.num_agents:
             raise ValueError("self-play needs an arena without NPCs (scenario=None)")
-        self.envs, self.policy, self.league, self.team = envs, policy, league, team
-        self.config, self.engine, self.num_envs, self.device = envs.config, envs.engine, envs.num_envs, envs.device
-        team_of = [TEAMS.index(n.split("_")[0]) for n in names]
-        self._mine = torch.tensor([i for i, t in enumerate(team_of) if t == team], device=self.device)
-        self._theirs = torch.tensor([i for i, t in enumerate(team_of) if t != team], device=self.device)
-        self.possible_agents = [names[i] for i in self._mine.tolist()]
-        self.num_agents = len(self.possible_agents)
-        self.single_observation_space = envs.single_observation_space
-        self.single_action_space, self.state_space = envs.single_action_space, envs.state_space
+        super().__init__(envs, team)
+        self.policy, self.league = policy, league
         size = self.num_envs // groups  # contiguous blocks of games, indexed by slices (no gathers per step)
         self._scripted_rows = slice(0, scripted * size)
         self._rows = [slice(k * size, (k + 1) * size) for k in range(scripted, groups)]
@@ -227,7 +315,6 @@ class SelfPlayVectorEnv:
         self._block_size = size
         self._states = [a.initial_state(size, self.device) for a in self._actors]  # each block's, per game
         self.assigned = [-1] * len(self._rows)  # league index each block plays
-        self._obs = self._alive = None
 
     # ------------------------------------------------------------ opponents
     def resample(self) -> None:
@@ -250,6 +337,12 @@ class SelfPlayVectorEnv:
             out[self._scripted_rows] = self.npcs.act()[self._scripted_rows]
         return out
 
+    def _games_ended(self, ended: torch.Tensor) -> None:
+        for k, (actor, rows) in enumerate(zip(self._actors, self._rows, strict=True)):
+            if self._states[k] is not None:  # opponents start every game afresh
+                fresh = actor.initial_state(self._block_size, self.device)
+                self._states[k] = reset_where(self._states[k], ended[rows], fresh)
+
     def after_iteration(self, iteration: int) -> dict[str, float]:
         """Called by the trainer after each iteration: every ``snapshot_every`` iterations the learner joins
         the league and the blocks draw new opponents. Returns league metrics."""
@@ -259,51 +352,12 @@ class SelfPlayVectorEnv:
         ages = [iteration - self.league.iterations[i] for i in self.assigned]
         return {"league/size": float(len(self.league)), "league/opponent_age": sum(ages) / len(ages)}
 
-    # ------------------------------------------------------------ env API
-    @staticmethod
-    def _columns(x, cols: torch.Tensor):
-        if isinstance(x, dict):
-            return {k: v.index_select(1, cols) for k, v in x.items()}
-        return x.index_select(1, cols)
-
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         if not self.league.snapshots:
             self.league.add(self.policy, 0)
         if -1 in self.assigned:
             self.resample()
-        obs, info = self.envs.reset(seed=seed, options=options)
-        self._obs, self._alive = obs, info["alive"]
-        return self._columns(obs, self._mine), {**info, "alive": self._columns(info["alive"], self._mine)}
-
-    def step(self, actions: torch.Tensor):
-        if self._obs is None:
-            raise RuntimeError("call reset() before step()")
-        actions = torch.as_tensor(actions, device=self.device)
-        if actions.shape != (self.num_envs, self.num_agents):
-            raise ValueError(f"actions must have shape {(self.num_envs, self.num_agents)}, got {tuple(actions.shape)}")
-        full = torch.zeros(self.num_envs, self.config.num_agents, dtype=torch.long, device=self.device)
-        full[:, self._mine] = actions.long()
-        full[:, self._theirs] = self._opponent_actions()
-        obs, reward, terminated, truncated, info = self.envs.step(full)
-        self._obs, self._alive = obs, info["alive"]
-        for k, (actor, rows) in enumerate(zip(self._actors, self._rows, strict=True)):
-            if self._states[k] is not None:  # opponents start every game afresh
-                fresh = actor.initial_state(self._block_size, self.device)
-                self._states[k] = reset_where(self._states[k], info["_final_obs"][rows], fresh)
-        for key in ("active", "alive", "final_obs"):
-            if key in info:
-                info[key] = self._columns(info[key], self._mine)
-        mine = self._mine
-        return (
-            self._columns(obs, mine),
-            self._columns(reward, mine),
-            self._columns(terminated, mine),
-            self._columns(truncated, mine),
-            info,
-        )
-
-    def state(self) -> torch.Tensor:
-        return self.envs.state()
+        return super().reset(seed=seed, options=options)
 
     def state_dict(self) -> dict[str, Any]:
         """The league, the opponents in play with their per-game actor states, and the last full observation."""

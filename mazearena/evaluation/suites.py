@@ -78,6 +78,12 @@ def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: st
             a = dataclasses.replace(a, size=min(a.size + GROW, 63))
         scenario = a.scenario_name if suite in ("train", "test_arenas") else a.heldout_name
         kwargs = a.make_kwargs(test=suite != "train")
+        if cfg.adversary_of is not None:  # an adversary plays its victim on the suite's arenas
+            from mazearena.envs.scenarios import scenario as find
+            from mazearena.training.adversary import against_victim
+
+            envs = arena_v0.vector_env(num_envs, device=device, seed=seed, **find(a.scenario_name).config, **kwargs)
+            return against_victim(dataclasses.replace(cfg, device=device), envs)
         return arena_v0.vector_env(num_envs, device=device, seed=seed, scenario=scenario, **kwargs)
     e = cfg.env
     if not e.maze:  # any Gymnasium env: the same env, seeded apart (the held-out suite plays other seeds)

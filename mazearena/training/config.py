@@ -329,6 +329,11 @@ class TrainConfig:
     init_from: Path | None = None
     """Start from the network weights of this run folder's last checkpoint (or a ``.pt`` file); optimiser,
     schedule and league start afresh (fine-tuning, curricula)."""
+    adversary_of: Path | None = None
+    """Train an adversary of this arena run (the victim, frozen): the other team learns by MAPPO to beat it on the
+    victim's training arenas (the arena options are the victim's). Its evaluations play the victim on held-out
+    arenas; the report gives the victim's win rate against it next to its win rates against the opponents it
+    knows."""
     train_perturbations: tuple[str, ...] = ()
     """Perturbations played during training (ppo, mappo), each ``NAME:SEVERITY[:PROBABILITY]``: at every episode
     start a game plays one of them with its probability (default 0.5; they sum to at most 1) or none. Any of
@@ -342,7 +347,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, skip=("algo",))  # the registry names a bad algo (algorithms can be added at run time)
-        for name in ("runs_dir", "resume", "init_from"):  # paths given as strings (Python callers, YAML)
+        for name in ("runs_dir", "resume", "init_from", "adversary_of"):  # paths as strings (Python callers, YAML)
             if isinstance(getattr(self, name), str):
                 setattr(self, name, Path(getattr(self, name)))
         if self.name:
@@ -388,6 +393,9 @@ class TrainConfig:
                 self.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes or pixels)
         if self.init_from is not None and not alg.own:
             raise UserError(f"init_from is not available with algo={self.algo!r}")
+        self._victim_team = None
+        if self.adversary_of is not None:
+            self._check_adversary()
         if self.train_perturbations:
             from mazearena.training.perturb import parse_train_perturbations
 
@@ -437,11 +445,31 @@ class TrainConfig:
                 f"({self.mappo.num_envs})"
             )
 
+    def _check_adversary(self) -> None:
+        from mazearena.training.adversary import victim_config
+
+        if self.algo != "mappo":
+            raise UserError(f"adversary_of trains the other team with algo 'mappo', not {self.algo!r}")
+        if self.league.self_play:
+            raise UserError(
+                "adversary_of trains against one frozen victim, league.self_play against a league: pick one"
+            )
+        victim = victim_config(self.adversary_of)
+        if self.arena != ArenaEnvConfig() and self.arena != victim.arena:
+            raise UserError(
+                "adversary_of trains on the victim's arenas (its scenario, size and levels): leave the arena "
+                "options unset"
+            )
+        self.arena = victim.arena
+        self._victim_team = victim.scenario_team
+
     @property
     def scenario_team(self) -> int:
-        """The learning team of the arena scenario (0 red, 1 blue)."""
+        """The learning team of the arena scenario (0 red, 1 blue); an adversary's is the other team."""
         from mazearena.envs.scenarios import scenario
 
+        if self.adversary_of is not None:
+            return 1 - self._victim_team
         found = scenario(self.arena.scenario_name)
         return 0 if found.focal(found.arena_config())[0].startswith("red") else 1
 
@@ -451,6 +479,17 @@ class TrainConfig:
         if self.league.self_play and self.league.team:
             return ("red", "blue").index(self.league.team)
         return self.scenario_team
+
+    @property
+    def learners(self) -> int:
+        """How many agents the trained team network acts for (arenas)."""
+        from mazearena.envs.scenarios import scenario
+
+        found = scenario(self.arena.scenario_name)
+        config = found.arena_config()
+        if self.adversary_of is not None:
+            return (config.red, config.blue)[self.trained_team]
+        return len(found.focal(config))
 
     @property
     def num_envs(self) -> int:

@@ -110,12 +110,23 @@ def arena_games(
     from mazearena.envs import arena_v0
 
     a = cfg.arena
-    env = arena_v0.parallel_env(
-        render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name, **a.make_kwargs(test)
-    )
-    names = list(env.possible_agents)
-    team = 0 if names[0].startswith("red") else 1
-    actor = make_actor(cfg, policy, deterministic=greedy, team=team)
+    if cfg.adversary_of is not None:  # the adversary against its victim, every agent in play
+        from mazearena.agents.league import Match
+        from mazearena.envs.scenarios import scenario
+        from mazearena.training.adversary import victim_actor
+
+        env = arena_v0.parallel_env(render_mode="rgb_array", **scenario(a.scenario_name).config, **a.make_kwargs(test))
+        names, team = list(env.possible_agents), cfg.trained_team
+        mine, victim = make_actor(cfg, policy, deterministic=greedy, team=team), victim_actor(cfg)
+        actor = Match(*((mine, victim) if team == 0 else (victim, mine)), names, cfg.device)
+    else:
+        env = arena_v0.parallel_env(
+            render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name, **a.make_kwargs(test)
+        )
+        names = list(env.possible_agents)
+        team = 0 if names[0].startswith("red") else 1
+        actor = make_actor(cfg, policy, deterministic=greedy, team=team)
+    own = [n.startswith(("red", "blue")[team]) for n in names]  # the learning team's agents: its return
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed + episode)
@@ -128,7 +139,7 @@ def arena_games(
                 actions, state = actor.act(stacked, state, alive)
                 actions = actions[0]
                 obs, rewards, _, _, _ = env.step({n: int(actions[i]) for i, n in enumerate(names) if n in env.agents})
-                ret += sum(rewards.values())
+                ret += sum(r for n, r in rewards.items() if own[names.index(n)])
                 length += 1
             winner = int(env.engine.leader()[0])
             yield env.render(), {"return": ret, "length": length, "success": winner == team, "winner": winner}

@@ -81,10 +81,14 @@ def write_report(
             if cfg.league.self_play
             else f"in scenario {a.scenario_name}"
         )
+        held_out = f"held out: scenario {a.heldout_name} on unseen arenas"
+        if cfg.adversary_of is not None:
+            opponents = f"as {('red', 'blue')[cfg.trained_team]}, the adversary of run {cfg.adversary_of.name}"
+            held_out = "held out: the victim on unseen arenas"
         what = (
             f"{cfg.algo} + {cfg.model} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
-            f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; held out: scenario "
-            f"{a.heldout_name} on unseen arenas. Success = games won by the learning team."
+            f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; {held_out}. Success = games won by "
+            "the learning team."
         )
     elif not cfg.env.maze:
         what = (
@@ -125,6 +129,14 @@ def write_report(
         report["league"] = table
         (run_dir / "report.json").write_text(json.dumps(report, indent=2))
         lines += league_lines(table)
+    if cfg.adversary_of is not None:
+        from mazearena.training.adversary import victim_lines, victim_table
+
+        done = logger.task("the victim against its opponents", 1)
+        report["victim"] = victim_table(cfg, policy, cfg.eval_episodes, cfg.seed + 5)
+        done()
+        (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+        lines += victim_lines(cfg, report["victim"])
     if curve is not None:
         lines += [f"![learning curve]({curve.name})", ""]
     if video is not None:

@@ -31,16 +31,22 @@ from mazearena.training.loggers import check_wandb, read_metrics, write_metrics
 
 def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
     """A vector env over the training levels, or (``test``) over the held-out ones (for arenas: the held-out
-    scenario on held-out arenas, or with ``both_teams`` the scenario's arena with no NPCs, for self-play)."""
+    scenario on held-out arenas, or with ``both_teams`` the scenario's arena with no NPCs, for self-play; an
+    adversary run's arenas against its victim)."""
     if algorithm(cfg.algo).arena:
         from mazearena.envs import arena_v0
         from mazearena.envs.scenarios import scenario as find
 
         a = cfg.arena
-        if both_teams:
-            return arena_v0.vector_env(
+        if both_teams or cfg.adversary_of is not None:
+            envs = arena_v0.vector_env(
                 num_envs, device=cfg.device, seed=seed, **find(a.scenario_name).config, **a.make_kwargs(test)
             )
+            if both_teams:
+                return envs
+            from mazearena.training.adversary import against_victim
+
+            return against_victim(cfg, envs)  # an adversary run: every game against its victim
         scenario = a.heldout_name if test else a.scenario_name
         return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, scenario=scenario, **a.make_kwargs(test))
     env = cfg.env

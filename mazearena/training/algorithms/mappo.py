@@ -8,14 +8,12 @@ from mazearena.training.algorithms.base import Algorithm
 
 def _network(cfg, envs):
     from mazearena.agents.mappo import MultiAgentActorCritic
-    from mazearena.envs.scenarios import scenario as find
 
-    m, found = cfg.mappo, find(cfg.arena.scenario_name)
-    learners = len(found.focal(found.arena_config()))
+    m = cfg.mappo
     return MultiAgentActorCritic(
         envs.single_observation_space,
         envs.state_space,
-        learners,
+        cfg.learners,
         envs.single_action_space.n,
         cfg.backbone,
         share_params=m.share_params,
