@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -50,8 +51,13 @@ class LeagueConfig:
     """Blocks of games, each against its own sampled opponent (a divisor of num_envs)."""
     scripted_groups: int = 0
     """Of those blocks, how many play the scenario's scripted NPC team instead of the league."""
+    adversaries: tuple[Path, ...] = ()
+    """Adversary runs (``mazearena train --adversary-of``, trained against a policy of this scenario) that join
+    the league for the whole run, a block of games each after the scripted ones: the learner trains against
+    opponents that found its (or a predecessor's) weaknesses, as well as against its past selves."""
 
     def __post_init__(self) -> None:
+        self.adversaries = tuple(Path(a) for a in self.adversaries)
         check_fields(self)
         if self.team not in ("", *TEAMS):
             raise ValueError(f"league team must be 'red', 'blue' or '' (the scenario's), got {self.team!r}")
@@ -59,6 +65,11 @@ class LeagueConfig:
         check_int("max_snapshots", self.max_snapshots, 2)
         check_int("opponent_groups", self.opponent_groups, 1)
         check_int("scripted_groups", self.scripted_groups, 0, self.opponent_groups - 1)
+        if self.scripted_groups + len(self.adversaries) > self.opponent_groups - 1:
+            raise ValueError(
+                f"opponent_groups ({self.opponent_groups}) must leave a block for the league after "
+                f"{self.scripted_groups} scripted and {len(self.adversaries)} adversary blocks"
+            )
         if not 0.0 <= self.latest_prob <= 1.0:
             raise ValueError(f"latest_prob must be in [0, 1], got {self.latest_prob}")
 
@@ -288,7 +299,15 @@ class SelfPlayVectorEnv(OpponentVectorEnv):
     ``policy`` is the learner (snapshots of it become opponents); it learns as ``team``.
     """
 
-    def __init__(self, envs, policy: torch.nn.Module, league: League, team: int, npcs: list | None = None) -> None:
+    def __init__(
+        self,
+        envs,
+        policy: torch.nn.Module,
+        league: League,
+        team: int,
+        npcs: list | None = None,
+        adversaries: list[Actor] = (),
+    ) -> None:
         check_symmetric(envs.config)
         groups, scripted = league.cfg.opponent_groups, league.cfg.scripted_groups
         if envs.num_envs % groups:
@@ -299,7 +318,11 @@ class SelfPlayVectorEnv(OpponentVectorEnv):
         self.policy, self.league = policy, league
         size = self.num_envs // groups  # contiguous blocks of games, indexed by slices (no gathers per step)
         self._scripted_rows = slice(0, scripted * size)
-        self._rows = [slice(k * size, (k + 1) * size) for k in range(scripted, groups)]
+        fixed = scripted + len(adversaries)  # then a block for each adversary, then the league's
+        self._adversaries = list(adversaries)
+        self._adversary_rows = [slice(k * size, (k + 1) * size) for k in range(scripted, fixed)]
+        self._adversary_states = [a.initial_state(size, self.device) for a in self._adversaries]
+        self._rows = [slice(k * size, (k + 1) * size) for k in range(fixed, groups)]
         self.npcs = None
         if scripted:
             from mazearena.envs.npcs import NpcController
@@ -333,15 +356,24 @@ class SelfPlayVectorEnv(OpponentVectorEnv):
         out = torch.zeros(alive.shape, dtype=torch.long, device=self.device)
         for k, (actor, rows) in enumerate(zip(self._actors, self._rows, strict=True)):
             out[rows], self._states[k] = actor.act(batches.index(obs, rows), self._states[k], alive[rows])
+        for k, (actor, rows) in enumerate(zip(self._adversaries, self._adversary_rows, strict=True)):
+            with torch.no_grad():
+                out[rows], self._adversary_states[k] = actor.act(
+                    batches.index(obs, rows), self._adversary_states[k], alive[rows]
+                )
         if self.npcs is not None:
             out[self._scripted_rows] = self.npcs.act()[self._scripted_rows]
         return out
 
     def _games_ended(self, ended: torch.Tensor) -> None:
-        for k, (actor, rows) in enumerate(zip(self._actors, self._rows, strict=True)):
-            if self._states[k] is not None:  # opponents start every game afresh
-                fresh = actor.initial_state(self._block_size, self.device)
-                self._states[k] = reset_where(self._states[k], ended[rows], fresh)
+        for states, actors, blocks in (
+            (self._states, self._actors, self._rows),
+            (self._adversary_states, self._adversaries, self._adversary_rows),
+        ):
+            for k, (actor, rows) in enumerate(zip(actors, blocks, strict=True)):
+                if states[k] is not None:  # opponents start every game afresh
+                    fresh = actor.initial_state(self._block_size, self.device)
+                    states[k] = reset_where(states[k], ended[rows], fresh)
 
     def after_iteration(self, iteration: int) -> dict[str, float]:
         """Called by the trainer after each iteration: every ``snapshot_every`` iterations the learner joins
@@ -365,6 +397,7 @@ class SelfPlayVectorEnv(OpponentVectorEnv):
             "league": self.league.state_dict(),
             "assigned": torch.tensor(self.assigned),
             "opponent_states": list(self._states),
+            "adversary_states": list(self._adversary_states),
             "full_obs": self._obs,
             "full_alive": self._alive,
         }
@@ -375,6 +408,8 @@ class SelfPlayVectorEnv(OpponentVectorEnv):
         self._load()
         if "opponent_states" in state:  # checkpoints written before the actors carried states have none
             self._states = [state_to(s, self.device) for s in state["opponent_states"]]
+        if "adversary_states" in state:
+            self._adversary_states = [state_to(s, self.device) for s in state["adversary_states"]]
         self._obs = batches.to_device(state["full_obs"], self.device)
         self._alive = state["full_alive"].to(self.device)
 

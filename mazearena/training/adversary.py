@@ -38,9 +38,14 @@ def victim_config(path: Path):
 
 def _victim(path: Path, device: str):
     """The victim run's config, network (frozen) and step; loaded once per process while its last checkpoint
-    stays the same."""
-    last = Path(path).resolve() / "checkpoints" / "last.pt"
-    return _load_victim(str(last.parent.parent), device, last.stat().st_mtime_ns if last.exists() else 0)
+    stays the same (any run: adversaries joining a league are loaded the same way)."""
+    return _load_victim(str(Path(path).resolve()), device, _version(Path(path)))
+
+
+def _version(run: Path) -> int:
+    """When the run's last checkpoint was written (0: none), so that a newer one is loaded afresh."""
+    last = run / "checkpoints" / "last.pt"
+    return last.stat().st_mtime_ns if last.exists() else 0
 
 
 @lru_cache(maxsize=4)
@@ -59,6 +64,23 @@ def victim_actor(cfg, deterministic: bool = False) -> Actor:
 
     victim_cfg, policy, _ = _victim(cfg.adversary_of, str(cfg.device))
     return make_actor(victim_cfg, policy, deterministic, team=1 - cfg.trained_team)
+
+
+def adversary_actor(path: Path, cfg) -> Actor:
+    """The adversary run ``path`` as an opponent in the self-play league of ``cfg``: the team the learner does not
+    play, the adversary's network loaded frozen (an error names a run that is no adversary of this arena)."""
+    from mazearena.training.runs import make_actor
+
+    adversary, policy, _ = _load_victim(str(Path(path).resolve()), str(cfg.device), _version(Path(path)))
+    if adversary.adversary_of is None:
+        raise UserError(f"league.adversaries: {str(path)!r} is no adversary run (train one with --adversary-of)")
+    if adversary.arena.scenario_name != cfg.arena.scenario_name or adversary.arena.size != cfg.arena.size:
+        raise UserError(
+            f"league.adversaries: {str(path)!r} plays scenario {adversary.arena.scenario_name} on "
+            f"{adversary.arena.size}x{adversary.arena.size} arenas, this run {cfg.arena.scenario_name} on "
+            f"{cfg.arena.size}x{cfg.arena.size}"
+        )
+    return make_actor(adversary, policy, team=1 - cfg.trained_team)
 
 
 def against_victim(cfg, envs):

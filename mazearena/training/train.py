@@ -25,6 +25,7 @@ import torch
 from mazearena.agents.league import League, SelfPlayVectorEnv
 from mazearena.checks import UserError
 from mazearena.training import distributed
+from mazearena.training.adversary import adversary_actor
 from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
@@ -210,7 +211,9 @@ def _train(start, stop: _Stop, world: distributed.World) -> Path:
 
             scripted = find(cfg.arena.scenario_name).npcs  # the scripted team, for scripted_groups
             npcs = [scripted[name] for name in sorted(scripted, key=lambda n: int(n.split("_")[1]))]
-            envs = SelfPlayVectorEnv(envs, policy, League(cfg.league, seed=cfg.seed), cfg.trained_team, npcs)
+            adversaries = [adversary_actor(path, cfg) for path in cfg.league.adversaries]
+            league = League(cfg.league, seed=cfg.seed)
+            envs = SelfPlayVectorEnv(envs, policy, league, cfg.trained_team, npcs, adversaries)
         if cfg.train_perturbations:
             envs = _perturbed(cfg, local, envs, policy)
     algo = alg.trainer(local, envs, policy, device, total_iterations, total_steps)

@@ -78,6 +78,15 @@ def test_a_self_play_victim_is_compared_with_its_league(tmp_path):
     assert set(rows) == {"the adversary", "scripted NPCs", "its self-play league"}
     assert rows["its self-play league"]["games"] >= 4
     assert load_trained(run)[0].trained_team == 1  # the victim played red
+    # the adversary joins the league of a self-play run: a block of games for the whole run; resumes exactly
+    hardened = {**ARENA, "arena": arena, "league": LeagueConfig(**{**vars(league), "adversaries": (run,)})}
+    straight = train(TrainConfig(runs_dir=tmp_path, name="hardened", **hardened))
+    crashed = crash_after(MAPPO, 5, TrainConfig(runs_dir=tmp_path, name="crashed", **hardened))
+    train(TrainConfig(resume=crashed, progress=False))
+    assert metrics(crashed) == metrics(straight)
+    with pytest.raises(UserError, match="is no adversary run"):
+        bad = {**hardened, "league": LeagueConfig(**{**vars(league), "adversaries": (victim,)})}
+        train(TrainConfig(runs_dir=tmp_path, name="bad", **bad))
 
 
 def test_bad_adversary_options_are_named(tag_victim, tmp_path):
