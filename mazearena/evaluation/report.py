@@ -109,9 +109,10 @@ def score_matrix(stats: list[dict], method: str, mode: str, suites: list[str]) -
 def _robustness(stats: list[dict], table: dict, m: str, mode: str, suite: str, name: str) -> dict:
     """Success of method ``m`` under perturbation ``name`` of ``suite`` relative to the clean suite, severity by
     severity, with the area under the ratio curve and the worst perturbed severity."""
-    clean_rate = table[(m, suite, CLEAN, 0.0, mode)]["success_rate"]
+    clean = table[(m, suite, CLEAN, 0.0, mode)]
+    clean_rate = clean["success_rate"]
     points = sorted(
-        (s["severity"], s["success_rate"])
+        (s["severity"], s["success_rate"], s["episodes"])
         for s in stats
         if (s["method"], s["suite"], s["perturbation"], s["mode"]) == (m, suite, name, mode)
     )
@@ -119,6 +120,9 @@ def _robustness(stats: list[dict], table: dict, m: str, mode: str, suite: str, n
     success = [clean_rate] + [p[1] for p in points]
     ratio = [v / clean_rate for v in success] if clean_rate > 0 else [None] * len(success)
     auc = _area(severities, ratio) / severities[-1] if clean_rate > 0 else None
+    auc_ci = (
+        _auc_interval(severities, success, [clean["episodes"]] + [p[2] for p in points]) if auc is not None else None
+    )
     # the worst perturbed severity (never severity 0, the clean suite itself), with the interval of its success
     # relative to the clean success
     k = 1 + int(np.argmin(success[1:]))
@@ -132,6 +136,7 @@ def _robustness(stats: list[dict], table: dict, m: str, mode: str, suite: str, n
         "success": success,
         "ratio": ratio,
         "auc": auc,
+        "auc_ci95": auc_ci,
         "worst_ratio": ratio[k],
         "worst_ratio_ci95": [low / clean_rate, high / clean_rate] if clean_rate > 0 else None,
         "worst_severity": severities[k],
@@ -224,6 +229,19 @@ def summarise(rows: list[dict], seed: int = 0, cross: dict | None = None, curves
     if curves:
         summary["sample_efficiency"] = curves
     return summary
+
+
+def _auc_interval(severities: list[float], success: list[float], episodes: list[int], draws: int = 4000) -> list:
+    """95% percentile-bootstrap interval of the robustness AUC: each condition's episodes resampled (its success
+    count drawn again from its own rate and episodes, clean and perturbed alike), the ratio curve and its area
+    recomputed. Draws from a generator of its own (the same interval every time)."""
+    rng = np.random.default_rng(0)
+    rates = rng.binomial(np.array(episodes), np.array(success), size=(draws, len(success))) / np.array(episodes)
+    keep = rates[:, 0] > 0
+    ratio = rates[keep] / rates[keep, :1]
+    x = np.array(severities)
+    areas = ((ratio[:, 1:] + ratio[:, :-1]) / 2 * np.diff(x)).sum(1) / x[-1]
+    return [float(np.quantile(areas, 0.025)), float(np.quantile(areas, 0.975))]
 
 
 def _area(x: list[float], y: list[float]) -> float:
@@ -547,14 +565,15 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
             "## Robustness",
             "",
             "Success under each perturbation relative to the clean suite (ratio at each severity), the area "
-            "under the ratio curve over the severity range (1 = unaffected) and the worst ratio.",
+            "under the ratio curve over the severity range (1 = unaffected; 95% bootstrap interval, episodes "
+            "resampled in every condition) and the worst ratio.",
             "",
             "| method | mode | perturbation | severities | success | ratio | AUC | worst |",
             "|---|---|---|---|---|---|---:|---:|",
         ]
         for r in summary["robustness"]:
             ratio = ", ".join("—" if v is None else f"{v:.2f}" for v in r["ratio"])
-            auc = "—" if r["auc"] is None else f"{r['auc']:.3f}"
+            auc = "—" if r["auc"] is None else _ci(r["auc"], r["auc_ci95"])
             worst = "—" if r["worst_ratio"] is None else f"{r['worst_ratio']:.2f}"
             lines.append(
                 f"| {r['method']} | {r['mode']} | {r['perturbation']} | "
