@@ -373,6 +373,11 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
     if cfg.explain:
         if train_cfg.trained_team != train_cfg.scenario_team:
             raise UserError("--explain shows a team playing the side it trained on; this run trained the other side")
+        if train_cfg.adversary_of is not None:
+            raise UserError(
+                "--explain shows a team against its scenario's NPCs; this run is an adversary (watch it "
+                "without --explain, or explain its victim)"
+            )
         found = scenario(train_cfg.arena.heldout_name if cfg.levels == "test" else train_cfg.arena.scenario_name)
         explainer = TeamExplainer(policy, found.focal(found.arena_config()))
     try:

@@ -38,6 +38,12 @@ def test_the_runner_learns_against_the_frozen_chasers_and_resumes_exactly(tag_vi
     assert all(0 <= r["win_rate"] <= 1 and r["games"] >= 16 for r in victim.values())
     assert "## The victim against its adversary" in (run / "report.md").read_text()
     assert (run / "episodes.gif").stat().st_size > 0
+    from mazearena.apps.watch import WatchConfig, watch
+
+    games = watch(WatchConfig(run=run, episodes=2, record=tmp_path / "versus.gif"))  # the runner against the chasers
+    assert len(games) == 2 and (tmp_path / "versus.gif").stat().st_size > 0
+    with pytest.raises(UserError, match="this run is an adversary"):
+        watch(WatchConfig(run=run, explain=True, episodes=1))
     crashed = crash_after(MAPPO, 3, TrainConfig(runs_dir=tmp_path, name="crashed", **adversary))
     train(TrainConfig(resume=crashed, progress=False))
     assert metrics(crashed) == metrics(run)
