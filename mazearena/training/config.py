@@ -333,7 +333,8 @@ class TrainConfig:
     """Train an adversary of this arena run (the victim, frozen): the other team learns by MAPPO to beat it on the
     victim's training arenas (the arena options are the victim's). Its evaluations play the victim on held-out
     arenas; the report gives the victim's win rate against it next to its win rates against the opponents it
-    knows."""
+    knows. In ctf and combat ``league.team`` may give the adversary the victim's own side (the victim plays the
+    other through the mirror), so that ``init_from`` the victim starts the adversary as a copy of it."""
     train_perturbations: tuple[str, ...] = ()
     """Perturbations played during training (ppo, mappo), each ``NAME:SEVERITY[:PROBABILITY]``: at every episode
     start a game plays one of them with its probability (default 0.5; they sum to at most 1) or none. Any of
@@ -462,14 +463,25 @@ class TrainConfig:
             )
         self.arena = victim.arena
         self._victim_team = victim.scenario_team
+        if self.league.team and ("red", "blue").index(self.league.team) == self._victim_team:
+            from mazearena.agents.league import check_symmetric
+            from mazearena.envs.scenarios import scenario
+
+            try:
+                check_symmetric(scenario(self.arena.scenario_name).arena_config())
+            except ValueError:
+                raise UserError(
+                    f"league.team {self.league.team!r} is the victim's side: an adversary takes it only where both "
+                    "teams play alike (ctf, combat; the victim then plays the other side through the mirror)"
+                ) from None
 
     @property
     def scenario_team(self) -> int:
         """The learning team of the arena scenario (0 red, 1 blue); an adversary's is the other team."""
         from mazearena.envs.scenarios import scenario
 
-        if self.adversary_of is not None:
-            return 1 - self._victim_team
+        if self.adversary_of is not None:  # the other team, or (league.team) the victim's side, the victim mirrored
+            return ("red", "blue").index(self.league.team) if self.league.team else 1 - self._victim_team
         found = scenario(self.arena.scenario_name)
         return 0 if found.focal(found.arena_config())[0].startswith("red") else 1
 
