@@ -97,7 +97,8 @@ def _win_rate(wins: int, draws: int, games: int) -> dict:
 
 def victim_table(cfg, policy, games: int, seed: int) -> list[dict]:
     """The victim's win rate (95% Wilson interval) on held-out arenas against: the adversary ``policy`` of run
-    ``cfg``; its scenario's held-out NPCs; and, for a self-play victim, the league snapshots it kept (pooled)."""
+    ``cfg``; its scenario's held-out NPCs; and, for a self-play victim, itself on the other side (what an
+    adversary that starts as a copy of it starts from) and the league snapshots it kept (pooled)."""
     from mazearena.agents.episodes import run_games
     from mazearena.agents.league import play_match
     from mazearena.training.games import eval_games, evaluate_policy
@@ -126,10 +127,18 @@ def victim_table(cfg, policy, games: int, seed: int) -> list[dict]:
             }
         )
         snapshots = sorted((Path(cfg.adversary_of) / "checkpoints" / "snapshots").glob("step-*.pt"))
-        if victim_cfg.league.self_play and snapshots:
-            wins = draws = played = 0
+        if victim_cfg.league.self_play:
             envs = make_envs(victim_cfg, eval_games(games)[0], test=True, seed=seed, both_teams=True)
             me = make_actor(victim_cfg, victim, team=victim_team)
+            mirror = make_actor(victim_cfg, victim, team=1 - victim_team)  # itself on the other side
+            match = play_match(envs, *((me, mirror) if victim_team == 0 else (mirror, me)), games)
+            n = round(match["games"])
+            win = match["red_win"] if victim_team == 0 else match["blue_win"]
+            rows.append(
+                {"opponent": "itself (the other side)", **_win_rate(round(win * n), round(match["draw"] * n), n)}
+            )
+        if victim_cfg.league.self_play and snapshots:
+            wins = draws = played = 0
             per = max(2, games // len(snapshots))
             for file in snapshots:
                 _, _, past, _ = load_trained(file, device=cfg.device)

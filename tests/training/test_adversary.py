@@ -81,9 +81,12 @@ def test_a_self_play_victim_is_compared_with_its_league(tmp_path):
     run = train(TrainConfig(runs_dir=tmp_path, name="adversary", adversary_of=victim, **ARENA))
     report = json.loads((run / "report.json").read_text())
     rows = {row["opponent"].split(" (")[0]: row for row in report["victim"]}
-    assert set(rows) == {"the adversary", "scripted NPCs", "its self-play league"}
+    assert set(rows) == {"the adversary", "scripted NPCs", "itself", "its self-play league"}
     assert rows["its self-play league"]["games"] >= 4
     assert load_trained(run)[0].trained_team == 1  # the victim played red
+    # in a game both teams play alike the adversary may take the victim's side, starting as a copy of it
+    copy = TrainConfig(adversary_of=victim, init_from=victim, league=LeagueConfig(team="red"), **ARENA)
+    assert copy.trained_team == copy.scenario_team == 0 and copy.learners == 2
     # the adversary joins the league of a self-play run: a block of games for the whole run; resumes exactly
     hardened = {**ARENA, "arena": arena, "league": LeagueConfig(**{**vars(league), "adversaries": (run,)})}
     straight = train(TrainConfig(runs_dir=tmp_path, name="hardened", **hardened))
@@ -110,5 +113,7 @@ def test_bad_adversary_options_are_named(tag_victim, tmp_path):
         TrainConfig(
             algo="mappo", adversary_of=tag_victim, league=LeagueConfig(self_play=True), arena=ArenaEnvConfig(mode="ctf")
         )
+    with pytest.raises(UserError, match="the victim's side: an adversary takes it only where both teams"):
+        TrainConfig(algo="mappo", adversary_of=tag_victim, league=LeagueConfig(team="red"))
     with pytest.raises(UserError, match="leave the arena options unset"):
         TrainConfig(algo="mappo", adversary_of=tag_victim, arena=ArenaEnvConfig(mode="ctf"))
