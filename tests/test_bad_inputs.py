@@ -103,6 +103,7 @@ VALID = {
     ("none", "loops"),
     ("none", "resume"),
     ("none", "init_from"),
+    ("none", "adversary_of"),
     ("text", "name"),
     ("text", "wandb_project"),
     ("text", "wandb_group"),

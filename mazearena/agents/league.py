@@ -25,7 +25,7 @@ import torch
 
 from mazearena.agents import batches
 from mazearena.agents.actor import Actor, State, as_actor, choose, reset_where, state_to
-from mazearena.checks import check_fields, check_int
+from mazearena.checks import UserError, check_fields, check_int
 
 TEAMS = ("red", "blue")
 # Action i of a mirrored policy is action MIRRORED_ACTIONS[i] in the real arena: stay, north->south,
@@ -57,7 +57,11 @@ class LeagueConfig:
     opponents that found its (or a predecessor's) weaknesses, as well as against its past selves."""
 
     def __post_init__(self) -> None:
-        self.adversaries = tuple(Path(a) for a in self.adversaries)
+        if not isinstance(self.adversaries, (list, tuple)) or not all(
+            isinstance(a, (str, Path)) and str(a) for a in self.adversaries
+        ):
+            raise UserError(f"league.adversaries must be a list of run folders, got {self.adversaries!r}")
+        self.adversaries = tuple(Path(a) for a in self.adversaries)  # run folders given as strings (YAML)
         check_fields(self)
         if self.team not in ("", *TEAMS):
             raise ValueError(f"league team must be 'red', 'blue' or '' (the scenario's), got {self.team!r}")

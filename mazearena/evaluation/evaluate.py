@@ -19,8 +19,8 @@ import torch
 import tyro
 
 from mazearena.agents.actor import Actor, State
+from mazearena.agents.perturbations import OBS_ATTACKS, PERTURBATIONS, PerturbedVectorEnv
 from mazearena.checks import UserError
-from mazearena.evaluation.perturbations import OBS_ATTACKS, PERTURBATIONS, PerturbedVectorEnv
 from mazearena.evaluation.report import GREEDY
 from mazearena.evaluation.suites import check_suites, default_suites, suite_env
 from mazearena.training.algorithms import ALGORITHMS, algorithm

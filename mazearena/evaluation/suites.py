@@ -80,7 +80,7 @@ def suite_env(cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: st
         kwargs = a.make_kwargs(test=suite != "train")
         if cfg.adversary_of is not None:  # an adversary plays its victim on the suite's arenas
             from mazearena.envs.scenarios import scenario as find
-            from mazearena.training.adversary import against_victim
+            from mazearena.training.runs import against_victim
 
             envs = arena_v0.vector_env(num_envs, device=device, seed=seed, **find(a.scenario_name).config, **kwargs)
             return against_victim(dataclasses.replace(cfg, device=device), envs)

@@ -394,6 +394,7 @@ class TrainConfig:
                 self.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes or pixels)
         if self.init_from is not None and not alg.own:
             raise UserError(f"init_from is not available with algo={self.algo!r}")
+        self.train_perturbations = tuple(self.train_perturbations)  # a list from YAML: the same value
         self._victim_team = None
         if self.adversary_of is not None:
             self._check_adversary()
@@ -447,8 +448,6 @@ class TrainConfig:
             )
 
     def _check_adversary(self) -> None:
-        from mazearena.training.adversary import victim_config
-
         if self.algo != "mappo":
             raise UserError(f"adversary_of trains the other team with algo 'mappo', not {self.algo!r}")
         if self.league.self_play:
@@ -661,3 +660,16 @@ def read_config_data(path: Path) -> dict[str, Any]:
 def save_config(config: TrainConfig, path: Path) -> None:
     """Write ``config`` as YAML, atomically (a kill never leaves half a file)."""
     atomic_write(path, lambda f: f.write(yaml.safe_dump(config.to_dict(), sort_keys=False)))
+
+
+def victim_config(path: Path):
+    """The config of the run folder ``path`` (an arena run), or an error naming it."""
+    from mazearena.training.algorithms import algorithm
+
+    path = Path(path)
+    if not (path / "config.yaml").exists():
+        raise UserError(f"adversary_of: {str(path)!r} is not a run folder (no config.yaml)")
+    cfg = load_config(path / "config.yaml")
+    if not algorithm(cfg.algo).arena:
+        raise UserError(f"adversary_of: {str(path)!r} is a {cfg.algo} run on mazes; adversaries play arena teams")
+    return cfg

@@ -15,7 +15,7 @@ from mazearena.agents.mappo import MultiAgentActorCritic
 from mazearena.agents.ppo import ActorCritic
 from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
-from mazearena.training.runs import make_actor, make_envs
+from mazearena.training.runs import make_actor, make_envs, victim_actor
 
 EVAL_ENVS = 1024
 """The most games an evaluation plays at once: ``episodes`` up to this many are one episode per game, played
@@ -113,7 +113,6 @@ def arena_games(
     if cfg.adversary_of is not None:  # the adversary against its victim, every agent in play
         from mazearena.agents.league import Match
         from mazearena.envs.scenarios import scenario
-        from mazearena.training.adversary import victim_actor
 
         env = arena_v0.parallel_env(render_mode="rgb_array", **scenario(a.scenario_name).config, **a.make_kwargs(test))
         names, team = list(env.possible_agents), cfg.trained_team

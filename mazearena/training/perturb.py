@@ -1,7 +1,7 @@
 """Training under perturbations (``--train-perturbations``): robustness as part of the training distribution.
 
 Each perturbation is given as ``NAME:SEVERITY[:PROBABILITY]``, any of the harness's
-(:data:`~mazearena.evaluation.perturbations.PERTURBATIONS`) but ``npc_sharpness`` (it acts on every game's
+(:data:`~mazearena.agents.perturbations.PERTURBATIONS`) but ``npc_sharpness`` (it acts on every game's
 NPCs at once). At every episode start each game draws one of the perturbations, each with its probability
 (they sum to at most 1), or none: a game plays its whole episode clean or under one perturbation, and the
 policy learns from what it saw (the perturbed observation, the executed action's outcome). ``attack_obs`` is
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from mazearena.agents.actor import map_tensors
+from mazearena.agents.perturbations import OBS_ATTACKS, Perturbation, check_perturbation
 from mazearena.checks import UserError
-from mazearena.evaluation.perturbations import OBS_ATTACKS, Perturbation, check_perturbation
 
 DEFAULT_PROBABILITY = 0.5
 

@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -44,8 +45,6 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_te
             )
             if both_teams:
                 return envs
-            from mazearena.training.adversary import against_victim
-
             return against_victim(cfg, envs)  # an adversary run: every game against its victim
         scenario = a.heldout_name if test else a.scenario_name
         return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, scenario=scenario, **a.make_kwargs(test))
@@ -429,3 +428,52 @@ def model_fields(cfg: TrainConfig) -> dict:
     if alg.arena:
         fields |= {section: d[section] for section in alg.config_sections()}
     return fields
+
+
+# ---------------------------------------------------------------- adversaries: a frozen run as the opponent
+def load_victim(path: Path, device: str):
+    """The victim run's config, network (frozen) and step; loaded once per process while its last checkpoint
+    stays the same (any run: adversaries joining a league are loaded the same way)."""
+    return _load_victim(str(Path(path).resolve()), device, _version(Path(path)))
+
+
+def _version(run: Path) -> int:
+    """When the run's last checkpoint was written (0: none), so that a newer one is loaded afresh."""
+    last = run / "checkpoints" / "last.pt"
+    return last.stat().st_mtime_ns if last.exists() else 0
+
+
+@lru_cache(maxsize=4)
+def _load_victim(path: str, device: str, version: int):
+    with torch.random.fork_rng(devices=[]):  # building its network draws nothing from the caller's stream
+        cfg, _, policy, step = load_trained(Path(path), "last", device)
+    return cfg, policy.requires_grad_(False), step
+
+
+def victim_actor(cfg, deterministic: bool = False) -> Actor:
+    """The victim of adversary run ``cfg`` as the actor of its scenario team (its network loaded once per
+    process and device, frozen)."""
+    victim_cfg, policy, _ = load_victim(cfg.adversary_of, str(cfg.device))
+    return make_actor(victim_cfg, policy, deterministic, team=1 - cfg.trained_team)
+
+
+def adversary_actor(path: Path, cfg) -> Actor:
+    """The adversary run ``path`` as an opponent in the self-play league of ``cfg``: the team the learner does not
+    play, the adversary's network loaded frozen (an error names a run that is no adversary of this arena)."""
+    adversary, policy, _ = _load_victim(str(Path(path).resolve()), str(cfg.device), _version(Path(path)))
+    if adversary.adversary_of is None:
+        raise UserError(f"league.adversaries: {str(path)!r} is no adversary run (train one with --adversary-of)")
+    if adversary.arena.scenario_name != cfg.arena.scenario_name or adversary.arena.size != cfg.arena.size:
+        raise UserError(
+            f"league.adversaries: {str(path)!r} plays scenario {adversary.arena.scenario_name} on "
+            f"{adversary.arena.size}x{adversary.arena.size} arenas, this run {cfg.arena.scenario_name} on "
+            f"{cfg.arena.size}x{cfg.arena.size}"
+        )
+    return make_actor(adversary, policy, team=1 - cfg.trained_team)
+
+
+def against_victim(cfg, envs):
+    """An all-agent arena vector env ``envs`` seen from the adversary's team, the victim acting the other."""
+    from mazearena.agents.league import FixedOpponentVectorEnv
+
+    return FixedOpponentVectorEnv(envs, cfg.trained_team, victim_actor(cfg))

@@ -25,7 +25,6 @@ import torch
 from mazearena.agents.league import League, SelfPlayVectorEnv
 from mazearena.checks import UserError
 from mazearena.training import distributed
-from mazearena.training.adversary import adversary_actor
 from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
@@ -34,6 +33,7 @@ from mazearena.training.loggers import Logger
 from mazearena.training.report import stopped_line, write_report
 from mazearena.training.runs import (
     RunStart,
+    adversary_actor,
     init_weights,
     make_envs,
     make_policy,

@@ -86,7 +86,7 @@ def test_a_self_play_victim_is_compared_with_its_league(tmp_path):
     assert load_trained(run)[0].trained_team == 1  # the victim played red
     # in a game both teams play alike the adversary may take the victim's side, starting as a copy of it
     copy = TrainConfig(adversary_of=victim, init_from=victim, league=LeagueConfig(team="red"), **ARENA)
-    assert copy.trained_team == copy.scenario_team == 0 and copy.learners == 2
+    assert copy.trained_team == copy.scenario_team == 0 and copy.learners == load_trained(victim)[0].learners
     # the adversary joins the league of a self-play run: a block of games for the whole run; resumes exactly
     hardened = {**ARENA, "arena": arena, "league": LeagueConfig(**{**vars(league), "adversaries": (run,)})}
     straight = train(TrainConfig(runs_dir=tmp_path, name="hardened", **hardened))
