@@ -99,7 +99,6 @@ class TrainingPerturbations(gym.vector.VectorWrapper):
                         "train_perturbations: attack_obs reads the policy inside the env, where a recurrent "
                         "core's memory is not; train a feed-forward policy (core none) with it"
                     )
-                Perturbation(p.name, 0, base, env.num_envs, device=self.device)  # the checks: maze views, tokens
                 attacker = torch.Generator(self.device).manual_seed(seed + 7919 * (i + 1))
                 self.parts.append(AttackedActor(actor, p.name, int(p.severity), attack_target(base, p.name), attacker))
             else:

@@ -460,7 +460,7 @@ def victim_actor(cfg, deterministic: bool = False) -> Actor:
 def adversary_actor(path: Path, cfg) -> Actor:
     """The adversary run ``path`` as an opponent in the self-play league of ``cfg``: the team the learner does not
     play, the adversary's network loaded frozen (an error names a run that is no adversary of this arena)."""
-    adversary, policy, _ = _load_victim(str(Path(path).resolve()), str(cfg.device), _version(Path(path)))
+    adversary, policy, _ = load_victim(path, str(cfg.device))
     if adversary.adversary_of is None:
         raise UserError(f"league.adversaries: {str(path)!r} is no adversary run (train one with --adversary-of)")
     if adversary.arena.scenario_name != cfg.arena.scenario_name or adversary.arena.size != cfg.arena.size:

@@ -35,6 +35,7 @@ from mazearena.training.runs import (
     RunStart,
     adversary_actor,
     init_weights,
+    make_actor,
     make_envs,
     make_policy,
     model_fields,
@@ -169,13 +170,10 @@ class _Quiet:
 def _perturbed(cfg: TrainConfig, local: TrainConfig, envs, policy):
     """The training envs under ``cfg.train_perturbations`` (:mod:`~mazearena.training.perturb`); the adversary of
     ``attack_obs`` reads ``policy`` as the trained team (or agent) acts."""
-    from mazearena.agents.actor import PolicyActor
-    from mazearena.agents.league import TeamPolicy
     from mazearena.training.perturb import TrainingPerturbations, parse_train_perturbations
 
     base = envs.envs if isinstance(envs, SelfPlayVectorEnv) else envs
-    arena = algorithm(cfg.algo).arena
-    actor = TeamPolicy(policy, cfg.trained_team, cfg.trained_team) if arena else PolicyActor(policy)
+    actor = make_actor(cfg, policy, team=cfg.trained_team if algorithm(cfg.algo).arena else None)
     specs = parse_train_perturbations(cfg.train_perturbations)
     return TrainingPerturbations(envs, specs, actor, seed=local.seed, base_env=base)
 
