@@ -265,6 +265,9 @@ class OpponentVectorEnv:
     def state(self) -> torch.Tensor:
         return self.envs.state()
 
+    def close(self) -> None:
+        self.envs.close()
+
 
 class FixedOpponentVectorEnv(OpponentVectorEnv):
     """An all-focal arena vector env seen from ``team``, the other team acted in every game by ``opponent`` (an

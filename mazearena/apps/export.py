@@ -199,6 +199,8 @@ def export(cfg: ExportConfig) -> Path:
     }
     if algo.arena:
         spec["env"]["team"] = ("red", "blue")[train_cfg.trained_team]
+        if train_cfg.adversary_of is not None:  # the other team was a frozen run, not the scenario's NPCs
+            spec["env"]["opponent"] = f"run {Path(train_cfg.adversary_of).name} (adversary_of)"
     (out / "spec.json").write_text(json.dumps(spec, indent=2, default=str))
     (out / "README.md").write_text(model_card(train_cfg, spec, _results(run_dir)))
     shutil.copyfile(RUNTIME, out / "brain.py")
@@ -272,7 +274,13 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
         "",
     ]
     if env["kind"] == "arena":
-        lines += [f"It plays team `{env['team']}` of the arena scenario `{env['scenario']}`, one row per agent.", ""]
+        lines += [f"It plays team `{env['team']}` of the arena scenario `{env['scenario']}`, one row per agent."]
+        if "opponent" in env:
+            lines += [
+                f"It was trained as the adversary of {env['opponent'].split(' (')[0]}: the other team was that frozen "
+                "policy, not the scenario's NPCs, and the win rates below are against it."
+            ]
+        lines += [""]
     lines += ["## Results", ""]
     if results is None:
         lines += ["The run has no report (it did not finish training).", ""]

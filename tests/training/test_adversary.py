@@ -44,6 +44,12 @@ def test_the_runner_learns_against_the_frozen_chasers_and_resumes_exactly(tag_vi
     assert len(games) == 2 and (tmp_path / "versus.gif").stat().st_size > 0
     with pytest.raises(UserError, match="this run is an adversary"):
         watch(WatchConfig(run=run, explain=True, episodes=1))
+    from mazearena.apps.export import ExportConfig, export
+
+    out = export(ExportConfig(run=run, out=tmp_path / "export"))
+    spec = json.loads((out / "spec.json").read_text())
+    assert spec["env"]["team"] == "blue" and spec["env"]["opponent"] == "run chasers (adversary_of)"
+    assert "trained as the adversary of run chasers" in (out / "README.md").read_text()
     crashed = crash_after(MAPPO, 3, TrainConfig(runs_dir=tmp_path, name="crashed", **adversary))
     train(TrainConfig(resume=crashed, progress=False))
     assert metrics(crashed) == metrics(run)
