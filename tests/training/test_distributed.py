@@ -122,6 +122,7 @@ TINY_RUN = [
     "--video-episodes", "0",
     "--wandb-mode", "disabled",
     "--no-progress",
+    "--train-perturbations", "attack_obs:1:0.5", "obs_noise:0.1:0.25",  # each process's draws resume too
 ]  # fmt: skip
 
 
