@@ -275,7 +275,7 @@ class ArenaVectorEnv(_AgentSpaces):
         obs = self.engine.reset(int(seed) + torch.arange(self.num_envs), level_ids=level_ids)
         self._started = True
         info = {"alive": self._select(self.engine.alive.clone()), "level_id": self.engine.level_ids.clone()}
-        return self._select(obs), info
+        return self._observe(obs), info
 
     def _select(self, x):
         """The focal agents' columns of a per-agent tensor (or dict of them)."""
@@ -284,6 +284,14 @@ class ArenaVectorEnv(_AgentSpaces):
         if isinstance(x, dict):
             return {k: v.index_select(1, self._focal) for k, v in x.items()}
         return x.index_select(1, self._focal)
+
+    def _observe(self, obs):
+        """The focal agents' observations in the dtypes their space declares: the engine's bool token mask viewed
+        as int8 (``MultiBinary``), without a copy."""
+        obs = self._select(obs)
+        if isinstance(obs, dict) and "mask" in obs:
+            obs = {**obs, "mask": obs["mask"].view(torch.int8)}
+        return obs
 
     def step(self, actions: torch.Tensor | np.ndarray):
         if not self._started:
@@ -296,10 +304,12 @@ class ArenaVectorEnv(_AgentSpaces):
         full = self.roster.full_actions(self.engine, self.npcs, actions)
         obs, reward, terminated, truncated, info = self.engine.step(full)
         info["alive"] = self.engine.alive.clone()
-        for key in ("active", "alive", "final_obs"):
+        for key in ("active", "alive"):
             if key in info:
                 info[key] = self._select(info[key])
-        return self._select(obs), self._select(reward), self._select(terminated), self._select(truncated), info
+        if "final_obs" in info:
+            info["final_obs"] = self._observe(info["final_obs"])
+        return self._observe(obs), self._select(reward), self._select(terminated), self._select(truncated), info
 
     def _validate(self, actions) -> torch.Tensor:
         """Shape, dtype and range of ``[num_envs, num_agents]`` focal actions, errors naming the agent."""

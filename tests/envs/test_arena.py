@@ -254,7 +254,7 @@ def test_same_seed_same_whole_episodes(mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("obs_mode", ["grid", "both"])
+@pytest.mark.parametrize("obs_mode", ["grid", "tokens", "both"])
 def test_parallel_env_and_vector_env_play_identically(mode, obs_mode):
     kw = dict(mode=mode, red=2, blue=3, max_cycles=25, obs_mode=obs_mode)
     n, seed = 6, 100
@@ -265,12 +265,19 @@ def test_parallel_env_and_vector_env_play_identically(mode, obs_mode):
     rng = np.random.default_rng(0)
     names = venv.possible_agents
 
+    space = venv.single_observation_space
+
     def agent_obs(obs, g, k):
+        """One agent's observation, as the vector env hands it out: in the dtypes its space declares (the token
+        mask once came out as bool against an int8 ``MultiBinary``)."""
         if isinstance(obs, dict):
-            return {
-                key: v[g, k].numpy().astype(np.int8) if key == "mask" else v[g, k].numpy() for key, v in obs.items()
-            }
-        return obs[g, k].numpy()
+            one = {key: v[g, k].numpy() for key, v in obs.items()}
+            assert {key: v.dtype for key, v in one.items()} == {key: space[key].dtype for key in one}
+        else:
+            one = obs[g, k].numpy()
+            assert one.dtype == space.dtype
+        assert space.contains(one)
+        return one
 
     for g in range(n):
         for k, name in enumerate(names):
