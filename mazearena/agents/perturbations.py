@@ -320,7 +320,6 @@ class PerturbedParallelEnv(BaseParallelWrapper):
         first = obs[names[0]]
         if isinstance(first, dict):
             batch = {k: torch.from_numpy(np.stack([obs[n][k] for n in names]))[None] for k in first}
-            batch["mask"] = batch["mask"].bool()
             out = self.perturbation.observation(batch)
             return {
                 n: {k: (v[0, i].numpy().astype(first[k].dtype)) for k, v in out.items()} for i, n in enumerate(names)

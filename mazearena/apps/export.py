@@ -275,10 +275,10 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
     ]
     if env["kind"] == "arena":
         lines += [f"It plays team `{env['team']}` of the arena scenario `{env['scenario']}`, one row per agent."]
-        if "opponent" in env:
+        if train_cfg.adversary_of is not None:
             lines += [
-                f"It was trained as the adversary of {env['opponent'].split(' (')[0]}: the other team was that frozen "
-                "policy, not the scenario's NPCs, and the win rates below are against it."
+                f"It was trained as the adversary of run {Path(train_cfg.adversary_of).name}: the other team was that "
+                "frozen policy, not the scenario's NPCs, and the win rates below are against it."
             ]
         lines += [""]
     lines += ["## Results", ""]

@@ -74,19 +74,19 @@ def parse_train_perturbations(specs: tuple[str, ...] | list[str]) -> list[TrainP
 
 
 class TrainingPerturbations(gym.vector.VectorWrapper):
-    """A training vector env (a maze vector env, an arena vector env or a self-play env) whose games each play
-    their episode clean or under one of ``perturbations`` (see the module). ``actor`` is the learning policy's
-    actor (its ``logits``), for ``attack_obs``. Its state (which game plays what, every random stream) is saved
+    """A training vector env (a maze vector env, an arena vector env, a self-play or an adversary's env: each
+    gives the config and spaces the perturbations read) whose games each play their episode clean or under one of
+    ``perturbations`` (see the module). ``actor`` is the learning policy's actor (its ``logits``), for
+    ``attack_obs``. Its state (which game plays what, every random stream) is saved
     with the trainer's, so a resumed run continues exactly."""
 
-    def __init__(self, env, perturbations: list[TrainPerturbation], actor, seed: int, base_env=None) -> None:
+    def __init__(self, env, perturbations: list[TrainPerturbation], actor, seed: int) -> None:
         from mazearena.agents.attacks import AttackedActor, attack_target
 
         if isinstance(env, gym.vector.VectorEnv):
             super().__init__(env)
         else:  # an arena vector env or a self-play env: the same protocol with [num_envs, agents] batches
             self.env = env
-        base = env if base_env is None else base_env  # where config, spaces and NPCs are read
         self.specs = perturbations
         self.device = torch.device(env.device)
         self.seed = int(seed)
@@ -100,10 +100,10 @@ class TrainingPerturbations(gym.vector.VectorWrapper):
                         "core's memory is not; train a feed-forward policy (core none) with it"
                     )
                 attacker = torch.Generator(self.device).manual_seed(seed + 7919 * (i + 1))
-                self.parts.append(AttackedActor(actor, p.name, int(p.severity), attack_target(base, p.name), attacker))
+                self.parts.append(AttackedActor(actor, p.name, int(p.severity), attack_target(env, p.name), attacker))
             else:
                 self.parts.append(
-                    Perturbation(p.name, p.severity, base, env.num_envs, seed + 7919 * (i + 1), self.device)
+                    Perturbation(p.name, p.severity, env, env.num_envs, seed + 7919 * (i + 1), self.device)
                 )
         self.which = torch.full((env.num_envs,), -1, dtype=torch.long, device=self.device)
         self._alive = None

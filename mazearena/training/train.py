@@ -172,10 +172,9 @@ def _perturbed(cfg: TrainConfig, local: TrainConfig, envs, policy):
     ``attack_obs`` reads ``policy`` as the trained team (or agent) acts."""
     from mazearena.training.perturb import TrainingPerturbations, parse_train_perturbations
 
-    base = envs.envs if isinstance(envs, SelfPlayVectorEnv) else envs
     actor = make_actor(cfg, policy, team=cfg.trained_team if algorithm(cfg.algo).arena else None)
     specs = parse_train_perturbations(cfg.train_perturbations)
-    return TrainingPerturbations(envs, specs, actor, seed=local.seed, base_env=base)
+    return TrainingPerturbations(envs, specs, actor, seed=local.seed)
 
 
 def _train(start, stop: _Stop, world: distributed.World) -> Path:
