@@ -103,11 +103,11 @@ def train(cfg: TrainConfig) -> None:
     import json
 
     from mazearena.training.distributed import writes
-    from mazearena.training.train import TrainingInterrupted
-    from mazearena.training.train import train as run_training
+    from mazearena.training.loop import TrainingInterrupted
+    from mazearena.training.loop import train as run_training
 
     try:
-        run_dir = run_training(cfg)
+        run_dir = run_training(cfg, handle_signals=True)
     except TrainingInterrupted as e:  # checkpoint saved: one line, and the signal's exit code (130, 143)
         if writes():
             Console(stderr=True, soft_wrap=True).print(f"mazearena train: {e}", highlight=False)
@@ -116,7 +116,7 @@ def train(cfg: TrainConfig) -> None:
         return
     report = json.loads((run_dir / "report.json").read_text())
     summary, trained = report["summary"], load_config(run_dir / "config.yaml")  # the run's own (--resume too)
-    if trained.env.maze or trained.algo in arena_algorithms():
+    if trained.task.has_success:
         console.print(
             f"success: training levels {summary['train_success']:.3f}, held-out levels "
             f"{summary['test_success']:.3f} (gap {summary['generalisation_gap']:+.3f})"

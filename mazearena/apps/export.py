@@ -130,38 +130,6 @@ def quantize_int8(source: Path, target: Path) -> Path:
     return target
 
 
-def _observation_meaning(train_cfg, algo) -> dict:
-    """What each part of an observation means: planes and their order, token features, action names."""
-    from mazearena.envs.arena import ACTION_MEANINGS
-    from mazearena.envs.engine.cells import ARENA_CHANNELS, TOKEN_FEATURES, table
-
-    if algo.arena:
-        arena = train_cfg.arena
-        return {
-            "kind": "arena team",
-            "grid_planes": list(ARENA_CHANNELS),
-            "grid_layout": "chw: planes, rows (north first), columns (west first); the agent at the centre",
-            "token_features": list(TOKEN_FEATURES),
-            "tokens": "one row per entity (agents, then the red and the blue flag), relative to the observer; "
-            "mask 1 where a row holds an entity",
-            "obs_mode": arena.obs_mode,
-            "view_size": arena.view_size,
-            "actions": list(ACTION_MEANINGS),
-        }
-    maze = train_cfg.env.maze_config(test=True)
-    actions = {"cardinal": ["north", "east", "south", "west"], "turn": ["left", "right", "forward"]}
-    layout = maze.obs_layout or maze.native_layout
-    return {
-        "kind": "maze",
-        "planes": list(table().channels_of(maze.variant.value)),
-        "layout": f"{layout}: one-hot 0/1 planes; partial views centred on the agent, north up "
-        "(rotated so the agent faces up with turn actions)",
-        "obs_mode": maze.obs_mode.value,
-        "view_size": maze.view_size,
-        "actions": actions[maze.actions.value],
-    }
-
-
 def _results(run_dir: Path) -> dict | None:
     path = run_dir / "report.json"
     if not path.exists():
@@ -172,12 +140,11 @@ def _results(run_dir: Path) -> dict | None:
 
 def export(cfg: ExportConfig) -> Path:
     """Write the export folder of ``cfg.run``; returns it."""
-    from mazearena.training.algorithms import algorithm
-    from mazearena.training.runs import load_trained, make_envs
+    from mazearena.training.runs import load_trained
 
     train_cfg, run_dir, policy, step = load_trained(cfg.run, cfg.checkpoint, "cpu")
-    algo = algorithm(train_cfg.algo)
-    envs = make_envs(train_cfg, 1, test=True, seed=0)
+    task = train_cfg.task
+    envs = task.make_envs(train_cfg, 1, test=True, seed=0)
     space = envs.single_observation_space
     envs.close()
     brain = make_brain(policy, space)
@@ -193,32 +160,15 @@ def export(cfg: ExportConfig) -> Path:
         "model": model,
         "quantized": quantized,
         "brain": brain.spec.to_dict(),
-        "observation": _observation_meaning(train_cfg, algo),
-        "env": _env_of(train_cfg, algo),
+        **task.export_spec(train_cfg),
         "run": {"name": run_dir.name, "algo": train_cfg.algo, "checkpoint": cfg.checkpoint, "steps": step},
     }
-    if algo.arena:
-        spec["env"]["team"] = ("red", "blue")[train_cfg.trained_team]
-        if train_cfg.adversary_of is not None:  # the other team was a frozen run, not the scenario's NPCs
-            spec["env"]["opponent"] = f"run {Path(train_cfg.adversary_of).name} (adversary_of)"
     (out / "spec.json").write_text(json.dumps(spec, indent=2, default=str))
     (out / "README.md").write_text(model_card(train_cfg, spec, _results(run_dir)))
     shutil.copyfile(RUNTIME, out / "brain.py")
     if cfg.push_to_hub:
         push_to_hub(out, cfg.push_to_hub)
     return out
-
-
-def _env_of(train_cfg, algo) -> dict:
-    if algo.arena:
-        arena = train_cfg.arena
-        return {
-            "kind": "arena",
-            "scenario": arena.scenario_name,
-            "heldout_scenario": arena.heldout_name,
-            "options": arena.make_kwargs(test=True),
-        }
-    return {"kind": "maze", "id": train_cfg.env.env_id, "options": train_cfg.env.make_kwargs(test=True)}
 
 
 def _interval(entry: dict) -> str:
@@ -233,7 +183,7 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
 
     env, brain, obs = spec["env"], spec["brain"], spec["observation"]
     task = env.get("id") or f"mazearena arena {env['scenario']}"
-    what = "win rate" if env["kind"] == "arena" else "success rate"
+    what = f"{train_cfg.task.metric.removesuffix(' rate')} rate"
     metrics = []
     if results is not None:
         for split, name in (("test_levels", f"held-out {what}"), ("train_levels", f"training {what}")):
@@ -273,7 +223,7 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
         f"`{spec['model']}`" + (f" and int8 `{spec['quantized']}`" if spec["quantized"] else "") + ".",
         "",
     ]
-    if env["kind"] == "arena":
+    if "team" in env:
         lines += [f"It plays team `{env['team']}` of the arena scenario `{env['scenario']}`, one row per agent."]
         if train_cfg.adversary_of is not None:
             lines += [

@@ -152,7 +152,7 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from mazearena.evaluation.evaluate import EvalConfig, evaluate
-    from mazearena.training.train import train
+    from mazearena.training.loop import train
 
     data = dict(spec["config"])
     run_dir = Path(data["runs_dir"]) / data["name"]
@@ -164,7 +164,7 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     if (run_dir / "checkpoints" / "last.pt").exists():
         data["resume"] = str(run_dir)
     start = time.time()
-    train(from_dict(TrainConfig, data))
+    train(from_dict(TrainConfig, data), handle_signals=True)  # a stopped trial saves, and resumes
     evaluate(
         EvalConfig(
             runs=(run_dir,),

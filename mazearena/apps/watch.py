@@ -15,8 +15,8 @@ import torch
 import tyro
 
 from mazearena.checks import UserError
-from mazearena.training.algorithms import algorithm
 from mazearena.training.runs import make_actor
+from mazearena.training.tasks import TaskKind
 
 
 @dataclass
@@ -169,13 +169,19 @@ def controls_lines(paused: bool) -> list[str]:
 
 def watch(cfg: WatchConfig) -> list[dict]:
     """Play ``cfg.episodes`` episodes; returns their returns, lengths and successes."""
+    train_cfg, policy = load_policy(cfg)
+    viewer = VIEWERS.get(train_cfg.task.kind)
+    if viewer is None:
+        raise UserError(f"watch plays mazearena's mazes and arenas, not {train_cfg.task.env_name(train_cfg)}")
+    return viewer(cfg, train_cfg, policy)
+
+
+def _watch_maze(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
+    """The trained agent plays mazes of its training or held-out levels, the network's view in the panel."""
     import gymnasium as gym
 
     from mazearena.envs.maze import draw_game
 
-    train_cfg, policy = load_policy(cfg)
-    if algorithm(train_cfg.algo).arena:
-        return _watch_arena(cfg, train_cfg, policy)
     env_cfg = train_cfg.env
     env = gym.make(env_cfg.env_id, **env_cfg.make_kwargs(test=cfg.levels == "test"))
     maze = env.unwrapped
@@ -366,7 +372,7 @@ class TeamExplainer:
 def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
     """A trained team plays its scenario's games (held-out twin on unseen arenas with ``levels=test``)."""
     from mazearena.envs.scenarios import scenario
-    from mazearena.training.games import arena_games
+    from mazearena.training.tasks.arena import arena_games
 
     window, controls, frames, results = None, None, [], []
     explainer = None
@@ -414,3 +420,7 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
 
         write_video(frames, cfg.record, fps=cfg.fps)
     return results
+
+
+VIEWERS = {TaskKind.MAZE: _watch_maze, TaskKind.ARENA: _watch_arena}
+"""How each kind of task is watched: one agent with the network's view beside it, or a team's games."""

@@ -107,8 +107,8 @@ class Run:
         return int(self.config.seed)
 
     @property
-    def arena(self) -> bool:
-        return algorithm(self.config.algo).arena
+    def task(self):
+        return self.config.task
 
 
 _BOOKKEEPING = {
@@ -135,7 +135,7 @@ _BOOKKEEPING = {
 def method_key(cfg) -> str:
     """What makes two runs the same method: their config but for seed and bookkeeping."""
     d = {k: v for k, v in cfg.to_dict().items() if k not in _BOOKKEEPING}
-    used = algorithm(cfg.algo).config_sections()
+    used = cfg.sections
     for section in ("env", "arena", *sorted({a.section for a in ALGORITHMS.values()}), "league"):
         if section not in used:
             d.pop(section, None)
@@ -145,11 +145,7 @@ def method_key(cfg) -> str:
 def task_key(cfg) -> str:
     """What two runs must share to be compared: the env they were trained on and tested against (every option,
     both level sets)."""
-    if algorithm(cfg.algo).arena:
-        a = cfg.arena
-        return json.dumps(["arena", a.scenario_name, a.heldout_name, a.make_kwargs(), a.make_kwargs(True)])
-    e = cfg.env
-    return json.dumps(["maze", e.env_id, e.make_kwargs(), e.make_kwargs(True)], default=str)
+    return cfg.task.key(cfg)
 
 
 def name_methods(runs: list[Run], labels: tuple[str, ...] = ()) -> list[str]:
@@ -200,10 +196,10 @@ def perturbations_for(cfg: EvalConfig, run: Run) -> list[str]:
     names = cfg.perturbations
     if "none" in names:
         return []
-    if not algorithm(run.config.algo).arena and not run.config.env.maze:
+    if not run.task.perturbable:
         if "all" in names:
             return []  # perturbations act on mazearena's engines
-        raise UserError(f"perturbations act on mazearena's mazes and arenas, not on {run.config.env.env_id}")
+        raise UserError(f"perturbations act on mazearena's mazes and arenas, not on {run.task.env_name(run.config)}")
     env = suite_env(run.config, cfg.perturb_suite, 1, 0)
     applies = []
     every = [name for name in PERTURBATIONS if name not in OBS_ATTACKS]  # attacks search: named, not in "all"
@@ -249,8 +245,6 @@ def play_condition(
     cfg: EvalConfig, run: Run, suite: str, perturbation: str, severity: float, mode: str, episodes: int, advance=None
 ) -> list[dict]:
     """Every episode of ``run`` in one condition, as rows of the episode table."""
-    from mazearena.agents.episodes import play_episodes, play_games
-
     env = suite_env(run.config, suite, slots(cfg.num_envs, episodes), cfg.seed, cfg.device)
     if perturbation != "none":
         salt = list(PERTURBATIONS).index(perturbation) * 1000 + round(severity * 100)
@@ -263,11 +257,7 @@ def play_condition(
         generator = torch.Generator(cfg.device).manual_seed(cfg.seed + 7919 * (salt + 1))
         act = AttackedActor(act, perturbation, int(severity), attack_target(env, perturbation), generator)
     with torch.no_grad():
-        if run.arena:
-            records = play_games(env, act, episodes, run.config.scenario_team, advance)
-        else:
-            records = play_episodes(env, act, episodes, advance)
-    focal = env.num_agents if run.arena else 1
+        records = run.task.play(run.config, env, act, episodes, advance)
     rows = []
     for i in range(len(records["return"])):
         row = {
@@ -283,9 +273,7 @@ def play_condition(
             **{k: v[i] for k, v in records.items()},
         }
         row["success"] = bool(row["success"])
-        if run.arena:
-            row["per_capita_return"] = row["return"] / focal
-        rows.append(row)
+        rows.append(run.task.annotate(row, env))
     return rows
 
 
@@ -435,7 +423,7 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
             step = track("training snapshots", snapshots) if track and snapshots else None
             for run in runs:
                 curves += sample_efficiency(cfg, run, step)
-        if runs[0].arena and len(runs) > 1 and cfg.cross_play_games:
+        if runs[0].task.team and len(runs) > 1 and cfg.cross_play_games:
             cross = cross_play_table(cfg, runs, track)
     write_eval(out, cfg, runs, rows, curves, cross)
     return out

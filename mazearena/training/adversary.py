@@ -5,7 +5,7 @@ The adversary trains on the victim's training arenas (its scenario's mode, teams
 agent in play: its own team learning, the victim's team acted by the victim's network (sampling, as it was
 trained). In tag the adversary is the runner (or the chasers, if the victim ran); in ctf and combat the other
 team. Every env of an adversary run plays against the victim
-(:func:`~mazearena.training.runs.against_victim`): training, its held-out evaluations (success = the
+(:func:`~mazearena.training.tasks.arena.against_victim`): training, its held-out evaluations (success = the
 adversary's win), ``mazearena eval``'s suites. :func:`victim_table` is the question
 the run answers: the victim's win rate against the adversary next to its win rates against the opponents it
 knows (its scenario's held-out NPCs; in self-play, the league snapshots it kept), on held-out arenas.
@@ -32,9 +32,10 @@ def victim_table(cfg, policy, games: int, seed: int) -> list[dict]:
     from mazearena.agents.episodes import run_games
     from mazearena.agents.league import play_match
     from mazearena.training.games import eval_games, evaluate_policy
-    from mazearena.training.runs import load_trained, load_victim, make_actor, make_envs
+    from mazearena.training.runs import load_trained, make_actor, make_envs
+    from mazearena.training.tasks.arena import load_victim
 
-    victim_cfg, victim, _ = load_victim(cfg.adversary_of, str(cfg.device))
+    victim_cfg, victim, _ = load_victim(cfg.adversary_of, str(cfg.device), type(cfg))
     victim_team = 1 - cfg.trained_team
     rows = []
     with torch.random.fork_rng(devices=[]):

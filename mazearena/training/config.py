@@ -5,7 +5,6 @@ fields."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import typing
 from dataclasses import dataclass, field
@@ -28,8 +27,12 @@ from mazearena.checks import UserError, check_device, check_fields, check_int, c
 from mazearena.envs.engine.arena import ArenaConfig
 from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
 from mazearena.envs.engine.maze import MazeConfig
-from mazearena.training.algorithms import ALGORITHMS, algorithm, arena_algorithms
+from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.checkpoint import atomic_write
+from mazearena.training.tasks import Task, task_of
+from mazearena.training.tasks.arena import DEFAULT_SCENARIOS
+from mazearena.training.tasks.base import STOP_FIELDS
+from mazearena.training.tasks.gym import check_env_id
 
 
 def options_of(
@@ -105,17 +108,11 @@ class _EnvSection:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if not self.maze:
-            check_gym_env(self.env_id)
+        check_env_id(self.env_id)
         if self.max_episode_steps < 0:
             raise UserError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
         self.maze_config()
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
-
-    @property
-    def maze(self) -> bool:
-        """Whether the env is one of mazearena's mazes (levels, suites, success); else any Gymnasium env."""
-        return self.env_id in mazearena.MAZE_IDS
 
     @property
     def time_limit(self) -> int:
@@ -145,37 +142,6 @@ MAZE_OPTIONS = tuple(name for name, _, _ in _MAZE_FIELDS)
 ``max_episode_steps``, which every env takes) and ``obs_layout`` (networks read channels first)."""
 
 
-@functools.cache
-def check_gym_env(env_id: str) -> tuple:
-    """The observation and action spaces of a Gymnasium id (``module:id`` imports the module first), or an error
-    naming what does not fit: PPO and DQN train on Discrete actions and Box observations. Made once per id (a
-    config is built and checked many times: the command line, YAML, each resume)."""
-    import importlib
-
-    import gymnasium as gym
-
-    module, colon, name = env_id.rpartition(":")
-    if colon:
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            raise UserError(f"env_id {env_id!r}: cannot import {module!r} ({e})") from None
-    try:
-        spec = gym.spec(name)
-    except gym.error.Error as e:
-        raise UserError(
-            f"env_id {env_id!r} is neither a maze ({', '.join(mazearena.MAZE_IDS)}) nor a registered Gymnasium id ({e})"
-        ) from None
-    env = gym.make(spec.id)
-    try:
-        obs, act = env.observation_space, env.action_space
-    finally:
-        env.close()
-    if not isinstance(act, gym.spaces.Discrete) or not isinstance(obs, gym.spaces.Box):
-        raise UserError(f"env_id {env_id!r}: training needs Discrete actions and Box observations, got {act} and {obs}")
-    return obs, act
-
-
 def check_level_split(num_levels: int, start_level: int, test_start_level: int) -> None:
     """The held-out levels (unlimited from ``test_start_level``) must not overlap the training levels."""
     check_int("test_start_level", test_start_level, 0, MAX_LEVEL_ID - 2**31)
@@ -186,9 +152,6 @@ def check_level_split(num_levels: int, start_level: int, test_start_level: int) 
             f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
             f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids"
         )
-
-
-DEFAULT_SCENARIOS = {"tag": "tag_2v1_vs_fleeing_npc", "ctf": "ctf_3v3_vs_guards", "combat": "combat_3v3_vs_chasers"}
 
 
 @dataclass
@@ -362,11 +325,10 @@ class TrainConfig:
         for name in ("total_timesteps", "checkpoint_every", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
-        alg = algorithm(self.algo)
+        alg, task = algorithm(self.algo), self.task
         if alg.backbones is not None and self.backbone not in alg.backbones and ":" not in self.backbone:
-            kind = "arena" if alg.arena else "maze"
             raise UserError(
-                f"backbone {self.backbone!r} does not fit {kind} observations: use "
+                f"backbone {self.backbone!r} does not fit {task.kind.value} observations: use "
                 f"{', '.join(alg.backbones[:-1])} or {alg.backbones[-1]}"
             )
         check_int("core_size", self.core_size, 1, 4096)
@@ -385,94 +347,51 @@ class TrainConfig:
         for name in ("eval_every", "video_episodes", "video_every"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
-        self._check_stop(alg)
-        if self.league.self_play:
-            self._check_self_play()
-        if not alg.arena and not self.env.maze and self.backbone == "cnn":
-            obs, _ = check_gym_env(self.env.env_id)
-            if len(obs.shape) == 1:
-                self.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes or pixels)
+        self._check_stop(task)
+        self._victim_team = None  # an adversary's victim's team, set by the arena task's checks
+        task.check(self)
         if self.init_from is not None and not alg.own:
             raise UserError(f"init_from is not available with algo={self.algo!r}")
         self.train_perturbations = tuple(self.train_perturbations)  # a list from YAML: the same value
-        self._victim_team = None
-        if self.adversary_of is not None:
-            self._check_adversary()
         if self.train_perturbations:
             from mazearena.training.perturb import parse_train_perturbations
 
             if not alg.perturbations:
                 able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.perturbations)
                 raise UserError(f"train_perturbations trains with algo {able}, not {self.algo!r}")
-            if not alg.arena and not self.env.maze:
-                raise UserError(f"train_perturbations act on mazearena's mazes and arenas, not on {self.env.env_id}")
+            if not task.perturbable:
+                raise UserError(
+                    f"train_perturbations act on mazearena's mazes and arenas, not on {task.env_name(self)}"
+                )
             self.train_perturbations = tuple(str(p) for p in parse_train_perturbations(self.train_perturbations))
 
-    def _check_stop(self, alg) -> None:
-        for name in ("stop_at_success", "stop_at_win_rate"):
+    def _check_stop(self, task: Task) -> None:
+        for name in STOP_FIELDS:
             check_real(name, getattr(self, name), 0.0, 1.0)
-        name, other = ("stop_at_win_rate", "stop_at_success") if alg.arena else ("stop_at_success", "stop_at_win_rate")
-        if getattr(self, other):
-            kind = "arenas (algo mappo)" if other == "stop_at_win_rate" else "mazes"
-            raise UserError(f"{other} is for {kind}; use {name} with algo={self.algo!r}")
+        name = task.stop_field
+        for other, kind in STOP_FIELDS.items():
+            if other != name and getattr(self, other):
+                raise UserError(f"{other} is for {kind}; use {name} with algo={self.algo!r}")
         if getattr(self, name) and not self.eval_every:
             raise UserError(f"{name} stops at a held-out evaluation: set eval_every > 0")
-        if getattr(self, name) and not alg.arena and not self.env.maze:
-            raise UserError(f"{name} needs an env with success (a maze); {self.env.env_id} has returns only")
+        if getattr(self, name) and not task.has_success:
+            raise UserError(f"{name} needs an env with success (a maze); {task.env_name(self)} has returns only")
+
+    @property
+    def task(self) -> Task:
+        """What kind of task the run trains on (a maze, an arena, any Gymnasium env), asked whatever differs
+        between kinds."""
+        return task_of(self)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        """The config of a YAML file (:func:`load_config`)."""
+        return load_config(path)
 
     @property
     def stop_at(self) -> float:
         """The held-out success (win rate on arenas) that ends training early; 0 = none."""
-        return self.stop_at_win_rate if algorithm(self.algo).arena else self.stop_at_success
-
-    def _check_self_play(self) -> None:
-        from mazearena.agents.league import check_symmetric
-        from mazearena.envs.scenarios import scenario
-
-        if not algorithm(self.algo).arena:
-            able = " or ".join(repr(name) for name in arena_algorithms())
-            raise UserError(f"league.self_play needs algo={able}, got {self.algo!r}")
-        found = scenario(self.arena.scenario_name)
-        config = found.arena_config()
-        check_symmetric(config)
-        teams = {name.split("_")[0] for name in found.focal(config)}
-        if len(found.focal(config)) != config.red or len(teams) != 1:
-            raise UserError(
-                f"self-play replaces the NPC team of scenario {found.name!r}, whose learning agents must "
-                "be one whole team"
-            )
-        if self.mappo.num_envs % self.league.opponent_groups:
-            raise UserError(
-                f"league.opponent_groups ({self.league.opponent_groups}) must divide mappo.num_envs "
-                f"({self.mappo.num_envs})"
-            )
-
-    def _check_adversary(self) -> None:
-        if self.algo != "mappo":
-            raise UserError(f"adversary_of trains the other team with algo 'mappo', not {self.algo!r}")
-        if self.league.self_play:
-            raise UserError(
-                "adversary_of trains against one frozen victim, league.self_play against a league: pick one"
-            )
-        victim = victim_config(self.adversary_of)
-        if self.arena != ArenaEnvConfig() and self.arena != victim.arena:
-            raise UserError(
-                "adversary_of trains on the victim's arenas (its scenario, size and levels): leave the arena "
-                "options unset"
-            )
-        self.arena = victim.arena
-        self._victim_team = victim.scenario_team
-        if self.league.team and ("red", "blue").index(self.league.team) == self._victim_team:
-            from mazearena.agents.league import check_symmetric
-            from mazearena.envs.scenarios import scenario
-
-            try:
-                check_symmetric(scenario(self.arena.scenario_name).arena_config())
-            except ValueError:
-                raise UserError(
-                    f"league.team {self.league.team!r} is the victim's side: an adversary takes it only where both "
-                    "teams play alike (ctf, combat; the victim then plays the other side through the mirror)"
-                ) from None
+        return getattr(self, self.task.stop_field)
 
     @property
     def scenario_team(self) -> int:
@@ -521,16 +440,7 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
-        backbone = self.model
-        if algorithm(self.algo).arena and self.league.self_play:
-            mode = self.arena.scenario_name.split("_")[0]
-            return self.name or f"{self.algo}-{backbone}-selfplay-{mode}-seed{self.seed}"
-        if algorithm(self.algo).arena:
-            return self.name or f"{self.algo}-{backbone}-{self.arena.scenario_name}-seed{self.seed}"
-        if not self.env.maze:
-            env = re.sub(r"[^A-Za-z0-9._-]+", "_", self.env.env_id.rpartition(":")[2].rpartition("/")[2])
-            return self.name or f"{self.algo}-{backbone}-{env}-seed{self.seed}"
-        return self.name or f"{self.algo}-{backbone}-{self.env.size}x{self.env.size}-seed{self.seed}"
+        return self.name or self.task.run_name(self)
 
     @property
     def experiment(self) -> str:
@@ -538,13 +448,18 @@ class TrainConfig:
         the seeds of one experiment compare as one group."""
         return self.wandb_group or re.sub(r"-seed\d+(-\d+)?$", "", self.run_name)
 
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The config sections its runs use: the env's (maze or arena), the algorithm's, the league on arenas."""
+        return self.task.config_sections(algorithm(self.algo))
+
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
 
     def used_dict(self) -> dict[str, Any]:
         """:meth:`to_dict` without the sections its algorithm does not use (what W&B records: a PPO run has no
         ``dqn.*``, ``mappo.*``, ``league.*`` or ``arena.*``)."""
-        used = algorithm(self.algo).config_sections()
+        used = self.sections
         return {k: v for k, v in self.to_dict().items() if k not in SECTIONS or k in used}
 
 
@@ -660,16 +575,3 @@ def read_config_data(path: Path) -> dict[str, Any]:
 def save_config(config: TrainConfig, path: Path) -> None:
     """Write ``config`` as YAML, atomically (a kill never leaves half a file)."""
     atomic_write(path, lambda f: f.write(yaml.safe_dump(config.to_dict(), sort_keys=False)))
-
-
-def victim_config(path: Path):
-    """The config of the run folder ``path`` (an arena run), or an error naming it."""
-    from mazearena.training.algorithms import algorithm
-
-    path = Path(path)
-    if not (path / "config.yaml").exists():
-        raise UserError(f"adversary_of: {str(path)!r} is not a run folder (no config.yaml)")
-    cfg = load_config(path / "config.yaml")
-    if not algorithm(cfg.algo).arena:
-        raise UserError(f"adversary_of: {str(path)!r} is a {cfg.algo} run on mazes; adversaries play arena teams")
-    return cfg

@@ -82,7 +82,7 @@ def check(cfg, size: int) -> None:
     alg = algorithm(cfg.algo)
     if cfg.algo not in ("ppo", "mappo"):
         raise UserError(f"torchrun trains ppo and mappo data-parallel; algo {cfg.algo} runs in one process")
-    if alg.arena and cfg.league.self_play:
+    if cfg.league.self_play:
         raise UserError("self-play runs in one process (its league is one process's); leave torchrun out")
     if cfg.compile:
         raise UserError("compile is not available under torchrun (data-parallel runs train eagerly)")

@@ -8,21 +8,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from mazearena.agents.dqn import QNetwork
 from mazearena.agents.league import League
-from mazearena.agents.mappo import MultiAgentActorCritic
-from mazearena.agents.ppo import ActorCritic
-from mazearena.training.algorithms import algorithm
 from mazearena.training.config import TrainConfig
-from mazearena.training.games import EVAL_ENVS, eval_games, evaluate_policy, record_episodes, record_games
+from mazearena.training.games import EVAL_ENVS, eval_games, evaluate_policy
 from mazearena.training.loggers import Logger, read_metrics
-from mazearena.training.runs import make_envs
 
 
 def write_report(
     cfg: TrainConfig,
-    policy: ActorCritic | QNetwork,
+    policy: torch.nn.Module,
     run_dir: Path,
     logger: Logger,
     step: int,
@@ -32,9 +28,8 @@ def write_report(
     """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
     for self-play, the win-rate table of the league's snapshots; ``stopped``: the evaluation that ended training
     early."""
-    unit, levels = ("games", "arenas") if algorithm(cfg.algo).arena else ("episodes", "levels")
-    if not algorithm(cfg.algo).arena and not cfg.env.maze:
-        levels = "seeds"  # an env without levels: fresh episodes
+    task = cfg.task
+    unit, levels = task.unit, task.levels
     results = []
     for test, seed in ((False, cfg.seed + 2), (True, cfg.seed + 3)):
         n = eval_games(cfg.eval_episodes)[1]  # whole rounds of games are played
@@ -60,50 +55,21 @@ def write_report(
     if stopped is not None:
         report["stopped_early"] = stopped
     (run_dir / "report.json").write_text(json.dumps(report, indent=2))
-    arena, maze = algorithm(cfg.algo).arena, cfg.env.maze
-    final = (step, test_result["success_rate"] if arena or maze else test_result["mean_return"])
-    curve = plot_curve(run_dir, arena=arena, final=final, returns=not (arena or maze))
+    final = (step, test_result["success_rate"] if task.has_success else test_result["mean_return"])
+    curve = plot_curve(run_dir, final=final, **task.curve())
     if curve is not None:
         logger.log_image(curve, step, "curve")
-    arena = algorithm(cfg.algo).arena
-    record = record_games if arena else record_episodes
     video = None
     if cfg.video_episodes:
         done = logger.task(f"video of {cfg.video_episodes} held-out {unit}", 1)
-        video = record(cfg, policy, run_dir / "episodes.gif")
+        video = task.record(cfg, policy, run_dir / "episodes.gif")
         done()
     if video is not None:
         logger.log_video(video, step)
-    if arena:
-        a = cfg.arena
-        opponents = (
-            f"by self-play as {('red', 'blue')[cfg.trained_team]} against a league of its past snapshots"
-            if cfg.league.self_play
-            else f"in scenario {a.scenario_name}"
-        )
-        held_out = f"held out: scenario {a.heldout_name} on unseen arenas"
-        if cfg.adversary_of is not None:
-            opponents = f"as {('red', 'blue')[cfg.trained_team]}, the adversary of run {cfg.adversary_of.name}"
-            held_out = "held out: the victim on unseen arenas"
-        what = (
-            f"{cfg.algo} + {cfg.model} trained {opponents} ({a.size}x{a.size} {a.layout} arenas), "
-            f"{step:,} game steps, on {a.num_levels or 'unlimited'} arenas; {held_out}. Success = games won by "
-            "the learning team."
-        )
-    elif not cfg.env.maze:
-        what = (
-            f"{cfg.algo} + {cfg.model} on {cfg.env.env_id}, {step:,} steps. The env has no levels and no notion "
-            "of success: both rows are fresh episodes (other seeds); read the returns."
-        )
-    else:
-        what = (
-            f"{cfg.algo} + {cfg.model} on {cfg.env.env_id} {cfg.env.size}x{cfg.env.size}, {step:,} steps, "
-            f"trained on {cfg.env.num_levels or 'unlimited'} levels"
-        )
     lines = [
         f"# {run_dir.name}",
         "",
-        what,
+        task.describe(cfg, step),
         "",
         "| levels | episodes | success (95% CI) | mean return | mean length |",
         "|---|---:|---:|---:|---:|",
@@ -159,7 +125,7 @@ LEAGUE_TABLE_SNAPSHOTS = 6
 
 
 def league_table(
-    cfg: TrainConfig, policy: MultiAgentActorCritic, league: League, run_dir: Path, games: int | None = None, track=None
+    cfg: TrainConfig, policy: torch.nn.Module, league: League, run_dir: Path, games: int | None = None, track=None
 ) -> dict:
     """Up to six league snapshots, evenly spread from the untrained one to the latest, play each other on
     held-out arenas (``games`` per pair, half on each side; default ``eval_episodes``); writes league.png.
@@ -175,7 +141,7 @@ def league_table(
     per_pair = games or cfg.eval_episodes
     slots = min(EVAL_ENVS, max(1, per_pair // 2))  # every slot plays as many games; none wasted
     table = win_rate_table(
-        lambda: make_envs(cfg, slots, test=True, seed=cfg.seed + 5, both_teams=True),
+        lambda: cfg.task.make_envs(cfg, slots, test=True, seed=cfg.seed + 5, both_teams=True),
         policy,
         snapshots,
         cfg.trained_team,

@@ -10,73 +10,29 @@ folder's lock, the checkpoint to continue from, the options ``--resume`` applies
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-import mazearena
-from mazearena.agents.actor import Actor, PolicyActor
-from mazearena.agents.league import TeamPolicy
+from mazearena.agents.actor import Actor
 from mazearena.checks import UserError, check_device, require
-from mazearena.training.algorithms import ALGORITHMS, algorithm
+from mazearena.training import loading
+from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, previous_path, remove_partial_writes
 from mazearena.training.config import TrainConfig, load_config, save_config
+from mazearena.training.loading import fits
 from mazearena.training.loggers import check_wandb, read_metrics, write_metrics
 
 
 def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
-    """A vector env over the training levels, or (``test``) over the held-out ones (for arenas: the held-out
-    scenario on held-out arenas, or with ``both_teams`` the scenario's arena with no NPCs, for self-play; an
-    adversary run's arenas against its victim)."""
-    if algorithm(cfg.algo).arena:
-        from mazearena.envs import arena_v0
-        from mazearena.envs.scenarios import scenario as find
-
-        a = cfg.arena
-        if both_teams or cfg.adversary_of is not None:
-            envs = arena_v0.vector_env(
-                num_envs, device=cfg.device, seed=seed, **find(a.scenario_name).config, **a.make_kwargs(test)
-            )
-            if both_teams:
-                return envs
-            return against_victim(cfg, envs)  # an adversary run: every game against its victim
-        scenario = a.heldout_name if test else a.scenario_name
-        return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, scenario=scenario, **a.make_kwargs(test))
-    env = cfg.env
-    if not env.maze:  # any Gymnasium env: its own vector env (numpy), same-step autoreset for the trainers
-        import gymnasium as gym
-        from gymnasium.vector import AutoresetMode
-
-        limit = {"max_episode_steps": env.max_episode_steps} if env.max_episode_steps else {}
-        envs = gym.make_vec(
-            env.env_id.rpartition(":")[2],
-            num_envs=num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-            **limit,
-        )
-        envs.reset(seed=seed)  # game i seeded seed + i, as mazearena's vector envs are
-        return envs
-    # the trainer's own actions are valid by construction; checking them on a GPU would wait for it every step
-    check = torch.device(cfg.device).type != "cuda"
-    return mazearena.make_vec(
-        env.env_id, num_envs, device=cfg.device, seed=seed, check_actions=check, **env.make_kwargs(test)
-    )
-
-
-def make_policy(cfg: TrainConfig, envs) -> torch.nn.Module:
-    """The network the run trains (its algorithm's: an actor-critic for PPO, a Q-network for DQN, a team's for
-    MAPPO), on the run's device."""
-    alg = algorithm(cfg.algo)
-    if not alg.own:
-        raise ValueError(f"algo {cfg.algo!r} builds its own network inside its trainer")
-    return alg.network(cfg, envs)
+    """A vector env over the training split of the run's task, or (``test``) over the held-out one (arenas: the
+    held-out scenario on held-out arenas, or with ``both_teams`` the scenario's arena with no NPCs, for
+    self-play; an adversary run's arenas against its victim)."""
+    return cfg.task.make_envs(cfg, num_envs, test=test, seed=seed, both_teams=both_teams)
 
 
 def make_actor(
@@ -85,14 +41,7 @@ def make_actor(
     """How a run's network acts (:mod:`~mazearena.agents.actor`): its algorithm's actor, by default the
     network's ``act``; on arenas for ``team`` (default: the scenario's learning team), through the mirror when
     the network learned as the other team."""
-    alg = algorithm(cfg.algo)
-    if alg.arena and team is None:
-        team = cfg.scenario_team
-    if alg.actor is not None:
-        return alg.actor(cfg, policy, deterministic, team)
-    if alg.arena:
-        return TeamPolicy(policy, cfg.trained_team, team, deterministic)
-    return PolicyActor(policy, deterministic)
+    return cfg.task.actor(cfg, policy, deterministic, team)
 
 
 class RunLock:
@@ -357,123 +306,4 @@ def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
     """``(config, run_dir, policy, step)`` of a run folder's ``checkpoint`` (``last``, ``best``, or a ``.pt``
     file inside the run: a checkpoint or a weights-only snapshot), the policy in eval mode on ``device``.
     Errors name a folder that is no run, a missing checkpoint, or one made for another config."""
-    path = Path(path)
-    run_dir = (
-        path.parent.parent
-        if path.is_file() and path.parent.name == "checkpoints"
-        else (path.parent.parent.parent if path.is_file() else path)
-    )
-    if not (run_dir / "config.yaml").exists():
-        raise UserError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
-    cfg = load_config(run_dir / "config.yaml")
-    if not algorithm(cfg.algo).own:
-        own = ", ".join(name for name, a in ALGORITHMS.items() if a.own)
-        raise UserError(
-            f"{str(run_dir)!r} was trained with {cfg.algo}; only runs of mazearena's own trainers ({own}) can be loaded"
-        )
-    if not path.is_file() and checkpoint not in ("last", "best"):
-        raise UserError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
-    file = path if path.is_file() else run_dir / "checkpoints" / f"{checkpoint}.pt"
-    if not file.exists():
-        raise CheckpointError(
-            f"run {str(run_dir)!r} has no checkpoint {file.name} (training saves last.pt every "
-            "checkpoint_every steps; best.pt needs eval_every > 0)"
-        )
-    check_device(device)  # before reading: a checkpoint is not "corrupted" because the machine lacks a GPU
-    cfg.device = device
-    state = load_checkpoint(file, map_location=device)
-    if "config" in state and not fits(state["config"], cfg):
-        raise CheckpointError(
-            f"checkpoint {str(file)!r} was made with another model or env config than its run's config.yaml"
-        )
-    policy = make_policy(cfg, make_envs(cfg, 1, test=True, seed=0))
-    weights = state["policy"] if "policy" in state else state.get("algo", {}).get("policy")
-    try:
-        policy.load_state_dict(weights)
-    except (TypeError, KeyError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {str(file)!r} does not fit the run's network: {e}") from None
-    step = int(state["step"]) if "step" in state else int(state["algo"]["global_step"])
-    return cfg, run_dir, policy.eval(), step
-
-
-def fits(saved: str | None, cfg: TrainConfig) -> bool:
-    """Whether a checkpoint's recorded model fields (JSON) are those of ``cfg``. A field the checkpoint does not
-    record (added to mazearena after it was written) fits when ``cfg`` leaves it at its default."""
-    if saved is None:
-        return False
-    defaults = json.loads(json.dumps(model_fields(TrainConfig(algo=cfg.algo)), sort_keys=True))
-
-    def same(old, new, default) -> bool:
-        if isinstance(old, dict) and isinstance(new, dict):
-            return all(k in new for k in old) and all(
-                same(old[k], new[k], (default or {}).get(k)) if k in old else new[k] == (default or {}).get(k)
-                for k in new
-            )
-        return old == new
-
-    return same(json.loads(saved), json.loads(json.dumps(model_fields(cfg), sort_keys=True)), defaults)
-
-
-def model_fields(cfg: TrainConfig) -> dict:
-    """What a checkpoint must match to be loaded: the network and what it sees."""
-    d = cfg.to_dict()
-    fields = {
-        "algo": d["algo"],
-        "backbone": d["backbone"],
-        "env": d["env"],
-        "num_envs": cfg.num_envs,
-        "iteration_steps": cfg.iteration_steps,
-    }
-    alg = algorithm(cfg.algo)
-    if alg.arena:
-        fields |= {section: d[section] for section in alg.config_sections()}
-    return fields
-
-
-# ---------------------------------------------------------------- adversaries: a frozen run as the opponent
-def load_victim(path: Path, device: str):
-    """The victim run's config, network (frozen) and step; loaded once per process while its last checkpoint
-    stays the same (any run: adversaries joining a league are loaded the same way)."""
-    return _load_victim(str(Path(path).resolve()), device, _version(Path(path)))
-
-
-def _version(run: Path) -> int:
-    """When the run's last checkpoint was written (0: none), so that a newer one is loaded afresh."""
-    last = run / "checkpoints" / "last.pt"
-    return last.stat().st_mtime_ns if last.exists() else 0
-
-
-@lru_cache(maxsize=4)
-def _load_victim(path: str, device: str, version: int):
-    with torch.random.fork_rng(devices=[]):  # building its network draws nothing from the caller's stream
-        cfg, _, policy, step = load_trained(Path(path), "last", device)
-    return cfg, policy.requires_grad_(False), step
-
-
-def victim_actor(cfg, deterministic: bool = False) -> Actor:
-    """The victim of adversary run ``cfg`` as the actor of its scenario team (its network loaded once per
-    process and device, frozen)."""
-    victim_cfg, policy, _ = load_victim(cfg.adversary_of, str(cfg.device))
-    return make_actor(victim_cfg, policy, deterministic, team=1 - cfg.trained_team)
-
-
-def adversary_actor(path: Path, cfg) -> Actor:
-    """The adversary run ``path`` as an opponent in the self-play league of ``cfg``: the team the learner does not
-    play, the adversary's network loaded frozen (an error names a run that is no adversary of this arena)."""
-    adversary, policy, _ = load_victim(path, str(cfg.device))
-    if adversary.adversary_of is None:
-        raise UserError(f"league.adversaries: {str(path)!r} is no adversary run (train one with --adversary-of)")
-    if adversary.arena.scenario_name != cfg.arena.scenario_name or adversary.arena.size != cfg.arena.size:
-        raise UserError(
-            f"league.adversaries: {str(path)!r} plays scenario {adversary.arena.scenario_name} on "
-            f"{adversary.arena.size}x{adversary.arena.size} arenas, this run {cfg.arena.scenario_name} on "
-            f"{cfg.arena.size}x{cfg.arena.size}"
-        )
-    return make_actor(adversary, policy, team=1 - cfg.trained_team)
-
-
-def against_victim(cfg, envs):
-    """An all-agent arena vector env ``envs`` seen from the adversary's team, the victim acting the other."""
-    from mazearena.agents.league import FixedOpponentVectorEnv
-
-    return FixedOpponentVectorEnv(envs, cfg.trained_team, victim_actor(cfg))
+    return loading.load_trained(path, checkpoint, device, TrainConfig)

@@ -107,7 +107,7 @@ def test_training_evaluation_videos_and_watch_act_through_the_algorithms_actor(t
     from mazearena.agents.ppo import PPOConfig
     from mazearena.apps.watch import WatchConfig, watch
     from mazearena.training.config import EnvConfig, TrainConfig
-    from mazearena.training.train import train
+    from mazearena.training.loop import train
 
     cfg = TrainConfig(
         algo="counting-ppo",

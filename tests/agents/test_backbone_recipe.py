@@ -32,8 +32,8 @@ def meanpool(monkeypatch):
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_an_added_backbone_trains_and_loads_with_every_maze_algorithm(tmp_path, meanpool, algo):
     from mazearena.training.config import EnvConfig, TrainConfig
+    from mazearena.training.loop import train
     from mazearena.training.runs import load_trained
-    from mazearena.training.train import train
 
     run = train(
         TrainConfig(

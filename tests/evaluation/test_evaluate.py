@@ -353,7 +353,7 @@ def test_compare_puts_runs_side_by_side_with_curves_and_probability_of_improveme
 def test_an_older_checkpoint_loads_when_a_field_it_lacks_is_at_its_default(runs):
     from mazearena.training.checkpoint import load_checkpoint
     from mazearena.training.config import load_config
-    from mazearena.training.runs import fits
+    from mazearena.training.loading import fits
 
     cfg = load_config(runs["ppo0"] / "config.yaml")
     saved = json.loads(load_checkpoint(runs["ppo0"] / "checkpoints" / "last.pt")["config"])

@@ -15,8 +15,8 @@ import torch
 from mazearena.training import algorithms
 from mazearena.training.algorithms import ALGORITHMS, Algorithm, algorithm
 from mazearena.training.config import TrainConfig
+from mazearena.training.loop import train
 from mazearena.training.runs import load_trained
-from mazearena.training.train import train
 
 
 class Reinforce:

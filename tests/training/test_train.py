@@ -238,7 +238,8 @@ def test_watch_plays_a_trained_agent_into_a_video_and_names_bad_runs(tiny_run, t
 
 
 def test_init_from_starts_a_new_run_from_another_runs_weights(tiny_run, tmp_path):
-    from mazearena.training.runs import init_weights, make_envs, make_policy
+    from mazearena.training.loading import make_policy
+    from mazearena.training.runs import init_weights, make_envs
 
     cfg = TrainConfig(**TINY)
     policy = make_policy(cfg, make_envs(cfg, 2, test=False, seed=0))
@@ -414,3 +415,19 @@ def test_arena_training_config_errors_name_the_field():
         TrainConfig(
             algo="mappo", arena=ArenaEnvConfig(scenario="combat_2v2_with_npc_ally"), league=LeagueConfig(self_play=True)
         )
+
+
+@pytest.mark.parametrize("handle", [False, True])
+def test_train_takes_over_sigint_and_sigterm_only_when_asked(handle, tmp_path, monkeypatch):
+    # A notebook or a test that calls train() keeps its own handlers; the CLI asks for the graceful stop.
+    real, installed = signal.signal, []
+
+    def recording(signum, handler):
+        installed.append(signum)
+        return real(signum, handler)
+
+    monkeypatch.setattr(signal, "signal", recording)
+    cfg = TrainConfig(runs_dir=tmp_path, name="signals", **{**TINY, "total_timesteps": 128, "video_episodes": 0})
+    train(cfg, handle_signals=handle)
+    taken = {signal.SIGINT, signal.SIGTERM} & set(installed)
+    assert taken == ({signal.SIGINT, signal.SIGTERM} if handle else set())

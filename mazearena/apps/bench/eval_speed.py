@@ -21,8 +21,8 @@ from mazearena.agents.actor import Actor, reset_where
 from mazearena.apps.bench.common import check_positive, write
 from mazearena.checks import UserError
 from mazearena.evaluation.evaluate import EvalConfig, Run, play_condition
-from mazearena.training.algorithms import algorithm
 from mazearena.training.runs import load_trained, make_actor
+from mazearena.training.tasks import TaskKind
 
 
 @dataclass
@@ -100,7 +100,7 @@ def ours_seconds(run: Run, episodes: int, n_envs: int) -> tuple[float, float]:
 def run(args: EvalSpeedConfig) -> Path:
     """Time both harnesses; returns the Markdown table (written with its JSON to ``args.out``)."""
     cfg, run_dir, policy, step = load_trained(args.run)
-    if algorithm(cfg.algo).arena:
+    if cfg.task.kind is not TaskKind.MAZE:
         raise UserError(f"bench eval times a maze run; {run_dir} trained {cfg.algo}")
     run = Run(run_dir, cfg, policy, step, f"{cfg.algo}-{cfg.model}")
     rows = []

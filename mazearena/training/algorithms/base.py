@@ -67,7 +67,3 @@ class Algorithm:
     def own(self) -> bool:
         """Whether mazearena builds its network: its runs resume, keep snapshots and load in ``eval``/``watch``."""
         return self.network is not None
-
-    def config_sections(self) -> tuple[str, ...]:
-        """The config sections its runs use: the env (maze or arena), its own hyperparameters, the league."""
-        return ("arena", self.section, "league") if self.arena else ("env", self.section)

@@ -1,13 +1,14 @@
-"""``mazearena.training.train(config)``: train, checkpoint, evaluate on held-out levels, report.
+"""``mazearena.training.train(config)`` (this module's :func:`train`): train, checkpoint, evaluate on held-out levels,
+report.
 
 A run is a folder ``runs/<name>/``: ``config.yaml``, ``metrics.jsonl``/``metrics.csv``, ``checkpoints/``
 (``last.pt`` at step 0 and every ``checkpoint_every`` steps, the one before it as ``last.previous.pt``; the
 weights alone as ``best.pt`` at the best held-out success and ``final.pt`` at the end), ``report.md``/
 ``report.json``, ``curve.png``, ``episodes.gif`` and the offline W&B run. ``resume=RUN_DIR`` continues a run
 exactly where its last checkpoint left it, into the same W&B run (``total_timesteps`` extends it). One process
-at a time trains in a folder (a lock). SIGINT or SIGTERM stops at the end of the current iteration with a
-checkpoint (:class:`TrainingInterrupted`); a loss that turns non-finite stops the run before it is saved
-(:class:`TrainingDiverged`).
+at a time trains in a folder (a lock). With ``handle_signals`` (the CLI's), SIGINT or SIGTERM stops at the end of
+the current iteration with a checkpoint (:class:`TrainingInterrupted`); a loss that turns non-finite stops the
+run before it is saved (:class:`TrainingDiverged`).
 """
 
 from __future__ import annotations
@@ -22,26 +23,16 @@ from pathlib import Path
 
 import torch
 
-from mazearena.agents.league import League, SelfPlayVectorEnv
 from mazearena.checks import UserError
 from mazearena.training import distributed
 from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, save_checkpoint
 from mazearena.training.config import TrainConfig
-from mazearena.training.games import evaluate_policy, record_episodes, record_games
+from mazearena.training.games import evaluate_policy
+from mazearena.training.loading import make_policy, model_fields
 from mazearena.training.loggers import Logger
 from mazearena.training.report import stopped_line, write_report
-from mazearena.training.runs import (
-    RunStart,
-    adversary_actor,
-    init_weights,
-    make_actor,
-    make_envs,
-    make_policy,
-    model_fields,
-    resolve_run,
-    snapshot_path,
-)
+from mazearena.training.runs import RunStart, init_weights, resolve_run, snapshot_path
 
 
 class TrainingInterrupted(Exception):
@@ -63,14 +54,16 @@ class TrainingDiverged(UserError):
 
 
 class _Stop:
-    """SIGINT and SIGTERM ask the loop to stop after the current iteration; a second one stops at once."""
+    """SIGINT and SIGTERM ask the loop to stop after the current iteration; a second one stops at once. Installed
+    only when asked (``enabled``): a library call leaves the process's handlers to its caller."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool) -> None:
         self.signum: int | None = None
+        self.enabled = enabled
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> _Stop:
-        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+        if self.enabled and threading.current_thread() is threading.main_thread():  # signals reach it only
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
@@ -100,7 +93,7 @@ def reached_target(cfg: TrainConfig, result: dict, step: int) -> dict | None:
         return None
     return {
         "step": step,
-        "metric": "win rate" if algorithm(cfg.algo).arena else "success",
+        "metric": cfg.task.metric,
         "rate": result["success_rate"],
         "ci95": result["success_ci95"],
         "target": cfg.stop_at,
@@ -108,14 +101,17 @@ def reached_target(cfg: TrainConfig, result: dict, step: int) -> dict | None:
     }
 
 
-def train(config: TrainConfig) -> Path:
+def train(config: TrainConfig, *, handle_signals: bool = False) -> Path:
     """Train as ``config`` says; returns the run folder. Under ``torchrun`` every process calls it and trains
-    its share of the envs (:mod:`mazearena.training.distributed`)."""
+    its share of the envs (:mod:`mazearena.training.distributed`). ``handle_signals``: while training, SIGINT
+    and SIGTERM stop it at the end of the current iteration with a checkpoint and raise
+    :class:`TrainingInterrupted` (what ``mazearena train`` does); left ``False``, the process's own handlers stay
+    (a notebook's Ctrl-C raises ``KeyboardInterrupt``; the last checkpoint is at most ``checkpoint_every`` old)."""
     world = distributed.join(_device_of(config))
     try:
         start = _resolve(config, world)
         try:
-            with _Stop() as stop:
+            with _Stop(handle_signals) as stop:
                 return _train(start, stop, world)
         finally:
             if start.lock is not None:
@@ -172,7 +168,7 @@ def _perturbed(cfg: TrainConfig, local: TrainConfig, envs, policy):
     ``attack_obs`` reads ``policy`` as the trained team (or agent) acts."""
     from mazearena.training.perturb import TrainingPerturbations, parse_train_perturbations
 
-    actor = make_actor(cfg, policy, team=cfg.trained_team if algorithm(cfg.algo).arena else None)
+    actor = cfg.task.learner(cfg, policy)
     specs = parse_train_perturbations(cfg.train_perturbations)
     return TrainingPerturbations(envs, specs, actor, seed=local.seed)
 
@@ -194,23 +190,16 @@ def _train(start, stop: _Stop, world: distributed.World) -> Path:
             flush=True,
         )
     device = torch.device(cfg.device)
-    alg = algorithm(cfg.algo)
+    alg, task = algorithm(cfg.algo), cfg.task
     envs = policy = None
-    self_play = alg.arena and cfg.league.self_play
+    self_play = cfg.league.self_play
     if alg.own:
-        envs = make_envs(local, local.num_envs, test=False, seed=local.seed, both_teams=self_play)
+        envs = task.make_envs(local, local.num_envs, test=False, seed=local.seed, both_teams=self_play)
         policy = make_policy(cfg, envs)
         if cfg.init_from is not None and checkpoint is None:
             init_weights(policy, cfg.init_from, cfg.device)
         distributed.seed_sampling(cfg, world)
-        if self_play:
-            from mazearena.envs.scenarios import scenario as find
-
-            scripted = find(cfg.arena.scenario_name).npcs  # the scripted team, for scripted_groups
-            npcs = [scripted[name] for name in sorted(scripted, key=lambda n: int(n.split("_")[1]))]
-            adversaries = [adversary_actor(path, cfg) for path in cfg.league.adversaries]
-            league = League(cfg.league, seed=cfg.seed)
-            envs = SelfPlayVectorEnv(envs, policy, league, cfg.trained_team, npcs, adversaries)
+        envs = task.training_envs(cfg, envs, policy)
         if cfg.train_perturbations:
             envs = _perturbed(cfg, local, envs, policy)
     algo = alg.trainer(local, envs, policy, device, total_iterations, total_steps)
@@ -286,9 +275,8 @@ def _train(start, stop: _Stop, world: distributed.World) -> Path:
     def periodic_video() -> None:
         """Held-out episodes at this step into ``videos/`` and W&B; the policy samples from an RNG of its own, so
         the training's random stream is not shifted."""
-        record = record_games if alg.arena else record_episodes
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            path = record(cfg, policy, run_dir / "videos" / f"step-{algo.global_step:012d}.gif")
+            path = task.record(cfg, policy, run_dir / "videos" / f"step-{algo.global_step:012d}.gif")
         logger.log_video(path, algo.global_step, key="train/video")
 
     stopped = None  # the evaluation that reached --stop-at-success / --stop-at-win-rate

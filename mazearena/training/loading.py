@@ -1,0 +1,103 @@
+"""A trained run loaded again: its network built for its config (:func:`make_policy`), the checks that a
+checkpoint fits the config (:func:`fits`), and :func:`load_trained`, which ``eval``, ``watch``, ``export`` and
+the adversaries' victims go through. Nothing here imports the config module: the config class is handed in (the
+tasks, which the config imports, load their victims through here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from mazearena.checks import UserError, check_device
+from mazearena.training.algorithms import ALGORITHMS, algorithm
+from mazearena.training.checkpoint import CheckpointError, load_checkpoint
+
+if TYPE_CHECKING:
+    from mazearena.training.config import TrainConfig
+
+
+def make_policy(cfg: TrainConfig, envs) -> torch.nn.Module:
+    """The network the run trains (its algorithm's: an actor-critic for PPO, a Q-network for DQN, a team's for
+    MAPPO), on the run's device."""
+    alg = algorithm(cfg.algo)
+    if not alg.own:
+        raise ValueError(f"algo {cfg.algo!r} builds its own network inside its trainer")
+    return alg.network(cfg, envs)
+
+
+def model_fields(cfg: TrainConfig) -> dict:
+    """What a checkpoint must match to be loaded: the network and what it sees."""
+    d = cfg.to_dict()
+    fields = {
+        "algo": d["algo"],
+        "backbone": d["backbone"],
+        "env": d["env"],
+        "num_envs": cfg.num_envs,
+        "iteration_steps": cfg.iteration_steps,
+    }
+    return fields | {section: d[section] for section in cfg.task.model_sections(algorithm(cfg.algo))}
+
+
+def fits(saved: str | None, cfg: TrainConfig) -> bool:
+    """Whether a checkpoint's recorded model fields (JSON) are those of ``cfg``. A field the checkpoint does not
+    record (added to mazearena after it was written) fits when ``cfg`` leaves it at its default."""
+    if saved is None:
+        return False
+    defaults = json.loads(json.dumps(model_fields(type(cfg)(algo=cfg.algo)), sort_keys=True))
+
+    def same(old, new, default) -> bool:
+        if isinstance(old, dict) and isinstance(new, dict):
+            return all(k in new for k in old) and all(
+                same(old[k], new[k], (default or {}).get(k)) if k in old else new[k] == (default or {}).get(k)
+                for k in new
+            )
+        return old == new
+
+    return same(json.loads(saved), json.loads(json.dumps(model_fields(cfg), sort_keys=True)), defaults)
+
+
+def load_trained(path: Path, checkpoint: str, device: str, config_type: type[TrainConfig]):
+    """``(config, run_dir, policy, step)`` of a run folder's ``checkpoint`` (``last``, ``best``, or a ``.pt``
+    file inside the run: a checkpoint or a weights-only snapshot), the policy in eval mode on ``device``; the
+    run's config read by ``config_type.load``. Errors name a folder that is no run, a missing checkpoint, or one
+    made for another config."""
+    path = Path(path)
+    run_dir = (
+        path.parent.parent
+        if path.is_file() and path.parent.name == "checkpoints"
+        else (path.parent.parent.parent if path.is_file() else path)
+    )
+    if not (run_dir / "config.yaml").exists():
+        raise UserError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
+    cfg = config_type.load(run_dir / "config.yaml")
+    if not algorithm(cfg.algo).own:
+        own = ", ".join(name for name, a in ALGORITHMS.items() if a.own)
+        raise UserError(
+            f"{str(run_dir)!r} was trained with {cfg.algo}; only runs of mazearena's own trainers ({own}) can be loaded"
+        )
+    if not path.is_file() and checkpoint not in ("last", "best"):
+        raise UserError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
+    file = path if path.is_file() else run_dir / "checkpoints" / f"{checkpoint}.pt"
+    if not file.exists():
+        raise CheckpointError(
+            f"run {str(run_dir)!r} has no checkpoint {file.name} (training saves last.pt every "
+            "checkpoint_every steps; best.pt needs eval_every > 0)"
+        )
+    check_device(device)  # before reading: a checkpoint is not "corrupted" because the machine lacks a GPU
+    cfg.device = device
+    state = load_checkpoint(file, map_location=device)
+    if "config" in state and not fits(state["config"], cfg):
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} was made with another model or env config than its run's config.yaml"
+        )
+    policy = make_policy(cfg, cfg.task.make_envs(cfg, 1, test=True, seed=0))
+    weights = state["policy"] if "policy" in state else state.get("algo", {}).get("policy")
+    try:
+        policy.load_state_dict(weights)
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint {str(file)!r} does not fit the run's network: {e}") from None
+    step = int(state["step"]) if "step" in state else int(state["algo"]["global_step"])
+    return cfg, run_dir, policy.eval(), step

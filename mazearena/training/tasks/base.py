@@ -1,0 +1,178 @@
+"""What a task is: everything that differs between a mazearena maze, an arena and any Gymnasium env, asked of one
+object chosen once from the config (:func:`mazearena.training.tasks.task_of`).
+
+Training, evaluation, reports, export and watch ask the task and never test which kind it is. A task holds no
+state of its own: it reads the run's config (a :class:`~mazearena.training.config.TrainConfig`) it is handed.
+The task modules import nothing that reads config files (the config imports them), so a task that needs another
+run's config reads it with ``type(cfg).load``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from mazearena.checks import UserError
+
+if TYPE_CHECKING:
+    from mazearena.agents.actor import Actor
+    from mazearena.training.algorithms import Algorithm
+    from mazearena.training.config import TrainConfig
+
+
+class TaskKind(str, Enum):
+    """The kinds of task: a mazearena maze, a team arena, any Gymnasium env."""
+
+    MAZE = "maze"
+    ARENA = "arena"
+    GYM = "gym"
+
+
+STOP_FIELDS = {"stop_at_success": "mazes", "stop_at_win_rate": "arenas (algo mappo)"}
+"""The early-stopping fields, each with the tasks it is for."""
+
+
+class Task(ABC):
+    """The questions whose answers differ between kinds of task."""
+
+    kind: TaskKind
+    section: str
+    """The :class:`TrainConfig` section that configures the env (``env`` or ``arena``)."""
+    extra_sections: tuple[str, ...] = ()
+    """Other sections its runs use besides the env's and the algorithm's (``league`` on arenas)."""
+    unit: str = "episodes"
+    """What one evaluation sample is called (episodes, games)."""
+    levels: str = "levels"
+    """What its training and held-out splits are made of (levels, arenas; seeds for envs without levels)."""
+    metric: str = "success"
+    """The name of its success signal (success, win rate)."""
+    has_success: bool = True
+    """Whether an episode has a success signal (a maze's goal, a game won); else only returns."""
+    stop_field: str = "stop_at_success"
+    """The :class:`TrainConfig` field that ends training at a held-out success."""
+    perturbable: bool = True
+    """Whether mazearena's perturbations and attacks apply (they act on its engines)."""
+    suites: dict[str, str] = {}
+    """The named evaluation suites, with their descriptions."""
+    team: bool = False
+    """Whether a team of agents learns (one network acting for several columns; cross-play applies)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    # ---------------------------------------------------------------- the config
+    def config_sections(self, alg: Algorithm) -> tuple[str, ...]:
+        """The config sections its runs of algorithm ``alg`` use: the env's, the algorithm's, the others."""
+        return (self.section, alg.section, *self.extra_sections)
+
+    def model_sections(self, alg: Algorithm) -> tuple[str, ...]:
+        """Sections a checkpoint must match beyond the env section (its network and what it sees)."""
+        return ()
+
+    def check(self, cfg: TrainConfig) -> None:
+        """The checks of ``cfg`` that only make sense for this kind (a :class:`UserError` naming the field). By
+        default: no self-play league and no adversary, which only arenas have."""
+        from mazearena.training.algorithms import arena_algorithms
+
+        if cfg.league.self_play:
+            able = " or ".join(repr(name) for name in arena_algorithms())
+            raise UserError(f"league.self_play needs algo={able}, got {cfg.algo!r}")
+        if cfg.adversary_of is not None:
+            raise UserError(f"adversary_of trains the other team with algo 'mappo', not {cfg.algo!r}")
+
+    @abstractmethod
+    def env_name(self, cfg: TrainConfig) -> str:
+        """The env in words (an env id, a scenario)."""
+
+    @abstractmethod
+    def run_name(self, cfg: TrainConfig) -> str:
+        """The default run folder name, without ``cfg.name``."""
+
+    @abstractmethod
+    def key(self, cfg: TrainConfig) -> str:
+        """What two runs must share to be compared: the env trained on and tested against (every option, both
+        splits)."""
+
+    # ---------------------------------------------------------------- envs and actors
+    @abstractmethod
+    def make_envs(self, cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
+        """A vector env over the training split, or (``test``) the held-out one, game i seeded ``seed + i``."""
+
+    def training_envs(self, cfg: TrainConfig, envs, policy: torch.nn.Module):
+        """The training envs as the trainer steps them (arenas: against the self-play league)."""
+        return envs
+
+    @abstractmethod
+    def actor(self, cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False, team: int | None = None):
+        """How a run's network acts, an :class:`~mazearena.agents.actor.Actor` (``team``: the arena team it
+        plays, by default the scenario's learning team)."""
+
+    def learner(self, cfg: TrainConfig, policy: torch.nn.Module) -> Actor:
+        """The actor of the network as it learns (what an adversary of training reads)."""
+        return self.actor(cfg, policy)
+
+    @abstractmethod
+    def play(self, cfg: TrainConfig, envs, actor: Actor, episodes: int, advance=None) -> dict:
+        """Every episode's record (``return``, ``length``, ``success``, ...) of ``actor`` on ``envs``."""
+
+    def summarise(self, cfg: TrainConfig, envs, actor: Actor, episodes: int, advance=None) -> dict:
+        """Success, return and length over ``episodes`` episodes, with intervals."""
+        from mazearena.agents.episodes import summarise_episodes
+
+        return summarise_episodes(self.play(cfg, envs, actor, episodes, advance))
+
+    def annotate(self, row: dict, envs) -> dict:
+        """An evaluation's episode row with the columns of this kind (arenas: per-capita return)."""
+        return row
+
+    # ---------------------------------------------------------------- evaluation suites
+    def unavailable_suites(self, cfg: TrainConfig) -> dict[str, str]:
+        """The suites this run's observations cannot be tested on, with why."""
+        return {}
+
+    def default_suites(self, cfg: TrainConfig) -> list[str]:
+        """The suites a run is evaluated on when none are named: every one that applies to it."""
+        return [s for s in self.suites if s not in self.unavailable_suites(cfg)]
+
+    def check_suites(self, cfg: TrainConfig, suites) -> None:
+        """An error naming unknown suites, or suites this run's observations cannot be tested on."""
+        unknown = [s for s in suites if s not in self.suites]
+        if unknown:
+            raise UserError(
+                f"unknown suite(s) {unknown} for {self.kind.value} runs; valid suites: {', '.join(self.suites)}"
+            )
+        for suite, why in self.unavailable_suites(cfg).items():
+            if suite in suites:
+                raise UserError(f"suite {suite!r} {why}")
+
+    def suite_env(self, cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: str = "cpu"):
+        """A vector env of ``num_envs`` games of ``suite``, game i seeded with ``seed + i``."""
+        self.check_suites(cfg, [suite])
+        return self._suite_env(cfg, suite, num_envs, seed, device)
+
+    @abstractmethod
+    def _suite_env(self, cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: str):
+        """:meth:`suite_env` of a suite known to apply."""
+
+    # ---------------------------------------------------------------- videos, reports, export
+    @abstractmethod
+    def record(self, cfg: TrainConfig, policy: torch.nn.Module, path: Path) -> Path:
+        """A GIF of ``cfg.video_episodes`` held-out episodes of the trained policy; the policy samples from an
+        RNG of its own, so a video during training does not shift the training's random stream."""
+
+    @abstractmethod
+    def describe(self, cfg: TrainConfig, step: int) -> str:
+        """What the run trained on and is tested against, a paragraph of its report."""
+
+    def curve(self) -> dict[str, Any]:
+        """The learning curve's keyword arguments (:func:`~mazearena.training.report.plot_curve`)."""
+        return {"arena": False, "returns": not self.has_success}
+
+    @abstractmethod
+    def export_spec(self, cfg: TrainConfig) -> dict[str, Any]:
+        """What an exported policy's ``spec.json`` says of the env it plays (``env``) and of its observations
+        (``observation``)."""

@@ -1,0 +1,126 @@
+"""Any Gymnasium env with Discrete actions and Box observations (``CartPole-v1``; ``mypkg:MyEnv-v0`` imports
+``mypkg`` first): no levels and no notion of success, so its splits are episodes of other seeds and its reports
+read returns."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from mazearena.checks import UserError
+from mazearena.training.tasks.base import TaskKind
+from mazearena.training.tasks.maze import SingleAgentTask
+
+if TYPE_CHECKING:
+    from mazearena.training.config import TrainConfig
+
+HELD_OUT_SEEDS = 10**6
+"""How far the held-out suite's seeds are from the training suite's."""
+
+
+def check_env_id(env_id: str) -> None:
+    """An error naming an env id that is neither a maze id nor a Gymnasium id training can use."""
+    import mazearena
+
+    if env_id not in mazearena.MAZE_IDS:
+        check_gym_env(env_id)
+
+
+@functools.cache
+def check_gym_env(env_id: str) -> tuple:
+    """The observation and action spaces of a Gymnasium id (``module:id`` imports the module first), or an error
+    naming what does not fit: PPO and DQN train on Discrete actions and Box observations. Made once per id (a
+    config is built and checked many times: the command line, YAML, each resume)."""
+    import importlib
+
+    import gymnasium as gym
+
+    import mazearena
+
+    module, colon, name = env_id.rpartition(":")
+    if colon:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise UserError(f"env_id {env_id!r}: cannot import {module!r} ({e})") from None
+    try:
+        spec = gym.spec(name)
+    except gym.error.Error as e:
+        raise UserError(
+            f"env_id {env_id!r} is neither a maze ({', '.join(mazearena.MAZE_IDS)}) nor a registered Gymnasium id ({e})"
+        ) from None
+    env = gym.make(spec.id)
+    try:
+        obs, act = env.observation_space, env.action_space
+    finally:
+        env.close()
+    if not isinstance(act, gym.spaces.Discrete) or not isinstance(obs, gym.spaces.Box):
+        raise UserError(f"env_id {env_id!r}: training needs Discrete actions and Box observations, got {act} and {obs}")
+    return obs, act
+
+
+class GymTask(SingleAgentTask):
+    kind = TaskKind.GYM
+    levels = "seeds"
+    has_success = False
+    perturbable = False
+
+    def check(self, cfg: TrainConfig) -> None:
+        super().check(cfg)
+        if cfg.backbone == "cnn":
+            obs, _ = check_gym_env(cfg.env.env_id)
+            if len(obs.shape) == 1:
+                cfg.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes or pixels)
+
+    def run_name(self, cfg: TrainConfig) -> str:
+        env = re.sub(r"[^A-Za-z0-9._-]+", "_", cfg.env.env_id.rpartition(":")[2].rpartition("/")[2])
+        return f"{cfg.algo}-{cfg.model}-{env}-seed{cfg.seed}"
+
+    def make_envs(self, cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
+        """Its own vector env (numpy), same-step autoreset for the trainers; game i seeded ``seed + i``, as
+        mazearena's vector envs are. ``test`` changes nothing: the env has no levels (the held-out suite plays
+        other seeds)."""
+        import gymnasium as gym
+        from gymnasium.vector import AutoresetMode
+
+        env = cfg.env
+        limit = {"max_episode_steps": env.max_episode_steps} if env.max_episode_steps else {}
+        envs = gym.make_vec(
+            env.env_id.rpartition(":")[2],
+            num_envs=num_envs,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            **limit,
+        )
+        envs.reset(seed=seed)
+        return envs
+
+    def unavailable_suites(self, cfg: TrainConfig) -> dict[str, str]:
+        why = f"needs mazearena's levels ({cfg.env.env_id} has none; train and test are episodes of other seeds)"
+        return {"larger": why, "harder": why}
+
+    def _suite_env(self, cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: str):
+        held_out = suite != "train"
+        return self.make_envs(cfg, num_envs, test=held_out, seed=seed + (HELD_OUT_SEEDS if held_out else 0))
+
+    def render_env(self, cfg: TrainConfig):
+        import gymnasium as gym
+
+        return gym.make(cfg.env.env_id.rpartition(":")[2], render_mode="rgb_array")
+
+    def describe(self, cfg: TrainConfig, step: int) -> str:
+        return (
+            f"{cfg.algo} + {cfg.model} on {cfg.env.env_id}, {step:,} steps. The env has no levels and no notion "
+            "of success: both rows are fresh episodes (other seeds); read the returns."
+        )
+
+    def export_spec(self, cfg: TrainConfig) -> dict[str, Any]:
+        obs, act = check_gym_env(cfg.env.env_id)
+        observation = {"kind": "gym", "shape": list(obs.shape), "dtype": str(obs.dtype), "actions": int(act.n)}
+        limit = {"max_episode_steps": cfg.env.max_episode_steps} if cfg.env.max_episode_steps else {}
+        return {"observation": observation, "env": {"kind": "gym", "id": cfg.env.env_id, "options": limit}}
+
+    def key(self, cfg: TrainConfig) -> str:
+        return json.dumps(["gym", cfg.env.env_id, cfg.env.max_episode_steps])
