@@ -170,7 +170,7 @@ def check_recurrent(cfg: PPOConfig, compile: bool, section: str = "") -> None:
     sequences (``num_envs`` divisible by ``num_minibatches``). ``section`` prefixes the names in errors."""
     if compile:
         raise UserError("compile is not available with a recurrent core")
-    if cfg.num_envs % cfg.num_minibatches:
+    if cfg.num_envs % getattr(cfg, "num_minibatches", 1):  # one batch of every sequence (A2C) always fits
         at = f"{section}." if section else ""
         raise UserError(
             f"with a recurrent core minibatches are whole env sequences: {at}num_envs ({cfg.num_envs}) must be "

@@ -19,15 +19,13 @@ import yaml
 import mazearena
 from mazearena.agents.backbones import backbone_class
 from mazearena.agents.cores import CORES
-from mazearena.agents.dqn import DQNConfig
 from mazearena.agents.league import LeagueConfig
-from mazearena.agents.mappo import MAPPOConfig
-from mazearena.agents.ppo import PPOConfig, check_recurrent
+from mazearena.agents.ppo import check_recurrent
 from mazearena.checks import UserError, check_device, check_fields, check_int, check_name, check_real
 from mazearena.envs.engine.arena import ArenaConfig
 from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
 from mazearena.envs.engine.maze import MazeConfig
-from mazearena.training.algorithms import ALGORITHMS, algorithm
+from mazearena.training.algorithms import ALGORITHMS, algorithm, config_sections
 from mazearena.training.checkpoint import atomic_write
 from mazearena.training.tasks import Task, task_of
 from mazearena.training.tasks.arena import DEFAULT_SCENARIOS
@@ -222,12 +220,12 @@ ALGO_NAMES = tuple(ALGORITHMS)
 
 
 @dataclass
-class TrainConfig:
+class _TrainFields:
     """Train an agent on a maze, evaluate it on held-out levels, write a run folder."""
 
     algo: Literal[ALGO_NAMES] = "ppo"
-    """Training algorithm: our ppo or dqn, Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference) on
-    mazes; mappo (multi-agent PPO) on arenas."""
+    """Training algorithm: our ppo, a2c or dqn, Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference)
+    on mazes and Gymnasium envs; mappo (multi-agent PPO) on arenas."""
     backbone: str = "cnn"
     """Policy backbone: cnn, resnet, impala, transformer or mlp, or your own as ``package.module:Class`` (an
     ``nn.Module`` built from the observation space, with ``features_dim``; see the architecture docs)."""
@@ -237,9 +235,6 @@ class TrainConfig:
     """Hidden units of the recurrent core."""
     env: EnvConfig = field(default_factory=EnvConfig)
     arena: ArenaEnvConfig = field(default_factory=ArenaEnvConfig)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    dqn: DQNConfig = field(default_factory=DQNConfig)
-    mappo: MAPPOConfig = field(default_factory=MAPPOConfig)
     league: LeagueConfig = field(default_factory=LeagueConfig)
     total_timesteps: int = 1_000_000
     """Env steps to train for."""
@@ -333,12 +328,12 @@ class TrainConfig:
             )
         check_int("core_size", self.core_size, 1, 4096)
         if self.core != "none" and not alg.recurrent:
-            able = " or ".join(repr(name) for name, a in ALGORITHMS.items() if a.recurrent)
+            able = _listed([name for name, a in ALGORITHMS.items() if a.recurrent], "or")
             raise UserError(f"a recurrent core (core={self.core!r}) trains with algo {able}, not {self.algo!r}")
         if self.core != "none":
             check_recurrent(getattr(self, alg.section), self.compile, alg.section)
         if self.compile and not alg.compile:
-            able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.compile)
+            able = _listed([name for name, a in ALGORITHMS.items() if a.compile], "and")
             raise UserError(f"compile is available with algo {able}, not {self.algo!r}")
         if self.amp and not alg.amp:
             raise UserError(f"amp is not available with algo={self.algo!r}")
@@ -357,7 +352,7 @@ class TrainConfig:
             from mazearena.training.perturb import parse_train_perturbations
 
             if not alg.perturbations:
-                able = " and ".join(repr(name) for name, a in ALGORITHMS.items() if a.perturbations)
+                able = _listed([name for name, a in ALGORITHMS.items() if a.perturbations], "and")
                 raise UserError(f"train_perturbations trains with algo {able}, not {self.algo!r}")
             if not task.perturbable:
                 raise UserError(
@@ -463,6 +458,12 @@ class TrainConfig:
         return {k: v for k, v in self.to_dict().items() if k not in SECTIONS or k in used}
 
 
+def _listed(names: list[str], word: str) -> str:
+    """``'a', 'b' or 'c'``: quoted names joined by commas and ``word``."""
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {word} {quoted[-1]}"
+
+
 def _plain(value):
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
@@ -475,14 +476,18 @@ def _plain(value):
     return value
 
 
-SECTIONS = {
-    "env": EnvConfig,
-    "arena": ArenaEnvConfig,
-    "ppo": PPOConfig,
-    "dqn": DQNConfig,
-    "mappo": MAPPOConfig,
-    "league": LeagueConfig,
-}
+ALGORITHM_SECTIONS = config_sections()
+"""The algorithms' sections (``ppo``, ``dqn``, ``mappo``, ...), each a field of :class:`TrainConfig` of its
+registered config class: registering an algorithm with a ``config`` adds its section."""
+
+TrainConfig = dataclasses.make_dataclass(
+    "TrainConfig",
+    [(name, cls, field(default_factory=cls)) for name, cls in ALGORITHM_SECTIONS.items()],
+    bases=(_TrainFields,),
+)
+TrainConfig.__module__, TrainConfig.__qualname__ = __name__, "TrainConfig"
+
+SECTIONS = {"env": EnvConfig, "arena": ArenaEnvConfig, **ALGORITHM_SECTIONS, "league": LeagueConfig}
 """The sections of a :class:`TrainConfig` (each a mapping of its own fields in YAML)."""
 
 

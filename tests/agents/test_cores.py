@@ -233,7 +233,7 @@ def _tensors(x) -> list[torch.Tensor]:
 
 
 def test_configs_name_what_cannot_have_a_core():
-    with pytest.raises(ValueError, match="core='gru'.*'ppo' or 'mappo', not 'dqn'"):
+    with pytest.raises(ValueError, match="core='gru'.*'ppo', 'mappo' or 'a2c', not 'dqn'"):
         TrainConfig(algo="dqn", core="gru")
     with pytest.raises(ValueError, match="whole env sequences"):
         TrainConfig(core="gru", ppo=PPOConfig(num_envs=6, num_steps=4, num_minibatches=4))

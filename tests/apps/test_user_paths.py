@@ -11,7 +11,15 @@ from mazearena.training.config import example_configs, find_config, load_config
 
 def test_the_example_configs_ship_with_the_package_and_load_by_name(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # outside the repository, as a pip-installed user is
-    assert example_configs() == ["dqn_maze7", "mappo_tag", "ppo_maze9", "ppo_maze9_fast", "ppo_memory9", "selfplay_ctf"]
+    assert example_configs() == [
+        "a2c_maze7",
+        "dqn_maze7",
+        "mappo_tag",
+        "ppo_maze9",
+        "ppo_maze9_fast",
+        "ppo_memory9",
+        "selfplay_ctf",
+    ]
     for name in example_configs():
         assert load_config(find_config(name)).total_timesteps > 0
         assert find_config(f"{name}.yaml") == find_config(name) == find_config(f"configs/{name}.yaml")
@@ -20,7 +28,7 @@ def test_the_example_configs_ship_with_the_package_and_load_by_name(tmp_path, mo
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--config", "nope"])
     err = " ".join(capsys.readouterr().err.split())
-    assert exit_.value.code == 2 and "'nope' does not exist (nor is it a shipped example: dqn_maze7" in err
+    assert exit_.value.code == 2 and "'nope' does not exist (nor is it a shipped example: a2c_maze7, dqn_maze7" in err
 
 
 def test_lower_case_choices_strings_for_paths_and_a_headless_play_that_could_not_end(tmp_path, monkeypatch):

@@ -144,7 +144,7 @@ def test_an_added_algorithm_trains_reports_resumes_and_loads(tmp_path, reinforce
 
 
 def test_an_unknown_algorithm_is_named_with_the_registered_ones():
-    with pytest.raises(ValueError, match="algo must be one of ppo, dqn, sb3-ppo, mappo, got 'nope'"):
+    with pytest.raises(ValueError, match="algo must be one of ppo, dqn, sb3-ppo, mappo, a2c, got 'nope'"):
         algorithm("nope")
     with pytest.raises(ValueError, match="algo must be one of"):
         TrainConfig(algo="nope")

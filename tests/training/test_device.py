@@ -15,6 +15,7 @@ from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.evaluation.evaluate import EvalConfig, evaluate
 from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.algorithms.a2c import A2CConfig
 from mazearena.training.checkpoint import load_checkpoint
 from mazearena.training.config import ArenaEnvConfig
 
@@ -36,6 +37,7 @@ SETUPS = {
         "algo": "dqn",
         "dqn": DQNConfig(num_envs=8, learning_starts=128, batch_size=32, buffer_size=1024, target_update_every=128),
     },
+    "a2c": {"algo": "a2c", "a2c": A2CConfig(num_envs=8, num_steps=8)},
     "mappo-lstm": {
         "algo": "mappo",
         "core": "lstm",
@@ -48,7 +50,7 @@ SETUPS = {
 
 @pytest.mark.parametrize("setup", SETUPS)
 def test_a_run_trains_checkpoints_resumes_and_evaluates_on_the_device(setup, device, tmp_path):
-    if device == "cpu" and setup in ("ppo", "dqn"):
+    if device == "cpu" and setup in ("ppo", "dqn", "a2c"):
         pytest.skip("on the CPU, tests/training/test_train.py trains, resumes and evaluates these")
     config = TrainConfig(runs_dir=tmp_path, name=setup, device=device, **{**TINY, **SETUPS[setup]})
     run = train(config)

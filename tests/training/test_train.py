@@ -1,6 +1,7 @@
 """Training runs: the run folder, determinism, exact resume after a kill -9, safe checkpoints, configs."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -284,6 +285,33 @@ def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
     assert load_checkpoint(crashed / "checkpoints" / "last.pt")["algo"]["global_step"] == 1024
     train(TrainConfig(resume=crashed, progress=False))
     assert metrics(crashed) == metrics(straight)
+
+
+@pytest.mark.parametrize("core", ["none", "gru"])
+def test_a2c_trains_resumes_exactly_and_is_deterministic(core, tmp_path):
+    from mazearena.training.algorithms.a2c import A2C, A2CConfig
+
+    tiny = {
+        **TINY,
+        "algo": "a2c",
+        "core": core,
+        "core_size": 16,
+        "a2c": A2CConfig(num_envs=8, num_steps=8),
+        "total_timesteps": 1024,
+        "checkpoint_every": 256,
+        "video_episodes": 1,
+    }
+    straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
+    again = train(TrainConfig(runs_dir=tmp_path, name="again", **tiny))
+    rows = metrics(straight)
+    assert rows == metrics(again)
+    assert [r["step"] for r in rows] == list(range(64, 1025, 64))
+    assert all(math.isfinite(r["loss/policy"]) and r["lr"] > 0 for r in rows)
+    assert any("eval/success_rate" in r for r in rows) and (straight / "episodes.gif").stat().st_size > 0
+    crashed = crash_after(A2C, 6, TrainConfig(runs_dir=tmp_path, name="crashed", **tiny))  # after 256 steps
+    assert load_checkpoint(crashed / "checkpoints" / "last.pt")["algo"]["global_step"] == 256
+    train(TrainConfig(resume=crashed, progress=False))
+    assert metrics(crashed) == rows
 
 
 def test_the_sb3_trainer_runs_through_the_same_run_folder(tmp_path, monkeypatch):

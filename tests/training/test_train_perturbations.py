@@ -35,7 +35,7 @@ def test_bad_training_perturbations_are_named(specs, match):
 def test_the_config_checks_them_and_keeps_them_in_one_form():
     cfg = TrainConfig(train_perturbations=("attack_obs:1", "obs_noise:0.1:0.25"))
     assert cfg.train_perturbations == ("attack_obs:1:0.5", "obs_noise:0.1:0.25")
-    with pytest.raises(UserError, match="trains with algo 'ppo' and 'mappo', not 'dqn'"):
+    with pytest.raises(UserError, match="trains with algo 'ppo', 'mappo' and 'a2c', not 'dqn'"):
         TrainConfig(algo="dqn", train_perturbations=("obs_noise:0.1",))
 
 

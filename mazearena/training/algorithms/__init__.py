@@ -3,11 +3,11 @@ trainer, what it trains on, what it supports); adding one is a new module and a 
 
 from __future__ import annotations
 
-from mazearena.training.algorithms import dqn, mappo, ppo, sb3_ppo
+from mazearena.training.algorithms import a2c, dqn, mappo, ppo, sb3_ppo
 from mazearena.training.algorithms.base import Algorithm, Trainer
 
 ALGORITHMS: dict[str, Algorithm] = {
-    a.name: a for a in (ppo.ALGORITHM, dqn.ALGORITHM, sb3_ppo.ALGORITHM, mappo.ALGORITHM)
+    a.name: a for a in (ppo.ALGORITHM, dqn.ALGORITHM, sb3_ppo.ALGORITHM, mappo.ALGORITHM, a2c.ALGORITHM)
 }
 
 
@@ -18,9 +18,14 @@ def algorithm(name: str) -> Algorithm:
     return ALGORITHMS[name]
 
 
+def config_sections() -> dict[str, type]:
+    """The config section of every registered algorithm that declares one: section name -> its dataclass."""
+    return {a.section: a.config for a in ALGORITHMS.values() if a.config is not None}
+
+
 def arena_algorithms() -> tuple[str, ...]:
     """Names of the algorithms that train teams on arenas (the first is ``--env arena``'s default)."""
     return tuple(name for name, a in ALGORITHMS.items() if a.arena)
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "Trainer", "algorithm", "arena_algorithms"]
+__all__ = ["ALGORITHMS", "Algorithm", "Trainer", "algorithm", "arena_algorithms", "config_sections"]

@@ -35,6 +35,10 @@ class Algorithm:
     ``None`` where the trainer brings its own, see :attr:`network`)."""
     steps_per_iteration: Callable[[TrainConfig], int]
     """Env steps of one iteration (one log line); an arena env step is one step of one game."""
+    config: type | None = None
+    """The dataclass of its config section (``None``: it shares the section of an algorithm that declares one).
+    :class:`~mazearena.training.config.TrainConfig` gets a field of this type named :attr:`section`: its
+    ``--help`` and YAML follow from the class."""
     network: Callable[[TrainConfig, Any], torch.nn.Module] | None = None
     """``(cfg, envs)`` -> the network it trains; ``None``: the trainer builds its own (read as ``trainer.policy``),
     and such runs are neither resumed nor loaded by ``eval``/``watch``."""

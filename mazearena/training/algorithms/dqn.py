@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mazearena.agents.dqn import DQNConfig
 from mazearena.training.algorithms.base import Algorithm
 
 STEPS_PER_ENV = 64
@@ -22,6 +23,7 @@ def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
 ALGORITHM = Algorithm(
     name="dqn",
     section="dqn",
+    config=DQNConfig,
     network=_network,
     trainer=_trainer,
     steps_per_iteration=lambda cfg: cfg.dqn.num_envs * STEPS_PER_ENV,

@@ -3,6 +3,7 @@ or local critic; against a scenario's NPCs or, with ``league.self_play``, a leag
 
 from __future__ import annotations
 
+from mazearena.agents.mappo import MAPPOConfig
 from mazearena.training.algorithms.base import Algorithm
 
 
@@ -33,6 +34,7 @@ def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
 ALGORITHM = Algorithm(
     name="mappo",
     section="mappo",
+    config=MAPPOConfig,
     network=_network,
     trainer=_trainer,
     arena=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mazearena.agents.ppo import PPOConfig
 from mazearena.training.algorithms.base import Algorithm
 
 
@@ -21,6 +22,7 @@ def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
 ALGORITHM = Algorithm(
     name="ppo",
     section="ppo",
+    config=PPOConfig,
     network=_network,
     trainer=_trainer,
     compile=True,
