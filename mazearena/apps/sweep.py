@@ -260,7 +260,8 @@ def sweep(cfg: SweepConfig) -> Path:
 def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
     """Rank the configurations by the IQM of their runs' success over the train and test suites (stratified
     bootstrap 95% CIs); list crashed and unfinished trials. Writes sweep.json, sweep.md and sweep.png."""
-    from mazearena.evaluation.report import played_mode, plot_intervals, read_csv, summarise
+    from mazearena.evaluation.plots import plot_intervals
+    from mazearena.evaluation.summary import played_mode, read_csv, summarise
 
     rows, finished, crashed, missing = [], [], [], []
     for t in trials:

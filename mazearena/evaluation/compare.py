@@ -20,7 +20,7 @@ import tyro
 
 from mazearena.checks import UserError
 from mazearena.evaluation.evaluate import label_methods
-from mazearena.evaluation.report import plot_curves
+from mazearena.evaluation.plots import plot_curves
 from mazearena.stats.metrics import probability_of_improvement, probability_of_improvement_ci
 from mazearena.training.config import load_config
 from mazearena.training.loggers import read_metrics

@@ -21,8 +21,8 @@ import tyro
 from mazearena.agents.actor import Actor, State
 from mazearena.agents.perturbations import OBS_ATTACKS, PERTURBATIONS, PerturbedVectorEnv
 from mazearena.checks import UserError
-from mazearena.evaluation.report import GREEDY
 from mazearena.evaluation.suites import check_suites, default_suites, suite_env
+from mazearena.evaluation.summary import GREEDY
 from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.loggers import read_metrics
 from mazearena.training.runs import make_actor

@@ -1,220 +1,30 @@
-"""Typed configs of ``mazearena train``: each field declared once, with the docstring that becomes its
-``--help``. A YAML file (a shipped example such as ``ppo_maze9``, or a run's saved ``config.yaml``) holds the same
-fields."""
+"""The typed config of ``mazearena train``: each field declared once, with the docstring that becomes its
+``--help``. Its sections are the env's (:mod:`.sections`), each registered algorithm's (generated from its config
+class) and the league's. A YAML file (a shipped example such as ``ppo_maze9``, or a run's saved ``config.yaml``)
+holds the same fields (:mod:`.config_io`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import docstring_parser
-import tyro
 import yaml
 
-import mazearena
 from mazearena.agents.backbones import backbone_class
 from mazearena.agents.cores import CORES
 from mazearena.agents.league import LeagueConfig
 from mazearena.agents.ppo import check_recurrent
 from mazearena.checks import UserError, check_device, check_fields, check_int, check_name, check_real
-from mazearena.envs.engine.arena import ArenaConfig
-from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
-from mazearena.envs.engine.maze import MazeConfig
 from mazearena.training.algorithms import ALGORITHMS, algorithm, config_sections
 from mazearena.training.checkpoint import atomic_write
+from mazearena.training.config_io import CONFIGS_DIR, example_configs, find_config, from_dict, read_config_data
+from mazearena.training.sections import ARENA_OPTIONS, MAZE_OPTIONS, ArenaEnvConfig, EnvConfig
 from mazearena.training.tasks import Task, task_of
-from mazearena.training.tasks.arena import DEFAULT_SCENARIOS
 from mazearena.training.tasks.base import STOP_FIELDS
-from mazearena.training.tasks.gym import check_env_id
-
-
-def options_of(
-    config_cls: type,
-    *,
-    exclude: tuple[str, ...] = (),
-    defaults: dict[str, Any] | None = None,
-    unset: dict[str, str] | None = None,
-) -> list[tuple[str, Any, Any]]:
-    """The fields of an env's config (:class:`MazeConfig`, :class:`ArenaConfig`) as fields of a training section,
-    for :func:`dataclasses.make_dataclass`: each option is declared once, in the env's config, whose type,
-    default and docstring (which becomes its ``--help``) the section takes. Choices (enums) become ``Literal``
-    strings, as YAML and the command line hand them in. ``defaults`` gives the training defaults that differ;
-    an option in ``unset`` defaults to ``None``, which leaves it to the env id (its value says what that is)."""
-    defaults, unset = defaults or {}, unset or {}
-    docs: dict[str, str] = {}
-    for cls in reversed(config_cls.__mro__[:-1]):  # a subclass's docstring wins
-        docs |= {p.arg_name: p.description for p in docstring_parser.parse_from_object(cls).params if p.description}
-    hints = typing.get_type_hints(config_cls)
-    options = []
-    for f in dataclasses.fields(config_cls):
-        if f.name in exclude:
-            continue
-        kind = hints[f.name]
-        if isinstance(kind, type) and issubclass(kind, Enum):
-            kind = Literal[tuple(m.value for m in kind)]
-        default = defaults.get(f.name, f.default)
-        help = " ".join(docs.get(f.name, "").split())
-        if f.name in unset:
-            kind, default, help = kind | None, None, f"{help} Unset (None): {unset[f.name]}."
-        if isinstance(default, Enum):
-            default = default.value
-        options.append((f.name, Annotated[kind, tyro.conf.arg(help=help)], field(default=default)))
-    return options
-
-
-def _section(name: str, own: type, options: list[tuple[str, Any, Any]]) -> type:
-    """A training section: the class ``own`` (its own fields and methods) plus the env's ``options``; every
-    field's help one paragraph."""
-    cls = dataclasses.make_dataclass(name, options_of(own) + options, bases=(own,))
-    cls.__module__, cls.__qualname__, cls.__doc__ = own.__module__, name, own.__doc__
-    return cls
-
-
-def _by_id(option: str) -> str:
-    """What an option the maze ids set is, id by id."""
-    default = {f.name: f.default for f in dataclasses.fields(MazeConfig)}[option]
-    given = [f"{kwargs[option]} for {env_id}" for env_id, kwargs in mazearena.MAZE_IDS.items() if option in kwargs]
-    plain = [env_id for env_id, kwargs in mazearena.MAZE_IDS.items() if option not in kwargs]
-    return "the env id's, " + ", ".join(given + ([f"else {getattr(default, 'value', default)}"] if plain else []))
-
-
-def _levels(section, test: bool) -> dict[str, int]:
-    """The level set of a split: the training levels, or (``test``) the held-out ones, unlimited from
-    ``test_start_level``."""
-    if test:
-        return {"num_levels": 0, "start_level": section.test_start_level}
-    return {"num_levels": section.num_levels, "start_level": section.start_level}
-
-
-@dataclass
-class _EnvSection:
-    """The maze trained on, and the held-out levels it is tested on; or any Gymnasium env."""
-
-    env_id: str = "mazearena/Maze-v0"
-    """Environment id: a maze id, or any registered Gymnasium id with a Discrete action space and a Box
-    observation space (``CartPole-v1``; ``mypkg:MyEnv-v0`` imports ``mypkg`` first, which registers it). The
-    maze options apply to maze ids only."""
-    test_start_level: int = 1_000_000
-    """Held-out levels start here (unlimited from there; disjoint from the training set)."""
-    max_episode_steps: int = 0
-    """Episode time limit (0 = 4 * size**2 on mazes, the env's own on other envs)."""
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-        check_env_id(self.env_id)
-        if self.max_episode_steps < 0:
-            raise UserError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
-        self.maze_config()
-        check_level_split(self.num_levels, self.start_level, self.test_start_level)
-
-    @property
-    def time_limit(self) -> int:
-        return self.max_episode_steps or 4 * self.size**2
-
-    def make_kwargs(self, test: bool = False) -> dict[str, Any]:
-        """The maze options to make the env with: every option that is set (an unset one is the env id's), the
-        time limit, and the training levels or (``test``) the held-out ones."""
-        options = {f: getattr(self, f) for f in MAZE_OPTIONS if getattr(self, f) is not None}
-        return options | {"max_steps": self.time_limit} | _levels(self, test)
-
-    def maze_config(self, test: bool = False) -> MazeConfig:
-        """The :class:`MazeConfig` of the training levels or (``test``) the held-out ones: what the maze id makes
-        with these options."""
-        return MazeConfig(**{**mazearena.MAZE_IDS.get(self.env_id, {}), **self.make_kwargs(test)})
-
-
-_MAZE_FIELDS = options_of(
-    MazeConfig,
-    exclude=("max_steps", "obs_layout"),  # max_episode_steps, for every env; networks read channels first
-    defaults={"size": 9, "num_levels": 500},
-    unset={name: _by_id(name) for kwargs in mazearena.MAZE_IDS.values() for name in kwargs},
-)
-EnvConfig = _section("EnvConfig", _EnvSection, _MAZE_FIELDS)
-MAZE_OPTIONS = tuple(name for name, _, _ in _MAZE_FIELDS)
-"""The maze options a training run takes: every field of :class:`MazeConfig` but ``max_steps`` (the section's
-``max_episode_steps``, which every env takes) and ``obs_layout`` (networks read channels first)."""
-
-
-def check_level_split(num_levels: int, start_level: int, test_start_level: int) -> None:
-    """The held-out levels (unlimited from ``test_start_level``) must not overlap the training levels."""
-    check_int("test_start_level", test_start_level, 0, MAX_LEVEL_ID - 2**31)
-    train = level_range(num_levels, start_level)
-    test = level_range(0, test_start_level)
-    if train[0] < test[1] and test[0] < train[1]:
-        raise UserError(
-            f"the held-out levels [{test[0]}, {test[1]}) from test_start_level overlap the training "
-            f"levels [{train[0]}, {train[1]}); an unlimited set spans 2**31 ids"
-        )
-
-
-@dataclass
-class _ArenaSection:
-    """The arena scenario a team learns in (``algo=mappo``), and where it is tested."""
-
-    scenario: str = ""
-    """Training scenario (which agents learn, which NPCs play): see ``mazearena.envs.scenarios`` (default: the
-    default scenario of ``mode``)."""
-    mode: str = ""
-    """Game mode, ``tag``, ``ctf`` or ``combat``, when no scenario is named (default ``tag``)."""
-    heldout_scenario: str = ""
-    """Scenario of the held-out evaluation (default: the training scenario's ``_heldout`` twin)."""
-    test_start_level: int = 1_000_000
-    """Held-out arenas start here (disjoint from the training arenas)."""
-
-    def __post_init__(self) -> None:
-        from mazearena.envs.scenarios import scenario
-
-        check_fields(self)
-        if self.mode not in ("", *DEFAULT_SCENARIOS):
-            raise UserError(f"mode must be one of {', '.join(DEFAULT_SCENARIOS)}, got {self.mode!r}")
-        for name in ("scenario", "heldout_scenario"):
-            if getattr(self, name):
-                try:
-                    scenario(getattr(self, name))
-                except ValueError as e:
-                    raise UserError(f"{name}: {e}") from None
-        train = scenario(self.scenario_name)  # arena_config names any bad field
-        if self.mode and train.config["mode"] != self.mode:
-            raise UserError(f"scenario {self.scenario!r} plays {train.config['mode']!r}, not mode {self.mode!r}")
-        train.arena_config(**self.make_kwargs())
-        held = scenario(self.heldout_name)
-        if held.config != train.config or held.focal(held.arena_config()) != train.focal(train.arena_config()):
-            raise UserError(
-                f"heldout_scenario {self.heldout_name!r} must have the mode, teams and learning agents "
-                f"of scenario {self.scenario_name!r}"
-            )
-        if self.obs_mode not in ("grid", "tokens"):
-            raise UserError(f"obs_mode must be 'grid' or 'tokens' for training, got {self.obs_mode!r}")
-        check_level_split(self.num_levels, self.start_level, self.test_start_level)
-
-    @property
-    def scenario_name(self) -> str:
-        return self.scenario or DEFAULT_SCENARIOS[self.mode or "tag"]
-
-    @property
-    def heldout_name(self) -> str:
-        return self.heldout_scenario or f"{self.scenario_name}_heldout"
-
-    def make_kwargs(self, test: bool = False) -> dict[str, Any]:
-        """The arena options to make the env with, and the training arenas or (``test``) the held-out ones."""
-        return {f: getattr(self, f) for f in ARENA_OPTIONS} | _levels(self, test)
-
-
-_ARENA_FIELDS = options_of(
-    ArenaConfig,
-    exclude=("mode", "red", "blue", "obs_layout"),  # the scenario sets mode and teams; networks read channels first
-    defaults={"num_levels": 500},
-)
-ArenaEnvConfig = _section("ArenaEnvConfig", _ArenaSection, _ARENA_FIELDS)
-ARENA_OPTIONS = tuple(name for name, _, _ in _ARENA_FIELDS)
-"""The arena options a training run takes: every field of :class:`ArenaConfig` but those its scenario sets
-(``mode``, ``red``, ``blue``; ``mode`` picks the default scenario) and ``obs_layout``."""
-
 
 ALGO_NAMES = tuple(ALGORITHMS)
 
@@ -491,55 +301,6 @@ SECTIONS = {"env": EnvConfig, "arena": ArenaEnvConfig, **ALGORITHM_SECTIONS, "le
 """The sections of a :class:`TrainConfig` (each a mapping of its own fields in YAML)."""
 
 
-def from_dict(cls, data: dict[str, Any]):
-    """A config dataclass from a plain dict (a YAML file), naming unknown fields, sections that are not
-    mappings and values of the wrong type."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names), key=str)
-    if unknown:
-        raise UserError(f"unknown {cls.__name__} field(s) {unknown}; valid: {', '.join(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        nested = SECTIONS.get(key) if cls is TrainConfig else None
-        if nested is not None:
-            if not isinstance(value, dict):
-                raise UserError(f"section {key!r} must be a mapping of {nested.__name__} fields, got {value!r}")
-            try:
-                value = from_dict(nested, value)
-            except (ValueError, TypeError) as e:
-                raise UserError(f"{key}: {e}") from None
-        elif key in ("runs_dir", "resume", "init_from") and isinstance(value, str):
-            value = Path(value)
-        elif key == "wandb_tags" and isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
-"""The example configs shipped with the package."""
-
-
-def example_configs() -> list[str]:
-    """The names of the shipped example configs (``ppo_maze9``, ...)."""
-    return sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml"))
-
-
-def find_config(name_or_path: str | Path) -> Path:
-    """A config file: a path that exists, else a shipped example by name (``ppo_maze9`` or ``ppo_maze9.yaml``),
-    else an error naming the file and the examples."""
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    shipped = CONFIGS_DIR / f"{path.name.removesuffix('.yaml')}.yaml"
-    if path.parent == Path(".") or path.parent.name == "configs":  # a bare name, or the repository's old path
-        if shipped.is_file():
-            return shipped
-    raise UserError(
-        f"config file {str(path)!r} does not exist (nor is it a shipped example: {', '.join(example_configs())})"
-    )
-
-
 def load_config(path: Path) -> TrainConfig:
     """A :class:`TrainConfig` from a YAML file; a missing, unreadable, empty or malformed file or a bad field is
     a :class:`~mazearena.checks.UserError` naming the file."""
@@ -551,32 +312,23 @@ def load_config(path: Path) -> TrainConfig:
         raise UserError(f"{path}: {e}") from None
 
 
-def read_config_data(path: Path) -> dict[str, Any]:
-    """The mapping a YAML config file holds (not yet checked field by field), or a
-    :class:`~mazearena.checks.UserError` naming the file and what is wrong with it."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"config file {str(path)!r} is a folder, not a YAML file")
-    if not path.is_file():
-        raise UserError(f"config file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a YAML file (binary content)") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot be read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UserError(f"{path}: not valid YAML{line}: {problem}") from None
-    if data is None:
-        raise UserError(f"{path}: the file is empty (a config file holds a mapping of fields)")
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: a config file holds a mapping of fields, got {type(data).__name__}")
-    return data
-
-
 def save_config(config: TrainConfig, path: Path) -> None:
     """Write ``config`` as YAML, atomically (a kill never leaves half a file)."""
     atomic_write(path, lambda f: f.write(yaml.safe_dump(config.to_dict(), sort_keys=False)))
+
+
+__all__ = [
+    "ARENA_OPTIONS",
+    "CONFIGS_DIR",
+    "MAZE_OPTIONS",
+    "SECTIONS",
+    "ArenaEnvConfig",
+    "EnvConfig",
+    "TrainConfig",
+    "example_configs",
+    "find_config",
+    "from_dict",
+    "load_config",
+    "read_config_data",
+    "save_config",
+]

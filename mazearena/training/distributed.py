@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -167,8 +168,33 @@ def mean_metrics(metrics: dict, world: World) -> dict:
     return out
 
 
-def stop(world: World) -> None:
+DRAIN_SECONDS = 0.25
+"""How long a process leaving the group sleeps (the GIL released) first. gloo's worker threads release the
+tensors of the last collectives after those return, and take the GIL to do so; a process that exited while one
+still held a tensor aborted ("terminate called without an active exception": the thread met the interpreter
+shutting down), which happened to process 1 of a two-process run now and then, right after its last
+collective."""
+
+
+def drain() -> None:
+    """Sleep :data:`DRAIN_SECONDS`, the GIL released: gloo's threads finish letting go of the last collectives'
+    tensors (call it before a process leaves its group)."""
+    time.sleep(DRAIN_SECONDS)
+
+
+def leave(world: World) -> None:
+    """Every process, once training is done: wait for the others, let gloo's threads let go of the last
+    collectives' tensors, then leave the group."""
     if world.parallel and dist.is_initialized():
+        dist.barrier()
+        drain()
+        dist.destroy_process_group()
+
+
+def stop(world: World) -> None:
+    """Leave the group if this process still belongs to it (a run that ended on an exception or a signal)."""
+    if world.parallel and dist.is_initialized():
+        drain()
         dist.destroy_process_group()
 
 

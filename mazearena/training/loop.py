@@ -173,164 +173,226 @@ def _perturbed(cfg: TrainConfig, local: TrainConfig, envs, policy):
     return TrainingPerturbations(envs, specs, actor, seed=local.seed)
 
 
-def _train(start, stop: _Stop, world: distributed.World) -> Path:
-    cfg, run_dir, checkpoint = distributed.on_device(start.cfg, world), start.run_dir, start.checkpoint
-    for notice in start.notices:
-        print(f"mazearena train: {notice}", file=sys.stderr, flush=True)
-    local = distributed.local_config(cfg, world)  # this process's share of the envs (all of them in one process)
-    torch.manual_seed(cfg.seed)
+def _train(start: RunStart, stop: _Stop, world: distributed.World) -> Path:
+    """The loop: iterate, evaluate, film, log and checkpoint until the run's steps are done (or its target reached,
+    or a signal), then the final checkpoint and the report."""
+    run = _Session(start, stop, world)
+    try:
+        run.save_start()
+        while run.algo.global_step < run.total_steps and run.stopped is None:
+            if run.stopping():
+                raise run.interrupted()
+            run.iterate()
+        if run.stopping():
+            raise run.interrupted()
+        distributed.leave(world)  # the last collective: process 0's report needs the others no more
+        if world.main:
+            run.finish()
+    finally:
+        run.logger.close()
+    return run.run_dir
+
+
+def _schedule(cfg: TrainConfig, world: distributed.World, fresh: bool) -> tuple[int, int]:
+    """Iterations and env steps of the run: at least ``total_timesteps``, in whole iterations (said once)."""
     iteration_steps = cfg.iteration_steps
-    total_iterations = -(-cfg.total_timesteps // iteration_steps)  # at least what was asked: whole iterations
+    total_iterations = -(-cfg.total_timesteps // iteration_steps)
     total_steps = total_iterations * iteration_steps
-    if total_steps != cfg.total_timesteps and checkpoint is None and world.main:
+    if total_steps != cfg.total_timesteps and fresh and world.main:
         print(
             f"mazearena train: training {total_steps:,} steps: total_timesteps {cfg.total_timesteps:,} rounded up to "
             f"whole iterations of {iteration_steps:,} steps",
             file=sys.stderr,
             flush=True,
         )
-    device = torch.device(cfg.device)
-    alg, task = algorithm(cfg.algo), cfg.task
-    envs = policy = None
-    self_play = cfg.league.self_play
-    if alg.own:
-        envs = task.make_envs(local, local.num_envs, test=False, seed=local.seed, both_teams=self_play)
+    return total_iterations, total_steps
+
+
+def _next(step: int, every: int) -> int | None:
+    """The first multiple of ``every`` after ``step`` (``None``: never, for ``every`` 0)."""
+    return (step // every + 1) * every if every else None
+
+
+class _Session:
+    """One training run in progress: its envs, network, trainer and logger, and the named steps of the loop."""
+
+    def __init__(self, start: RunStart, stop: _Stop, world: distributed.World) -> None:
+        cfg = distributed.on_device(start.cfg, world)
+        self.cfg, self.run_dir, self.stop, self.world = cfg, start.run_dir, stop, world
+        checkpoint = start.checkpoint
+        for notice in start.notices:
+            print(f"mazearena train: {notice}", file=sys.stderr, flush=True)
+        local = distributed.local_config(cfg, world)  # this process's share of the envs (all of them in one)
+        torch.manual_seed(cfg.seed)
+        total_iterations, self.total_steps = _schedule(cfg, world, checkpoint is None)
+        self.device = torch.device(cfg.device)
+        self.alg, self.task = algorithm(cfg.algo), cfg.task
+        self.envs, self.policy = self._build(local, checkpoint is None)
+        self.algo = self.alg.trainer(local, self.envs, self.policy, self.device, total_iterations, self.total_steps)
+        self.policy = self.policy if self.alg.own else self.algo.policy
+        self.best, self.elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
+        if checkpoint is not None:
+            self._resume(checkpoint)
+        self.logger = self._logger(start.history)
+        step = self.algo.global_step
+        self.next_checkpoint = _next(step, cfg.checkpoint_every)
+        self.next_eval, self.next_video = _next(step, cfg.eval_every), _next(step, cfg.video_every)
+        self.stopped: dict | None = None  # the evaluation that reached --stop-at-success / --stop-at-win-rate
+        self.fresh = checkpoint is None
+
+    def _build(self, local: TrainConfig, fresh: bool):
+        """The training envs and the network (``None`` for a trainer that brings its own)."""
+        cfg, task = self.cfg, self.task
+        if not self.alg.own:
+            return None, None
+        envs = task.make_envs(local, local.num_envs, test=False, seed=local.seed, both_teams=cfg.league.self_play)
         policy = make_policy(cfg, envs)
-        if cfg.init_from is not None and checkpoint is None:
+        if cfg.init_from is not None and fresh:
             init_weights(policy, cfg.init_from, cfg.device)
-        distributed.seed_sampling(cfg, world)
+        distributed.seed_sampling(cfg, self.world)
         envs = task.training_envs(cfg, envs, policy)
         if cfg.train_perturbations:
             envs = _perturbed(cfg, local, envs, policy)
-    algo = alg.trainer(local, envs, policy, device, total_iterations, total_steps)
-    policy = policy if alg.own else algo.policy
-    best, elapsed = -1.0, 0.0  # elapsed: training wall-clock seconds, carried across resumes
-    if checkpoint is not None:
+        return envs, policy
+
+    def _resume(self, checkpoint: dict) -> None:
         try:
-            algo.load_state_dict(distributed.state_of(checkpoint["algo"], world))
+            self.algo.load_state_dict(distributed.state_of(checkpoint["algo"], self.world))
         except (KeyError, RuntimeError, ValueError) as e:
             raise CheckpointError(
-                f"{cfg.resume}: the last checkpoint does not fit this trainer ({e}); it was "
+                f"{self.cfg.resume}: the last checkpoint does not fit this trainer ({e}); it was "
                 "written by another version or another configuration"
             ) from e
-        best, elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
-    logger = (
-        _Quiet()
-        if not world.main
-        else Logger(
-            run_dir,
+        self.best, self.elapsed = float(checkpoint.get("best", -1.0)), float(checkpoint.get("elapsed", 0.0))
+
+    def _logger(self, history: list[dict]):
+        cfg = self.cfg
+        if not self.world.main:
+            return _Quiet()
+        return Logger(
+            self.run_dir,
             cfg.used_dict(),
-            total_steps,
+            self.total_steps,
             console=cfg.progress,
             wandb_mode=cfg.wandb_mode,
             wandb_project=cfg.wandb_project,
             wandb_group=cfg.experiment,
             wandb_tags=cfg.wandb_tags,
             tensorboard=cfg.tensorboard,
-            start_step=algo.global_step,
-            history=start.history,
+            start_step=self.algo.global_step,
+            history=history,
             progress_interval=cfg.log_interval,
         )
-    )
 
-    def training_state() -> dict:
+    # ---------------------------------------------------------------- checkpoints
+    def _state(self) -> dict:
         return {
-            "algo": algo.state_dict(),
-            "best": best,
-            "elapsed": elapsed,
-            "config": json.dumps(model_fields(cfg), sort_keys=True),
+            "algo": self.algo.state_dict(),
+            "best": self.best,
+            "elapsed": self.elapsed,
+            "config": json.dumps(model_fields(self.cfg), sort_keys=True),
         }
 
-    def save_last() -> None:
+    def save_start(self) -> None:
+        """Step 0's checkpoint: a run killed before its first interval resumes instead of starting over."""
+        if self.fresh and self.alg.own:
+            self.save_last()
+
+    def save_last(self) -> None:
         """The whole training state (``last.pt``, for --resume) and, kept, the weights of this step. In a
         data-parallel run every process calls it: process 0 writes every process's state."""
-        state = training_state()
-        state["algo"] = distributed.gather_state(state["algo"], world)
-        if not world.main:
+        state = self._state()
+        state["algo"] = distributed.gather_state(state["algo"], self.world)
+        if not self.world.main:
             return
-        save_checkpoint(run_dir / "checkpoints" / "last.pt", state, keep_previous=True)
-        if cfg.keep_snapshots and alg.own:  # eval loads our own trainers only
-            save_weights(snapshot_path(run_dir, algo.global_step))
+        save_checkpoint(self.run_dir / "checkpoints" / "last.pt", state, keep_previous=True)
+        if self.cfg.keep_snapshots and self.alg.own:  # eval loads our own trainers only
+            self.save_weights(snapshot_path(self.run_dir, self.algo.global_step))
 
-    def save_weights(path: Path) -> Path:
+    def save_weights(self, path: Path) -> Path:
         """The network alone (what ``eval``, ``watch`` and the W&B model artifact need; DQN's replay buffer and
         the optimiser stay in ``last.pt``). Trainers that bring their own network save their whole state."""
-        if not alg.own:
-            return save_checkpoint(path, training_state())
-        state = {"policy": policy.state_dict(), "step": algo.global_step}
-        return save_checkpoint(path, state | {"config": json.dumps(model_fields(cfg), sort_keys=True)})
+        if not self.alg.own:
+            return save_checkpoint(path, self._state())
+        state = {"policy": self.policy.state_dict(), "step": self.algo.global_step}
+        return save_checkpoint(path, state | {"config": json.dumps(model_fields(self.cfg), sort_keys=True)})
 
-    def interrupted() -> TrainingInterrupted:
-        save_last()
-        return TrainingInterrupted(stop.signum or signal.SIGTERM, run_dir, algo.global_step)
+    def interrupted(self) -> TrainingInterrupted:
+        self.save_last()
+        return TrainingInterrupted(self.stop.signum or signal.SIGTERM, self.run_dir, self.algo.global_step)
 
-    def stopping() -> bool:
+    def stopping(self) -> bool:
         """Whether a signal asked to stop (any process's, in a data-parallel run: they stop together)."""
-        return distributed.any_of(stop.signum is not None, world, device)
+        return distributed.any_of(self.stop.signum is not None, self.world, self.device)
 
-    next_checkpoint = (algo.global_step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
-    next_eval = (algo.global_step // cfg.eval_every + 1) * cfg.eval_every if cfg.eval_every else None
-    next_video = (algo.global_step // cfg.video_every + 1) * cfg.video_every if cfg.video_every else None
+    # ---------------------------------------------------------------- one iteration
+    def iterate(self) -> None:
+        """One iteration of the trainer, then what falls due at its step: an evaluation, a video, a log line,
+        a checkpoint."""
+        cfg, algo = self.cfg, self.algo
+        start_time, steps_before = time.perf_counter(), algo.global_step
+        metrics = distributed.mean_metrics(self.alg.iterate(algo, cfg), self.world)
+        metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start_time)
+        self._check_finite(metrics)
+        if self.next_eval is not None and algo.global_step >= self.next_eval:
+            metrics |= self._evaluate()
+            self.next_eval += cfg.eval_every
+        if self.next_video is not None and algo.global_step >= self.next_video:
+            if cfg.video_episodes and self.world.main:
+                self._video()
+            self.next_video += cfg.video_every
+        self.elapsed += time.perf_counter() - start_time  # wall-clock of training and its evaluations
+        metrics["time"] = self.elapsed
+        self.logger.log(metrics, algo.global_step, last=self.stopped is not None)
+        if algo.global_step >= self.next_checkpoint or algo.global_step >= self.total_steps or self.stopped:
+            self.save_last()
+            self.next_checkpoint += cfg.checkpoint_every
 
-    def periodic_video() -> None:
+    def _check_finite(self, metrics: dict) -> None:
+        broken = sorted(k for k, v in metrics.items() if v is not None and not math.isfinite(float(v)))
+        if broken:
+            self.logger.log(metrics, self.algo.global_step)  # the row that shows it
+            run_dir = self.run_dir
+            raise TrainingDiverged(
+                f"training diverged at step {self.algo.global_step}: {', '.join(broken)} became non-finite. Nothing "
+                f"was saved after it; the last good checkpoint is {run_dir / 'checkpoints' / 'last.pt'}. "
+                f"Lower the learning rate (or max_grad_norm) and start again, e.g. --init-from {run_dir}"
+            )
+
+    def _evaluate(self) -> dict:
+        """The held-out evaluation (by process 0): its metrics, ``best.pt`` when it is the best so far, and
+        whether it reached the run's target."""
+        cfg, metrics, stopped = self.cfg, {}, None
+        if self.world.main:
+            result = evaluate_policy(self.policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
+            metrics = {
+                "eval/success_rate": result["success_rate"],
+                "eval/return": result["mean_return"],
+                "eval/length": result["mean_length"],
+            }
+            if result["success_rate"] > self.best:
+                self.best = result["success_rate"]
+                best = self.save_weights(self.run_dir / "checkpoints" / "best.pt")
+                self.logger.log_checkpoint(best, aliases=("best",))
+            stopped = reached_target(cfg, result, self.algo.global_step)
+        self.stopped = distributed.broadcast(stopped, self.world)
+        return metrics
+
+    def _video(self) -> None:
         """Held-out episodes at this step into ``videos/`` and W&B; the policy samples from an RNG of its own, so
         the training's random stream is not shifted."""
+        device, step = self.device, self.algo.global_step
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            path = task.record(cfg, policy, run_dir / "videos" / f"step-{algo.global_step:012d}.gif")
-        logger.log_video(path, algo.global_step, key="train/video")
+            path = self.task.record(self.cfg, self.policy, self.run_dir / "videos" / f"step-{step:012d}.gif")
+        self.logger.log_video(path, step, key="train/video")
 
-    stopped = None  # the evaluation that reached --stop-at-success / --stop-at-win-rate
-    try:
-        if checkpoint is None and alg.own:
-            save_last()  # step 0: a run killed before its first interval resumes instead of starting over
-        while algo.global_step < total_steps and stopped is None:
-            if stopping():
-                raise interrupted()
-            start_time, steps_before = time.perf_counter(), algo.global_step
-            metrics = distributed.mean_metrics(alg.iterate(algo, cfg), world)
-            metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start_time)
-            broken = sorted(k for k, v in metrics.items() if v is not None and not math.isfinite(float(v)))
-            if broken:
-                logger.log(metrics, algo.global_step)  # the row that shows it
-                raise TrainingDiverged(
-                    f"training diverged at step {algo.global_step}: {', '.join(broken)} became non-finite. Nothing "
-                    f"was saved after it; the last good checkpoint is {run_dir / 'checkpoints' / 'last.pt'}. "
-                    f"Lower the learning rate (or max_grad_norm) and start again, e.g. --init-from {run_dir}"
-                )
-            if next_eval is not None and algo.global_step >= next_eval:
-                if world.main:  # evaluated once, by process 0
-                    result = evaluate_policy(policy, cfg, test=True, episodes=cfg.eval_episodes, seed=cfg.seed + 1)
-                    metrics |= {
-                        "eval/success_rate": result["success_rate"],
-                        "eval/return": result["mean_return"],
-                        "eval/length": result["mean_length"],
-                    }
-                    if result["success_rate"] > best:
-                        best = result["success_rate"]
-                        logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "best.pt"), aliases=("best",))
-                    stopped = reached_target(cfg, result, algo.global_step)
-                stopped = distributed.broadcast(stopped, world)
-                next_eval += cfg.eval_every
-            if next_video is not None and algo.global_step >= next_video:
-                if cfg.video_episodes and world.main:
-                    periodic_video()
-                next_video += cfg.video_every
-            elapsed += time.perf_counter() - start_time  # wall-clock of training and its evaluations
-            metrics["time"] = elapsed
-            logger.log(metrics, algo.global_step, last=stopped is not None)
-            if algo.global_step >= next_checkpoint or algo.global_step >= total_steps or stopped:
-                save_last()
-                next_checkpoint += cfg.checkpoint_every
-        if stopping():
-            raise interrupted()
-        if not world.main:
-            return run_dir
-        if stopped is not None:
-            logger.note(stopped_line(stopped))
-        logger.log_checkpoint(save_weights(run_dir / "checkpoints" / "final.pt"), aliases=("latest", "final"))
-        league = envs.league if self_play else None
-        report = write_report(cfg, policy, run_dir, logger, algo.global_step, league=league, stopped=stopped)
+    # ---------------------------------------------------------------- the end
+    def finish(self) -> None:
+        """The final weights and the report (process 0)."""
+        step, logger = self.algo.global_step, self.logger
+        if self.stopped is not None:
+            logger.note(stopped_line(self.stopped))
+        logger.log_checkpoint(self.save_weights(self.run_dir / "checkpoints" / "final.pt"), aliases=("latest", "final"))
+        league = self.envs.league if self.cfg.league.self_play else None
+        report = write_report(self.cfg, self.policy, self.run_dir, logger, step, league=league, stopped=self.stopped)
         logger.summary({f"final/{k}": v for k, v in report["summary"].items()})
-    finally:
-        logger.close()
-    return run_dir

@@ -13,8 +13,8 @@ from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.apps.cli import main
 from mazearena.evaluation.evaluate import EvalConfig, evaluate, slots
-from mazearena.evaluation.report import read_csv, summarise
 from mazearena.evaluation.suites import suite_env
+from mazearena.evaluation.summary import read_csv, summarise
 from mazearena.training import EnvConfig, TrainConfig, train
 from mazearena.training.checkpoint import CheckpointError
 from mazearena.training.config import ArenaEnvConfig
@@ -326,7 +326,7 @@ def test_summary_statistics_on_known_episodes():
 
 
 def test_episode_tables_read_back(tmp_path):
-    from mazearena.evaluation.report import write_csv
+    from mazearena.evaluation.summary import write_csv
 
     write_csv([{"a": 1, "b": True, "c": 0.5, "d": "x"}], tmp_path / "t.csv")
     assert read_csv(tmp_path / "t.csv") == [{"a": 1, "b": True, "c": 0.5, "d": "x"}]

@@ -21,7 +21,7 @@ import mazearena
 from mazearena.agents.ppo import PPOConfig
 from mazearena.checks import UserError
 from mazearena.rng import uniform
-from mazearena.training import TrainConfig, train
+from mazearena.training import TrainConfig, distributed, train
 from mazearena.training.checkpoint import load_checkpoint
 from mazearena.training.distributed import check
 
@@ -92,6 +92,7 @@ def _process(rank: int, world: int, init: str, kind: str, out: str) -> None:
         if rank == 0:
             torch.save(weights, out)
     finally:
+        distributed.drain()  # as training does: gloo's threads let go of the tensors before the process exits
         dist.destroy_process_group()
 
 
