@@ -179,24 +179,26 @@ def _interval(entry: dict) -> str:
 
 def model_card(train_cfg, spec: dict, results: dict | None) -> str:
     """``README.md`` in the Hugging Face model-card format: metadata, results, inputs and outputs, usage."""
-    import yaml
-
-    env, brain, obs = spec["env"], spec["brain"], spec["observation"]
+    env = spec["env"]
     task = env.get("id") or f"mazearena arena {env['scenario']}"
     what = f"{train_cfg.task.metric.removesuffix(' rate')} rate"
+    lines = _card_metadata(spec, results, task, what)
+    lines += _card_intro(train_cfg, spec, task)
+    lines += _card_results(results, what)
+    lines += _card_inputs(spec)
+    return "\n".join(lines + _card_use(train_cfg, spec))
+
+
+def _card_metadata(spec: dict, results: dict | None, task: str, what: str) -> list[str]:
+    """The YAML front matter: library, tags, and the held-out and training results as model-index metrics."""
+    import yaml
+
     metrics = []
-    if results is not None:
-        for split, name in (("test_levels", f"held-out {what}"), ("train_levels", f"training {what}")):
-            if split in results:
-                lo, hi = results[split].get("success_ci95", [0.0, 1.0])
-                metrics.append(
-                    {
-                        "type": "success_rate",
-                        "name": name,
-                        "value": f"{results[split]['success_rate']:.3f} (95% CI {lo:.3f}-{hi:.3f})",
-                        "verified": False,
-                    }
-                )
+    for split, name in (("test_levels", f"held-out {what}"), ("train_levels", f"training {what}")):
+        if results is not None and split in results:
+            lo, hi = results[split].get("success_ci95", [0.0, 1.0])
+            value = f"{results[split]['success_rate']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+            metrics.append({"type": "success_rate", "name": name, "value": value, "verified": False})
     meta = {
         "library_name": "onnx" if spec["format"] == "onnx" else "pytorch",
         "tags": ["reinforcement-learning", "mazearena", spec["run"]["algo"], spec["format"]],
@@ -213,13 +215,18 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
             }
         ],
     }
-    lines = ["---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", ""]
-    lines += [f"# {spec['run']['name']}: {spec['run']['algo']} on {task}", ""]
+    return ["---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", ""]
+
+
+def _card_intro(train_cfg, spec: dict, task: str) -> list[str]:
+    """What the policy is, how it was trained and exported, and which team it plays."""
+    run, env = spec["run"], spec["env"]
     core = f"core {train_cfg.core}" if train_cfg.core != "none" else "no recurrent core"
+    lines = [f"# {run['name']}: {run['algo']} on {task}", ""]
     lines += [
-        f"A policy trained with [mazearena](https://pypi.org/project/mazearena/) ({spec['run']['algo']}, "
+        f"A policy trained with [mazearena](https://pypi.org/project/mazearena/) ({run['algo']}, "
         f"{train_cfg.backbone} backbone, {core}, "
-        f"{spec['run']['steps']:,} training steps, checkpoint `{spec['run']['checkpoint']}`), exported as "
+        f"{run['steps']:,} training steps, checkpoint `{run['checkpoint']}`), exported as "
         f"`{spec['model']}`" + (f" and int8 `{spec['quantized']}`" if spec["quantized"] else "") + ".",
         "",
     ]
@@ -231,43 +238,58 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
                 "frozen policy, not the scenario's NPCs, and the win rates below are against it."
             ]
         lines += [""]
-    lines += ["## Results", ""]
+    return lines
+
+
+def _card_results(results: dict | None, what: str) -> list[str]:
+    """The run's report: success (or win rate) and return on both splits."""
+    lines = ["## Results", ""]
     if results is None:
-        lines += ["The run has no report (it did not finish training).", ""]
-    else:
-        lines += [
-            "From the run's report (sampled actions; 95% Wilson intervals):",
-            "",
-            f"| levels | {what} | mean return | episodes |",
-            "|---|---:|---:|---:|",
-        ]
-        for split, name in (("train_levels", "training"), ("test_levels", "held-out")):
-            if split in results:
-                r = results[split]
-                lines.append(f"| {name} | {_interval(r)} | {r['mean_return']:.3f} | {r['episodes']} |")
-        lines.append("")
-    lines += ["## Inputs and outputs", "", "| | name | shape | dtype |", "|---|---|---|---|"]
+        return [*lines, "The run has no report (it did not finish training).", ""]
+    lines += [
+        "From the run's report (sampled actions; 95% Wilson intervals):",
+        "",
+        f"| levels | {what} | mean return | episodes |",
+        "|---|---:|---:|---:|",
+    ]
+    for split, name in (("train_levels", "training"), ("test_levels", "held-out")):
+        if split in results:
+            r = results[split]
+            lines.append(f"| {name} | {_interval(r)} | {r['mean_return']:.3f} | {r['episodes']} |")
+    return [*lines, ""]
+
+
+def _card_inputs(spec: dict) -> list[str]:
+    """The model's inputs and outputs, what the observation holds, the actions, the recurrent state."""
+    brain, obs = spec["brain"], spec["observation"]
+    lines = ["## Inputs and outputs", "", "| | name | shape | dtype |", "|---|---|---|---|"]
     for kind in ("inputs", "outputs"):
         for t in brain[kind]:
             lines.append(f"| {kind[:-1]} | `{t['name']}` | {list(t['shape'])} | {t['dtype']} |")
-    lines += [""]
-    if env["kind"] == "arena":
-        lines += [
-            f"Observation planes (`{obs['grid_layout']}`): {', '.join(obs['grid_planes'])}. "
-            f"Token features: {', '.join(obs['token_features'])} ({obs['tokens']}).",
-            f"`agent` is each row's index in its team (0 to {brain['agents'] - 1}).",
-        ]
-    else:
-        lines += [f"Observation planes ({obs['layout']}): {', '.join(obs['planes'])}."]
+    lines += ["", obs["summary"]]
+    if brain["agent_input"]:
+        lines += [f"`{brain['agent_input']}` is each row's index in its team (0 to {brain['agents'] - 1})."]
     lines += [f"Actions (argmax of `{brain['scores']}`): {', '.join(obs['actions'])}."]
     if brain["state"]:
         lines += [
             "The policy is recurrent: feed each `next_state…` output back as `state…` at the next step, "
             "and zeros where an agent's episode starts."
         ]
-    lines += ["`spec.json` holds all of this as data.", "", "## Use", "", "```python"]
-    call = "brain.act(obs, state" + (", agent=agent_ids)" if env["kind"] == "arena" else ")")
-    lines += [
+    return lines
+
+
+def _card_use(train_cfg, spec: dict) -> list[str]:
+    """How to run the exported policy, and the training config it came from."""
+    import yaml
+
+    agent = spec["brain"]["agent_input"]
+    call = "brain.act(obs, state" + (f", {agent}={agent}_ids)" if agent else ")")
+    return [
+        "`spec.json` holds all of this as data.",
+        "",
+        "## Use",
+        "",
+        "```python",
         "from brain import Brain  # brain.py of this folder: numpy and onnxruntime only",
         "",
         "brain = Brain('.')",
@@ -284,7 +306,6 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
         "```",
         "",
     ]
-    return "\n".join(lines)
 
 
 def push_to_hub(folder: Path, repo: str) -> None:

@@ -26,21 +26,59 @@ def write_report(
     stopped: dict | None = None,
 ) -> dict:
     """Final evaluation on training and held-out levels, the learning curve and a video, as report.md/json;
-    for self-play, the win-rate table of the league's snapshots; ``stopped``: the evaluation that ended training
-    early."""
-    task = cfg.task
-    unit, levels = task.unit, task.levels
-    results = []
+    for self-play, the win-rate table of the league's snapshots; for an adversary, its victim's table;
+    ``stopped``: the evaluation that ended training early."""
+    train_result, test_result = _final_evaluations(cfg, policy, logger)
+    report = _numbers(cfg, run_dir, step, train_result, test_result, stopped)
+    _save(run_dir, report)
+    curve, video = _curve_and_video(cfg, policy, run_dir, logger, step, test_result)
+    lines = _results_lines(cfg, run_dir, step, report)
+    if league is not None:
+        report["league"] = league_table(cfg, policy, league, run_dir, track=logger.task)
+        logger.log_image(run_dir / "league.png", step, "league/win_rates")
+        _save(run_dir, report)
+        lines += league_lines(report["league"])
+    if cfg.adversary_of is not None:
+        from mazearena.training.adversary import victim_lines, victim_table
+
+        done = logger.task("the victim against its opponents", 1)
+        report["victim"] = victim_table(cfg, policy, cfg.eval_episodes, cfg.seed + 5)
+        done()
+        _save(run_dir, report)
+        lines += victim_lines(cfg, report["victim"])
+    if curve is not None:
+        lines += [f"![learning curve]({curve.name})", ""]
+    if video is not None:
+        lines += [f"![held-out episodes]({video.name})", ""]
+    (run_dir / "report.md").write_text("\n".join(lines))
+    return report
+
+
+def _save(run_dir: Path, report: dict) -> None:
+    """report.json as it stands (written again as the league's and the victim's tables are added)."""
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+
+
+def _final_evaluations(cfg: TrainConfig, policy: torch.nn.Module, logger: Logger) -> tuple[dict, dict]:
+    """The trained policy on the training split and on the held-out one, ``eval_episodes`` each."""
+    task, results = cfg.task, []
     for test, seed in ((False, cfg.seed + 2), (True, cfg.seed + 3)):
         n = eval_games(cfg.eval_episodes)[1]  # whole rounds of games are played
-        advance = logger.task(f"final evaluation, {'held-out' if test else 'training'} {levels} ({unit})", n)
+        what = f"final evaluation, {'held-out' if test else 'training'} {task.levels} ({task.unit})"
+        advance = logger.task(what, n)
         results.append(evaluate_policy(policy, cfg, test=test, episodes=cfg.eval_episodes, seed=seed, advance=advance))
-    train_result, test_result = results
-    gap = train_result["success_rate"] - test_result["success_rate"]
+    return results[0], results[1]
+
+
+def _numbers(
+    cfg: TrainConfig, run_dir: Path, step: int, train_result: dict, test_result: dict, stopped: dict | None
+) -> dict:
+    """What report.json holds: the summary (success on both splits, their gap, returns, when held-out success
+    first reached 95%), both evaluations and, if it did, the evaluation that ended training early."""
     summary = {
         "train_success": train_result["success_rate"],
         "test_success": test_result["success_rate"],
-        "generalisation_gap": gap,
+        "generalisation_gap": train_result["success_rate"] - test_result["success_rate"],
         "train_return": train_result["mean_return"],
         "test_return": test_result["mean_return"],
         "steps": step,
@@ -54,33 +92,46 @@ def write_report(
     }
     if stopped is not None:
         report["stopped_early"] = stopped
-    (run_dir / "report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _curve_and_video(
+    cfg: TrainConfig, policy: torch.nn.Module, run_dir: Path, logger: Logger, step: int, test_result: dict
+) -> tuple[Path | None, Path | None]:
+    """curve.png with the final held-out result as a point, and episodes.gif (``video_episodes`` of them)."""
+    task = cfg.task
     final = (step, test_result["success_rate"] if task.has_success else test_result["mean_return"])
     curve = plot_curve(run_dir, final=final, **task.curve())
     if curve is not None:
         logger.log_image(curve, step, "curve")
     video = None
     if cfg.video_episodes:
-        done = logger.task(f"video of {cfg.video_episodes} held-out {unit}", 1)
+        done = logger.task(f"video of {cfg.video_episodes} held-out {task.unit}", 1)
         video = task.record(cfg, policy, run_dir / "episodes.gif")
         done()
     if video is not None:
         logger.log_video(video, step)
+    return curve, video
+
+
+def _results_lines(cfg: TrainConfig, run_dir: Path, step: int, report: dict) -> list[str]:
+    """The report's head: what was trained, the table of both splits, the gap, an early stop, the step at 95%."""
+    summary, stopped = report["summary"], report.get("stopped_early")
     lines = [
         f"# {run_dir.name}",
         "",
-        task.describe(cfg, step),
+        cfg.task.describe(cfg, step),
         "",
         "| levels | episodes | success (95% CI) | mean return | mean length |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name, r in (("training", train_result), ("held-out", test_result)):
+    for name, r in (("training", report["train_levels"]), ("held-out", report["test_levels"])):
         lo, hi = r["success_ci95"]
         lines.append(
             f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
             f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |"
         )
-    lines += ["", f"Generalisation gap (training − held-out success): {gap:+.3f}", ""]
+    lines += ["", f"Generalisation gap (training − held-out success): {summary['generalisation_gap']:+.3f}", ""]
     if stopped is not None:
         lines += [stopped_line(stopped), ""]
     if summary.get("steps_to_95") is not None:
@@ -89,26 +140,7 @@ def write_report(
             f"{summary['seconds_to_95']:.0f} s of training.",
             "",
         ]
-    if league is not None:
-        table = league_table(cfg, policy, league, run_dir, track=logger.task)
-        logger.log_image(run_dir / "league.png", step, "league/win_rates")
-        report["league"] = table
-        (run_dir / "report.json").write_text(json.dumps(report, indent=2))
-        lines += league_lines(table)
-    if cfg.adversary_of is not None:
-        from mazearena.training.adversary import victim_lines, victim_table
-
-        done = logger.task("the victim against its opponents", 1)
-        report["victim"] = victim_table(cfg, policy, cfg.eval_episodes, cfg.seed + 5)
-        done()
-        (run_dir / "report.json").write_text(json.dumps(report, indent=2))
-        lines += victim_lines(cfg, report["victim"])
-    if curve is not None:
-        lines += [f"![learning curve]({curve.name})", ""]
-    if video is not None:
-        lines += [f"![held-out episodes]({video.name})", ""]
-    (run_dir / "report.md").write_text("\n".join(lines))
-    return report
+    return lines
 
 
 def stopped_line(stopped: dict) -> str:

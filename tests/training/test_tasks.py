@@ -24,6 +24,7 @@ KIND_QUESTION = re.compile(
     r"|\.task\.kind\b|\bTaskKind\.\w+"
     r"|arena_algorithms\(\)"
     r"|isinstance\([^)]*\b(Maze|Arena|Gym)Task\b"
+    r"|\[\"kind\"\]\s*[!=]=\s*\"(maze|arena|gym)\""  # a kind read back from an export's spec
 )
 """A line that asks which kind of task a run is."""
 
@@ -55,6 +56,7 @@ def test_the_kind_question_pattern_finds_the_old_branches():
         "if not cfg.env.maze:",
         "if train_cfg.task.kind == TaskKind.ARENA:",
         "isinstance(task, ArenaTask)",
+        'if env["kind"] == "arena":',
     ):
         assert KIND_QUESTION.search(line), line
     assert not KIND_QUESTION.search("a = cfg.arena.scenario_name")

@@ -65,16 +65,14 @@ def latency_us(session, spec: dict, batch: int, repeats: int) -> float:
 
 def held_out(actor, spec: dict, episodes: int, num_envs: int, seed: int) -> dict:
     """The greedy held-out success (mazes) or win rate (arenas) of ``actor`` with its interval."""
-    import mazearena
-    from mazearena.agents.episodes import run_episodes, run_games
-    from mazearena.envs import arena_v0
+    return exported_task(spec).play_exported(spec["env"], actor, episodes, min(num_envs, episodes), seed)
 
-    env_spec, n = spec["env"], min(num_envs, episodes)
-    if env_spec["kind"] == "arena":
-        env = arena_v0.vector_env(n, seed=seed, scenario=env_spec["heldout_scenario"], **env_spec["options"])
-        return run_games(env, actor, episodes, ("red", "blue").index(env_spec["team"]))
-    env = mazearena.make_vec(env_spec["id"], n, seed=seed, **env_spec["options"])
-    return run_episodes(env, actor, episodes)
+
+def exported_task(spec: dict):
+    """The task of the env an export's ``spec.json`` describes."""
+    from mazearena.training.tasks import TASKS, TaskKind
+
+    return TASKS[TaskKind(spec["env"]["kind"])]
 
 
 def run(cfg: BrainBenchConfig) -> Path:
@@ -110,10 +108,11 @@ def run(cfg: BrainBenchConfig) -> Path:
                 "episodes": greedy["episodes"],
             }
         )
-    what = "win rate" if spec["env"]["kind"] == "arena" else "success"
+    task = exported_task(spec)
+    what = task.metric
     md = [
         f"`{folder}` ({spec['run']['algo']}, run {spec['run']['name']}): held-out "
-        f"{'games' if spec['env']['kind'] == 'arena' else 'levels'}, onnxruntime on one thread",
+        f"{task.levels}, onnxruntime on one thread",
         "",
         f"| model | size (KiB) | µs, batch 1 | µs, batch 256 | held-out {what}, greedy (95% CI) | sampled | episodes |",
         "|---|---:|---:|---:|---:|---:|---:|",

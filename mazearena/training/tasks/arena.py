@@ -174,6 +174,17 @@ class ArenaTask(Task):
             "the learning team."
         )
 
+    def exported_envs(self, env_spec: dict[str, Any], num_envs: int, seed: int):
+        from mazearena.envs import arena_v0
+
+        return arena_v0.vector_env(num_envs, seed=seed, scenario=env_spec["heldout_scenario"], **env_spec["options"])
+
+    def play_exported(self, env_spec: dict[str, Any], actor, episodes: int, num_envs: int, seed: int) -> dict:
+        from mazearena.agents.episodes import run_games
+
+        envs = self.exported_envs(env_spec, num_envs, seed)
+        return run_games(envs, actor, episodes, TEAMS.index(env_spec["team"]))
+
     def curve(self) -> dict[str, Any]:
         return {"arena": True, "returns": False}
 
@@ -193,6 +204,10 @@ class ArenaTask(Task):
             "view_size": a.view_size,
             "actions": list(ACTION_MEANINGS),
         }
+        observation["summary"] = (
+            f"Observation planes (`{observation['grid_layout']}`): {', '.join(observation['grid_planes'])}. "
+            f"Token features: {', '.join(observation['token_features'])} ({observation['tokens']})."
+        )
         env = {
             "kind": "arena",
             "scenario": a.scenario_name,

@@ -174,5 +174,16 @@ class Task(ABC):
 
     @abstractmethod
     def export_spec(self, cfg: TrainConfig) -> dict[str, Any]:
-        """What an exported policy's ``spec.json`` says of the env it plays (``env``) and of its observations
-        (``observation``)."""
+        """What an exported policy's ``spec.json`` says of the env it plays (``env``, whose ``kind`` names this
+        task) and of its observations (``observation``)."""
+
+    @abstractmethod
+    def exported_envs(self, env_spec: dict[str, Any], num_envs: int, seed: int):
+        """A vector env of the held-out games an export's ``spec.json`` describes (``env_spec``: its ``env``),
+        for a policy read back from the export alone."""
+
+    def play_exported(self, env_spec: dict[str, Any], actor, episodes: int, num_envs: int, seed: int) -> dict:
+        """Success (win rate on arenas), return and length of ``actor`` on :meth:`exported_envs`."""
+        from mazearena.agents.episodes import run_episodes
+
+        return run_episodes(self.exported_envs(env_spec, num_envs, seed), actor, episodes)

@@ -118,9 +118,30 @@ class GymTask(SingleAgentTask):
 
     def export_spec(self, cfg: TrainConfig) -> dict[str, Any]:
         obs, act = check_gym_env(cfg.env.env_id)
-        observation = {"kind": "gym", "shape": list(obs.shape), "dtype": str(obs.dtype), "actions": int(act.n)}
+        observation = {
+            "kind": "gym",
+            "shape": list(obs.shape),
+            "dtype": str(obs.dtype),
+            "actions": [str(a) for a in range(int(act.n))],
+            "summary": f"Observations: {cfg.env.env_id}'s, shape {list(obs.shape)} ({obs.dtype}).",
+        }
         limit = {"max_episode_steps": cfg.env.max_episode_steps} if cfg.env.max_episode_steps else {}
         return {"observation": observation, "env": {"kind": "gym", "id": cfg.env.env_id, "options": limit}}
+
+    def exported_envs(self, env_spec: dict[str, Any], num_envs: int, seed: int):
+        import gymnasium as gym
+        from gymnasium.vector import AutoresetMode
+
+        check_gym_env(env_spec["id"])  # imports the module of a ``module:id``
+        envs = gym.make_vec(
+            env_spec["id"].rpartition(":")[2],
+            num_envs=num_envs,
+            vectorization_mode="sync",
+            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+            **env_spec["options"],
+        )
+        envs.reset(seed=seed + HELD_OUT_SEEDS)
+        return envs
 
     def key(self, cfg: TrainConfig) -> str:
         return json.dumps(["gym", cfg.env.env_id, cfg.env.max_episode_steps])

@@ -125,6 +125,11 @@ class MazeTask(SingleAgentTask):
 
         return gym.make(cfg.env.env_id, render_mode="rgb_array", **cfg.env.make_kwargs(test=True))
 
+    def exported_envs(self, env_spec: dict[str, Any], num_envs: int, seed: int):
+        import mazearena
+
+        return mazearena.make_vec(env_spec["id"], num_envs, seed=seed, **env_spec["options"])
+
     def describe(self, cfg: TrainConfig, step: int) -> str:
         e = cfg.env
         return (
@@ -147,5 +152,6 @@ class MazeTask(SingleAgentTask):
             "view_size": maze.view_size,
             "actions": actions[maze.actions.value],
         }
+        observation["summary"] = f"Observation planes ({observation['layout']}): {', '.join(observation['planes'])}."
         env = {"kind": "maze", "id": cfg.env.env_id, "options": cfg.env.make_kwargs(test=True)}
         return {"observation": observation, "env": env}
