@@ -1,5 +1,7 @@
 """The tasks: what differs between kinds of task (a maze, an arena, any Gymnasium env), one object per kind,
-chosen once from the config (``cfg.task``). Adding a kind is one new module here and a line in :data:`TASKS`.
+chosen once from the config (``cfg.task``): the first of :data:`TASKS` that claims it. Adding a kind is one new
+module here (a :class:`Task` with its :class:`TaskKind`) and a line in :data:`TASKS`, before any task that would
+claim its configs.
 """
 
 from __future__ import annotations
@@ -14,18 +16,17 @@ from mazearena.training.tasks.maze import MazeTask
 if TYPE_CHECKING:
     from mazearena.training.config import TrainConfig
 
-TASKS: dict[TaskKind, Task] = {task.kind: task for task in (MazeTask(), ArenaTask(), GymTask())}
+TASKS: dict[TaskKind, Task] = {task.kind: task for task in (ArenaTask(), MazeTask(), GymTask())}
+"""The tasks, in the order they are asked to claim a config (any other Gymnasium env last)."""
 
 
 def task_of(cfg: TrainConfig) -> Task:
-    """The task a config trains on: its algorithm's kind where it trains teams on arenas, else a maze for a
-    maze id and any other Gymnasium env for the rest."""
-    import mazearena
-    from mazearena.training.algorithms import algorithm
-
-    if algorithm(cfg.algo).arena:
-        return TASKS[TaskKind.ARENA]
-    return TASKS[TaskKind.MAZE if cfg.env.env_id in mazearena.MAZE_IDS else TaskKind.GYM]
+    """The task a config trains on: an arena where its algorithm trains teams, a maze for a maze id, any other
+    Gymnasium env for the rest."""
+    for task in TASKS.values():
+        if task.claims(cfg):
+            return task
+    raise ValueError(f"no task claims algo {cfg.algo!r} on env {cfg.env.env_id!r}")
 
 
 __all__ = ["TASKS", "Task", "TaskKind", "task_of"]

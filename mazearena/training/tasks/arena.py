@@ -49,6 +49,11 @@ class ArenaTask(Task):
     team = True
 
     # ---------------------------------------------------------------- the config
+    def claims(self, cfg: TrainConfig) -> bool:
+        from mazearena.training.algorithms import algorithm
+
+        return algorithm(cfg.algo).arena
+
     def model_sections(self, alg: Algorithm) -> tuple[str, ...]:
         return self.config_sections(alg)
 

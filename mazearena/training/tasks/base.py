@@ -64,6 +64,10 @@ class Task(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    @abstractmethod
+    def claims(self, cfg: TrainConfig) -> bool:
+        """Whether ``cfg`` trains on this kind of task (the first task of the registry that claims it is its)."""
+
     # ---------------------------------------------------------------- the config
     def config_sections(self, alg: Algorithm) -> tuple[str, ...]:
         """The config sections its runs of algorithm ``alg`` use: the env's, the algorithm's, the others."""

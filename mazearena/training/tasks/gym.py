@@ -67,6 +67,12 @@ class GymTask(SingleAgentTask):
     has_success = False
     perturbable = False
 
+    def claims(self, cfg: TrainConfig) -> bool:
+        """Any single-agent config the maze does not claim (the registry asks it last)."""
+        from mazearena.training.algorithms import algorithm
+
+        return not algorithm(cfg.algo).arena
+
     def check(self, cfg: TrainConfig) -> None:
         super().check(cfg)
         if cfg.backbone == "cnn":

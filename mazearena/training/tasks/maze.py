@@ -88,6 +88,12 @@ class SingleAgentTask(Task):
 class MazeTask(SingleAgentTask):
     kind = TaskKind.MAZE
 
+    def claims(self, cfg: TrainConfig) -> bool:
+        import mazearena
+        from mazearena.training.algorithms import algorithm
+
+        return not algorithm(cfg.algo).arena and cfg.env.env_id in mazearena.MAZE_IDS
+
     def run_name(self, cfg: TrainConfig) -> str:
         return f"{cfg.algo}-{cfg.model}-{cfg.env.size}x{cfg.env.size}-seed{cfg.seed}"
 
