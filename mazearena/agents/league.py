@@ -210,7 +210,7 @@ class OpponentVectorEnv:
             raise ValueError("an arena played against opponents needs every agent in play (scenario=None)")
         self.envs, self.team = envs, team
         self.config, self.engine, self.num_envs, self.device = envs.config, envs.engine, envs.num_envs, envs.device
-        team_of = [TEAMS.index(n.split("_")[0]) for n in names]
+        team_of = [envs.config.team_of(n) for n in names]
         self._mine = torch.tensor([i for i, t in enumerate(team_of) if t == team], device=self.device)
         self._theirs = torch.tensor([i for i, t in enumerate(team_of) if t != team], device=self.device)
         self.possible_agents = [names[i] for i in self._mine.tolist()]

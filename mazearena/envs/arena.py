@@ -13,7 +13,7 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
 from mazearena.checks import check_keywords, check_seed
-from mazearena.envs.engine.arena import TEAMS, ArenaConfig, ArenaEngine, ArenaObsMode, Mode
+from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, ArenaObsMode, Mode
 from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES
 from mazearena.envs.engine.grid import check_action_batch, layout_shape
 from mazearena.envs.engine.levels import as_level_ids
@@ -136,7 +136,7 @@ class ArenaParallelEnv(_AgentSpaces, WindowRender, ParallelEnv):
         self.possible_agents = list(self.roster.focal)
         self.agents: list[str] = []
         self._index = dict(zip(self.roster.focal, self.roster.focal_index, strict=True))
-        self._team = {a: TEAMS.index(a.split("_")[0]) for a in self.possible_agents}  # infos hold numbers only
+        self._team = {a: self.config.team_of(a) for a in self.possible_agents}  # infos hold numbers only
         self.single_observation_space = observation_space(self.config)
         self.single_action_space = gym.spaces.Discrete(self.config.num_actions)
         self.state_space = state_space(self.config)

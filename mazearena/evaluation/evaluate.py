@@ -351,7 +351,7 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     games = max(2, cfg.cross_play_games)
     try:
         check_symmetric(config)
-        whole_team = len(focal) == config.red and len({n.split("_")[0] for n in focal}) == 1
+        whole_team = len(focal) == config.red and len({config.team_of(n) for n in focal}) == 1
     except ValueError:
         whole_team = False
     k = len(runs)

@@ -206,7 +206,8 @@ class _TrainFields:
         if self.adversary_of is not None:  # the other team, or (league.team) the victim's side, the victim mirrored
             return ("red", "blue").index(self.league.team) if self.league.team else 1 - self._victim_team
         found = scenario(self.arena.scenario_name)
-        return 0 if found.focal(found.arena_config())[0].startswith("red") else 1
+        config = found.arena_config()
+        return config.team_of(found.focal(config)[0])
 
     @property
     def trained_team(self) -> int:

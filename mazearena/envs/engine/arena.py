@@ -178,6 +178,15 @@ class ArenaConfig:
     def agent_names(self) -> tuple[str, ...]:
         return tuple(f"red_{i}" for i in range(self.red)) + tuple(f"blue_{i}" for i in range(self.blue))
 
+    def team_of(self, agent: str) -> int:
+        """The team (0 red, 1 blue) of ``agent``, one of :attr:`agent_names` (red's come first)."""
+        return int(self.agent_names.index(agent) >= self.red)
+
+    def index_in_team(self, agent: str) -> int:
+        """``agent``'s index among its team's agents."""
+        i = self.agent_names.index(agent)
+        return i - self.red if i >= self.red else i
+
     @property
     def num_actions(self) -> int:
         return 6 if self.mode is Mode.COMBAT else 5

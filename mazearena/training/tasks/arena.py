@@ -105,7 +105,8 @@ class ArenaTask(Task):
         from mazearena.envs.scenarios import scenario as find
 
         scripted = find(cfg.arena.scenario_name).npcs  # the scripted team, for scripted_groups
-        npcs = [scripted[name] for name in sorted(scripted, key=lambda n: int(n.split("_")[1]))]
+        config = find(cfg.arena.scenario_name).arena_config()
+        npcs = [scripted[name] for name in sorted(scripted, key=config.index_in_team)]
         adversaries = [adversary_actor(path, cfg) for path in cfg.league.adversaries]
         league = League(cfg.league, seed=cfg.seed)
         return SelfPlayVectorEnv(envs, policy, league, cfg.trained_team, npcs, adversaries)
@@ -233,7 +234,7 @@ def _check_self_play(cfg: TrainConfig) -> None:
     found = scenario(cfg.arena.scenario_name)
     config = found.arena_config()
     check_symmetric(config)
-    teams = {name.split("_")[0] for name in found.focal(config)}
+    teams = {config.team_of(name) for name in found.focal(config)}
     if len(found.focal(config)) != config.red or len(teams) != 1:
         raise UserError(
             f"self-play replaces the NPC team of scenario {found.name!r}, whose learning agents must be one whole team"
@@ -363,7 +364,7 @@ def arena_games(
             render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name, **a.make_kwargs(test)
         )
         names = list(env.possible_agents)
-        team = 0 if names[0].startswith("red") else 1
+        team = env.config.team_of(names[0])
         actor = task.actor(cfg, policy, deterministic=greedy, team=team)
     own = [n.startswith(TEAMS[team]) for n in names]  # the learning team's agents: its return
     try:
