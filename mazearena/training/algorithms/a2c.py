@@ -22,6 +22,7 @@ from mazearena.agents.actor import index_state
 from mazearena.agents.ppo import PPO, ActorCritic, anneal_lr, sequence_rows
 from mazearena.checks import UserError, check_fields, check_int, check_real
 from mazearena.training.algorithms.base import Algorithm
+from mazearena.training.algorithms.ppo import actor_critic
 
 
 @dataclass
@@ -125,11 +126,6 @@ class A2C(PPO):
         } | self.episodes.metrics()
 
 
-def _network(cfg, envs) -> ActorCritic:
-    space, n = envs.single_observation_space, envs.single_action_space.n
-    return ActorCritic(space, n, cfg.backbone, core=cfg.core, core_size=cfg.core_size).to(cfg.device)
-
-
 def _trainer(cfg, envs, policy, device, total_iterations, total_steps) -> A2C:
     return A2C(cfg.a2c, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
 
@@ -138,7 +134,7 @@ ALGORITHM = Algorithm(
     name="a2c",
     section="a2c",
     config=A2CConfig,
-    network=_network,
+    network=actor_critic,
     trainer=_trainer,
     compile=True,
     recurrent=True,

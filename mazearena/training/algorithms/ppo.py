@@ -6,7 +6,8 @@ from mazearena.agents.ppo import PPOConfig
 from mazearena.training.algorithms.base import Algorithm
 
 
-def _network(cfg, envs):
+def actor_critic(cfg, envs):
+    """The actor-critic PPO (and A2C) trains: the run's backbone and core, a policy and a value head."""
     from mazearena.agents.ppo import ActorCritic
 
     space, n = envs.single_observation_space, envs.single_action_space.n
@@ -23,7 +24,7 @@ ALGORITHM = Algorithm(
     name="ppo",
     section="ppo",
     config=PPOConfig,
-    network=_network,
+    network=actor_critic,
     trainer=_trainer,
     compile=True,
     recurrent=True,
