@@ -21,7 +21,6 @@ import tyro
 from mazearena.agents.actor import Actor, State
 from mazearena.agents.perturbations import OBS_ATTACKS, PERTURBATIONS, PerturbedVectorEnv
 from mazearena.checks import UserError
-from mazearena.evaluation.suites import check_suites, default_suites, suite_env
 from mazearena.evaluation.summary import GREEDY
 from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.loggers import read_metrics
@@ -200,7 +199,7 @@ def perturbations_for(cfg: EvalConfig, run: Run) -> list[str]:
         if "all" in names:
             return []  # perturbations act on mazearena's engines
         raise UserError(f"perturbations act on mazearena's mazes and arenas, not on {run.task.env_name(run.config)}")
-    env = suite_env(run.config, cfg.perturb_suite, 1, 0)
+    env = run.task.suite_env(run.config, cfg.perturb_suite, 1, 0)
     applies = []
     every = [name for name in PERTURBATIONS if name not in OBS_ATTACKS]  # attacks search: named, not in "all"
     for name in every if "all" in names else names:
@@ -216,8 +215,9 @@ def perturbations_for(cfg: EvalConfig, run: Run) -> list[str]:
 def conditions(cfg: EvalConfig, run: Run) -> list[tuple[str, str, float]]:
     """``(suite, perturbation, severity)`` of every condition ``run`` plays; clean suites have perturbation
     ``none`` (they are severity 0 of every perturbation)."""
-    suites = list(cfg.suites) or default_suites(run.config)  # named suites must apply; defaults skip the rest
-    check_suites(run.config, [*suites, cfg.perturb_suite])
+    task = run.task
+    suites = list(cfg.suites) or task.default_suites(run.config)  # named suites must apply; defaults skip the rest
+    task.check_suites(run.config, [*suites, cfg.perturb_suite])
     out = [(s, "none", 0.0) for s in suites]
     if cfg.perturb_suite not in suites and cfg.perturbations != ("none",):
         out.append((cfg.perturb_suite, "none", 0.0))
@@ -245,7 +245,8 @@ def play_condition(
     cfg: EvalConfig, run: Run, suite: str, perturbation: str, severity: float, mode: str, episodes: int, advance=None
 ) -> list[dict]:
     """Every episode of ``run`` in one condition, as rows of the episode table."""
-    env = suite_env(run.config, suite, slots(cfg.num_envs, episodes), cfg.seed, cfg.device)
+    task = run.task
+    env = task.suite_env(run.config, suite, slots(cfg.num_envs, episodes), cfg.seed, cfg.device)
     if perturbation != "none":
         salt = list(PERTURBATIONS).index(perturbation) * 1000 + round(severity * 100)
         if perturbation not in OBS_ATTACKS:
@@ -257,7 +258,7 @@ def play_condition(
         generator = torch.Generator(cfg.device).manual_seed(cfg.seed + 7919 * (salt + 1))
         act = AttackedActor(act, perturbation, int(severity), attack_target(env, perturbation), generator)
     with torch.no_grad():
-        records = run.task.play(run.config, env, act, episodes, advance)
+        records = task.play(run.config, env, act, episodes, advance)
     rows = []
     for i in range(len(records["return"])):
         row = {
@@ -273,7 +274,7 @@ def play_condition(
             **{k: v[i] for k, v in records.items()},
         }
         row["success"] = bool(row["success"])
-        rows.append(run.task.annotate(row, env))
+        rows.append(task.annotate(row, env))
     return rows
 
 
@@ -384,7 +385,7 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
         for j in range(k):
             pair = [make_actor(r.config, r.policy, deterministic) for r in (runs[i], runs[j])]
             act = Teammates(*pair, half)
-            env = suite_env(first, "test", slots(cfg.num_envs, games), cfg.seed, cfg.device)
+            env = first.task.suite_env(first, "test", slots(cfg.num_envs, games), cfg.seed, cfg.device)
             with torch.no_grad():
                 result = summarise_episodes(play_games(env, act, games, first.scenario_team))
             win[i][j], draw[i][j] = result["success_rate"], result["draw_rate"]

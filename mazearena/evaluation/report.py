@@ -270,8 +270,6 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
 
 def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross: dict | None) -> dict:
     """episodes.csv, summary.json, report.md, the plots and the W&B eval job for ``mazearena eval``."""
-    from mazearena.evaluation.suites import suites_for, unavailable_suites
-
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "episodes.csv")
     if curves:
@@ -283,7 +281,7 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     summary["skipped_suites"] = [
         {"run": r.name, "method": r.method, "suite": suite, "reason": why}
         for r in runs
-        for suite, why in (unavailable_suites(r.config).items() if not cfg.suites else ())
+        for suite, why in (r.config.task.unavailable_suites(r.config).items() if not cfg.suites else ())
     ]
     curve_title = f"Sample efficiency ({cfg.modes[0]} policy)"
     plots = {
@@ -295,7 +293,7 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     title = "Evaluation of " + ", ".join(dict.fromkeys(r.method for r in runs))
-    (out / "report.md").write_text(markdown(summary, title, plots, suites_for(runs[0].config)))
+    (out / "report.md").write_text(markdown(summary, title, plots, runs[0].config.task.suites))
     if cfg.wandb_mode != "disabled":
         from mazearena.training.loggers import log_eval
 

@@ -13,7 +13,6 @@ from mazearena.agents.mappo import MAPPOConfig
 from mazearena.agents.ppo import PPOConfig
 from mazearena.apps.cli import main
 from mazearena.evaluation.evaluate import EvalConfig, evaluate, slots
-from mazearena.evaluation.suites import suite_env
 from mazearena.evaluation.summary import read_csv, summarise
 from mazearena.training import EnvConfig, TrainConfig, train
 from mazearena.training.checkpoint import CheckpointError
@@ -269,15 +268,15 @@ def test_bad_input_gets_clear_errors(runs, tmp_path):
 
 def test_suites_are_the_training_split_and_larger_or_harder_held_out_mazes():
     cfg = TrainConfig(**TINY)
-    larger = suite_env(cfg, "larger", 2, 0)
+    larger = cfg.task.suite_env(cfg, "larger", 2, 0)
     assert larger.unwrapped.config.size == 13 and larger.unwrapped.engine.max_episode_steps == 4 * 13**2
-    assert suite_env(cfg, "harder", 2, 0).unwrapped.config.generator.value == "backtracker"
+    assert cfg.task.suite_env(cfg, "harder", 2, 0).unwrapped.config.generator.value == "backtracker"
     full = TrainConfig(**{**TINY, "env": EnvConfig(size=7, obs_mode="full")})
     with pytest.raises(ValueError, match="suite 'larger' needs a policy with an egocentric view"):
-        suite_env(full, "larger", 2, 0)
+        full.task.suite_env(full, "larger", 2, 0)
     arena = TrainConfig(**ARENA)
-    assert suite_env(arena, "test", 2, 0).npcs.base_epsilon.tolist() == [0.0]  # the held-out population
-    assert suite_env(arena, "train", 2, 0).npcs.base_epsilon.tolist() == pytest.approx([0.2])
+    assert arena.task.suite_env(arena, "test", 2, 0).npcs.base_epsilon.tolist() == [0.0]  # the held-out population
+    assert arena.task.suite_env(arena, "train", 2, 0).npcs.base_epsilon.tolist() == pytest.approx([0.2])
 
 
 def test_slots_play_as_few_extra_episodes_as_can_be():

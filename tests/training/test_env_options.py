@@ -11,7 +11,6 @@ from mazearena.agents.ppo import PPOConfig
 from mazearena.apps import cli
 from mazearena.envs.engine.arena import ArenaConfig
 from mazearena.envs.engine.maze import MazeConfig
-from mazearena.evaluation.suites import suite_env
 from mazearena.training import EnvConfig, TrainConfig, load_config, train
 from mazearena.training.config import ARENA_OPTIONS, MAZE_OPTIONS, ArenaEnvConfig, save_config
 from mazearena.training.runs import make_envs
@@ -65,8 +64,8 @@ def test_maze_options_from_the_command_line_reach_every_env_of_the_run(monkeypat
         made = make_envs(cfg, 2, test=test, seed=0).config
         assert {k: getattr(made, k) for k in want} == want
         assert made.start_level == (cfg.env.test_start_level if test else 0)
-    assert suite_env(cfg, "test", 2, seed=0).config.actions == "turn"
-    assert suite_env(cfg, "harder", 2, seed=0).config.rooms == 2
+    assert cfg.task.suite_env(cfg, "test", 2, seed=0).config.actions == "turn"
+    assert cfg.task.suite_env(cfg, "harder", 2, seed=0).config.rooms == 2
 
 
 def test_arena_options_from_the_command_line_reach_the_arena(monkeypatch):
