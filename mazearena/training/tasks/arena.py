@@ -82,19 +82,9 @@ class ArenaTask(Task):
     def make_envs(self, cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
         """The held-out scenario on held-out arenas for ``test``; with ``both_teams`` the scenario's arena with no
         NPCs (self-play); an adversary run's arenas against its victim."""
-        from mazearena.envs import arena_v0
-        from mazearena.envs.scenarios import scenario as find
-
         a = cfg.arena
-        if both_teams or cfg.adversary_of is not None:
-            envs = arena_v0.vector_env(
-                num_envs, device=cfg.device, seed=seed, **find(a.scenario_name).config, **a.make_kwargs(test)
-            )
-            if both_teams:
-                return envs
-            return against_victim(cfg, envs)  # an adversary run: every game against its victim
         scenario = a.heldout_name if test else a.scenario_name
-        return arena_v0.vector_env(num_envs, device=cfg.device, seed=seed, scenario=scenario, **a.make_kwargs(test))
+        return _arena_envs(cfg, a, num_envs, seed, cfg.device, scenario=scenario, test=test, all_agents=both_teams)
 
     def training_envs(self, cfg: TrainConfig, envs, policy: torch.nn.Module):
         """With ``league.self_play``: the all-agent envs against a league of the policy's snapshots, the
@@ -138,19 +128,11 @@ class ArenaTask(Task):
 
     # ---------------------------------------------------------------- evaluation suites
     def _suite_env(self, cfg: TrainConfig, suite: str, num_envs: int, seed: int, device: str):
-        from mazearena.envs import arena_v0
-
         a = cfg.arena
         if suite == "larger":
             a = dataclasses.replace(a, size=min(a.size + GROW, 63))
         scenario = a.scenario_name if suite in ("train", "test_arenas") else a.heldout_name
-        kwargs = a.make_kwargs(test=suite != "train")
-        if cfg.adversary_of is not None:  # an adversary plays its victim on the suite's arenas
-            from mazearena.envs.scenarios import scenario as find
-
-            envs = arena_v0.vector_env(num_envs, device=device, seed=seed, **find(a.scenario_name).config, **kwargs)
-            return against_victim(dataclasses.replace(cfg, device=device), envs)
-        return arena_v0.vector_env(num_envs, device=device, seed=seed, scenario=scenario, **kwargs)
+        return _arena_envs(cfg, a, num_envs, seed, device, scenario=scenario, test=suite != "train")
 
     # ---------------------------------------------------------------- videos, reports, export
     def record(self, cfg: TrainConfig, policy: torch.nn.Module, path: Path) -> Path:
@@ -224,6 +206,23 @@ class ArenaTask(Task):
         if cfg.adversary_of is not None:  # the other team was a frozen run, not the scenario's NPCs
             env["opponent"] = f"run {Path(cfg.adversary_of).name} (adversary_of)"
         return {"observation": observation, "env": env}
+
+
+def _arena_envs(
+    cfg: TrainConfig, a, num_envs: int, seed: int, device: str, *, scenario: str, test: bool, all_agents: bool = False
+):
+    """Games of ``scenario`` on the arenas of section ``a`` (the held-out ones for ``test``); with ``all_agents``,
+    or for an adversary run (which then plays its victim), every agent in play instead of the scenario's NPCs."""
+    from mazearena.envs import arena_v0
+    from mazearena.envs.scenarios import scenario as find
+
+    kwargs = a.make_kwargs(test)
+    if not (all_agents or cfg.adversary_of is not None):
+        return arena_v0.vector_env(num_envs, device=device, seed=seed, scenario=scenario, **kwargs)
+    envs = arena_v0.vector_env(num_envs, device=device, seed=seed, **find(a.scenario_name).config, **kwargs)
+    if all_agents:
+        return envs
+    return against_victim(cfg if device == cfg.device else dataclasses.replace(cfg, device=device), envs)
 
 
 # ---------------------------------------------------------------- config checks

@@ -88,20 +88,7 @@ class GymTask(SingleAgentTask):
         """Its own vector env (numpy), same-step autoreset for the trainers; game i seeded ``seed + i``, as
         mazearena's vector envs are. ``test`` changes nothing: the env has no levels (the held-out suite plays
         other seeds)."""
-        import gymnasium as gym
-        from gymnasium.vector import AutoresetMode
-
-        env = cfg.env
-        limit = {"max_episode_steps": env.max_episode_steps} if env.max_episode_steps else {}
-        envs = gym.make_vec(
-            env.env_id.rpartition(":")[2],
-            num_envs=num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-            **limit,
-        )
-        envs.reset(seed=seed)
-        return envs
+        return _vector_env(cfg.env.env_id, num_envs, seed, _options(cfg))
 
     def unavailable_suites(self, cfg: TrainConfig) -> dict[str, str]:
         why = f"needs mazearena's levels ({cfg.env.env_id} has none; train and test are episodes of other seeds)"
@@ -131,23 +118,33 @@ class GymTask(SingleAgentTask):
             "actions": [str(a) for a in range(int(act.n))],
             "summary": f"Observations: {cfg.env.env_id}'s, shape {list(obs.shape)} ({obs.dtype}).",
         }
-        limit = {"max_episode_steps": cfg.env.max_episode_steps} if cfg.env.max_episode_steps else {}
-        return {"observation": observation, "env": {"kind": "gym", "id": cfg.env.env_id, "options": limit}}
+        return {"observation": observation, "env": {"kind": "gym", "id": cfg.env.env_id, "options": _options(cfg)}}
 
     def exported_envs(self, env_spec: dict[str, Any], num_envs: int, seed: int):
-        import gymnasium as gym
-        from gymnasium.vector import AutoresetMode
-
-        check_gym_env(env_spec["id"])  # imports the module of a ``module:id``
-        envs = gym.make_vec(
-            env_spec["id"].rpartition(":")[2],
-            num_envs=num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-            **env_spec["options"],
-        )
-        envs.reset(seed=seed + HELD_OUT_SEEDS)
-        return envs
+        return _vector_env(env_spec["id"], num_envs, seed + HELD_OUT_SEEDS, env_spec["options"])
 
     def key(self, cfg: TrainConfig) -> str:
         return json.dumps(["gym", cfg.env.env_id, cfg.env.max_episode_steps])
+
+
+def _options(cfg: TrainConfig) -> dict[str, Any]:
+    """What the env is made with besides its id: the run's time limit, if it sets one."""
+    return {"max_episode_steps": cfg.env.max_episode_steps} if cfg.env.max_episode_steps else {}
+
+
+def _vector_env(env_id: str, num_envs: int, seed: int, options: dict[str, Any]):
+    """``num_envs`` games of a Gymnasium id (``module:id`` imports the module first) in a sync vector env with
+    same-step autoreset, reset with game i seeded ``seed + i``."""
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode
+
+    check_gym_env(env_id)
+    envs = gym.make_vec(
+        env_id.rpartition(":")[2],
+        num_envs=num_envs,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+        **options,
+    )
+    envs.reset(seed=seed)
+    return envs
