@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import torch
 
+from mazearena.envs.engine.common import UNREACHABLE
 from mazearena.envs.engine.grid import HEADING_DELTAS
-from mazearena.envs.engine.layouts import UNREACHABLE, distance_to_goal
+from mazearena.envs.engine.layouts import distance_to_goal
 from mazearena.envs.engine.maze import ActionSet, MazeEngine
 
 

@@ -26,8 +26,9 @@ from enum import Enum
 import torch
 
 from mazearena.checks import check_int, enum_value
-from mazearena.envs.engine.arena import ATTACK, ArenaEngine, Mode
-from mazearena.envs.engine.layouts import UNREACHABLE, shortest_steps
+from mazearena.envs.engine.arena import ArenaEngine
+from mazearena.envs.engine.arena_rules import ATTACK, Mode
+from mazearena.envs.engine.common import UNREACHABLE, shortest_steps
 from mazearena.rng import STREAM_NPC, uniform
 
 

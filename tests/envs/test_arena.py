@@ -20,7 +20,7 @@ from pettingzoo.test import (
 from mazearena.envs import arena_v0
 from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, arena_layouts, base_distances
 from mazearena.envs.engine.cells import ARENA_CHANNELS
-from mazearena.envs.engine.layouts import UNREACHABLE
+from mazearena.envs.engine.common import UNREACHABLE
 
 STAY, N, E, S, W, ATTACK = range(6)
 MODES = ["tag", "ctf", "combat"]
@@ -470,7 +470,7 @@ def test_with_occlusion_walls_hide_what_is_behind_them(backend):
 
 
 def test_sight_lines_cross_the_cells_between():
-    from mazearena.envs.engine.arena import _sight_lines
+    from mazearena.envs.engine.arena_observe import _sight_lines
 
     lines = _sight_lines(7, "cpu")  # row-major 7x7, the agent at index 24
     assert lines.shape[0] == 49

@@ -15,7 +15,8 @@ from PIL import Image
 from mazearena.envs.engine import cells
 from mazearena.envs.engine import maze as maze_engine
 from mazearena.envs.engine.cells import Cell, Tile, TileTable, table
-from mazearena.envs.engine.layouts import UNREACHABLE, LayoutConfig, distance_to_goal, generate, is_solvable
+from mazearena.envs.engine.common import UNREACHABLE
+from mazearena.envs.engine.layouts import LayoutConfig, distance_to_goal, generate, is_solvable
 from mazearena.envs.engine.maze import MazeConfig, MazeEngine
 from mazearena.envs.maze import MazeEnv
 from mazearena.envs.render import render_frame

@@ -10,11 +10,11 @@ from pathlib import Path
 PROCESS = """
 import json, sys
 import numpy as np
-from mazearena.envs.engine.cpu_kernels import _PARALLEL, _SERIAL
-kernels = _PARALLEL if sys.argv[1] == "parallel" else _SERIAL
+from mazearena.envs.engine.maze_rules import _episode_draws
+kernel = _episode_draws.parallel if sys.argv[1] == "parallel" else _episode_draws.serial
 x = np.zeros(4, dtype=np.int64)
-kernels["_episode_draws"](x, x.copy(), np.arange(4), True, 0, 10, np.empty(4, np.int64), np.empty(4, np.int64))
-print(json.dumps(sum(kernels["_episode_draws"].stats.cache_hits.values())))
+kernel(x, x.copy(), np.arange(4), True, 0, 10, np.empty(4, np.int64), np.empty(4, np.int64))
+print(json.dumps(sum(kernel.stats.cache_hits.values())))
 """
 
 

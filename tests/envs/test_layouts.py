@@ -5,8 +5,8 @@ import torch
 
 from mazearena.envs.engine import cells
 from mazearena.envs.engine.cells import Cell
+from mazearena.envs.engine.common import UNREACHABLE
 from mazearena.envs.engine.layouts import (
-    UNREACHABLE,
     Generator,
     LayoutConfig,
     Variant,

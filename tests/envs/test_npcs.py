@@ -6,7 +6,8 @@ import torch
 
 from mazearena.envs import arena_v0
 from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, base_distances
-from mazearena.envs.engine.layouts import UNREACHABLE, LayoutConfig, _relax, generate, shortest_steps
+from mazearena.envs.engine.common import UNREACHABLE, relax, shortest_steps
+from mazearena.envs.engine.layouts import LayoutConfig, generate
 from mazearena.envs.npcs import NpcController, NpcSpec
 from mazearena.envs.scenarios import HELDOUT, SCENARIOS, TRAIN, scenario
 
@@ -34,7 +35,7 @@ def test_breadth_first_search_matches_relaxation():
     sources = torch.zeros_like(passable)
     sources[:, 1, 1] = True
     sources[::3, 13, 13] = True
-    expected = _relax(torch.where(sources, 0, UNREACHABLE), passable)
+    expected = relax(torch.where(sources, 0, UNREACHABLE), passable)
     assert torch.equal(shortest_steps(sources, passable), expected)
     assert torch.equal(shortest_steps(sources[:1], passable[:1]), expected[:1])  # serial path
 

@@ -1,4 +1,6 @@
-"""Team arenas: two teams of agents on a procedurally generated grid, N games stepped together in torch.
+"""Team arenas: two teams of agents on a procedurally generated grid. This module holds the config, the arena
+levels and the engine, N games stepped together on any device; the rules are :mod:`arena_rules` and what agents
+see :mod:`arena_observe`, each in torch ops and as a compiled loop side by side.
 
 Rules (the documentation's arena page shows this text):
 
@@ -40,41 +42,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from enum import Enum
-from functools import lru_cache, partial
+from functools import partial
 
 import torch
-import torch.nn.functional as F
 
 from mazearena.checks import check_int, check_real, enum_value, plain_numbers
+from mazearena.envs.engine import arena_observe, arena_rules
+from mazearena.envs.engine.arena_observe import ArenaObsMode
+from mazearena.envs.engine.arena_rules import ACTION_DELTAS, TEAMS, ArenaState, Mode
 from mazearena.envs.engine.backend import choose_backend
-from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES, Cell
-from mazearena.envs.engine.cpu_kernels import ArenaState, kernel
-from mazearena.envs.engine.grid import EngineState, check_layout, to_layout
+from mazearena.envs.engine.cells import Cell
+from mazearena.envs.engine.common import shortest_steps
+from mazearena.envs.engine.grid import EngineState, check_layout
 from mazearena.envs.engine.layouts import (
-    UNREACHABLE,
     Generator,
     LayoutConfig,
     generate,
     level_range,
-    shortest_steps,
 )
 from mazearena.envs.engine.levels import LevelSource
 from mazearena.rng import STREAM_BASE, STREAM_SPAWN, hash_ints, randint, uniform
 
-TEAMS = ("red", "blue")
-# Planes and token features by name.
-_STATE = {name: i for i, name in enumerate(ARENA_STATE_CHANNELS)}
-_FEATURE = {name: i for i, name in enumerate(TOKEN_FEATURES)}
 MAX_TEAM_SIZE = 16
-STAY, ATTACK = 0, 5
-# (dy, dx) of actions 0..5: stay, the four compass moves, attack (no move).
-_ACTION_DELTAS = torch.tensor([[0, 0], [-1, 0], [0, 1], [1, 0], [0, -1], [0, 0]], dtype=torch.long)
-
-
-class Mode(str, Enum):
-    TAG = "tag"
-    CTF = "ctf"
-    COMBAT = "combat"
 
 
 class ArenaLayout(str, Enum):
@@ -86,12 +75,6 @@ class ArenaLayout(str, Enum):
 
 
 _LAYOUT_PARAMS = {ArenaLayout.MAZE: (0.15, 0), ArenaLayout.ROOMS: (0.3, 3), ArenaLayout.OPEN: (0.9, 6)}
-
-
-class ArenaObsMode(str, Enum):
-    GRID = "grid"
-    TOKENS = "tokens"
-    BOTH = "both"
 
 
 @dataclass(frozen=True)
@@ -205,23 +188,6 @@ class ArenaConfig:
         return tuple(f.name for f in fields(cls))
 
 
-@lru_cache(maxsize=8)
-def _sight_lines(view_size: int, device: str) -> torch.Tensor:
-    """``[V*V, L, 2]``: for each cell of a view (row-major, the agent at the centre), the cells strictly between
-    the agent and it that a straight line through their centres passes (padded with the agent's own cell,
-    never a wall)."""
-    p = view_size // 2
-    lines = []
-    for dy in range(-p, p + 1):
-        for dx in range(-p, p + 1):
-            steps = 4 * max(abs(dy), abs(dx))
-            cells = {(round(dy * t / steps), round(dx * t / steps)) for t in range(1, steps)} if steps else set()
-            lines.append(sorted(cells - {(0, 0), (dy, dx)}))
-    longest = max(1, max(len(line) for line in lines))
-    table = [line + [(0, 0)] * (longest - len(line)) for line in lines]
-    return torch.tensor(table, dtype=torch.long, device=device)
-
-
 def arena_layouts(level_ids: torch.Tensor, config: ArenaConfig, device: torch.device) -> tuple[torch.Tensor, ...]:
     """Walls ``[B, S, S]`` (bool) and the two bases ``[B, 2, 2]`` (team, (y, x)) of a batch of level ids."""
     loops, rooms = _LAYOUT_PARAMS[config.layout]
@@ -284,7 +250,7 @@ class ArenaEngine(EngineState):
         check_int("num_envs", num_envs, 1)
         self.num_envs, self.config, self.autoreset = num_envs, config, autoreset
         self.device = dev = torch.device(device)
-        # CPU games run the observation and respawn loops compiled (cpu_kernels), as the maze engine does.
+        # CPU games run the rules' compiled twins (arena_rules, arena_observe), as the maze engine does.
         self.backend = choose_backend(backend, dev)
         b, a, s = num_envs, config.num_agents, config.size
         self.levels = LevelSource(
@@ -311,7 +277,7 @@ class ArenaEngine(EngineState):
         self.seeds = torch.zeros(b, dtype=torch.long, device=dev)
         self.episodes = torch.zeros(b, dtype=torch.long, device=dev)
         self.level_ids = torch.zeros(b, dtype=torch.long, device=dev)
-        self._deltas = _ACTION_DELTAS.to(dev)
+        self._deltas = ACTION_DELTAS.to(dev)
         self._agent_idx = torch.arange(a, device=dev)
         self._enemy = self.team[:, None] != self.team[None, :]  # [A, A]
         # Agents controlled from outside (the rest are NPCs): a game also ends when none of them is left.
@@ -434,10 +400,8 @@ class ArenaEngine(EngineState):
         """
         cfg = self.config
         actions = actions.clamp(0, cfg.num_actions - 1)  # unchecked callers: never past the rule tables
-        if self.backend == "numba":
-            active, reward, terminated, truncated, decided = self._kernel_core(actions)
-        else:
-            active, reward, terminated, truncated, decided = self._torch_core(actions)
+        step = arena_rules.kernel_step if self.backend == "numba" else arena_rules.torch_step
+        active, reward, terminated, truncated, decided = step(self, actions)
         left = active & ~self.alive
         info = {
             "active": active,
@@ -480,73 +444,6 @@ class ArenaEngine(EngineState):
         points = self.score if cfg.mode is Mode.CTF else standing
         return torch.where(points[:, 0] > points[:, 1], 0, torch.where(points[:, 1] > points[:, 0], 1, -1))
 
-    def _kernel_core(self, actions: torch.Tensor):
-        cfg = self.config
-        b, a = self.num_envs, cfg.num_agents
-        reward = torch.empty(b, a, dtype=torch.float32)
-        terminated, truncated, active = (torch.empty(b, a, dtype=torch.bool) for _ in range(3))
-        decided = torch.empty(b, dtype=torch.bool)
-        mode = (Mode.TAG, Mode.CTF, Mode.COMBAT).index(cfg.mode)
-        chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
-        kernel("_arena_step", b)(
-            actions.contiguous().numpy(),
-            self._np_state,
-            mode,
-            cfg.max_cycles,
-            chaser,
-            cfg.captures_to_win,
-            cfg.attack_range,
-            float(cfg.pickup_reward),
-            float(cfg.flag_shaping),
-            UNREACHABLE,
-            reward.numpy(),
-            terminated.numpy(),
-            truncated.numpy(),
-            active.numpy(),
-            decided.numpy(),
-        )
-        return active, reward, terminated, truncated, decided
-
-    def _torch_core(self, actions: torch.Tensor):
-        cfg = self.config
-        b, a, s = self.num_envs, cfg.num_agents, cfg.size
-        active = self.alive.clone()
-        acts = torch.where(active, actions, STAY)
-        reward = torch.zeros(b, a, device=self.device)
-
-        if cfg.mode is Mode.CTF and cfg.flag_shaping:
-            steps_before = self.steps_to_goal()
-        # Moves: into floor that nobody occupied at the start, lowest index first.
-        moving = (acts >= 1) & (acts <= 4)
-        self.heading.copy_(torch.where(moving, acts - 1, self.heading))
-        target = self.pos + self._deltas[acts]
-        flat = target[..., 0] * s + target[..., 1]
-        occupied = self._occupancy()
-        free = ~self.walls.view(b, -1).gather(1, flat) & (occupied.gather(1, flat) < 0)
-        candidate = moving & free
-        claim = torch.full((b, s * s + 1), a, dtype=torch.long, device=self.device)
-        claim.scatter_reduce_(1, torch.where(candidate, flat, s * s), self._agent_idx.expand(b, a), "amin")
-        moved = candidate & (claim.gather(1, flat) == self._agent_idx)
-        self.pos.copy_(torch.where(moved[..., None], target, self.pos))
-
-        left = torch.zeros(b, a, dtype=torch.bool, device=self.device)  # agents leaving the game now
-        if cfg.mode is Mode.TAG:
-            decided = self._tag(active, reward, left)
-        elif cfg.mode is Mode.CTF:
-            decided = self._ctf(active, reward)
-            if cfg.flag_shaping:
-                gained = (steps_before - self.steps_to_goal()).float() / s
-                reward += torch.tensor(cfg.flag_shaping, dtype=torch.float32, device=self.device) * gained
-        else:
-            decided = self._combat(acts, active, reward, left)
-
-        self.alive &= ~left
-        decided |= ~(self.alive & self.focal).any(1)
-        self.t += 1
-        truncated = (self.t >= cfg.max_cycles)[:, None] & self.alive
-        terminated = left | (decided[:, None] & self.alive)
-        return active, reward, terminated, truncated, decided
-
     def _merge(self, obs, done_idx: torch.Tensor):
         """``obs`` with the rows ``done_idx`` replaced by the first observation of their next episode."""
         self.reset_next(done_idx)
@@ -560,305 +457,28 @@ class ArenaEngine(EngineState):
         out[done_idx] = fresh
         return out
 
-    def _occupancy(self) -> torch.Tensor:
-        """``[B, S*S + 1]``: the index of the agent in each cell, -1 where none (last column: a dump)."""
-        b, a, s = self.num_envs, self.config.num_agents, self.config.size
-        flat = self.pos[..., 0] * s + self.pos[..., 1]
-        occ = torch.full((b, s * s + 1), -1, dtype=torch.long, device=self.device)
-        occ.scatter_(1, torch.where(self.alive, flat, s * s), self._agent_idx.expand(b, a).clone())
-        occ[:, -1] = -1
-        return occ
-
-    def _adjacent_enemies(self) -> torch.Tensor:
-        """``[B, A, A]``: alive enemies within one step (4-neighbourhood) of each other."""
-        d = (self.pos[:, :, None, :] - self.pos[:, None, :, :]).abs().sum(-1)
-        both = self.alive[:, :, None] & self.alive[:, None, :]
-        return (d <= 1) & both & self._enemy
-
-    def _tag(self, active, reward, left) -> torch.Tensor:
-        cfg = self.config
-        runner = self.team != self.chaser_team
-        near = self._adjacent_enemies()
-        caught = (near & ~runner[None, None, :]).any(2) & runner & self.alive
-        left |= caught
-        reward += torch.where(caught, -1.0, 0.0)
-        catches = caught.sum(1, keepdim=True).float()
-        reward += torch.where(~runner & active, catches, 0.0)
-        reward += torch.where(runner & self.alive & ~caught, 1.0 / cfg.max_cycles, 0.0)
-        return ~(runner & self.alive & ~caught).any(1)
-
-    def _ctf(self, active, reward) -> torch.Tensor:
-        cfg = self.config
-        mid = cfg.size // 2
-        x = self.pos[..., 1]
-        own_half = torch.where(self.team == 0, x < mid, x > mid)
-        enemy_half = torch.where(self.team == 0, x > mid, x < mid)
-        near = self._adjacent_enemies()
-        tagged = (near & own_half[:, None, :]).any(2) & enemy_half & self.alive
-        if self.sync_free or bool(tagged.any()):
-            self.carrying &= ~tagged
-            self._respawn(tagged)
-        # Pick-ups: the lowest-index agent standing on the enemy flag while that flag is home.
-        enemy_base = self.bases[:, 1 - self.team]  # [B, A, 2]
-        on_flag = (self.pos == enemy_base).all(-1) & self.alive
-        flag_home = ~self.team_carrying()  # [B, 2]: flag of team k is home
-        can_take = on_flag & flag_home[:, 1 - self.team]
-        take = torch.zeros_like(can_take)
-        for team in range(2):
-            mask = can_take & (self.team == team)
-            take |= mask & (mask.cumsum(1) == 1)
-        self.carrying |= take
-        # Captures: a carrier on its own base.
-        own_base = self.bases[:, self.team]
-        capture = self.carrying & (self.pos == own_base).all(-1)
-        self.carrying &= ~capture
-        gained = torch.stack([(capture & (self.team == k)).sum(1) for k in range(2)], 1)  # [B, 2]
-        self.score += gained
-        gain = gained.float()
-        reward += gain[:, self.team] - gain[:, 1 - self.team]
-        if cfg.pickup_reward:
-            took = torch.stack([(take & (self.team == k)).any(1) for k in range(2)], 1).float()  # [B, 2]
-            bonus = torch.tensor(cfg.pickup_reward, dtype=torch.float32, device=self.device)
-            reward += bonus * (took[:, self.team] - took[:, 1 - self.team])
-        return (self.score >= cfg.captures_to_win).any(1)
-
     def steps_to_goal(self) -> torch.Tensor:
         """``[B, A]`` ``ctf`` path steps each agent has left: to its base while carrying the enemy flag, else
         to the enemy base and from there home (the potential of ``flag_shaping``)."""
-        s = self.config.size
-        dist = self.base_dist.view(self.num_envs, 2, -1)
-        own, enemy = dist.index_select(1, self.team), dist.index_select(1, 1 - self.team)  # [B, A, S*S]
-        here = (self.pos[..., 0] * s + self.pos[..., 1])[..., None]
-        enemy_base = self.bases.index_select(1, 1 - self.team)  # [B, A, 2]
-        trip = own.gather(2, (enemy_base[..., 0] * s + enemy_base[..., 1])[..., None])
-        own_d, enemy_d = own.gather(2, here), enemy.gather(2, here)
-        return torch.where(self.carrying[..., None], own_d, enemy_d + trip).squeeze(-1)
+        return arena_rules.steps_to_goal(self)
 
     def team_carrying(self) -> torch.Tensor:
         """``[B, 2]``: whether the flag of team k is being carried (by the other team)."""
-        return torch.stack([(self.carrying & (self.team == 1 - k)).any(1) for k in range(2)], 1)
-
-    def _respawn(self, who: torch.Tensor) -> None:
-        """Move the agents ``who [B, A]`` to the free cells nearest their base, nearest first."""
-        b, a, s = self.num_envs, self.config.num_agents, self.config.size
-        occupied = self._occupancy()[:, :-1] >= 0  # [B, S*S]
-        for k in range(a):  # one agent at a time, so two respawns never pick the same cell
-            need = who[:, k]
-            if not self.sync_free and not bool(need.any()):
-                continue
-            team = self._team_of[k]
-            occupied.scatter_(1, (self.pos[:, k, 0] * s + self.pos[:, k, 1])[:, None], False)
-            cost = self.base_dist[:, team].view(b, -1) + occupied.long() * UNREACHABLE
-            cell = cost.argmin(1)
-            new = torch.stack([cell // s, cell % s], 1)
-            self.pos[:, k] = torch.where(need[:, None], new, self.pos[:, k])
-            occupied.scatter_(1, (self.pos[:, k, 0] * s + self.pos[:, k, 1])[:, None], True)
+        return arena_rules.team_carrying(self)
 
     def first_in_line(self) -> torch.Tensor:
         """``[B, A]``: the agent each agent would hit attacking now (-1: none), walls and agents block the shot."""
-        cfg = self.config
-        b, a, s = self.num_envs, cfg.num_agents, cfg.size
-        r = torch.arange(1, cfg.attack_range + 1, device=self.device)
-        d = self._deltas[self.heading + 1]  # [B, A, 2]
-        ray = self.pos[:, :, None, :] + d[:, :, None, :] * r[None, None, :, None]  # [B, A, R, 2]
-        inside = ((ray >= 0) & (ray < s)).all(-1)
-        flat = (ray[..., 0].clamp(0, s - 1) * s + ray[..., 1].clamp(0, s - 1)).view(b, -1)
-        wall = self.walls.view(b, -1).gather(1, flat).view(b, a, -1) | ~inside
-        who = self._occupancy().gather(1, flat).view(b, a, -1)
-        stop = wall | (who >= 0)
-        first = stop & (stop.cumsum(2) == 1)  # the first wall or agent along the ray
-        return torch.where(first & ~wall, who, -1).max(2).values
-
-    def _combat(self, acts, active, reward, left) -> torch.Tensor:
-        b, a = self.num_envs, self.config.num_agents
-        attacking = (acts == ATTACK) & active
-        victim = self.first_in_line()
-        is_enemy = (victim >= 0) & (self.team[victim.clamp(min=0)] != self.team)
-        hit = attacking & is_enemy
-        damage = torch.zeros(b, a + 1, dtype=torch.long, device=self.device)
-        damage.scatter_add_(1, torch.where(hit, victim, a), hit.long())
-        before = self.health.clone()
-        self.health -= damage[:, :a]
-        died = (before > 0) & (self.health <= 0) & self.alive
-        self.health.clamp_(min=0)  # two hits on the last point: 0, not -1
-        left |= died
-        # Kill credit: every attacker whose hit landed on a victim that died this step.
-        kills = hit & died.gather(1, victim.clamp(min=0))
-        reward += 0.1 * hit.float() + kills.float() - died.float()
-        standing = torch.stack([(self.alive & ~died & (self.team == k)).any(1) for k in range(2)], 1)
-        decided = ~standing.all(1)
-        winners = decided[:, None] & standing[:, self.team] & self.alive & ~died
-        reward += winners.float()
-        return decided
+        return arena_rules.first_in_line(self)
 
     # ---------------------------------------------------------------- observations
     def flags(self) -> torch.Tensor:
         """``[B, 2, 2]``: where each team's flag is (its base, or its carrier's cell in ``ctf``)."""
-        if self.config.mode is not Mode.CTF:
-            return self.bases
-        carried = self.team_carrying()  # [B, 2]
-        flags = self.bases.clone()
-        for k in range(2):
-            holder = (self.carrying & (self.team == 1 - k)).float().argmax(1)
-            at = self.pos[torch.arange(self.num_envs, device=self.device), holder]
-            flags[:, k] = torch.where(carried[:, k, None], at, flags[:, k])
-        return flags
+        return arena_observe.flag_cells(self)
 
     def state(self) -> torch.Tensor:
         """``[B, len(ARENA_STATE_CHANNELS), S, S]`` uint8: the whole arena, for centralised critics."""
-        cfg = self.config
-        b, s = self.num_envs, cfg.size
-        occ, flags = self._occupancy()[:, :-1], self.flags()
-        has = occ >= 0
-        idx = occ.clamp(min=0)
-        rows = torch.arange(b, device=self.device)[:, None]
-        team = self.team[idx]
-        planes = torch.zeros(b, len(ARENA_STATE_CHANNELS), s * s, dtype=torch.uint8, device=self.device)
-        planes[:, _STATE["wall"]] = self.walls.view(b, -1)
-        planes[:, _STATE["red"]] = has & (team == 0)
-        planes[:, _STATE["blue"]] = has & (team == 1)
-        planes[:, _STATE["health"]] = torch.where(has, self._health_value()[rows, idx], 0)
-        if cfg.mode is Mode.CTF:
-            for k, flag in enumerate(("red_flag", "blue_flag")):
-                planes[rows[:, 0], _STATE[flag], flags[:, k, 0] * s + flags[:, k, 1]] = 1
-        planes[:, _STATE["carrier"]] = has & self.carrying[rows, idx]
-        if cfg.mode is Mode.TAG:
-            planes[:, _STATE["chaser"]] = has & (team == self.chaser_team)
-        return planes.view(b, len(ARENA_STATE_CHANNELS), s, s)
-
-    def _health_value(self) -> torch.Tensor:
-        return self.health if self.config.mode is Mode.COMBAT else torch.ones_like(self.health)
+        return arena_observe.state_planes(self)
 
     def observe(self, idx: torch.Tensor | None = None):
         """Per-agent observations of all games (or the games ``idx``): a tensor or a dict, by ``obs_mode``."""
-        cfg = self.config
-        out = {}
-        sight = self._sight(idx) if cfg.occlusion else None  # [b, A, V*V]: cells in sight
-        if cfg.obs_mode in (ArenaObsMode.GRID, ArenaObsMode.BOTH):
-            grid = self._grid_obs(idx)
-            if sight is not None:  # every plane but the walls blank where the line of sight is blocked
-                b, a, c, v, _ = grid.shape
-                keep = torch.ones(c, dtype=torch.bool, device=grid.device)
-                keep[ARENA_CHANNELS.index("wall")] = False
-                hidden = keep.view(1, 1, c, 1) & ~sight.view(b, a, 1, v * v)
-                grid = grid.masked_fill(hidden.view(b, a, c, v, v), 0)
-            out["grid"] = to_layout(grid, cfg.native_layout, cfg.obs_layout)
-        if cfg.obs_mode in (ArenaObsMode.TOKENS, ArenaObsMode.BOTH):
-            out["tokens"], out["mask"] = self._token_obs(idx, sight)
-        return out["grid"] if cfg.obs_mode is ArenaObsMode.GRID else out
-
-    def _sight(self, idx: torch.Tensor | None) -> torch.Tensor:
-        """``[b, A, V*V]``: the cells of each agent's view that the straight line from it reaches without
-        crossing a wall (outside the arena counts as wall)."""
-        cfg = self.config
-        s, v, p = cfg.size, cfg.view_size, cfg.view_size // 2
-        walls, pos = (self.walls, self.pos) if idx is None else (self.walls[idx], self.pos[idx])
-        b, a = pos.shape[:2]
-        side = s + 2 * p
-        padded = F.pad(walls, (p, p, p, p), value=True).view(b, -1)
-        between = _sight_lines(v, str(self.device))  # [V*V, L, 2]: cells strictly between, as view offsets
-        at = (pos[..., None, None, 0] + between[..., 0] + p) * side + pos[..., None, None, 1] + between[..., 1] + p
-        blocked = padded.gather(1, at.view(b, -1)).view(b, a, v * v, -1).any(-1)
-        return ~blocked
-
-    def _grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
-        if self.backend == "numba":
-            return self._kernel_grid_obs(idx)
-        return self._torch_grid_obs(idx)
-
-    def _kernel_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
-        cfg = self.config
-        v, a = cfg.view_size, cfg.num_agents
-        rows = self._np_rows if idx is None else idx.contiguous().numpy()
-        b = len(rows)
-        out = torch.empty(b, a, len(ARENA_CHANNELS), v * v, dtype=torch.uint8)
-        chaser = self.chaser_team if cfg.mode is Mode.TAG else -1
-        kernel("_arena_observe", b)(
-            rows, self._np_state, cfg.mode is Mode.CTF, cfg.mode is Mode.COMBAT, chaser, v, out.numpy()
-        )
-        return out.view(b, a, len(ARENA_CHANNELS), v, v)
-
-    def _torch_grid_obs(self, idx: torch.Tensor | None) -> torch.Tensor:
-        cfg = self.config
-        s, v, a = cfg.size, cfg.view_size, cfg.num_agents
-        p = v // 2
-        state = self.state()  # [B, C, S, S]
-        pos, alive = self.pos, self.alive
-        if idx is not None:
-            state, pos, alive = state[idx], pos[idx], alive[idx]
-        b = state.shape[0]
-        side = s + 2 * p
-        padded = F.pad(state, (p, p, p, p))
-        wall = _STATE["wall"]
-        padded[:, wall] = F.pad(state[:, wall], (p, p, p, p), value=1)  # outside the arena reads as wall
-        r = torch.arange(v, device=self.device)
-        offsets = (r[:, None] * side + r[None, :]).view(-1)  # view cell -> padded flat offset
-        corner = pos[..., 0] * side + pos[..., 1]  # [b, A]: top-left of each view in the padded grid
-        gather_at = (corner[..., None] + offsets).view(b, 1, -1).expand(b, len(ARENA_STATE_CHANNELS), -1)
-        views = padded.view(b, len(ARENA_STATE_CHANNELS), -1).gather(2, gather_at).view(b, -1, a, v * v)
-        team = self.team.view(1, a, 1)
-        plane = {name: views[:, i] for i, name in enumerate(ARENA_STATE_CHANNELS)}
-        red, blue, red_flag, blue_flag = plane["red"], plane["blue"], plane["red_flag"], plane["blue_flag"]
-        ally = torch.where(team == 0, red, blue)
-        enemy = torch.where(team == 0, blue, red)
-        own_flag = torch.where(team == 0, red_flag, blue_flag)
-        enemy_flag = torch.where(team == 0, blue_flag, red_flag)
-        me = torch.zeros(v * v, dtype=torch.uint8, device=self.device)
-        me[(v * v) // 2] = 1
-        ally = ally * (1 - me)
-        seen = {
-            "wall": plane["wall"],
-            "self": me.expand(b, a, -1),
-            "ally": ally,
-            "enemy": enemy,
-            "health": plane["health"],
-            "own_flag": own_flag,
-            "enemy_flag": enemy_flag,
-            "carrier": plane["carrier"],
-            "chaser": plane["chaser"],
-        }
-        obs = torch.stack([seen[name] for name in ARENA_CHANNELS], 2)  # [b, A, C, V*V]
-        obs = obs * alive.view(b, a, 1, 1).to(torch.uint8)  # agents out of the game see nothing
-        return obs.view(b, a, len(ARENA_CHANNELS), v, v)
-
-    def _token_obs(
-        self, idx: torch.Tensor | None, sight: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg = self.config
-        a, p = cfg.num_agents, cfg.view_size // 2
-        pos, alive, health, carrying = self.pos, self.alive, self._health_value(), self.carrying
-        flags = self.flags()
-        if idx is not None:
-            pos, alive, health, carrying, flags = pos[idx], alive[idx], health[idx], carrying[idx], flags[idx]
-        b = pos.shape[0]
-        ent_pos = torch.cat([pos, flags], 1)  # [b, K, 2]
-        k = a + 2
-        rel = ent_pos[:, None, :, :] - pos[:, :, None, :]  # [b, A, K, 2]
-        team = self.team
-        ent_team = torch.cat([team, torch.tensor([0, 1], device=self.device)])  # flag k belongs to team k
-        is_agent = torch.arange(k, device=self.device) < a
-        same = ent_team[None, :] == team[:, None]  # [A, K]
-        eye = torch.zeros(a, k, dtype=torch.bool, device=self.device)
-        eye[:, :a] = torch.eye(a, dtype=torch.bool, device=self.device)
-        ent_alive = torch.cat([alive, torch.full((b, 2), cfg.mode is Mode.CTF, device=self.device)], 1)
-        ent_health = torch.cat([health, torch.zeros(b, 2, dtype=health.dtype, device=self.device)], 1)
-        ent_carry = torch.cat([carrying, torch.zeros(b, 2, dtype=torch.bool, device=self.device)], 1)
-        chaser = (ent_team == self.chaser_team) & is_agent & (cfg.mode is Mode.TAG)
-        feats = torch.zeros(b, a, k, len(TOKEN_FEATURES), device=self.device)
-        f = _FEATURE
-        feats[..., f["dy"]] = rel[..., 0].float() / max(p, 1)
-        feats[..., f["dx"]] = rel[..., 1].float() / max(p, 1)
-        feats[..., f["self"]] = eye.float()
-        feats[..., f["ally"]] = (same & is_agent & ~eye).float()
-        feats[..., f["enemy"]] = (~same & is_agent).float()
-        feats[..., f["health"]] = ent_health[:, None, :].float() / cfg.max_cell_value
-        feats[..., f["carrier"]] = ent_carry[:, None, :].float()
-        feats[..., f["own_flag"]] = (same & ~is_agent).float()
-        feats[..., f["enemy_flag"]] = (~same & ~is_agent).float()
-        feats[..., f["chaser"]] = chaser.float()
-        visible = (rel.abs() <= p).all(-1) & ent_alive[:, None, :] & alive[:, :, None]
-        if sight is not None:  # and in sight: the view cell each entity is at
-            v = cfg.view_size
-            cell = ((rel[..., 0] + p).clamp(0, v - 1) * v + (rel[..., 1] + p).clamp(0, v - 1)).view(b, a, k)
-            visible = visible & sight.gather(2, cell)
-        return feats * visible[..., None], visible
+        return arena_observe.observe(self, idx)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from mazearena.checks import check_int, check_real, enum_value, plain_numbers
 from mazearena.envs.engine.cells import MEMORY_COLOURS, Cell, memory_codes, table
+from mazearena.envs.engine.common import UNREACHABLE, relax, spanning_forest
 from mazearena.rng import (
     STREAM_CUE,
     STREAM_DIVIDER,
@@ -39,7 +40,6 @@ from mazearena.rng import (
 MIN_SIZE = 5
 MAX_SIZE = 127
 MAX_LEVEL_ID = 2**62
-UNREACHABLE = 2**30
 
 
 class Variant(str, Enum):
@@ -165,66 +165,15 @@ def _geometry(size: int, device: str) -> _Geometry:
 def _kruskal_tree(
     level_ids: torch.Tensor, geo: _Geometry, allowed: torch.Tensor, compiled: bool | None = None
 ) -> torch.Tensor:
-    """Minimum spanning forest of random edge weights (Kruskal's maze), found with Boruvka rounds.
-
-    Boruvka finds the same tree as Kruskal for distinct weights, in O(log n) parallel rounds instead of a
-    sequential pass over edges. Disallowed edges are never used, so each allowed region gets its own tree.
-    On the CPU, Kruskal's own pass runs compiled, level by level (the minimum spanning forest of distinct
-    weights is unique: the same trees); ``compiled`` chooses (default: on the CPU).
-    """
-    b, n = level_ids.shape[0], geo.m * geo.m
-    num_edges = geo.edge_u.numel()
-    eidx = torch.arange(num_edges, device=level_ids.device)
-    never = torch.iinfo(torch.long).max
+    """Minimum spanning forest of random edge weights (Kruskal's maze): :func:`common.spanning_forest`, compiled
+    on the CPU unless ``compiled`` says otherwise. Disallowed edges are never used, so each allowed region gets
+    its own tree."""
+    eidx = torch.arange(geo.edge_u.numel(), device=level_ids.device)
     # Distinct weights: random high bits, edge index as tie-breaker in the low 16 bits.
     weight = (hash_ints(level_ids[:, None], STREAM_EDGE, eidx[None, :]) & ((1 << 40) - 1)) * 65536 + eidx
-    if level_ids.device.type == "cpu" if compiled is None else compiled:
-        from mazearena.envs.engine.cpu_kernels import kernel
-
-        in_tree = torch.zeros(b, num_edges, dtype=torch.bool)
-        kernel("_kruskal", b)(
-            weight.numpy(),
-            allowed.expand(b, -1).contiguous().numpy(),
-            geo.edge_u.numpy(),
-            geo.edge_v.numpy(),
-            n,
-            in_tree.numpy(),
-        )
-        return in_tree
-    weight = torch.where(allowed, weight, never)
-    comp = torch.arange(n, device=level_ids.device).repeat(b, 1)
-    in_tree = torch.zeros(b, num_edges, dtype=torch.bool, device=level_ids.device)
-    eu, ev = geo.edge_u.expand(b, -1), geo.edge_v.expand(b, -1)
-    for _ in range(n):
-        cu, cv = comp.gather(1, eu), comp.gather(1, ev)
-        live = (cu != cv) & allowed
-        if not bool(live.any()):
-            break
-        w = torch.where(live, weight, never)
-        best = torch.full((b, n), never, dtype=torch.long, device=level_ids.device)
-        best.scatter_reduce_(1, cu, w, "amin")
-        best.scatter_reduce_(1, cv, w, "amin")
-        chosen = live & ((w == best.gather(1, cu)) | (w == best.gather(1, cv)))
-        in_tree |= chosen
-        comp = _merge_components(comp, cu, cv, chosen)
-    return in_tree
-
-
-def _merge_components(comp: torch.Tensor, cu: torch.Tensor, cv: torch.Tensor, join: torch.Tensor) -> torch.Tensor:
-    """Relabel components joined by the edges in ``join`` to their smallest label (hook and jump)."""
-    label = torch.arange(comp.shape[1], device=comp.device).repeat(comp.shape[0], 1)
-    big = comp.shape[1]
-    while True:
-        a, c = label.gather(1, cu), label.gather(1, cv)
-        low = torch.where(join, torch.minimum(a, c), big)
-        new = label.clone()
-        new.scatter_reduce_(1, a, low, "amin")
-        new.scatter_reduce_(1, c, low, "amin")
-        new = new.gather(1, new)
-        new = new.gather(1, new)
-        if torch.equal(new, label):
-            return label.gather(1, comp)
-        label = new
+    if compiled is None:
+        compiled = level_ids.device.type == "cpu"
+    return spanning_forest(weight, allowed, geo.edge_u, geo.edge_v, geo.m * geo.m, compiled)
 
 
 def _backtracker_tree(level_ids: torch.Tensor, geo: _Geometry, allowed: torch.Tensor) -> torch.Tensor:
@@ -279,6 +228,32 @@ def _random_node(level_ids: torch.Tensor, stream: int, m: int, col_lo: torch.Ten
     return 2 * row + 1, 2 * col + 1
 
 
+def _rooms(ids: torch.Tensor, config: LayoutConfig, m: int, divider: torch.Tensor | None) -> torch.Tensor:
+    """``[B, S, S]`` bool: the open rectangles between node rows and columns (``config.rooms`` of them); with a
+    key-door ``divider`` (node column per level) each room stays on one side of it."""
+    size, dev = config.size, ids.device
+    yy = torch.arange(size, device=dev).view(1, size, 1)
+    xx = torch.arange(size, device=dev).view(1, 1, size)
+    room_mask = torch.zeros(len(ids), size, size, dtype=torch.bool, device=dev)
+    for r in range(config.rooms):
+        ci, cj = randint(m, ids, STREAM_ROOMS, 4 * r), randint(m, ids, STREAM_ROOMS, 4 * r + 1)
+        hi, hj = 1 + randint(2, ids, STREAM_ROOMS, 4 * r + 2), 1 + randint(2, ids, STREAM_ROOMS, 4 * r + 3)
+        i0, i1 = (ci - hi).clamp(min=0), (ci + hi).clamp(max=m - 1)
+        j0, j1 = (cj - hj).clamp(min=0), (cj + hj).clamp(max=m - 1)
+        if divider is not None:
+            left = cj < divider
+            j1 = torch.where(left, torch.minimum(j1, divider - 1), j1)
+            j0 = torch.where(left, j0, torch.maximum(j0, divider))
+        inside = (
+            (yy >= (2 * i0 + 1).view(-1, 1, 1))
+            & (yy <= (2 * i1 + 1).view(-1, 1, 1))
+            & (xx >= (2 * j0 + 1).view(-1, 1, 1))
+            & (xx <= (2 * j1 + 1).view(-1, 1, 1))
+        )
+        room_mask |= inside
+    return room_mask
+
+
 def generate(level_ids: torch.Tensor | list[int], config: LayoutConfig, device: str | torch.device = "cpu") -> Layouts:
     """Generate the layouts of a batch of level ids (non-negative integers), all on ``device``."""
     ids = torch.as_tensor(level_ids, dtype=torch.long, device=device).reshape(-1)
@@ -289,7 +264,6 @@ def generate(level_ids: torch.Tensor | list[int], config: LayoutConfig, device: 
     m = geo.m
     dev = ids.device
     rows = torch.arange(b, device=dev)[:, None]
-    yy = torch.arange(size, device=dev).view(1, size, 1)
     xx = torch.arange(size, device=dev).view(1, 1, size)
 
     # The key-door variant splits the maze with a wall at column 2c: no edge may cross it but the door.
@@ -315,24 +289,7 @@ def generate(level_ids: torch.Tensor | list[int], config: LayoutConfig, device: 
     ey, ex = geo.edge_y.expand(b, -1), geo.edge_x.expand(b, -1)
     grid[rows.expand_as(ey)[in_tree], ey[in_tree], ex[in_tree]] = int(Cell.FLOOR)
 
-    # Rooms: open rectangles between node rows/cols; in key-door levels they stay on one side.
-    room_mask = torch.zeros(b, size, size, dtype=torch.bool, device=dev)
-    for r in range(config.rooms):
-        ci, cj = randint(m, ids, STREAM_ROOMS, 4 * r), randint(m, ids, STREAM_ROOMS, 4 * r + 1)
-        hi, hj = 1 + randint(2, ids, STREAM_ROOMS, 4 * r + 2), 1 + randint(2, ids, STREAM_ROOMS, 4 * r + 3)
-        i0, i1 = (ci - hi).clamp(min=0), (ci + hi).clamp(max=m - 1)
-        j0, j1 = (cj - hj).clamp(min=0), (cj + hj).clamp(max=m - 1)
-        if key_door:
-            left = cj < divider
-            j1 = torch.where(left, torch.minimum(j1, divider - 1), j1)
-            j0 = torch.where(left, j0, torch.maximum(j0, divider))
-        inside = (
-            (yy >= (2 * i0 + 1).view(-1, 1, 1))
-            & (yy <= (2 * i1 + 1).view(-1, 1, 1))
-            & (xx >= (2 * j0 + 1).view(-1, 1, 1))
-            & (xx <= (2 * j1 + 1).view(-1, 1, 1))
-        )
-        room_mask |= inside
+    room_mask = _rooms(ids, config, m, divider if key_door else None)
     grid[room_mask] = int(Cell.FLOOR)
 
     # Loops: open some remaining walls between two nodes (never across the key-door divider).
@@ -460,49 +417,10 @@ def distance_to_goal(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     open_without_key = open_with_key & ~cells["locked"]
     goal = cells["goal"]
     inf = torch.full(grid.shape, UNREACHABLE, dtype=torch.long, device=grid.device)
-    with_key = _relax(torch.where(goal, 0, inf), open_with_key)
+    with_key = relax(torch.where(goal, 0, inf), open_with_key)
     seed = torch.where(goal, 0, torch.where(cells["key"], with_key, inf))
-    without_key = _relax(seed, open_without_key)
+    without_key = relax(seed, open_without_key)
     return without_key, with_key
-
-
-RELAX_SWEEPS = 8
-
-
-def _relax(dist: torch.Tensor, passable: torch.Tensor) -> torch.Tensor:
-    """Relax distances to their fixed point. Convergence is checked every :data:`RELAX_SWEEPS` sweeps (a sweep
-    past the fixed point changes nothing), so a GPU waits for the host that much less often."""
-    while True:
-        before = dist
-        for _ in range(RELAX_SWEEPS):
-            p = F.pad(dist, (1, 1, 1, 1), value=UNREACHABLE)
-            vertical = torch.minimum(p[:, :-2, 1:-1], p[:, 2:, 1:-1])
-            near = torch.minimum(vertical, torch.minimum(p[:, 1:-1, :-2], p[:, 1:-1, 2:]))
-            dist = torch.where(passable, torch.minimum(dist, (near + 1).clamp(max=UNREACHABLE)), dist)
-        if torch.equal(before, dist):
-            return dist
-
-
-def shortest_steps(sources: torch.Tensor, passable: torch.Tensor) -> torch.Tensor:
-    """``[B, S, S]`` steps from every cell to the nearest source cell, moving through ``passable`` cells.
-
-    ``sources`` and ``passable`` are ``[B, S, S]`` bool; unreachable cells hold ``UNREACHABLE``. A breadth-
-    first search compiled for the CPU there, batched relaxation in torch elsewhere (the same numbers).
-    """
-    if sources.device.type == "cpu":
-        from mazearena.envs.engine.cpu_kernels import kernel
-
-        b, s, _ = sources.shape
-        out = torch.empty(b, s * s, dtype=torch.long)
-        kernel("_bfs", b)(
-            passable.reshape(b, -1).contiguous().numpy(),
-            sources.reshape(b, -1).contiguous().numpy(),
-            s,
-            UNREACHABLE,
-            out.numpy(),
-        )
-        return out.view(b, s, s)
-    return _relax(torch.where(sources, 0, UNREACHABLE), passable)
 
 
 def is_solvable(layouts: Layouts) -> torch.Tensor:

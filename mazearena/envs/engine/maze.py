@@ -1,10 +1,11 @@
-"""The maze game's rules, written over a batch of games, in torch, on any device.
+"""The maze game: its config and its engine, N games stepped together on any device.
 
 :class:`MazeEngine` holds N games (grids, agent positions, headings, keys, step counters) and steps them
-all at once. The Gymnasium env, the vector env and the renderer are views over it. On the CPU the step,
-the observation and the resets' draws and writes run as compiled loops (:mod:`cpu_kernels`) over the same
-state tensors, with the counter-based hash of :mod:`mazearena.rng` on uint64, so every backend draws the
-same levels and spawns; level generation stays in torch.
+all at once. The Gymnasium env, the vector env and the renderer are views over it. The rules are
+:mod:`~mazearena.envs.engine.maze_rules`, each in torch ops and as a compiled loop side by side: on the CPU
+the step, the observation and the resets' draws and writes run compiled over the same state tensors, with the
+counter-based hash of :mod:`mazearena.rng` on uint64, so every backend draws the same levels and spawns;
+level generation stays in torch.
 
 Rules (the documentation's maze page shows this text):
 
@@ -33,16 +34,15 @@ What each tile does (blocks, locked, picked up, terminal, success, reward) is re
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from enum import Enum
 from functools import partial
 
 import numpy as np
 import torch
 
 from mazearena.checks import check_int, enum_value
+from mazearena.envs.engine import maze_rules
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import NO_CODE, Cell, memory_codes, table
-from mazearena.envs.engine.cpu_kernels import MazeState, kernel, step_observe
 from mazearena.envs.engine.grid import (
     HEADING_DELTAS,
     EngineState,
@@ -53,22 +53,8 @@ from mazearena.envs.engine.grid import (
 )
 from mazearena.envs.engine.layouts import LayoutConfig, Variant, generate, level_range
 from mazearena.envs.engine.levels import LevelSource
-from mazearena.envs.engine.sprites import agent_tile, agent_tiles, tile_atlas
-from mazearena.rng import STREAM_CUE, STREAM_HEADING, STREAM_SPAWN, hash_ints, randint
-
-
-class MazeObsMode(str, Enum):
-    PARTIAL = "partial"
-    FULL = "full"
-    RGB = "rgb"
-
-
-class ActionSet(str, Enum):
-    CARDINAL = "cardinal"
-    TURN = "turn"
-
-
-NUM_ACTIONS = {ActionSet.CARDINAL: 4, ActionSet.TURN: 3}
+from mazearena.envs.engine.maze_rules import NUM_ACTIONS, ActionSet, MazeObsMode, MazeState, step_observe
+from mazearena.envs.engine.sprites import agent_tile, tile_atlas
 
 
 @dataclass(frozen=True)
@@ -278,94 +264,11 @@ class MazeEngine(EngineState):
         """Start the next episode (same seed, next episode number) of the games ``env_idx``."""
         self._start(env_idx, level_ids, advance=True)
 
-    def _spawn(self, spawn: torch.Tensor, episode_key: torch.Tensor) -> torch.Tensor:
-        """``[n, 2]`` start cells: one of each level's ``spawn [n, S, S]`` cells, drawn by the episode keys."""
-        s = self.config.size
-        spawn = spawn.flatten(1)
-        k = randint(spawn.sum(1), episode_key, STREAM_SPAWN)
-        cell = (spawn.cumsum(1) > k[:, None]).to(torch.uint8).argmax(1)
-        return torch.stack([cell // s, cell % s], 1)
-
-    def _episode_grid(self, grid: torch.Tensor, episode_key: torch.Tensor) -> torch.Tensor:
-        """A level's grid as an episode plays it. Memory levels draw the cue's colour, and so which goal pays, from
-        the episode key (as the start): a fixed set of training levels cannot be learned by heart, only the cue
-        can tell. Other levels are played as generated."""
-        if self._colour_codes is None:
-            return grid
-        colour = randint(self.config.memory_goals, episode_key, STREAM_CUE)
-        codes = self._colour_codes[colour]  # [n, codes]: each cell code as this episode's colour has it
-        return codes.gather(1, grid.reshape(len(grid), -1).long()).view_as(grid)
-
-    def _start_where(self, done: torch.Tensor) -> None:
-        """:meth:`reset_next` of the games where ``done``, with no host round-trip: the next episode of every
-        game is drawn (a gather from the cached level set) and kept where ``done``. Same games as
-        :meth:`reset_next`, bit for bit."""
-        if not self.levels.cached:
-            raise RuntimeError("a sync-free reset needs the level set cached on the device (a finite num_levels)")
-        episodes = self.episodes + done.long()
-        episode_key = hash_ints(self.seeds, episodes)
-        level_ids = self.levels.level_id(self.seeds, episodes)
-        grid, spawn = self.levels.fetch(self.rows, level_ids, self.seeds, episodes)
-        grid = self._episode_grid(grid, episode_key)
-        s, p = self.config.size, self.pad
-        inner = self.grid[:, p : p + s, p : p + s]
-        inner.copy_(torch.where(done[:, None, None], grid, inner))
-        self.pos.copy_(torch.where(done[:, None], self._spawn(spawn, episode_key), self.pos))
-        self.heading.copy_(torch.where(done, randint(4, episode_key, STREAM_HEADING), self.heading))
-        self.has_key &= ~done
-        self.t *= ~done
-        self.level_ids.copy_(torch.where(done, level_ids, self.level_ids))
-        self.episodes.copy_(episodes)
-
     def _start(self, idx: torch.Tensor, level_ids: torch.Tensor | None, advance: bool = False) -> None:
         """The first state of the next episode of the games ``idx`` (their episode numbers advanced first if
         ``advance``): compiled on the CPU, in torch ops elsewhere; the same draws either way."""
-        if self.backend == "numba":
-            self._kernel_start(idx, level_ids, advance)
-            return
-        if advance:
-            self.episodes[idx] += 1
-        seeds, episodes = self.seeds[idx], self.episodes[idx]
-        episode_key = hash_ints(seeds, episodes)  # one hash per episode; each draw below adds its stream
-        if level_ids is None:
-            level_ids = self.levels.level_id(seeds, episodes)
-        else:
-            level_ids = self.levels.check(level_ids)
-        grid, spawn = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
-        grid = self._episode_grid(grid, episode_key)
-        s, p = self.config.size, self.pad
-        self.grid[idx, p : p + s, p : p + s] = grid
-        self.pos[idx] = self._spawn(spawn, episode_key)
-        self.heading[idx] = randint(4, episode_key, STREAM_HEADING)
-        self.has_key[idx] = False
-        self.t[idx] = 0
-        self.level_ids[idx] = level_ids
-        self.levels.prefetch(self.seeds, self.episodes)
-
-    def _kernel_start(self, idx: torch.Tensor, level_ids: torch.Tensor | None, advance: bool) -> None:
-        """:meth:`_start` (after advancing the episode numbers if ``advance``) with the compiled kernels: the
-        draws and the writes are two passes over the games, and only the level lookup is torch's."""
-        rows = idx.contiguous().numpy()
-        m = len(rows)
-        keys, ids = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
-        kernel("_episode_draws", m)(
-            self._np_seeds, self._np_episodes, rows, advance, self.levels.lo, self.levels.span, keys, ids
-        )
-        level_ids = torch.from_numpy(ids) if level_ids is None else self.levels.check(level_ids)
-        grid, spawn = self.levels.fetch(idx, level_ids, self.seeds, self.episodes)
-        kernel("_start", m)(
-            self._np_state,
-            rows,
-            keys,
-            grid.reshape(m, -1).numpy(),
-            spawn.reshape(m, -1).numpy(),
-            self._np_colours,
-            self.pad,
-            self.side,
-            self.config.size,
-        )
-        self.level_ids[idx] = level_ids
-        self.levels.prefetch(self.seeds, self.episodes)
+        start = maze_rules.kernel_start if self.backend == "numba" else maze_rules.torch_start
+        start(self, idx, level_ids, advance)
 
     # ---------------------------------------------------------------- step
     def step(self, actions: torch.Tensor):
@@ -376,10 +279,8 @@ class MazeEngine(EngineState):
         Actions out of range (unchecked callers) are clamped into it: never read past the rule tables.
         """
         actions = actions.clamp(0, self.config.num_actions - 1)
-        if self.backend == "numba":
-            reward, terminated, truncated, success = self._kernel_step(actions)
-        else:
-            reward, terminated, truncated, success = self._torch_step(actions)
+        step = maze_rules.kernel_step if self.backend == "numba" else maze_rules.torch_step
+        reward, terminated, truncated, success = step(self, actions)
         info = {"is_success": success, "episode_length": self.t.clone(), "level_id": self.level_ids.clone()}
         obs = self.observe()
         if self.autoreset:
@@ -387,7 +288,7 @@ class MazeEngine(EngineState):
             info["_final_obs"] = done
             info["final_obs"] = obs
             if self.sync_free:
-                self._start_where(done)
+                maze_rules.torch_start_where(self, done)
                 obs = torch.where(done.view(-1, *[1] * (obs.dim() - 1)), self.observe(), obs)
             else:
                 done_idx = done.nonzero().squeeze(1)
@@ -397,161 +298,16 @@ class MazeEngine(EngineState):
                     obs[done_idx] = self.observe(done_idx)
         return obs, reward, terminated, truncated, info
 
-    def _torch_step(self, actions: torch.Tensor):
-        flat_grid = self.grid.view(self.num_envs, -1)
-        if self.config.actions is ActionSet.CARDINAL:
-            self.heading.copy_(actions)  # in place: never alias the caller's tensor, keep the numpy views
-            moving = torch.ones_like(actions, dtype=torch.bool)
-        else:
-            self.heading.copy_((self.heading + self._turn[actions]) % 4)
-            moving = actions == 2
-        here = (self.pos[:, 0] + self.pad) * self.side + self.pos[:, 1] + self.pad
-        target = here + self._flat_delta[self.heading]
-        cell = flat_grid.gather(1, target[:, None]).squeeze(1)
-        code = cell.long()
-        blocks, locked, clears, gives_key, ends, wins = self._tile_props[code].unbind(1)
-        blocked = blocks | (locked & ~self.has_key)
-        moved = moving & ~blocked
-        takes = moved & clears
-        flat_grid.scatter_(1, target[:, None], torch.where(takes, self.tiles.floor, cell)[:, None])
-        self.has_key |= moved & gives_key
-        self.pos += self._deltas[self.heading] * moved[:, None]
-        self.t += 1
-        success = moved & wins
-        terminated = moved & ends
-        if self.max_episode_steps is not None:
-            # As gymnasium's TimeLimit: the limit truncates even a step that also terminates.
-            truncated = self.t >= self.max_episode_steps
-        else:
-            truncated = torch.zeros_like(terminated)
-        horizon = self.config.reward_horizon  # past it a success pays 0.1: never less than a failure's 0
-        reward = torch.where(success, 1.0 - 0.9 * self.t.float().clamp(max=horizon) / horizon, 0.0)
-        if self.tiles.pays:
-            reward = reward + torch.where(moved, self._tile.reward[code], 0.0)
-        return reward, terminated, truncated, success
-
-    def _kernel_step(self, actions: torch.Tensor):
-        n = self.num_envs
-        reward = torch.empty(n, dtype=torch.float32)
-        terminated, truncated, success = (torch.empty(n, dtype=torch.bool) for _ in range(3))
-        self.kernel_step(
-            actions.contiguous().numpy(), reward.numpy(), terminated.numpy(), truncated.numpy(), success.numpy()
-        )
-        return reward, terminated, truncated, success
-
-    def kernel_step(
-        self,
-        actions: np.ndarray,
-        reward: np.ndarray,
-        terminated: np.ndarray,
-        truncated: np.ndarray,
-        success: np.ndarray,
-    ) -> None:
-        """The compiled step on numpy arrays (no torch op): results are written into the last four."""
-        kernel("_step", self.num_envs)(
-            self._np_state,
-            self._tile_arrays,
-            actions,
-            self.config.actions is ActionSet.TURN,
-            self.pad,
-            self.side,
-            self.max_episode_steps or 0,
-            np.float32(self.config.reward_horizon),
-            reward,
-            terminated,
-            truncated,
-            success,
-        )
-
     # ---------------------------------------------------------------- observe
     def observe(self, idx: torch.Tensor | None = None) -> torch.Tensor:
         """Observations of all games, or of the games ``idx``, on the engine's device."""
-        obs = self._kernel_observe(idx) if self.backend == "numba" else self._torch_observe(idx)
+        observe = maze_rules.kernel_observe if self.backend == "numba" else maze_rules.torch_observe
+        obs = observe(self, idx)
         return to_layout(obs, self.config.native_layout, self.config.obs_layout)
 
     def _obs_hw(self) -> tuple[int, int]:
         v = self.side if self.config.obs_mode is MazeObsMode.FULL else self.config.view_size
         return v, v
-
-    def _torch_observe(self, idx: torch.Tensor | None) -> torch.Tensor:
-        mode = self.config.obs_mode
-        flat_grid = self.grid.view(self.num_envs, -1)
-        pos, heading, has_key = self.pos, self.heading, self.has_key
-        if idx is not None:  # indexing copies, so only when asked for a subset
-            flat_grid, pos, heading, has_key = flat_grid[idx], pos[idx], heading[idx], has_key[idx]
-        n = len(pos)
-        here = (pos[:, 0] + self.pad) * self.side + pos[:, 1] + self.pad
-        if mode is MazeObsMode.FULL:
-            codes = flat_grid
-            agent_at, facing_at = here, here + self._flat_delta[heading]
-        else:
-            # North-up views share one offset table; rotated views pick the table of each heading.
-            offsets = self._view_flat[heading] if self.config.actions is ActionSet.TURN else self._view_flat[0]
-            codes = flat_grid.gather(1, here[:, None] + offsets)
-            v = self.config.view_size
-            centre = (v * v) // 2
-            agent_at = torch.full_like(here, centre)
-            # In the rotated view the agent always faces up; north-up, it faces its heading.
-            face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
-            facing_at = centre + self._deltas[face, 0] * v + self._deltas[face, 1]
-        if mode is MazeObsMode.RGB:
-            face = heading if self.config.actions is ActionSet.CARDINAL else torch.zeros_like(heading)
-            tiles = codes.long()
-            tiles[:, centre] = agent_tiles(face, has_key)
-            return self._pixels(tiles)
-        channels = len(self.channels)
-        obs = torch.zeros(n, channels, codes.shape[1], dtype=torch.uint8, device=self.device)
-        # Written straight into the buffer through a bool view: one pass instead of compare, cast and copy.
-        planes = obs.view(torch.bool)[:, : self._cell_codes.shape[1]]
-        torch.eq(codes[:, None, :], self._cell_codes, out=planes)
-        for more in self._more_codes:  # planes lit by more than one tile (a goal and its decoy)
-            planes |= codes[:, None, :] == more
-        r = torch.arange(n, device=self.device)
-        obs[r, self._agent_plane, agent_at] = 1
-        obs[r, self._facing_plane, facing_at] = 1
-        obs[:, self._key_plane] = has_key[:, None].to(torch.uint8)
-        return obs.view(n, channels, *self._obs_hw())
-
-    def _kernel_observe(self, idx: torch.Tensor | None) -> torch.Tensor:
-        rows = self._np_all if idx is None else idx.contiguous().numpy()
-        if self.config.obs_mode is MazeObsMode.RGB:
-            v = self.config.view_size
-            tiles = torch.empty(len(rows), v * v, dtype=torch.long)
-            self.kernel_view_codes(rows, tiles.numpy())
-            return self._pixels(tiles)
-        hw = self._obs_hw()
-        obs = torch.empty(len(rows), len(self.channels), hw[0] * hw[1], dtype=torch.uint8)
-        self.kernel_observe(rows, obs.numpy())
-        return obs.view(len(rows), len(self.channels), *hw)
-
-    def kernel_observe(self, rows: np.ndarray, out: np.ndarray) -> None:
-        """The compiled one-hot observation of the games ``rows`` into ``out [m, C, K]`` (no torch op)."""
-        cfg = self.config
-        kernel("_observe", len(rows))(
-            self._np_state,
-            self._tile_arrays,
-            rows,
-            cfg.obs_mode is MazeObsMode.FULL,
-            cfg.actions is ActionSet.TURN,
-            self._np_view,
-            self.pad,
-            self.side,
-            cfg.view_size,
-            out,
-        )
-
-    def kernel_view_codes(self, rows: np.ndarray, out: np.ndarray) -> None:
-        """The compiled sprite indices of the partial views of the games ``rows`` into ``out [m, V*V]``."""
-        kernel("_view_codes", len(rows))(
-            self._np_state,
-            rows,
-            self.config.actions is ActionSet.TURN,
-            self._np_view,
-            self.pad,
-            self.side,
-            agent_tile(),
-            out,
-        )
 
     def _pixels(self, tiles: torch.Tensor) -> torch.Tensor:
         """RGB views from sprite indices ``tiles[n, V*V]``."""
@@ -616,9 +372,9 @@ class ScalarMaze:
         """Observe game 0 afresh (after the engine reset it)."""
         e = self.engine
         if self._sprites is not None:
-            e.kernel_view_codes(self._row, self._codes)
+            maze_rules.kernel_view_codes(e, self._row, self._codes)
         else:
-            e.kernel_observe(self._row, self._planes)
+            maze_rules.kernel_planes(e, self._row, self._planes)
         self._obs = self._output()
 
     def _bind(self) -> tuple:
