@@ -40,9 +40,10 @@ def _restart(actor: Actor, state, done: torch.Tensor, device):
     return reset_where(state, done, actor.initial_state(len(done), device))
 
 
-def _play(env, act, episodes: int, fields: tuple[str, ...], outcome, advance=None, subset: bool = True) -> dict:
-    """The loop both kinds of game share: every game slot plays ``ceil(episodes / num_envs)`` episodes, the actor
-    acting (with its per-game state, restarted with each episode) for the slots that still owe some.
+def play_batches(env, act, episodes: int, fields: tuple[str, ...], outcome, advance=None, subset: bool = True) -> dict:
+    """The loop every kind of game shares (mazes, arenas, teams of other envs): every game slot plays
+    ``ceil(episodes / num_envs)`` episodes, the actor acting (with its per-game state, restarted with each
+    episode) for the slots that still owe some.
     ``outcome(reward, terminated, truncated, info)`` gives each game's share of the step's return, which games
     ended, and a function of the columns only finished episodes record (called only when some did)."""
     n_envs = env.num_envs
@@ -99,7 +100,7 @@ def play_episodes(
         columns = {"success": torch.as_tensor(success), "terminated": terminated, "truncated": truncated}
         return reward.cpu(), terminated | truncated, lambda: columns
 
-    return _play(env, act, episodes, EPISODE_FIELDS, outcome, advance, subset)
+    return play_batches(env, act, episodes, EPISODE_FIELDS, outcome, advance, subset)
 
 
 def play_games(
@@ -120,7 +121,7 @@ def play_games(
 
         return (reward * info["active"]).sum(1).cpu(), info["_final_obs"].cpu(), columns
 
-    return _play(env, act, episodes, GAME_FIELDS, outcome, advance)
+    return play_batches(env, act, episodes, GAME_FIELDS, outcome, advance)
 
 
 def summarise_episodes(records: dict) -> dict:

@@ -143,12 +143,13 @@ class TeamPolicy(Actor):
 
 
 class Match(Actor):
-    """Two team actors in one arena: ``red`` acts red's columns, ``blue`` blue's; the state is the pair of theirs."""
+    """Two team actors in one arena: ``red`` acts red's columns, ``blue`` blue's (``teams``: each column's team,
+    0 red, 1 blue, as the env's ``teams`` says); the state is the pair of theirs."""
 
-    def __init__(self, red: Actor, blue: Actor, names: list[str], device) -> None:
-        self.red, self.blue, self.num_agents = red, blue, len(names)
-        self.red_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("red")], device=device)
-        self.blue_cols = torch.tensor([i for i, n in enumerate(names) if n.startswith("blue")], device=device)
+    def __init__(self, red: Actor, blue: Actor, teams: list[int], device) -> None:
+        self.red, self.blue, self.num_agents = red, blue, len(teams)
+        self.red_cols = torch.tensor([i for i, t in enumerate(teams) if t == 0], device=device)
+        self.blue_cols = torch.tensor([i for i, t in enumerate(teams) if t == 1], device=device)
 
     def initial_state(self, games: int, device) -> State:
         return self.red.initial_state(games, device), self.blue.initial_state(games, device)
@@ -215,6 +216,7 @@ class OpponentVectorEnv:
         self._theirs = torch.tensor([i for i, t in enumerate(team_of) if t != team], device=self.device)
         self.possible_agents = [names[i] for i in self._mine.tolist()]
         self.num_agents = len(self.possible_agents)
+        self.teams, self.tally = [team] * self.num_agents, envs.tally
         self.single_observation_space = envs.single_observation_space
         self.single_action_space, self.state_space = envs.single_action_space, envs.state_space
         self._obs = self._alive = None
@@ -428,7 +430,7 @@ def play_match(envs, red, blue, games: int) -> dict[str, float]:
     number of games."""
     from mazearena.agents.episodes import run_games
 
-    match = Match(as_actor(red), as_actor(blue), list(envs.possible_agents), envs.device)
+    match = Match(as_actor(red), as_actor(blue), envs.teams, envs.device)
     result = run_games(envs, match, games, team=0)
     return {
         "red_win": result["success_rate"],

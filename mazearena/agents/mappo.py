@@ -120,7 +120,8 @@ class MultiAgentActorCritic(nn.Module):
 
     ``forward(obs, state, active)`` takes ``obs [N, A, ...]``, ``state [N, C, S, S]`` (used by the centralised
     critic) and ``active [N, A]``, and returns ``logits [N, A, actions]`` and normalised values ``[N, A]``.
-    The centralised critic reads the state planes with a downsampling ``cnn`` whatever the actors' backbone.
+    The centralised critic reads the state planes with a downsampling ``cnn`` whatever the actors' backbone (a
+    state that is a vector, as other PettingZoo envs give, with an ``mlp``).
 
     With a recurrent ``core`` each agent carries a memory ``[N, A, H]`` between the backbone and the actor head
     (and the local critic; the centralised one sees the whole game and needs none): ``step`` and ``sequence``
@@ -154,8 +155,10 @@ class MultiAgentActorCritic(nn.Module):
             features = core_size
         self.actors = nn.ModuleList(_init(nn.Linear(features + ids, num_actions), 0.01) for _ in range(nets))
         if centralized_critic:
+            planes = len(state_space.shape) == 3  # an arena's planes; any other env's state: a vector
             self.state_backbones = nn.ModuleList(
-                make_backbone("cnn", state_space, downsample=True) for _ in range(nets)
+                make_backbone("cnn", state_space, downsample=True) if planes else make_backbone("mlp", state_space)
+                for _ in range(nets)
             )
             features = self.state_backbones[0].features_dim
         self.critics = nn.ModuleList(_init(nn.Linear(features + ids, 1), 1.0) for _ in range(nets))
@@ -278,9 +281,11 @@ class TeamEpisodes:
         device: torch.device,
         mode: str = "",
         chasers: int = 0,
+        winners: bool = True,
     ) -> None:
         self.names, self.team_of = agent_names, torch.tensor(team_of, device=device)
         self.mode, self.chasers = mode, chasers  # the mode names the counts; tag: the chasing team
+        self.winners = winners  # whether a game has a winner (and scores); else only returns and lengths
         self.ret = torch.zeros(num_envs, len(agent_names), device=device)
         self.left = torch.zeros(num_envs, 2, device=device)  # agents of each team out of the game so far
         # sums over ended games: agent returns..., length, red won, blue won, drawn, score red/blue, out red/blue
@@ -296,13 +301,14 @@ class TeamEpisodes:
         if ended is None:
             return
         ended = ended.to(self.ret.device)
-        winner = info["winner"].to(self.ret.device)
+        winner = info["winner"].to(self.ret.device) if self.winners else torch.full_like(ended, -2, dtype=torch.long)
+        score = info["score"].float() if self.winners else torch.zeros(len(ended), 2, device=self.ret.device)
         row = torch.cat(
             [
                 self.ret,
                 info["episode_length"][:, None].float(),
                 torch.stack([winner == 0, winner == 1, winner == -1], 1).float(),
-                info["score"].float(),
+                score,
                 self.left,
             ],
             1,
@@ -329,11 +335,14 @@ class TeamEpisodes:
             "episode/return": sum(sums[:a]),
             "episode/length": sums[a],
             "episode/success": sums[a + 1 + team],  # games won by the learning team (same key as PPO/DQN)
-            "episode/draw_rate": sums[a + 3],
             "episode/count": count,
-            "episode/score_red": sums[a + 4],
-            "episode/score_blue": sums[a + 5],
         }
+        if self.winners:
+            out |= {
+                "episode/draw_rate": sums[a + 3],
+                "episode/score_red": sums[a + 4],
+                "episode/score_blue": sums[a + 5],
+            }
         out_own, out_enemy = sums[a + 6 + team], sums[a + 7 - team]  # agents out of the game per game
         if self.mode == "ctf":
             out["episode/captures"] = sums[a + 4 + team]
@@ -384,7 +393,7 @@ class MAPPO:
         self.net = parallel.network(policy, compile, device)
         self.replay = parallel.replay(policy, device) if policy.recurrent else None
         names = list(envs.possible_agents)
-        teams = {n.split("_")[0] for n in names}
+        teams = set(envs.teams)  # each learning agent's team, as the env says (never parsed from names)
         if len(teams) != 1:
             raise ValueError(
                 f"the learning agents must form one team, got {names}: use a scenario whose NPCs play the other team"
@@ -392,7 +401,7 @@ class MAPPO:
         if policy.num_agents != len(names):
             raise ValueError(f"the policy is for {policy.num_agents} agents, the env has {len(names)} learning agents")
         self.cfg, self.envs, self.policy, self.device, self.amp = cfg, envs, policy, device, amp
-        self.team = 0 if teams == {"red"} else 1
+        self.team = teams.pop()
         self.total_iterations = total_iterations
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
         self.iteration_index = self.global_step = 0
@@ -409,9 +418,7 @@ class MAPPO:
         self.buf_logprobs, self.buf_rewards, self.buf_ended, self.buf_values = (
             torch.zeros(t, n, a, device=device) for _ in range(4)
         )
-        self.episodes = TeamEpisodes(
-            n, names, [self.team] * a, device, envs.config.mode.value, ("red", "blue").index(envs.config.chasers)
-        )
+        self.episodes = TeamEpisodes(n, names, [self.team] * a, device, **envs.tally)
         # a recurrent policy: every agent's memory now and at the start of the rollout; the games whose
         # observation starts a game (their memories start from zeros)
         self.recurrent = policy.recurrent

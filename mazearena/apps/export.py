@@ -181,7 +181,7 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
     """``README.md`` in the Hugging Face model-card format: metadata, results, inputs and outputs, usage."""
     env = spec["env"]
     task = env.get("id") or f"mazearena arena {env['scenario']}"
-    what = f"{train_cfg.task.metric.removesuffix(' rate')} rate"
+    what = f"{train_cfg.task.metric.removesuffix(' rate')} rate" if train_cfg.task.has_success else None
     lines = _card_metadata(spec, results, task, what)
     lines += _card_intro(train_cfg, spec, task)
     lines += _card_results(results, what)
@@ -189,16 +189,22 @@ def model_card(train_cfg, spec: dict, results: dict | None) -> str:
     return "\n".join(lines + _card_use(train_cfg, spec))
 
 
-def _card_metadata(spec: dict, results: dict | None, task: str, what: str) -> list[str]:
-    """The YAML front matter: library, tags, and the held-out and training results as model-index metrics."""
+def _card_metadata(spec: dict, results: dict | None, task: str, what: str | None) -> list[str]:
+    """The YAML front matter: library, tags, and the held-out and training results as model-index metrics (the
+    success or win rate, ``what``; the mean return where the env has no notion of success)."""
     import yaml
 
     metrics = []
-    for split, name in (("test_levels", f"held-out {what}"), ("train_levels", f"training {what}")):
+    for split, name in (("test_levels", "held-out"), ("train_levels", "training")):
         if results is not None and split in results:
-            lo, hi = results[split].get("success_ci95", [0.0, 1.0])
-            value = f"{results[split]['success_rate']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
-            metrics.append({"type": "success_rate", "name": name, "value": value, "verified": False})
+            r = results[split]
+            if what is None:
+                metric = {"type": "mean_reward", "name": f"{name} mean return", "value": f"{r['mean_return']:.3f}"}
+            else:
+                lo, hi = r.get("success_ci95", [0.0, 1.0])
+                value = f"{r['success_rate']:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+                metric = {"type": "success_rate", "name": f"{name} {what}", "value": value}
+            metrics.append(metric | {"verified": False})
     meta = {
         "library_name": "onnx" if spec["format"] == "onnx" else "pytorch",
         "tags": ["reinforcement-learning", "mazearena", spec["run"]["algo"], spec["format"]],
@@ -241,21 +247,20 @@ def _card_intro(train_cfg, spec: dict, task: str) -> list[str]:
     return lines
 
 
-def _card_results(results: dict | None, what: str) -> list[str]:
-    """The run's report: success (or win rate) and return on both splits."""
+def _card_results(results: dict | None, what: str | None) -> list[str]:
+    """The run's report: success (or win rate) and return on both splits; the return alone where the env has no
+    notion of success (``what`` None)."""
     lines = ["## Results", ""]
     if results is None:
         return [*lines, "The run has no report (it did not finish training).", ""]
-    lines += [
-        "From the run's report (sampled actions; 95% Wilson intervals):",
-        "",
-        f"| levels | {what} | mean return | episodes |",
-        "|---|---:|---:|---:|",
-    ]
+    lines += ["From the run's report (sampled actions; 95% Wilson intervals):", ""]
+    lines += [f"| levels | {what} | mean return | episodes |" if what else "| levels | mean return | episodes |"]
+    lines += ["|---|---:|---:|---:|" if what else "|---|---:|---:|"]
     for split, name in (("train_levels", "training"), ("test_levels", "held-out")):
         if split in results:
             r = results[split]
-            lines.append(f"| {name} | {_interval(r)} | {r['mean_return']:.3f} | {r['episodes']} |")
+            rate = f" {_interval(r)} |" if what else ""
+            lines.append(f"| {name} |{rate} {r['mean_return']:.3f} | {r['episodes']} |")
     return [*lines, ""]
 
 

@@ -14,6 +14,7 @@ from pettingzoo.utils import parallel_to_aec, wrappers
 
 from mazearena.checks import check_keywords, check_seed
 from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine, ArenaObsMode, Mode
+from mazearena.envs.engine.arena_rules import TEAMS
 from mazearena.envs.engine.cells import ARENA_CHANNELS, ARENA_STATE_CHANNELS, TOKEN_FEATURES
 from mazearena.envs.engine.grid import check_action_batch, layout_shape
 from mazearena.envs.engine.levels import as_level_ids
@@ -252,6 +253,9 @@ class ArenaVectorEnv(_AgentSpaces):
         self.engine, self.npcs = self.roster.engine(num_envs, device, autoreset=True)
         self.num_envs, self.device, self.check_actions = num_envs, device, check_actions
         self.possible_agents = list(self.roster.focal)
+        self.teams = [self.config.team_of(name) for name in self.possible_agents]  # each agent's team (0 red)
+        # what a game's episode statistics count (agents.mappo.TeamEpisodes): the mode, the chasing team in tag
+        self.tally = {"mode": self.config.mode.value, "chasers": TEAMS.index(self.config.chasers)}
         self._focal = torch.tensor(self.roster.focal_index, device=device)
         self.num_agents = len(self.possible_agents)
         self.single_observation_space = observation_space(self.config)

@@ -131,10 +131,11 @@ class _TrainFields:
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         alg, task = algorithm(self.algo), self.task
-        if alg.backbones is not None and self.backbone not in alg.backbones and ":" not in self.backbone:
+        fit = task.backbones(alg)
+        if fit is not None and self.backbone not in fit and ":" not in self.backbone:
             raise UserError(
                 f"backbone {self.backbone!r} does not fit {task.kind.value} observations: use "
-                f"{', '.join(alg.backbones[:-1])} or {alg.backbones[-1]}"
+                f"{', '.join(fit[:-1])} or {fit[-1]}"
             )
         check_int("core_size", self.core_size, 1, 4096)
         if self.core != "none" and not alg.recurrent:

@@ -122,16 +122,24 @@ def _results_lines(cfg: TrainConfig, run_dir: Path, step: int, report: dict) -> 
         "",
         cfg.task.describe(cfg, step),
         "",
-        "| levels | episodes | success (95% CI) | mean return | mean length |",
-        "|---|---:|---:|---:|---:|",
     ]
-    for name, r in (("training", report["train_levels"]), ("held-out", report["test_levels"])):
-        lo, hi = r["success_ci95"]
-        lines.append(
-            f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
-            f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |"
-        )
-    lines += ["", f"Generalisation gap (training − held-out success): {summary['generalisation_gap']:+.3f}", ""]
+    splits = (("training", report["train_levels"]), ("held-out", report["test_levels"]))
+    if cfg.task.has_success:
+        lines += ["| levels | episodes | success (95% CI) | mean return | mean length |", "|---|---:|---:|---:|---:|"]
+        for name, r in splits:
+            lo, hi = r["success_ci95"]
+            lines.append(
+                f"| {name} | {r['episodes']} | {r['success_rate']:.3f} ({lo:.3f}–{hi:.3f}) | "
+                f"{r['mean_return']:.3f} | {r['mean_length']:.1f} |"
+            )
+        lines += ["", f"Generalisation gap (training − held-out success): {summary['generalisation_gap']:+.3f}", ""]
+    else:  # no notion of success: the returns
+        lines += ["| levels | episodes | mean return | mean length |", "|---|---:|---:|---:|"]
+        lines += [
+            f"| {name} | {r['episodes']} | {r['mean_return']:.3f} | {r['mean_length']:.1f} |" for name, r in splits
+        ]
+        gap = splits[0][1]["mean_return"] - splits[1][1]["mean_return"]
+        lines += ["", f"Generalisation gap (training − held-out mean return): {gap:+.3f}", ""]
     if stopped is not None:
         lines += [stopped_line(stopped), ""]
     if summary.get("steps_to_95") is not None:

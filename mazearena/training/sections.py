@@ -86,8 +86,9 @@ class _EnvSection:
     """The maze trained on, and the held-out levels it is tested on; or any Gymnasium env."""
 
     env_id: str = "mazearena/Maze-v0"
-    """Environment id: a maze id, or any registered Gymnasium id with a Discrete action space and a Box
-    observation space (``CartPole-v1``; ``mypkg:MyEnv-v0`` imports ``mypkg`` first, which registers it). The
+    """Environment id: a maze id; any registered Gymnasium id with a Discrete action space and a Box observation
+    space (``CartPole-v1``; ``mypkg:MyEnv-v0`` imports ``mypkg`` first, which registers it); or, with algo mappo,
+    a PettingZoo parallel env by the import path of its factory (``mpe2.simple_spread_v3:parallel_env``). The
     maze options apply to maze ids only."""
     test_start_level: int = 1_000_000
     """Held-out levels start here (unlimited from there; disjoint from the training set)."""

@@ -67,7 +67,7 @@ def test_the_harness_restarts_the_state_of_every_arena_game_that_ends():
 def test_a_match_and_cross_play_teammates_carry_each_actors_state():
     env = arena_v0.vector_env(4, seed=1, mode="combat", red=2, blue=2, size=9, max_cycles=8)
     red, blue = Counter(6, env.engine, agents=2), Counter(6, env.engine, agents=2)
-    play_games(env, Match(red, blue, list(env.possible_agents), env.device), 8, team=0)
+    play_games(env, Match(red, blue, env.teams, env.device), 8, team=0)
     assert red.checked >= 8 and blue.checked >= 8
     first, second = Counter(6, env.engine, agents=4), Counter(6, env.engine, agents=4)
     play_games(env, Teammates(first, second, 1), 8, team=0)

@@ -14,7 +14,7 @@ def _network(cfg, envs):
     return MultiAgentActorCritic(
         envs.single_observation_space,
         envs.state_space,
-        cfg.learners,
+        cfg.task.learners(cfg, envs),
         envs.single_action_space.n,
         cfg.backbone,
         share_params=m.share_params,

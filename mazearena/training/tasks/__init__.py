@@ -12,17 +12,19 @@ from mazearena.training.tasks.arena import ArenaTask
 from mazearena.training.tasks.base import Task, TaskKind
 from mazearena.training.tasks.gym import GymTask
 from mazearena.training.tasks.maze import MazeTask
+from mazearena.training.tasks.pettingzoo import PettingZooTask
 
 if TYPE_CHECKING:
     from mazearena.training.config import TrainConfig
 
-TASKS: dict[TaskKind, Task] = {task.kind: task for task in (ArenaTask(), MazeTask(), GymTask())}
-"""The tasks, in the order they are asked to claim a config (any other Gymnasium env last)."""
+TASKS: dict[TaskKind, Task] = {task.kind: task for task in (PettingZooTask(), ArenaTask(), MazeTask(), GymTask())}
+"""The tasks, in the order they are asked to claim a config (a PettingZoo env's import path first, any other
+Gymnasium env last)."""
 
 
 def task_of(cfg: TrainConfig) -> Task:
-    """The task a config trains on: an arena where its algorithm trains teams, a maze for a maze id, any other
-    Gymnasium env for the rest."""
+    """The task a config trains on: a PettingZoo env named by its import path, an arena where its algorithm trains
+    teams, a maze for a maze id, any other Gymnasium env for the rest."""
     for task in TASKS.values():
         if task.claims(cfg):
             return task

@@ -54,6 +54,10 @@ class ArenaTask(Task):
 
         return algorithm(cfg.algo).arena
 
+    def learners(self, cfg: TrainConfig, envs) -> int:
+        """The scenario's learning team (the envs of self-play hold both teams)."""
+        return cfg.learners
+
     def model_sections(self, alg: Algorithm) -> tuple[str, ...]:
         return self.config_sections(alg)
 
@@ -357,7 +361,8 @@ def arena_games(
         env = arena_v0.parallel_env(render_mode="rgb_array", **scenario(a.scenario_name).config, **a.make_kwargs(test))
         names, team = list(env.possible_agents), cfg.trained_team
         mine, victim = task.actor(cfg, policy, deterministic=greedy, team=team), victim_actor(cfg)
-        actor = Match(*((mine, victim) if team == 0 else (victim, mine)), names, cfg.device)
+        teams = [env.config.team_of(n) for n in names]
+        actor = Match(*((mine, victim) if team == 0 else (victim, mine)), teams, cfg.device)
     else:
         env = arena_v0.parallel_env(
             render_mode="rgb_array", scenario=a.heldout_name if test else a.scenario_name, **a.make_kwargs(test)
@@ -365,7 +370,7 @@ def arena_games(
         names = list(env.possible_agents)
         team = env.config.team_of(names[0])
         actor = task.actor(cfg, policy, deterministic=greedy, team=team)
-    own = [n.startswith(TEAMS[team]) for n in names]  # the learning team's agents: its return
+    own = [env.config.team_of(n) == team for n in names]  # the learning team's agents: its return
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=seed + episode)

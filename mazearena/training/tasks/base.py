@@ -25,11 +25,12 @@ if TYPE_CHECKING:
 
 
 class TaskKind(str, Enum):
-    """The kinds of task: a mazearena maze, a team arena, any Gymnasium env."""
+    """The kinds of task: a mazearena maze, a team arena, any Gymnasium env, any PettingZoo parallel env."""
 
     MAZE = "maze"
     ARENA = "arena"
     GYM = "gym"
+    PETTINGZOO = "pettingzoo"
 
 
 STOP_FIELDS = {"stop_at_success": "mazes", "stop_at_win_rate": "arenas (algo mappo)"}
@@ -72,6 +73,14 @@ class Task(ABC):
     def config_sections(self, alg: Algorithm) -> tuple[str, ...]:
         """The config sections its runs of algorithm ``alg`` use: the env's, the algorithm's, the others."""
         return (self.section, alg.section, *self.extra_sections)
+
+    def backbones(self, alg: Algorithm) -> tuple[str, ...] | None:
+        """The backbones that fit its observations with algorithm ``alg`` (``None``: any)."""
+        return alg.backbones
+
+    def learners(self, cfg: TrainConfig, envs) -> int:
+        """How many agents a team network acts for (team tasks): the learning agents of ``envs``."""
+        return len(envs.possible_agents)
 
     def model_sections(self, alg: Algorithm) -> tuple[str, ...]:
         """Sections a checkpoint must match beyond the env section (its network and what it sees)."""

@@ -21,10 +21,12 @@ HELD_OUT_SEEDS = 10**6
 
 
 def check_env_id(env_id: str) -> None:
-    """An error naming an env id that is neither a maze id nor a Gymnasium id training can use."""
+    """An error naming an env id that is neither a maze id, a PettingZoo env's import path nor a Gymnasium id
+    training can use."""
     import mazearena
+    from mazearena.training.tasks.pettingzoo import env_factory
 
-    if env_id not in mazearena.MAZE_IDS:
+    if env_id not in mazearena.MAZE_IDS and env_factory(env_id) is None:
         check_gym_env(env_id)
 
 
