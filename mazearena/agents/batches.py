@@ -98,6 +98,18 @@ def step(envs, actions: torch.Tensor, device: torch.device):
     )
 
 
+def success_of(info: dict):
+    """The ``is_success`` of every game's step, or ``None`` where the env has no notion of it. Where a game ended,
+    the ended episode's: Gymnasium's own vector envs (same-step autoreset) move an ended game's info under
+    ``final_info`` and put the next episode's first one in its place; mazearena's keep it in place."""
+    final = info.get("final_info")
+    if isinstance(final, dict) and "is_success" in final:
+        ended = np.asarray(info["_final_info"], dtype=bool)
+        now = np.asarray(info["is_success"], dtype=bool) if "is_success" in info else np.zeros_like(ended)
+        return torch.as_tensor(np.where(ended, np.asarray(final["is_success"], dtype=bool), now))
+    return info.get("is_success")
+
+
 class Episodes:
     """Running return and length of every env, and sums over the episodes that ended since the last
     :meth:`metrics` that reported them. The sums stay on the device: updating never waits for the device (no
@@ -118,8 +130,9 @@ class Episodes:
         self.length += 1
         d = done.to(torch.float64)
         ended = d.sum()
-        if "is_success" in info:
-            success = torch.as_tensor(info["is_success"]).to(d.device, torch.float64)
+        success = success_of(info)
+        if success is not None:
+            success = torch.as_tensor(success).to(d.device, torch.float64)
             judged = [(success * d).sum(), ended]
         else:
             judged = [d.new_zeros(()), d.new_zeros(())]

@@ -96,7 +96,8 @@ def play_episodes(
 
     def outcome(reward, terminated, truncated, info):
         terminated, truncated = terminated.cpu(), truncated.cpu()
-        success = info["is_success"] if "is_success" in info else torch.zeros_like(terminated)  # no notion of it
+        success = batches.success_of(info)
+        success = torch.zeros_like(terminated) if success is None else torch.as_tensor(success).cpu()  # None: none
         columns = {"success": torch.as_tensor(success), "terminated": terminated, "truncated": truncated}
         return reward.cpu(), terminated | truncated, lambda: columns
 

@@ -179,8 +179,7 @@ def _interval(entry: dict) -> str:
 
 def model_card(train_cfg, spec: dict, results: dict | None) -> str:
     """``README.md`` in the Hugging Face model-card format: metadata, results, inputs and outputs, usage."""
-    env = spec["env"]
-    task = env.get("id") or f"mazearena arena {env['scenario']}"
+    task = train_cfg.task.env_name(train_cfg)
     what = f"{train_cfg.task.metric.removesuffix(' rate')} rate" if train_cfg.task.has_success else None
     lines = _card_metadata(spec, results, task, what)
     lines += _card_intro(train_cfg, spec, task)

@@ -134,7 +134,7 @@ class _TrainFields:
         fit = task.backbones(alg)
         if fit is not None and self.backbone not in fit and ":" not in self.backbone:
             raise UserError(
-                f"backbone {self.backbone!r} does not fit {task.kind.value} observations: use "
+                f"backbone {self.backbone!r} does not fit {task.kind_name} observations: use "
                 f"{', '.join(fit[:-1])} or {fit[-1]}"
             )
         check_int("core_size", self.core_size, 1, 4096)

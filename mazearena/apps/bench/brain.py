@@ -70,9 +70,9 @@ def held_out(actor, spec: dict, episodes: int, num_envs: int, seed: int) -> dict
 
 def exported_task(spec: dict):
     """The task of the env an export's ``spec.json`` describes."""
-    from mazearena.training.tasks import TASKS, TaskKind
+    from mazearena.training.tasks import TASKS
 
-    return TASKS[TaskKind(spec["env"]["kind"])]
+    return TASKS[spec["env"]["kind"]]
 
 
 def run(cfg: BrainBenchConfig) -> Path:

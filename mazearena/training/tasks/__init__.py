@@ -17,7 +17,7 @@ from mazearena.training.tasks.pettingzoo import PettingZooTask
 if TYPE_CHECKING:
     from mazearena.training.config import TrainConfig
 
-TASKS: dict[TaskKind, Task] = {task.kind: task for task in (PettingZooTask(), ArenaTask(), MazeTask(), GymTask())}
+TASKS: dict[str, Task] = {task.kind_name: task for task in (PettingZooTask(), ArenaTask(), MazeTask(), GymTask())}
 """The tasks, in the order they are asked to claim a config (a PettingZoo env's import path first, any other
 Gymnasium env last)."""
 

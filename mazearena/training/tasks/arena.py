@@ -47,6 +47,7 @@ class ArenaTask(Task):
     stop_field = "stop_at_win_rate"
     suites = ARENA_SUITES
     team = True
+    perturbable = True
 
     # ---------------------------------------------------------------- the config
     def claims(self, cfg: TrainConfig) -> bool:

@@ -40,7 +40,8 @@ STOP_FIELDS = {"stop_at_success": "mazes", "stop_at_win_rate": "arenas (algo map
 class Task(ABC):
     """The questions whose answers differ between kinds of task."""
 
-    kind: TaskKind
+    kind: TaskKind | str
+    """Its kind: a :class:`TaskKind` for mazearena's own, any string for one added from outside."""
     section: str
     """The :class:`TrainConfig` section that configures the env (``env`` or ``arena``)."""
     extra_sections: tuple[str, ...] = ()
@@ -55,8 +56,8 @@ class Task(ABC):
     """Whether an episode has a success signal (a maze's goal, a game won); else only returns."""
     stop_field: str = "stop_at_success"
     """The :class:`TrainConfig` field that ends training at a held-out success."""
-    perturbable: bool = True
-    """Whether mazearena's perturbations and attacks apply (they act on its engines)."""
+    perturbable: bool = False
+    """Whether mazearena's perturbations and attacks apply (they act on its engines: mazes and arenas)."""
     suites: dict[str, str] = {}
     """The named evaluation suites, with their descriptions."""
     team: bool = False
@@ -64,6 +65,11 @@ class Task(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+    @property
+    def kind_name(self) -> str:
+        """The kind as a word (``maze``, ``arena``, ...)."""
+        return getattr(self.kind, "value", self.kind)
 
     @abstractmethod
     def claims(self, cfg: TrainConfig) -> bool:
@@ -156,7 +162,7 @@ class Task(ABC):
         unknown = [s for s in suites if s not in self.suites]
         if unknown:
             raise UserError(
-                f"unknown suite(s) {unknown} for {self.kind.value} runs; valid suites: {', '.join(self.suites)}"
+                f"unknown suite(s) {unknown} for {self.kind_name} runs; valid suites: {', '.join(self.suites)}"
             )
         for suite, why in self.unavailable_suites(cfg).items():
             if suite in suites:
@@ -187,8 +193,9 @@ class Task(ABC):
 
     @abstractmethod
     def export_spec(self, cfg: TrainConfig) -> dict[str, Any]:
-        """What an exported policy's ``spec.json`` says of the env it plays (``env``, whose ``kind`` names this
-        task) and of its observations (``observation``)."""
+        """What an exported policy's ``spec.json`` says of the env it plays (``env``, whose ``kind`` is this task's
+        :attr:`kind_name`) and of its observations (``observation``: a ``summary`` sentence and the ``actions``'
+        names, for the model card, and whatever else describes them)."""
 
     @abstractmethod
     def exported_envs(self, env_spec: dict[str, Any], num_envs: int, seed: int):

@@ -87,6 +87,7 @@ class SingleAgentTask(Task):
 
 class MazeTask(SingleAgentTask):
     kind = TaskKind.MAZE
+    perturbable = True
 
     def claims(self, cfg: TrainConfig) -> bool:
         import mazearena
