@@ -163,3 +163,103 @@ class Episodes:
         self.length.copy_(state["ep_length"])
         if "ep_sums" in state:  # checkpoints from before windows
             self._sums.copy_(state["ep_sums"])
+
+
+class TeamEpisodes:
+    """Per-agent running returns and sums over the games that ended since the last :meth:`metrics`, kept on the
+    device (no host round-trip per step; :meth:`metrics` reads them once)."""
+
+    def __init__(
+        self,
+        num_envs: int,
+        agent_names: list[str],
+        team_of: list[int],
+        device: torch.device,
+        mode: str = "",
+        chasers: int = 0,
+        winners: bool = True,
+    ) -> None:
+        self.names, self.team_of = agent_names, torch.tensor(team_of, device=device)
+        self.mode, self.chasers = mode, chasers  # the mode names the counts; tag: the chasing team
+        self.winners = winners  # whether a game has a winner (and scores); else only returns and lengths
+        self.ret = torch.zeros(num_envs, len(agent_names), device=device)
+        self.left = torch.zeros(num_envs, 2, device=device)  # agents of each team out of the game so far
+        # sums over ended games: agent returns..., length, red won, blue won, drawn, score red/blue, out red/blue
+        self._sums = torch.zeros(len(agent_names) + 8, dtype=torch.float64, device=device)
+        self._count = torch.zeros((), dtype=torch.float64, device=device)
+        self.min_games = num_envs  # report over windows of at least a game per env (see batches.Episodes)
+
+    def update(self, reward: torch.Tensor, active: torch.Tensor, info: dict) -> None:
+        self.ret += reward * active
+        if "left_game" in info:
+            self.left += info["left_game"].to(self.left.device)
+        ended = info.get("_final_obs")
+        if ended is None:
+            return
+        ended = ended.to(self.ret.device)
+        winner = info["winner"].to(self.ret.device) if self.winners else torch.full_like(ended, -2, dtype=torch.long)
+        score = info["score"].float() if self.winners else torch.zeros(len(ended), 2, device=self.ret.device)
+        row = torch.cat(
+            [
+                self.ret,
+                info["episode_length"][:, None].float(),
+                torch.stack([winner == 0, winner == 1, winner == -1], 1).float(),
+                score,
+                self.left,
+            ],
+            1,
+        )
+        e = ended.to(torch.float64)
+        self._sums += (row.double() * e[:, None]).sum(0)
+        self._count += e.sum()
+        keep = (~ended)[:, None]
+        self.ret *= keep
+        self.left *= keep
+
+    def metrics(self, team: int) -> dict[str, float]:
+        """Mean return of each agent and of the learning team, win/draw rates of ``team``, length, scores, and
+        what the mode counts: captures (``ctf``), kills and deaths (``combat``), catches (``tag``)."""
+        count = float(self._count)
+        if count < max(self.min_games, 1):
+            return {}  # the sums are kept for the next window
+        sums = (self._sums / count).tolist()
+        self._sums.zero_()
+        self._count.zero_()
+        a = len(self.names)
+        out = {f"agent/{name}/return": sums[i] for i, name in enumerate(self.names)}
+        out |= {
+            "episode/return": sum(sums[:a]),
+            "episode/length": sums[a],
+            "episode/success": sums[a + 1 + team],  # games won by the learning team (same key as PPO/DQN)
+            "episode/count": count,
+        }
+        if self.winners:
+            out |= {
+                "episode/draw_rate": sums[a + 3],
+                "episode/score_red": sums[a + 4],
+                "episode/score_blue": sums[a + 5],
+            }
+        out_own, out_enemy = sums[a + 6 + team], sums[a + 7 - team]  # agents out of the game per game
+        if self.mode == "ctf":
+            out["episode/captures"] = sums[a + 4 + team]
+            out["episode/captures_against"] = sums[a + 5 - team]
+        elif self.mode == "combat":
+            out["episode/kills"], out["episode/deaths"] = out_enemy, out_own
+        elif self.mode == "tag":  # whichever side learns, the catches are the runners out of the game
+            out["episode/catches"] = out_enemy if self.chasers == team else out_own
+        return out
+
+    def state_dict(self) -> dict:
+        return {
+            "team_ep_return": self.ret.clone(),
+            "team_ep_left": self.left.clone(),
+            "team_ep_sums": self._sums.clone(),
+            "team_ep_count": self._count.clone(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ret.copy_(state["team_ep_return"])
+        self.left.copy_(state["team_ep_left"])
+        if "team_ep_sums" in state:  # checkpoints from before windows
+            self._sums.copy_(state["team_ep_sums"])
+            self._count.copy_(state["team_ep_count"])

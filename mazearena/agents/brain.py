@@ -22,9 +22,7 @@ import torch
 from torch import nn
 
 from mazearena.agents.actor import Actor, State, choose
-from mazearena.agents.dqn import QNetwork
-from mazearena.agents.mappo import MultiAgentActorCritic
-from mazearena.agents.ppo import ActorCritic
+from mazearena.agents.policies import ActorCritic, MultiAgentActorCritic, QNetwork
 
 
 @dataclass(frozen=True)

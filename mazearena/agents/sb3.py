@@ -56,7 +56,7 @@ def quiet_logger(model) -> None:
 
 class SB3PPO:
     """Stable-Baselines3 PPO behind the trainer's interface (``iteration()``, ``global_step``, ``policy.act``),
-    with our backbone and our :class:`~mazearena.agents.ppo.PPOConfig`: ``mazearena train --algo sb3-ppo``.
+    with our backbone and our :class:`~mazearena.training.algorithms.ppo.PPOConfig`: ``mazearena train --algo sb3-ppo``.
     One iteration is one SB3 rollout and update. Checkpoints hold the weights; runs do not resume."""
 
     def __init__(

@@ -83,7 +83,8 @@ def bench(cfg) -> None:
         console.print(path.read_text(), markup=False, highlight=False)
         console.print(f"wrote {path.with_suffix('.json')} and {path.name}")
         return
-    from mazearena.apps.bench.peers import TABLES, format_row, run_bench
+    from mazearena.apps.bench.peers import run_bench
+    from mazearena.apps.bench.peers_report import TABLES, format_row
 
     with console.status("benchmarking") as status:
         report = run_bench(cfg, progress=lambda key: status.update(f"benchmarking {key}"))

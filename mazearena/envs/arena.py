@@ -254,7 +254,7 @@ class ArenaVectorEnv(_AgentSpaces):
         self.num_envs, self.device, self.check_actions = num_envs, device, check_actions
         self.possible_agents = list(self.roster.focal)
         self.teams = [self.config.team_of(name) for name in self.possible_agents]  # each agent's team (0 red)
-        # what a game's episode statistics count (agents.mappo.TeamEpisodes): the mode, the chasing team in tag
+        # what a game's episode statistics count (agents.batches.TeamEpisodes): the mode, the chasing team in tag
         self.tally = {"mode": self.config.mode.value, "chasers": TEAMS.index(self.config.chasers)}
         self._focal = torch.tensor(self.roster.focal_index, device=device)
         self.num_agents = len(self.possible_agents)

@@ -17,9 +17,9 @@ import yaml
 from mazearena.agents.backbones import backbone_class
 from mazearena.agents.cores import CORES
 from mazearena.agents.league import LeagueConfig
-from mazearena.agents.ppo import check_recurrent
 from mazearena.checks import UserError, check_device, check_fields, check_int, check_name, check_real
 from mazearena.training.algorithms import ALGORITHMS, algorithm, config_sections
+from mazearena.training.algorithms.ppo import check_recurrent
 from mazearena.training.checkpoint import atomic_write
 from mazearena.training.config_io import CONFIGS_DIR, example_configs, find_config, from_dict, read_config_data
 from mazearena.training.sections import ARENA_OPTIONS, MAZE_OPTIONS, ArenaEnvConfig, EnvConfig

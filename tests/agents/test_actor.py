@@ -104,8 +104,8 @@ def counting_ppo(monkeypatch):
 
 
 def test_training_evaluation_videos_and_watch_act_through_the_algorithms_actor(tmp_path, counting_ppo):
-    from mazearena.agents.ppo import PPOConfig
     from mazearena.apps.watch import WatchConfig, watch
+    from mazearena.training.algorithms.ppo import PPOConfig
     from mazearena.training.config import EnvConfig, TrainConfig
     from mazearena.training.loop import train
 
@@ -140,7 +140,7 @@ def test_self_play_opponents_restart_their_states_and_keep_them_through_a_checkp
 
     from mazearena.agents import league as league_module
     from mazearena.agents.league import League, LeagueConfig, SelfPlayVectorEnv
-    from mazearena.agents.mappo import MultiAgentActorCritic
+    from mazearena.agents.policies import MultiAgentActorCritic
 
     def make(seed: int) -> SelfPlayVectorEnv:
         base = arena_v0.vector_env(8, seed=seed, mode="ctf", red=2, blue=2, size=9, max_cycles=6)

@@ -56,7 +56,7 @@ def test_random_flips_spend_the_same_budget_on_random_cells():
 def _team(obs_mode: str, core: str):
     """A ctf team of two (untrained, its action heads sharpened) and held-out games' first observations."""
     from mazearena.agents.league import TeamPolicy
-    from mazearena.agents.mappo import MultiAgentActorCritic
+    from mazearena.agents.policies import MultiAgentActorCritic
     from mazearena.envs import arena_v0
 
     env = arena_v0.vector_env(
@@ -156,7 +156,7 @@ def test_a_recurrent_maze_policy_is_attacked_from_each_games_own_memory_in_chunk
     """64 games of 7x7 views are scored 20 games a call; each game's candidates read that game's memory."""
     import mazearena
     from mazearena.agents.actor import PolicyActor
-    from mazearena.agents.ppo import ActorCritic
+    from mazearena.agents.policies import ActorCritic
 
     env = mazearena.make_vec("mazearena/Maze-v0", 64, seed=3, size=7)
     obs, _ = env.reset()

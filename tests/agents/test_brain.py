@@ -8,9 +8,7 @@ import torch
 
 import mazearena
 from mazearena.agents.brain import BrainSpec, example_inputs, make_brain
-from mazearena.agents.dqn import QNetwork
-from mazearena.agents.mappo import MultiAgentActorCritic
-from mazearena.agents.ppo import ActorCritic
+from mazearena.agents.policies import ActorCritic, MultiAgentActorCritic, QNetwork
 from mazearena.envs import arena_v0
 
 ort = pytest.importorskip("onnxruntime")

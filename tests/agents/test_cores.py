@@ -12,9 +12,10 @@ import torch
 import mazearena
 from mazearena.agents.actor import PolicyActor
 from mazearena.agents.cores import Core
-from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
-from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
+from mazearena.agents.policies import ActorCritic, MultiAgentActorCritic
 from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
+from mazearena.training.algorithms.ppo import PPO, PPOConfig
 from mazearena.training.checkpoint import load_checkpoint
 from mazearena.training.config import ArenaEnvConfig
 

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 import mazearena
-from mazearena.agents.dqn import DQN, DQNConfig, QNetwork
-from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
+from mazearena.agents.policies import ActorCritic, QNetwork
+from mazearena.training.algorithms.dqn import DQN, DQNConfig
+from mazearena.training.algorithms.ppo import PPO, PPOConfig
 
 
 def _filled_dqn(n_step: int, steps: int = 40) -> tuple[DQN, list[tuple]]:

@@ -16,9 +16,10 @@ from mazearena.agents.league import (
     play_match,
     win_rate_table,
 )
-from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
+from mazearena.agents.policies import MultiAgentActorCritic
 from mazearena.envs import arena_v0
 from mazearena.envs.engine.arena import ArenaConfig, ArenaEngine
+from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
 
 CPU = torch.device("cpu")
 

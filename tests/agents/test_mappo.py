@@ -7,8 +7,9 @@ import itertools
 import pytest
 import torch
 
-from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
+from mazearena.agents.policies import MultiAgentActorCritic
 from mazearena.envs import arena_v0
+from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
 
 CPU = torch.device("cpu")
 

@@ -6,7 +6,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 import mazearena
-from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
+from mazearena.agents.policies import ActorCritic
+from mazearena.training.algorithms.ppo import PPO, PPOConfig
 
 
 def test_ppo_trains_on_a_numpy_gymnasium_vector_env_with_same_step_autoreset():

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import mazearena
-from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
+from mazearena.agents.policies import ActorCritic
+from mazearena.training.algorithms.ppo import PPO, PPOConfig
 
 # Tensor methods that make the host wait for the device (on CUDA); on the CPU they are counted instead.
 SYNCS = ("item", "tolist", "__bool__", "__int__", "__float__", "nonzero", "cpu", "numpy", "any", "all")
@@ -96,8 +97,9 @@ def test_sync_free_time_outs_bootstrap_the_same_rewards(device):
 
 
 def mappo(sync_free: bool, centralized: bool, device: str = "cpu"):
-    from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
+    from mazearena.agents.policies import MultiAgentActorCritic
     from mazearena.envs import arena_v0
+    from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
 
     torch.manual_seed(0)
     envs = arena_v0.vector_env(8, seed=0, scenario="tag_2v1_vs_fleeing_npc", size=9, max_cycles=10, device=device)
@@ -258,7 +260,8 @@ def test_npcs_on_the_device_path_play_the_same_games():
 
 
 def test_dqn_steps_without_a_round_trip_of_its_own():
-    from mazearena.agents.dqn import DQN, DQNConfig, QNetwork
+    from mazearena.agents.policies import QNetwork
+    from mazearena.training.algorithms.dqn import DQN, DQNConfig
 
     torch.manual_seed(0)
     envs = mazearena.make_vec("mazearena/Maze-v0", 8, seed=0, size=7, num_levels=20, max_episode_steps=10)

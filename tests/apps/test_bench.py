@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from mazearena.agents.ppo import PPOConfig
 from mazearena.apps.bench import BENCHMARKS
 from mazearena.apps.cli import main
 from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.algorithms.ppo import PPOConfig
 
 PEERS = ("stable_baselines3", "sb3_contrib", "minigrid", "magent2", "mpe2", "supersuit", "ray")
 
@@ -95,7 +95,7 @@ def test_bench_eval_times_our_harness_next_to_sb3_through_the_actor(tmp_path):
 
 
 def test_bench_eval_says_it_times_maze_runs(tmp_path, capsys):
-    from mazearena.agents.mappo import MAPPOConfig
+    from mazearena.training.algorithms.mappo import MAPPOConfig
     from mazearena.training.config import ArenaEnvConfig
 
     run = train(

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mazearena.agents.mappo import MAPPOConfig
-from mazearena.agents.ppo import PPOConfig
 from mazearena.apps.cli import main
 from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.algorithms.mappo import MAPPOConfig
+from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.config import ArenaEnvConfig
 
 pytest.importorskip("onnxruntime")

@@ -97,7 +97,7 @@ def test_explain_in_the_window_adds_the_legend_to_the_panel(run, monkeypatch):
 def test_explain_in_arenas_follows_the_selected_agent_and_tab_selects_the_next(
     obs_mode, backbone, tmp_path, monkeypatch
 ):
-    from mazearena.agents.mappo import MAPPOConfig
+    from mazearena.training.algorithms.mappo import MAPPOConfig
     from mazearena.training.config import ArenaEnvConfig
 
     arena = ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=12, size=9, num_levels=20, obs_mode=obs_mode)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from mazearena.agents.mappo import MAPPOConfig
-from mazearena.agents.ppo import PPOConfig
 from mazearena.apps.cli import main
 from mazearena.evaluation.evaluate import EvalConfig, evaluate, slots
 from mazearena.evaluation.summary import read_csv, summarise
 from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.algorithms.mappo import MAPPOConfig
+from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.checkpoint import CheckpointError
 from mazearena.training.config import ArenaEnvConfig
 

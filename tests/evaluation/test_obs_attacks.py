@@ -9,10 +9,11 @@ import mazearena
 from mazearena.agents.actor import PolicyActor
 from mazearena.agents.attacks import AttackedActor, attack_target
 from mazearena.agents.episodes import play_episodes
-from mazearena.agents.ppo import ActorCritic, PPOConfig
+from mazearena.agents.policies import ActorCritic
 from mazearena.evaluation.evaluate import EvalConfig, evaluate
 from mazearena.evaluation.perturbations import PerturbedVectorEnv
 from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.algorithms.ppo import PPOConfig
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_attacks_apply_to_one_hot_views_and_entity_tokens_only():
 
 @pytest.mark.parametrize("obs_mode", ["grid", "tokens"])
 def test_arena_teams_are_attacked_in_the_harness(obs_mode, tmp_path):
-    from mazearena.agents.mappo import MAPPOConfig
+    from mazearena.training.algorithms.mappo import MAPPOConfig
     from mazearena.training.config import ArenaEnvConfig
 
     run = train(

@@ -6,9 +6,9 @@ import pytest
 import torch
 from test_train import TINY, crash_after, metrics
 
-from mazearena.agents.mappo import MAPPO, MAPPOConfig
 from mazearena.checks import UserError
 from mazearena.training import TrainConfig, train
+from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
 from mazearena.training.config import ArenaEnvConfig
 from mazearena.training.runs import load_trained, make_envs
 

@@ -70,7 +70,7 @@ class Reinforce:
 
 
 def _network(cfg, envs):
-    from mazearena.agents.ppo import ActorCritic
+    from mazearena.agents.policies import ActorCritic
 
     return ActorCritic(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
 
@@ -105,7 +105,7 @@ TINY = {
 
 
 def config(tmp_path, **kw) -> TrainConfig:
-    from mazearena.agents.ppo import PPOConfig
+    from mazearena.training.algorithms.ppo import PPOConfig
     from mazearena.training.config import EnvConfig
 
     return TrainConfig(

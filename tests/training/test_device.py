@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mazearena.agents.dqn import DQNConfig
-from mazearena.agents.mappo import MAPPOConfig
-from mazearena.agents.ppo import PPOConfig
 from mazearena.evaluation.evaluate import EvalConfig, evaluate
 from mazearena.training import EnvConfig, TrainConfig, train
 from mazearena.training.algorithms.a2c import A2CConfig
+from mazearena.training.algorithms.dqn import DQNConfig
+from mazearena.training.algorithms.mappo import MAPPOConfig
+from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.checkpoint import load_checkpoint
 from mazearena.training.config import ArenaEnvConfig
 

@@ -18,10 +18,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import mazearena
-from mazearena.agents.ppo import PPOConfig
 from mazearena.checks import UserError
 from mazearena.rng import uniform
 from mazearena.training import TrainConfig, distributed, train
+from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.checkpoint import load_checkpoint
 from mazearena.training.distributed import check
 
@@ -61,15 +61,17 @@ def _one_update(kind: str, games: int, offset: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)  # the network: alike everywhere
     core = "gru" if kind.endswith("-gru") else "none"
     if kind.startswith("ppo"):
-        from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
+        from mazearena.agents.policies import ActorCritic
+        from mazearena.training.algorithms.ppo import PPO, PPOConfig
 
         envs = mazearena.make_vec("mazearena/Maze-v0", games, seed=offset, size=7, num_levels=20, max_episode_steps=9)
         policy = ActorCritic(envs.single_observation_space, envs.single_action_space.n, "cnn", core=core, core_size=16)
         cfg = PPOConfig(num_envs=games, num_steps=16, num_minibatches=1, update_epochs=2, anneal_lr=False)
         algo = PPO(cfg, envs, policy, torch.device("cpu"), 1, seed=offset)
     else:
-        from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
+        from mazearena.agents.policies import MultiAgentActorCritic
         from mazearena.envs import arena_v0
+        from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
 
         envs = arena_v0.vector_env(games, seed=offset, scenario="tag_2v1_vs_fleeing_npc", size=9, max_cycles=10)
         space, actions = envs.single_observation_space, envs.single_action_space.n

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from mazearena.agents.ppo import PPOConfig
 from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.algorithms.ppo import PPOConfig
 
 
 def _config(tmp_path, **overrides) -> TrainConfig:

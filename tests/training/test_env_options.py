@@ -7,11 +7,11 @@ import re
 import pytest
 import yaml
 
-from mazearena.agents.ppo import PPOConfig
 from mazearena.apps import cli
 from mazearena.envs.engine.arena import ArenaConfig
 from mazearena.envs.engine.maze import MazeConfig
 from mazearena.training import EnvConfig, TrainConfig, load_config, train
+from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.config import ARENA_OPTIONS, MAZE_OPTIONS, ArenaEnvConfig, save_config
 from mazearena.training.runs import make_envs
 

@@ -17,9 +17,9 @@ import pytest
 import torch
 from wandb_records import history, sessions
 
-from mazearena.agents.ppo import PPO
 from mazearena.apps.cli import main
 from mazearena.training import TrainConfig, TrainingDiverged, train
+from mazearena.training.algorithms.ppo import PPO
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint
 from mazearena.training.runs import RunLock
 

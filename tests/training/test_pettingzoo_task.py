@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mazearena.agents.league import LeagueConfig
-from mazearena.agents.mappo import MAPPOConfig
 from mazearena.checks import UserError
+from mazearena.training.algorithms.mappo import MAPPOConfig
 from mazearena.training.config import EnvConfig, TrainConfig
 from mazearena.training.tasks import TaskKind
 from mazearena.training.tasks.pettingzoo import ParallelVectorEnv, play_team_episodes

@@ -124,10 +124,10 @@ def corridor(monkeypatch):
 
 
 def test_a_new_kind_of_task_is_one_task_subclass_and_one_line_in_tasks(tmp_path, corridor):
-    from mazearena.agents.ppo import PPOConfig
     from mazearena.apps.bench.brain import exported_task
     from mazearena.apps.export import ExportConfig, export
     from mazearena.evaluation.evaluate import EvalConfig, evaluate
+    from mazearena.training.algorithms.ppo import PPOConfig
     from mazearena.training.loop import train
 
     cfg = TrainConfig(

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mazearena.agents.ppo import PPOConfig
 from mazearena.apps.cli import main
 from mazearena.training import EnvConfig, TrainConfig, load_config, train
+from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 TINY = dict(
@@ -264,7 +264,7 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(tiny_run, tmp_path
 
 
 def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
-    from mazearena.agents.dqn import DQNConfig
+    from mazearena.training.algorithms.dqn import DQNConfig
 
     tiny = {
         **TINY,
@@ -279,7 +279,7 @@ def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
     assert metrics(straight) == metrics(again)
     assert any("loss/td" in r for r in metrics(straight))
     # crash mid-run (an exception in the third iteration, after the checkpoint at 1024 steps), then resume
-    from mazearena.agents.dqn import DQN
+    from mazearena.training.algorithms.dqn import DQN
 
     crashed = crash_after(DQN, 2, TrainConfig(runs_dir=tmp_path, name="crashed", **tiny))
     assert load_checkpoint(crashed / "checkpoints" / "last.pt")["algo"]["global_step"] == 1024
@@ -331,7 +331,7 @@ def test_the_sb3_trainer_runs_through_the_same_run_folder(tmp_path, monkeypatch)
 
 
 def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path):
-    from mazearena.agents.mappo import MAPPO, MAPPOConfig
+    from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
     from mazearena.training.config import ArenaEnvConfig
 
     tiny = {
@@ -363,7 +363,7 @@ def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path
 
 def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_league(tmp_path):
     from mazearena.agents.league import LeagueConfig
-    from mazearena.agents.mappo import MAPPO, MAPPOConfig
+    from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
     from mazearena.training.config import ArenaEnvConfig
 
     tiny = {

@@ -7,9 +7,10 @@ from test_train import TINY, crash_after, metrics
 import mazearena
 from mazearena.agents.actor import PolicyActor
 from mazearena.agents.attacks import attack_target
-from mazearena.agents.ppo import PPO, ActorCritic
+from mazearena.agents.policies import ActorCritic
 from mazearena.checks import UserError
 from mazearena.training import TrainConfig, train
+from mazearena.training.algorithms.ppo import PPO
 from mazearena.training.perturb import TrainingPerturbations, parse_train_perturbations
 
 
@@ -129,7 +130,7 @@ def test_a_run_under_attack_trains_is_reproducible_and_resumes_exactly(tmp_path)
 @pytest.mark.parametrize("obs_mode", ["grid", "tokens"])
 def test_a_team_trains_under_attack_and_resumes_exactly(obs_mode, tmp_path):
     from mazearena.agents.league import LeagueConfig
-    from mazearena.agents.mappo import MAPPO, MAPPOConfig
+    from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
     from mazearena.training.config import ArenaEnvConfig
 
     tiny = {

@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from wandb_records import config, history, metrics_defined, records, sessions
 
-from mazearena.agents.mappo import MAPPOConfig
-from mazearena.agents.ppo import PPOConfig
 from mazearena.training import EnvConfig, TrainConfig, train
+from mazearena.training.algorithms.mappo import MAPPOConfig
+from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.checkpoint import load_checkpoint
 from mazearena.training.config import ArenaEnvConfig
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from mazearena.agents.ppo import PPOConfig
 from mazearena.apps.bench.common import check_positive, write
 from mazearena.checks import UserError
 from mazearena.training import load_config, train
+from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.config import CONFIGS_DIR, find_config
 from mazearena.training.loggers import read_metrics
 

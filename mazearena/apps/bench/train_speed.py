@@ -18,8 +18,7 @@ from pathlib import Path
 import torch
 
 import mazearena
-from mazearena.agents.dqn import QNetwork
-from mazearena.agents.ppo import ActorCritic
+from mazearena.agents.policies import ActorCritic, QNetwork
 from mazearena.apps.bench.common import check_positive, rates, write
 from mazearena.apps.bench.trainers import MEMORY_ID, dqn_ours, dqn_sb3, ppo_ours, ppo_sb3, recurrent_ppo_sb3
 

@@ -31,7 +31,8 @@ def ppo_ours(
 ) -> list[float]:
     """Our PPO (with a recurrent ``core``: whole-sequence minibatches): ``iterations`` rollouts of ``num_envs ×
     num_steps`` steps with their updates per timed run."""
-    from mazearena.agents.ppo import PPO, ActorCritic, PPOConfig
+    from mazearena.agents.policies import ActorCritic
+    from mazearena.training.algorithms.ppo import PPO, PPOConfig
 
     torch.manual_seed(0)
     cfg = PPOConfig(num_envs=num_envs, num_steps=num_steps, num_minibatches=4)
@@ -61,8 +62,8 @@ def ppo_sb3(size: int, backbone: str, num_envs: int, num_steps: int, iterations:
 def _sb3_ppo_settings(backbone: str, num_envs: int, num_steps: int) -> dict:
     """What the SB3 PPO peers share with ours: the rollout, 4 minibatches, our epochs, learning rate and entropy
     bonus, our backbone."""
-    from mazearena.agents.ppo import PPOConfig
     from mazearena.agents.sb3 import policy_kwargs
+    from mazearena.training.algorithms.ppo import PPOConfig
 
     cfg = PPOConfig()
     return dict(
@@ -96,7 +97,8 @@ def dqn_ours(
 ) -> list[float]:
     """Our double DQN: ``steps`` env steps per iteration from ``num_envs`` envs, one gradient step of ``batch``
     samples per vector step."""
-    from mazearena.agents.dqn import DQN, DQNConfig, QNetwork
+    from mazearena.agents.policies import QNetwork
+    from mazearena.training.algorithms.dqn import DQN, DQNConfig
 
     torch.manual_seed(0)
     cfg = DQNConfig(num_envs=num_envs, batch_size=batch, learning_starts=steps)
@@ -120,8 +122,8 @@ def dqn_sb3(
     """Stable-Baselines3 DQN (single-Q) with the same replay ratio, network and settings."""
     from stable_baselines3 import DQN as SB3DQN
 
-    from mazearena.agents.dqn import DQNConfig
     from mazearena.agents.sb3 import policy_kwargs
+    from mazearena.training.algorithms.dqn import DQNConfig
 
     env = _sb3_maze_env(size, num_envs)
     cfg = DQNConfig()
@@ -146,8 +148,9 @@ def mappo_ours(
     scenario: str, num_envs: int, num_steps: int, iterations: int, repeats: int, centralized: bool, device: str = "cpu"
 ) -> list[float]:
     """Our MAPPO (``centralized``) or IPPO with shared weights; agent-steps learned per second."""
-    from mazearena.agents.mappo import MAPPO, MAPPOConfig, MultiAgentActorCritic
+    from mazearena.agents.policies import MultiAgentActorCritic
     from mazearena.envs import arena_v0
+    from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
 
     torch.manual_seed(0)
     cfg = MAPPOConfig(num_envs=num_envs, num_steps=num_steps, centralized_critic=centralized)
@@ -175,8 +178,8 @@ def mappo_sb3(scenario: str, num_envs: int, num_steps: int, iterations: int, rep
     """PettingZoo → SuperSuit → SB3 PPO with shared weights on the same scenario (needs supersuit)."""
     from stable_baselines3 import PPO
 
-    from mazearena.agents.mappo import MAPPOConfig
     from mazearena.agents.sb3 import arena_vec_env, policy_kwargs
+    from mazearena.training.algorithms.mappo import MAPPOConfig
 
     env = arena_vec_env(num_envs, scenario, seed=0)
     agents = env.num_envs // num_envs

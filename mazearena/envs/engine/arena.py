@@ -43,13 +43,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import Enum
 from functools import partial
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from mazearena.checks import check_int, check_real, enum_value, plain_numbers
 from mazearena.envs.engine import arena_observe, arena_rules
 from mazearena.envs.engine.arena_observe import ArenaObsMode
-from mazearena.envs.engine.arena_rules import ACTION_DELTAS, TEAMS, ArenaState, Mode
+from mazearena.envs.engine.arena_rules import ACTION_DELTAS, TEAMS, Mode
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import Cell
 from mazearena.envs.engine.common import shortest_steps
@@ -217,6 +219,23 @@ def base_distances(walls: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
 def _arena_levels(ids: torch.Tensor, config: ArenaConfig) -> tuple[torch.Tensor, ...]:
     walls, bases = arena_layouts(ids, config, ids.device)
     return walls, bases, base_distances(walls, bases)
+
+
+class ArenaState(NamedTuple):
+    """Numpy views of an :class:`~mazearena.envs.engine.arena.ArenaEngine`'s state, as the kernels take it."""
+
+    walls: np.ndarray  # [B, S*S] bool
+    pos: np.ndarray  # [B, A, 2] int64
+    heading: np.ndarray  # [B, A] int64
+    alive: np.ndarray  # [B, A] bool
+    health: np.ndarray  # [B, A] int64
+    carrying: np.ndarray  # [B, A] bool: holds the enemy flag
+    score: np.ndarray  # [B, 2] int64
+    bases: np.ndarray  # [B, 2, 2] int64
+    base_dist: np.ndarray  # [B, 2, S*S] int64
+    team: np.ndarray  # [A] int64
+    focal: np.ndarray  # [A] bool
+    t: np.ndarray  # [B] int64
 
 
 class ArenaEngine(EngineState):
@@ -433,16 +452,8 @@ class ArenaEngine(EngineState):
         return obs, reward, terminated, truncated, info
 
     def leader(self) -> torch.Tensor:
-        """``[B]``: the team that wins if the game ends now (0 red, 1 blue, -1 a draw). ``tag``: the runners
-        while any is in the game, else the chasers; ``ctf``: the higher score; ``combat``: the team with more
-        agents standing."""
-        cfg = self.config
-        standing = torch.stack([(self.alive & (self.team == k)).sum(1) for k in range(2)], 1)  # [B, 2]
-        if cfg.mode is Mode.TAG:
-            runners = 1 - self.chaser_team
-            return torch.where(standing[:, runners] > 0, runners, self.chaser_team)
-        points = self.score if cfg.mode is Mode.CTF else standing
-        return torch.where(points[:, 0] > points[:, 1], 0, torch.where(points[:, 1] > points[:, 0], 1, -1))
+        """``[B]``: the team that wins if the game ends now (0 red, 1 blue, -1 a draw): :func:`arena_rules.leader`."""
+        return arena_rules.leader(self)
 
     def _merge(self, obs, done_idx: torch.Tensor):
         """``obs`` with the rows ``done_idx`` replaced by the first observation of their next episode."""

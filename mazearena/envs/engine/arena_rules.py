@@ -13,7 +13,6 @@ the twin by its backend. What the rules say in words is the docstring of :mod:`~
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,23 +33,6 @@ class Mode(str, Enum):
 
 
 MODES = tuple(Mode)
-
-
-class ArenaState(NamedTuple):
-    """Numpy views of an :class:`~mazearena.envs.engine.arena.ArenaEngine`'s state, as the kernels take it."""
-
-    walls: np.ndarray  # [B, S*S] bool
-    pos: np.ndarray  # [B, A, 2] int64
-    heading: np.ndarray  # [B, A] int64
-    alive: np.ndarray  # [B, A] bool
-    health: np.ndarray  # [B, A] int64
-    carrying: np.ndarray  # [B, A] bool: holds the enemy flag
-    score: np.ndarray  # [B, 2] int64
-    bases: np.ndarray  # [B, 2, 2] int64
-    base_dist: np.ndarray  # [B, 2, S*S] int64
-    team: np.ndarray  # [A] int64
-    focal: np.ndarray  # [A] bool
-    t: np.ndarray  # [B] int64
 
 
 # ---------------------------------------------------------------------------------------------- torch
@@ -117,6 +99,17 @@ def torch_step(e, actions: torch.Tensor):
     truncated = (e.t >= cfg.max_cycles)[:, None] & e.alive
     terminated = left | (decided[:, None] & e.alive)
     return active, reward, terminated, truncated, decided
+
+
+def leader(e) -> torch.Tensor:
+    """``[B]``: the team that wins if the game ends now (0 red, 1 blue, -1 a draw). ``tag``: the runners while any
+    is in the game, else the chasers; ``ctf``: the higher score; ``combat``: the team with more agents standing."""
+    standing = torch.stack([(e.alive & (e.team == k)).sum(1) for k in range(2)], 1)  # [B, 2]
+    if e.config.mode is Mode.TAG:
+        runners = 1 - e.chaser_team
+        return torch.where(standing[:, runners] > 0, runners, e.chaser_team)
+    points = e.score if e.config.mode is Mode.CTF else standing
+    return torch.where(points[:, 0] > points[:, 1], 0, torch.where(points[:, 1] > points[:, 0], 1, -1))
 
 
 def tag(e, active, reward, left) -> torch.Tensor:
@@ -482,14 +475,14 @@ def kernel_step(e, actions: torch.Tensor):
     reward = torch.empty(b, a, dtype=torch.float32)
     terminated, truncated, active = (torch.empty(b, a, dtype=torch.bool) for _ in range(3))
     decided = torch.empty(b, dtype=torch.bool)
+    chaser, shaping = e.chaser_team if cfg.mode is Mode.TAG else -1, (float(cfg.pickup_reward), float(cfg.flag_shaping))
     rules = (
         MODES.index(cfg.mode),
         cfg.max_cycles,
-        e.chaser_team if cfg.mode is Mode.TAG else -1,
+        chaser,
         cfg.captures_to_win,
         cfg.attack_range,
-        float(cfg.pickup_reward),
-        float(cfg.flag_shaping),
+        *shaping,
         UNREACHABLE,
     )
     out = (reward.numpy(), terminated.numpy(), truncated.numpy(), active.numpy(), decided.numpy())
@@ -497,13 +490,6 @@ def kernel_step(e, actions: torch.Tensor):
     return active, reward, terminated, truncated, decided
 
 
-TWINS = {
-    torch_step: (_step,),
-    moves: (_moves,),
-    tag: (_tag,),
-    ctf: (_ctf,),
-    respawn: (_ctf_tags,),
-    steps_to_goal: (_steps_to_goal,),
-    combat: (_combat,),
-}
+TWINS = {torch_step: (_step,), moves: (_moves,), tag: (_tag,), ctf: (_ctf,), combat: (_combat,)}
+TWINS |= {respawn: (_ctf_tags,), steps_to_goal: (_steps_to_goal,)}
 """Each rule in torch and its compiled twins (``tests/envs/test_rules.py`` checks the list)."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ from mazearena.envs.engine.grid import (
 )
 from mazearena.envs.engine.layouts import LayoutConfig, Variant, generate, level_range
 from mazearena.envs.engine.levels import LevelSource
-from mazearena.envs.engine.maze_rules import NUM_ACTIONS, ActionSet, MazeObsMode, MazeState, step_observe
+from mazearena.envs.engine.maze_rules import NUM_ACTIONS, ActionSet, MazeObsMode, step_observe
 from mazearena.envs.engine.sprites import agent_tile, tile_atlas
 
 
@@ -152,6 +153,16 @@ def _view_offsets(view_size: int) -> torch.Tensor:
 def _maze_levels(ids: torch.Tensor, config: MazeConfig) -> tuple[torch.Tensor, torch.Tensor]:
     layouts = generate(ids, config, ids.device)
     return layouts.grid, layouts.spawn_mask
+
+
+class MazeState(NamedTuple):
+    """Numpy views of a :class:`~mazearena.envs.engine.maze.MazeEngine`'s state, as the kernels take it."""
+
+    grid: np.ndarray  # [n, side * side] uint8 cell codes
+    pos: np.ndarray  # [n, 2] int64 (y, x) without the border
+    heading: np.ndarray  # [n] int64
+    has_key: np.ndarray  # [n] bool
+    t: np.ndarray  # [n] int64 steps taken
 
 
 class MazeEngine(EngineState):

@@ -16,7 +16,6 @@ without the border. Headings are those of :mod:`mazearena.envs.engine.grid`.
 from __future__ import annotations
 
 from enum import Enum
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -45,16 +44,6 @@ _FLOOR = 0  # the tile table's floor code
 _STREAM_LEVEL, _STREAM_SPAWN, _STREAM_HEADING, _STREAM_CUE = (
     np.uint64(k) for k in (STREAM_LEVEL, STREAM_SPAWN, STREAM_HEADING, STREAM_CUE)
 )
-
-
-class MazeState(NamedTuple):
-    """Numpy views of a :class:`~mazearena.envs.engine.maze.MazeEngine`'s state, as the kernels take it."""
-
-    grid: np.ndarray  # [n, side * side] uint8 cell codes
-    pos: np.ndarray  # [n, 2] int64 (y, x) without the border
-    heading: np.ndarray  # [n] int64
-    has_key: np.ndarray  # [n] bool
-    t: np.ndarray  # [n] int64 steps taken
 
 
 # ------------------------------------------------------------------------------------------------------ start

@@ -5,8 +5,8 @@ One iteration = ``num_steps`` steps of ``num_envs`` envs (a short rollout, 5 ste
 returns (GAE with ``gae_lambda``, 1 = plain n-step returns), then **one** gradient step on the whole rollout:
 the policy gradient ``-log pi(a|s) * A``, the value loss ``0.5 * (V - R)^2`` and an entropy bonus, with RMSprop
 (SB3's optimiser and settings) or Adam. The rollout, the time-out bootstrap and GAE are PPO's
-(:class:`~mazearena.agents.ppo.PPO`): A2C is PPO with one unclipped step per rollout and no ratio. A recurrent
-core replays every env's whole rollout from its first state.
+(:class:`~mazearena.training.algorithms.ppo.PPO`): A2C is PPO with one unclipped step per rollout and no ratio. A
+recurrent core replays every env's whole rollout from its first state.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from torch import nn
 
 from mazearena.agents import batches
 from mazearena.agents.actor import index_state
-from mazearena.agents.ppo import PPO, ActorCritic, anneal_lr, sequence_rows
+from mazearena.agents.policies import ActorCritic
 from mazearena.checks import UserError, check_fields, check_int, check_real
 from mazearena.training.algorithms.base import Algorithm
-from mazearena.training.algorithms.ppo import actor_critic
+from mazearena.training.algorithms.ppo import PPO, actor_critic, anneal_lr, sequence_rows
 
 
 @dataclass
