@@ -30,12 +30,13 @@ class Actor:
 
 
 class PolicyActor(Actor):
-    """A network with ``act(obs, [alive,] deterministic=...)`` (the maze networks, the MAPPO team network) as a
-    stateless actor; a recurrent one (``recurrent``, with ``initial_state`` and ``step``) carries its core's
-    state."""
+    """A network of :mod:`~mazearena.agents.policies` as an actor, through the acting interface they share,
+    ``logits(obs, state, alive) -> (scores, state)``: sampled from, or (``deterministic``, or a network whose
+    scores are action values) maximised. A recurrent network carries its core's state."""
 
     def __init__(self, policy, deterministic: bool = False) -> None:
-        self.policy, self.deterministic = policy, deterministic
+        self.policy = policy
+        self.deterministic = deterministic or getattr(policy, "greedy", False)
         self.recurrent = getattr(policy, "recurrent", False)
 
     def initial_state(self, games: int, device: torch.device | str) -> State:
@@ -45,21 +46,12 @@ class PolicyActor(Actor):
         """The action scores (logits, or Q-values) of a batch of observations, a recurrent network's from
         ``state``."""
         with torch.no_grad():
-            if self.recurrent:
-                return self.policy.step(obs, state, *(() if alive is None else (alive,)))[0]
-            if alive is not None:
-                return self.policy(obs, None, alive)[0]
-            out = self.policy(obs)
-            return out[0] if isinstance(out, tuple) else out
+            return self.policy.logits(obs, state, alive)[0]
 
     def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
-        if self.recurrent:
-            with torch.no_grad():
-                logits, _, state = self.policy.step(obs, state, *(() if alive is None else (alive,)))
-            return choose(logits, self.deterministic), state
-        if alive is None:
-            return self.policy.act(obs, deterministic=self.deterministic), state
-        return self.policy.act(obs, alive, deterministic=self.deterministic), state
+        with torch.no_grad():
+            logits, state = self.policy.logits(obs, state, alive)
+        return choose(logits, self.deterministic), state
 
 
 def choose(logits: torch.Tensor, deterministic: bool = False) -> torch.Tensor:

@@ -129,17 +129,13 @@ class TeamPolicy(Actor):
         actions)."""
         obs = mirror_obs(obs) if self.mirrored else obs
         with torch.no_grad():
-            return self.policy.step(obs, state, alive)[0] if self.recurrent else self.policy(obs, None, alive)[0]
+            return self.policy.logits(obs, state, alive)[0]
 
     def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
-        if self.recurrent:
-            with torch.no_grad():
-                logits, _, state = self.policy.step(mirror_obs(obs) if self.mirrored else obs, state, alive)
-            actions = choose(logits, self.deterministic)
-            return (mirror_actions(actions) if self.mirrored else actions), state
-        if not self.mirrored:
-            return self.policy.act(obs, alive, deterministic=self.deterministic), state
-        return mirror_actions(self.policy.act(mirror_obs(obs), alive, deterministic=self.deterministic)), state
+        with torch.no_grad():
+            logits, state = self.policy.logits(mirror_obs(obs) if self.mirrored else obs, state, alive)
+        actions = choose(logits, self.deterministic)
+        return (mirror_actions(actions) if self.mirrored else actions), state
 
 
 class Match(Actor):

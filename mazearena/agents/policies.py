@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from mazearena.agents import parallel
-from mazearena.agents.actor import State, choose
+from mazearena.agents.actor import State
 from mazearena.agents.backbones import make_backbone
 from mazearena.agents.cores import make_core
 
@@ -78,13 +78,19 @@ class ActorCritic(nn.Module):
     def value(self, obs) -> torch.Tensor:
         return self(obs)[1]
 
-    @torch.no_grad()
-    def act(self, obs, deterministic: bool = False) -> torch.Tensor:
-        logits, _ = self(obs)
-        return choose(logits, deterministic)
+    def logits(self, obs, state: State = None, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """The acting interface every network shares: action scores of a batch of games and the next state (a
+        recurrent core's; ``None`` without one). ``alive`` is for team networks (one agent here: unused)."""
+        if self.core is None:
+            return self(obs)[0], None
+        logits, _, state = self.step(obs, state)
+        return logits, state
 
 
 class QNetwork(nn.Module):
+    greedy = True
+    """Its scores are action values: an actor takes their argmax, never samples them."""
+
     def __init__(self, observation_space, num_actions: int, backbone: str = "cnn", **backbone_kwargs) -> None:
         super().__init__()
         self.backbone = make_backbone(backbone, observation_space, **backbone_kwargs)
@@ -93,9 +99,9 @@ class QNetwork(nn.Module):
     def forward(self, obs) -> torch.Tensor:
         return self.head(self.backbone(obs))
 
-    @torch.no_grad()
-    def act(self, obs, deterministic: bool = True) -> torch.Tensor:
-        return self(obs).argmax(-1)
+    def logits(self, obs, state: State = None, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """The action values of a batch of observations (the acting interface of :meth:`ActorCritic.logits`)."""
+        return self(obs), None
 
 
 class RunningNorm(nn.Module):
@@ -155,8 +161,8 @@ def _column(obs, i: int):
 class MultiAgentActorCritic(nn.Module):
     """Actors (and critics) for ``num_agents`` learning agents; see the module docstring for the switches.
 
-    ``forward(obs, state, active)`` takes ``obs [N, A, ...]``, ``state [N, C, S, S]`` (used by the centralised
-    critic) and ``active [N, A]``, and returns ``logits [N, A, actions]`` and normalised values ``[N, A]``.
+    ``forward(obs, state, alive)`` takes ``obs [N, A, ...]``, ``state [N, C, S, S]`` (used by the centralised
+    critic) and ``alive [N, A]``, and returns ``logits [N, A, actions]`` and normalised values ``[N, A]``.
     The centralised critic reads the state planes with a downsampling ``cnn`` whatever the actors' backbone (a
     state that is a vector, as other PettingZoo envs give, with an ``mlp``).
 
@@ -208,11 +214,11 @@ class MultiAgentActorCritic(nn.Module):
             return features
         return torch.cat([features, self.ids.expand(features.shape[0], -1, -1)], -1)
 
-    def _features(self, obs, active: torch.Tensor) -> torch.Tensor:
+    def _features(self, obs, alive: torch.Tensor) -> torch.Tensor:
         """``[N, A, F]`` features of every agent's observation."""
-        n, a = active.shape
+        n, a = alive.shape
         if self.death_masking:
-            obs = _mask_inputs(obs, active)
+            obs = _mask_inputs(obs, alive)
         if self.share_params:
             return self.backbones[0](_flat(obs, n * a)).view(n, a, -1)
         return torch.stack([net(_column(obs, i)) for i, net in enumerate(self.backbones)], 1)
@@ -223,10 +229,10 @@ class MultiAgentActorCritic(nn.Module):
             return heads[0](self._with_ids(x))
         return torch.stack([head(x[:, i]) for i, head in enumerate(heads)], 1)
 
-    def forward(self, obs, state: torch.Tensor | None, active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, obs, state: torch.Tensor | None, alive: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cores is not None:
-            raise TypeError("a recurrent network acts through step(obs, memory, active): it needs its memory")
-        return self._outputs(self._features(obs, active), state)
+            raise TypeError("a recurrent network acts through step(obs, memory, alive): it needs its memory")
+        return self._outputs(self._features(obs, alive), state)
 
     def _outputs(self, features: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits and values of ``[N, A, F]`` actor features (values ``None`` where the centralised critic has
@@ -269,29 +275,31 @@ class MultiAgentActorCritic(nn.Module):
         ]
         return torch.stack(outs, 2)
 
-    def step(self, obs, memory, active: torch.Tensor, first: torch.Tensor | None = None, state=None):
+    def step(self, obs, memory, alive: torch.Tensor, first: torch.Tensor | None = None, state=None):
         """Logits, values (``None`` without ``state`` for a centralised critic) and the next memory for one step
         of ``N`` games; memories start from zeros where ``first [N, A]`` (the game starts) and where an agent is
-        not ``active``."""
-        features = self._features(obs, active)
+        not ``alive``."""
+        features = self._features(obs, alive)
         if self.cores is not None:
-            reset = ~active if first is None else first | ~active
+            reset = ~alive if first is None else first | ~alive
             features, memory = self._remember(features, memory, reset)
         logits, values = self._outputs(features, state)
         return logits, values, memory
 
-    def sequence(self, obs, memory, active: torch.Tensor, first: torch.Tensor, state=None):
+    def sequence(self, obs, memory, alive: torch.Tensor, first: torch.Tensor, state=None):
         """Logits and values ``[T * N, A, ...]`` of ``T`` stored steps of ``N`` games (``obs``, ``state``
-        flattened ``[T * N, ...]``; ``active``, ``first`` ``[T, N, A]``), replayed from ``memory``."""
-        t, n, a = active.shape
-        features = self._features(obs, active.reshape(t * n, a)).reshape(t, n, a, -1)
-        out = self._replay(features, memory, first | ~active)
+        flattened ``[T * N, ...]``; ``alive``, ``first`` ``[T, N, A]``), replayed from ``memory``."""
+        t, n, a = alive.shape
+        features = self._features(obs, alive.reshape(t * n, a)).reshape(t, n, a, -1)
+        out = self._replay(features, memory, first | ~alive)
         return self._outputs(out.reshape(t * n, a, -1), state)
 
-    @torch.no_grad()
-    def act(self, obs, active: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
-        """Actions ``[N, A]`` of a feed-forward network (acting needs no game state)."""
-        return choose(self(obs, None, active)[0], deterministic)
+    def logits(self, obs, state: State, alive: torch.Tensor) -> tuple[torch.Tensor, State]:
+        """The acting interface every network shares: action scores ``[N, A, actions]`` of the agents ``alive``
+        and their next memory (``state``: the agents' memory, ``None`` without a core; acting needs no game
+        state)."""
+        logits, _, state = self.step(obs, state, alive)
+        return logits, state
 
 
 def index_agent(memory, i: int):

@@ -31,7 +31,8 @@ ALGO_NAMES = tuple(ALGORITHMS)
 
 @dataclass
 class _TrainFields:
-    """Train an agent on a maze, evaluate it on held-out levels, write a run folder."""
+    """Train an agent on a maze, an arena, or any Gymnasium or PettingZoo env; evaluate it on held-out levels;
+    write a run folder."""
 
     algo: Literal[ALGO_NAMES] = "ppo"
     """Training algorithm: our ppo, a2c or dqn, Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference)
@@ -298,6 +299,7 @@ TrainConfig = dataclasses.make_dataclass(
     bases=(_TrainFields,),
 )
 TrainConfig.__module__, TrainConfig.__qualname__ = __name__, "TrainConfig"
+TrainConfig.__doc__ = _TrainFields.__doc__  # not make_dataclass's signature: --help shows it
 
 SECTIONS = {"env": EnvConfig, "arena": ArenaEnvConfig, **ALGORITHM_SECTIONS, "league": LeagueConfig}
 """The sections of a :class:`TrainConfig` (each a mapping of its own fields in YAML)."""

@@ -148,3 +148,22 @@ def test_bad_input_is_one_line_and_a_bug_is_a_traceback(tmp_path, monkeypatch, c
     monkeypatch.setitem(cli.COMMANDS, "watch", bug)
     with pytest.raises(ValueError, match="an internal bug"):  # not swallowed into "exit 2"
         main(["watch", str(tmp_path)])
+
+
+def test_top_level_help_is_answered_before_the_commands_load_and_matches_them(capsys):
+    import inspect
+    import subprocess
+    import sys
+
+    from mazearena import cli
+    from mazearena.apps.cli import CONFIGS
+
+    assert list(cli.COMMANDS) == list(CONFIGS)
+    for name, config in CONFIGS.items():  # the summaries are the configs' own descriptions
+        assert " ".join(cli.COMMANDS[name].split()) == " ".join(inspect.getdoc(config).split("\n\n")[0].split())
+    assert cli.main(["--help"]) == 0
+    assert "train" in capsys.readouterr().out
+    code = "import sys; from mazearena.cli import main; main(['--help']); print(sorted(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = out.strip().splitlines()[-1]
+    assert "'torch'" not in loaded and "'mazearena.apps.cli'" not in loaded  # no torch, no command imported

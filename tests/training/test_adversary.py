@@ -6,6 +6,7 @@ import pytest
 import torch
 from test_train import TINY, crash_after, metrics
 
+from mazearena.agents.actor import choose
 from mazearena.checks import UserError
 from mazearena.training import TrainConfig, train
 from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig
@@ -73,7 +74,8 @@ def test_an_adversarys_games_are_played_against_its_victim(tag_victim, tmp_path)
         torch.manual_seed(1)
         mine, reward, *_ = versus.step(runner)
         torch.manual_seed(1)
-        chasers = victim.act(full[:, :2], info["alive"][:, :2])
+        with torch.no_grad():
+            chasers = choose(victim.logits(full[:, :2], None, info["alive"][:, :2])[0])
         full, rewards, _, _, info = both.step(torch.cat([chasers, runner], 1))
         assert torch.equal(reward, rewards[:, 2:])
 
