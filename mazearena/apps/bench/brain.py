@@ -105,20 +105,25 @@ def run(cfg: BrainBenchConfig) -> Path:
                 "success_ci95": greedy["success_ci95"],
                 "sampled_success_rate": sampled["success_rate"],
                 "sampled_success_ci95": sampled["success_ci95"],
+                "mean_return": greedy["mean_return"],
+                "sampled_mean_return": sampled["mean_return"],
                 "episodes": greedy["episodes"],
             }
         )
     task = exported_task(spec)
-    what = task.metric
+    what = task.metric if task.has_success else "mean return"  # no notion of success: the returns
     md = [
         f"`{folder}` ({spec['run']['algo']}, run {spec['run']['name']}): held-out "
         f"{task.levels}, onnxruntime on one thread",
         "",
-        f"| model | size (KiB) | µs, batch 1 | µs, batch 256 | held-out {what}, greedy (95% CI) | sampled | episodes |",
+        f"| model | size (KiB) | µs, batch 1 | µs, batch 256 | held-out {what}, greedy{' (95% CI)' * task.has_success} "
+        "| sampled | episodes |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
 
     def rate(r: dict, key: str) -> str:
+        if not task.has_success:
+            return f"{r[key.replace('success', 'mean_return')]:.3f}"
         lo, hi = r[f"{key}_ci95"]
         return f"{r[f'{key}_rate']:.3f} ({lo:.3f}–{hi:.3f})"
 
@@ -127,7 +132,7 @@ def run(cfg: BrainBenchConfig) -> Path:
             f"| {r['model']} | {r['kib']:,.0f} | {r['us_batch_1']:,.0f} | {r['us_batch_256']:,.0f} | "
             f"{rate(r, 'success')} | {rate(r, 'sampled_success')} | {r['episodes']} |"
         )
-    if len(rows) == 2:
+    if len(rows) == 2 and task.has_success:
         fp32, int8 = rows
         for key, mode in (("success", "greedy"), ("sampled_success", "sampled")):
             inside = fp32[f"{key}_ci95"][0] <= int8[f"{key}_rate"] <= fp32[f"{key}_ci95"][1]
