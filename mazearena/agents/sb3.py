@@ -154,15 +154,16 @@ class SB3PPO:
 
 
 class _SB3Policy:
-    """An SB3 policy seen as ours: ``act(obs)`` on torch observations, ``eval()``/``train()``."""
+    """An SB3 policy seen as ours: the networks' acting interface (``logits(obs, state, alive)``, see
+    :mod:`~mazearena.agents.policies`) on torch observations, ``eval()``/``train()``."""
 
     def __init__(self, policy) -> None:
         self.inner = policy
 
     @torch.no_grad()
-    def act(self, obs, deterministic: bool = False) -> torch.Tensor:
+    def logits(self, obs, state=None, alive=None) -> tuple[torch.Tensor, None]:
         obs = torch.as_tensor(obs, device=self.inner.device)
-        return self.inner._predict(obs, deterministic=deterministic)
+        return self.inner.get_distribution(obs).distribution.logits, None
 
     def eval(self):
         self.inner.set_training_mode(False)
