@@ -51,7 +51,8 @@ def check_gym_env(env_id: str) -> tuple:
         spec = gym.spec(name)
     except gym.error.Error as e:
         raise UserError(
-            f"env_id {env_id!r} is neither a maze ({', '.join(mazearena.MAZE_IDS)}) nor a registered Gymnasium id ({e})"
+            f"env_id {env_id!r} is neither a maze ({', '.join(mazearena.MAZE_IDS)}), a registered Gymnasium id ({e}) "
+            "nor a PettingZoo env's factory ('package.module:function')"
         ) from None
     env = gym.make(spec.id)
     try:
