@@ -161,21 +161,21 @@ def eval_command(cfg: EvalConfig) -> None:
     else:
         out = run_eval(cfg)
     summary = json.loads((out / "summary.json").read_text())
-    table = Table(title="success per method and suite, no perturbation (95% CI over pooled episodes)")
-    for col in ("method", "mode", "suite", "episodes", "success (95% CI)", "mean return", "mean length"):
+    has = summary.get("has_success", True)  # else the envs have returns only
+    what = "success" if has else "return"
+    table = Table(title=f"{what} per method and suite, no perturbation (95% CI over pooled episodes)")
+    columns = ("success (95% CI)", "mean return") if has else ("return (95% CI)",)
+    for col in ("method", "mode", "suite", "episodes", *columns, "mean length"):
         table.add_column(col)
     for c in summary["conditions"]:
         if c["perturbation"] == "none":
-            lo, hi = c["success_ci95"]
-            table.add_row(
-                c["method"],
-                c["mode"],
-                c["suite"],
-                str(c["episodes"]),
-                f"{c['success_rate']:.3f} ({lo:.3f}–{hi:.3f})",
-                f"{c['mean_return']:.3f}",
-                f"{c['mean_length']:.1f}",
+            lo, hi = c["success_ci95"] if has else c["return_ci95"]
+            cells = (
+                (f"{c['success_rate']:.3f} ({lo:.3f}–{hi:.3f})", f"{c['mean_return']:.3f}")
+                if has
+                else (f"{c['mean_return']:.3f} ({lo:.3f}–{hi:.3f})",)
             )
+            table.add_row(c["method"], c["mode"], c["suite"], str(c["episodes"]), *cells, f"{c['mean_length']:.1f}")
     console.print(table)
     for m, w in summary.get("worst_case", {}).items():
         low, high = w["ratio_ci95"]

@@ -31,29 +31,41 @@ def _methods(summary: dict, plots: dict[str, Path | None], describe: dict[str, s
 
 
 def _per_condition(summary: dict, plots: dict[str, Path | None], describe: dict[str, str]) -> list[str]:
-    """Success and return of every condition, with intervals."""
-    lines: list[str] = []
-    lines += [
-        "## Per condition",
-        "",
-        "Success with its 95% Wilson interval over all episodes of the method's runs; return with a 95% "
-        "BCa bootstrap interval.",
-        "",
-        "| method | mode | suite | perturbation | severity | episodes | success (95% CI) | return (95% CI) | length |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
-    ]
+    """Success and return of every condition, with intervals (the return alone where the envs have no notion of
+    success)."""
+    has = summary.get("has_success", True)
+    lines = ["## Per condition", ""]
+    if has:
+        lines += [
+            "Success with its 95% Wilson interval over all episodes of the method's runs; return with a 95% "
+            "BCa bootstrap interval.",
+            "",
+            "| method | mode | suite | perturbation | severity | episodes | success (95% CI) | return (95% CI) "
+            "| length |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|",
+        ]
+    else:
+        lines += [
+            "Return with a 95% BCa bootstrap interval over all episodes of the method's runs (the env has no notion "
+            "of success, so the sections built on success rates are left out).",
+            "",
+            "| method | mode | suite | perturbation | severity | episodes | return (95% CI) | length |",
+            "|---|---|---|---|---:|---:|---:|---:|",
+        ]
     for s in summary["conditions"]:
         suite = f"{s['suite']} ({describe.get(s['suite'], '')})" if s["perturbation"] == CLEAN else s["suite"]
+        success = f"{_ci(s['success_rate'], s['success_ci95'])} | " if has else ""
         lines.append(
             f"| {s['method']} | {s['mode']} | {suite} | {s['perturbation']} | {s['severity']:g} | "
-            f"{s['episodes']} | {_ci(s['success_rate'], s['success_ci95'])} | "
-            f"{_ci(s['mean_return'], s['return_ci95'])} | {s['mean_length']:.1f} |"
+            f"{s['episodes']} | {success}{_ci(s['mean_return'], s['return_ci95'])} | {s['mean_length']:.1f} |"
         )
     return lines
 
 
 def _across_runs(summary: dict, plots: dict[str, Path | None], describe: dict[str, str]) -> list[str]:
     """Aggregates over runs and suites, their plots and the probability of improvement."""
+    if not summary.get("has_success", True):  # built on success rates
+        return []
     lines: list[str] = []
     lines += [
         "",
@@ -94,6 +106,8 @@ def _across_runs(summary: dict, plots: dict[str, Path | None], describe: dict[st
 
 def _generalisation(summary: dict, plots: dict[str, Path | None], describe: dict[str, str]) -> list[str]:
     """Training-level minus held-out success, per run."""
+    if not summary.get("has_success", True):  # built on success rates
+        return []
     lines: list[str] = []
     if summary["generalisation_gap"]:
         lines += [
@@ -233,6 +247,8 @@ def _cross_play(summary: dict, plots: dict[str, Path | None], describe: dict[str
 
 def _sample_efficiency(summary: dict, plots: dict[str, Path | None], describe: dict[str, str]) -> list[str]:
     """Held-out success against training steps."""
+    if not summary.get("has_success", True):  # built on success rates
+        return []
     lines: list[str] = []
     if summary.get("sample_efficiency"):
         source = summary["sample_efficiency"][0]["source"]
@@ -275,6 +291,7 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     if curves:
         write_csv(curves, out / "sample_efficiency.csv")
     summary = summarise(rows, cfg.seed, cross, curves)
+    summary["has_success"] = any(r.config.task.has_success for r in runs)  # else the envs have returns only
     summary["config"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
     summary["config"]["runs"] = [str(r.path) for r in runs]
     summary["checkpoint_steps"] = {r.name: r.step for r in runs}

@@ -176,6 +176,9 @@ def test_mappo_trains_evaluates_records_and_exports_it_through_the_task(tmp_path
     out = evaluate(EvalConfig(runs=(run,), episodes=8, out=tmp_path / "eval", progress=False))
     header = (out / "episodes.csv").read_text().splitlines()[0].split(",")
     assert {"return/walker_0", "return/walker_1", "per_capita_return"} <= set(header)
+    assert json.loads((out / "summary.json").read_text())["has_success"] is False
+    eval_report = (out / "report.md").read_text()
+    assert "| return (95% CI) |" in eval_report and "success (95% CI)" not in eval_report
     exported = export(ExportConfig(run=run, format="torchscript"))
     spec = json.loads((exported / "spec.json").read_text())
     assert spec["env"] == {"kind": "pettingzoo", "id": toy, "options": {"max_episode_steps": 0}}
