@@ -98,6 +98,28 @@ def step(envs, actions: torch.Tensor, device: torch.device):
     )
 
 
+def env_state(envs) -> dict:
+    """What a checkpoint keeps of the envs a trainer steps: the engine's state (``engine``: a mazearena engine,
+    under any Gymnasium wrappers; or the games' episode seeds of an outside PettingZoo env) and the state of a
+    wrapper that has one of its own (``envs``: training perturbations, a self-play league). Empty for envs that
+    keep nothing (other Gymnasium envs: a resumed run starts their episodes afresh)."""
+    state = {}
+    engine = getattr(getattr(envs, "unwrapped", envs), "engine", None)
+    if engine is not None:
+        state["engine"] = engine.state_dict()
+    if hasattr(envs, "state_dict"):
+        state["envs"] = envs.state_dict()
+    return state
+
+
+def load_env_state(envs, state: dict) -> None:
+    """Restore :func:`env_state` (the keys a checkpoint has)."""
+    if "engine" in state:
+        getattr(envs, "unwrapped", envs).engine.load_state_dict(state["engine"])
+    if "envs" in state:
+        envs.load_state_dict(state["envs"])
+
+
 def success_of(info: dict):
     """The ``is_success`` of every game's step, or ``None`` where the env has no notion of it. Where a game ended,
     the ended episode's: Gymnasium's own vector envs (same-step autoreset) move an ended game's info under

@@ -102,7 +102,7 @@ def _cfg(tmp_path, env_id: str, **kw) -> TrainConfig:
         algo="mappo",
         env=EnvConfig(env_id=env_id),
         mappo=MAPPOConfig(**(small | kw.pop("mappo", {}))),
-        total_timesteps=128,
+        total_timesteps=kw.pop("total_timesteps", 128),
         eval_episodes=8,
         video_episodes=1,
         runs_dir=tmp_path / "runs",
@@ -197,3 +197,20 @@ def test_the_same_seed_trains_the_same_curve_and_ippo_trains_too(tmp_path, toy):
     assert curves[0] == curves[1] and curves[0]
     ippo = train(_cfg(tmp_path, toy, name="ippo", mappo={"centralized_critic": False}))
     assert (ippo / "report.md").exists()
+
+
+def test_a_crashed_run_resumes_from_its_checkpoint_with_its_episode_seeds(tmp_path, toy):
+    """An outside env's state is not saved: a resumed run continues from the checkpoint's weights and episode
+    counters, restarting the episodes that were in progress with the seeds those counters give."""
+    from test_train import crash_after
+
+    from mazearena.training.algorithms.mappo import MAPPO
+    from mazearena.training.checkpoint import load_checkpoint
+    from mazearena.training.loop import train
+
+    run = crash_after(MAPPO, 2, _cfg(tmp_path, toy, name="crashed", checkpoint_every=64, total_timesteps=256))
+    games = load_checkpoint(run / "checkpoints" / "last.pt")["algo"]["engine"]
+    assert int(games["episodes"].sum()) > 0 and int(games["seed"]) == 0  # how far each game got, and the seed
+    resumed = train(TrainConfig(resume=run, progress=False))
+    steps = [json.loads(line)["step"] for line in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == 256 and (resumed / "report.md").exists()

@@ -233,7 +233,7 @@ class DQN:
             "buf_rewards": self.buf_rewards[:n].clone(),
             "buf_ends": self.buf_ends[:n].clone(),
             "buf_dones": self.buf_dones[:n].clone(),
-            **({"engine": self.envs.unwrapped.engine.state_dict()} if hasattr(self.envs.unwrapped, "engine") else {}),
+            **batches.env_state(self.envs),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -251,8 +251,7 @@ class DQN:
         batches.put(self.buf_next, filled, batches.to_device(state["buf_next"], self.device))
         self.buf_actions[:n], self.buf_rewards[:n] = state["buf_actions"], state["buf_rewards"]
         self.buf_ends[:n], self.buf_dones[:n] = state["buf_ends"], state["buf_dones"]
-        if "engine" in state:
-            self.envs.unwrapped.engine.load_state_dict(state["engine"])
+        batches.load_env_state(self.envs, state)
 
 
 STEPS_PER_ENV = 64

@@ -259,11 +259,9 @@ class MAPPO:
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
         """Everything needed to continue exactly."""
-        state = trainer_state(self) | {"alive": self.alive, "engine": self.envs.engine.state_dict()}
+        state = trainer_state(self) | {"alive": self.alive} | batches.env_state(self.envs)
         if self.recurrent:
             state |= {"core_state": self.memory, "started": self.started}
-        if hasattr(self.envs, "state_dict"):  # self-play: the league and the opponents in play
-            state["envs"] = self.envs.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -271,9 +269,7 @@ class MAPPO:
         self.alive = state["alive"].to(self.device)
         if self.recurrent:
             self.memory, self.started = state_to(state["core_state"], self.device), state["started"].to(self.device)
-        self.envs.engine.load_state_dict(state["engine"])
-        if hasattr(self.envs, "load_state_dict"):
-            self.envs.load_state_dict(state["envs"])
+        batches.load_env_state(self.envs, state)
         if self.state is not None:
             self.state = self.envs.state().to(self.device)
 

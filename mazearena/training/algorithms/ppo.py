@@ -416,22 +416,14 @@ class PPO:
         state = trainer_state(self) | {"next_done": self.next_done}
         if self.recurrent:
             state["core_state"] = self.state
-        engine = getattr(getattr(self.envs, "unwrapped", self.envs), "engine", None)
-        if engine is not None:
-            state["engine"] = engine.state_dict()
-        if hasattr(self.envs, "state_dict"):  # a wrapper with a state of its own (training perturbations)
-            state["envs"] = self.envs.state_dict()
-        return state
+        return state | batches.env_state(self.envs)
 
     def load_state_dict(self, state: dict) -> None:
         load_trainer_state(self, state)
         self.next_done = state["next_done"].to(self.device)
         if self.recurrent:
             self.state = state_to(state["core_state"], self.device)
-        if "engine" in state:
-            self.envs.unwrapped.engine.load_state_dict(state["engine"])
-        if hasattr(self.envs, "load_state_dict"):
-            self.envs.load_state_dict(state["envs"])
+        batches.load_env_state(self.envs, state)
 
 
 def actor_critic(cfg, envs):
