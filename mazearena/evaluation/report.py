@@ -64,8 +64,6 @@ def _per_condition(summary: dict, plots: dict[str, Path | None], describe: dict[
 
 def _across_runs(summary: dict, plots: dict[str, Path | None], describe: dict[str, str]) -> list[str]:
     """Aggregates over runs and suites, their plots and the probability of improvement."""
-    if not summary.get("has_success", True):  # built on success rates
-        return []
     lines: list[str] = []
     lines += [
         "",
@@ -106,8 +104,6 @@ def _across_runs(summary: dict, plots: dict[str, Path | None], describe: dict[st
 
 def _generalisation(summary: dict, plots: dict[str, Path | None], describe: dict[str, str]) -> list[str]:
     """Training-level minus held-out success, per run."""
-    if not summary.get("has_success", True):  # built on success rates
-        return []
     lines: list[str] = []
     if summary["generalisation_gap"]:
         lines += [
@@ -247,8 +243,6 @@ def _cross_play(summary: dict, plots: dict[str, Path | None], describe: dict[str
 
 def _sample_efficiency(summary: dict, plots: dict[str, Path | None], describe: dict[str, str]) -> list[str]:
     """Held-out success against training steps."""
-    if not summary.get("has_success", True):  # built on success rates
-        return []
     lines: list[str] = []
     if summary.get("sample_efficiency"):
         source = summary["sample_efficiency"][0]["source"]
@@ -274,13 +268,18 @@ REPORT_SECTIONS = (
     _sample_efficiency,
 )
 """The report's sections in order, each ``(summary, plots, describe) -> lines``."""
+ON_SUCCESS = (_across_runs, _generalisation, _sample_efficiency)
+"""The sections built on success rates, left out where the runs' envs have no notion of success (they would read
+zeros); their plots are not drawn either."""
 
 
 def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe: dict[str, str]) -> str:
-    """The evaluation report: the title, then each of :data:`REPORT_SECTIONS` (an empty one is left out)."""
+    """The evaluation report: the title, then each of :data:`REPORT_SECTIONS` that applies (an empty one is left
+    out)."""
     lines = [f"# {title}", ""]
     for section in REPORT_SECTIONS:
-        lines += section(summary, plots, describe)
+        if summary.get("has_success", True) or section not in ON_SUCCESS:
+            lines += section(summary, plots, describe)
     return "\n".join(lines) + "\n"
 
 
@@ -301,12 +300,15 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
         for suite, why in (r.config.task.unavailable_suites(r.config).items() if not cfg.suites else ())
     ]
     curve_title = f"Sample efficiency ({cfg.modes[0]} policy)"
+    rates = summary["has_success"]  # the success-rate plots (of the ON_SUCCESS sections) only where they mean something
     plots = {
-        "intervals": plot_intervals(summary, out / "intervals.png"),
-        "profile": plot_profile(summary, out / "profile.png", cfg.seed),
+        "intervals": plot_intervals(summary, out / "intervals.png") if rates else None,
+        "profile": plot_profile(summary, out / "profile.png", cfg.seed) if rates else None,
         "severity": plot_severity(summary, out / "severity.png"),
         "cross_play": plot_cross_play(cross, out / "cross_play.png") if cross else None,
-        "sample_efficiency": plot_curves(curves, out / "sample_efficiency.png", curve_title) if curves else None,
+        "sample_efficiency": plot_curves(curves, out / "sample_efficiency.png", curve_title)
+        if curves and rates
+        else None,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     title = "Evaluation of " + ", ".join(dict.fromkeys(r.method for r in runs))
