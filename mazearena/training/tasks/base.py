@@ -37,6 +37,12 @@ STOP_FIELDS = {"stop_at_success": "mazes", "stop_at_win_rate": "arenas (algo map
 """The early-stopping fields, each with the tasks it is for."""
 
 
+def mlp_for_vectors(cfg: TrainConfig, observation_space) -> None:
+    """The default backbone (``cnn``, for planes and pixels) becomes an MLP where the observations are vectors."""
+    if cfg.backbone == "cnn" and len(observation_space.shape) == 1:
+        cfg.backbone = "mlp"
+
+
 class Task(ABC):
     """The questions whose answers differ between kinds of task."""
 

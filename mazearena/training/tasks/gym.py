@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mazearena.checks import UserError
-from mazearena.training.tasks.base import TaskKind
+from mazearena.training.tasks.base import TaskKind, mlp_for_vectors
 from mazearena.training.tasks.maze import SingleAgentTask
 
 if TYPE_CHECKING:
@@ -78,10 +78,7 @@ class GymTask(SingleAgentTask):
 
     def check(self, cfg: TrainConfig) -> None:
         super().check(cfg)
-        if cfg.backbone == "cnn":
-            obs, _ = check_gym_env(cfg.env.env_id)
-            if len(obs.shape) == 1:
-                cfg.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes or pixels)
+        mlp_for_vectors(cfg, check_gym_env(cfg.env.env_id)[0])
 
     def run_name(self, cfg: TrainConfig) -> str:
         env = re.sub(r"[^A-Za-z0-9._-]+", "_", cfg.env.env_id.rpartition(":")[2].rpartition("/")[2])

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from mazearena.checks import UserError
-from mazearena.training.tasks.base import Task, TaskKind
+from mazearena.training.tasks.base import Task, TaskKind, mlp_for_vectors
 
 if TYPE_CHECKING:
     from mazearena.agents.actor import Actor
@@ -256,9 +256,7 @@ class PettingZooTask(Task):
             )
         if cfg.league.self_play or cfg.adversary_of is not None:
             raise UserError("league.self_play and adversary_of play mazearena's arenas, not outside envs")
-        spec = check_parallel_env(env_id)
-        if cfg.backbone == "cnn" and len(spec["observation"].shape) == 1:
-            cfg.backbone = "mlp"  # vectors: an MLP (the cnn, the default, needs planes)
+        mlp_for_vectors(cfg, check_parallel_env(env_id)["observation"])
 
     def backbones(self, alg: Algorithm) -> tuple[str, ...]:
         return ("cnn", "mlp")
