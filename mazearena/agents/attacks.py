@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mazearena.agents.actor import Actor, State, index_state, map_tensors, repeat_state
+from mazearena.actor import Actor, State, index_state, map_tensors, repeat_state
 from mazearena.agents.explain import cell_changes
 from mazearena.checks import UserError
 

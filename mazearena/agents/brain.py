@@ -8,7 +8,7 @@ has its own, then the next state. That is the form ONNX and TorchScript export, 
 decision for any number of agents at once.
 
 A recurrent brain starts every episode from zeros (``BrainSpec.state``'s shapes): the game passes zeros where an
-agent's episode starts and the returned state otherwise, as :class:`~mazearena.agents.actor.Actor`\\ s do.
+agent's episode starts and the returned state otherwise, as :class:`~mazearena.actor.Actor`\\ s do.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mazearena.agents.actor import Actor, State, choose
+from mazearena.actor import Actor, State, choose
 from mazearena.agents.policies import ActorCritic, MultiAgentActorCritic, QNetwork
 
 
@@ -229,7 +229,7 @@ def example_inputs(spec: BrainSpec, batch: int, generator: torch.Generator | Non
 
 
 class OnnxActor(Actor):
-    """An exported ONNX brain as an :class:`~mazearena.agents.actor.Actor`: greedy (or sampled) actions, the
+    """An exported ONNX brain as an :class:`~mazearena.actor.Actor`: greedy (or sampled) actions, the
     recurrent state carried as tensors with the games first (``[games, H]``, ``[games, agents, H]`` for teams). So
     the evaluation harness plays an exported model exactly as it plays the network it came from; it runs the
     model through the export's own loader (:mod:`~mazearena.agents.brain_runtime`, shipped as ``brain.py``)."""

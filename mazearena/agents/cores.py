@@ -2,7 +2,7 @@
 
 A core turns a backbone's features into features that also depend on everything the game showed before. Its
 state is one vector per game (per agent in arenas), ``[..., hidden]`` for a GRU and a pair of them (h, c) for an
-LSTM, with the games first, as :mod:`~mazearena.agents.actor` states are. Every call takes ``first``, the games
+LSTM, with the games first, as :mod:`~mazearena.actor` states are. Every call takes ``first``, the games
 whose observation starts an episode: their state goes back to zeros (the initial state) before the step. So a
 batched rollout with same-step autoreset, a replay of a stored sequence (:meth:`Core.sequence`) and a game
 played on its own step by step give the same outputs.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mazearena.agents.actor import State
+from mazearena.actor import State
 
 CORES = ("none", "gru", "lstm")
 """The values of ``--core``."""

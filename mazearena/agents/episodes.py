@@ -2,7 +2,7 @@
 
 Every game slot of the batch plays the same number of episodes, chosen in advance, so short episodes are
 not over-represented (ending early does not earn a slot more episodes). Actors act through the
-:mod:`~mazearena.agents.actor` contract: each game's state starts afresh with each episode.
+:mod:`~mazearena.actor` contract: each game's state starts afresh with each episode.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from mazearena.actor import Actor, as_actor, index_state, put_state, reset_where
 from mazearena.agents import batches
-from mazearena.agents.actor import Actor, as_actor, index_state, put_state, reset_where
 from mazearena.stats.metrics import wilson_interval
 
 EPISODE_FIELDS = ("env_index", "level_id", "return", "length", "success", "terminated", "truncated")
@@ -88,7 +88,7 @@ def play_episodes(
     env, act: Actor | Callable[[torch.Tensor], torch.Tensor], episodes: int, advance=None, subset: bool = True
 ) -> dict:
     """Play ``episodes`` episodes (rounded up to a multiple of ``env.num_envs``) on a mazearena vector env;
-    ``act`` (an :class:`~mazearena.agents.actor.Actor`, or a function ``act(obs)``) returns a batch of
+    ``act`` (an :class:`~mazearena.actor.Actor`, or a function ``act(obs)``) returns a batch of
     actions, for the rows of ``obs`` it is given: the games that still owe episodes (``subset=False``: always
     every game, for policies that read the engine rather than ``obs``).
     Returns one list per field of :data:`EPISODE_FIELDS`, in the order the episodes ended. ``advance(k)`` is
@@ -109,7 +109,7 @@ def play_games(
 ) -> dict:
     """Play ``episodes`` arena games on an :class:`~mazearena.envs.arena.ArenaVectorEnv` (rounded up to a
     multiple of ``env.num_envs``) whose learning agents are ``team`` (0 red, 1 blue); ``act`` (an
-    :class:`~mazearena.agents.actor.Actor`, or a function ``act(obs, alive)``) returns actions
+    :class:`~mazearena.actor.Actor`, or a function ``act(obs, alive)``) returns actions
     ``[num_envs, num_agents]``. Returns one list per field of :data:`GAME_FIELDS`: ``return``
     is summed over the learning agents, ``success`` is a win of ``team``, ``winner`` 0, 1 or -1 (draw);
     ``truncated`` marks games that ran to ``max_cycles``."""

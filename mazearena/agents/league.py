@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
+from mazearena.actor import Actor, State, as_actor, choose, reset_where, state_to
 from mazearena.agents import batches
-from mazearena.agents.actor import Actor, State, as_actor, choose, reset_where, state_to
 from mazearena.checks import UserError, check_fields, check_int
 
 TEAMS = ("red", "blue")
@@ -114,7 +114,7 @@ def check_symmetric(config) -> None:
 
 
 class TeamPolicy(Actor):
-    """A team network as the :class:`~mazearena.agents.actor.Actor` of ``team``: ``act(obs, state, alive)`` on that
+    """A team network as the :class:`~mazearena.actor.Actor` of ``team``: ``act(obs, state, alive)`` on that
     team's columns, mirrored when the network was trained as the other team."""
 
     def __init__(self, policy, trained_team: int, team: int, deterministic: bool = False) -> None:
@@ -269,7 +269,7 @@ class OpponentVectorEnv:
 
 class FixedOpponentVectorEnv(OpponentVectorEnv):
     """An all-focal arena vector env seen from ``team``, the other team acted in every game by ``opponent`` (an
-    :class:`~mazearena.agents.actor.Actor` for that team, e.g. a frozen :class:`TeamPolicy`): what an adversary
+    :class:`~mazearena.actor.Actor` for that team, e.g. a frozen :class:`TeamPolicy`): what an adversary
     trains against."""
 
     def __init__(self, envs, team: int, opponent: Actor) -> None:
@@ -367,7 +367,7 @@ class SelfPlayVectorEnv(OpponentVectorEnv):
                     batches.index(obs, rows), self._adversary_states[k], alive[rows]
                 )
         if self.npcs is not None:
-            out[self._scripted_rows] = self.npcs.act()[self._scripted_rows]
+            out[self._scripted_rows] = self.npcs.act(None, None)[0][self._scripted_rows]
         return out
 
     def _games_ended(self, ended: torch.Tensor) -> None:
@@ -421,7 +421,7 @@ class SelfPlayVectorEnv(OpponentVectorEnv):
 
 def play_match(envs, red, blue, games: int) -> dict[str, float]:
     """``games`` games between two team actors (``red`` acting red's columns, ``blue`` blue's: a
-    :class:`TeamPolicy` or any :class:`~mazearena.agents.actor.Actor`) on an all-focal arena vector env, played by
+    :class:`TeamPolicy` or any :class:`~mazearena.actor.Actor`) on an all-focal arena vector env, played by
     :func:`~mazearena.agents.episodes.run_games`. Returns red's win rate, the draw rate, blue's win rate and the
     number of games."""
     from mazearena.agents.episodes import run_games

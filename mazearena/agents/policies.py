@@ -9,8 +9,8 @@ import gymnasium as gym
 import torch
 from torch import nn
 
+from mazearena.actor import State
 from mazearena.agents import parallel
-from mazearena.agents.actor import State
 from mazearena.agents.backbones import make_backbone
 from mazearena.agents.cores import make_core
 

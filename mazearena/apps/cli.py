@@ -21,7 +21,7 @@ from mazearena.apps.watch import WatchConfig
 from mazearena.checks import MissingExtra, UserError
 from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
-from mazearena.training.algorithms import arena_algorithms
+from mazearena.training.algorithms import team_algorithms
 from mazearena.training.config import TrainConfig, load_config
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (make, CI logs): wide tables
@@ -275,8 +275,9 @@ def usage_error(message: str, command: str = "train") -> NoReturn:
 
 
 def _shorthands(args: list[str]) -> list[str]:
-    """``--env arena`` (train on arenas: ``--algo mappo``), ``--env maze`` (the default) and ``--mode M``
-    (``--arena.mode M``) as the typed options they stand for."""
+    """``--env arena`` (``--kind arena``, train a team on arenas: ``--algo mappo`` unless another algorithm that
+    trains teams is named), ``--env maze`` (the default) and ``--mode M`` (``--arena.mode M``) as the typed options
+    they stand for."""
     out, i = [], 0
     while i < len(args):
         arg = args[i]
@@ -289,10 +290,10 @@ def _shorthands(args: list[str]) -> list[str]:
             if name == "--mode":
                 out += ["--arena.mode", value]
             elif value == "arena":
-                algo, arena = _option(args, "--algo"), arena_algorithms()
-                if algo not in (None, *arena):
-                    usage_error(f"--env arena trains with --algo {' or '.join(arena)}, got --algo {algo}")
-                out += ["--algo", arena[0]] if algo is None else []
+                algo, teams = _option(args, "--algo"), team_algorithms()
+                if algo not in (None, *teams):
+                    usage_error(f"--env arena trains with --algo {' or '.join(teams)}, got --algo {algo}")
+                out += ["--kind", "arena", *(["--algo", teams[0]] if algo is None else [])]
             elif value != "maze":
                 usage_error(f"--env must be 'maze' or 'arena', got {value!r}")
         else:
@@ -333,7 +334,7 @@ def _train_args(args: list[str]):
         description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
         "--config FILE.yaml (or a shipped example by name: ppo_maze9, dqn_maze7, mappo_tag, selfplay_ctf) loads "
         "the defaults. "
-        "--env arena --mode tag|ctf|combat is short for --algo mappo --arena.mode ...",
+        "--env arena --mode tag|ctf|combat is short for --kind arena --algo mappo --arena.mode ... (or --algo a2c)",
     )
 
 

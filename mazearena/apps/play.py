@@ -2,6 +2,9 @@
 
 ``--env arena --mode ctf|tag|combat``: you are ``red_0`` among scripted teammates and opponents; each key
 press is one step of the game (space waits, A attacks in ``combat``).
+
+You act as any policy does, through the :class:`~mazearena.actor.Actor` contract: :class:`Keyboard` answers
+``act(obs, state, alive)`` with the move of the key you pressed.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import Literal
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from mazearena import MAZE_IDS
+from mazearena.actor import Actor, State
 from mazearena.checks import UserError, enum_value
 from mazearena.envs.engine.maze import ActionSet
 
@@ -74,8 +79,26 @@ class PlayResult:
     episodes: list[dict] = field(default_factory=list)
 
 
+class Keyboard(Actor):
+    """You, as an :class:`~mazearena.actor.Actor`: the move of the key pressed last (:meth:`press`), for the one
+    game on screen. It reads no observation: you see the window."""
+
+    def __init__(self) -> None:
+        self.pressed: int | None = None
+
+    def press(self, action: int) -> None:
+        """A key bound to ``action`` was pressed: the next :meth:`act` plays it."""
+        self.pressed = action
+
+    def act(self, obs, state: State, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        if self.pressed is None:
+            raise RuntimeError("Keyboard.act before a key was pressed")
+        action, self.pressed = self.pressed, None
+        return torch.tensor([action]), state
+
+
 class _Game(ABC):
-    """What the play loop needs of a game: a frame, a title, key bindings, and one step per key press."""
+    """What the play loop needs of a game: a frame, a title, key bindings, and a step of your actions."""
 
     def __init__(self) -> None:
         self.result, self.ep_return, self.done = PlayResult(), 0.0, False
@@ -93,7 +116,8 @@ class _Game(ABC):
     def reset(self) -> None: ...
 
     @abstractmethod
-    def act(self, action: int) -> None: ...
+    def step(self, actions: torch.Tensor) -> None:
+        """One step of the game, your agent playing ``actions[0]`` (a :class:`Keyboard`'s)."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -130,8 +154,8 @@ class _MazeGame(_Game):
         self.env.reset()
         self.ep_return, self.done = 0.0, False
 
-    def act(self, action: int) -> None:
-        _, reward, terminated, truncated, info = self.env.step(action)
+    def step(self, actions: torch.Tensor) -> None:
+        _, reward, terminated, truncated, info = self.env.step(int(actions[0]))
         self.ep_return += reward
         if terminated or truncated:
             self.done = True
@@ -168,8 +192,8 @@ class _ArenaGame(_Game):
         self.env.reset()
         self.ep_return, self.done = 0.0, False
 
-    def act(self, action: int) -> None:
-        _, rewards, terms, truncs, _ = self.env.step({"red_0": action})
+    def step(self, actions: torch.Tensor) -> None:
+        _, rewards, terms, truncs, _ = self.env.step({"red_0": int(actions[0])})
         self.ep_return += rewards["red_0"]
         if terms["red_0"] or truncs["red_0"]:
             self.done = True
@@ -225,7 +249,7 @@ def play(cfg: PlayConfig) -> PlayResult:
     frame = game.frame()
     window = Window("mazearena", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
     pg = window._pg
-    bindings = game.bindings(pg)
+    bindings, you = game.bindings(pg), Keyboard()
     recorded = [frame]
     try:
         _post_keys(window, cfg.keys)
@@ -237,7 +261,8 @@ def play(cfg: PlayConfig) -> PlayResult:
                 if event.key == pg.K_r or (game.done and event.key in bindings):
                     game.reset()
                 elif event.key in bindings and not game.done:
-                    game.act(bindings[event.key])
+                    you.press(bindings[event.key])
+                    game.step(you.act(None, None)[0])
                     game.result.steps += 1
                 else:
                     continue

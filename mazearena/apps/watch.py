@@ -118,7 +118,7 @@ def policy_lines(policy, obs, action_names: tuple[str, ...], state=None) -> list
 
 def _scores(policy, state):
     """The policy's action scores for a batch of views of game 0 (a recurrent one from game 0's ``state``)."""
-    from mazearena.agents.actor import PolicyActor, repeat_state
+    from mazearena.actor import PolicyActor, repeat_state
 
     actor = PolicyActor(policy)
     return lambda batch: actor.logits(batch, repeat_state(state, len(batch)))

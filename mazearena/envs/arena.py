@@ -64,7 +64,7 @@ class _Roster:
             return focal_actions
         full = torch.zeros(engine.num_envs, self.config.num_agents, dtype=torch.long, device=engine.device)
         full[:, self.focal_index] = focal_actions
-        full[:, controller.index] = controller.act()
+        full[:, controller.index] = controller.act(None, None)[0]
         return full
 
 

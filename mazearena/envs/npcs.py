@@ -25,6 +25,7 @@ from enum import Enum
 
 import torch
 
+from mazearena.actor import Actor, State
 from mazearena.checks import check_int, enum_value
 from mazearena.envs.engine.arena import ArenaEngine
 from mazearena.envs.engine.arena_rules import ATTACK, Mode
@@ -95,8 +96,10 @@ def centre_distance_of(walls: torch.Tensor) -> torch.Tensor:
     return shortest_steps(sources.view(b, s, s), ~walls).view(b, -1)
 
 
-class NpcController:
-    """Chooses the actions of the NPC agents of an engine, every step, for all its games."""
+class NpcController(Actor):
+    """Chooses the actions of the NPC agents of an engine, every step, for all its games: an
+    :class:`~mazearena.actor.Actor` that sees the whole game, the engine it is built on, rather than
+    observations (it reads no ``obs``), and carries no state."""
 
     def __init__(self, engine: ArenaEngine, npcs: dict[int, NpcSpec]) -> None:
         self.engine = engine
@@ -123,8 +126,12 @@ class NpcController:
             self._centre, self._centre_levels = centre_distance(e), e.level_ids.clone()
         return self._centre
 
-    def act(self) -> torch.Tensor:
-        """``[B, len(npcs)]`` actions of the NPCs, in the order of their agent index."""
+    def act(self, obs=None, state: State = None, alive: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """``[B, len(npcs)]`` actions of the NPCs, in the order of their agent index (read from the engine: the
+        NPCs out of the game are its ``alive``), and ``state`` as it was."""
+        return self._actions(), state
+
+    def _actions(self) -> torch.Tensor:
         e, cfg = self.engine, self.engine.config
         b, s = e.num_envs, cfg.size
         dev = e.device

@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 import tyro
 
-from mazearena.agents.actor import Actor, State
+from mazearena.actor import Actor, State
 from mazearena.agents.perturbations import OBS_ATTACKS, PERTURBATIONS, PerturbedVectorEnv
 from mazearena.checks import UserError
 from mazearena.evaluation.summary import GREEDY
@@ -424,7 +424,7 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
             step = track("training snapshots", snapshots) if track and snapshots else None
             for run in runs:
                 curves += sample_efficiency(cfg, run, step)
-        if runs[0].task.team and len(runs) > 1 and cfg.cross_play_games:
+        if runs[0].task.cross_play and len(runs) > 1 and cfg.cross_play_games:
             cross = cross_play_table(cfg, runs, track)
     write_eval(out, cfg, runs, rows, curves, cross)
     return out

@@ -36,7 +36,12 @@ class _TrainFields:
 
     algo: Literal[ALGO_NAMES] = "ppo"
     """Training algorithm: our ppo, a2c or dqn, Stable-Baselines3's PPO with our backbone (sb3-ppo, the reference)
-    on mazes and Gymnasium envs; mappo (multi-agent PPO) on arenas."""
+    on mazes and Gymnasium envs; mappo (multi-agent PPO) and a2c on arenas and PettingZoo envs."""
+    kind: str = "auto"
+    """What kind of task to train on: ``maze``, ``arena`` (a team; ``--env arena`` sets it), ``gym`` (any Gymnasium
+    env), ``pettingzoo`` (any PettingZoo parallel env), or ``auto``: a PettingZoo env for an ``env_id`` that is an
+    import path ``module:function``, an arena for an algorithm that trains only teams (mappo), a maze for a maze
+    id, any other Gymnasium env otherwise."""
     backbone: str = "cnn"
     """Policy backbone: cnn, resnet, impala, transformer or mlp, or your own as ``package.module:Class`` (an
     ``nn.Module`` built from the observation space, with ``features_dim``; see the architecture docs)."""
@@ -132,6 +137,12 @@ class _TrainFields:
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         alg, task = algorithm(self.algo), self.task
+        if not (alg.teams if task.team else alg.single):
+            trains = "teams" if task.team else "single agents"
+            able = _listed([n for n, a in ALGORITHMS.items() if (a.teams if task.team else a.single)], "or")
+            raise UserError(
+                f"algo {self.algo!r} does not train {trains}: {task.kind_name} tasks train with algo {able}"
+            )
         fit = task.backbones(alg)
         if fit is not None and self.backbone not in fit and ":" not in self.backbone:
             raise UserError(
@@ -157,6 +168,8 @@ class _TrainFields:
         self._check_stop(task)
         self._victim_team = None  # an adversary's victim's team, set by the arena task's checks
         task.check(self)
+        if alg.check is not None:
+            alg.check(self)
         if self.init_from is not None and not alg.own:
             raise UserError(f"init_from is not available with algo={self.algo!r}")
         self.train_perturbations = tuple(self.train_perturbations)  # a list from YAML: the same value

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from mazearena.agents.actor import map_tensors
+from mazearena.actor import map_tensors
 from mazearena.agents.perturbations import OBS_ATTACKS, Perturbation, check_perturbation
 from mazearena.checks import UserError
 

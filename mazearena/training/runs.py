@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from mazearena.agents.actor import Actor
+from mazearena.actor import Actor
 from mazearena.checks import UserError, check_device, require
 from mazearena.training import loading
 from mazearena.training.algorithms import algorithm
@@ -38,7 +38,7 @@ def make_envs(cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_te
 def make_actor(
     cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False, team: int | None = None
 ) -> Actor:
-    """How a run's network acts (:mod:`~mazearena.agents.actor`): its algorithm's actor, by default the
+    """How a run's network acts (:mod:`~mazearena.actor`): its algorithm's actor, by default the
     network's ``act``; on arenas for ``team`` (default: the scenario's learning team), through the mirror when
     the network learned as the other team."""
     return cfg.task.actor(cfg, policy, deterministic, team)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import mazearena
-from mazearena.agents.actor import Actor, reset_where
+from mazearena.actor import Actor, reset_where
 from mazearena.agents.episodes import play_episodes, play_games
 from mazearena.agents.league import Match
 from mazearena.envs import arena_v0

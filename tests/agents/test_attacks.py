@@ -4,7 +4,7 @@ import pytest
 import torch
 from test_explain import TILE_PLANES, WALL, shortest_way, view
 
-from mazearena.agents.actor import map_tensors
+from mazearena.actor import map_tensors
 from mazearena.agents.attacks import AttackedActor, attack_target, greedy_attack, random_flips
 
 CENTRE = torch.zeros(7, 7, dtype=torch.bool)
@@ -155,7 +155,7 @@ def test_a_budget_of_zero_plays_the_clean_arena_games_bit_for_bit(kind):
 def test_a_recurrent_maze_policy_is_attacked_from_each_games_own_memory_in_chunks():
     """64 games of 7x7 views are scored 20 games a call; each game's candidates read that game's memory."""
     import mazearena
-    from mazearena.agents.actor import PolicyActor
+    from mazearena.actor import PolicyActor
     from mazearena.agents.policies import ActorCritic
 
     env = mazearena.make_vec("mazearena/Maze-v0", 64, seed=3, size=7)

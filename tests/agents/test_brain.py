@@ -187,7 +187,7 @@ def test_a_torchscript_brain_matches_and_takes_any_batch(tmp_path):
 @pytest.mark.parametrize("core", ["none", "gru"])
 def test_the_harness_plays_an_exported_model_as_it_plays_its_network(core, tmp_path):
     # greedy actions through OnnxActor and through the network's own actor: the same episodes, step for step
-    from mazearena.agents.actor import PolicyActor
+    from mazearena.actor import PolicyActor
     from mazearena.agents.brain import OnnxActor
     from mazearena.agents.episodes import play_episodes
     from mazearena.apps.export import write_onnx

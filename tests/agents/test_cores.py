@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import mazearena
-from mazearena.agents.actor import PolicyActor
+from mazearena.actor import PolicyActor
 from mazearena.agents.cores import Core
 from mazearena.agents.policies import ActorCritic, MultiAgentActorCritic
 from mazearena.training import EnvConfig, TrainConfig, train

@@ -128,7 +128,7 @@ def test_scripted_blocks_play_the_npc_team_mixed_into_the_league():
     real = base.step
     base.step = lambda full: (seen.append(full.clone()), real(full))[1]
     for _ in range(5):
-        expected = envs.npcs.act()[:2]
+        expected = envs.npcs.act(None, None)[0][:2]
         envs.step(torch.zeros(8, 2, dtype=torch.long))
         assert torch.equal(seen[-1][:2, 2:], expected)
     with pytest.raises(ValueError, match="one NPC spec per agent"):

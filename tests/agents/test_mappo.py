@@ -135,3 +135,42 @@ def test_bad_setups_are_named():
         MAPPO(MAPPOConfig(num_envs=2, num_steps=4, num_minibatches=1), envs, policy, CPU, 1)
     with pytest.raises(ValueError, match="num_minibatches"):
         MAPPOConfig(num_envs=3, num_steps=3, num_minibatches=2)
+
+
+@pytest.mark.parametrize("share,central", [(True, True), (False, False)])
+def test_team_a2c_makes_one_step_per_rollout_with_every_switch(share, central):
+    from mazearena.training.algorithms.a2c import A2CConfig, TeamA2C
+
+    envs = arena_v0.vector_env(4, seed=0, scenario="combat_3v3_vs_chasers", max_cycles=20)
+    cfg = A2CConfig(num_envs=4, num_steps=8, share_params=share, centralized_critic=central)
+    policy = MultiAgentActorCritic(
+        envs.single_observation_space, envs.state_space, envs.num_agents, envs.single_action_space.n,
+        share_params=share, centralized_critic=central,
+    )  # fmt: skip
+    algo = TeamA2C(cfg, envs, policy, CPU, total_iterations=10)
+    assert isinstance(algo.optimizer, torch.optim.RMSprop)
+    before = [p.clone() for p in policy.parameters()]
+    metrics = algo.iteration()
+    assert algo.optimizer.state_dict()["state"][0]["step"] == 1  # one gradient step on the whole rollout
+    assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("loss/policy", "loss/value", "loss/entropy"))
+    assert any(not torch.equal(a, b) for a, b in zip(before, policy.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("norm_adv", [False, True])
+def test_the_a2c_step_ignores_the_rows_of_agents_out_of_the_game(norm_adv):
+    from mazearena.training.algorithms.a2c import A2CConfig, a2c_step
+
+    cfg = A2CConfig(norm_adv=norm_adv)
+    mask = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    actions = torch.tensor([[0, 1], [2, 1], [1, 0]])
+
+    def stepped(junk: float) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        logits, value = torch.randn(3, 2, 3, requires_grad=True), torch.randn(3, 2, requires_grad=True)
+        params = torch.nn.ParameterList([logits, value])
+        adv, ret = torch.randn(3, 2), torch.randn(3, 2)
+        adv, ret = torch.where(mask.bool(), adv, junk), torch.where(mask.bool(), ret, junk)
+        a2c_step(cfg, params, torch.optim.SGD(params, lr=0.1), logits, value, actions, adv, ret, mask)
+        return [p.detach()[mask.bool()] for p in params]
+
+    assert all(torch.allclose(a, b) for a, b in zip(stepped(0.0), stepped(1e3), strict=True))

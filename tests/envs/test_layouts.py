@@ -49,7 +49,7 @@ def test_every_level_is_solvable_from_every_spawn(variant, generator, size, coun
     loops = 0.2 if variant is Variant.HAZARDS else 0.1
     options = dict(size=size, variant=variant, generator=generator, loops=loops, rooms=1 if size >= 15 else 0)
     if variant is Variant.MEMORY and size < 9:
-        with pytest.raises(ValueError, match="goal places at least memory_distance=5 from the cue"):
+        with pytest.raises(ValueError, match="memory levels need size >= 9 with memory_goals=2 and memory_distance=5"):
             LayoutConfig(**options)
         return
     layouts = generate(torch.arange(count), LayoutConfig(**options))
@@ -211,3 +211,21 @@ def test_sizes_up_to_127_generate():
     layouts = generate(torch.arange(4), LayoutConfig(size=127))
     assert layouts.grid.shape == (4, 127, 127)
     assert bool(is_solvable(layouts).all())
+
+
+@pytest.mark.parametrize(
+    ("options", "least"),
+    [
+        ({"size": 7}, "size >= 9"),
+        ({"size": 7, "memory_distance": 4}, "size >= 9"),
+        ({"size": 9, "memory_goals": 4, "memory_distance": 7}, "size >= 13"),
+        ({"size": 9, "memory_distance": 126}, "a memory_distance below 126"),
+    ],
+)
+def test_a_memory_maze_too_small_for_its_layout_names_the_least_size_and_why(options, least):
+    with pytest.raises(ValueError, match=f"memory levels need {least} .* cue is out of view") as found:
+        LayoutConfig(variant=Variant.MEMORY, **options)
+    assert f"a {options['size']}x{options['size']} maze has" in str(found.value)
+    fits = int(least.split()[-1]) if least.startswith("size") else None
+    if fits is not None:  # the size named builds
+        assert generate(torch.arange(4), LayoutConfig(variant=Variant.MEMORY, **{**options, "size": fits}))

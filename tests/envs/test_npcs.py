@@ -26,7 +26,7 @@ def open_arena(mode, positions, red, **cfg) -> ArenaEngine:
 
 
 def npc_actions(engine, npcs: dict[int, NpcSpec]) -> list[int]:
-    return NpcController(engine, npcs).act()[0].tolist()
+    return NpcController(engine, npcs).act(None, None)[0][0].tolist()
 
 
 def test_breadth_first_search_matches_relaxation():
@@ -64,8 +64,8 @@ def test_combat_npcs_attack_an_enemy_in_line():
 def test_epsilon_one_is_uniformly_random_and_replays():
     e = ArenaEngine(512, ArenaConfig(mode="tag"))
     e.reset(torch.arange(512))
-    first = NpcController(e, {0: NpcSpec("chase", epsilon=1.0)}).act()
-    again = NpcController(e, {0: NpcSpec("chase", epsilon=1.0)}).act()
+    first = NpcController(e, {0: NpcSpec("chase", epsilon=1.0)}).act(None, None)[0]
+    again = NpcController(e, {0: NpcSpec("chase", epsilon=1.0)}).act(None, None)[0]
     assert torch.equal(first, again)
     counts = torch.bincount(first[:, 0], minlength=5).float() / 512
     assert bool((counts > 0.12).all()) and bool((counts < 0.28).all())
@@ -81,7 +81,7 @@ def test_npcs_catch_a_random_runner_and_sharper_npcs_catch_it_sooner():
         done = []
         for _ in range(60):
             actions = torch.randint(0, 5, (64, 3), generator=gen)
-            actions[:, :2] = control.act()
+            actions[:, :2] = control.act(None, None)[0]
             _, _, _, _, info = venv.step(actions)
             done.append(info["episode_length"][info["_final_obs"]])
         lengths[eps] = torch.cat(done).float()
@@ -146,3 +146,14 @@ def test_bad_scenarios_and_npcs_name_the_value():
         NpcSpec("chase", epsilon=1.5)
     with pytest.raises(TypeError, match="got an unexpected keyword argument"):
         arena_v0.parallel_env(scenario="tag_2v1_vs_fleeing_npc", speed=2)
+
+
+def test_npcs_are_actors_that_read_the_game_not_observations():
+    from mazearena.actor import Actor
+
+    venv = arena_v0.vector_env(2, seed=0, mode="tag", red=1, blue=1)
+    venv.reset(seed=0)
+    control = NpcController(venv.engine, {1: NpcSpec("chase", epsilon=0.0)})
+    assert isinstance(control, Actor) and control.initial_state(2, "cpu") is None
+    actions, state = control.act(None, "kept")
+    assert actions.shape == (2, 1) and state == "kept"

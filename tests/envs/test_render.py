@@ -93,3 +93,18 @@ def test_play_arena_steps_the_game_with_npcs_around_the_player(tmp_path, mode):
     assert not np.array_equal(frames[0], frames[4])  # NPCs and the player moved
     with pytest.raises(ValueError, match="mode must be one of"):
         PlayConfig(env="arena", mode="soccer")
+
+
+def test_the_player_is_an_actor_playing_the_key_pressed():
+    from mazearena.actor import Actor
+    from mazearena.apps.play import Keyboard
+
+    you = Keyboard()
+    assert isinstance(you, Actor) and you.initial_state(1, "cpu") is None
+    with pytest.raises(RuntimeError, match="before a key was pressed"):
+        you.act(None, None)
+    you.press(3)
+    actions, state = you.act(None, None)
+    assert actions.tolist() == [3] and state is None
+    with pytest.raises(RuntimeError):  # a key plays once
+        you.act(None, None)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import mazearena
-from mazearena.agents.actor import PolicyActor
+from mazearena.actor import PolicyActor
 from mazearena.agents.attacks import AttackedActor, attack_target
 from mazearena.agents.episodes import play_episodes
 from mazearena.agents.policies import ActorCritic

@@ -6,7 +6,7 @@ import pytest
 import torch
 from test_train import TINY, crash_after, metrics
 
-from mazearena.agents.actor import choose
+from mazearena.actor import choose
 from mazearena.checks import UserError
 from mazearena.training import TrainConfig, train
 from mazearena.training.algorithms.mappo import MAPPO, MAPPOConfig

@@ -148,4 +148,4 @@ def test_an_unknown_algorithm_is_named_with_the_registered_ones():
         algorithm("nope")
     with pytest.raises(ValueError, match="algo must be one of"):
         TrainConfig(algo="nope")
-    assert set(algorithms.arena_algorithms()) == {"mappo"}
+    assert algorithms.team_algorithms() == ("mappo", "a2c")  # --env arena's default first

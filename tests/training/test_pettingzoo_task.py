@@ -121,7 +121,7 @@ def test_an_import_path_is_a_pettingzoo_task_trained_by_mappo_with_an_mlp(tmp_pa
 @pytest.mark.parametrize(
     ("env_id", "kw", "error"),
     [
-        ("toy_meet:parallel_env", {"algo": "ppo"}, "algo 'mappo'"),
+        ("toy_meet:parallel_env", {"algo": "ppo"}, "algo 'ppo' does not train teams: pettingzoo tasks train with algo"),
         ("toy_meet:aec_env", {}, "not a PettingZoo parallel env"),
         ("toy_meet:mixed_spaces", {}, "share one observation and one action space"),
         ("toy_meet:parallel_env", {"league": LeagueConfig(self_play=True)}, "not outside envs"),
@@ -197,6 +197,21 @@ def test_the_same_seed_trains_the_same_curve_and_ippo_trains_too(tmp_path, toy):
     assert curves[0] == curves[1] and curves[0]
     ippo = train(_cfg(tmp_path, toy, name="ippo", mappo={"centralized_critic": False}))
     assert (ippo / "report.md").exists()
+
+
+def test_a2c_trains_a_team_on_it_too(tmp_path, toy):
+    from mazearena.training.algorithms.a2c import A2CConfig
+    from mazearena.training.loop import train
+
+    cfg = TrainConfig(
+        algo="a2c", env=EnvConfig(env_id=toy), a2c=A2CConfig(num_envs=4, num_steps=8), total_timesteps=128,
+        eval_episodes=8, video_episodes=0, runs_dir=tmp_path / "runs", progress=False,
+    )  # fmt: skip
+    assert cfg.task.kind is TaskKind.PETTINGZOO and cfg.run_name == "a2c-mlp-toy_meet-seed0"
+    run = train(cfg)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [32, 64, 96, 128] and all("loss/value" in r for r in rows)
+    assert any("agent/walker_1/return" in r for r in rows) and (run / "report.md").exists()
 
 
 def test_a_crashed_run_resumes_from_its_checkpoint_with_its_episode_seeds(tmp_path, toy):

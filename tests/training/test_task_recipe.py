@@ -80,7 +80,7 @@ class CorridorTask(Task):
         return envs
 
     def actor(self, cfg, policy, deterministic: bool = False, team=None):
-        from mazearena.agents.actor import PolicyActor
+        from mazearena.actor import PolicyActor
 
         return PolicyActor(policy, deterministic)
 

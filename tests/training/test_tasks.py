@@ -23,6 +23,7 @@ KIND_QUESTION = re.compile(
     r"|\b(env|self)\.maze\b"  # the env section's old flag
     r"|\.task\.kind\b|\bTaskKind\.\w+"
     r"|arena_algorithms\(\)"
+    r"|\b\w*cfg\.kind\s*[!=]=\s*[\"']"  # the config's kind field compared with a kind's name
     r"|isinstance\([^)]*\b(Maze|Arena|Gym)Task\b"
     r"|\[\"kind\"\]\s*[!=]=\s*\"(maze|arena|gym)\""  # a kind read back from an export's spec
 )
@@ -57,6 +58,7 @@ def test_the_kind_question_pattern_finds_the_old_branches():
         "if train_cfg.task.kind == TaskKind.ARENA:",
         "isinstance(task, ArenaTask)",
         'if env["kind"] == "arena":',
+        'if cfg.kind == "arena":',
     ):
         assert KIND_QUESTION.search(line), line
     assert not KIND_QUESTION.search("a = cfg.arena.scenario_name")
@@ -100,7 +102,9 @@ def test_each_task_answers_for_its_kind(cfg, name, sections, metric, suites):
 
 
 def test_kind_specific_options_are_refused_by_the_tasks_that_lack_them():
-    with pytest.raises(UserError, match="league.self_play needs algo='mappo', got 'ppo'"):
+    with pytest.raises(
+        UserError, match=r"league.self_play plays mazearena's arenas \(--env arena\), not mazearena/Maze-v0"
+    ):
         TrainConfig(league=LeagueConfig(self_play=True))
     with pytest.raises(UserError, match="stop_at_success needs an env with success"):
         TrainConfig(env=EnvConfig(env_id="CartPole-v1"), stop_at_success=0.5)

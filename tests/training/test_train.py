@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mazearena.apps.cli import main
+from mazearena.apps.cli import _train_args, main
+from mazearena.checks import UserError
 from mazearena.training import EnvConfig, TrainConfig, load_config, train
 from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mazearena.training.config import save_config
 
 TINY = dict(
     env=EnvConfig(size=7, num_levels=50),
@@ -314,6 +316,91 @@ def test_a2c_trains_resumes_exactly_and_is_deterministic(core, tmp_path):
     assert metrics(crashed) == rows
 
 
+@pytest.mark.parametrize("core", ["none", "gru"])
+def test_a2c_trains_a_team_in_an_arena_resumes_exactly_and_is_deterministic(core, tmp_path):
+    from mazearena.training.algorithms.a2c import A2CConfig, TeamA2C
+    from mazearena.training.config import ArenaEnvConfig
+
+    tiny = {
+        **TINY,
+        "algo": "a2c",
+        "kind": "arena",
+        "core": core,
+        "core_size": 16,
+        "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=30, num_levels=20),
+        "a2c": A2CConfig(num_envs=8, num_steps=8),
+        "video_episodes": 1,
+    }
+    straight = train(TrainConfig(runs_dir=tmp_path, name="straight", **tiny))
+    rows = metrics(straight)
+    assert rows == metrics(train(TrainConfig(runs_dir=tmp_path, name="again", **tiny)))
+    assert [r["step"] for r in rows] == list(range(64, 1025, 64))
+    assert all(math.isfinite(r["loss/policy"]) and 0 < r["agents/active_fraction"] <= 1 for r in rows)
+    assert all(f"agent/red_{i}/return" in r for r in rows if "episode/count" in r for i in range(2))
+    report = json.loads((straight / "report.json").read_text())
+    assert report["test_levels"]["episodes"] >= 16 and 0 <= report["test_levels"]["draw_rate"] <= 1
+    assert (straight / "episodes.gif").stat().st_size > 0
+    crashed = crash_after(TeamA2C, 6, TrainConfig(runs_dir=tmp_path, name="crashed", **tiny))  # after 384 steps
+    assert load_checkpoint(crashed / "checkpoints" / "last.pt")["algo"]["global_step"] == 256
+    train(TrainConfig(resume=crashed, progress=False))
+    assert metrics(crashed) == rows
+
+
+def test_a2c_self_play_grows_its_league(tmp_path):
+    from mazearena.agents.league import LeagueConfig
+    from mazearena.training.algorithms.a2c import A2CConfig
+    from mazearena.training.config import ArenaEnvConfig
+
+    run = train(
+        TrainConfig(
+            **{**TINY, "total_timesteps": 512, "video_episodes": 0},
+            runs_dir=tmp_path,
+            algo="a2c",
+            kind="arena",
+            arena=ArenaEnvConfig(mode="combat", size=9, max_cycles=20, num_levels=20),
+            a2c=A2CConfig(num_envs=8, num_steps=16),
+            league=LeagueConfig(self_play=True, snapshot_every=2, opponent_groups=2),
+        )
+    )
+    assert [r["league/size"] for r in metrics(run)] == [1, 2, 2, 3]
+    with pytest.raises(UserError, match=r"must divide a2c.num_envs \(6\)"):
+        TrainConfig(
+            algo="a2c",
+            kind="arena",
+            a2c=A2CConfig(num_envs=6),
+            arena=ArenaEnvConfig(mode="combat"),
+            league=LeagueConfig(self_play=True, opponent_groups=4),
+        )
+
+
+def test_the_kind_of_task_is_a_field_and_algorithms_train_the_kinds_they_can(tmp_path):
+    from mazearena.training.algorithms.a2c import A2CConfig
+
+    assert TrainConfig(algo="a2c").task.kind_name == "maze"
+    assert TrainConfig(algo="a2c", kind="arena").task.kind_name == "arena"
+    assert TrainConfig(algo="mappo").task.kind_name == "arena"  # mappo trains only teams
+    with pytest.raises(UserError, match="algo 'ppo' does not train teams: arena tasks train with algo 'mappo' or"):
+        TrainConfig(algo="ppo", kind="arena")
+    with pytest.raises(UserError, match="algo 'mappo' does not train single agents"):
+        TrainConfig(algo="mappo", kind="maze")
+    with pytest.raises(UserError, match="kind must be auto, pettingzoo, arena, maze, gym; got 'mazes'"):
+        TrainConfig(kind="mazes")
+    with pytest.raises(UserError, match="kind 'maze' trains on mazearena/Maze-v0"):
+        TrainConfig(kind="maze", env=EnvConfig(env_id="CartPole-v1"))
+    with pytest.raises(UserError, match="a2c.centralized_critic is a team switch"):
+        TrainConfig(algo="a2c", a2c=A2CConfig(centralized_critic=False))
+    with pytest.raises(UserError, match="league.self_play plays mazearena's arenas"):
+        from mazearena.agents.league import LeagueConfig
+
+        TrainConfig(algo="a2c", league=LeagueConfig(self_play=True))
+    cfg = _train_args(["--env", "arena", "--algo", "a2c", "--mode", "ctf"])
+    assert (cfg.kind, cfg.algo, cfg.arena.mode) == ("arena", "a2c", "ctf")
+    assert _train_args(["--env", "arena"]).algo == "mappo"
+    path = tmp_path / "a2c.yaml"
+    save_config(TrainConfig(algo="a2c", kind="arena"), path)
+    assert load_config(path).task.kind_name == "arena"
+
+
 def test_the_sb3_trainer_runs_through_the_same_run_folder(tmp_path, monkeypatch):
     import tempfile
 
@@ -435,7 +522,7 @@ def test_arena_training_config_errors_name_the_field():
         ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", mode="ctf")
     from mazearena.agents.league import LeagueConfig
 
-    with pytest.raises(ValueError, match="needs algo='mappo'"):
+    with pytest.raises(ValueError, match="league.self_play plays mazearena's arenas"):
         TrainConfig(league=LeagueConfig(self_play=True))
     with pytest.raises(ValueError, match="ctf or combat"):
         TrainConfig(algo="mappo", league=LeagueConfig(self_play=True))

@@ -5,7 +5,7 @@ import torch
 from test_train import TINY, crash_after, metrics
 
 import mazearena
-from mazearena.agents.actor import PolicyActor
+from mazearena.actor import PolicyActor
 from mazearena.agents.attacks import attack_target
 from mazearena.agents.policies import ActorCritic
 from mazearena.checks import UserError

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import tyro
 
-from mazearena.agents.actor import Actor, reset_where
+from mazearena.actor import Actor, reset_where
 from mazearena.apps.bench.common import check_positive, write
 from mazearena.checks import UserError
 from mazearena.evaluation.evaluate import EvalConfig, Run, play_condition

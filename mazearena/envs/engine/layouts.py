@@ -100,10 +100,14 @@ class LayoutConfig:
                 )
             far = _far_goal_edges(self.size, self.memory_distance)
             if far < self.memory_goals:
+                fits = [s for s in range(MIN_SIZE, MAX_SIZE + 1, 2) if _far_goal_edges(s, self.memory_distance)
+                        >= self.memory_goals]  # fmt: skip
+                least = f"size >= {fits[0]}" if fits else f"a memory_distance below {self.memory_distance}"
                 raise ValueError(
-                    f"memory levels of size {self.size} have {far} goal places at least memory_distance="
-                    f"{self.memory_distance} from the cue (at the worst corner), fewer than memory_goals="
-                    f"{self.memory_goals}: use a larger size or a smaller distance"
+                    f"memory levels need {least} with memory_goals={self.memory_goals} and memory_distance="
+                    f"{self.memory_distance}: every goal must be at least memory_distance cells from the cue (so "
+                    f"that the cue is out of view by the time a goal is in reach), and a {self.size}x{self.size} "
+                    f"maze has {far} such goal places (cue at the worst corner)"
                 )
 
 

@@ -23,9 +23,10 @@ def config_sections() -> dict[str, type]:
     return {a.section: a.config for a in ALGORITHMS.values() if a.config is not None}
 
 
-def arena_algorithms() -> tuple[str, ...]:
-    """Names of the algorithms that train teams on arenas (the first is ``--env arena``'s default)."""
-    return tuple(name for name, a in ALGORITHMS.items() if a.arena)
+def team_algorithms() -> tuple[str, ...]:
+    """Names of the algorithms that train teams (arenas, PettingZoo envs); the first is ``--env arena``'s
+    default."""
+    return tuple(name for name, a in ALGORITHMS.items() if a.teams)
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "Trainer", "algorithm", "arena_algorithms", "config_sections"]
+__all__ = ["ALGORITHMS", "Algorithm", "Trainer", "algorithm", "config_sections", "team_algorithms"]

@@ -7,26 +7,32 @@ the policy gradient ``-log pi(a|s) * A``, the value loss ``0.5 * (V - R)^2`` and
 (SB3's optimiser and settings) or Adam. The rollout, the time-out bootstrap and GAE are PPO's
 (:class:`~mazearena.training.algorithms.ppo.PPO`): A2C is PPO with one unclipped step per rollout and no ratio. A
 recurrent core replays every env's whole rollout from its first state.
+
+On team tasks (``--env arena``, PettingZoo envs) the same update trains a team network on MAPPO's rollout
+(:class:`~mazearena.training.algorithms.mappo.MAPPO`: per-agent GAE, the agents out of the game masked out, the
+centralised critic and value normalisation by the section's team switches).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 
+from mazearena.actor import index_state
 from mazearena.agents import batches
-from mazearena.agents.actor import index_state
 from mazearena.agents.policies import ActorCritic
 from mazearena.checks import UserError, check_fields, check_int, check_real
 from mazearena.training.algorithms.base import Algorithm
+from mazearena.training.algorithms.mappo import MAPPO, TeamConfig, TeamRollout, team_network
 from mazearena.training.algorithms.ppo import PPO, actor_critic, anneal_lr, sequence_rows
 
 
 @dataclass
-class A2CConfig:
+class A2CFields:
     """A2C hyperparameters (defaults: SB3's, but 64 envs)."""
 
     num_envs: int = 64
@@ -67,6 +73,52 @@ class A2CConfig:
             check_real(name, getattr(self, name), 0.0)
 
 
+@dataclass
+class A2CConfig(TeamConfig, A2CFields):
+    """A2C hyperparameters (defaults: SB3's, but 64 envs); on team tasks also the team switches (``num_envs``
+    then counts games)."""
+
+
+def a2c_step(cfg: A2CConfig, policy: nn.Module, optimizer, logits, value, actions, advantages, returns, mask=None):
+    """One gradient step on a whole rollout: ``-log pi(a|s) * A + vf_coef * 0.5 (V - R)^2 - ent_coef * H``,
+    means over the rows (where ``mask`` is 1: the agents in the game). Returns the loss metrics."""
+    dist = torch.distributions.Categorical(logits=logits, validate_args=False)
+    if mask is None:
+        mean, std = torch.mean, torch.std
+    else:
+        count = mask.sum().clamp(min=2.0)
+
+        def mean(x: torch.Tensor) -> torch.Tensor:
+            return (x * mask).sum() / count
+
+        def std(x: torch.Tensor) -> torch.Tensor:
+            return (((x - mean(x)) ** 2 * mask).sum() / (count - 1)).sqrt()
+
+    if cfg.norm_adv:
+        advantages = (advantages - mean(advantages)) / (std(advantages) + 1e-8)
+    pg_loss = mean(-dist.log_prob(actions) * advantages)
+    v_loss = mean(0.5 * (value - returns) ** 2)
+    entropy = mean(dist.entropy())
+    loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+    optimizer.step()
+    return {
+        "loss/policy": pg_loss.item(),
+        "loss/value": v_loss.item(),
+        "loss/entropy": entropy.item(),
+        "lr": optimizer.param_groups[0]["lr"],
+    }
+
+
+def _optimizer(cfg: A2CConfig, policy: nn.Module, default: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """RMSprop as SB3 (alpha 0.99, eps 1e-5), or the trainer's Adam."""
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(policy.parameters(), lr=cfg.learning_rate, alpha=0.99, eps=1e-5)
+    return default
+
+
 class A2C(PPO):
     """A2C on a Gymnasium vector env with discrete actions and same-step autoreset (PPO's rollout and GAE)."""
 
@@ -82,8 +134,7 @@ class A2C(PPO):
         compile: bool = False,
     ) -> None:
         super().__init__(cfg, envs, policy, device, total_iterations, seed=seed, amp=amp, compile=compile)
-        if cfg.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(policy.parameters(), lr=cfg.learning_rate, alpha=0.99, eps=1e-5)
+        self.optimizer = _optimizer(cfg, policy, self.optimizer)
 
     def iteration(self) -> dict[str, float]:
         """One rollout and one gradient step on all of it. Returns the iteration's metrics."""
@@ -102,43 +153,77 @@ class A2C(PPO):
                 )
             else:
                 logits, value = self.net(obs)
-        logits, value = logits.float(), value.float()
-        if cfg.norm_adv:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        dist = torch.distributions.Categorical(logits=logits, validate_args=False)
-        pg_loss = -(dist.log_prob(self.buf_actions.reshape(-1)) * advantages).mean()
-        v_loss = 0.5 * ((value - returns) ** 2).mean()
-        entropy = dist.entropy().mean()
-        loss = pg_loss - cfg.ent_coef * entropy + cfg.vf_coef * v_loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-        self.optimizer.step()
+        metrics = a2c_step(
+            cfg,
+            self.policy,
+            self.optimizer,
+            logits.float(),
+            value.float(),
+            self.buf_actions.reshape(-1),
+            advantages,
+            returns,
+        )
         self.iteration_index += 1
         var = returns.var()
         explained = float("nan") if float(var) == 0 else float(1 - (returns - values).var() / var)
-        return {
-            "loss/policy": pg_loss.item(),
-            "loss/value": v_loss.item(),
-            "loss/entropy": entropy.item(),
-            "loss/explained_variance": explained,
-            "lr": self.optimizer.param_groups[0]["lr"],
-        } | self.episodes.metrics()
+        return metrics | {"loss/explained_variance": explained} | self.episodes.metrics()
 
 
-def _trainer(cfg, envs, policy, device, total_iterations, total_steps) -> A2C:
-    return A2C(cfg.a2c, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
+class TeamA2C(MAPPO):
+    """A2C on a team task: MAPPO's rollout and per-agent GAE, then one unclipped gradient step on all of it."""
+
+    def __init__(self, cfg: A2CConfig, envs, policy, device, total_iterations, seed=0, amp=False, compile=False):
+        super().__init__(cfg, envs, policy, device, total_iterations, seed=seed, amp=amp, compile=compile)
+        self.optimizer = _optimizer(cfg, policy, self.optimizer)
+
+    def _update(self, flat: TeamRollout) -> dict[str, float]:
+        cfg, b = self.cfg, flat.targets
+        if self.recurrent:  # every game's rollout replayed through the core from its first memory
+            rows, logits, value = self._replay(flat, torch.arange(cfg.num_envs, device=self.device))
+        else:
+            rows = torch.arange(len(b.actions), device=self.device)
+            logits, value = self._scores(flat)
+        return a2c_step(
+            cfg,
+            self.policy,
+            self.optimizer,
+            logits,
+            value,
+            b.actions[rows],
+            b.advantages[rows],
+            b.returns[rows],
+            b.mask[rows],
+        )
+
+
+def _network(cfg, envs) -> nn.Module:
+    return team_network(cfg, envs, cfg.a2c) if cfg.task.team else actor_critic(cfg, envs)
+
+
+def _trainer(cfg, envs, policy, device, total_iterations, total_steps) -> A2C | TeamA2C:
+    trainer = TeamA2C if cfg.task.team else A2C
+    return trainer(cfg.a2c, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
+
+
+def _check(cfg) -> None:
+    """The team switches apply to team tasks only."""
+    if not cfg.task.team:
+        for f in dataclasses.fields(TeamConfig):
+            if getattr(cfg.a2c, f.name) != f.default:
+                raise UserError(f"a2c.{f.name} is a team switch: it applies to team tasks (--env arena), not mazes")
 
 
 ALGORITHM = Algorithm(
     name="a2c",
     section="a2c",
     config=A2CConfig,
-    network=actor_critic,
+    network=_network,
     trainer=_trainer,
+    check=_check,
+    teams=True,
     compile=True,
     recurrent=True,
     perturbations=True,
     steps_per_iteration=lambda cfg: cfg.a2c.num_envs * cfg.a2c.num_steps,
-    summary="advantage actor-critic (A2C) on mazes",
+    summary="advantage actor-critic (A2C) on mazes and arenas",
 )

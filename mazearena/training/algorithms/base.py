@@ -44,8 +44,11 @@ class Algorithm:
     and such runs are neither resumed nor loaded by ``eval``/``watch``."""
     iterate: Callable[[Any, TrainConfig], dict] = lambda trainer, cfg: trainer.iteration()
     """One iteration of the trainer; returns the metrics to log."""
-    arena: bool = False
-    """Trains a team on arenas (scenarios, NPCs, self-play leagues) instead of one agent on mazes."""
+    single: bool = True
+    """Trains one agent (mazes, Gymnasium envs)."""
+    teams: bool = False
+    """Trains a team of agents (arenas with their scenarios, NPCs and self-play leagues; PettingZoo envs). An
+    algorithm that trains both builds its network and trainer by the task's ``team``."""
     amp: bool = True
     """Supports ``--amp`` (bfloat16 forward passes)."""
     compile: bool = False
@@ -54,7 +57,7 @@ class Algorithm:
     """The backbones that fit its observations (``None``: all)."""
     actor: Callable[[TrainConfig, torch.nn.Module, bool, int], Any] | None = None
     """``(cfg, network, deterministic, team)`` -> how the trained network acts, an
-    :class:`~mazearena.agents.actor.Actor` (``team``: the arena team it plays). Default: the network's own
+    :class:`~mazearena.actor.Actor` (``team``: the arena team it plays). Default: the network's own
     ``act``, through the team mirror on arenas."""
     recurrent: bool = False
     """Trains networks with a recurrent core (``--core gru`` or ``lstm``)."""
@@ -64,6 +67,9 @@ class Algorithm:
     greedy: bool = False
     """Its network acts greedily whatever the mode (argmax of Q-values): evaluation plays it once per condition
     and labels its rows ``greedy``, never ``stochastic`` or ``deterministic``."""
+    check: Callable[[TrainConfig], None] | None = None
+    """The checks of a config that only make sense for this algorithm (a ``UserError`` naming the field), run
+    after the task's."""
     summary: str = ""
     """One line for ``--help``."""
 

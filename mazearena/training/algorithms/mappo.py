@@ -19,11 +19,12 @@ that hits ``max_cycles`` is truncated and bootstraps from the value of its final
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from mazearena.actor import index_state, state_to
 from mazearena.agents import batches, parallel
-from mazearena.agents.actor import index_state, state_to
 from mazearena.agents.batches import TeamEpisodes
 from mazearena.agents.policies import MultiAgentActorCritic
 from mazearena.training.algorithms.base import Algorithm
@@ -40,9 +41,8 @@ from mazearena.training.algorithms.ppo import (
 
 
 @dataclass
-class MAPPOConfig(PPOConfig):
-    """Multi-agent PPO: the PPO hyperparameters (``num_envs`` counts games; a minibatch holds whole game
-    steps, every agent of each) plus the architecture switches."""
+class TeamConfig:
+    """The architecture switches of a team trainer (MAPPO; A2C on team tasks)."""
 
     share_params: bool = True
     """One policy for all learning agents (with agent-id inputs); off: separate weights per agent."""
@@ -52,6 +52,23 @@ class MAPPOConfig(PPOConfig):
     """Normalise value targets with running statistics."""
     death_masking: bool = True
     """Zero the inputs of agents out of the game and mask their steps out of the losses."""
+
+
+@dataclass
+class MAPPOConfig(TeamConfig, PPOConfig):
+    """Multi-agent PPO: the PPO hyperparameters (``num_envs`` counts games; a minibatch holds whole game
+    steps, every agent of each) plus the architecture switches."""
+
+
+@dataclass
+class TeamRollout:
+    """A team rollout flattened to rows of game steps ``[steps * games, ...]`` (step-major): what the network
+    reads (observations, the global state for a centralised critic, who is in the game) and the targets."""
+
+    obs: Any
+    state: torch.Tensor | None
+    active: torch.Tensor
+    targets: Rollout
 
 
 class MAPPO:
@@ -203,48 +220,73 @@ class MAPPO:
     # ---------------------------------------------------------------- update
     def iteration(self) -> dict[str, float]:
         """One rollout and one update; returns the iteration's metrics."""
-        cfg = self.cfg
-        anneal_lr(cfg, self.optimizer, self.iteration_index, self.total_iterations)
+        anneal_lr(self.cfg, self.optimizer, self.iteration_index, self.total_iterations)
         self._rollout()
         advantages, returns = self._advantages()
-        mask = self.buf_active if cfg.death_masking else torch.ones_like(self.buf_active)
-        if cfg.value_norm:
+        mask = self.buf_active if self.cfg.death_masking else torch.ones_like(self.buf_active)
+        if self.cfg.value_norm:
             self.policy.value_norm.update(returns[mask])
+        metrics = self._update(self._flat(advantages, returns, mask))
+        self.iteration_index += 1
+        return self._metrics(metrics, returns, mask)
+
+    def _flat(self, advantages: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> TeamRollout:
+        """The rollout flattened to rows of whole game steps (every agent of each), step-major; returns and
+        values normalised where the critic learns normalised values."""
+        cfg = self.cfg
+        steps = cfg.num_envs * cfg.num_steps
         norm = self.policy.value_norm.normalize if cfg.value_norm else (lambda x: x)
-
-        steps = cfg.num_envs * cfg.num_steps  # minibatches of whole game steps (every agent of each)
-        b_obs = batches.flatten_steps(self.buf_obs)
         b_state = self.buf_state.reshape(steps, *self.buf_state.shape[2:]) if self.buf_state is not None else None
-        b_active = self.buf_active.reshape(steps, -1)
-        b_mask = mask.reshape(steps, -1).float()
-        b_actions, b_logprobs = self.buf_actions.reshape(steps, -1), self.buf_logprobs.reshape(steps, -1)
-        b_adv, b_returns = advantages.reshape(steps, -1), norm(returns.reshape(steps, -1))
-        b_values = norm(self.buf_values.reshape(steps, -1))
+        targets = Rollout(
+            self.buf_actions.reshape(steps, -1),
+            self.buf_logprobs.reshape(steps, -1),
+            norm(self.buf_values.reshape(steps, -1)),
+            advantages.reshape(steps, -1),
+            norm(returns.reshape(steps, -1)),
+            mask=mask.reshape(steps, -1).float(),
+        )
+        return TeamRollout(batches.flatten_steps(self.buf_obs), b_state, self.buf_active.reshape(steps, -1), targets)
 
-        b = Rollout(b_actions, b_logprobs, b_values, b_adv, b_returns, mask=b_mask)
+    def _scores(self, flat: TeamRollout, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and (normalised) values of the rollout rows ``rows`` (all: ``None``) in float32, for a network
+        without a core (:meth:`_replay` for one with a core)."""
+        state = flat.state if flat.state is None or rows is None else flat.state[rows]
+        obs = flat.obs if rows is None else batches.index(flat.obs, rows)
+        with batches.autocast(self.device, self.amp):
+            logits, value = self.net(obs, state, flat.active if rows is None else flat.active[rows])
+        return logits.float(), value.float()
+
+    def _replay(self, flat: TeamRollout, games: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The rows of the whole sequences of ``games`` and their logits and values, replayed through the core
+        from the rollout's first memory."""
+        rows = sequence_rows(self.cfg.num_steps, self.cfg.num_envs, games)
+        active = self.buf_active[:, games]
+        first = self.buf_started[:, games, None].expand_as(active)
+        state = flat.state[rows] if flat.state is not None else None
+        with batches.autocast(self.device, self.amp):
+            memory = index_state(self.rollout_memory, games)
+            logits, value = self.replay(batches.index(flat.obs, rows), memory, active, first, state)
+        return rows, logits.float(), value.float()
+
+    def _update(self, flat: TeamRollout) -> dict[str, float]:
+        """PPO's epochs of clipped minibatch steps: minibatches of game steps, or of whole game sequences with a
+        recurrent core."""
+        cfg, b = self.cfg, flat.targets
 
         def minibatch_loss(mb: torch.Tensor) -> tuple[torch.Tensor, dict]:
-            state = b_state[mb] if b_state is not None else None
-            logits, value = self._forward(batches.index(b_obs, mb), state, b_active[mb])
-            return b.loss(cfg, logits, value, mb)
+            return b.loss(cfg, *self._scores(flat, mb), mb)
 
         def sequence_loss(games: torch.Tensor) -> tuple[torch.Tensor, dict]:
-            """The loss on whole game sequences, replayed through the core from the rollout's first memory."""
-            rows = sequence_rows(cfg.num_steps, cfg.num_envs, games)
-            active = self.buf_active[:, games]
-            first = self.buf_started[:, games, None].expand_as(active)
-            state = b_state[rows] if b_state is not None else None
-            with batches.autocast(self.device, self.amp):
-                memory = index_state(self.rollout_memory, games)
-                logits, value = self.replay(batches.index(b_obs, rows), memory, active, first, state)
-            return b.loss(cfg, logits.float(), value.float(), rows)
+            rows, logits, value = self._replay(flat, games)
+            return b.loss(cfg, logits, value, rows)
 
-        if self.recurrent:  # minibatches of whole game sequences
-            metrics = update(cfg, self.policy, self.optimizer, cfg.num_envs, sequence_loss)
-        else:
-            metrics = update(cfg, self.policy, self.optimizer, steps, minibatch_loss)
-        self.iteration_index += 1
+        if self.recurrent:
+            return update(cfg, self.policy, self.optimizer, cfg.num_envs, sequence_loss)
+        return update(cfg, self.policy, self.optimizer, cfg.num_envs * cfg.num_steps, minibatch_loss)
 
+    def _metrics(self, metrics: dict, returns: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
+        """The update's metrics with the critic's explained variance, the active fraction, the league's
+        (self-play) and the episodes'."""
         flat_returns, flat_values = returns[mask], self.buf_values[mask]
         var = flat_returns.var() if flat_returns.numel() > 1 else torch.zeros(())
         explained = float("nan") if float(var) == 0 else float(1 - (flat_returns - flat_values).var() / var)
@@ -274,8 +316,8 @@ class MAPPO:
             self.state = self.envs.state().to(self.device)
 
 
-def _network(cfg, envs):
-    m = cfg.mappo
+def team_network(cfg, envs, m: TeamConfig) -> MultiAgentActorCritic:
+    """The team network of a run (``m``: its algorithm's section, with the team switches)."""
     return MultiAgentActorCritic(
         envs.single_observation_space,
         envs.state_space,
@@ -298,13 +340,13 @@ ALGORITHM = Algorithm(
     name="mappo",
     section="mappo",
     config=MAPPOConfig,
-    network=_network,
+    network=lambda cfg, envs: team_network(cfg, envs, cfg.mappo),
     trainer=_trainer,
-    arena=True,
+    single=False,
+    teams=True,
     compile=True,
     recurrent=True,
     perturbations=True,
-    backbones=("cnn", "transformer", "resnet"),
     steps_per_iteration=lambda cfg: cfg.mappo.num_envs * cfg.mappo.num_steps,
     summary="multi-agent PPO (MAPPO / IPPO) on arenas",
 )

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mazearena.actor import State, index_state, state_to
 from mazearena.agents import batches, parallel
-from mazearena.agents.actor import State, index_state, state_to
 from mazearena.agents.policies import ActorCritic
 from mazearena.checks import UserError, check_fields, check_int
 from mazearena.training.algorithms.base import Algorithm

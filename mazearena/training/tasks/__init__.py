@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mazearena.checks import UserError
 from mazearena.training.tasks.arena import ArenaTask
 from mazearena.training.tasks.base import Task, TaskKind
 from mazearena.training.tasks.gym import GymTask
@@ -23,8 +24,13 @@ Gymnasium env last)."""
 
 
 def task_of(cfg: TrainConfig) -> Task:
-    """The task a config trains on: a PettingZoo env named by its import path, an arena where its algorithm trains
-    teams, a maze for a maze id, any other Gymnasium env for the rest."""
+    """The task a config trains on: the one its ``kind`` names, or (``auto``) a PettingZoo env named by its import
+    path, an arena where its algorithm trains only teams, a maze for a maze id, any other Gymnasium env for the
+    rest."""
+    if cfg.kind != "auto":
+        if cfg.kind not in TASKS:
+            raise UserError(f"kind must be auto, {', '.join(TASKS)}; got {cfg.kind!r}")
+        return TASKS[cfg.kind]
     for task in TASKS.values():
         if task.claims(cfg):
             return task

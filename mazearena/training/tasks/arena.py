@@ -23,7 +23,7 @@ from mazearena.training.tasks.base import Task, TaskKind
 from mazearena.training.tasks.maze import GROW
 
 if TYPE_CHECKING:
-    from mazearena.agents.actor import Actor
+    from mazearena.actor import Actor
     from mazearena.training.algorithms import Algorithm
     from mazearena.training.config import TrainConfig
 
@@ -47,13 +47,19 @@ class ArenaTask(Task):
     stop_field = "stop_at_win_rate"
     suites = ARENA_SUITES
     team = True
+    cross_play = True
     perturbable = True
 
     # ---------------------------------------------------------------- the config
     def claims(self, cfg: TrainConfig) -> bool:
+        """An algorithm that trains only teams (the arena is the default env of team training)."""
         from mazearena.training.algorithms import algorithm
 
-        return algorithm(cfg.algo).arena
+        return not algorithm(cfg.algo).single
+
+    def backbones(self, alg: Algorithm) -> tuple[str, ...]:
+        """The backbones of the team network that read arena views (grid or entity tokens)."""
+        return ("cnn", "transformer", "resnet")
 
     def learners(self, cfg: TrainConfig, envs) -> int:
         """The scenario's learning team (the envs of self-play hold both teams)."""
@@ -234,6 +240,7 @@ def _arena_envs(
 def _check_self_play(cfg: TrainConfig) -> None:
     from mazearena.agents.league import check_symmetric
     from mazearena.envs.scenarios import scenario
+    from mazearena.training.algorithms import algorithm
 
     found = scenario(cfg.arena.scenario_name)
     config = found.arena_config()
@@ -243,9 +250,10 @@ def _check_self_play(cfg: TrainConfig) -> None:
         raise UserError(
             f"self-play replaces the NPC team of scenario {found.name!r}, whose learning agents must be one whole team"
         )
-    if cfg.mappo.num_envs % cfg.league.opponent_groups:
+    if cfg.num_envs % cfg.league.opponent_groups:
+        section = algorithm(cfg.algo).section
         raise UserError(
-            f"league.opponent_groups ({cfg.league.opponent_groups}) must divide mappo.num_envs ({cfg.mappo.num_envs})"
+            f"league.opponent_groups ({cfg.league.opponent_groups}) must divide {section}.num_envs ({cfg.num_envs})"
         )
 
 

@@ -19,7 +19,7 @@ import torch
 from mazearena.checks import UserError
 
 if TYPE_CHECKING:
-    from mazearena.agents.actor import Actor
+    from mazearena.actor import Actor
     from mazearena.training.algorithms import Algorithm
     from mazearena.training.config import TrainConfig
 
@@ -33,7 +33,7 @@ class TaskKind(str, Enum):
     PETTINGZOO = "pettingzoo"
 
 
-STOP_FIELDS = {"stop_at_success": "mazes", "stop_at_win_rate": "arenas (algo mappo)"}
+STOP_FIELDS = {"stop_at_success": "mazes", "stop_at_win_rate": "arenas"}
 """The early-stopping fields, each with the tasks it is for."""
 
 
@@ -67,7 +67,11 @@ class Task(ABC):
     suites: dict[str, str] = {}
     """The named evaluation suites, with their descriptions."""
     team: bool = False
-    """Whether a team of agents learns (one network acting for several columns; cross-play applies)."""
+    """Whether a team of agents learns (one network acting for several columns): it trains with an algorithm
+    that trains teams (:attr:`~mazearena.training.algorithms.Algorithm.teams`)."""
+    cross_play: bool = False
+    """Whether runs of it can play each other (two teams in one game): ``mazearena eval`` of several runs adds a
+    cross-play table."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -101,13 +105,13 @@ class Task(ABC):
     def check(self, cfg: TrainConfig) -> None:
         """The checks of ``cfg`` that only make sense for this kind (a :class:`UserError` naming the field). By
         default: no self-play league and no adversary, which only arenas have."""
-        from mazearena.training.algorithms import arena_algorithms
-
         if cfg.league.self_play:
-            able = " or ".join(repr(name) for name in arena_algorithms())
-            raise UserError(f"league.self_play needs algo={able}, got {cfg.algo!r}")
+            raise UserError(f"league.self_play plays mazearena's arenas (--env arena), not {self.env_name(cfg)}")
         if cfg.adversary_of is not None:
-            raise UserError(f"adversary_of trains the other team with algo 'mappo', not {cfg.algo!r}")
+            raise UserError(
+                f"adversary_of trains the other team of an arena run with algo 'mappo', not {cfg.algo!r} on "
+                f"{self.env_name(cfg)}"
+            )
 
     @abstractmethod
     def env_name(self, cfg: TrainConfig) -> str:
@@ -133,7 +137,7 @@ class Task(ABC):
 
     @abstractmethod
     def actor(self, cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False, team: int | None = None):
-        """How a run's network acts, an :class:`~mazearena.agents.actor.Actor` (``team``: the arena team it
+        """How a run's network acts, an :class:`~mazearena.actor.Actor` (``team``: the arena team it
         plays, by default the scenario's learning team)."""
 
     def learner(self, cfg: TrainConfig, policy: torch.nn.Module) -> Actor:

@@ -74,7 +74,7 @@ class GymTask(SingleAgentTask):
         """Any single-agent config the maze does not claim (the registry asks it last)."""
         from mazearena.training.algorithms import algorithm
 
-        return not algorithm(cfg.algo).arena
+        return algorithm(cfg.algo).single
 
     def check(self, cfg: TrainConfig) -> None:
         super().check(cfg)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from mazearena.checks import UserError
 from mazearena.training.tasks.base import Task, TaskKind
 
 if TYPE_CHECKING:
-    from mazearena.agents.actor import Actor
+    from mazearena.actor import Actor
     from mazearena.training.config import TrainConfig
 
 MAZE_SUITES = {
@@ -38,7 +39,7 @@ class SingleAgentTask(Task):
     suites = MAZE_SUITES
 
     def actor(self, cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False, team: int | None = None):
-        from mazearena.agents.actor import PolicyActor
+        from mazearena.actor import PolicyActor
         from mazearena.training.algorithms import algorithm
 
         alg = algorithm(cfg.algo)
@@ -93,7 +94,14 @@ class MazeTask(SingleAgentTask):
         import mazearena
         from mazearena.training.algorithms import algorithm
 
-        return not algorithm(cfg.algo).arena and cfg.env.env_id in mazearena.MAZE_IDS
+        return algorithm(cfg.algo).single and cfg.env.env_id in mazearena.MAZE_IDS
+
+    def check(self, cfg: TrainConfig) -> None:
+        import mazearena
+
+        super().check(cfg)
+        if cfg.env.env_id not in mazearena.MAZE_IDS:
+            raise UserError(f"kind 'maze' trains on {', '.join(mazearena.MAZE_IDS)}, not env_id {cfg.env.env_id!r}")
 
     def run_name(self, cfg: TrainConfig) -> str:
         return f"{cfg.algo}-{cfg.model}-{cfg.env.size}x{cfg.env.size}-seed{cfg.seed}"

@@ -26,7 +26,7 @@ from mazearena.checks import UserError
 from mazearena.training.tasks.base import Task, TaskKind, mlp_for_vectors
 
 if TYPE_CHECKING:
-    from mazearena.agents.actor import Actor
+    from mazearena.actor import Actor
     from mazearena.training.algorithms import Algorithm
     from mazearena.training.config import TrainConfig
 
@@ -235,6 +235,7 @@ class _EpisodeSeeds:
 class PettingZooTask(Task):
     kind = TaskKind.PETTINGZOO
     section = "env"
+    team = True
     levels = "seeds"
     has_success = False
     perturbable = False
@@ -246,14 +247,9 @@ class PettingZooTask(Task):
         return env_factory(cfg.env.env_id) is not None
 
     def check(self, cfg: TrainConfig) -> None:
-        from mazearena.training.algorithms import algorithm
-
         env_id = cfg.env.env_id
-        if not algorithm(cfg.algo).arena:
-            raise UserError(
-                f"env_id {env_id!r} is a PettingZoo parallel env: a team learns it with algo 'mappo' (MAPPO, or "
-                f"IPPO with mappo.centralized_critic=false), not {cfg.algo!r}"
-            )
+        if env_factory(env_id) is None:
+            raise UserError(f"kind 'pettingzoo' needs env_id = the import path of a parallel env, got {env_id!r}")
         if cfg.league.self_play or cfg.adversary_of is not None:
             raise UserError("league.self_play and adversary_of play mazearena's arenas, not outside envs")
         mlp_for_vectors(cfg, check_parallel_env(env_id)["observation"])
@@ -279,7 +275,7 @@ class PettingZooTask(Task):
         )
 
     def actor(self, cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False, team: int | None = None):
-        from mazearena.agents.actor import PolicyActor
+        from mazearena.actor import PolicyActor
 
         return PolicyActor(policy, deterministic)
 
