@@ -94,10 +94,17 @@ class _EnvSection:
     """Held-out levels start here (unlimited from there; disjoint from the training set)."""
     max_episode_steps: int = 0
     """Episode time limit (0 = 4 * size**2 on mazes, the env's own on other envs)."""
+    wrappers: tuple[str, ...] = ()
+    """Gymnasium ids only: wrappers applied in order to each env, by import path, ``module:Class`` or
+    ``module:Class(key=value, ...)`` with literal values (``minigrid.wrappers:ImgObsWrapper``)."""
+    obs_keys: tuple[str, ...] = ()
+    """Gymnasium ids only, for Dict observations: the keys trained on, one Box key as it is (MiniGrid's
+    ``image``) or several flattened into one vector. An image stored channels last is turned channels first."""
 
     def __post_init__(self) -> None:
+        self.wrappers, self.obs_keys = tuple(self.wrappers), tuple(self.obs_keys)  # lists from YAML
         check_fields(self)
-        check_env_id(self.env_id)
+        check_env_id(self.env_id, self.wrappers, self.obs_keys)
         if self.max_episode_steps < 0:
             raise UserError(f"max_episode_steps must be >= 0, got {self.max_episode_steps}")
         self.maze_config()

@@ -13,6 +13,7 @@ def test_the_example_configs_ship_with_the_package_and_load_by_name(tmp_path, mo
     monkeypatch.chdir(tmp_path)  # outside the repository, as a pip-installed user is
     assert example_configs() == [
         "a2c_maze7",
+        "a2c_tag",
         "dqn_maze7",
         "mappo_tag",
         "ppo_maze9",
@@ -28,7 +29,7 @@ def test_the_example_configs_ship_with_the_package_and_load_by_name(tmp_path, mo
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--config", "nope"])
     err = " ".join(capsys.readouterr().err.split())
-    assert exit_.value.code == 2 and "'nope' does not exist (nor is it a shipped example: a2c_maze7, dqn_maze7" in err
+    assert exit_.value.code == 2 and "'nope' does not exist (nor is it a shipped example: a2c_maze7, a2c_tag, dqn_maze7" in err
 
 
 def test_lower_case_choices_strings_for_paths_and_a_headless_play_that_could_not_end(tmp_path, monkeypatch):
