@@ -22,17 +22,15 @@ import torch
 import mazearena
 from mazearena.actor import PolicyActor
 from mazearena.agents.baselines import SolverPolicy
-from mazearena.agents.episodes import run_episodes
+from mazearena.agents.episodes import play_episodes, summarise_episodes
 from mazearena.agents.policies import ActorCritic
-
-ENV = "mazearena/MazeMemory-v0"
 
 
 def collect(args) -> dict[str, torch.Tensor]:
     """``--samples`` oracle steps on the training levels: observations, actions and episode starts, ``[T, N]``."""
     n = args.num_envs
     steps = -(-args.samples // n)
-    env = mazearena.make_vec(ENV, n, seed=args.seed, **options(args, test=False))
+    env = mazearena.make_vec(args.env, n, seed=args.seed, **options(args, test=False))
     oracle = SolverPolicy(env.engine)
     obs, _ = env.reset(seed=args.seed)
     first = torch.ones(n, dtype=torch.bool)
@@ -49,7 +47,8 @@ def collect(args) -> dict[str, torch.Tensor]:
 
 def options(args, test: bool) -> dict:
     levels = {"num_levels": 0, "start_level": 1_000_000} if test else {"num_levels": args.levels, "start_level": 0}
-    return {"size": args.size, "obs_mode": args.view, "memory_goals": args.goals} | levels
+    memory = {"memory_goals": args.goals} if args.env == "mazearena/MazeMemory-v0" else {}
+    return {"size": args.size, "obs_mode": args.view} | memory | levels
 
 
 def clone(args, data: dict) -> tuple[ActorCritic, list[float]]:
@@ -79,22 +78,28 @@ def clone(args, data: dict) -> tuple[ActorCritic, list[float]]:
         loss.backward()
         opt.step()
         if update % 100 == 0:
-            losses.append(round(float(loss), 4))
+            losses.append(round(loss.item(), 4))
     return net, losses
 
 
 def evaluate(args, net: ActorCritic) -> dict:
+    """Success on held-out levels, sampled and greedy, and (sampled) on the training levels; how the other
+    episodes ended (a decoy, or the time limit: on the plain maze there is no decoy)."""
     out = {}
-    for mode, deterministic in (("sampled", False), ("greedy", True)):
-        env = mazearena.make_vec(ENV, 256, seed=args.seed + 10**6, **options(args, test=True))
+    for name, deterministic, test in (("sampled", False, True), ("greedy", True, True), ("training", False, False)):
+        env = mazearena.make_vec(args.env, 256, seed=args.seed + 10**6, **options(args, test=test))
         with torch.no_grad():
-            result = run_episodes(env, PolicyActor(net.eval(), deterministic), args.eval_episodes)
-        out[mode] = {k: result[k] for k in ("success_rate", "success_ci95", "mean_length")}
+            records = play_episodes(env, PolicyActor(net.eval(), deterministic), args.eval_episodes)
+        result = summarise_episodes(records)
+        lost = [bool(t) and not s for s, t in zip(records["success"], records["terminated"], strict=True)]
+        out[name] = {k: result[k] for k in ("success_rate", "success_ci95", "mean_length")}
+        out[name]["decoy_rate"] = sum(lost) / len(lost)
     return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--env", default="mazearena/MazeMemory-v0", help="a maze id (Maze-v0: the control without cue)")
     p.add_argument("--view", choices=("partial", "full"), default="partial")
     p.add_argument("--core", choices=("none", "gru", "lstm"), default="none")
     p.add_argument("--backbone", default="cnn")

@@ -6,6 +6,8 @@ to ``[batch, features_dim]`` features. Every algorithm builds its heads on top o
   residual, or ``downsample`` (stride 2 after the first layer, for whole-arena states), then a linear
   layer. For ``uint8`` plane observations ``[C, H, W]``.
 * ``resnet`` — ``cnn`` with residual blocks.
+* ``gcnn`` — ``cnn`` whose later convolutions also see each first-layer feature's maximum over the whole grid
+  (:class:`GlobalContext`): relations between distant cells (a cue and the goal of its colour) become local.
 * ``impala`` — the IMPALA network (conv, max-pool, two residual blocks per stage) for RGB pixels
   ``[H, W, 3]``.
 * ``transformer`` — a token per grid cell (or per entity, for ``{"tokens", "mask"}`` observations), learned
@@ -48,6 +50,15 @@ class ResidualBlock(nn.Module):
         return x + self.conv1(torch.relu(self.conv0(torch.relu(x))))
 
 
+class GlobalContext(nn.Module):
+    """Each channel's maximum over the grid, broadcast to every cell beside the channel itself (``[B, 2C, H, W]``):
+    what is anywhere in view (a cue's colour) becomes local to every cell, so that the next convolutions relate
+    it to what lies there (the goal of that colour), however far apart the two are."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, x.amax((2, 3), keepdim=True).expand_as(x)], 1)
+
+
 class GridCNN(nn.Module):
     """Convolutions that keep a small grid's resolution, then a linear layer to ``features_dim``."""
 
@@ -58,19 +69,24 @@ class GridCNN(nn.Module):
         features_dim: int = 128,
         residual: bool = False,
         downsample: bool = False,
+        global_context: bool = False,
     ):
         super().__init__()
         c, h, w = _planes(space)
         self.scale = _scale(space)
         layers: list[nn.Module] = [nn.Conv2d(c, channels, 3, padding=1), nn.ReLU()]
-        if residual and downsample:
-            raise ValueError("cnn: choose residual or downsample, not both")
+        if residual and (downsample or global_context):
+            raise ValueError("cnn: residual blocks take neither downsample nor global_context")
         if residual:
             layers += [ResidualBlock(channels), ResidualBlock(channels), nn.ReLU()]
         else:  # downsample: the last two convolutions at stride 2 (a 15x15 arena state becomes 4x4)
             stride = 2 if downsample else 1
+            width = channels
+            if global_context:  # every cell also sees each feature's maximum over the whole grid
+                layers.append(GlobalContext())
+                width = 2 * channels
             layers += [
-                nn.Conv2d(channels, 2 * channels, 3, stride=stride, padding=1),
+                nn.Conv2d(width, 2 * channels, 3, stride=stride, padding=1),
                 nn.ReLU(),
                 nn.Conv2d(2 * channels, 2 * channels, 3, stride=stride, padding=1),
                 nn.ReLU(),
@@ -180,6 +196,7 @@ class MLP(nn.Module):
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "cnn": GridCNN,
     "resnet": lambda space, **kw: GridCNN(space, residual=True, **kw),
+    "gcnn": lambda space, **kw: GridCNN(space, global_context=True, **kw),
     "impala": Impala,
     "transformer": Transformer,
     "mlp": MLP,

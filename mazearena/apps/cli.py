@@ -332,8 +332,8 @@ def _train_args(args: list[str]):
         default=default,
         prog="mazearena train",
         description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
-        "--config FILE.yaml (or a shipped example by name: ppo_maze9, dqn_maze7, mappo_tag, a2c_tag, selfplay_ctf) loads "
-        "the defaults. "
+        "--config FILE.yaml (or a shipped example by name: ppo_maze9, dqn_maze7, mappo_tag, a2c_tag, selfplay_ctf) "
+        "loads the defaults. "
         "--env arena --mode tag|ctf|combat is short for --kind arena --algo mappo --arena.mode ... (or --algo a2c)",
     )
 

@@ -20,6 +20,7 @@ CASES = [
     ("cnn", gym.make("mazearena/Maze-v0").observation_space),
     ("resnet", gym.make("mazearena/Maze-v0", view_size=5).observation_space),
     ("cnn", gym.make("mazearena/Maze-v0", obs_mode="full", size=9).observation_space),
+    ("gcnn", gym.make("mazearena/MazeMemory-v0", obs_mode="full", size=9).observation_space),
     ("impala", gym.make("mazearena/Maze-v0", obs_mode="rgb").observation_space),
     ("transformer", gym.make("mazearena/Maze-v0").observation_space),
     ("transformer", arena_v0.parallel_env(obs_mode="tokens").observation_space("red_0")),
@@ -65,3 +66,24 @@ def test_bad_backbone_names_and_spaces_are_named():
         make_backbone("cnn", gym.spaces.Box(0, 1, (3,)))
     with pytest.raises(ValueError, match="impala needs"):
         make_backbone("impala", gym.spaces.Box(0, 1, (8, 7, 7)))
+
+
+def test_the_global_context_puts_a_far_cell_beside_every_cell():
+    from mazearena.agents.backbones import GlobalContext, GridCNN
+
+    x = torch.zeros(1, 2, 9, 9)
+    x[0, 1, 0, 0] = 3.0  # a feature in one corner
+    out = GlobalContext()(x)
+    assert out.shape == (1, 4, 9, 9) and torch.equal(out[0, :2], x[0])
+    assert bool((out[0, 3] == 3.0).all()) and bool((out[0, 2] == 0).all())  # its maximum at every cell
+    # so the gcnn's receptive field is the whole grid: a corner changes the far corner's first-layer-later features
+    space = gym.spaces.Box(0, 1, (2, 15, 15), np.uint8)
+    torch.manual_seed(0)
+    for global_context, reaches in ((False, False), (True, True)):
+        net = GridCNN(space, global_context=global_context).eval()
+        a, b = torch.zeros(1, 2, 15, 15), torch.zeros(1, 2, 15, 15)
+        b[0, 0, 0, 0] = 1
+        far = net.conv[:-1](a)[0, :, 14, 14], net.conv[:-1](b)[0, :, 14, 14]
+        assert (not torch.allclose(*far)) == reaches
+    with pytest.raises(ValueError, match="residual blocks take neither"):
+        GridCNN(space, residual=True, global_context=True)
