@@ -43,7 +43,7 @@ class _TrainFields:
     import path ``module:function``, an arena for an algorithm that trains only teams (mappo), a maze for a maze
     id, any other Gymnasium env otherwise."""
     backbone: str = "cnn"
-    """Policy backbone: cnn, resnet, impala, transformer or mlp, or your own as ``package.module:Class`` (an
+    """Policy backbone: cnn, resnet, gcnn, impala, transformer or mlp, or your own as ``package.module:Class`` (an
     ``nn.Module`` built from the observation space, with ``features_dim``; see the architecture docs)."""
     core: Literal[CORES] = "none"
     """Recurrent core on top of the backbone: ``gru`` or ``lstm`` (a memory of what left the view), or none."""

@@ -61,5 +61,6 @@ def test_an_added_backbone_trains_and_loads_with_every_maze_algorithm(tmp_path, 
 def test_the_backbone_contract_is_checked_by_name(meanpool):
     space = gym.spaces.Box(0, 1, (8, 7, 7), dtype="uint8")
     assert make_backbone("meanpool", space)(torch.zeros(5, 8, 7, 7, dtype=torch.uint8)).shape == (5, 32)
-    with pytest.raises(ValueError, match="backbone must be one of cnn, resnet, impala, transformer, mlp, meanpool"):
+    listed = "backbone must be one of cnn, resnet, gcnn, impala, transformer, mlp, meanpool"
+    with pytest.raises(ValueError, match=listed):
         make_backbone("nope", space)

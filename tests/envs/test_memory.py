@@ -92,7 +92,7 @@ def test_bad_memory_options_are_named():
         gym.make(ID, memory_goals=5)
     with pytest.raises(ValueError, match="memory_distance .4. must be >= view_size // 2 \\+ 2 .5."):
         gym.make(ID, memory_distance=4)
-    with pytest.raises(ValueError, match="memory levels of size 7 have 0 goal places.*use a larger size"):
+    with pytest.raises(ValueError, match="memory levels need size >= 9 .* a 7x7 maze has 0 such goal places"):
         gym.make(ID, size=7)
 
 

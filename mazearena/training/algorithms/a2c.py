@@ -210,7 +210,10 @@ def _check(cfg) -> None:
     if not cfg.task.team:
         for f in dataclasses.fields(TeamConfig):
             if getattr(cfg.a2c, f.name) != f.default:
-                raise UserError(f"a2c.{f.name} is a team switch: it applies to team tasks (--env arena), not mazes")
+                raise UserError(
+                    f"a2c.{f.name} is a team switch: it applies to team tasks (--env arena, PettingZoo envs), not "
+                    f"to {cfg.task.env_name(cfg)}"
+                )
 
 
 ALGORITHM = Algorithm(
