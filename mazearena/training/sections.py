@@ -102,7 +102,9 @@ class _EnvSection:
     ``image``) or several flattened into one vector. An image stored channels last is turned channels first."""
 
     def __post_init__(self) -> None:
-        self.wrappers, self.obs_keys = tuple(self.wrappers), tuple(self.obs_keys)  # lists from YAML
+        for name in ("wrappers", "obs_keys"):  # lists from YAML and Python callers: the same value
+            if isinstance(getattr(self, name), list):
+                setattr(self, name, tuple(getattr(self, name)))
         check_fields(self)
         check_env_id(self.env_id, self.wrappers, self.obs_keys)
         if self.max_episode_steps < 0:
