@@ -86,13 +86,13 @@ def a2c_step(cfg: A2CConfig, policy: nn.Module, optimizer, logits, value, action
     if mask is None:
         mean, std = torch.mean, torch.std
     else:
-        count = mask.sum().clamp(min=2.0)
+        count = mask.sum()
 
         def mean(x: torch.Tensor) -> torch.Tensor:
-            return (x * mask).sum() / count
+            return (x * mask).sum() / count.clamp(min=1.0)
 
-        def std(x: torch.Tensor) -> torch.Tensor:
-            return (((x - mean(x)) ** 2 * mask).sum() / (count - 1)).sqrt()
+        def std(x: torch.Tensor) -> torch.Tensor:  # unbiased, as torch.std
+            return (((x - mean(x)) ** 2 * mask).sum() / (count - 1).clamp(min=1.0)).sqrt()
 
     if cfg.norm_adv:
         advantages = (advantages - mean(advantages)) / (std(advantages) + 1e-8)
