@@ -22,13 +22,12 @@ from typing import Literal
 import torch
 from torch import nn
 
-from mazearena.actor import index_state
 from mazearena.agents import batches
 from mazearena.agents.policies import ActorCritic
 from mazearena.checks import UserError, check_fields, check_int, check_real
 from mazearena.training.algorithms.base import Algorithm
 from mazearena.training.algorithms.mappo import MAPPO, TeamConfig, TeamRollout, team_network
-from mazearena.training.algorithms.ppo import PPO, actor_critic, anneal_lr, sequence_rows
+from mazearena.training.algorithms.ppo import PPO, actor_critic, anneal_lr
 
 
 @dataclass
@@ -145,12 +144,9 @@ class A2C(PPO):
         advantages, returns, values = advantages.reshape(-1), returns.reshape(-1), self.buf_values.reshape(-1)
         obs = batches.flatten_steps(self.buf_obs)
         with batches.autocast(self.device, self.amp):
-            if self.recurrent:  # every env's rollout replayed through the core from its first state
-                envs = torch.arange(cfg.num_envs, device=self.device)
-                rows = sequence_rows(cfg.num_steps, cfg.num_envs, envs)
-                logits, value = self.replay(
-                    batches.index(obs, rows), index_state(self.rollout_state, envs), self.buf_dones.bool()
-                )
+            if self.recurrent:  # every env's rollout replayed through the core from its first state (the
+                # sequences of all envs in order are the rollout's own step-major rows: nothing to gather)
+                logits, value = self.replay(obs, self.rollout_state, self.buf_dones.bool())
             else:
                 logits, value = self.net(obs)
         metrics = a2c_step(
@@ -178,22 +174,11 @@ class TeamA2C(MAPPO):
 
     def _update(self, flat: TeamRollout) -> dict[str, float]:
         cfg, b = self.cfg, flat.targets
-        if self.recurrent:  # every game's rollout replayed through the core from its first memory
-            rows, logits, value = self._replay(flat, torch.arange(cfg.num_envs, device=self.device))
+        if self.recurrent:  # every game's rollout replayed from its first memory: its rows are the rollout's own
+            _, logits, value = self._replay(flat, torch.arange(cfg.num_envs, device=self.device))
         else:
-            rows = torch.arange(len(b.actions), device=self.device)
             logits, value = self._scores(flat)
-        return a2c_step(
-            cfg,
-            self.policy,
-            self.optimizer,
-            logits,
-            value,
-            b.actions[rows],
-            b.advantages[rows],
-            b.returns[rows],
-            b.mask[rows],
-        )
+        return a2c_step(cfg, self.policy, self.optimizer, logits, value, b.actions, b.advantages, b.returns, b.mask)
 
 
 def _network(cfg, envs) -> nn.Module:
