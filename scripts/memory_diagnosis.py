@@ -9,6 +9,12 @@ the chunk). The clone then plays held-out levels, sampled and greedy.
 
     python scripts/memory_diagnosis.py --view full --core none      # (a) the cue always in view, no memory
     python scripts/memory_diagnosis.py --view partial --core gru    # (b) partial view, a recurrent core
+
+``--target value`` asks the critic's question instead: can the network *predict* whether an episode pays? A
+walker heads for one goal drawn at random each episode (the paying one or a decoy, so half the episodes pay),
+with ``--noise`` of its steps random; the value head learns the discounted return by squared error on the
+same chunks, and the script reports the share of the return's variance it explains (R^2) on held-out levels
+every 500 updates. A network that cannot tell the paying goal from the decoy stays near R^2 = 0.
 """
 
 from __future__ import annotations
@@ -22,27 +28,78 @@ import torch
 import mazearena
 from mazearena.actor import PolicyActor
 from mazearena.agents.baselines import SolverPolicy
+from mazearena.agents.cores import CORES
 from mazearena.agents.episodes import play_episodes, summarise_episodes
 from mazearena.agents.policies import ActorCritic
+from mazearena.envs.engine.cells import Cell, table
+from mazearena.envs.engine.common import UNREACHABLE
+from mazearena.envs.engine.layouts import distance_to_goal
 
 
-def collect(args) -> dict[str, torch.Tensor]:
-    """``--samples`` oracle steps on the training levels: observations, actions and episode starts, ``[T, N]``."""
+class Walker(SolverPolicy):
+    """Walks the shortest path to one goal drawn at random each episode (the paying goal or a decoy), a random
+    action instead at a ``noise`` share of its steps."""
+
+    def __init__(self, engine, noise: float, seed: int) -> None:
+        super().__init__(engine)
+        self.noise = noise
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _refresh(self) -> None:
+        e = self.engine
+        stale = ((self.episode != e.episodes) | (self.seed != e.seeds)).nonzero().squeeze(1)
+        if len(stale) == 0:
+            return
+        s, p = e.config.size, e.pad
+        grid = e.grid[stale, p : p + s, p : p + s].clone()
+        goals = torch.zeros_like(grid, dtype=torch.bool)
+        for tile in table().tiles:
+            if tile.terminal and tile.variant == "memory":
+                goals |= grid == tile.code
+        pick = (torch.rand(grid.shape, generator=self.generator) * goals).flatten(1).argmax(1)
+        grid[goals] = Cell.FLOOR
+        grid.view(len(stale), -1)[torch.arange(len(stale)), pick] = Cell.GOAL
+        d = torch.stack(distance_to_goal(grid), 1)
+        self.dist[stale] = torch.nn.functional.pad(d, (1, 1, 1, 1), value=UNREACHABLE)
+        self.episode[stale], self.seed[stale] = e.episodes[stale], e.seeds[stale]
+
+    def __call__(self) -> torch.Tensor:
+        action = super().__call__()
+        n = len(action)
+        random = torch.randint(0, 4, (n,), generator=self.generator)
+        return torch.where(torch.rand(n, generator=self.generator) < self.noise, random, action)
+
+
+def collect(args, samples: int | None = None, test: bool = False) -> dict[str, torch.Tensor]:
+    """``samples`` steps (``--samples``) of the oracle (``--target actions``) or the walker (``value``):
+    observations, actions, episode starts and discounted returns, ``[T, N]``."""
     n = args.num_envs
-    steps = -(-args.samples // n)
-    env = mazearena.make_vec(args.env, n, seed=args.seed, **options(args, test=False))
-    oracle = SolverPolicy(env.engine)
-    obs, _ = env.reset(seed=args.seed)
+    steps = -(-(samples or args.samples) // n)
+    seed = args.seed + (10**6 if test else 0)
+    env = mazearena.make_vec(args.env, n, seed=seed, **options(args, test=test))
+    policy = SolverPolicy(env.engine) if args.target == "actions" else Walker(env.engine, args.noise, seed)
+    obs, _ = env.reset(seed=seed)
     first = torch.ones(n, dtype=torch.bool)
     out_obs = torch.zeros(steps, *obs.shape, dtype=obs.dtype)
     out_act = torch.zeros(steps, n, dtype=torch.long)
     out_first = torch.zeros(steps, n, dtype=torch.bool)
+    rewards, done = torch.zeros(steps, n), torch.zeros(steps, n, dtype=torch.bool)
     for t in range(steps):
-        action = oracle()
+        action = policy()
         out_obs[t], out_act[t], out_first[t] = obs, action, first
-        obs, _, terminated, truncated, _ = env.step(action)
-        first = terminated | truncated
-    return {"obs": out_obs, "actions": out_act, "first": out_first, "space": env.single_observation_space}
+        obs, reward, terminated, truncated, _ = env.step(action)
+        first = torch.as_tensor(terminated | truncated)
+        rewards[t], done[t] = torch.as_tensor(reward), first
+    returns, carry = torch.zeros(steps, n), torch.zeros(n)
+    for t in reversed(range(steps)):  # the last steps' unfinished episodes count as ending there
+        carry = returns[t] = rewards[t] + 0.99 * carry * ~done[t]
+    return {
+        "obs": out_obs,
+        "actions": out_act,
+        "first": out_first,
+        "returns": returns,
+        "space": env.single_observation_space,
+    }
 
 
 def options(args, test: bool) -> dict:
@@ -51,33 +108,63 @@ def options(args, test: bool) -> dict:
     return {"size": args.size, "obs_mode": args.view} | memory | levels
 
 
-def clone(args, data: dict) -> tuple[ActorCritic, list[float]]:
-    """The network trained by cross-entropy on the oracle's actions; returns it and its loss every 100 updates."""
+def heads(args, net: ActorCritic, obs: torch.Tensor, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and values of ``obs [T, N, ...]``: row by row, or (with a core) each game's steps in order from
+    the zero state, ``first [T, N]`` (true at the first step) resetting it."""
+    if args.core == "none":
+        logits, value = net(obs.flatten(0, 1))
+    else:
+        logits, value = net.sequence(obs.flatten(0, 1), net.initial_state(obs.shape[1], "cpu"), first)
+    return logits, value.reshape(first.shape)
+
+
+def explained(args, net: ActorCritic, test: dict) -> float:
+    """R^2 of the value head on ``test``'s discounted returns, from each game's first episode start on."""
+    with torch.no_grad():
+        first = test["first"].clone()
+        seen = first.cumsum(0) > 0
+        first[0] = True
+        value = heads(args, net, test["obs"], first)[1]
+    target = test["returns"][seen]
+    return round(1 - float(((value[seen] - target) ** 2).mean() / target.var()), 3)
+
+
+def clone(args, data: dict, test: dict | None = None) -> tuple[ActorCritic, list[float]]:
+    """The network trained by cross-entropy on the oracle's actions (``--target value``: squared error on the
+    walker's returns); returns it and its loss every 100 updates (R^2 on ``test`` every 500 for ``value``)."""
     torch.manual_seed(args.seed)
     net = ActorCritic(data["space"], 4, args.backbone, core=args.core, core_size=args.core_size)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    obs, actions, first = data["obs"], data["actions"], data["first"]
+    obs, actions, first, returns = data["obs"], data["actions"], data["first"], data["returns"]
     steps, n = actions.shape
     losses = []
-    for update in range(args.updates):
-        if args.core == "none":
+    for update in range(args.updates + 1):
+        if test is not None and update % 500 == 0:
+            losses.append(explained(args, net, test))
+        if update == args.updates:
+            break
+        if args.core == "none":  # rows at random; as a chunk of one step each
             rows = torch.randint(0, steps * n, (args.batch,))
-            logits = net(obs.flatten(0, 1)[rows])[0]
-            loss = torch.nn.functional.cross_entropy(logits, actions.flatten()[rows])
+            o, a, g = obs.flatten(0, 1)[rows][None], actions.flatten()[rows][None], returns.flatten()[rows][None]
+            f = seen = torch.ones(1, args.batch, dtype=torch.bool)
         else:
             games = torch.randint(0, n, (args.batch // args.chunk,))
             start = int(torch.randint(0, steps - args.chunk + 1, ()))
             window = slice(start, start + args.chunk)
             o, a, f = obs[window][:, games], actions[window][:, games], first[window][:, games].clone()
+            g = returns[window][:, games]
             seen = f.cumsum(0) > 0  # steps from the chunk's first episode start on
             f[0] = True
-            logits, _ = net.sequence(o.flatten(0, 1), net.initial_state(len(games), "cpu"), f)
-            loss = (torch.nn.functional.cross_entropy(logits, a.flatten(), reduction="none") * seen.flatten()).sum()
-            loss = loss / seen.sum().clamp(min=1)
+        logits, value = heads(args, net, o, f)
+        if args.target == "actions":
+            each = torch.nn.functional.cross_entropy(logits, a.flatten(), reduction="none").view_as(seen)
+        else:
+            each = (value - g) ** 2
+        loss = (each * seen).sum() / seen.sum().clamp(min=1)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if update % 100 == 0:
+        if test is None and update % 100 == 0:
             losses.append(round(loss.item(), 4))
     return net, losses
 
@@ -101,7 +188,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="mazearena/MazeMemory-v0", help="a maze id (Maze-v0: the control without cue)")
     p.add_argument("--view", choices=("partial", "full"), default="partial")
-    p.add_argument("--core", choices=("none", "gru", "lstm"), default="none")
+    p.add_argument("--core", choices=CORES, default="none")
     p.add_argument("--backbone", default="cnn")
     p.add_argument("--core-size", type=int, default=128)
     p.add_argument("--size", type=int, default=9)
@@ -115,12 +202,19 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--eval-episodes", type=int, default=512)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--target", choices=("actions", "value"), default="actions", help="clone actions or predict returns")
+    p.add_argument("--noise", type=float, default=0.1, help="--target value: the walker's share of random steps")
     args = p.parse_args()
     begin = time.time()
     data = collect(args)
-    net, losses = clone(args, data)
-    result = {"args": vars(args), "samples": int(data["actions"].numel()), "losses": losses[::5] + losses[-1:]}
-    result |= evaluate(args, net) | {"seconds": round(time.time() - begin)}
+    result = {"args": vars(args), "samples": int(data["actions"].numel())}
+    if args.target == "value":
+        net, r2 = clone(args, data, collect(args, 50_000, test=True))
+        result |= {"r2_every_500_updates": r2}
+    else:
+        net, losses = clone(args, data)
+        result |= {"losses": losses[::5] + losses[-1:]} | evaluate(args, net)
+    result |= {"seconds": round(time.time() - begin)}
     print(json.dumps(result))
 
 
