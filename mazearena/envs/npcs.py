@@ -16,6 +16,20 @@ Behaviours:
   holds the flag. Outside ``ctf`` it chases.
 * ``patrol`` — walks between its base and the arena centre, changing direction every ``patrol_period``
   steps; chases enemies that come within ``guard_radius`` steps.
+
+A capture-the-flag team script (``ctf`` only; the scenarios' scripted baselines). Each plays around the enemy
+*guard*, the enemy nearest its own base, whose reach it takes to be ``guard_radius``; none steps where the guard
+could tag it next, and each brings the flag home when it holds it:
+
+* ``ctf_defender`` — waits next to its own flag (the enemy runner that takes it is tagged there), and steps
+  out of the way of a teammate bringing the enemy flag home.
+* ``ctf_lurer`` — goes to the enemy guard and, once the guard chases it, keeps it chasing (3 to
+  ``guard_radius`` steps away) while walking away from the enemy base: the guard leaves its flag.
+* ``ctf_raider`` — waits just beyond the guard's reach from the enemy flag, and runs for the flag as soon as
+  the guard is drawn :data:`LURED` steps from its base.
+
+Team mates block each other in corridors (a move into an occupied cell fails): a team behaviour that cannot
+take the move it wants for two steps takes a random one.
 """
 
 from __future__ import annotations
@@ -40,9 +54,18 @@ class Behaviour(str, Enum):
     GUARD = "guard"
     FLAG_RUNNER = "flag_runner"
     PATROL = "patrol"
+    CTF_DEFENDER = "ctf_defender"
+    CTF_LURER = "ctf_lurer"
+    CTF_RAIDER = "ctf_raider"
 
 
 _CODES = {b: i for i, b in enumerate(Behaviour)}
+_TEAM_SCRIPT = tuple(_CODES[b] for b in Behaviour if b.value.startswith("ctf_"))
+
+LURED = 2
+"""Path steps the enemy guard must be from its base before a raider runs for the flag."""
+_KEEP = 3
+"""The lurer's least distance to the guard it draws away (adjacent means tagged)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +122,9 @@ def centre_distance_of(walls: torch.Tensor) -> torch.Tensor:
 class NpcController(Actor):
     """Chooses the actions of the NPC agents of an engine, every step, for all its games: an
     :class:`~mazearena.actor.Actor` that sees the whole game, the engine it is built on, rather than
-    observations (it reads no ``obs``), and carries no state."""
+    observations (it reads no ``obs``), and carries no :class:`~mazearena.actor.Actor` state. The ctf team
+    behaviours remember a little of each game inside it (who the enemy guard is, who is stuck), cleared where an
+    episode starts: call :meth:`act` once per engine step."""
 
     def __init__(self, engine: ArenaEngine, npcs: dict[int, NpcSpec]) -> None:
         self.engine = engine
@@ -114,6 +139,15 @@ class NpcController(Actor):
         self._centre: torch.Tensor | None = None
         self._centre_levels: torch.Tensor | None = None
         self._per_level: torch.Tensor | None = None
+        self.scripted = torch.isin(self.code, torch.tensor(_TEAM_SCRIPT, device=dev))  # [n]: a ctf team behaviour
+        self.team_script = bool(self.scripted.any())
+        if self.team_script:
+            if engine.config.mode is not Mode.CTF:
+                raise ValueError("the ctf_* behaviours play capture the flag only (mode='ctf')")
+            b, n = engine.num_envs, len(specs)
+            self._prev = torch.full((b, n, 2), -1, dtype=torch.long, device=dev)
+            self._stuck = torch.zeros(b, n, dtype=torch.long, device=dev)
+            self._stays = torch.zeros(b, engine.config.num_agents, device=dev)
 
     def _centre_distance(self) -> torch.Tensor:
         e = self.engine
@@ -164,6 +198,9 @@ class NpcController(Actor):
             runner = code == _CODES[Behaviour.FLAG_RUNNER]
             score = torch.where((runner & carrying)[..., None], home_d, score)
             score = torch.where((runner & ~carrying & ~team_has)[..., None], flag_d, score)
+        if self.team_script:
+            script, occupied = self._team_scores(flat, home_d, flag_d)
+            score = torch.where(script.isfinite(), script, score.float())
         outward = ((e.t[:, None] // self.period[None, :]) % 2) == 0
         centre_d = self._centre_distance()[:, None, :].expand(b, n, -1).gather(2, flat)
         walk = (code == _CODES[Behaviour.PATROL]) & ~near
@@ -175,6 +212,8 @@ class NpcController(Actor):
         value = score.float() + 0.5 * noise  # distances are integers: the noise only breaks ties
         value = torch.where(blocked, float("inf"), value)
         action = value.argmin(2)
+        if self.team_script:
+            action = self._unstick(action, value, occupied, pos, step_key)
 
         if cfg.mode is Mode.COMBAT:
             victim = e.first_in_line().index_select(1, idx)
@@ -184,3 +223,82 @@ class NpcController(Actor):
         explore = (code == _CODES[Behaviour.RANDOM]) | (uniform(*step_key, STREAM_NPC, 5) < self.epsilon)
         random_action = (uniform(*step_key, STREAM_NPC, 6) * cfg.num_actions).long().clamp(max=cfg.num_actions - 1)
         return torch.where(explore, random_action, action)
+
+    def _team_scores(self, flat: torch.Tensor, home_d: torch.Tensor, flag_d: torch.Tensor):
+        """``[B, n, 5]`` scores of the ctf team behaviours' moves (``inf`` for the other NPCs) and ``[B, n, 5]``
+        whether a teammate stands on each candidate cell (the move would fail)."""
+        e, s = self.engine, self.engine.config.size
+        b, n = flat.shape[:2]
+        dev = e.device
+        idx, code = self.index, self.code.view(1, n)
+        team = e.team[idx]
+        cells = e.pos[..., 0] * s + e.pos[..., 1]  # [B, A]
+        # the enemy guard of each NPC: the enemy in the game that keeps nearest its own base (a running mean of
+        # its distance, so that a runner respawned at its base is not taken for the guard)
+        enemy = e.team[None, :] != team[:, None]  # [n, A]: the other team's agents
+        own_base_dist = e.base_dist.view(b, 2, -1).gather(2, cells[:, None, :].expand(b, 2, -1))  # [B, 2, A]
+        to_own_base = own_base_dist.gather(1, e.team.view(1, 1, -1).expand(b, 1, -1))[:, 0].float()  # [B, A]
+        starts = e.t.view(b, 1) == 0
+        self._stays = torch.where(starts, to_own_base, 0.9 * self._stays + 0.1 * to_own_base)
+        far = torch.where(e.alive, to_own_base, UNREACHABLE)
+        stays = torch.where(e.alive, self._stays, float(UNREACHABLE))
+        guard = torch.where(enemy[None], stays[:, None, :], float(UNREACHABLE + 1)).argmin(2)  # [B, n] agent index
+        guard_cell = cells.gather(1, guard)
+        guard_home = torch.where(  # its distance from its base (UNREACHABLE: no enemy left)
+            (enemy[None] & e.alive[:, None, :]).any(2), far.gather(1, guard), UNREACHABLE
+        )
+        guard_d = self._fields_from(guard_cell).gather(2, flat)  # [B, n, 5] path steps from the guard
+        guard_here = guard_d[..., 0]
+        own_flag = e.base_dist.view(b, 2, -1).index_select(1, team)  # [B, n, S*S]
+        # a teammate carrying the enemy flag, and how far it is from home
+        mate = (e.team[None, :] == team[:, None])[None] & e.carrying[:, None, :]  # [B, n, A]
+        carrier = mate.float().argmax(2)
+        carrier_home = torch.where(mate.any(2), own_flag.gather(2, cells.gather(1, carrier)[..., None])[..., 0], 99)
+        carrier_d = self._fields_from(cells.gather(1, carrier)).gather(2, flat)
+        reach = self.radius.view(1, n, 1)
+        danger = (guard_d <= 1) * 100.0 + (guard_d == 2) * 5.0
+        defend = torch.where(
+            (carrier_home <= 6)[..., None],
+            -carrier_d.clamp(max=3).float() + (home_d > 3) * 100.0,
+            (home_d - 1).abs().float(),
+        )
+        engaged = (guard_here <= self.radius.view(1, n) + 1)[..., None]
+        lure = (guard_d < _KEEP) * 100.0 + (guard_d > reach) * 10.0 - 0.5 * flag_d
+        lure = torch.where(engaged, lure, flag_d + (guard_d < _KEEP) * 100.0)
+        lured = (guard_home >= LURED)[..., None]
+        raid = torch.where(lured, flag_d + danger, (flag_d - (reach + 2)).abs() + (guard_d <= reach) * 50.0)
+        script = torch.full((b, n, 5), float("inf"), device=dev)
+        for behaviour, moves in (
+            (Behaviour.CTF_DEFENDER, defend),
+            (Behaviour.CTF_LURER, lure),
+            (Behaviour.CTF_RAIDER, raid),
+        ):
+            script = torch.where((code == _CODES[behaviour])[..., None], moves.float(), script)
+        holding = e.carrying.index_select(1, idx) & self.scripted
+        script = torch.where(holding[..., None], home_d + danger, script)
+        mates = torch.zeros(b, 2, s * s + 1, dtype=torch.bool, device=dev)  # the cells each team stands on
+        for k in range(2):
+            mates[:, k].scatter_(1, torch.where(e.alive & (e.team == k), cells, s * s), True)
+        occupied = mates.index_select(1, team)[..., : s * s].gather(2, flat)  # [B, n, 5]
+        occupied[..., 0] = False  # its own cell
+        return torch.where(occupied, script + 2.0, script), occupied
+
+    def _fields_from(self, cells: torch.Tensor) -> torch.Tensor:
+        """``[B, n, S*S]`` path steps from each of ``cells [B, n]`` (flat cell indices)."""
+        e, s = self.engine, self.engine.config.size
+        b, n = cells.shape
+        sources = torch.zeros(b * n, s * s, dtype=torch.bool, device=e.device)
+        sources[torch.arange(b * n, device=e.device), cells.reshape(-1)] = True
+        passable = (~e.walls)[:, None].expand(b, n, s, s).reshape(b * n, s, s)
+        return shortest_steps(sources.view(b * n, s, s), passable).view(b, n, s * s)
+
+    def _unstick(self, action, value, occupied, pos, step_key) -> torch.Tensor:
+        """Team behaviours: a random move for an NPC whose wanted move went nowhere (a teammate in the way)
+        for two steps."""
+        wanted = (value - torch.where(occupied, 2.0, 0.0)).argmin(2)
+        into_mate = occupied.gather(2, wanted[..., None])[..., 0]
+        still = ((pos == self._prev).all(-1) & (action != 0)) | into_mate
+        self._stuck = torch.where(still & self.scripted & (self.engine.t[:, None] > 0), self._stuck + 1, 0)
+        self._prev = pos.clone()
+        random_move = 1 + (uniform(*step_key, STREAM_NPC, 7) * 4).long().clamp(max=3)
+        return torch.where(self._stuck >= 2, random_move, action)

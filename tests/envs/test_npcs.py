@@ -157,3 +157,65 @@ def test_npcs_are_actors_that_read_the_game_not_observations():
     assert isinstance(control, Actor) and control.initial_state(2, "cpu") is None
     actions, state = control.act(None, "kept")
     assert actions.shape == (2, 1) and state == "kept"
+
+
+def test_ctf_defender_waits_next_to_its_flag_not_on_it():
+    e = open_arena("ctf", [(5, 3), (5, 9)], red=1)  # red base (5, 1); the enemy far away
+    assert npc_actions(e, {0: NpcSpec("ctf_defender", epsilon=0.0)}) == [W]
+    e.pos[0, 0] = torch.tensor([5, 2])
+    assert npc_actions(e, {0: NpcSpec("ctf_defender", epsilon=0.0)}) == [STAY]
+
+
+def test_ctf_raider_waits_beyond_the_guards_reach_and_brings_the_flag_home():
+    e = open_arena("ctf", [(5, 2), (5, 9)], red=1)  # the blue guard on its flag (5, 9)
+    spec = {0: NpcSpec("ctf_raider", epsilon=0.0, guard_radius=3)}
+    for _ in range(12):
+        e.step(torch.tensor([[npc_actions(e, spec)[0], STAY]]))
+    assert int(e.base_dist[0, 1][tuple(e.pos[0, 0])]) == 5  # guard_radius + 2 from the flag: out of reach
+    e.pos[0, 1] = torch.tensor([1, 5])  # the guard drawn off: the raider runs for the flag
+    before = int(e.base_dist[0, 1][tuple(e.pos[0, 0])])
+    e.step(torch.tensor([[npc_actions(e, spec)[0], STAY]]))
+    assert int(e.base_dist[0, 1][tuple(e.pos[0, 0])]) == before - 1
+    e.carrying[0, 0] = True
+    assert npc_actions(e, spec) == [W]
+
+
+def test_ctf_team_behaviours_need_ctf():
+    e = open_arena("tag", [(5, 3), (5, 7)], red=1)
+    with pytest.raises(ValueError, match="ctf_\\* behaviours play capture the flag only"):
+        NpcController(e, {0: NpcSpec("ctf_lurer")})
+
+
+def test_the_3v2_scripted_team_wins_where_simple_teams_do_not():
+    from mazearena.envs.scripted import play_scripted
+
+    name = "ctf_3v2_vs_guard_and_runner_heldout"
+    scripted = play_scripted(name, games=64)
+    runners = play_scripted(name, dict.fromkeys(("red_0", "red_1", "red_2"), NpcSpec("flag_runner", epsilon=0.0)), 64)
+    assert (scripted["winner"] == 0).mean() >= 0.65 > (runners["winner"] == 0).mean() + 0.3
+    assert (scripted["winner"] == 1).mean() <= 0.05  # its defender keeps the runner from scoring
+
+
+def test_scripted_games_replay_exactly_on_both_backends():
+    from mazearena.envs.scripted import play_scripted
+
+    name = "ctf_3v2_vs_guard_and_runner"
+    runs = [play_scripted(name, games=12, seed=3, start_level=0, num_levels=50, backend=b) for b in ("torch", "numba")]
+    runs.append(play_scripted(name, games=12, seed=3, start_level=0, num_levels=50))
+    for other in runs[1:]:
+        assert all(np.array_equal(runs[0][k], other[k]) for k in runs[0])
+
+
+def test_a_scripted_team_must_fill_the_focal_seats():
+    from mazearena.envs.scenarios import Scenario
+    from mazearena.envs.scripted import play_scripted
+
+    bad = Scenario(
+        "x", "", {"mode": "ctf", "red": 2, "blue": 1}, {"blue_0": NpcSpec("guard")}, scripted={"red_0": NpcSpec()}
+    )
+    with pytest.raises(ValueError, match="scripted team must play exactly its focal agents"):
+        bad.arena_config()
+    with pytest.raises(ValueError, match="team must name exactly the focal agents"):
+        play_scripted("ctf_3v2_vs_guard_and_runner", {"red_0": NpcSpec("random")}, games=2)
+    with pytest.raises(ValueError, match="has no scripted team"):
+        play_scripted("tag_2v1_vs_fleeing_npc", games=2)
