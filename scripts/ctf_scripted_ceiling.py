@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from mazearena.envs.npcs import NpcSpec
 from mazearena.envs.scenarios import scenario
 from mazearena.envs.scripted import play_scripted
@@ -52,16 +50,17 @@ def main() -> None:
     )
     p.add_argument("--games", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=15, help="arena side (11: the self-play config's)")
     args = p.parse_args()
     names = args.scenario or ["ctf_2v2_vs_guard_and_runner_heldout", "ctf_3v2_vs_guard_and_runner_heldout"]
     for name in names:
         red = scenario(name).arena_config().red
-        print(f"\n{name} ({args.games} games on unseen arenas)\n")
+        print(f"\n{name} ({args.games} games on unseen {args.size}x{args.size} arenas)\n")
         print("| red team | red wins (95% CI) | blue wins | draws | red wins by 3 captures | mean score red–blue |")
         print("|---|---|---|---|---|---|")
         for label, team in teams(red).items():
             begin = time.time()
-            out = play_scripted(name, team, games=args.games, seed=args.seed)
+            out = play_scripted(name, team, games=args.games, seed=args.seed, size=args.size)
             w = out["winner"]
             wins = int((w == 0).sum())
             lo, hi = wilson_interval(wins, len(w))
@@ -72,7 +71,6 @@ def main() -> None:
                 f"{float((w == -1).mean()):.3f} | {by_captures:.3f} | {red_score:.2f}–{blue_score:.2f} |"
                 f"  <!-- {time.time() - begin:.0f} s -->"
             )
-    np.set_printoptions()
 
 
 if __name__ == "__main__":
