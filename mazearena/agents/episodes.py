@@ -40,12 +40,15 @@ def _restart(actor: Actor, state, done: torch.Tensor, device):
     return reset_where(state, done, actor.initial_state(len(done), device))
 
 
-def play_batches(env, act, episodes: int, fields: tuple[str, ...], outcome, advance=None, subset: bool = True) -> dict:
+def play_batches(
+    env, act, episodes: int, fields: tuple[str, ...], outcome, advance=None, subset: bool = True, before=None
+) -> dict:
     """The loop every kind of game shares (mazes, arenas, teams of other envs): every game slot plays
     ``ceil(episodes / num_envs)`` episodes, the actor acting (with its per-game state, restarted with each
     episode) for the slots that still owe some.
     ``outcome(reward, terminated, truncated, info)`` gives each game's share of the step's return, which games
-    ended, and a function of the columns only finished episodes record (called only when some did)."""
+    ended, and a function of the columns only finished episodes record (called only when some did);
+    ``before()``, if given, is called before every step."""
     n_envs = env.num_envs
     per_env = math.ceil(episodes / n_envs)
     counts = torch.zeros(n_envs, dtype=torch.long)
@@ -61,6 +64,8 @@ def play_batches(env, act, episodes: int, fields: tuple[str, ...], outcome, adva
     while bool((counts < per_env).any()):
         need = counts < per_env if subset else torch.ones(n_envs, dtype=torch.bool)
         actions, state = _act_where_needed(actor, obs, state, need, device, info.get("alive"))
+        if before is not None:
+            before()
         obs, reward, terminated, truncated, info = batches.step(env, actions, device)
         lengths_now += 1
         gain, done, columns = outcome(reward, terminated, truncated, info)
@@ -105,24 +110,90 @@ def play_episodes(
 
 
 def play_games(
-    env, act: Actor | Callable[[object, torch.Tensor], torch.Tensor], episodes: int, team: int, advance=None
+    env,
+    act: Actor | Callable[[object, torch.Tensor], torch.Tensor],
+    episodes: int,
+    team: int,
+    advance=None,
+    subset: bool = True,
 ) -> dict:
     """Play ``episodes`` arena games on an :class:`~mazearena.envs.arena.ArenaVectorEnv` (rounded up to a
     multiple of ``env.num_envs``) whose learning agents are ``team`` (0 red, 1 blue); ``act`` (an
     :class:`~mazearena.actor.Actor`, or a function ``act(obs, alive)``) returns actions
     ``[num_envs, num_agents]``. Returns one list per field of :data:`GAME_FIELDS`: ``return``
     is summed over the learning agents, ``success`` is a win of ``team``, ``winner`` 0, 1 or -1 (draw);
-    ``truncated`` marks games that ran to ``max_cycles``."""
+    ``truncated`` marks games that ran to ``max_cycles``; capture the flag adds :class:`CtfRoles`' columns.
+    ``subset=False``: ``act`` acts for every game every step (an actor that reads the engine, as scripted teams
+    do)."""
+
+    roles = CtfRoles(env) if getattr(env.config, "mode", None) == "ctf" and hasattr(env, "engine") else None
 
     def outcome(reward, terminated, truncated, info):
+        ended = info["_final_obs"].cpu()
+        tallies = None if roles is None else roles.after(info, ended)
+
         def columns():
             winner = info["winner"].cpu()
             timed_out = info["episode_length"].cpu() >= env.config.max_cycles
-            return {"success": winner == team, "winner": winner, "terminated": ~timed_out, "truncated": timed_out}
+            out = {"success": winner == team, "winner": winner, "terminated": ~timed_out, "truncated": timed_out}
+            return out if tallies is None else out | tallies
 
-        return (reward * info["active"]).sum(1).cpu(), info["_final_obs"].cpu(), columns
+        return (reward * info["active"]).sum(1).cpu(), ended, columns
 
-    return play_batches(env, act, episodes, GAME_FIELDS, outcome, advance)
+    fields = GAME_FIELDS if roles is None else GAME_FIELDS + roles.fields
+    before = None if roles is None else roles.before
+    return play_batches(env, act, episodes, fields, outcome, advance, subset, before)
+
+
+class CtfRoles:
+    """What each learning agent of a capture-the-flag game did, per game: ``pickups/NAME`` (enemy flags taken),
+    ``captures/NAME`` (brought home), ``tagged/NAME`` (sent back to its base), ``home/NAME`` (share of the
+    game's steps within 2 path steps of its own flag), and the final ``score/red``, ``score/blue``. Read from
+    the engine around every step (:meth:`before`, :meth:`after`)."""
+
+    def __init__(self, env) -> None:
+        self.engine = e = env.engine
+        names = list(env.possible_agents)
+        self.index = torch.tensor([env.config.agent_names.index(a) for a in names], device=e.device)
+        self.team = e.team.index_select(0, self.index)
+        kinds = ("pickups", "captures", "tagged", "home")
+        self.fields = tuple(f"{k}/{a}" for k in kinds for a in names) + ("score/red", "score/blue")
+        self.counts = torch.zeros(e.num_envs, len(kinds), len(names), device=e.device)
+        self.steps = torch.zeros(e.num_envs, device=e.device)
+
+    def before(self) -> None:
+        e, s = self.engine, self.engine.config.size
+        self.carrying = e.carrying.index_select(1, self.index).clone()
+        self.pos = e.pos.index_select(1, self.index).clone()
+        self.score = e.score.clone()
+        cells = self.pos[..., 0] * s + self.pos[..., 1]
+        own = e.base_dist.view(e.num_envs, 2, -1).index_select(1, self.team)  # [B, k, S*S]
+        self.home = own.gather(2, cells[..., None])[..., 0] <= 2
+
+    def after(self, info: dict, ended: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        """Counts the step; at the games that ended, returns their tallies (``None`` when none did)."""
+        e = self.engine
+        ended = ended.to(e.device)
+        going = ~ended[:, None]  # the games that go on: the engine state after the step is still theirs
+        scored = info["score"].to(e.device).gather(1, self.team.expand(e.num_envs, -1)) > self.score.gather(
+            1, self.team.expand(e.num_envs, -1)
+        )
+        carrying, pos = e.carrying.index_select(1, self.index), e.pos.index_select(1, self.index)
+        self.counts[:, 0] += (~self.carrying & carrying & going).float()
+        self.counts[:, 1] += (self.carrying & scored).float()
+        self.counts[:, 2] += (((pos - self.pos).abs().sum(-1) > 1) & going).float()
+        self.counts[:, 3] += self.home.float()
+        self.steps += 1
+        if not bool(ended.any()):
+            return None
+        counts = self.counts.clone()
+        counts[:, 3] /= self.steps.clamp(min=1)[:, None]
+        flat = counts.flatten(1).cpu()  # kinds major, agents minor: the order of the fields
+        out = {name: flat[:, k] for k, name in enumerate(self.fields[:-2])}
+        out["score/red"], out["score/blue"] = info["score"][:, 0].cpu(), info["score"][:, 1].cpu()
+        self.counts[ended] = 0
+        self.steps[ended] = 0
+        return out
 
 
 def summarise_episodes(records: dict) -> dict:

@@ -166,17 +166,46 @@ def _games(summary: dict, plots: dict[str, Path | None], describe: dict[str, str
             "",
             "## Games",
             "",
-            "Win/draw/loss of the learning team and its per-capita (focal) return.",
+            "Win/draw/loss of the learning team and its per-capita (focal) return. How the games ended: won or lost",
+            "before the time limit (the game's goal reached: every runner caught, the captures to win...) or at it",
+            "on the score; draws are at the time limit.",
             "",
-            "| method | mode | suite | perturbation | severity | win | draw | loss | per-capita return |",
-            "|---|---|---|---|---:|---:|---:|---:|---:|",
+            "| method | mode | suite | perturbation | severity | win | draw | loss | per-capita return "
+            "| won before / at the limit | lost before / at the limit |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for s in arena:
+            o = s.get("outcomes", {})
+            ended = (
+                f"{o['win_decided']:.3f} / {o['win_at_time_limit']:.3f} | "
+                f"{o['loss_decided']:.3f} / {o['loss_at_time_limit']:.3f}"
+                if o
+                else "— | —"
+            )
             lines.append(
                 f"| {s['method']} | {s['mode']} | {s['suite']} | {s['perturbation']} | {s['severity']:g} | "
                 f"{s['success_rate']:.3f} | {s['draw_rate']:.3f} | {s['loss_rate']:.3f} | "
-                f"{s['per_capita_return']:.3f} |"
+                f"{s['per_capita_return']:.3f} | {ended} |"
             )
+    roles = [s for s in arena if s.get("roles") and s["perturbation"] == "none"]
+    if roles:
+        lines += [
+            "",
+            "### Roles",
+            "",
+            "What each learning agent did per game (capture the flag, unperturbed games): enemy flags picked up and",
+            "brought home, times it was tagged and sent back to its base, and the share of the game it spent within",
+            "2 steps of its own flag (guarding).",
+            "",
+            "| method | mode | suite | agent | pickups | captures | tagged | near own flag |",
+            "|---|---|---|---|---:|---:|---:|---:|",
+        ]
+        for s in roles:
+            for agent, r in s["roles"].items():
+                lines.append(
+                    f"| {s['method']} | {s['mode']} | {s['suite']} | {agent} | {r['pickups']:.2f} | "
+                    f"{r['captures']:.2f} | {r['tagged']:.2f} | {r['home']:.2f} |"
+                )
     return lines
 
 

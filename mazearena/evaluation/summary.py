@@ -89,8 +89,43 @@ def condition_stats(rows: list[dict], seed: int = 0) -> list[dict]:
             entry["draw_rate"] = sum(r["winner"] == -1 for r in group) / n
             entry["loss_rate"] = 1.0 - entry["success_rate"] - entry["draw_rate"]
             entry["per_capita_return"] = float(np.mean([r["per_capita_return"] for r in group]))
+            entry |= _outcomes(group) | _roles(group)
         out.append(entry)
     return out
+
+
+def _outcomes(games: list[dict]) -> dict:
+    """How the games ended: won or lost before the time limit (``decided``: the game's goal reached) or at it (on
+    the score), drawn at it."""
+    n = len(games)
+
+    def share(result: str, decided: bool) -> float:
+        won = {"win": lambda r: r["success"], "loss": lambda r: not r["success"] and r["winner"] != -1}[result]
+        return sum(won(r) and bool(r["terminated"]) == decided for r in games) / n
+
+    return {
+        "outcomes": {
+            "win_decided": share("win", True),
+            "win_at_time_limit": share("win", False),
+            "loss_decided": share("loss", True),
+            "loss_at_time_limit": share("loss", False),
+            "draw_at_time_limit": sum(r["winner"] == -1 and not r["terminated"] for r in games) / n,
+        }
+    }
+
+
+ROLE_KINDS = ("pickups", "captures", "tagged", "home")
+"""The per-agent tallies of capture-the-flag games (:class:`~mazearena.agents.episodes.CtfRoles`)."""
+
+
+def _roles(games: list[dict]) -> dict:
+    """Each learning agent's mean per game of every :data:`ROLE_KINDS` tally, where the games record them."""
+    agents = [k.split("/", 1)[1] for k in games[0] if k.startswith("pickups/")]
+    if not agents:
+        return {}
+    return {
+        "roles": {a: {kind: float(np.mean([r[f"{kind}/{a}"] for r in games])) for kind in ROLE_KINDS} for a in agents}
+    }
 
 
 def by_condition(stats: list[dict]) -> dict[tuple, dict]:

@@ -219,3 +219,17 @@ def test_a_scripted_team_must_fill_the_focal_seats():
         play_scripted("ctf_3v2_vs_guard_and_runner", {"red_0": NpcSpec("random")}, games=2)
     with pytest.raises(ValueError, match="has no scripted team"):
         play_scripted("tag_2v1_vs_fleeing_npc", games=2)
+
+
+def test_game_records_tell_what_each_agent_of_a_ctf_team_did():
+    from mazearena.agents.episodes import play_games
+
+    name = "ctf_3v2_vs_guard_and_runner_heldout"
+    env = arena_v0.vector_env(16, seed=0, scenario=name, num_levels=0, start_level=10**6)
+    team = NpcController(env.engine, {i: scenario(name).scripted[f"red_{i}"] for i in range(3)})
+    records = play_games(env, team, 32, team=0, subset=False)
+    captures = np.sum([records[f"captures/red_{i}"] for i in range(3)], 0)
+    assert np.array_equal(captures, records["score/red"]) and captures.sum() > 0  # every point is a capture
+    assert np.mean(records["home/red_0"]) > 0.8 > np.mean(records["home/red_2"])  # the defender stays home
+    assert np.mean(records["pickups/red_2"]) >= np.mean(records["captures/red_2"]) > 0.5  # the raider scores
+    assert np.mean(records["pickups/red_0"]) == 0 and np.mean(records["tagged/red_1"]) > 0  # the lurer pays

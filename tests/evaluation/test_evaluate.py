@@ -234,8 +234,13 @@ def test_head_to_head_cross_play_of_self_play_runs_has_ratings(tmp_path):
             **{**FAST, "curve_episodes": 0},
         )
     )
-    cross = json.loads((out / "summary.json").read_text())["cross_play"]
+    summary = json.loads((out / "summary.json").read_text())
+    cross = summary["cross_play"]
     assert cross["kind"] == "head_to_head" and len(cross["ratings"]) == 3
+    for condition in summary["conditions"]:  # capture the flag: how the games ended, what each agent did
+        assert sum(condition["outcomes"].values()) == pytest.approx(1.0)
+        assert set(condition["roles"]) == {"red_0", "red_1"}
+    assert "### Roles" in (out / "report.md").read_text() and "captures/red_1" in rows_of(out / "episodes.csv")[0]
     assert cross["win"][0][0] is None
     assert cross["win"][0][1] + cross["win"][1][0] + cross["draw"][0][1] == pytest.approx(1.0)
     assert "## Cross-play" in (out / "report.md").read_text()
