@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import time
 
+from mazearena.agents.baselines import play_scripted
 from mazearena.envs.npcs import NpcSpec
 from mazearena.envs.scenarios import scenario
-from mazearena.envs.scripted import play_scripted
 from mazearena.stats.metrics import wilson_interval
 
 
@@ -64,8 +64,8 @@ def main() -> None:
             w = out["winner"]
             wins = int((w == 0).sum())
             lo, hi = wilson_interval(wins, len(w))
-            by_captures = float(((w == 0) & out["decided"]).mean())
-            red_score, blue_score = out["score"].mean(0)
+            by_captures = float(((w == 0) & ~out["truncated"]).mean())
+            red_score, blue_score = out["score/red"].mean(), out["score/blue"].mean()
             print(
                 f"| {label} | {wins / len(w):.3f} ({lo:.3f}–{hi:.3f}) | {float((w == 1).mean()):.3f} | "
                 f"{float((w == -1).mean()):.3f} | {by_captures:.3f} | {red_score:.2f}–{blue_score:.2f} |"

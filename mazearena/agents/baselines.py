@@ -1,14 +1,19 @@
 """Reference agents that need no training: a BFS solver (privileged: it reads the engine's state) and a
-uniform random policy. Both act on a whole :class:`~mazearena.envs.vector.MazeVectorEnv` batch at once."""
+uniform random policy, both acting on a whole :class:`~mazearena.envs.vector.MazeVectorEnv` batch at once; and
+scripted teams in an arena scenario's focal seats (:func:`play_scripted`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 import torch
 
 from mazearena.envs.engine.common import UNREACHABLE
 from mazearena.envs.engine.grid import HEADING_DELTAS
 from mazearena.envs.engine.layouts import distance_to_goal
 from mazearena.envs.engine.maze import ActionSet, MazeEngine
+from mazearena.envs.npcs import NpcController, NpcSpec
 
 
 class SolverPolicy:
@@ -58,3 +63,39 @@ class RandomPolicy:
     def __call__(self) -> torch.Tensor:
         e = self.engine
         return torch.randint(0, e.config.num_actions, (e.num_envs,), generator=self.generator, device=e.device)
+
+
+def play_scripted(
+    scenario: str,
+    team: Mapping[str, NpcSpec] | None = None,
+    games: int = 256,
+    seed: int = 0,
+    start_level: int = 1_000_000,
+    num_levels: int = 0,
+    backend: str = "auto",
+    **options,
+) -> dict[str, np.ndarray]:
+    """How well a scripted team plays ``scenario``: ``games`` games with ``team`` (default: the scenario's
+    ``scripted`` team, the baseline a learned team is measured against) in its focal seats, game i seeded
+    ``seed + i``, on arenas from ``start_level`` (default: unseen ones; ``num_levels``: how many, 0 =
+    unlimited); ``options`` are further arena options (``max_cycles``, ``size``...).
+
+    Returns :func:`~mazearena.agents.episodes.play_games`' records as arrays (``winner``: 0 red, 1 blue, -1
+    draw; ``truncated``: ran to ``max_cycles``; capture the flag adds the score and each agent's tallies)."""
+    from mazearena.agents.episodes import play_games
+    from mazearena.envs.arena import ArenaVectorEnv
+    from mazearena.envs.scenarios import scenario as find
+
+    found = find(scenario)
+    team = dict(found.scripted if team is None else team)
+    if not team:
+        raise ValueError(f"scenario {scenario!r} has no scripted team; pass team={{agent: NpcSpec(...)}}")
+    env = ArenaVectorEnv(games, seed=seed, scenario=scenario, num_levels=num_levels, start_level=start_level, **options)
+    if backend != "auto":
+        env.engine.backend = backend
+    seats = env.possible_agents
+    if sorted(team) != sorted(seats):
+        raise ValueError(f"team must name exactly the focal agents of {scenario!r}: {seats}, got {sorted(team)}")
+    controller = NpcController(env.engine, {env.config.agent_names.index(a): team[a] for a in seats})
+    records = play_games(env, controller, games, found.arena_config().team_of(seats[0]), subset=False)
+    return {k: np.asarray(v) for k, v in records.items()}

@@ -187,7 +187,7 @@ def test_ctf_team_behaviours_need_ctf():
 
 
 def test_the_3v2_scripted_team_wins_where_simple_teams_do_not():
-    from mazearena.envs.scripted import play_scripted
+    from mazearena.agents.baselines import play_scripted
 
     name = "ctf_3v2_vs_guard_and_runner_heldout"
     scripted = play_scripted(name, games=64)
@@ -197,7 +197,7 @@ def test_the_3v2_scripted_team_wins_where_simple_teams_do_not():
 
 
 def test_scripted_games_replay_exactly_on_both_backends():
-    from mazearena.envs.scripted import play_scripted
+    from mazearena.agents.baselines import play_scripted
 
     name = "ctf_3v2_vs_guard_and_runner"
     runs = [play_scripted(name, games=12, seed=3, start_level=0, num_levels=50, backend=b) for b in ("torch", "numba")]
@@ -207,8 +207,8 @@ def test_scripted_games_replay_exactly_on_both_backends():
 
 
 def test_a_scripted_team_must_fill_the_focal_seats():
+    from mazearena.agents.baselines import play_scripted
     from mazearena.envs.scenarios import Scenario
-    from mazearena.envs.scripted import play_scripted
 
     bad = Scenario(
         "x", "", {"mode": "ctf", "red": 2, "blue": 1}, {"blue_0": NpcSpec("guard")}, scripted={"red_0": NpcSpec()}
