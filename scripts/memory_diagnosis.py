@@ -32,8 +32,6 @@ from mazearena.agents.cores import CORES
 from mazearena.agents.episodes import play_episodes, summarise_episodes
 from mazearena.agents.policies import ActorCritic
 from mazearena.envs.engine.cells import Cell, table
-from mazearena.envs.engine.common import UNREACHABLE
-from mazearena.envs.engine.layouts import distance_to_goal
 
 
 class Walker(SolverPolicy):
@@ -45,23 +43,17 @@ class Walker(SolverPolicy):
         self.noise = noise
         self.generator = torch.Generator().manual_seed(seed)
 
-    def _refresh(self) -> None:
-        e = self.engine
-        stale = ((self.episode != e.episodes) | (self.seed != e.seeds)).nonzero().squeeze(1)
-        if len(stale) == 0:
-            return
-        s, p = e.config.size, e.pad
-        grid = e.grid[stale, p : p + s, p : p + s].clone()
+    def goals(self, grid: torch.Tensor) -> torch.Tensor:
+        """One goal of each grid, paying or decoy, becomes the plain goal; the others become floor."""
+        grid = grid.clone()
         goals = torch.zeros_like(grid, dtype=torch.bool)
         for tile in table().tiles:
             if tile.terminal and tile.variant == "memory":
                 goals |= grid == tile.code
         pick = (torch.rand(grid.shape, generator=self.generator) * goals).flatten(1).argmax(1)
         grid[goals] = Cell.FLOOR
-        grid.view(len(stale), -1)[torch.arange(len(stale)), pick] = Cell.GOAL
-        d = torch.stack(distance_to_goal(grid), 1)
-        self.dist[stale] = torch.nn.functional.pad(d, (1, 1, 1, 1), value=UNREACHABLE)
-        self.episode[stale], self.seed[stale] = e.episodes[stale], e.seeds[stale]
+        grid.view(len(grid), -1)[torch.arange(len(grid)), pick] = Cell.GOAL
+        return grid
 
     def __call__(self) -> torch.Tensor:
         action = super().__call__()
