@@ -21,6 +21,10 @@ State = Any
 class Actor:
     """Acts for a batch of games; stateless unless a subclass says otherwise."""
 
+    whole_batch: bool = False
+    """Acts for every game of its engine at once, reading the engine rather than ``obs`` (scripted teams): the
+    episode loops then never hand it a subset of the games."""
+
     def initial_state(self, games: int, device: torch.device | str) -> State:
         """The state of ``games`` games at the start of an episode."""
         return None

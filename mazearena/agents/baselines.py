@@ -101,6 +101,26 @@ def play_scripted(
     seats = env.possible_agents
     if sorted(team) != sorted(seats):
         raise ValueError(f"team must name exactly the focal agents of {scenario!r}: {seats}, got {sorted(team)}")
-    controller = NpcController(env.engine, {env.config.agent_names.index(a): team[a] for a in seats})
-    records = play_games(env, controller, games, found.arena_config().team_of(seats[0]), subset=False)
+    records = play_games(env, scripted_team(env, team), games, found.arena_config().team_of(seats[0]))
     return {k: np.asarray(v) for k, v in records.items()}
+
+
+def scripted_team(env, team: Mapping[str, NpcSpec]) -> NpcController:
+    """The scripted behaviours ``team`` (by agent name) as the actor of those agents of ``env``, an arena vector
+    env or a wrapper of one (it reads the engine, not observations): actions ``[games, len(team)]`` in the order
+    of the agents in the arena."""
+    names = env.config.agent_names
+    unknown = sorted(set(team) - set(names))
+    if unknown:
+        raise ValueError(f"scripted team names {unknown}, not agents of this arena {list(names)}")
+    return NpcController(env.engine, {names.index(a): spec for a, spec in team.items()})
+
+
+def seat_team(specs: Mapping[str, NpcSpec], config, team: int) -> dict[str, NpcSpec]:
+    """A scripted team written for one side's seats (``red_0``...) moved to ``team``'s seats (0 red, 1 blue) of
+    the arena ``config``, seat for seat."""
+    seats = [a for a in config.agent_names if config.team_of(a) == team]
+    ordered = sorted(specs, key=lambda a: config.index_in_team(a))
+    if len(ordered) != len(seats):
+        raise ValueError(f"a scripted team of {len(ordered)} cannot play a side of {len(seats)}")
+    return {seat: specs[a] for seat, a in zip(seats, ordered, strict=True)}

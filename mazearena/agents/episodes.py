@@ -57,6 +57,7 @@ def play_batches(
     lengths_now = torch.zeros(n_envs, dtype=torch.long)  # for envs whose infos do not count steps
     slots = torch.arange(n_envs)
     actor = as_actor(act)
+    subset = subset and not actor.whole_batch
     device = getattr(env, "device", None) or torch.device("cpu")  # other Gymnasium envs: numpy on the CPU
     state = actor.initial_state(n_envs, device)
     obs, info = env.reset()

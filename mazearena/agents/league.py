@@ -19,13 +19,16 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
 from mazearena.actor import Actor, State, as_actor, choose, reset_where, state_to
 from mazearena.agents import batches
 from mazearena.checks import UserError, check_fields, check_int
+
+if TYPE_CHECKING:
+    from mazearena.envs.npcs import NpcSpec
 
 TEAMS = ("red", "blue")
 # Action i of a mirrored policy is action MIRRORED_ACTIONS[i] in the real arena: stay, north->south,
@@ -50,7 +53,10 @@ class LeagueConfig:
     opponent_groups: int = 4
     """Blocks of games, each against its own sampled opponent (a divisor of num_envs)."""
     scripted_groups: int = 0
-    """Of those blocks, how many play the scenario's scripted NPC team instead of the league."""
+    """Of those blocks, how many play a scripted team (``scripted_team``) instead of the league."""
+    scripted_team: Literal["npcs", "best"] = "npcs"
+    """The scripted team of those blocks: ``npcs``, the scenario's NPC team; ``best``, the scenario's best scripted
+    team (its baseline) seated on the other side, where the scenario has one."""
     adversaries: tuple[Path, ...] = ()
     """Adversary runs (``mazearena train --adversary-of``, trained against a policy of this scenario) that join
     the league for the whole run, a block of games each after the scripted ones: the learner trains against
@@ -74,6 +80,8 @@ class LeagueConfig:
                 f"opponent_groups ({self.opponent_groups}) must leave a block for the league after "
                 f"{self.scripted_groups} scripted and {len(self.adversaries)} adversary blocks"
             )
+        if self.scripted_team not in ("npcs", "best"):
+            raise ValueError(f"league scripted_team must be 'npcs' or 'best', got {self.scripted_team!r}")
         if not 0.0 <= self.latest_prob <= 1.0:
             raise ValueError(f"latest_prob must be in [0, 1], got {self.latest_prob}")
 
@@ -144,6 +152,7 @@ class Match(Actor):
 
     def __init__(self, red: Actor, blue: Actor, teams: list[int], device) -> None:
         self.red, self.blue, self.num_agents = red, blue, len(teams)
+        self.whole_batch = red.whole_batch or blue.whole_batch  # a scripted team acts for every game
         self.red_cols = torch.tensor([i for i, t in enumerate(teams) if t == 0], device=device)
         self.blue_cols = torch.tensor([i for i, t in enumerate(teams) if t == 1], device=device)
 
@@ -451,7 +460,8 @@ def win_rate_table(
 def cross_play(
     make_envs, nets: list[torch.nn.Module], trained_teams: list[int], games: int, progress=None
 ) -> dict[str, list]:
-    """Every team policy against every other: ``win[i][j]`` is the share of games ``nets[i]`` wins against
+    """Every team policy (or :class:`ScriptedPlayer`) against every other: ``win[i][j]`` is the share of games
+    ``nets[i]`` wins against
     ``nets[j]`` (half of them with ``i`` as red, half as blue, so neither side's small advantages count; a
     net trained as the other team plays through the mirror), ``draw`` the share drawn (``None`` on the
     diagonal). ``make_envs()`` builds a fresh all-focal arena vector env (same seed for every pair, so every
@@ -460,24 +470,39 @@ def cross_play(
         return _cross_play(make_envs, nets, trained_teams, games, progress)
 
 
+@dataclass
+class ScriptedPlayer:
+    """A scripted team as a player of :func:`cross_play`: ``specs`` by the seats of one side (``red_0``...),
+    played on whichever side it is given."""
+
+    specs: dict[str, NpcSpec]
+
+    def actor(self, envs, team: int) -> Actor:
+        from mazearena.agents.baselines import scripted_team, seat_team
+
+        return scripted_team(envs, seat_team(self.specs, envs.config, team))
+
+
+def _side(player, trained_team: int, envs, team: int) -> Actor:
+    """The actor of a cross-play player (a team network or a :class:`ScriptedPlayer`) as ``team``."""
+    if isinstance(player, ScriptedPlayer):
+        return player.actor(envs, team)
+    return TeamPolicy(player, trained_team, team)
+
+
 def _cross_play(make_envs, nets, trained_teams, games, progress) -> dict[str, list]:
     k = len(nets)
     win: list[list[float | None]] = [[None] * k for _ in range(k)]  # a policy does not play itself
     draw: list[list[float | None]] = [[None] * k for _ in range(k)]
+
+    def match(red: int, blue: int) -> dict[str, float]:
+        envs = make_envs()
+        red_side = _side(nets[red], trained_teams[red], envs, 0)
+        return play_match(envs, red_side, _side(nets[blue], trained_teams[blue], envs, 1), games // 2)
+
     for i in range(k):
         for j in range(i + 1, k):
-            a = play_match(
-                make_envs(),
-                TeamPolicy(nets[i], trained_teams[i], 0),
-                TeamPolicy(nets[j], trained_teams[j], 1),
-                games // 2,
-            )
-            b = play_match(
-                make_envs(),
-                TeamPolicy(nets[j], trained_teams[j], 0),
-                TeamPolicy(nets[i], trained_teams[i], 1),
-                games // 2,
-            )
+            a, b = match(i, j), match(j, i)
             n = a["games"] + b["games"]
             win[i][j] = (a["red_win"] * a["games"] + b["blue_win"] * b["games"]) / n
             win[j][i] = (a["blue_win"] * a["games"] + b["red_win"] * b["games"]) / n

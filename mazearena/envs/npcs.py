@@ -126,6 +126,8 @@ class NpcController(Actor):
     behaviours remember a little of each game inside it (who the enemy guard is, who is stuck), cleared where an
     episode starts: call :meth:`act` once per engine step."""
 
+    whole_batch = True
+
     def __init__(self, engine: ArenaEngine, npcs: dict[int, NpcSpec]) -> None:
         self.engine = engine
         dev = engine.device

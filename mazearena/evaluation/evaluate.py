@@ -70,6 +70,10 @@ class EvalConfig:
     """Show progress bars."""
     labels: tuple[str, ...] = field(default_factory=tuple)
     """Method names, one per method in order of first appearance (default: from the configs)."""
+    baselines: tuple[Literal["scripted", "none"], ...] = ("scripted",)
+    """Arenas: reference teams played in every condition and in cross-play beside the runs, each a method of its
+    own: ``scripted``, the scenario's best scripted team (playing from the whole game state), where it has one;
+    ``none``: no baseline."""
 
     def __post_init__(self) -> None:
         if not self.runs:
@@ -93,9 +97,11 @@ class Run:
 
     path: Path
     config: object
-    policy: torch.nn.Module
+    policy: torch.nn.Module | None
     step: int
     method: str = ""
+    scripted: dict | None = None
+    """A baseline's scripted team (``NpcSpec`` by agent name), which plays instead of ``policy``."""
 
     @property
     def name(self) -> str:
@@ -174,6 +180,22 @@ def load_runs(cfg: EvalConfig) -> list[Run]:
     return runs
 
 
+def baseline_runs(cfg: EvalConfig, runs: list[Run]) -> list[Run]:
+    """The baselines of ``cfg`` that apply to ``runs`` (all of one env), as runs of their own: ``scripted``, the
+    scenario's best scripted team in the learning agents' seats, for arena runs whose scenario has one."""
+    if "scripted" not in cfg.baselines or "none" in cfg.baselines:
+        return []
+    first = runs[0]
+    if first.task.kind.value != "arena" or first.config.adversary_of is not None:
+        return []  # an adversary's suites seat it against its victim, not the scenario's NPCs
+    from mazearena.envs.scenarios import scenario
+
+    found = scenario(first.config.arena.scenario_name)
+    if not found.scripted:
+        return []
+    return [Run(Path("scripted"), first.config, None, 0, "scripted", dict(found.scripted))]
+
+
 def label_methods(runs: list, labels: tuple[str, ...], verb: str) -> None:
     """Check that ``runs`` (objects with ``path``, ``config``, ``name``) can be compared — each once, all
     trained on one env — and set each one's ``method``."""
@@ -231,6 +253,7 @@ class Teammates(Actor):
 
     def __init__(self, first: Actor, second: Actor, half: int) -> None:
         self.first, self.second, self.half = first, second, half
+        self.whole_batch = first.whole_batch or second.whole_batch
 
     def initial_state(self, games: int, device) -> State:
         return self.first.initial_state(games, device), self.second.initial_state(games, device)
@@ -239,6 +262,16 @@ class Teammates(Actor):
         a, first = self.first.act(obs, state[0], alive)
         b, second = self.second.act(obs, state[1], alive)
         return torch.cat([a[:, : self.half], b[:, self.half :]], 1), (first, second)
+
+
+def run_actor(run: Run, env, deterministic: bool) -> Actor:
+    """How ``run`` acts on ``env``: its policy, or a baseline's scripted team (which reads the engine, so
+    observation perturbations do not reach it)."""
+    if run.scripted is not None:
+        from mazearena.agents.baselines import scripted_team
+
+        return scripted_team(env, run.scripted)
+    return make_actor(run.config, run.policy, deterministic)
 
 
 def play_condition(
@@ -251,7 +284,7 @@ def play_condition(
         salt = list(PERTURBATIONS).index(perturbation) * 1000 + round(severity * 100)
         if perturbation not in OBS_ATTACKS:
             env = PerturbedVectorEnv(env, perturbation, severity, seed=cfg.seed + 7919 * (salt + 1))
-    act = make_actor(run.config, run.policy, mode != "stochastic")
+    act = run_actor(run, env, mode != "stochastic")
     if perturbation in OBS_ATTACKS and severity > 0:  # the adversary reads the policy: it sits before the actor
         from mazearena.agents.attacks import AttackedActor, attack_target
 
@@ -332,14 +365,14 @@ def _rates(rows: list[dict]) -> dict:
 
 
 def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | None:
-    """Arenas, every run with every other. Where the learning agents are one whole team of a game both teams
-    play alike (ctf, combat with equal teams): head to head on held-out arenas, half the games on each side
+    """Arenas, every run (or baseline) with every other. Where the learning agents are one whole team of a game
+    both teams play alike (ctf, combat with equal teams): head to head on held-out arenas, half the games on each side
     (``kind: head_to_head``), with openskill ratings from the same games. Where a team of two or more learns
     against NPCs: as teammates (``kind: teammates``), run i's policy acting the first half of the team and
     run j's the rest, against the held-out NPC population; the diagonal is each run with itself. One
     learning agent alone has no cross-play (None). ``track(description, total)`` as for :func:`evaluate`."""
     from mazearena.agents.episodes import play_games, summarise_episodes
-    from mazearena.agents.league import check_symmetric, cross_play
+    from mazearena.agents.league import ScriptedPlayer, check_symmetric, cross_play
     from mazearena.envs.scenarios import scenario
     from mazearena.stats.ratings import games_from_table, rate_games
     from mazearena.training.runs import make_envs
@@ -361,7 +394,7 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
         slots_ = min(cfg.num_envs, max(1, games // 2))
         table = cross_play(
             lambda: make_envs(first, slots_, test=True, seed=cfg.seed, both_teams=True),
-            [r.policy for r in runs],
+            [r.policy if r.scripted is None else ScriptedPlayer(r.scripted) for r in runs],
             [r.config.trained_team for r in runs],
             games,
             (lambda: tick(1)) if tick else None,
@@ -383,9 +416,8 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     half = (len(focal) + 1) // 2
     for i in range(k):
         for j in range(k):
-            pair = [make_actor(r.config, r.policy, deterministic) for r in (runs[i], runs[j])]
-            act = Teammates(*pair, half)
             env = first.task.suite_env(first, "test", slots(cfg.num_envs, games), cfg.seed, cfg.device)
+            act = Teammates(*(run_actor(r, env, deterministic) for r in (runs[i], runs[j])), half)
             with torch.no_grad():
                 result = summarise_episodes(play_games(env, act, games, first.scenario_team))
             win[i][j], draw[i][j] = result["success_rate"], result["draw_rate"]
@@ -410,7 +442,8 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
     with torch.random.fork_rng(devices=[]):  # networks are built and policies sample under an RNG of our own
         torch.manual_seed(cfg.seed)
         runs = load_runs(cfg)
-        plan = [(run, mode, c) for run in runs for c in conditions(cfg, run) for mode in played_modes(cfg, run)]
+        players = runs + baseline_runs(cfg, runs)
+        plan = [(run, mode, c) for run in players for c in conditions(cfg, run) for mode in played_modes(cfg, run)]
         out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"
         out.mkdir(parents=True, exist_ok=True)
         rows: list[dict] = []
@@ -424,9 +457,9 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
             step = track("training snapshots", snapshots) if track and snapshots else None
             for run in runs:
                 curves += sample_efficiency(cfg, run, step)
-        if runs[0].task.cross_play and len(runs) > 1 and cfg.cross_play_games:
-            cross = cross_play_table(cfg, runs, track)
-    write_eval(out, cfg, runs, rows, curves, cross)
+        if runs[0].task.cross_play and len(players) > 1 and cfg.cross_play_games:
+            cross = cross_play_table(cfg, players, track)
+    write_eval(out, cfg, runs, rows, curves, cross, players[len(runs) :])
     return out
 
 

@@ -19,6 +19,8 @@ def _methods(summary: dict, plots: dict[str, Path | None], describe: dict[str, s
     lines: list[str] = []
     for skip in summary.get("skipped_suites", []):
         lines += [f"Suite {skip['suite']!r} skipped for {skip['run']} ({skip['method']}): it {skip['reason']}.", ""]
+    for m, what in summary.get("baselines", {}).items():
+        lines += [f"Baseline **{m}**: {what}.", ""]
     lines += [
         "Methods: "
         + "; ".join(
@@ -241,7 +243,7 @@ def _cross_play(summary: dict, plots: dict[str, Path | None], describe: dict[str
             "",
             "## Cross-play",
             "",
-            f"Every run against every other on held-out arenas, both teams played by runs, "
+            f"Every run against every other on held-out arenas, both teams played by runs (or baselines), "
             f"{cross['games_per_pair']} games per pair (half on each side). Cell: win rate of the row; "
             "draws in brackets. Ratings: openskill (Plackett–Luce) mu with its 95% interval.",
             "",
@@ -312,8 +314,9 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
     return "\n".join(lines) + "\n"
 
 
-def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross: dict | None) -> dict:
-    """episodes.csv, summary.json, report.md, the plots and the W&B eval job for ``mazearena eval``."""
+def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross: dict | None, baselines=()) -> dict:
+    """episodes.csv, summary.json, report.md, the plots and the W&B eval job for ``mazearena eval``; ``baselines``
+    (runs with a scripted team) played beside ``runs``."""
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "episodes.csv")
     if curves:
@@ -323,6 +326,12 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     summary["config"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
     summary["config"]["runs"] = [str(r.path) for r in runs]
     summary["checkpoint_steps"] = {r.name: r.step for r in runs}
+    summary["baselines"] = {
+        b.method: "the scenario's best scripted team ("
+        + ", ".join(f"{a}: {spec.behaviour}" for a, spec in b.scripted.items())
+        + "), playing from the whole game state"
+        for b in baselines
+    }
     summary["skipped_suites"] = [
         {"run": r.name, "method": r.method, "suite": suite, "reason": why}
         for r in runs

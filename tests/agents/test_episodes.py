@@ -45,3 +45,18 @@ def test_games_of_different_lengths_in_arenas_and_matches():
     result = play_match(both, Random(), Random(), 16)
     assert result["games"] == 16 and min(sizes) < 8
     assert abs(result["red_win"] + result["draw"] + result["blue_win"] - 1.0) < 1e-9
+
+
+def test_an_actor_that_reads_the_engine_acts_for_every_game_to_the_end():
+    from mazearena.agents.baselines import scripted_team
+    from mazearena.envs.scenarios import scenario
+
+    env = arena_v0.vector_env(4, seed=0, scenario="ctf_2v2_vs_guard_and_runner", size=9)
+    script = scripted_team(env, scenario("ctf_2v2_vs_guard_and_runner").scripted)
+    assert script.whole_batch
+    calls = []
+    act = script.act
+    script.act = lambda obs, state, alive=None: (calls.append(obs.shape[0]), act(obs, state, alive))[1]
+    out = play_games(env, script, 12, team=0)  # games end at different steps: a policy would get fewer rows
+    assert len(out["success"]) == 12 and set(calls) == {4}
+    assert sum(out["winner"][i] != -1 for i in range(12)) > 0  # the script decides some of the games

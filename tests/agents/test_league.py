@@ -195,3 +195,46 @@ def test_win_rate_table_is_consistent_and_a_policy_beats_a_frozen_one():
     red = TeamPolicy(policy, 0, 0)
     result = play_match(base, red, TeamPolicy(policy, 0, 1), 16)
     assert result["games"] == 16 and result["red_win"] + result["draw"] + result["blue_win"] == pytest.approx(1)
+
+
+def test_a_scripted_team_plays_cross_play_on_either_side_and_beats_an_untrained_team():
+    from mazearena.agents.league import ScriptedPlayer, cross_play
+    from mazearena.envs.scenarios import scenario
+
+    def envs():
+        return arena_v0.vector_env(16, seed=1, mode="ctf", red=2, blue=2, size=11)
+
+    base = envs()
+    torch.manual_seed(0)
+    untrained = MultiAgentActorCritic(base.single_observation_space, base.state_space, 2, base.single_action_space.n)
+    script = ScriptedPlayer(scenario("ctf_2v2_vs_guard_and_runner").scripted)
+    table = cross_play(envs, [untrained, script], [0, 0], 32)
+    win, draw = table["win"], table["draw"]
+    # half the games the script plays blue (its seats moved to blue_0, blue_1): it wins them all the same
+    assert win[1][0] > 0.9 and win[0][1] == 0.0
+    assert win[0][1] + win[1][0] + draw[0][1] == pytest.approx(1.0)
+    games = envs()
+    red = play_match(games, script.actor(games, 0), TeamPolicy(untrained, 0, 1), 16)
+    assert red["red_win"] > 0.9
+
+
+def test_the_best_scripted_team_can_be_the_leagues_scripted_opponent(tmp_path):
+    from mazearena.envs.npcs import _CODES
+    from mazearena.training import TrainConfig
+    from mazearena.training.config import ArenaEnvConfig
+    from mazearena.training.runs import make_envs
+
+    cfg = TrainConfig(
+        algo="mappo",
+        arena=ArenaEnvConfig(scenario="ctf_2v2_vs_guard_and_runner", size=9, max_cycles=20, num_levels=4),
+        league=LeagueConfig(self_play=True, opponent_groups=2, scripted_groups=1, scripted_team="best"),
+        mappo=MAPPOConfig(num_envs=4, num_steps=4),
+        runs_dir=tmp_path,
+    )
+    base = make_envs(cfg, 4, test=False, seed=0, both_teams=True)
+    policy = MultiAgentActorCritic(base.single_observation_space, base.state_space, 2, base.single_action_space.n)
+    envs = cfg.task.training_envs(cfg, base, policy)
+    assert envs.npcs.code.tolist() == [_CODES["ctf_defender"], _CODES["ctf_raider"]]  # on blue's seats
+    assert envs.npcs.index.tolist() == [2, 3]
+    with pytest.raises(ValueError, match="scripted_team"):
+        LeagueConfig(scripted_team="strongest")

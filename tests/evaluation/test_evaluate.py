@@ -235,15 +235,24 @@ def test_head_to_head_cross_play_of_self_play_runs_has_ratings(tmp_path):
         )
     )
     summary = json.loads((out / "summary.json").read_text())
-    cross = summary["cross_play"]
-    assert cross["kind"] == "head_to_head" and len(cross["ratings"]) == 3
+    cross = summary["cross_play"]  # the three runs and the scenario's scripted team, the baseline
+    assert cross["kind"] == "head_to_head" and len(cross["ratings"]) == 4 and cross["players"][3] == "scripted/scripted"
     for condition in summary["conditions"]:  # capture the flag: how the games ended, what each agent did
         assert sum(condition["outcomes"].values()) == pytest.approx(1.0)
         assert set(condition["roles"]) == {"red_0", "red_1"}
-    assert "### Roles" in (out / "report.md").read_text() and "captures/red_1" in rows_of(out / "episodes.csv")[0]
+    report = (out / "report.md").read_text()
+    assert "### Roles" in report and "captures/red_1" in rows_of(out / "episodes.csv")[0]
     assert cross["win"][0][0] is None
     assert cross["win"][0][1] + cross["win"][1][0] + cross["draw"][0][1] == pytest.approx(1.0)
-    assert "## Cross-play" in (out / "report.md").read_text()
+    assert "## Cross-play" in report and "Baseline **scripted**: the scenario's best scripted team" in report
+    # the baseline plays every condition the runs play, on the same games, as a method of its own
+    scripted = [r for r in rows_of(out / "episodes.csv") if r["method"] == "scripted"]
+    assert len(scripted) == 8 and {r["run"] for r in scripted} == {"scripted"}
+    assert "scripted" in summary["methods"]
+    # the defender of the scripted team stays by its flag; it beats the untrained runs more than it loses to them
+    script = next(c for c in summary["conditions"] if c["method"] == "scripted")
+    assert script["roles"]["red_0"]["home"] > 0.5
+    assert sum(cross["win"][3][:3]) > sum(cross["win"][j][3] for j in range(3))
 
 
 def test_bad_input_gets_clear_errors(runs, tmp_path):

@@ -102,11 +102,18 @@ class ArenaTask(Task):
         scenario's scripted team and the league's adversary runs."""
         if not cfg.league.self_play:
             return envs
+        from mazearena.agents.baselines import seat_team
         from mazearena.agents.league import League, SelfPlayVectorEnv
         from mazearena.envs.scenarios import scenario as find
 
-        scripted = find(cfg.arena.scenario_name).npcs  # the scripted team, for scripted_groups
-        config = find(cfg.arena.scenario_name).arena_config()
+        found = find(cfg.arena.scenario_name)
+        config = found.arena_config()
+        if cfg.league.scripted_team == "best":  # the scenario's best scripted team, seated on the other side
+            if not found.scripted:
+                raise UserError(f"league.scripted_team best: scenario {found.name!r} has no scripted team")
+            scripted = seat_team(found.scripted, config, 1 - cfg.trained_team)
+        else:
+            scripted = found.npcs  # the scenario's NPC team
         npcs = [scripted[name] for name in sorted(scripted, key=config.index_in_team)]
         adversaries = [adversary_actor(path, cfg) for path in cfg.league.adversaries]
         league = League(cfg.league, seed=cfg.seed)
