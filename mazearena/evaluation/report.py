@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mazearena.envs.npcs import Behaviour
 from mazearena.evaluation.plots import plot_cross_play, plot_curves, plot_intervals, plot_profile, plot_severity
 from mazearena.evaluation.summary import CLEAN, summarise, write_csv
 
@@ -328,7 +329,7 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
     summary["checkpoint_steps"] = {r.name: r.step for r in runs}
     summary["baselines"] = {
         b.method: "the scenario's best scripted team ("
-        + ", ".join(f"{a}: {spec.behaviour}" for a, spec in b.scripted.items())
+        + ", ".join(f"{a}: {Behaviour(spec.behaviour).value}" for a, spec in b.scripted.items())
         + "), playing from the whole game state"
         for b in baselines
     }
