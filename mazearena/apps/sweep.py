@@ -149,6 +149,7 @@ def plan(cfg: SweepConfig, sweep_dir: Path) -> list[dict[str, Any]]:
 def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     """Train one trial (resuming its run folder if it holds a checkpoint) and evaluate it; writes
     ``trial.json`` in the run folder when done and returns what it holds."""
+    import numba
     import torch
 
     from mazearena.evaluation.evaluate import EvalConfig, evaluate
@@ -160,7 +161,9 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     if done.exists():
         return json.loads(done.read_text())
     (run_dir / "error.txt").unlink(missing_ok=True)  # a crashed trial is tried again
-    torch.set_num_threads(max(1, int(spec.get("threads", 1))))
+    threads = max(1, int(spec.get("threads", 1)))
+    torch.set_num_threads(threads)  # trials share the machine: neither torch nor the engine's numba kernels
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # may take more than the trial's cores
     if (run_dir / "checkpoints" / "last.pt").exists():
         data["resume"] = str(run_dir)
     start = time.time()

@@ -104,3 +104,28 @@ def test_sweep_parameters_are_checked_before_anything_runs(config, tmp_path):
 
     repeated = tyro.cli(SweepConfig, args=[str(config), "--param", "backbone=cnn,mlp", "--param", "seed_x=1"])
     assert repeated.param == ("backbone=cnn,mlp", "seed_x=1")  # the option repeats
+
+
+def test_a_trial_keeps_torch_and_the_engine_to_its_share_of_the_cores(config, tmp_path, monkeypatch):
+    import numba
+    import torch
+
+    import mazearena.training.loop as loop
+    from mazearena.apps.sweep import run_trial
+
+    seen = {}
+
+    def train(cfg, handle_signals):
+        seen["threads"] = torch.get_num_threads(), numba.get_num_threads()
+        raise KeyboardInterrupt  # stop before the trial trains
+
+    before = torch.get_num_threads(), numba.get_num_threads()
+    monkeypatch.setattr(loop, "train", train)
+    spec = {"config": {**TINY, "runs_dir": str(tmp_path), "name": "t"}, "threads": 1}
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_trial(spec)
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
+    assert seen["threads"] == (1, 1)
