@@ -168,12 +168,15 @@ def controls_lines(paused: bool) -> list[str]:
 
 
 def watch(cfg: WatchConfig) -> list[dict]:
-    """Play ``cfg.episodes`` episodes; returns their returns, lengths and successes."""
-    train_cfg, policy = load_policy(cfg)
-    viewer = VIEWERS.get(train_cfg.task.kind)
-    if viewer is None:
-        raise UserError(f"watch plays mazearena's mazes and arenas, not {train_cfg.task.env_name(train_cfg)}")
-    return viewer(cfg, train_cfg, policy)
+    """Play ``cfg.episodes`` episodes; returns their returns, lengths and successes. A sampling policy's actions
+    follow ``cfg.seed``: the same seed replays the same episodes (the caller's torch random stream is kept)."""
+    with torch.random.fork_rng(devices=[]):
+        train_cfg, policy = load_policy(cfg)
+        viewer = VIEWERS.get(train_cfg.task.kind)
+        if viewer is None:
+            raise UserError(f"watch plays mazearena's mazes and arenas, not {train_cfg.task.env_name(train_cfg)}")
+        torch.manual_seed(cfg.seed)
+        return viewer(cfg, train_cfg, policy)
 
 
 def _watch_maze(cfg: WatchConfig, train_cfg, policy) -> list[dict]:

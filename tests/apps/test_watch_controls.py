@@ -144,3 +144,16 @@ def iio_read(path):
     import imageio.v3 as iio
 
     return iio.imread(path, index=None)
+
+
+def test_a_sampling_policy_replays_the_same_episodes_for_the_same_seed(run, tmp_path):
+    import imageio.v3 as iio
+    import torch
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a, b = tmp_path / "a.gif", tmp_path / "b.gif"
+    first = watch(WatchConfig(run=run, episodes=2, seed=4, record=a))
+    again = watch(WatchConfig(run=run, episodes=2, seed=4, record=b))
+    assert first == again and np.array_equal(iio.imread(a, index=None), iio.imread(b, index=None))
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's random stream is left as it was
