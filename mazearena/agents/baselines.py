@@ -5,6 +5,7 @@ scripted teams in an arena scenario's focal seats (:func:`play_scripted`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -124,3 +125,14 @@ def seat_team(specs: Mapping[str, NpcSpec], config, team: int) -> dict[str, NpcS
     if len(ordered) != len(seats):
         raise ValueError(f"a scripted team of {len(ordered)} cannot play a side of {len(seats)}")
     return {seat: specs[a] for seat, a in zip(seats, ordered, strict=True)}
+
+
+@dataclass
+class ScriptedPlayer:
+    """A scripted team as a player of :func:`cross_play`: ``specs`` by the seats of one side (``red_0``...),
+    played on whichever side it is given."""
+
+    specs: dict[str, NpcSpec]
+
+    def actor(self, envs, team: int) -> NpcController:
+        return scripted_team(envs, seat_team(self.specs, envs.config, team))

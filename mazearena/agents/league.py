@@ -19,16 +19,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 
 from mazearena.actor import Actor, State, as_actor, choose, reset_where, state_to
 from mazearena.agents import batches
+from mazearena.agents.baselines import ScriptedPlayer  # noqa: F401 (cross-play takes it as a player)
 from mazearena.checks import UserError, check_fields, check_int
-
-if TYPE_CHECKING:
-    from mazearena.envs.npcs import NpcSpec
 
 TEAMS = ("red", "blue")
 # Action i of a mirrored policy is action MIRRORED_ACTIONS[i] in the real arena: stay, north->south,
@@ -468,19 +466,6 @@ def cross_play(
     pair plays the same arenas). ``progress()`` is called after each pair."""
     with torch.no_grad():
         return _cross_play(make_envs, nets, trained_teams, games, progress)
-
-
-@dataclass
-class ScriptedPlayer:
-    """A scripted team as a player of :func:`cross_play`: ``specs`` by the seats of one side (``red_0``...),
-    played on whichever side it is given."""
-
-    specs: dict[str, NpcSpec]
-
-    def actor(self, envs, team: int) -> Actor:
-        from mazearena.agents.baselines import scripted_team, seat_team
-
-        return scripted_team(envs, seat_team(self.specs, envs.config, team))
 
 
 def _side(player, trained_team: int, envs, team: int) -> Actor:

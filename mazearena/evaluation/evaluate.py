@@ -186,14 +186,8 @@ def baseline_runs(cfg: EvalConfig, runs: list[Run]) -> list[Run]:
     if "scripted" not in cfg.baselines or "none" in cfg.baselines:
         return []
     first = runs[0]
-    if first.task.kind.value != "arena" or first.config.adversary_of is not None:
-        return []  # an adversary's suites seat it against its victim, not the scenario's NPCs
-    from mazearena.envs.scenarios import scenario
-
-    found = scenario(first.config.arena.scenario_name)
-    if not found.scripted:
-        return []
-    return [Run(Path("scripted"), first.config, None, 0, "scripted", dict(found.scripted))]
+    team = first.task.scripted_team(first.config)
+    return [] if team is None else [Run(Path("scripted"), first.config, None, 0, "scripted", team)]
 
 
 def label_methods(runs: list, labels: tuple[str, ...], verb: str) -> None:

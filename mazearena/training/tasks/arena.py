@@ -119,6 +119,13 @@ class ArenaTask(Task):
         league = League(cfg.league, seed=cfg.seed)
         return SelfPlayVectorEnv(envs, policy, league, cfg.trained_team, npcs, adversaries)
 
+    def scripted_team(self, cfg: TrainConfig) -> dict | None:
+        """The scenario's best scripted team; none for an adversary (its suites seat it against its victim)."""
+        from mazearena.envs.scenarios import scenario
+
+        found = scenario(cfg.arena.scenario_name)
+        return dict(found.scripted) if found.scripted and cfg.adversary_of is None else None
+
     def actor(self, cfg: TrainConfig, policy: torch.nn.Module, deterministic: bool = False, team: int | None = None):
         """For ``team`` (default: the scenario's learning team), through the mirror when the network learned as
         the other team."""

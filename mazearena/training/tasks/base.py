@@ -159,6 +159,10 @@ class Task(ABC):
         return row
 
     # ---------------------------------------------------------------- evaluation suites
+    def scripted_team(self, cfg: TrainConfig) -> dict | None:
+        """The scripted team (``NpcSpec`` by seat) evaluated beside this run as the ``scripted`` baseline, if any."""
+        return None
+
     def unavailable_suites(self, cfg: TrainConfig) -> dict[str, str]:
         """The suites this run's observations cannot be tested on, with why."""
         return {}
