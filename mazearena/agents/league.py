@@ -459,11 +459,10 @@ def cross_play(
     make_envs, nets: list[torch.nn.Module], trained_teams: list[int], games: int, progress=None
 ) -> dict[str, list]:
     """Every team policy (or :class:`ScriptedPlayer`) against every other: ``win[i][j]`` is the share of games
-    ``nets[i]`` wins against
-    ``nets[j]`` (half of them with ``i`` as red, half as blue, so neither side's small advantages count; a
-    net trained as the other team plays through the mirror), ``draw`` the share drawn (``None`` on the
-    diagonal). ``make_envs()`` builds a fresh all-focal arena vector env (same seed for every pair, so every
-    pair plays the same arenas). ``progress()`` is called after each pair."""
+    ``nets[i]`` wins against ``nets[j]`` (half of them with ``i`` as red, half as blue, so neither side's small
+    advantages count; a net trained as the other team plays through the mirror), ``draw`` the share drawn
+    (``None`` on the diagonal). ``make_envs()`` builds a fresh all-focal arena vector env (same seed for every
+    pair, so every pair plays the same arenas). ``progress()`` is called after each pair."""
     with torch.no_grad():
         return _cross_play(make_envs, nets, trained_teams, games, progress)
 
