@@ -14,7 +14,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from mazearena.agents.league import ScriptedPlayer, cross_play
+from mazearena.agents.baselines import ScriptedPlayer
+from mazearena.agents.league import cross_play
 from mazearena.envs.scenarios import scenario
 from mazearena.stats.metrics import wilson_interval
 from mazearena.training.runs import load_trained, make_envs

@@ -25,7 +25,7 @@ import torch
 
 from mazearena.actor import Actor, State, as_actor, choose, reset_where, state_to
 from mazearena.agents import batches
-from mazearena.agents.baselines import ScriptedPlayer  # noqa: F401 (cross-play takes it as a player)
+from mazearena.agents.baselines import ScriptedPlayer
 from mazearena.checks import UserError, check_fields, check_int
 
 TEAMS = ("red", "blue")
@@ -78,8 +78,6 @@ class LeagueConfig:
                 f"opponent_groups ({self.opponent_groups}) must leave a block for the league after "
                 f"{self.scripted_groups} scripted and {len(self.adversaries)} adversary blocks"
             )
-        if self.scripted_team not in ("npcs", "best"):
-            raise ValueError(f"league scripted_team must be 'npcs' or 'best', got {self.scripted_team!r}")
         if not 0.0 <= self.latest_prob <= 1.0:
             raise ValueError(f"latest_prob must be in [0, 1], got {self.latest_prob}")
 

@@ -365,8 +365,9 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
     against NPCs: as teammates (``kind: teammates``), run i's policy acting the first half of the team and
     run j's the rest, against the held-out NPC population; the diagonal is each run with itself. One
     learning agent alone has no cross-play (None). ``track(description, total)`` as for :func:`evaluate`."""
+    from mazearena.agents.baselines import ScriptedPlayer
     from mazearena.agents.episodes import play_games, summarise_episodes
-    from mazearena.agents.league import ScriptedPlayer, check_symmetric, cross_play
+    from mazearena.agents.league import check_symmetric, cross_play
     from mazearena.envs.scenarios import scenario
     from mazearena.stats.ratings import games_from_table, rate_games
     from mazearena.training.runs import make_envs

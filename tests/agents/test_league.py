@@ -198,7 +198,8 @@ def test_win_rate_table_is_consistent_and_a_policy_beats_a_frozen_one():
 
 
 def test_a_scripted_team_plays_cross_play_on_either_side_and_beats_an_untrained_team():
-    from mazearena.agents.league import ScriptedPlayer, cross_play
+    from mazearena.agents.baselines import ScriptedPlayer
+    from mazearena.agents.league import cross_play
     from mazearena.envs.scenarios import scenario
 
     def envs():
