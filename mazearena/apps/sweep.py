@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
+import statistics
 import time
 import traceback
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import yaml
 
 from mazearena.checks import UserError, check_name
 from mazearena.training.config import TrainConfig, find_config, from_dict, read_config_data
+from mazearena.training.loggers import first_reaching, read_metrics
 
 DONE = "trial.json"
 
@@ -181,6 +184,10 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     )
     summary = json.loads((run_dir / "eval" / "summary.json").read_text())
     success = {c["suite"]: c["success_rate"] for c in summary["conditions"]}
+    trained = from_dict(TrainConfig, data)
+    reached = None
+    if trained.stop_at:  # how soon the trial reached its held-out target (the sweep ranks by it too)
+        reached = first_reaching(read_metrics(run_dir / "metrics.jsonl"), trained.stop_at)
     result = {
         "trial": spec["trial"],
         "label": spec["label"],
@@ -189,6 +196,8 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         "run": str(run_dir),
         "success": success,
         "seconds": time.time() - start,
+        "target": trained.stop_at or None,
+        "reached": reached,
     }
     done.write_text(json.dumps(result, indent=2))
     return result
@@ -260,19 +269,52 @@ def sweep(cfg: SweepConfig) -> Path:
     return sweep_dir
 
 
+def time_to_target(done: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per configuration of the finished trials ``done`` (their ``trial.json``) that had a held-out target: how
+    many runs reached it and the seconds and steps each took (``inf`` for one that did not), ranked by the median
+    seconds; empty when no trial had a target."""
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for d in done:
+        if d.get("target"):
+            by_label.setdefault(d["label"], []).append(d)
+    out = []
+    for label, runs in by_label.items():
+        reached = [r["reached"] for r in runs]
+        out.append(
+            {
+                "configuration": label,
+                "runs": len(runs),
+                "reached": sum(r is not None for r in reached),
+                "seconds": sorted(r["seconds"] if r else math.inf for r in reached),
+                "steps": sorted(r["step"] if r else math.inf for r in reached),
+            }
+        )
+    return sorted(out, key=lambda r: (statistics.median(r["seconds"]), r["configuration"]))
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    """``median (low–high)`` of ``values``, ``never`` for the infinite ones (runs that did not reach the target)."""
+
+    def one(v: float) -> str:
+        return "never" if math.isinf(v) else fmt.format(v)
+
+    return f"{one(statistics.median(values))} ({one(min(values))}–{one(max(values))})"
+
+
 def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
     """Rank the configurations by the IQM of their runs' success over the train and test suites (stratified
     bootstrap 95% CIs); list crashed and unfinished trials. Writes sweep.json, sweep.md and sweep.png."""
     from mazearena.evaluation.plots import plot_intervals
     from mazearena.evaluation.summary import played_mode, read_csv, summarise
 
-    rows, finished, crashed, missing = [], [], [], []
+    rows, finished, crashed, missing, done = [], [], [], [], []
     for t in trials:
         run_dir = sweep_dir / t["trial"]
         if (run_dir / DONE).exists():
             for row in read_csv(run_dir / "eval" / "episodes.csv"):
                 rows.append(row | {"method": t["label"], "severity": float(row["severity"])})
             finished.append(t["trial"])
+            done.append(json.loads((run_dir / DONE).read_text()))
         elif (run_dir / "error.txt").exists():
             crashed.append({"trial": t["trial"], "error": (run_dir / "error.txt").read_text().strip().splitlines()[-1]})
         else:
@@ -311,6 +353,28 @@ def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
         summary["methods"] = ranking
         plot_intervals(summary, sweep_dir / "sweep.png")
         lines += ["", "![configurations](sweep.png)"]
+    timed = time_to_target(done)
+    result["time_to_target"] = [  # null for the runs that never reached it (JSON has no infinity)
+        r | {k: [None if math.isinf(v) else v for v in r[k]] for k in ("seconds", "steps")} for r in timed
+    ]
+    if timed:
+        target = next(d["target"] for d in done if d.get("target"))
+        lines += [
+            "",
+            f"## Time to the held-out target ({target:g})",
+            "",
+            "Training seconds (evaluations included) and env steps until a run's held-out evaluation first reached "
+            "the config's target; configurations ranked by the median seconds, a run that never reached it counting "
+            "as slower than any that did.",
+            "",
+            "| rank | configuration | reached | median seconds (range) | median steps (range) |",
+            "|---:|---|---:|---:|---:|",
+        ]
+        for i, r in enumerate(timed, 1):
+            lines.append(
+                f"| {i} | {r['configuration']} | {r['reached']} of {r['runs']} | {_spread(r['seconds'], '{:.1f}')} | "
+                f"{_spread(r['steps'], '{:,.0f}')} |"
+            )
     if crashed:
         lines += ["", "## Crashed trials", "", *[f"- {c['trial']}: {c['error']}" for c in crashed]]
     if missing:

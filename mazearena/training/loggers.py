@@ -45,6 +45,15 @@ def read_metrics(path: Path, on_torn_tail: Callable[[str], None] | None = None) 
     return rows
 
 
+def first_reaching(rows: list[dict[str, Any]], target: float, key: str = "eval/success_rate") -> dict | None:
+    """The first held-out evaluation of a run's metrics ``rows`` whose ``key`` reached ``target``: its ``step`` and
+    ``seconds`` (the run's training wall-clock then, evaluations included); ``None`` if none did."""
+    for row in rows:
+        if key in row and row[key] >= target:
+            return {"step": row["step"], "seconds": row["time"]}
+    return None
+
+
 def check_wandb(mode: str):
     """The ``wandb`` module for logging in ``mode``, or an error naming what is missing (the extra, or the API
     key that ``online`` needs)."""

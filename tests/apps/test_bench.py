@@ -60,6 +60,7 @@ def test_bench_without_a_subcommand_is_peers(capsys):
         (["bench", "ablation", "--total-timesteps", "0"], "total_timesteps must be >= 1"),
         (["bench", "solve", "--seeds", "0"], "seeds must be >= 1"),
         (["bench", "solve", "--target", "1.5"], "target must be in (0, 1]"),
+        (["bench", "profile", "--max-steps", "0"], "max_steps must be >= 1"),
     ],
 )
 def test_bad_bench_values_exit_2_with_the_reason(argv, message, capsys):
@@ -142,3 +143,25 @@ def test_bench_solve_times_both_trainers_to_the_target_through_the_same_evaluati
     assert report["ratio"] > 0 and report["sb3_hyperparameters"]["update_epochs"] == 10
     text = (out / "solve.md").read_text()
     assert "SB3 PPO, RL Zoo MiniGrid settings" in text and (out / "solve.png").stat().st_size > 0
+
+
+def test_bench_profile_splits_the_iterations_into_phases_that_add_up(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "algo: ppo\nenv:\n  size: 7\n  num_levels: 20\nppo:\n  num_envs: 8\n  num_steps: 32\n  num_minibatches: 2\n"
+        "eval_every: 512\neval_episodes: 16\ncheckpoint_every: 1024\n"
+    )
+    out = tmp_path / "bench"
+    assert main(["bench", "profile", "--config", str(config), "--max-steps", "2048", "--out", str(out)]) == 0
+    report = json.loads((out / "profile.json").read_text())
+    phases = report["phases"]
+    assert report["steps"] == 2048 and report["iterations"] == 8 and report["evaluations"] == 4
+    for name in ("env", "forward_rollout", "forward_update", "backward", "optimiser", "evaluation", "checkpoint"):
+        assert phases[name] > 0, name  # every phase of a PPO run was timed
+    assert 0 <= phases["rest"] < report["iteration_seconds"]  # no phase counted twice
+    assert report["calls"]["backward"] == 8 * 4 * 2  # iterations x epochs x minibatches
+    assert report["calls"]["evaluation"] == 4
+    flops = report["flops_per_sample"]
+    assert 0 < flops["forward"] < flops["forward_backward"] and report["flop_floor_seconds"] > 0
+    assert "| backward passes |" in (out / "profile.md").read_text()
+    assert main(["bench", "profile", "--config", "dqn_maze7", "--out", str(out)]) == 2  # a trainer not timed

@@ -129,3 +129,34 @@ def test_a_trial_keeps_torch_and_the_engine_to_its_share_of_the_cores(config, tm
         torch.set_num_threads(before[0])
         numba.set_num_threads(before[1])
     assert seen["threads"] == (1, 1)
+
+
+def test_time_to_target_ranks_by_the_median_and_counts_a_run_that_never_got_there_as_slowest():
+    from mazearena.apps.sweep import time_to_target
+    from mazearena.training.loggers import first_reaching
+
+    rows = [
+        {"step": 100, "time": 1.0, "eval/success_rate": 0.5},
+        {"step": 150, "time": 1.5},
+        {"step": 200, "time": 2.5, "eval/success_rate": 0.96},
+        {"step": 300, "time": 3.5, "eval/success_rate": 0.99},
+    ]
+    assert first_reaching(rows, 0.95) == {"step": 200, "seconds": 2.5}
+    assert first_reaching(rows, 0.995) is None
+
+    def trial(label: str, reached) -> dict:
+        return {"label": label, "target": 0.95, "reached": reached}
+
+    done = [
+        trial("lr=a", {"step": 300, "seconds": 30.0}),
+        trial("lr=a", None),  # never: slower than any run that got there
+        trial("lr=a", {"step": 100, "seconds": 10.0}),
+        trial("lr=b", {"step": 200, "seconds": 20.0}),
+        trial("lr=b", {"step": 250, "seconds": 25.0}),
+        {"label": "no-target", "target": None, "reached": None},
+    ]
+    ranked = time_to_target(done)
+    assert [r["configuration"] for r in ranked] == ["lr=b", "lr=a"]  # medians 22.5 s and 30 s
+    assert ranked[1]["reached"] == 2 and ranked[1]["runs"] == 3
+    assert ranked[1]["seconds"][-1] == float("inf")
+    assert time_to_target([{"label": "x", "target": None, "reached": None}]) == []

@@ -16,6 +16,7 @@ def test_the_example_configs_ship_with_the_package_and_load_by_name(tmp_path, mo
         "a2c_tag",
         "dqn_maze7",
         "mappo_tag",
+        "ppo_maze13_fast",
         "ppo_maze9",
         "ppo_maze9_fast",
         "ppo_memory9",

@@ -12,6 +12,7 @@ subcommand     what it measures
 ``ablation``   MAPPO vs IPPO, shared vs separate weights: four training runs, one plot
 ``solve``      seconds to a held-out success target, our PPO next to SB3 PPO (RL Zoo's MiniGrid settings)
 ``brain``      an export folder's models, fp32 and int8: size, latency, held-out result
+``profile``    where a training run's wall-clock goes, phase by phase, and the network's FLOP floor
 =============  =====================================================================================
 
 Each is a typed config and a ``run`` function; each writes ``NAME.json`` (with the machine it ran on) and
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mazearena.apps.bench import ablation, brain, engine, eval_speed, marl_speed, peers, solve, train_speed
+from mazearena.apps.bench import ablation, brain, engine, eval_speed, marl_speed, peers, profile, solve, train_speed
 
 BENCHMARKS: dict[str, tuple[type, Callable]] = {
     "peers": (peers.BenchConfig, peers.run_bench),
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, tuple[type, Callable]] = {
     "ablation": (ablation.AblationConfig, ablation.run),
     "solve": (solve.SolveConfig, solve.run),
     "brain": (brain.BrainBenchConfig, brain.run),
+    "profile": (profile.ProfileConfig, profile.run),
 }
 """Subcommand → (config, run). ``run(cfg)`` returns the Markdown file it wrote (``peers``: the report)."""
 

@@ -332,8 +332,8 @@ def trainer_tasks(cfg: BenchConfig) -> list[tuple[str, object]]:
         (
             "dqn",
             lambda: _trainer_row(
-                f"mazearena double DQN, 16 envs, {dqn_steps} steps ({dev})",
-                lambda: bt.dqn_ours(size, "cnn", 16, dqn_steps, 256, 1, reps, dev),
+                f"mazearena DQN (single-Q, 1-step: SB3's algorithm), 16 envs, {dqn_steps} steps ({dev})",
+                lambda: bt.dqn_ours(size, "cnn", 16, dqn_steps, 256, 1, reps, dev, double_q=False, n_step=1),
             ),
         )
     )

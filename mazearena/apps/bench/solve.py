@@ -22,7 +22,7 @@ from mazearena.checks import UserError
 from mazearena.training import load_config, train
 from mazearena.training.algorithms.ppo import PPOConfig
 from mazearena.training.config import CONFIGS_DIR, find_config
-from mazearena.training.loggers import read_metrics
+from mazearena.training.loggers import first_reaching, read_metrics
 
 ZOO_MINIGRID = PPOConfig(
     num_envs=8,
@@ -96,11 +96,11 @@ def _solve(args: SolveConfig, trainer: str, seed: int) -> dict:
         train(cfg)
     rows = read_metrics(run / "metrics.jsonl")
     curve = [(r["step"], r["time"], r["eval/success_rate"]) for r in rows if "eval/success_rate" in r]
-    solved = next(((step, t) for step, t, s in curve if s >= args.target), None)
+    solved = first_reaching(rows, args.target)
     return {
         "curve": curve,
-        "seconds": solved[1] if solved else None,
-        "steps": solved[0] if solved else None,
+        "seconds": solved["seconds"] if solved else None,
+        "steps": solved["step"] if solved else None,
         "steps_per_second": rows[-1]["step"] / rows[-1]["time"],
     }
 

@@ -5,7 +5,9 @@ Train-steps/s = env steps collected and learned from per second (rollout + updat
 timed runs of ``iterations`` iterations each, after a warm-up. A PPO iteration is one rollout of
 ``num_envs * num_steps`` steps and its update; a DQN iteration is as many env steps, with one gradient step
 of ``dqn_batch`` samples per vector step (both trainers: replay buffer full enough, same replay ratio).
-SB3's DQN is single-Q (two network passes per gradient step), ours double-Q (three). Writes
+SB3's DQN is single-Q with 1-step targets (two network passes per gradient step): ours is timed with the same
+algorithm (``double_q=False, n_step=1``) for the ratio, and as it trains by default (double-Q, 3-step; three
+passes) beside it. Writes
 ``out/train_speed.{json,md}``.
 """
 
@@ -58,7 +60,7 @@ def sb3(args: TrainSpeedConfig) -> list[float]:
     return ppo_sb3(args.size, args.backbone, args.num_envs, args.num_steps, args.iterations, args.repeats)
 
 
-def ours_recurrent(args: TrainSpeedConfig) -> list[float]:
+def ours_recurrent(args: TrainSpeedConfig, amp: bool = False) -> list[float]:
     return ppo_ours(
         args.size,
         args.backbone,
@@ -66,6 +68,7 @@ def ours_recurrent(args: TrainSpeedConfig) -> list[float]:
         args.num_steps,
         args.iterations,
         args.repeats,
+        amp=amp,
         core="lstm",
         env_id=MEMORY_ID,
     )
@@ -75,9 +78,12 @@ def sb3_recurrent(args: TrainSpeedConfig) -> list[float]:
     return recurrent_ppo_sb3(args.size, args.backbone, args.num_envs, args.num_steps, args.iterations, args.repeats)
 
 
-def ours_dqn(args: TrainSpeedConfig) -> list[float]:
+def ours_dqn(args: TrainSpeedConfig, double_q: bool = False, amp: bool = False) -> list[float]:
+    """Our DQN: SB3's algorithm (single-Q, 1-step targets), or with ``double_q`` our defaults (double-Q, 3-step)."""
     steps = args.num_envs * args.num_steps  # env steps per timed iteration, as for PPO
-    return dqn_ours(args.size, args.backbone, args.dqn_envs, steps, args.dqn_batch, args.iterations, args.repeats)
+    algorithm = {"double_q": True, "n_step": 3} if double_q else {"double_q": False, "n_step": 1}
+    dqn_args = (args.size, args.backbone, args.dqn_envs, steps, args.dqn_batch, args.iterations, args.repeats)
+    return dqn_ours(*dqn_args, amp=amp, **algorithm)
 
 
 def sb3_dqn(args: TrainSpeedConfig) -> list[float]:
@@ -139,8 +145,11 @@ def run(args: TrainSpeedConfig) -> Path:
         "mazearena_ppo": ours(args),
         "sb3_ppo": sb3(args),
         "mazearena_dqn": ours_dqn(args),
+        "mazearena_double_dqn": ours_dqn(args, double_q=True),
         "sb3_dqn": sb3_dqn(args),
         "mazearena_recurrent_ppo": ours_recurrent(args),
+        "mazearena_recurrent_ppo_amp": ours_recurrent(args, amp=True),
+        "mazearena_dqn_amp": ours_dqn(args, amp=True),
         "sb3_contrib_recurrent_ppo": sb3_recurrent(args),
     }
     med = {k: statistics.median(v) for k, v in results.items()}
@@ -160,13 +169,20 @@ def run(args: TrainSpeedConfig) -> Path:
         f"| mazearena PPO | {args.num_envs} envs x {args.num_steps} steps, 4 epochs x 4 minibatches | "
         f"{med['mazearena_ppo']:,.0f} | **{report['ppo_ratio']:.1f}x** |\n"
         f"| Stable-Baselines3 PPO | same | {med['sb3_ppo']:,.0f} | |\n"
-        f"| mazearena DQN | {args.dqn_envs} envs, batch {args.dqn_batch} per vector step | "
-        f"{med['mazearena_dqn']:,.0f} | **{report['dqn_ratio']:.1f}x** |\n"
+        f"| mazearena DQN, single-Q and 1-step targets (SB3's algorithm) | {args.dqn_envs} envs, batch "
+        f"{args.dqn_batch} per vector step | {med['mazearena_dqn']:,.0f} | **{report['dqn_ratio']:.1f}x** |\n"
         f"| Stable-Baselines3 DQN | same | {med['sb3_dqn']:,.0f} | |\n"
+        f"| mazearena DQN as it trains by default (double-Q, 3-step) | same | {med['mazearena_double_dqn']:,.0f} | "
+        f"{med['mazearena_double_dqn'] / med['sb3_dqn']:.1f}x |\n"
         f"| mazearena PPO + LSTM (`--core lstm`), MazeMemory-v0 | as PPO, minibatches of whole env sequences | "
         f"{med['mazearena_recurrent_ppo']:,.0f} | **{report['recurrent_ppo_ratio']:.1f}x** |\n"
         f"| sb3-contrib RecurrentPPO, the same CNN and one shared LSTM of 128 | same | "
-        f"{med['sb3_contrib_recurrent_ppo']:,.0f} | |\n\n"
+        f"{med['sb3_contrib_recurrent_ppo']:,.0f} | |\n"
+        f"| mazearena PPO + LSTM with `--amp` (the CNN in bfloat16, the LSTM in float32) | same | "
+        f"{med['mazearena_recurrent_ppo_amp']:,.0f} | "
+        f"{med['mazearena_recurrent_ppo_amp'] / med['sb3_contrib_recurrent_ppo']:.1f}x |\n"
+        f"| mazearena DQN (SB3's algorithm) with `--amp` | as DQN | {med['mazearena_dqn_amp']:,.0f} | "
+        f"{med['mazearena_dqn_amp'] / med['sb3_dqn']:.1f}x |\n\n"
         f"Network work alone (the same forward/backward passes and Adam steps on random observations, no env, "
         f"no bookkeeping): PPO {floor['ppo']:,.0f}, double-Q DQN {floor['dqn']:,.0f} train-steps/s. A trainer "
         "running near these figures spends its time in the network; the framework around it can then "

@@ -93,18 +93,29 @@ def recurrent_ppo_sb3(
 
 
 def dqn_ours(
-    size: int, backbone: str, num_envs: int, steps: int, batch: int, iterations: int, repeats: int, device: str = "cpu"
+    size: int,
+    backbone: str,
+    num_envs: int,
+    steps: int,
+    batch: int,
+    iterations: int,
+    repeats: int,
+    device: str = "cpu",
+    double_q: bool = True,
+    n_step: int = 3,
+    amp: bool = False,
 ) -> list[float]:
-    """Our double DQN: ``steps`` env steps per iteration from ``num_envs`` envs, one gradient step of ``batch``
-    samples per vector step."""
+    """Our DQN (double-Q with 3-step returns, our defaults; ``double_q=False, n_step=1`` is SB3's algorithm):
+    ``steps`` env steps per iteration from ``num_envs`` envs, one gradient step of ``batch`` samples per vector
+    step."""
     from mazearena.agents.policies import QNetwork
     from mazearena.training.algorithms.dqn import DQN, DQNConfig
 
     torch.manual_seed(0)
-    cfg = DQNConfig(num_envs=num_envs, batch_size=batch, learning_starts=steps)
+    cfg = DQNConfig(num_envs=num_envs, batch_size=batch, learning_starts=steps, double_q=double_q, n_step=n_step)
     envs = mazearena.make_vec("mazearena/Maze-v0", num_envs, device=device, seed=0, size=size, num_levels=500)
     q = QNetwork(envs.single_observation_space, envs.single_action_space.n, backbone).to(device)
-    algo = DQN(cfg, envs, q, torch.device(device), total_steps=10**8)
+    algo = DQN(cfg, envs, q, torch.device(device), total_steps=10**8, amp=amp)
     algo.iteration(2 * steps)  # warm-up: fills the buffer past learning_starts
 
     def work() -> int:

@@ -1,4 +1,4 @@
-"""Deep Q-learning (double DQN), readable top to bottom.
+"""Deep Q-learning (double DQN by default), readable top to bottom.
 
 The replay buffer lives on the env's device as preallocated tensors; transitions go in as whole batches
 from a vector env (row ``r + num_envs`` is the step after row ``r`` of the same env), minibatches come out
@@ -38,6 +38,9 @@ class DQNConfig:
     """Discount."""
     n_step: int = 3
     """Rewards summed before bootstrapping (1 = classic one-step targets)."""
+    double_q: bool = True
+    """Double DQN: the online network picks the next action, the target network rates it (three passes per
+    gradient step); off, the target network's own maximum (classic DQN, as Stable-Baselines3's; two passes)."""
     batch_size: int = 256
     """Minibatch size."""
     learning_starts: int = 5_000
@@ -151,8 +154,11 @@ class DQN:
         ret = (self.buf_rewards[rows] * discounts * use).sum(1)
         last = rows.gather(1, (use.sum(1) - 1)[:, None]).squeeze(1)
         next_obs = batches.index(self.buf_next, last)
-        best = self.q_net(next_obs).argmax(-1, keepdim=True)  # double DQN: online net picks, target rates
-        next_q = self.target(next_obs).gather(1, best).squeeze(1).float()
+        if cfg.double_q:  # the online net picks, the target net rates
+            best = self.q_net(next_obs).argmax(-1, keepdim=True)
+            next_q = self.target(next_obs).gather(1, best).squeeze(1).float()
+        else:
+            next_q = self.target(next_obs).amax(-1).float()
         return ret + cfg.gamma ** use.sum(1).float() * next_q * (1.0 - self.buf_ends[last])
 
     def _learn(self) -> dict[str, float]:
