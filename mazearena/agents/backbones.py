@@ -203,6 +203,26 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+WIDTHS: dict[str, Callable[[int], dict]] = {
+    "cnn": lambda w: {"channels": w},
+    "resnet": lambda w: {"channels": w},
+    "gcnn": lambda w: {"channels": w},
+    "transformer": lambda w: {"width": w},
+    "mlp": lambda w: {"hidden": w, "features_dim": w},
+}
+"""The backbones that take a width (``--backbone-width``), and what it sets: the first layer's channels (the
+CNNs double them after it), the token width, or both MLP layers' units."""
+
+
+def width_kwargs(name: str, width: int) -> dict:
+    """The constructor arguments that give backbone ``name`` the width ``width`` (0: its default, none)."""
+    if not width:
+        return {}
+    if name not in WIDTHS:
+        raise ValueError(f"backbone_width applies to the backbones {', '.join(WIDTHS)}, not {name!r}")
+    return WIDTHS[name](width)
+
+
 def backbone_class(name: str) -> Callable[..., nn.Module]:
     """The backbone called ``name``: one of :data:`BACKBONES`, or your own as ``"package.module:Class"`` (an
     ``nn.Module`` built as ``Class(observation_space, **kwargs)`` with a ``features_dim`` attribute and

@@ -184,13 +184,16 @@ class MultiAgentActorCritic(nn.Module):
         death_masking: bool = True,
         core: str = "none",
         core_size: int = 128,
+        backbone_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
         self.num_agents, self.share_params = num_agents, share_params
         self.centralized_critic, self.death_masking = centralized_critic, death_masking
         nets = 1 if share_params else num_agents
         ids = num_agents if share_params else 0  # one-hot agent ids tell shared-weight agents apart
-        self.backbones = nn.ModuleList(make_backbone(backbone, observation_space) for _ in range(nets))
+        self.backbones = nn.ModuleList(
+            make_backbone(backbone, observation_space, **(backbone_kwargs or {})) for _ in range(nets)
+        )
         features = self.backbones[0].features_dim
         self.cores = None
         if core != "none":

@@ -60,7 +60,15 @@ class SB3PPO:
     One iteration is one SB3 rollout and update. Checkpoints hold the weights; runs do not resume."""
 
     def __init__(
-        self, cfg, env_id: str, env_kwargs: dict, backbone: str, seed: int, device: str, total_iterations: int
+        self,
+        cfg,
+        env_id: str,
+        env_kwargs: dict,
+        backbone: str,
+        seed: int,
+        device: str,
+        total_iterations: int,
+        backbone_kwargs: dict | None = None,
     ) -> None:
         from stable_baselines3 import PPO
         from stable_baselines3.common.callbacks import BaseCallback
@@ -97,7 +105,7 @@ class SB3PPO:
             max_grad_norm=cfg.max_grad_norm,
             normalize_advantage=cfg.norm_adv,
             target_kl=cfg.target_kl or None,
-            policy_kwargs=policy_kwargs(backbone),
+            policy_kwargs=policy_kwargs(backbone, **(backbone_kwargs or {})),
             seed=seed,
             device=device,
             verbose=0,

@@ -292,6 +292,27 @@ def time_to_target(done: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (statistics.median(r["seconds"]), r["configuration"]))
 
 
+def _time_table(timed: list[dict[str, Any]], target: float) -> list[str]:
+    """The Markdown section of :func:`time_to_target`'s ranking."""
+    lines = [
+        "",
+        f"## Time to the held-out target ({target:g})",
+        "",
+        "Training seconds (evaluations included) and env steps until a run's held-out evaluation first reached "
+        "the config's target; configurations ranked by the median seconds, a run that never reached it counting "
+        "as slower than any that did.",
+        "",
+        "| rank | configuration | reached | median seconds (range) | median steps (range) |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for i, r in enumerate(timed, 1):
+        lines.append(
+            f"| {i} | {r['configuration']} | {r['reached']} of {r['runs']} | {_spread(r['seconds'], '{:.1f}')} | "
+            f"{_spread(r['steps'], '{:,.0f}')} |"
+        )
+    return lines
+
+
 def _spread(values: list[float], fmt: str) -> str:
     """``median (low–high)`` of ``values``, ``never`` for the infinite ones (runs that did not reach the target)."""
 
@@ -358,23 +379,7 @@ def write_summary(sweep_dir: Path, trials: list[dict[str, Any]]) -> dict:
         r | {k: [None if math.isinf(v) else v for v in r[k]] for k in ("seconds", "steps")} for r in timed
     ]
     if timed:
-        target = next(d["target"] for d in done if d.get("target"))
-        lines += [
-            "",
-            f"## Time to the held-out target ({target:g})",
-            "",
-            "Training seconds (evaluations included) and env steps until a run's held-out evaluation first reached "
-            "the config's target; configurations ranked by the median seconds, a run that never reached it counting "
-            "as slower than any that did.",
-            "",
-            "| rank | configuration | reached | median seconds (range) | median steps (range) |",
-            "|---:|---|---:|---:|---:|",
-        ]
-        for i, r in enumerate(timed, 1):
-            lines.append(
-                f"| {i} | {r['configuration']} | {r['reached']} of {r['runs']} | {_spread(r['seconds'], '{:.1f}')} | "
-                f"{_spread(r['steps'], '{:,.0f}')} |"
-            )
+        lines += _time_table(timed, next(d["target"] for d in done if d.get("target")))
     if crashed:
         lines += ["", "## Crashed trials", "", *[f"- {c['trial']}: {c['error']}" for c in crashed]]
     if missing:

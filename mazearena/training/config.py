@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
-from mazearena.agents.backbones import backbone_class
+from mazearena.agents.backbones import backbone_class, width_kwargs
 from mazearena.agents.cores import CORES
 from mazearena.agents.league import LeagueConfig
 from mazearena.checks import UserError, check_device, check_fields, check_int, check_name, check_real
@@ -45,6 +45,9 @@ class _TrainFields:
     backbone: str = "cnn"
     """Policy backbone: cnn, resnet, gcnn, impala, transformer or mlp, or your own as ``package.module:Class`` (an
     ``nn.Module`` built from the observation space, with ``features_dim``; see the architecture docs)."""
+    backbone_width: int = 0
+    """Width of the backbone (0: its default): the units of both ``mlp`` layers (256), the first convolution's
+    channels of ``cnn``, ``resnet`` and ``gcnn`` (16; the later ones twice that), the ``transformer``'s width (32)."""
     core: Literal[CORES] = "none"
     """Recurrent core on top of the backbone: ``gru`` or ``lstm`` (a memory of what left the view), or none."""
     core_size: int = 128
@@ -150,6 +153,11 @@ class _TrainFields:
                 f"{', '.join(fit[:-1])} or {fit[-1]}"
             )
         check_int("core_size", self.core_size, 1, 4096)
+        check_int("backbone_width", self.backbone_width, 0, 4096)
+        try:
+            width_kwargs(self.backbone, self.backbone_width)
+        except ValueError as e:
+            raise UserError(str(e)) from None
         if self.core != "none" and not alg.recurrent:
             able = _listed([name for name, a in ALGORITHMS.items() if a.recurrent], "or")
             raise UserError(f"a recurrent core (core={self.core!r}) trains with algo {able}, not {self.algo!r}")
@@ -207,6 +215,11 @@ class _TrainFields:
     def load(cls, path: Path) -> TrainConfig:
         """The config of a YAML file (:func:`load_config`)."""
         return load_config(path)
+
+    @property
+    def backbone_kwargs(self) -> dict:
+        """What the backbone is built with beyond the observation space (its ``backbone_width``)."""
+        return width_kwargs(self.backbone, self.backbone_width)
 
     @property
     def stop_at(self) -> float:

@@ -34,6 +34,7 @@ def model_fields(cfg: TrainConfig) -> dict:
     fields = {
         "algo": d["algo"],
         "backbone": d["backbone"],
+        "backbone_width": d["backbone_width"],
         "env": d["env"],
         "num_envs": cfg.num_envs,
         "iteration_steps": cfg.iteration_steps,

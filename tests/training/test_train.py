@@ -546,3 +546,31 @@ def test_train_takes_over_sigint_and_sigterm_only_when_asked(handle, tmp_path, m
     train(cfg, handle_signals=handle)
     taken = {signal.SIGINT, signal.SIGTERM} & set(installed)
     assert taken == ({signal.SIGINT, signal.SIGTERM} if handle else set())
+
+
+def test_backbone_width_builds_the_narrower_network_and_loads_it_back(tmp_path, capsys):
+    from mazearena.training.loading import load_trained, make_policy
+    from mazearena.training.runs import make_envs
+
+    cfg = TrainConfig(**{**TINY, "video_episodes": 0, "wandb_mode": "disabled"}, backbone="mlp", backbone_width=24)
+    cfg.runs_dir, cfg.name, cfg.total_timesteps = tmp_path, "narrow", 256
+    run = train(cfg)
+    _, _, policy, _ = load_trained(run, "last", "cpu", TrainConfig)  # eval, watch and export load it this way
+    widths = [m.out_features for m in policy.backbone.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [24, 24] and policy.actor.in_features == 24
+    envs = make_envs(cfg, 2, test=False, seed=0)
+    for algo in ("dqn", "a2c"):  # every trainer's network takes it
+        other = make_policy(TrainConfig(algo=algo, backbone="cnn", backbone_width=4), envs)
+        assert next(m for m in other.modules() if isinstance(m, torch.nn.Conv2d)).out_channels == 4
+    team = TrainConfig(algo="mappo", backbone="cnn", backbone_width=4)
+    team_net = make_policy(team, team.task.make_envs(team, 2, test=False, seed=0))
+    assert next(m for m in team_net.backbones.modules() if isinstance(m, torch.nn.Conv2d)).out_channels == 4
+    for bad, message in (
+        (dict(backbone="impala", backbone_width=8), "backbone_width applies to the backbones cnn"),
+        (dict(backbone_width=-1), "backbone_width must be"),
+    ):
+        with pytest.raises(UserError, match=message):
+            TrainConfig(**bad)
+    with pytest.raises(SystemExit) as exit_:  # the CLI names the option too
+        main(["train", "--backbone", "mlp", "--backbone-width", "wide"])
+    assert exit_.value.code == 2 and "backbone-width" in capsys.readouterr().err

@@ -236,33 +236,6 @@ def run(args: ProfileConfig) -> Path:
     named = {k: clock.seconds.get(k, 0.0) for k, _ in PHASES if k != "rest"}
     phases = named | {"rest": in_iterations - sum(named.values())}
 
-    # the floor: the network's passes over each sample, at the CPU's matmul rate and timed alone
-    import mazearena
-    from mazearena.training.loading import make_policy
-
-    ppo = cfg.ppo
-    envs = mazearena.make_vec(cfg.env.env_id, 1, seed=0, size=cfg.env.size)
-    space = envs.single_observation_space
-    policy = make_policy(cfg, envs)
-    envs.close()
-
-    def random_obs(n: int) -> torch.Tensor:
-        return torch.randint(0, 2, (n, *space.shape), dtype=torch.uint8)
-
-    minibatch_rows = ppo.num_envs * ppo.num_steps // ppo.num_minibatches
-    flops = network_flops(policy, random_obs(minibatch_rows))
-    rate = matmul_flops_per_second()
-    per_sample = flops["forward"] + ppo.update_epochs * flops["forward_backward"]
-    flop_floor = steps * per_sample / rate
-    timed_floor = steps * network_seconds(
-        policy,
-        random_obs(ppo.num_envs),
-        random_obs(minibatch_rows),
-        ppo.update_epochs,
-        ppo.num_minibatches,
-        ppo.num_steps,
-    )
-
     report = {
         "config": str(args.config),
         "seed": args.seed,
@@ -276,33 +249,67 @@ def run(args: ProfileConfig) -> Path:
         "calls": dict(clock.calls),
         "evaluations": len(evals),
         "final_success": evals[-1]["eval/success_rate"] if evals else None,
-        "flops_per_sample": flops,
-        "matmul_flops_per_second": rate,
-        "flop_floor_seconds": flop_floor,
-        "network_alone_seconds": timed_floor,
+        **_floor(cfg, steps),
     }
+    return write(args.out, "profile", report, _markdown(args, cfg, report))
+
+
+def _floor(cfg, steps: int) -> dict:
+    """The run's network passes over its ``steps`` samples: FLOPs per sample, at the CPU's matmul rate, and timed
+    alone on random observations."""
+    from mazearena.training.loading import make_policy
+
+    ppo = cfg.ppo
+    envs = cfg.task.make_envs(cfg, 1, test=True, seed=0)
+    space = envs.single_observation_space
+    policy = make_policy(cfg, envs)
+    envs.close()
+
+    def random_obs(n: int) -> torch.Tensor:
+        return torch.randint(0, 2, (n, *space.shape), dtype=torch.uint8)
+
+    rows = ppo.num_envs * ppo.num_steps // ppo.num_minibatches
+    flops = network_flops(policy, random_obs(rows))
+    rate = matmul_flops_per_second()
+    per_step = flops["forward"] + ppo.update_epochs * flops["forward_backward"]
+    alone = network_seconds(
+        policy, random_obs(ppo.num_envs), random_obs(rows), ppo.update_epochs, ppo.num_minibatches, ppo.num_steps
+    )
+    return {
+        "flops_per_sample": flops,
+        "flops_per_env_step": per_step,
+        "matmul_flops_per_second": rate,
+        "flop_floor_seconds": steps * per_step / rate,
+        "network_alone_seconds": steps * alone,
+    }
+
+
+def _markdown(args: ProfileConfig, cfg, r: dict) -> str:
+    """The breakdown table and the floor in words."""
+    steps, seconds, phases, flops = r["steps"], r["iteration_seconds"], r["phases"], r["flops_per_sample"]
+    epochs, alone = cfg.ppo.update_epochs, r["network_alone_seconds"]
+    last = r["final_success"] if r["final_success"] is not None else float("nan")
     md = [
-        f"`{Path(args.config).name}`, seed {args.seed}: {steps:,} env steps in {in_iterations:.1f} s of iterations "
-        f"({steps / in_iterations:,.0f} steps/s; {len(evals)} held-out evaluations, the last at "
-        f"{report['final_success'] if evals else float('nan'):.3f}); setup and report {wall - in_iterations:.1f} s.",
+        f"`{Path(args.config).name}`, seed {args.seed}: {steps:,} env steps in {seconds:.1f} s of iterations "
+        f"({steps / seconds:,.0f} steps/s; {r['evaluations']} held-out evaluations, the last at {last:.3f}); setup "
+        f"and report {r['setup_and_report_seconds']:.1f} s.",
         "",
         "| phase | seconds | share |",
         "|---|---:|---:|",
     ]
-    for key, label in PHASES:
-        md.append(f"| {label} | {phases[key]:.2f} | {phases[key] / in_iterations:.1%} |")
+    md += [f"| {label} | {phases[key]:.2f} | {phases[key] / seconds:.1%} |" for key, label in PHASES]
     md += [
-        f"| **iterations, in all** | **{in_iterations:.2f}** | 100% |",
+        f"| **iterations, in all** | **{seconds:.2f}** | 100% |",
         "",
         f"Network: {flops['forward'] / 1e6:.2f} MFLOP forward, {flops['forward_backward'] / 1e6:.2f} MFLOP forward + "
-        f"backward per sample; {1 + ppo.update_epochs} passes per sample (1 in the rollout, {ppo.update_epochs} "
-        f"in the update) = {per_sample / 1e6:.1f} MFLOP per env step. At this CPU's float32 matmul rate "
-        f"({rate / 1e9:.0f} GFLOP/s) the {steps:,} steps need **{flop_floor:.1f} s** of arithmetic; the same passes "
-        f"timed alone on random observations take **{timed_floor:.1f} s** "
-        f"(the run's iterations take {in_iterations / timed_floor:.1f}× that).",
+        f"backward per sample; {1 + epochs} passes per sample (1 in the rollout, {epochs} in the update) = "
+        f"{r['flops_per_env_step'] / 1e6:.1f} MFLOP per env step. At this CPU's float32 matmul rate "
+        f"({r['matmul_flops_per_second'] / 1e9:.0f} GFLOP/s) the {steps:,} steps need **{r['flop_floor_seconds']:.1f} "
+        f"s** of arithmetic; the same passes timed alone on random observations take "
+        f"**{alone:.1f} s** (the run's iterations take {seconds / alone:.1f}× that).",
         "",
     ]
-    return write(args.out, "profile", report, "\n".join(md))
+    return "\n".join(md)
 
 
 __all__ = ["ProfileConfig", "run"]

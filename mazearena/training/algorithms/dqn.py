@@ -264,7 +264,8 @@ STEPS_PER_ENV = 64
 
 
 def _network(cfg, envs):
-    return QNetwork(envs.single_observation_space, envs.single_action_space.n, cfg.backbone).to(cfg.device)
+    space, n = envs.single_observation_space, envs.single_action_space.n
+    return QNetwork(space, n, cfg.backbone, **cfg.backbone_kwargs).to(cfg.device)
 
 
 def _trainer(cfg, envs, policy, device, total_iterations, total_steps):

@@ -329,6 +329,7 @@ def team_network(cfg, envs, m: TeamConfig) -> MultiAgentActorCritic:
         death_masking=m.death_masking,
         core=cfg.core,
         core_size=cfg.core_size,
+        backbone_kwargs=cfg.backbone_kwargs,
     ).to(cfg.device)
 
 

@@ -429,7 +429,9 @@ class PPO:
 def actor_critic(cfg, envs):
     """The actor-critic PPO (and A2C) trains: the run's backbone and core, a policy and a value head."""
     space, n = envs.single_observation_space, envs.single_action_space.n
-    return ActorCritic(space, n, cfg.backbone, core=cfg.core, core_size=cfg.core_size).to(cfg.device)
+    return ActorCritic(space, n, cfg.backbone, core=cfg.core, core_size=cfg.core_size, **cfg.backbone_kwargs).to(
+        cfg.device
+    )
 
 
 def _trainer(cfg, envs, policy, device, total_iterations, total_steps):

@@ -17,6 +17,7 @@ def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
         cfg.seed,
         cfg.device,
         total_iterations,
+        backbone_kwargs=cfg.backbone_kwargs,
     )
 
 
