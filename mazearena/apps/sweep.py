@@ -170,7 +170,8 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     if (run_dir / "checkpoints" / "last.pt").exists():
         data["resume"] = str(run_dir)
     start = time.time()
-    train(from_dict(TrainConfig, data), handle_signals=True)  # a stopped trial saves, and resumes
+    trained = from_dict(TrainConfig, data)
+    train(trained, handle_signals=True)  # a stopped trial saves, and resumes
     evaluate(
         EvalConfig(
             runs=(run_dir,),
@@ -184,7 +185,6 @@ def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     )
     summary = json.loads((run_dir / "eval" / "summary.json").read_text())
     success = {c["suite"]: c["success_rate"] for c in summary["conditions"]}
-    trained = from_dict(TrainConfig, data)
     reached = None
     if trained.stop_at:  # how soon the trial reached its held-out target (the sweep ranks by it too)
         reached = first_reaching(read_metrics(run_dir / "metrics.jsonl"), trained.stop_at)

@@ -175,10 +175,12 @@ def network_flops(policy: torch.nn.Module, obs) -> dict[str, float]:
     return {"forward": forward, "forward_backward": counter.get_total_flops() / n}
 
 
-def network_seconds(policy: torch.nn.Module, obs, minibatch, epochs: int, minibatches: int, steps: int) -> float:
+def network_seconds(
+    policy: torch.nn.Module, obs, minibatch, epochs: int, minibatches: int, steps: int, repeats: int = 3
+) -> float:
     """Seconds per env step of the network work of one PPO iteration alone on random observations: ``steps``
     forward passes on the rollout batch ``obs``, ``epochs × minibatches`` forward + backward passes and Adam steps
-    on ``minibatch``. Median of 3 after a warm-up."""
+    on ``minibatch``. Median of ``repeats`` after a warm-up."""
     opt = torch.optim.Adam(policy.parameters())
 
     def iteration() -> None:
@@ -193,7 +195,7 @@ def network_seconds(policy: torch.nn.Module, obs, minibatch, epochs: int, miniba
 
     iteration()
     times = []
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
         iteration()
         times.append(time.perf_counter() - start)

@@ -22,6 +22,7 @@ import torch
 import mazearena
 from mazearena.agents.policies import ActorCritic, QNetwork
 from mazearena.apps.bench.common import check_positive, rates, write
+from mazearena.apps.bench.profile import network_seconds
 from mazearena.apps.bench.trainers import MEMORY_ID, dqn_ours, dqn_sb3, ppo_ours, ppo_sb3, recurrent_ppo_sb3
 
 
@@ -103,19 +104,8 @@ def network_floor(args: TrainSpeedConfig) -> dict[str, float]:
         return torch.randint(0, 2, (batch, *space.shape), dtype=torch.uint8)
 
     policy = ActorCritic(space, n, args.backbone)
-    opt = torch.optim.Adam(policy.parameters())
-    rollout, mb = obs(args.num_envs), obs(args.num_envs * args.num_steps // 4)
-
-    def ppo_iteration() -> int:
-        with torch.no_grad():
-            for _ in range(args.num_steps):
-                policy(rollout)
-        for _ in range(4 * 4):  # epochs x minibatches
-            logits, value = policy(mb)
-            opt.zero_grad()
-            (logits.logsumexp(-1).mean() + value.mean()).backward()
-            opt.step()
-        return args.num_envs * args.num_steps
+    rollout, mb = obs(args.num_envs), obs(args.num_envs * args.num_steps // 4)  # 4 epochs x 4 minibatches
+    ppo = 1.0 / network_seconds(policy, rollout, mb, 4, 4, args.num_steps, args.repeats)
 
     q, target = QNetwork(space, n, args.backbone), QNetwork(space, n, args.backbone)
     q_opt = torch.optim.Adam(q.parameters())
@@ -132,11 +122,8 @@ def network_floor(args: TrainSpeedConfig) -> dict[str, float]:
             q_opt.step()
         return vector_steps * args.dqn_envs
 
-    ppo_iteration(), dqn_steps()  # warm-up
-    return {
-        "ppo": statistics.median(rates(ppo_iteration, args.repeats)),
-        "dqn": statistics.median(rates(dqn_steps, args.repeats)),
-    }
+    dqn_steps()  # warm-up
+    return {"ppo": ppo, "dqn": statistics.median(rates(dqn_steps, args.repeats))}
 
 
 def run(args: TrainSpeedConfig) -> Path:
