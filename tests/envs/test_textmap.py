@@ -98,3 +98,16 @@ def test_maps_load_from_files_and_errors_name_the_file(tmp_path):
         load(tmp_path / "binary.txt")
     with pytest.raises(MapError, match="cannot read the map"):
         load(tmp_path / "missing.txt")
+
+
+def test_the_named_set_ships_twelve_playable_mazes_from_13_to_21_cells():
+    from mazearena.mazes import named, named_set, names
+
+    mazes = named_set()
+    assert len(mazes) >= 12 and list(mazes) == names()
+    for name, level in mazes.items():
+        assert 13 <= min(level.shape) and max(level.shape) <= 21, name
+        assert level.source.endswith(f"{name}.txt")
+    assert len(mazes["nine_rooms_19"].goals) == 3 and mazes["cross_13"].facing is Heading.NORTH
+    with pytest.raises(ValueError, match="no named maze 'nope'; the set: comb_19"):
+        named("nope")
