@@ -17,7 +17,7 @@ PACKAGE = Path(mazearena.__file__).parent
 # (layer, module prefixes), lowest first. The package root only registers ids (its entry points are strings).
 LAYERS = (
     ("base", ("mazearena", "mazearena.checks", "mazearena.rng", "mazearena.stats")),
-    ("engine", ("mazearena.envs.engine", "mazearena.assets")),
+    ("engine", ("mazearena.envs.engine", "mazearena.assets", "mazearena.mazes")),
     ("envs", ("mazearena.envs",)),
     ("agents", ("mazearena.agents",)),
     ("training", ("mazearena.training",)),
