@@ -20,14 +20,14 @@ def names() -> list[str]:
 def named(name: str) -> TextLevel:
     """The named maze ``name`` (see :func:`names`), read and checked."""
     path = FOLDER / f"{name}.txt"
-    if name not in names():
+    if not path.is_file() or path.parent != FOLDER:
         raise ValueError(f"no named maze {name!r}; the set: {', '.join(names())}")
     return load(path)
 
 
 def named_set() -> dict[str, TextLevel]:
     """Every named maze by name."""
-    return {name: named(name) for name in names()}
+    return {path.stem: load(path) for path in sorted(FOLDER.glob("*.txt"))}
 
 
 __all__ = ["FOLDER", "named", "named_set", "names"]

@@ -72,7 +72,22 @@ class _Clock:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self.active = False  # inside an iteration of the loop (setup and the report are timed apart)
+        self.iterations, self.iteration_seconds = 0, 0.0
         self._stack: list[list] = []  # [phase, start, seconds of timed children]
+
+    def iteration(self, fn):
+        """``fn`` (the loop's iteration) timed as a whole, the phases timed inside it only."""
+
+        def timed(*args, **kwargs):
+            start, self.active = time.perf_counter(), True
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.active = False
+                self.iteration_seconds += time.perf_counter() - start
+                self.iterations += 1
+
+        return timed
 
     def wrap(self, phase, fn):
         """``fn`` timed as ``phase`` (a name, or a function of nothing that names it at call time)."""
@@ -107,9 +122,6 @@ def _patched(clock: _Clock):
     targets = [
         (batches, "step", "env"),
         (policies.ActorCritic, "forward", forward_phase),
-        (policies.ActorCritic, "step", forward_phase),
-        (policies.ActorCritic, "sequence", forward_phase),
-        (policies.QNetwork, "forward", forward_phase),
         (torch.Tensor, "backward", "backward"),
         (torch.optim.Adam, "step", "optimiser"),
         (torch.nn.utils, "clip_grad_norm_", "optimiser"),
@@ -120,32 +132,11 @@ def _patched(clock: _Clock):
         (loggers.Logger, "log_video", "logging"),
     ]
     with ExitStack() as stack:
-        for owner, name, phase in targets:
+        for owner, name, phase in [*targets, (loop._Session, "iterate", None)]:
             original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
-            setattr(owner, name, clock.wrap(phase, original))
+            setattr(owner, name, clock.iteration(original) if phase is None else clock.wrap(phase, original))
             stack.callback(setattr, owner, name, original)
         yield
-
-
-def _iterations_timer(clock: _Clock):
-    """Times the loop's iterations as a whole (their sum is the run's training wall-clock); the phases are timed
-    inside them only."""
-    from mazearena.training import loop
-
-    original = loop._Session.iterate
-    total = {"seconds": 0.0, "count": 0}
-
-    def iterate(self) -> None:
-        start = time.perf_counter()
-        clock.active = True
-        try:
-            original(self)
-        finally:
-            clock.active = False
-        total["seconds"] += time.perf_counter() - start
-        total["count"] += 1
-
-    return original, iterate, total
 
 
 def matmul_flops_per_second(size: int = 1024, repeats: int = 5) -> float:
@@ -204,7 +195,7 @@ def network_seconds(
 
 def run(args: ProfileConfig) -> Path:
     """Train with the timers on; returns the Markdown breakdown (written with its JSON to ``args.out``)."""
-    from mazearena.training import load_config, loop, train
+    from mazearena.training import load_config, train
     from mazearena.training.loggers import read_metrics
 
     base = load_config(find_config(args.config))
@@ -221,20 +212,15 @@ def run(args: ProfileConfig) -> Path:
         name=f"{Path(args.config).stem}-seed{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}",
     )
     clock = _Clock()
-    original, iterate, iterations = _iterations_timer(clock)
     start = time.perf_counter()
-    loop._Session.iterate = iterate
-    try:
-        with _patched(clock):
-            run_dir = train(cfg)
-    finally:
-        loop._Session.iterate = original
+    with _patched(clock):
+        run_dir = train(cfg)
     wall = time.perf_counter() - start
     rows = read_metrics(run_dir / "metrics.jsonl")
     steps = rows[-1]["step"]
     evals = [r for r in rows if "eval/success_rate" in r]
 
-    in_iterations = iterations["seconds"]
+    in_iterations = clock.iteration_seconds
     named = {k: clock.seconds.get(k, 0.0) for k, _ in PHASES if k != "rest"}
     phases = named | {"rest": in_iterations - sum(named.values())}
 
@@ -245,7 +231,7 @@ def run(args: ProfileConfig) -> Path:
         "steps": steps,
         "wall_seconds": wall,
         "iteration_seconds": in_iterations,
-        "iterations": iterations["count"],
+        "iterations": clock.iterations,
         "setup_and_report_seconds": wall - in_iterations,
         "phases": phases,
         "calls": dict(clock.calls),
