@@ -37,6 +37,9 @@ class PlayConfig:
     """``arena`` only: agents per team, you included."""
     size: int = 11
     """Maze side in cells (odd, 5 to 127)."""
+    layout: str = ""
+    """Play a drawn maze instead of generated ones: a text map's file, or a folder of them (each episode plays one
+    drawn from it)."""
     actions: Literal["cardinal", "turn"] = "cardinal"
     """``cardinal``: arrows move. ``turn``: left/right arrows turn, up goes forward."""
     seed: int = 0
@@ -55,6 +58,15 @@ class PlayConfig:
     def __post_init__(self) -> None:
         if self.env not in (*MAZE_IDS, "arena"):
             raise UserError(f"env must be one of {', '.join(MAZE_IDS)}, arena; got {self.env!r}")
+        if self.layout:
+            if self.env == "arena":
+                raise UserError("layout is for mazes, not env 'arena'")
+            from mazearena.envs.engine.textmap import read_layouts
+
+            try:
+                read_layouts(self.layout)
+            except ValueError as e:
+                raise UserError(f"layout: {e}") from None
         if self.mode not in ("tag", "ctf", "combat"):
             raise UserError(f"mode must be one of tag, ctf, combat; got {self.mode!r}")
         if not 1 <= self.team_size <= 8:
@@ -129,7 +141,8 @@ class _MazeGame(_Game):
         from mazearena.envs.maze import draw_game
 
         self.cfg, self._draw = cfg, draw_game
-        self.env = gym.make(cfg.env, size=cfg.size, actions=cfg.actions, max_steps=0)
+        drawn = {"layout": cfg.layout} if cfg.layout else {}
+        self.env = gym.make(cfg.env, size=cfg.size, actions=cfg.actions, max_steps=0, **drawn)
         self.env.reset(seed=cfg.seed)
 
     def frame(self):

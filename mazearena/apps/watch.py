@@ -31,6 +31,9 @@ class WatchConfig:
     """Episodes to play."""
     levels: str = "test"
     """Levels played: test (held-out) or train."""
+    layout: str = ""
+    """Mazes: play drawn mazes instead, a text map's file or a folder of them (the named set: its folder,
+    ``python -c "import mazearena.mazes as m; print(m.FOLDER)"``)."""
     seed: int = 0
     """Seed of the episodes."""
     greedy: bool = False
@@ -53,6 +56,13 @@ class WatchConfig:
             raise UserError(f"levels must be 'test' or 'train', got {self.levels!r}")
         if self.episodes < 1:
             raise UserError(f"episodes must be >= 1, got {self.episodes}")
+        if self.layout:
+            from mazearena.envs.engine.textmap import read_layouts
+
+            try:
+                read_layouts(self.layout)
+            except ValueError as e:
+                raise UserError(f"layout: {e}") from None
 
 
 def load_policy(cfg: WatchConfig):
@@ -175,6 +185,8 @@ def watch(cfg: WatchConfig) -> list[dict]:
         viewer = VIEWERS.get(train_cfg.task.kind)
         if viewer is None:
             raise UserError(f"watch plays mazearena's mazes and arenas, not {train_cfg.task.env_name(train_cfg)}")
+        if cfg.layout and train_cfg.task.kind != "maze":
+            raise UserError(f"layout is for runs trained on mazes, not on {train_cfg.task.env_name(train_cfg)}")
         torch.manual_seed(cfg.seed)
         return viewer(cfg, train_cfg, policy)
 
@@ -186,7 +198,10 @@ def _watch_maze(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
     from mazearena.envs.maze import draw_game
 
     env_cfg = train_cfg.env
-    env = gym.make(env_cfg.env_id, **env_cfg.make_kwargs(test=cfg.levels == "test"))
+    kwargs = env_cfg.make_kwargs(test=cfg.levels == "test")
+    if cfg.layout:  # the run's maze options, the drawn levels instead of its own
+        kwargs |= {"layouts": (cfg.layout,), "max_steps": None, "num_levels": 0, "start_level": 0}
+    env = gym.make(env_cfg.env_id, **kwargs)
     maze = env.unwrapped
     if cfg.explain and (maze.config.obs_mode.value == "rgb" or maze.config.obs_layout == "hwc"):
         raise UserError("--explain reads one-hot planes, channels first: this run observes pixels or channels last")

@@ -18,7 +18,13 @@ from mazearena.envs.render import WindowRender
 
 
 def make_config(kwargs: dict[str, Any]) -> MazeConfig:
-    """A :class:`MazeConfig` from keyword arguments, naming any unknown argument."""
+    """A :class:`MazeConfig` from keyword arguments, naming any unknown argument. ``layout`` (one text map: its
+    text or file, or a folder of maps) is ``layouts`` with one entry."""
+    if "layout" in kwargs:
+        kwargs = dict(kwargs)
+        if kwargs.get("layouts"):
+            raise ValueError("pass layout (one map) or layouts (a level set), not both")
+        kwargs["layouts"] = (kwargs.pop("layout"),)
     check_keywords("maze env", kwargs, MazeConfig.field_names())
     return MazeConfig(**kwargs)
 
@@ -82,7 +88,8 @@ def check_action(action: Any, num_actions: int) -> int:
 
 
 class MazeEnv(WindowRender, gym.Env):
-    """One procedurally generated maze. Keyword arguments are the fields of :class:`MazeConfig`.
+    """One procedurally generated maze, or a drawn one (``layout=``: a text map, its file, or a folder of maps).
+    Keyword arguments are the fields of :class:`MazeConfig`.
 
     ``reset(options={"level_id": n})`` replays level ``n`` (with a spawn drawn from the seed).
     """

@@ -19,6 +19,7 @@ from mazearena.checks import UserError, check_fields, check_int
 from mazearena.envs.engine.arena import ArenaConfig
 from mazearena.envs.engine.layouts import MAX_LEVEL_ID, level_range
 from mazearena.envs.engine.maze import MazeConfig
+from mazearena.envs.engine.textmap import fit_size, read_layouts
 from mazearena.training.tasks.arena import DEFAULT_SCENARIOS
 from mazearena.training.tasks.gym import check_env_id
 
@@ -102,7 +103,7 @@ class _EnvSection:
     ``image``) or several flattened into one vector. An image stored channels last is turned channels first."""
 
     def __post_init__(self) -> None:
-        for name in ("wrappers", "obs_keys"):  # lists from YAML and Python callers: the same value
+        for name in ("wrappers", "obs_keys", "layouts"):  # lists from YAML and Python callers: the same value
             if isinstance(getattr(self, name), list):
                 setattr(self, name, tuple(getattr(self, name)))
         check_fields(self)
@@ -113,13 +114,23 @@ class _EnvSection:
         check_level_split(self.num_levels, self.start_level, self.test_start_level)
 
     @property
+    def grid_size(self) -> int:
+        """The side of the grids played: ``size``, or with ``layouts`` the side that holds the largest map."""
+        if not self.layouts or not isinstance(self.size, int):
+            return self.size
+        return fit_size(read_layouts(self.layouts), self.size)
+
+    @property
     def time_limit(self) -> int:
-        return self.max_episode_steps or 4 * self.size**2
+        return self.max_episode_steps or 4 * self.grid_size**2
 
     def make_kwargs(self, test: bool = False) -> dict[str, Any]:
         """The maze options to make the env with: every option that is set (an unset one is the env id's), the
-        time limit, and the training levels or (``test``) the held-out ones."""
+        time limit, and the training levels or (``test``) the held-out ones: generated levels of the grids'
+        size, also when training plays ``layouts``."""
         options = {f: getattr(self, f) for f in MAZE_OPTIONS if getattr(self, f) is not None}
+        if test and self.layouts:
+            options |= {"layouts": (), "size": self.grid_size}
         return options | {"max_steps": self.time_limit} | _levels(self, test)
 
     def maze_config(self, test: bool = False) -> MazeConfig:

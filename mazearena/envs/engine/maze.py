@@ -33,6 +33,7 @@ What each tile does (blocks, locked, picked up, terminal, success, reward) is re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import partial
 from typing import NamedTuple
@@ -56,6 +57,7 @@ from mazearena.envs.engine.layouts import LayoutConfig, Variant, generate, level
 from mazearena.envs.engine.levels import LevelSource
 from mazearena.envs.engine.maze_rules import NUM_ACTIONS, ActionSet, MazeObsMode, step_observe
 from mazearena.envs.engine.sprites import agent_tile, tile_atlas
+from mazearena.envs.engine.textmap import fit_size, map_tensors, parsed, read_layouts
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,23 @@ class MazeConfig(LayoutConfig):
     max_steps: int | None = None
     """Steps after which an episode is truncated: ``None`` follows the size (``4 * size**2``, the reward
     horizon), ``0`` sets no limit of the env's own (a wrapper's, if any, still applies)."""
+    layouts: tuple[str, ...] = ()
+    """Levels drawn as text maps instead of generated ones: each a map's text, a ``.txt`` file or a folder of
+    them. The maps are the level set (level ids 0, 1, ... in order; ``num_levels`` and ``start_level`` follow),
+    ``size`` grows to hold the largest, smaller maps are walled in. Not with ``variant=memory``."""
 
     def __post_init__(self) -> None:
+        if self.layouts:
+            texts = read_layouts(self.layouts)
+            object.__setattr__(self, "layouts", texts)
+            object.__setattr__(self, "size", fit_size(texts, self.size))
+            object.__setattr__(self, "num_levels", len(texts))
+            object.__setattr__(self, "start_level", 0)
+        elif not isinstance(self.layouts, tuple):
+            object.__setattr__(self, "layouts", ())
         super().__post_init__()
+        if self.layouts and self.variant is Variant.MEMORY:
+            raise ValueError("layouts (text maps) are not for variant 'memory' (its cues and coloured goals)")
         object.__setattr__(self, "obs_mode", enum_value(MazeObsMode, self.obs_mode, "obs_mode"))
         object.__setattr__(self, "actions", enum_value(ActionSet, self.actions, "actions"))
         check_int("view_size", self.view_size, 3, 31, odd=True)
@@ -150,9 +166,13 @@ def _view_offsets(view_size: int) -> torch.Tensor:
     )
 
 
-def _maze_levels(ids: torch.Tensor, config: MazeConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def _maze_levels(ids: torch.Tensor, config: MazeConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A level's tensors: its grid, the cells a start may be drawn on, and the heading it starts with (``-1``:
+    drawn); generated, or (``layouts``) the text maps ``ids``."""
+    if config.layouts:
+        return map_tensors([parsed(config.layouts[i]) for i in ids.tolist()], config.size, ids.device)
     layouts = generate(ids, config, ids.device)
-    return layouts.grid, layouts.spawn_mask
+    return layouts.grid, layouts.spawn_mask, torch.full((len(ids),), -1, dtype=torch.long, device=ids.device)
 
 
 class MazeState(NamedTuple):
@@ -198,7 +218,7 @@ class MazeEngine(EngineState):
             config.start_level,
             num_envs,
             dev,
-            bytes_per_level=2 * s * s,
+            bytes_per_level=2 * s * s + 8,
         )
 
         self.grid = torch.full((num_envs, self.side, self.side), int(Cell.WALL), dtype=torch.uint8, device=dev)
@@ -213,6 +233,10 @@ class MazeEngine(EngineState):
         # Autoreset without a host round-trip: every game's next episode is computed and the ended ones kept,
         # instead of first asking which games ended. Pays on GPUs; needs the level set cached on the device.
         self.sync_free = self.backend == "torch" and self.device.type == "cuda" and self.levels.cached
+        self.choose_levels: Callable[[torch.Tensor], torch.Tensor] | None = None
+        """Who picks the levels of the games that restart (a curriculum): given the games, their level ids;
+        ``None``: each game draws its own from the level set."""
+        self.goal_code = int(Cell.GOAL)  # a text map's goals: one per episode
 
         deltas = HEADING_DELTAS.to(dev)
         self._deltas = deltas
@@ -298,14 +322,14 @@ class MazeEngine(EngineState):
             done = terminated | truncated
             info["_final_obs"] = done
             info["final_obs"] = obs
-            if self.sync_free:
+            if self.sync_free and self.choose_levels is None:
                 maze_rules.torch_start_where(self, done)
                 obs = torch.where(done.view(-1, *[1] * (obs.dim() - 1)), self.observe(), obs)
             else:
                 done_idx = done.nonzero().squeeze(1)
                 if len(done_idx):
                     obs = obs.clone()
-                    self.reset_next(done_idx)
+                    self.reset_next(done_idx, None if self.choose_levels is None else self.choose_levels(done_idx))
                     obs[done_idx] = self.observe(done_idx)
         return obs, reward, terminated, truncated, info
 

@@ -23,7 +23,7 @@ from numba import njit, prange
 
 from mazearena.envs.engine.common import DX, DY, GOLDEN, below, hash2, mix64, twin
 from mazearena.envs.engine.sprites import agent_tile, agent_tiles
-from mazearena.rng import STREAM_CUE, STREAM_HEADING, STREAM_LEVEL, STREAM_SPAWN, hash_ints, randint
+from mazearena.rng import STREAM_CUE, STREAM_GOAL_PICK, STREAM_HEADING, STREAM_LEVEL, STREAM_SPAWN, hash_ints, randint
 
 
 class MazeObsMode(str, Enum):
@@ -41,8 +41,8 @@ NUM_ACTIONS = {ActionSet.CARDINAL: 4, ActionSet.TURN: 3}
 
 _TURN = np.array([-1, 1, 0], dtype=np.int64)
 _FLOOR = 0  # the tile table's floor code
-_STREAM_LEVEL, _STREAM_SPAWN, _STREAM_HEADING, _STREAM_CUE = (
-    np.uint64(k) for k in (STREAM_LEVEL, STREAM_SPAWN, STREAM_HEADING, STREAM_CUE)
+_STREAM_LEVEL, _STREAM_SPAWN, _STREAM_HEADING, _STREAM_CUE, _STREAM_GOAL_PICK = (
+    np.uint64(k) for k in (STREAM_LEVEL, STREAM_SPAWN, STREAM_HEADING, STREAM_CUE, STREAM_GOAL_PICK)
 )
 
 
@@ -67,6 +67,21 @@ def episode_grid(e, grid: torch.Tensor, episode_key: torch.Tensor) -> torch.Tens
     return codes.gather(1, grid.reshape(len(grid), -1).long()).view_as(grid)
 
 
+def episode_goal(e, grid: torch.Tensor, episode_key: torch.Tensor) -> torch.Tensor:
+    """A level with several goals (a text map's) plays one of them, drawn from the episode key; the others are
+    floor in that episode. A level with one goal keeps it."""
+    flat = grid.reshape(len(grid), -1)
+    goals = flat == e.goal_code
+    pick = randint(goals.sum(1).clamp(min=1), episode_key, STREAM_GOAL_PICK)
+    drop = goals & (goals.cumsum(1) - 1 != pick[:, None])
+    return torch.where(drop, torch.zeros_like(flat), flat).view_as(grid)
+
+
+def start_heading(facing: torch.Tensor, episode_key: torch.Tensor) -> torch.Tensor:
+    """The headings episodes start with: a level's own ``facing`` (a text map's start), else (``-1``) drawn."""
+    return torch.where(facing >= 0, facing, randint(4, episode_key, STREAM_HEADING))
+
+
 def torch_start(e, idx: torch.Tensor, level_ids: torch.Tensor | None, advance: bool) -> None:
     """The first state of the next episode of the games ``idx`` (their episode numbers advanced first if
     ``advance``), in torch ops: the level ``level_ids`` (default: drawn), its grid as the episode plays it
@@ -79,12 +94,12 @@ def torch_start(e, idx: torch.Tensor, level_ids: torch.Tensor | None, advance: b
         level_ids = e.levels.level_id(seeds, episodes)
     else:
         level_ids = e.levels.check(level_ids)
-    grid, spawn = e.levels.fetch(idx, level_ids, e.seeds, e.episodes)
-    grid = episode_grid(e, grid, episode_key)
+    grid, spawn, facing = e.levels.fetch(idx, level_ids, e.seeds, e.episodes)
+    grid = episode_goal(e, episode_grid(e, grid, episode_key), episode_key)
     s, p = e.config.size, e.pad
     e.grid[idx, p : p + s, p : p + s] = grid
     e.pos[idx] = spawn_cells(e, spawn, episode_key)
-    e.heading[idx] = randint(4, episode_key, STREAM_HEADING)
+    e.heading[idx] = start_heading(facing, episode_key)
     e.has_key[idx] = False
     e.t[idx] = 0
     e.level_ids[idx] = level_ids
@@ -100,13 +115,13 @@ def torch_start_where(e, done: torch.Tensor) -> None:
     episodes = e.episodes + done.long()
     episode_key = hash_ints(e.seeds, episodes)
     level_ids = e.levels.level_id(e.seeds, episodes)
-    grid, spawn = e.levels.fetch(e.rows, level_ids, e.seeds, episodes)
-    grid = episode_grid(e, grid, episode_key)
+    grid, spawn, facing = e.levels.fetch(e.rows, level_ids, e.seeds, episodes)
+    grid = episode_goal(e, episode_grid(e, grid, episode_key), episode_key)
     s, p = e.config.size, e.pad
     inner = e.grid[:, p : p + s, p : p + s]
     inner.copy_(torch.where(done[:, None, None], grid, inner))
     e.pos.copy_(torch.where(done[:, None], spawn_cells(e, spawn, episode_key), e.pos))
-    e.heading.copy_(torch.where(done, randint(4, episode_key, STREAM_HEADING), e.heading))
+    e.heading.copy_(torch.where(done, start_heading(facing, episode_key), e.heading))
     e.has_key &= ~done
     e.t *= ~done
     e.level_ids.copy_(torch.where(done, level_ids, e.level_ids))
@@ -129,17 +144,19 @@ def _episode_draws(seeds, episodes, rows, advance, lo, span, keys, level_ids):
 
 
 @twin
-def _start(s, rows, keys, levels, spawns, colours, pad, side, size):
+def _start(s, rows, keys, levels, spawns, facings, colours, goal_code, pad, side, size):
     """The first state of the episodes of the games ``rows``, as :func:`torch_start` draws it: the level
     ``levels[j]`` (flat cell codes; memory levels recoloured by ``colours`` [goals, codes], which is empty for
-    other levels) into the grid inside its border, the start the ``keys[j]``-th draw picks among the
-    ``spawns[j]`` cells, a drawn heading, no key, no steps."""
+    other levels; of several goals, one drawn) into the grid inside its border, the start the ``keys[j]``-th
+    draw picks among the ``spawns[j]`` cells, the level's heading ``facings[j]`` or (``-1``) a drawn one, no
+    key, no steps."""
     grid, pos, heading, has_key, t = s
     for j in prange(rows.shape[0]):
         i = rows[j]
         key = np.uint64(keys[j])
         colour = below(hash2(key, _STREAM_CUE), colours.shape[0]) if colours.shape[0] > 0 else -1
         count = 0
+        goals = 0
         for y in range(size):
             for x in range(size):
                 code = levels[j, y * size + x]
@@ -147,6 +164,17 @@ def _start(s, rows, keys, levels, spawns, colours, pad, side, size):
                     code = colours[colour, code]
                 grid[i, (y + pad) * side + x + pad] = code
                 count += spawns[j, y * size + x]
+                if code == goal_code:
+                    goals += 1
+        if goals > 1:
+            pick = below(hash2(key, _STREAM_GOAL_PICK), goals)
+            for y in range(size):
+                for x in range(size):
+                    c = (y + pad) * side + x + pad
+                    if grid[i, c] == goal_code:
+                        if pick != 0:
+                            grid[i, c] = _FLOOR
+                        pick -= 1
         pick = below(hash2(key, _STREAM_SPAWN), count)
         cell = 0
         for c in range(size * size):
@@ -156,7 +184,7 @@ def _start(s, rows, keys, levels, spawns, colours, pad, side, size):
                     break
                 pick -= 1
         pos[i, 0], pos[i, 1] = cell // size, cell % size
-        heading[i] = below(hash2(key, _STREAM_HEADING), 4)
+        heading[i] = facings[j] if facings[j] >= 0 else below(hash2(key, _STREAM_HEADING), 4)
         has_key[i] = False
         t[i] = 0
 
@@ -169,14 +197,16 @@ def kernel_start(e, idx: torch.Tensor, level_ids: torch.Tensor | None, advance: 
     keys, ids = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
     _episode_draws.for_batch(m)(e._np_seeds, e._np_episodes, rows, advance, e.levels.lo, e.levels.span, keys, ids)
     level_ids = torch.from_numpy(ids) if level_ids is None else e.levels.check(level_ids)
-    grid, spawn = e.levels.fetch(idx, level_ids, e.seeds, e.episodes)
+    grid, spawn, facing = e.levels.fetch(idx, level_ids, e.seeds, e.episodes)
     _start.for_batch(m)(
         e._np_state,
         rows,
         keys,
         grid.reshape(m, -1).numpy(),
         spawn.reshape(m, -1).numpy(),
+        facing.numpy(),
         e._np_colours,
+        e.goal_code,
         e.pad,
         e.side,
         e.config.size,

@@ -22,6 +22,7 @@ a goal the start cannot reach (keys and doors included), a map larger than the e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -207,3 +208,71 @@ def layout_text(layouts: Layouts, index: int = 0, start: tuple[int, int] | None 
             raise ValueError(f"level {int(layouts.level_ids[index])} has no spawn cell")
         start = (int(cells[0, 0]), int(cells[0, 1]))
     return to_text(grid, start, facing)
+
+
+@lru_cache(maxsize=4096)
+def parsed(text: str) -> TextLevel:
+    """:func:`parse` of a map's text, kept: configs hold maps as text and engines read them more than once."""
+    return parse(text)
+
+
+def read_layouts(entries) -> tuple[str, ...]:
+    """The texts of the maps ``entries`` name, in order, each checked (:func:`parse`): an entry with a line break
+    is a map's text; any other is a ``.txt`` file or a folder whose ``.txt`` files are read in name order."""
+    if isinstance(entries, (str, Path)):
+        entries = (entries,)
+    texts: list[str] = []
+    for entry in entries:
+        if isinstance(entry, str) and "\n" in entry:
+            parse(entry, f"<layout {len(texts)}>")
+            texts.append(entry)
+            continue
+        if not isinstance(entry, (str, Path)):
+            raise TypeError(f"a layout is a map's text, a .txt file or a folder of them, got {entry!r}")
+        path = Path(entry)
+        if path.is_dir():
+            files = sorted(path.glob("*.txt"))
+            if not files:
+                raise MapError(f"{path}: the folder holds no .txt map")
+        elif path.is_file():
+            files = [path]
+        else:
+            raise MapError(f"{path}: no such file or folder (a map given as text has a line break)")
+        for file in files:
+            load(file)  # checked with the file's name in its errors
+            texts.append(file.read_text(encoding="utf-8"))
+    if not texts:
+        raise MapError("layouts: no map given")
+    return tuple(texts)
+
+
+def layout_names(entries) -> list[str]:
+    """A name for each map ``entries`` name (as :func:`read_layouts` reads them): a file's stem, else
+    ``layout-K``."""
+    if isinstance(entries, (str, Path)):
+        entries = (entries,)
+    names: list[str] = []
+    for entry in entries:
+        if isinstance(entry, str) and "\n" in entry:
+            names.append(f"layout-{len(names)}")
+        else:
+            path = Path(entry)
+            names += [p.stem for p in (sorted(path.glob("*.txt")) if path.is_dir() else [path])]
+    return names
+
+
+def fit_size(texts: tuple[str, ...], size: int) -> int:
+    """The engine's grid side for maps ``texts``: ``size``, or the smallest odd side that holds the largest."""
+    need = max(max(parsed(t).shape) for t in texts) | 1
+    return max(size, need) if isinstance(size, int) and not isinstance(size, bool) else size
+
+
+def map_tensors(levels: list[TextLevel], size: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The engine's tensors of ``levels`` on a ``size`` square: grids (every goal in), start masks (one cell),
+    headings."""
+    grid = torch.stack([level.square(size) for level in levels]).to(device)
+    start = torch.zeros_like(grid, dtype=torch.bool)
+    for k, level in enumerate(levels):
+        start[k, level.start[0], level.start[1]] = True
+    facing = torch.tensor([int(level.facing) for level in levels], dtype=torch.long, device=device)
+    return grid, start, facing

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from mazearena.checks import UserError
+from mazearena.envs.engine.textmap import read_layouts
 from mazearena.training.tasks.base import Task, TaskKind
 
 if TYPE_CHECKING:
@@ -104,7 +105,8 @@ class MazeTask(SingleAgentTask):
             raise UserError(f"kind 'maze' trains on {', '.join(mazearena.MAZE_IDS)}, not env_id {cfg.env.env_id!r}")
 
     def run_name(self, cfg: TrainConfig) -> str:
-        return f"{cfg.algo}-{cfg.model}-{cfg.env.size}x{cfg.env.size}-seed{cfg.seed}"
+        size = cfg.env.grid_size
+        return f"{cfg.algo}-{cfg.model}-{size}x{size}-seed{cfg.seed}"
 
     def make_envs(self, cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
         import mazearena
@@ -129,8 +131,8 @@ class MazeTask(SingleAgentTask):
         e = cfg.env
         kwargs = e.make_kwargs(test=suite != "train")
         if suite == "larger":
-            size = min(e.size + GROW, 127)
-            kwargs |= {"size": size, "max_steps": round(e.time_limit * (size / e.size) ** 2)}
+            size = min(e.grid_size + GROW, 127)
+            kwargs |= {"size": size, "max_steps": round(e.time_limit * (size / e.grid_size) ** 2)}
         if suite == "harder":
             kwargs |= {"generator": "backtracker", "loops": 0.0}
         return mazearena.make_vec(e.env_id, num_envs, device=device, seed=seed, **kwargs)
@@ -147,9 +149,11 @@ class MazeTask(SingleAgentTask):
 
     def describe(self, cfg: TrainConfig, step: int) -> str:
         e = cfg.env
+        size, levels = e.grid_size, len(read_layouts(e.layouts)) if e.layouts else e.num_levels
+        drawn = " drawn" if e.layouts else ""
         return (
-            f"{cfg.algo} + {cfg.model} on {e.env_id} {e.size}x{e.size}, {step:,} steps, "
-            f"trained on {e.num_levels or 'unlimited'} levels"
+            f"{cfg.algo} + {cfg.model} on {e.env_id} {size}x{size}, {step:,} steps, "
+            f"trained on {levels or 'unlimited'}{drawn} levels"
         )
 
     def export_spec(self, cfg: TrainConfig) -> dict[str, Any]:
