@@ -74,11 +74,19 @@ class EvalConfig:
     """Arenas: reference teams played in every condition and in cross-play beside the runs, each a method of its
     own: ``scripted``, the scenario's best scripted team (playing from the whole game state), where it has one;
     ``none``: no baseline."""
+    mazes: str = "named"
+    """Maze runs: drawn mazes every run plays, each ``maze_episodes`` times, reported maze by maze: ``named`` (the
+    named test set shipped with the package), a folder of ``.txt`` text maps (or one map file), or ``none``."""
+    maze_episodes: int = 32
+    """Episodes per drawn maze, run and mode."""
 
     def __post_init__(self) -> None:
+        from mazearena.evaluation.mazes import maze_source
+
         if not self.runs:
             raise UserError("give at least one run folder")
-        for name in ("episodes", "num_envs"):
+        maze_source(self.mazes)  # names a missing folder or a malformed map
+        for name in ("episodes", "num_envs", "maze_episodes"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("cross_play_games", "curve_episodes"):
@@ -454,8 +462,27 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
                 curves += sample_efficiency(cfg, run, step)
         if runs[0].task.cross_play and len(players) > 1 and cfg.cross_play_games:
             cross = cross_play_table(cfg, players, track)
-    write_eval(out, cfg, runs, rows, curves, cross, players[len(runs) :])
+        drawn = drawn_mazes(cfg, runs, track)
+    write_eval(out, cfg, runs, rows, curves, cross, players[len(runs) :], drawn)
     return out
+
+
+def drawn_mazes(cfg: EvalConfig, runs: list[Run], track=None) -> dict | None:
+    """Every run that can (a maze run with an egocentric view) on every drawn maze of ``cfg.mazes``: the source,
+    the episode rows, and the runs skipped with the reason."""
+    from mazearena.evaluation.mazes import episodes_owed, maze_source, play_mazes, unavailable
+
+    source = maze_source(cfg.mazes)
+    if source is None:
+        return None
+    able = [r for r in runs if unavailable(r) is None]
+    skipped = [{"run": r.name, "method": r.method, "reason": unavailable(r)} for r in runs if r not in able]
+    if not able:
+        return {"source": source, "rows": [], "skipped": skipped} if runs[0].task.kind == "maze" else None
+    modes = sum(len(played_modes(cfg, r)) for r in able)
+    advance = track("drawn mazes", episodes_owed(cfg, source) * modes) if track else None
+    rows = [row for r in able for mode in played_modes(cfg, r) for row in play_mazes(cfg, r, mode, source, advance)]
+    return {"source": source, "rows": rows, "skipped": skipped}
 
 
 def _played(cfg: EvalConfig, episodes: int) -> int:

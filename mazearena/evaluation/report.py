@@ -289,10 +289,24 @@ def _sample_efficiency(summary: dict, plots: dict[str, Path | None], describe: d
     return lines
 
 
+def _drawn_mazes(summary: dict, plots: dict[str, Path | None], describe: dict[str, str]) -> list[str]:
+    """The drawn mazes, maze by maze (:mod:`~mazearena.evaluation.mazes`), and the runs that could not play them."""
+    from mazearena.evaluation.mazes import markdown_section
+
+    drawn = summary.get("drawn_mazes")
+    if drawn is None:
+        return []
+    lines = markdown_section(drawn, drawn["source"], plots.get("mazes")) if "methods" in drawn else []
+    for skip in drawn["skipped"]:
+        lines += [f"Drawn mazes skipped for {skip['run']} ({skip['method']}): it {skip['reason']}.", ""]
+    return lines
+
+
 REPORT_SECTIONS = (
     _methods,
     _per_condition,
     _across_runs,
+    _drawn_mazes,
     _generalisation,
     _robustness,
     _games,
@@ -315,14 +329,26 @@ def markdown(summary: dict, title: str, plots: dict[str, Path | None], describe:
     return "\n".join(lines) + "\n"
 
 
-def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross: dict | None, baselines=()) -> dict:
+def write_eval(
+    out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross: dict | None, baselines=(), drawn=None
+) -> dict:
     """episodes.csv, summary.json, report.md, the plots and the W&B eval job for ``mazearena eval``; ``baselines``
-    (runs with a scripted team) played beside ``runs``."""
+    (runs with a scripted team) played beside ``runs``; ``drawn``, the drawn mazes' episodes
+    (:func:`~mazearena.evaluation.evaluate.drawn_mazes`)."""
+    from mazearena.evaluation.mazes import plot_mazes, summarise_mazes
+
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "episodes.csv")
     if curves:
         write_csv(curves, out / "sample_efficiency.csv")
     summary = summarise(rows, cfg.seed, cross, curves)
+    maze_plot = None
+    if drawn is not None:
+        summary["drawn_mazes"] = {"source": str(drawn["source"]), "skipped": drawn["skipped"]}
+        if drawn["rows"]:
+            write_csv(drawn["rows"], out / "mazes.csv")
+            summary["drawn_mazes"] |= summarise_mazes(drawn["rows"], cfg.seed)
+            maze_plot = plot_mazes(summary["drawn_mazes"], drawn["source"], out / "mazes.png")
     summary["has_success"] = any(r.config.task.has_success for r in runs)  # else the envs have returns only
     summary["config"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
     summary["config"]["runs"] = [str(r.path) for r in runs]
@@ -348,6 +374,7 @@ def write_eval(out: Path, cfg, runs, rows: list[dict], curves: list[dict], cross
         "sample_efficiency": plot_curves(curves, out / "sample_efficiency.png", curve_title)
         if curves and rates
         else None,
+        "mazes": maze_plot,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     title = "Evaluation of " + ", ".join(dict.fromkeys(r.method for r in runs))

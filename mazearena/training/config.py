@@ -22,6 +22,7 @@ from mazearena.training.algorithms import ALGORITHMS, algorithm, config_sections
 from mazearena.training.algorithms.ppo import check_recurrent
 from mazearena.training.checkpoint import atomic_write
 from mazearena.training.config_io import CONFIGS_DIR, example_configs, find_config, from_dict, read_config_data
+from mazearena.training.curriculum import CURRICULA, PLRConfig
 from mazearena.training.sections import ARENA_OPTIONS, MAZE_OPTIONS, ArenaEnvConfig, EnvConfig
 from mazearena.training.tasks import Task, task_of
 from mazearena.training.tasks.base import STOP_FIELDS
@@ -55,6 +56,12 @@ class _TrainFields:
     env: EnvConfig = field(default_factory=EnvConfig)
     arena: ArenaEnvConfig = field(default_factory=ArenaEnvConfig)
     league: LeagueConfig = field(default_factory=LeagueConfig)
+    curriculum: Literal[CURRICULA] = "dr"
+    """Which levels the maze episodes play (algo ppo): ``dr`` (each a level of the training set drawn uniformly),
+    ``plr`` (robust prioritised level replay: a buffer of levels scored by how much is left to learn on them,
+    replayed by rank and staleness) or ``accel`` (PLR that also edits its high-scoring levels). Settings:
+    ``plr.*``."""
+    plr: PLRConfig = field(default_factory=PLRConfig)
     total_timesteps: int = 1_000_000
     """Env steps to train for."""
     seed: int = 0
@@ -174,6 +181,7 @@ class _TrainFields:
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
         self._check_stop(task)
+        self._check_curriculum(task)
         self._victim_team = None  # an adversary's victim's team, set by the arena task's checks
         task.check(self)
         if alg.check is not None:
@@ -192,6 +200,19 @@ class _TrainFields:
                     f"train_perturbations act on mazearena's mazes and arenas, not on {task.env_name(self)}"
                 )
             self.train_perturbations = tuple(str(p) for p in parse_train_perturbations(self.train_perturbations))
+
+    def _check_curriculum(self, task: Task) -> None:
+        if self.curriculum not in CURRICULA:
+            raise UserError(f"curriculum must be one of {', '.join(CURRICULA)}, got {self.curriculum!r}")
+        if self.curriculum == "dr":
+            return
+        if self.algo != "ppo" or task.kind != "maze":
+            where = task.env_name(self)
+            raise UserError(f"curriculum {self.curriculum!r} trains algo 'ppo' on mazes, not {self.algo!r} on {where}")
+        if self.train_perturbations:
+            raise UserError(f"curriculum {self.curriculum!r} and train_perturbations do not go together")
+        if self.env.variant == "memory":
+            raise UserError(f"curriculum {self.curriculum!r} is for mazes without the memory task's cues")
 
     def _check_stop(self, task: Task) -> None:
         for name in STOP_FIELDS:
@@ -284,8 +305,9 @@ class _TrainFields:
 
     @property
     def sections(self) -> tuple[str, ...]:
-        """The config sections its runs use: the env's (maze or arena), the algorithm's, the league on arenas."""
-        return self.task.config_sections(algorithm(self.algo))
+        """The config sections its runs use: the env's (maze or arena), the algorithm's, the league on arenas, the
+        level buffer with a curriculum."""
+        return self.task.config_sections(algorithm(self.algo)) + (("plr",) if self.curriculum != "dr" else ())
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -327,7 +349,7 @@ TrainConfig = dataclasses.make_dataclass(
 TrainConfig.__module__, TrainConfig.__qualname__ = __name__, "TrainConfig"
 TrainConfig.__doc__ = _TrainFields.__doc__  # not make_dataclass's signature: --help shows it
 
-SECTIONS = {"env": EnvConfig, "arena": ArenaEnvConfig, **ALGORITHM_SECTIONS, "league": LeagueConfig}
+SECTIONS = {"env": EnvConfig, "arena": ArenaEnvConfig, **ALGORITHM_SECTIONS, "league": LeagueConfig, "plr": PLRConfig}
 """The sections of a :class:`TrainConfig` (each a mapping of its own fields in YAML)."""
 
 

@@ -146,6 +146,12 @@ class ConsoleProgress:
             parts += [f"elapsed {_clock(now - self.t0)}", f"eta {self.eta(step)}"]
             print("[train] " + " | ".join(parts), flush=True)
 
+    def log_table(self, key: str, columns: list[str], rows: list[list], step: int) -> None:
+        if self._wandb is not None:
+            import wandb
+
+            self._wandb.log({key: wandb.Table(columns=columns, data=rows)}, step=step)
+
     def task(self, description: str, total: int) -> Callable[..., None]:
         if self._bar is not None:
             self._bar.update(self._task, description="training (done)")
@@ -288,6 +294,12 @@ class Logger:
             import wandb
 
             self._wandb.log({key: wandb.Image(str(path))}, step=step)
+
+    def log_table(self, key: str, columns: list[str], rows: list[list], step: int) -> None:
+        if self._wandb is not None:
+            import wandb
+
+            self._wandb.log({key: wandb.Table(columns=columns, data=rows)}, step=step)
 
     def task(self, description: str, total: int) -> Callable[..., None]:
         """Progress of work after training (the final evaluations, the video, the league table):

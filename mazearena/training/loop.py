@@ -393,6 +393,11 @@ class _Session:
         if self.stopped is not None:
             logger.note(stopped_line(self.stopped))
         logger.log_checkpoint(self.save_weights(self.run_dir / "checkpoints" / "final.pt"), aliases=("latest", "final"))
+        curriculum = getattr(self.algo, "curriculum", None)
+        if curriculum is not None:
+            from mazearena.training.curriculum import report_curriculum
+
+            report_curriculum(curriculum, self.run_dir, logger, step)
         league = self.envs.league if self.cfg.league.self_play else None
         report = write_report(self.cfg, self.policy, self.run_dir, logger, step, league=league, stopped=self.stopped)
         logger.summary({f"final/{k}": v for k, v in report["summary"].items()})

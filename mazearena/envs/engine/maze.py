@@ -289,9 +289,12 @@ class MazeEngine(EngineState):
 
     # ---------------------------------------------------------------- reset
     def reset(self, seeds: torch.Tensor, level_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Start every game afresh: game i draws its levels and spawns from ``seeds[i]``."""
+        """Start every game afresh: game i draws its levels (unless ``level_ids`` or :attr:`choose_levels` give
+        them) and spawns from ``seeds[i]``."""
         self.seeds.copy_(torch.as_tensor(seeds, dtype=torch.long, device=self.device).reshape(self.num_envs))
         self.episodes.zero_()
+        if level_ids is None and self.choose_levels is not None:
+            level_ids = self.choose_levels(self.rows)
         self._start(self.rows, level_ids)
         return self.observe()
 

@@ -261,6 +261,7 @@ class PPO:
         amp: bool = False,
         sync_free: bool | None = None,
         compile: bool = False,
+        curriculum=None,
     ) -> None:
         mode = envs.metadata.get("autoreset_mode")
         if mode is not None and getattr(mode, "value", mode) != "SameStep":
@@ -286,6 +287,11 @@ class PPO:
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate, eps=1e-5)
         self.iteration_index = 0
         self.global_step = 0
+        # an auto-curriculum (training.curriculum) picks the levels; each step's level and what it played are kept
+        self.curriculum = curriculum
+        if curriculum is not None:
+            self.buf_levels = torch.zeros(cfg.num_steps, cfg.num_envs, dtype=torch.long)
+            self.buf_playing = torch.zeros(cfg.num_steps, cfg.num_envs, dtype=torch.long)
         obs, _ = envs.reset(seed=seed)
         self.obs = batches.to_device(obs, device)
         n, t = cfg.num_envs, cfg.num_steps
@@ -325,6 +331,9 @@ class PPO:
             self.global_step += cfg.num_envs * self.world  # the steps of every process's envs
             batches.put(self.buf_obs, step, self.obs)
             self.buf_dones[step] = self.next_done
+            if self.curriculum is not None:
+                self.buf_levels[step] = self.envs.engine.level_ids.cpu()
+                self.buf_playing[step] = self.curriculum.playing
             if self.recurrent:  # the state after this step: the final observation of a time-out follows it
                 logits, value, self.state = self._forward(self.obs, self.state, self.next_done.bool())
             else:
@@ -383,8 +392,18 @@ class PPO:
             returns.reshape(-1),
             self.buf_values.reshape(-1),
         )
+        mask = None
+        if self.curriculum is not None:  # scores the episodes; robust PLR learns from the replayed levels only
+            mask = self.curriculum.update(
+                self.buf_levels, self.buf_playing, self.buf_dones.bool(), advantages, returns, self.buf_values
+            )
         b = Rollout(
-            self.buf_actions.reshape(-1), self.buf_logprobs.reshape(-1), b_values, advantages.reshape(-1), b_returns
+            self.buf_actions.reshape(-1),
+            self.buf_logprobs.reshape(-1),
+            b_values,
+            advantages.reshape(-1),
+            b_returns,
+            None if mask is None else mask.to(self.device).reshape(-1),
         )
 
         def minibatch_loss(mb: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -408,14 +427,18 @@ class PPO:
         metrics["loss/explained_variance"] = (
             float("nan") if float(var) == 0 else float(1 - (b_returns - b_values).var() / var)
         )
-        return metrics | self.episodes.metrics()
+        curriculum = {} if self.curriculum is None else self.curriculum.last
+        return metrics | self.episodes.metrics() | curriculum
 
     # ---------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
-        """Everything needed to continue exactly: weights, optimiser, counters, RNG, rollout carry-over."""
+        """Everything needed to continue exactly: weights, optimiser, counters, RNG, rollout carry-over, and the
+        curriculum's buffer."""
         state = trainer_state(self) | {"next_done": self.next_done}
         if self.recurrent:
             state["core_state"] = self.state
+        if self.curriculum is not None:
+            state["curriculum"] = self.curriculum.state_dict()
         return state | batches.env_state(self.envs)
 
     def load_state_dict(self, state: dict) -> None:
@@ -423,6 +446,8 @@ class PPO:
         self.next_done = state["next_done"].to(self.device)
         if self.recurrent:
             self.state = state_to(state["core_state"], self.device)
+        if self.curriculum is not None:
+            self.curriculum.load_state_dict(state["curriculum"])
         batches.load_env_state(self.envs, state)
 
 
@@ -435,7 +460,19 @@ def actor_critic(cfg, envs):
 
 
 def _trainer(cfg, envs, policy, device, total_iterations, total_steps):
-    return PPO(cfg.ppo, envs, policy, device, total_iterations, seed=cfg.seed, amp=cfg.amp, compile=cfg.compile)
+    from mazearena.training.curriculum import make_curriculum
+
+    return PPO(
+        cfg.ppo,
+        envs,
+        policy,
+        device,
+        total_iterations,
+        seed=cfg.seed,
+        amp=cfg.amp,
+        compile=cfg.compile,
+        curriculum=make_curriculum(cfg, envs),
+    )
 
 
 ALGORITHM = Algorithm(
