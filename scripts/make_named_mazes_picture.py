@@ -8,10 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
 
-from mazearena.envs.engine.sprites import agent_tiles  # noqa: E402
-from mazearena.envs.render import draw  # noqa: E402
+from mazearena.envs.render import level_picture  # noqa: E402
 from mazearena.mazes import named_set  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "named_mazes.png"
@@ -23,9 +21,7 @@ def main() -> None:
     rows = -(-len(mazes) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.6, rows * 2.8))
     for ax, (name, level) in zip(axes.flat, mazes.items(), strict=False):
-        tiles = level.grid.long().clone()
-        tiles[level.start] = agent_tiles(torch.tensor(int(level.facing)), torch.tensor(0))
-        ax.imshow(draw(tiles, 16))
+        ax.imshow(level_picture(level, 16))
         ax.set_title(name, fontsize=9)
     for ax in axes.flat:
         ax.axis("off")

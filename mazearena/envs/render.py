@@ -14,7 +14,7 @@ from mazearena.checks import require
 from mazearena.envs.engine.arena import Mode
 from mazearena.envs.engine.cells import Cell
 from mazearena.envs.engine.grid import HEADING_DELTAS
-from mazearena.envs.engine.sprites import agent_tile, tile_atlas
+from mazearena.envs.engine.sprites import agent_tile, agent_tiles, tile_atlas
 
 FOV_TINT = np.array([255, 244, 214], dtype=np.float32)
 
@@ -248,3 +248,10 @@ class WindowRender:
         if self._window is not None:
             self._window.close()
             self._window = None
+
+
+def level_picture(level, tile: int = 12) -> np.ndarray:
+    """A text map's level as the env draws it, the agent at its start, every goal shown."""
+    tiles = level.grid.long().clone()
+    tiles[level.start] = agent_tiles(torch.tensor(int(level.facing)), torch.tensor(0))
+    return draw(tiles, tile)

@@ -7,7 +7,6 @@ binomial draws), so it holds the spread between seeds and the luck of the episod
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +60,7 @@ def play_mazes(cfg, run, mode: str, source: Path, advance=None) -> list[dict]:
 
     texts, names = read_layouts(str(source)), layout_names(str(source))
     per_maze = cfg.maze_episodes
-    games = max(1, min(per_maze, cfg.num_envs // len(texts)))  # game slots per maze
+    games = slots_per_maze(cfg, len(texts))
     env_cfg = run.config.env
     # the run's maze options, the drawn levels instead of its own, their grid's time limit
     kwargs = env_cfg.make_kwargs(test=True) | {"layouts": texts, "max_steps": None, "num_levels": 0, "start_level": 0}
@@ -70,7 +69,7 @@ def play_mazes(cfg, run, mode: str, source: Path, advance=None) -> list[dict]:
     env.engine.choose_levels = lambda idx: mazes[idx]  # every episode of a slot on its own maze
     actor = make_actor(run.config, run.policy, mode != "stochastic")
     with torch.no_grad():
-        records = play_episodes(env, actor, env.num_envs * math.ceil(per_maze / games), advance)
+        records = play_episodes(env, actor, env.num_envs * (per_maze // games), advance)
     return [
         {
             "method": run.method,
@@ -92,9 +91,13 @@ def episodes_owed(cfg, source: Path) -> int:
     """Episodes :func:`play_mazes` plays for one run and mode."""
     from mazearena.envs.engine.textmap import read_layouts
 
-    count = len(read_layouts(str(source)))
-    games = max(1, min(cfg.maze_episodes, cfg.num_envs // count))
-    return games * count * math.ceil(cfg.maze_episodes / games)
+    return len(read_layouts(str(source))) * cfg.maze_episodes
+
+
+def slots_per_maze(cfg, mazes: int) -> int:
+    """Game slots given to each maze: the most (within ``num_envs`` in all) that share ``maze_episodes`` evenly."""
+    cap = max(1, min(cfg.maze_episodes, cfg.num_envs // mazes))
+    return max(d for d in range(1, cap + 1) if cfg.maze_episodes % d == 0)
 
 
 def summarise_mazes(rows: list[dict], seed: int = 0, reps: int = 2000) -> dict:
@@ -174,16 +177,6 @@ def markdown_section(summary: dict, source: str, plot: Path | None) -> list[str]
     return lines
 
 
-def level_picture(level, tile: int = 12) -> np.ndarray:
-    """A text map's level as the env draws it, the agent at its start, every goal shown."""
-    from mazearena.envs.engine.sprites import agent_tiles
-    from mazearena.envs.render import draw
-
-    tiles = level.grid.long().clone()
-    tiles[level.start] = agent_tiles(torch.tensor(int(level.facing)), torch.tensor(0))
-    return draw(tiles, tile)
-
-
 def plot_mazes(summary: dict, source: Path, path: Path) -> Path:
     """The mazes in a grid, one row per method, each tinted by its solve rate (red 0 to green 1)."""
     import matplotlib
@@ -193,6 +186,7 @@ def plot_mazes(summary: dict, source: Path, path: Path) -> Path:
 
     from mazearena.envs.engine.cells import Cell
     from mazearena.envs.engine.textmap import layout_names, parse, read_layouts
+    from mazearena.envs.render import level_picture
 
     levels = dict(
         zip(
@@ -204,19 +198,24 @@ def plot_mazes(summary: dict, source: Path, path: Path) -> Path:
     columns = [(m, mode) for m, modes in summary["methods"].items() for mode in modes]
     mazes = summary["mazes"]
     cmap = matplotlib.colormaps["RdYlGn"]
-    fig, axes = plt.subplots(len(columns), len(mazes), figsize=(1.7 * len(mazes), 2.0 * len(columns)), squeeze=False)
+    wide = min(6, len(mazes))  # mazes per row; a method's mazes take rows of their own
+    per_method = -(-len(mazes) // wide)
+    fig, axes = plt.subplots(
+        per_method * len(columns), wide, figsize=(1.9 * wide, 2.4 * per_method * len(columns)), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
     for row, (m, mode) in enumerate(columns):
         for j, maze in enumerate(mazes):
-            ax, level = axes[row, j], levels[maze]
+            ax, level = axes[row * per_method + j // wide, j % wide], levels[maze]
             rate = summary["methods"][m][mode]["mazes"][j]["success"]
             picture = level_picture(level).astype(np.float32) / 255
             tile = picture.shape[0] // level.grid.shape[0]
             floor = np.kron((level.grid != int(Cell.WALL)).numpy().astype(np.float32), np.ones((tile, tile)))[..., None]
             picture = picture * (1 - 0.45 * floor) + np.asarray(cmap(rate)[:3]) * 0.45 * floor
             ax.imshow(picture)
-            ax.set_title(f"{maze}\n{rate:.2f}", fontsize=7)
-            ax.axis("off")
-        axes[row, 0].text(-0.1, 0.5, m, transform=axes[row, 0].transAxes, rotation=90, va="center", ha="right")
+            name = m if len({md for _, md in columns}) == 1 else f"{m} ({mode})"
+            ax.set_title(f"{name}: {maze}\n{rate:.2f}", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

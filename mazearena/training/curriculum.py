@@ -395,7 +395,7 @@ def report_curriculum(curriculum: Curriculum, run_dir, logger, step: int, k: int
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mazearena.evaluation.mazes import level_picture
+    from mazearena.envs.render import level_picture
 
     top = curriculum.top_levels(k)
     if not top:

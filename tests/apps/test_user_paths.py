@@ -17,6 +17,7 @@ def test_the_example_configs_ship_with_the_package_and_load_by_name(tmp_path, mo
         "dqn_maze7",
         "mappo_tag",
         "ppo_maze13_fast",
+        "ppo_maze15_ued",
         "ppo_maze9",
         "ppo_maze9_fast",
         "ppo_memory9",

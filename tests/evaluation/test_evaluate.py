@@ -35,7 +35,7 @@ ARENA = {
     "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=20, size=9, num_levels=20),
     "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
 }
-FAST = dict(episodes=8, num_envs=8, curve_episodes=8, wandb_mode="disabled", progress=False)
+FAST = dict(episodes=8, num_envs=8, curve_episodes=8, maze_episodes=2, wandb_mode="disabled", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -375,3 +375,52 @@ def test_an_older_checkpoint_loads_when_a_field_it_lacks_is_at_its_default(runs)
     assert fits(json.dumps(saved), cfg)
     cfg.env.max_episode_steps = 50
     assert not fits(json.dumps(saved), cfg)
+
+
+def test_eval_plays_every_drawn_maze_alike_and_reports_each_with_intervals(runs, tmp_path):
+    folder = tmp_path / "mazes"
+    folder.mkdir()
+    (folder / "corridor.txt").write_text("; a straight run\nS....G\n")
+    (folder / "turn.txt").write_text("S..\n##.\nG..\n")
+    out = evaluate(
+        EvalConfig(
+            runs=(runs["ppo0"], runs["ppo1"]),
+            out=tmp_path / "eval",
+            suites=("test",),
+            perturbations=("none",),
+            mazes=str(folder),
+            **{**FAST, "maze_episodes": 6},
+        )
+    )
+    rows = rows_of(out / "mazes.csv")
+    per = {}
+    for r in rows:
+        per[(r["run"], r["maze"])] = per.get((r["run"], r["maze"]), 0) + 1
+    assert set(per) == {(run, maze) for run in ("ppo-s0", "ppo-s1") for maze in ("corridor", "turn")}
+    assert set(per.values()) == {6}  # every maze the same number of episodes, fixed in advance
+    drawn = json.loads((out / "summary.json").read_text())["drawn_mazes"]
+    stats = drawn["methods"]["ppo-cnn"]["stochastic"]
+    assert [m["maze"] for m in stats["mazes"]] == ["corridor", "turn"] and set(stats["runs"]) == {"ppo-s0", "ppo-s1"}
+    for m in stats["mazes"]:
+        assert 0 <= m["low"] <= m["success"] <= m["high"] <= 1 and m["episodes"] == 12
+    assert stats["low"] <= stats["mean"] <= stats["high"]
+    report = (out / "report.md").read_text()
+    assert "## Drawn mazes" in report and "| corridor |" in report and "mazes.png" in report
+    assert (out / "mazes.png").stat().st_size > 0
+
+
+def test_drawn_mazes_default_to_the_named_set_can_be_left_out_and_bad_folders_are_named(runs, tmp_path):
+    out = evaluate(
+        EvalConfig(runs=(runs["ppo0"],), out=tmp_path / "a", suites=("test",), perturbations=("none",), **FAST)
+    )
+    drawn = json.loads((out / "summary.json").read_text())["drawn_mazes"]
+    assert len(drawn["mazes"]) == 12 and drawn["source"].endswith("mazes")
+    clean = dict(suites=("test",), perturbations=("none",), **FAST)
+    none = evaluate(EvalConfig(runs=(runs["ppo0"],), out=tmp_path / "b", mazes="none", **clean))
+    assert "drawn_mazes" not in json.loads((none / "summary.json").read_text())
+    with pytest.raises(ValueError, match="nowhere: no such file or folder"):
+        EvalConfig(runs=(runs["ppo0"],), mazes=str(tmp_path / "nowhere"))
+    arena = evaluate(
+        EvalConfig(runs=(runs["arena0"],), out=tmp_path / "c", suites=("test",), perturbations=("none",), **FAST)
+    )
+    assert "drawn_mazes" not in json.loads((arena / "summary.json").read_text())
