@@ -3,7 +3,8 @@
 picture and the tables (markdown, for the docs).
 
     python scripts/curriculum_experiment.py --out runs/curricula            # 3 curricula x 3 seeds, 2 at a time
-    python scripts/curriculum_experiment.py --out runs/curricula --plr.temperature 1.0   # extra train options
+    python scripts/curriculum_experiment.py --methods dr plr plr-all=plr:--plr.no-robust   # LABEL=CURRICULUM:ARGS
+    python scripts/curriculum_experiment.py --plr.edits 5                  # other arguments go to every training
 
 Runs already trained in ``--out`` are kept (a killed experiment goes on where it stopped). Each training process
 uses one thread, so ``--jobs 2`` fills a 2-core machine.
@@ -27,14 +28,14 @@ def train_all(args, extra: list[str]) -> list[Path]:
     """Every (curriculum, seed) run, trained unless its report is already there."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     jobs = []
-    for curriculum in args.curricula:
+    for label, curriculum, own in methods(args):
         for seed in args.seeds:
-            run = args.out / f"{curriculum}-seed{seed}"
+            run = args.out / f"{label}-seed{seed}"
             if (run / "report.md").exists():
                 continue
             command = [sys.executable, "-m", "mazearena", "train", "--config", args.config]
             command += ["--curriculum", curriculum, "--seed", str(seed), "--runs-dir", str(args.out)]
-            command += ["--name", run.name, "--wandb-mode", args.wandb_mode, "--progress", "False", *extra]
+            command += ["--name", run.name, "--wandb-mode", args.wandb_mode, "--no-progress", *extra, *own]
             if (run / "checkpoints" / "last.pt").exists():
                 command += ["--resume", str(run)]
             jobs.append((run, command))
@@ -51,7 +52,17 @@ def train_all(args, extra: list[str]) -> list[Path]:
     args.out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(one, jobs))
-    return [args.out / f"{c}-seed{s}" for c in args.curricula for s in args.seeds]
+    return [args.out / f"{label}-seed{s}" for label, _, _ in methods(args) for s in args.seeds]
+
+
+def methods(args) -> list[tuple[str, str, list[str]]]:
+    """``--methods`` as (label, curriculum, training arguments): ``plr``, or ``LABEL=CURRICULUM:ARG ARG ...``."""
+    out = []
+    for spec in args.methods:
+        label, _, rest = spec.partition("=")
+        curriculum, _, own = (rest or label).partition(":")
+        out.append((label, curriculum, own.split()))
+    return out
 
 
 def evaluate_all(args, runs: list[Path]) -> dict:
@@ -59,7 +70,8 @@ def evaluate_all(args, runs: list[Path]) -> dict:
     out = args.out / "eval"
     command = [sys.executable, "-m", "mazearena", "eval", *map(str, runs), "--suites", "test"]
     command += ["--perturbations", "none", "--episodes", str(args.episodes), "--maze-episodes", str(args.maze_episodes)]
-    command += ["--labels", *args.curricula, "--out", str(out), "--wandb-mode", "disabled", "--progress", "False"]
+    labels = [label for label, _, _ in methods(args)]
+    command += ["--labels", *labels, "--out", str(out), "--wandb-mode", "disabled", "--no-progress"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads((out / "summary.json").read_text())
 
@@ -162,7 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/curricula"))
     parser.add_argument("--config", default=CONFIG)
-    parser.add_argument("--curricula", nargs="+", default=["dr", "plr", "accel"])
+    parser.add_argument("--methods", nargs="+", default=["dr", "plr", "accel"], help="LABEL[=CURRICULUM[:ARGS]]")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=512, help="held-out episodes per run")

@@ -37,12 +37,14 @@ CURRICULA = ("dr", "plr", "accel")
 class PLRConfig:
     """The level buffer of ``curriculum`` plr and accel."""
 
-    buffer_size: int = 4000
-    """Levels the buffer holds."""
+    buffer_size: int = 500
+    """Levels the buffer holds (robust PLR's papers use 4000 over hundreds of millions of steps; at a few million
+    steps a large buffer fills late and is replayed thinly)."""
     replay_prob: float = 0.5
     """Chance that an episode replays a buffer level (once the buffer is ``min_fill`` full)."""
-    temperature: float = 0.3
-    """Temperature of the rank prioritisation (lower: the top levels more often)."""
+    temperature: float = 1.0
+    """Temperature of the rank prioritisation (lower: the top levels more often; the papers' 0.3 gives the top
+    level of a full buffer over half the replays)."""
     staleness_coef: float = 0.3
     """Weight of staleness against score in the replay distribution."""
     min_fill: float = 0.5

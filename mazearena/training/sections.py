@@ -106,6 +106,8 @@ class _EnvSection:
         for name in ("wrappers", "obs_keys", "layouts"):  # lists from YAML and Python callers: the same value
             if isinstance(getattr(self, name), list):
                 setattr(self, name, tuple(getattr(self, name)))
+        if isinstance(self.layouts, str):  # one folder or file
+            self.layouts = (self.layouts,)
         check_fields(self)
         check_env_id(self.env_id, self.wrappers, self.obs_keys)
         if self.max_episode_steps < 0:

@@ -163,3 +163,23 @@ def test_a_sampling_policy_replays_the_same_episodes_for_the_same_seed(run, tmp_
     again = watch(WatchConfig(run=run, episodes=2, seed=4, record=b))
     assert first == again and np.array_equal(iio.imread(a, index=None), iio.imread(b, index=None))
     assert torch.equal(torch.get_rng_state(), before)  # the caller's random stream is left as it was
+
+
+def test_watch_and_play_take_drawn_mazes_and_name_a_bad_one(run, tmp_path, monkeypatch):
+    from mazearena.apps.play import PlayConfig, play
+    from mazearena.checks import UserError
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    maze = tmp_path / "room.txt"
+    maze.write_text("#########\n#>.....G#\n#########\n")
+    record = tmp_path / "drawn.gif"
+    results = watch(WatchConfig(run=run, episodes=1, seed=0, tile=8, record=record, layout=str(maze)))
+    assert record.stat().st_size > 0 and results[0]["length"] >= 1
+    frames = play(PlayConfig(layout=str(maze), keys=("right",) * 6, max_frames=8, fps=1000))
+    assert frames.episodes and frames.episodes[0]["success"]  # six steps east reach the goal
+    bad = tmp_path / "bad.txt"
+    bad.write_text("S.x\n..G\n")
+    with pytest.raises(UserError, match="bad.txt:1:3: unknown character"):
+        WatchConfig(run=run, layout=str(bad))
+    with pytest.raises(UserError, match="bad.txt:1:3"):
+        PlayConfig(layout=str(bad), max_frames=1)

@@ -107,3 +107,16 @@ def test_the_training_section_plays_maps_and_holds_out_generated_levels_of_their
     train, test = env.maze_config(), env.maze_config(test=True)
     assert train.num_levels == 12 and train.size == 21 and train.layouts
     assert test.layouts == () and test.size == 21 and test.num_levels == 0
+
+
+def test_a_config_file_may_name_one_folder_of_maps(tmp_path):
+    from mazearena.training.config import load_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text(f"env:\n  layouts: {FOLDER}\n")
+    cfg = load_config(path)
+    assert cfg.env.layouts == (str(FOLDER),) and cfg.run_name == "ppo-cnn-21x21-seed0"
+    (tmp_path / "bad.txt").write_text("S.G\n.x.\n")
+    path.write_text(f"env:\n  layouts: [{tmp_path / 'bad.txt'}]\n")
+    with pytest.raises(ValueError, match=r"run.yaml: .*bad.txt:2:2: unknown character 'x'"):
+        load_config(path)
