@@ -50,3 +50,25 @@ def host():
     from mazearena.agents.batches import to_cpu
 
     return to_cpu
+
+
+@pytest.fixture
+def crash_at(monkeypatch):
+    """``crash_at(Trainer, n)``: the trainer class's ``n``-th ``iteration`` call raises ``KeyboardInterrupt`` (a kill
+    after the checkpoints of the earlier ones); ``crash_at.undo()`` puts the real method back."""
+    real = {}
+
+    def crash(trainer, n: int) -> None:
+        real[trainer] = trainer.iteration
+        calls = []
+
+        def crashing(self):
+            calls.append(1)
+            if len(calls) >= n:
+                raise KeyboardInterrupt
+            return real[trainer](self)
+
+        monkeypatch.setattr(trainer, "iteration", crashing)
+
+    crash.undo = lambda: [monkeypatch.setattr(t, "iteration", method) for t, method in real.items()]
+    return crash

@@ -3,9 +3,10 @@ uniformly from the training set: the default); ``plr``, robust prioritised level
 edits the levels it replays.
 
 PLR keeps a buffer of levels scored by how much the agent still has to learn on them: the positive value loss (the
-mean of the clipped GAE advantages of an episode, ``pvl``) or MaxMC (the mean gap between the best return seen on
-the level and the value estimates, ``maxmc``). At each episode start a game replays a buffer level with
-probability ``replay_prob`` once the buffer is ``min_fill`` full, else it plays a new level that is only scored.
+mean of the clipped GAE advantages of an episode, ``pvl``) or MaxMC (the mean gap between the highest return target
+seen on the level, over its episodes' GAE returns, and the value estimates, ``maxmc``). At each episode start a
+game replays a buffer level with probability ``replay_prob`` once the buffer is ``min_fill`` full, else it plays a
+new level that is only scored.
 Replayed levels are drawn by rank of score (``1 / rank`` to the power ``1 / temperature``) mixed with staleness
 (``staleness_coef``: levels not replayed for long come back). Robust PLR (``robust``) learns only from replayed
 levels: the steps on new levels count in the scores, not in the gradients.

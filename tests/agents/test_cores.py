@@ -163,24 +163,16 @@ ARENA = dict(
 
 
 @pytest.mark.parametrize("setup", [MAZE, ARENA], ids=["ppo", "mappo"])
-def test_kill_and_resume_continue_a_recurrent_run_exactly(setup, tmp_path, monkeypatch):
+def test_kill_and_resume_continue_a_recurrent_run_exactly(setup, tmp_path, crash_at):
     # mazes and arenas: their engines' states are in the checkpoints (another Gymnasium env is made afresh)
     trainer = MAPPO if setup.get("algo") == "mappo" else PPO
     common = dict(setup, total_timesteps=1024, checkpoint_every=256)
     straight = train(_bit_config(tmp_path / "a", "lstm", **common))
     cfg = _bit_config(tmp_path / "b", "lstm", **common)
-    real, calls = trainer.iteration, []
-
-    def crashing(self):  # a crash in the second iteration, after the first one's checkpoint
-        calls.append(1)
-        if len(calls) > 1:
-            raise KeyboardInterrupt
-        return real(self)
-
-    monkeypatch.setattr(trainer, "iteration", crashing)
+    crash_at(trainer, 2)  # a crash in the second iteration, after the first one's checkpoint
     with pytest.raises(KeyboardInterrupt):
         train(cfg)
-    monkeypatch.setattr(trainer, "iteration", real)
+    crash_at.undo()
     resumed = train(dataclasses.replace(cfg, resume=cfg.runs_dir / cfg.run_name))
     a, b = (load_checkpoint(run / "checkpoints" / "last.pt")["algo"] for run in (straight, resumed))
     assert a["global_step"] == b["global_step"] == 1024

@@ -105,22 +105,13 @@ def test_a_curriculum_trains_logs_its_buffer_and_writes_its_top_levels(tmp_path,
     assert f"curriculum: {curriculum}" in (run / "config.yaml").read_text()
 
 
-def test_kill_and_resume_continue_an_accel_run_exactly(tmp_path, monkeypatch):
-    cfg_a = _config(tmp_path / "a", "accel")
-    straight = train(cfg_a)
+def test_kill_and_resume_continue_an_accel_run_exactly(tmp_path, crash_at):
+    straight = train(_config(tmp_path / "a", "accel"))
     cfg = _config(tmp_path / "b", "accel")
-    real, calls = PPO.iteration, []
-
-    def crashing(self):  # a crash in the third iteration, after a checkpoint
-        calls.append(1)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-        return real(self)
-
-    monkeypatch.setattr(PPO, "iteration", crashing)
+    crash_at(PPO, 3)  # a crash in the third iteration, after a checkpoint
     with pytest.raises(KeyboardInterrupt):
         train(cfg)
-    monkeypatch.setattr(PPO, "iteration", real)
+    crash_at.undo()
     resumed = train(dataclasses.replace(cfg, resume=cfg.runs_dir / cfg.run_name))
     a, b = (load_checkpoint(run / "checkpoints" / "last.pt")["algo"] for run in (straight, resumed))
     assert a["global_step"] == b["global_step"]
