@@ -38,9 +38,9 @@ CURRICULA = ("dr", "plr", "accel")
 class PLRConfig:
     """The level buffer of ``curriculum`` plr and accel."""
 
-    buffer_size: int = 500
-    """Levels the buffer holds (robust PLR's papers use 4000 over hundreds of millions of steps; at a few million
-    steps a large buffer fills late and is replayed thinly)."""
+    buffer_size: int = 4000
+    """Levels the buffer holds. Robust PLR learns from buffer levels only, so the buffer is its training set: a small
+    one is learned by heart (500 levels on 15x15 mazes: 0.92 solved in the buffer, 0.53 on new levels)."""
     replay_prob: float = 0.5
     """Chance that an episode replays a buffer level (once the buffer is ``min_fill`` full)."""
     temperature: float = 1.0
@@ -48,8 +48,8 @@ class PLRConfig:
     level of a full buffer over half the replays)."""
     staleness_coef: float = 0.3
     """Weight of staleness against score in the replay distribution."""
-    min_fill: float = 0.5
-    """Share of the buffer filled before levels are replayed."""
+    min_fill: float = 0.1
+    """Share of the buffer filled before levels are replayed (robust PLR learns nothing before)."""
     score: Literal["pvl", "maxmc"] = "pvl"
     """Level score: positive value loss (``pvl``) or ``maxmc``."""
     robust: bool = True
