@@ -177,8 +177,9 @@ def markdown_section(summary: dict, source: str, plot: Path | None) -> list[str]
     return lines
 
 
-def plot_mazes(summary: dict, source: Path, path: Path) -> Path:
-    """The mazes in a grid, one row per method, each tinted by its solve rate (red 0 to green 1)."""
+def plot_mazes(summary: dict, source: Path, path: Path, tile: int = 12, dpi: int = 90) -> Path:
+    """The mazes in a grid, rows of six a method, each tinted by its solve rate (red 0 to green 1); ``tile`` pixels
+    a cell."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -209,14 +210,14 @@ def plot_mazes(summary: dict, source: Path, path: Path) -> Path:
         for j, maze in enumerate(mazes):
             ax, level = axes[row * per_method + j // wide, j % wide], levels[maze]
             rate = summary["methods"][m][mode]["mazes"][j]["success"]
-            picture = level_picture(level).astype(np.float32) / 255
-            tile = picture.shape[0] // level.grid.shape[0]
-            floor = np.kron((level.grid != int(Cell.WALL)).numpy().astype(np.float32), np.ones((tile, tile)))[..., None]
+            picture = level_picture(level, tile).astype(np.float32) / 255
+            px = picture.shape[0] // level.grid.shape[0]
+            floor = np.kron((level.grid != int(Cell.WALL)).numpy().astype(np.float32), np.ones((px, px)))[..., None]
             picture = picture * (1 - 0.45 * floor) + np.asarray(cmap(rate)[:3]) * 0.45 * floor
             ax.imshow(picture)
             name = m if len({md for _, md in columns}) == 1 else f"{m} ({mode})"
             ax.set_title(f"{name}: {maze}\n{rate:.2f}", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
