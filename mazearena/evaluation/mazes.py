@@ -42,10 +42,10 @@ def unavailable(run) -> str | None:
     task = run.config.task
     if task.kind != "maze" or run.scripted is not None:
         return f"plays {task.env_name(run.config)}, not mazearena's mazes"
-    env = run.config.env
-    if env.obs_mode == "full":
+    maze = run.config.env.maze_config(test=True)  # options unset in the run are its env id's
+    if maze.obs_mode.value == "full":
         return "observes the whole grid (obs_mode 'full'), whose shape changes with the maze"
-    if env.variant == "memory":
+    if maze.variant.value == "memory":
         return "was trained on memory mazes (a cue and coloured goals no map draws)"
     return None
 

@@ -211,7 +211,7 @@ class _TrainFields:
             raise UserError(f"curriculum {self.curriculum!r} trains algo 'ppo' on mazes, not {self.algo!r} on {where}")
         if self.train_perturbations:
             raise UserError(f"curriculum {self.curriculum!r} and train_perturbations do not go together")
-        if self.env.variant == "memory":
+        if self.env.maze_config().variant.value == "memory":  # set here or by the env id
             raise UserError(f"curriculum {self.curriculum!r} is for mazes without the memory task's cues")
 
     def _check_stop(self, task: Task) -> None:

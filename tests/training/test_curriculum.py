@@ -141,6 +141,7 @@ def test_the_chosen_levels_start_every_episode_and_the_walls_of_a_child_are_play
         ({"curriculum": "plr", "algo": "dqn"}, "trains algo 'ppo' on mazes"),
         ({"curriculum": "paired"}, "curriculum"),
         ({"curriculum": "plr", "train_perturbations": ("obs_noise:0.1",)}, "do not go together"),
+        ({"curriculum": "accel", "env": EnvConfig(env_id="mazearena/MazeMemory-v0", size=15)}, "memory task"),
         ({"plr": {"replay_prob": 1.5}}, "replay_prob"),
     ],
 )

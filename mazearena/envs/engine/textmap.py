@@ -224,7 +224,10 @@ def read_layouts(entries) -> tuple[str, ...]:
     texts: list[str] = []
     for entry in entries:
         if isinstance(entry, str) and "\n" in entry:
-            parse(entry, f"<layout {len(texts)}>")
+            try:
+                parsed(entry)  # read once: configs are made again from the texts they hold
+            except MapError:
+                parse(entry, f"<layout {len(texts)}>")  # the same error, naming the entry
             texts.append(entry)
             continue
         if not isinstance(entry, (str, Path)):
