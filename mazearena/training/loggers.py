@@ -394,9 +394,22 @@ def log_eval(out: Path, summary: dict, plots: dict[str, Path], *, mode: str, pro
             logged["eval/robustness"] = wandb.Table(
                 columns=["method", "mode", "perturbation", "auc", "worst_ratio"], data=rob
             )
+        drawn = summary.get("drawn_mazes", {}).get("methods", {})
+        if drawn:
+            maze_rows = [
+                [m, mode_, s["maze"], s["episodes"], s["success"], s["low"], s["high"], s["steps"]]
+                for m, by_mode in drawn.items()
+                for mode_, d in by_mode.items()
+                for s in d["mazes"]
+            ]
+            columns = ["method", "mode", "maze", "episodes", "success_rate", "success_low", "success_high", "steps"]
+            logged["eval/drawn_mazes"] = wandb.Table(columns=columns, data=maze_rows)
         for name, path in plots.items():
             logged[f"eval/{name}"] = wandb.Image(str(path))
         run.log(logged)
+        for m, by_mode in drawn.items():
+            for mode_, d in by_mode.items():
+                run.summary[f"{m}/{mode_}/drawn_mazes_mean"] = d["mean"]
         for m, by_mode in summary["aggregates"].items():
             for mode_, a in by_mode.items():
                 run.summary[f"{m}/{mode_}/iqm"] = a["iqm"]["value"]

@@ -17,7 +17,9 @@ def test_default_suites_that_do_not_apply_are_skipped_and_worst_cases_carry_inte
     ev.perturbations, ev.out = ("frame_drop",), tmp_path / "eval"
     summary = json.loads((evaluate(ev) / "summary.json").read_text())
     assert "larger" not in summary["suites"] and summary["skipped_suites"][0]["suite"] == "larger"
-    assert "Suite 'larger' skipped for full" in (tmp_path / "eval" / "report.md").read_text()
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "Suite 'larger' skipped for full" in report
+    assert "Drawn mazes skipped for full (ppo-cnn): it observes the whole grid" in report  # maps change its shape
     for r in summary["robustness"]:
         assert r["worst_severity"] > 0 and len(r["worst_ratio_ci95"] or [0, 0]) == 2
     worst = summary["worst_case"].get("ppo-cnn")

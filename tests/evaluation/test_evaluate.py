@@ -188,6 +188,7 @@ def test_eval_goes_to_the_run_folder_by_default_through_the_cli(runs, tmp_path):
     assert (run / "eval" / "report.md").exists()
     media = next((run / "eval" / "wandb").glob("offline-run-*/files/media"))  # the W&B eval job's tables and plots
     assert list(media.glob("table/eval/conditions_*.table.json")) and list(media.glob("images/eval/intervals_*.png"))
+    assert list(media.glob("table/eval/drawn_mazes_*.table.json")) and list(media.glob("images/eval/mazes_*.png"))
 
 
 def test_arena_runs_get_games_cross_play_and_ratings(runs, tmp_path):

@@ -59,6 +59,7 @@ def test_attacks_and_their_random_control_are_reported_at_every_budget(run, tmp_
             episodes=16,
             num_envs=16,
             curve_episodes=0,
+            maze_episodes=2,
             modes=("deterministic",),
             out=tmp_path / "eval",
             wandb_mode="disabled",

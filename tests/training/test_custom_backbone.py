@@ -59,7 +59,7 @@ def test_a_custom_backbone_trains_resumes_and_loads_in_fresh_processes(tmp_path)
     assert watched.returncode == 0 and (tmp_path / "w.gif").exists(), watched.stderr
     evaluated = cli(
         ["eval", str(run), "--episodes", "8", "--num-envs", "8", "--perturbations", "none"]
-        + ["--curve-episodes", "0", "--no-progress", "--wandb-mode", "disabled"],
+        + ["--curve-episodes", "0", "--maze-episodes", "2", "--no-progress", "--wandb-mode", "disabled"],
         src,
     )
     assert evaluated.returncode == 0, evaluated.stderr

@@ -72,6 +72,7 @@ def test_a_run_trains_checkpoints_resumes_and_evaluates_on_the_device(setup, dev
             episodes=8,
             num_envs=8,
             curve_episodes=0,
+            maze_episodes=2,
             device=device,
             out=tmp_path / "eval",
             wandb_mode="disabled",
