@@ -440,11 +440,13 @@ def cross_play_table(cfg: EvalConfig, runs: list[Run], track=None) -> dict | Non
 def evaluate(cfg: EvalConfig, track=None) -> Path:
     """Run the evaluation ``cfg`` describes and write its folder; returns the folder. ``track(description,
     total)`` returns a callable ``advance(k)`` (a progress bar)."""
+    from mazearena.evaluation.mazes import check_request
     from mazearena.evaluation.report import write_eval
 
     with torch.random.fork_rng(devices=[]):  # networks are built and policies sample under an RNG of our own
         torch.manual_seed(cfg.seed)
         runs = load_runs(cfg)
+        check_request(cfg.mazes, runs)
         players = runs + baseline_runs(cfg, runs)
         plan = [(run, mode, c) for run in players for c in conditions(cfg, run) for mode in played_modes(cfg, run)]
         out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"

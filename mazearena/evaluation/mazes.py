@@ -37,6 +37,14 @@ def maze_source(spec: str) -> Path | None:
     return path
 
 
+def check_request(spec: str, runs: list) -> None:
+    """A folder of maps asked for by name (not the default set) must have a run that can play it."""
+    if spec in (NAMED, NONE) or any(unavailable(r) is None for r in runs):
+        return
+    why = "; ".join(f"{r.name} {unavailable(r)}" for r in runs)
+    raise UserError(f"mazes {spec!r}: no run here plays drawn mazes ({why})")
+
+
 def unavailable(run) -> str | None:
     """Why ``run`` cannot play drawn mazes, or ``None`` if it can."""
     task = run.config.task

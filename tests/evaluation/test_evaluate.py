@@ -12,6 +12,7 @@ import torch
 from mazearena.apps.cli import main
 from mazearena.evaluation.evaluate import EvalConfig, evaluate, slots
 from mazearena.evaluation.summary import read_csv, summarise
+from mazearena.mazes import FOLDER as FOLDER_OF_NAMED
 from mazearena.training import EnvConfig, TrainConfig, train
 from mazearena.training.algorithms.mappo import MAPPOConfig
 from mazearena.training.algorithms.ppo import PPOConfig
@@ -425,3 +426,5 @@ def test_drawn_mazes_default_to_the_named_set_can_be_left_out_and_bad_folders_ar
         EvalConfig(runs=(runs["arena0"],), out=tmp_path / "c", suites=("test",), perturbations=("none",), **FAST)
     )
     assert "drawn_mazes" not in json.loads((arena / "summary.json").read_text())
+    with pytest.raises(ValueError, match="no run here plays drawn mazes"):
+        evaluate(EvalConfig(runs=(runs["arena0"],), out=tmp_path / "d", mazes=str(FOLDER_OF_NAMED), **clean))
