@@ -64,9 +64,9 @@ class PlayConfig:
             from mazearena.envs.engine.textmap import read_layouts
 
             try:
-                read_layouts(self.layout)
+                read_layouts(self.layout, "layout")
             except ValueError as e:
-                raise UserError(f"layout: {e}") from None
+                raise UserError(str(e)) from None
         if self.mode not in ("tag", "ctf", "combat"):
             raise UserError(f"mode must be one of tag, ctf, combat; got {self.mode!r}")
         if not 1 <= self.team_size <= 8:

@@ -60,9 +60,9 @@ class WatchConfig:
             from mazearena.envs.engine.textmap import read_layouts
 
             try:
-                read_layouts(self.layout)
+                read_layouts(self.layout, "layout")
             except ValueError as e:
-                raise UserError(f"layout: {e}") from None
+                raise UserError(str(e)) from None
 
 
 def load_policy(cfg: WatchConfig):

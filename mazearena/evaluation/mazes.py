@@ -31,9 +31,9 @@ def maze_source(spec: str) -> Path | None:
         return None
     path = FOLDER if spec == NAMED else Path(spec)
     try:
-        read_layouts(str(path))
+        read_layouts(str(path), "mazes")
     except ValueError as e:
-        raise UserError(f"mazes: {e}") from None
+        raise UserError(str(e)) from None
     return path
 
 

@@ -216,9 +216,17 @@ def parsed(text: str) -> TextLevel:
     return parse(text)
 
 
-def read_layouts(entries) -> tuple[str, ...]:
+def read_layouts(entries, name: str = "layouts") -> tuple[str, ...]:
     """The texts of the maps ``entries`` name, in order, each checked (:func:`parse`): an entry with a line break
-    is a map's text; any other is a ``.txt`` file or a folder whose ``.txt`` files are read in name order."""
+    is a map's text; any other is a ``.txt`` file or a folder whose ``.txt`` files are read in name order. Errors
+    name the option (``name``) first, then the file, line and column."""
+    try:
+        return _read_layouts(entries)
+    except (MapError, TypeError) as e:
+        raise type(e)(f"{name}: {e}") from None
+
+
+def _read_layouts(entries) -> tuple[str, ...]:
     if isinstance(entries, (str, Path)):
         entries = (entries,)
     texts: list[str] = []
@@ -245,7 +253,7 @@ def read_layouts(entries) -> tuple[str, ...]:
             load(file)  # checked with the file's name in its errors
             texts.append(file.read_text(encoding="utf-8"))
     if not texts:
-        raise MapError("layouts: no map given")
+        raise MapError("no map given")
     return tuple(texts)
 
 
