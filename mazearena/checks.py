@@ -98,10 +98,21 @@ def check_device(device: object, what: str = "device", available: bool = True):
     return dev
 
 
+NAME_BYTES = 200
+"""The longest run or trial name, in UTF-8 bytes: file systems take 255 for a folder name, and a run's files and a
+trial's suffixes add to it."""
+
+
 def check_name(name: str, what: str = "name") -> None:
-    """A run or trial name is one path component: not empty, no ``/`` or ``\\``, not ``.`` or ``..``."""
+    """A run or trial name is one path component: not empty, no ``/`` or ``\\``, not ``.`` or ``..``, no control
+    characters, no space at either end (a folder ``runs/ /`` and a resume command ending in a space), at most
+    :data:`NAME_BYTES` bytes."""
     if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise UserError(f"{what} must be a single folder name (no '/', not '.' or '..'), got {name!r}")
+    if name != name.strip() or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UserError(f"{what} must not start or end with a space or hold control characters, got {name!r}")
+    if len(name.encode("utf-8")) > NAME_BYTES:
+        raise UserError(f"{what} is {len(name.encode('utf-8'))} bytes long; at most {NAME_BYTES} (a folder name)")
 
 
 @functools.cache

@@ -131,6 +131,8 @@ class MazeEnv(WindowRender, gym.Env):
         return self.observe(), {"level_id": self._level_id}
 
     def step(self, action: Any):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
         a = check_action(action, self.config.num_actions)
         reward, terminated, truncated, success = self._game.step(a)
         if self.render_mode == "human":

@@ -1,0 +1,51 @@
+"""Hostile inputs (issue 39's list and its neighbours): each one is refused with one clear line, before anything is
+written; none reaches a traceback from deep inside."""
+
+import gymnasium as gym
+import pytest
+
+import mazearena  # noqa: F401  (registers the ids)
+from mazearena.apps.cli import main
+from mazearena.checks import UserError
+from mazearena.training import TrainConfig
+
+
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("x" * 300, "300 bytes long; at most 200"),
+        ("é" * 101, "202 bytes long"),
+        (" ", "must not start or end with a space"),
+        ("run ", "must not start or end with a space"),
+        (" run", "must not start or end with a space"),
+        ("a\tb", "control characters"),
+        ("a\nb", "control characters"),
+        ("a\x7fb", "control characters"),
+    ],
+)
+def test_run_names_a_file_system_or_a_shell_would_trip_on_are_refused(name, message, tmp_path):
+    with pytest.raises(UserError, match=message):
+        TrainConfig(name=name, runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()  # refused before any folder is made
+
+
+def test_a_long_name_on_the_command_line_is_one_line_and_leaves_nothing(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    with pytest.raises(SystemExit) as code:
+        main(["train", "--name", "x" * 300, "--runs-dir", str(runs), "--no-progress", "--wandb-mode", "disabled"])
+    err = capsys.readouterr().err
+    assert code.value.code == 2 and "Traceback" not in err and "at most 200" in " ".join(err.split())
+    assert not runs.exists()
+
+
+def test_a_name_of_200_bytes_is_a_valid_folder(tmp_path):
+    assert TrainConfig(name="y" * 200, runs_dir=tmp_path).run_name == "y" * 200
+
+
+@pytest.mark.parametrize("env_id", ["mazearena/Maze-v0", "mazearena/MazeKeyDoor-v0"])
+def test_stepping_a_maze_before_reset_says_so(env_id):
+    env = gym.make(env_id).unwrapped
+    with pytest.raises(RuntimeError, match=r"call reset\(\) before step\(\)"):
+        env.step(0)
+    env.reset(seed=0)
+    env.step(0)  # and then it plays
