@@ -49,3 +49,22 @@ def test_stepping_a_maze_before_reset_says_so(env_id):
         env.step(0)
     env.reset(seed=0)
     env.step(0)  # and then it plays
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("total_timesteps: 100\ntotal_timesteps: 200\n", r"'total_timesteps' is given twice \(first at line 1\)"),
+        ("ppo:\n  num_envs: 8\nppo:\n  num_envs: 16\n", r"'ppo' is given twice"),
+        ("ppo:\n  num_envs: 8\n  num_envs: 16\n", r"line 3.*'num_envs' is given twice \(first at line 2\)"),
+        ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
+        ("a:\n" + "".join("  " * i + "b:\n" for i in range(1, 5_000)), "nested too deeply"),
+    ],
+)
+def test_config_files_with_a_key_twice_or_absurd_nesting_are_refused_in_one_line(text, message, tmp_path):
+    from mazearena.training.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message):
+        load_config(path)

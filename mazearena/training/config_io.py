@@ -64,6 +64,25 @@ def find_config(name_or_path: str | Path) -> Path:
     )
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line)
+                except TypeError:  # an unhashable key: the base class names it
+                    continue
+                if first != key_node.start_mark.line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key!r} is given twice (first at line {first + 1})", key_node.start_mark
+                    )
+        return super().construct_mapping(node, deep)
+
+
 def read_config_data(path: Path) -> dict[str, Any]:
     """The mapping a YAML config file holds (not yet checked field by field), or a
     :class:`~mazearena.checks.UserError` naming the file and what is wrong with it."""
@@ -73,7 +92,9 @@ def read_config_data(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"config file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a safe loader)
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply to be a config file") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a YAML file (binary content)") from None
     except OSError as e:
