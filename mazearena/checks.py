@@ -213,3 +213,14 @@ def require(*modules: str, extra: str | None = None) -> ModuleType:
             message = f"{top} is not installed: it comes with mazearena's {needed!r} extra"
             raise MissingExtra(f"{message}, pip install 'mazearena[{needed}]'", name=top) from None
     return module
+
+
+def check_screen(tile: int, fps: float, record) -> None:
+    """What ``play`` and ``watch`` draw with: ``tile`` pixels a cell (8 to 128), a frame rate above 0 and, for a
+    recording, a ``.gif`` or ``.mp4`` path (checked before anything is played)."""
+    if isinstance(tile, bool) or not isinstance(tile, int) or not 8 <= tile <= 128:
+        raise UserError(f"tile must be an int in [8, 128], got {tile!r}")
+    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps < float("inf")):
+        raise UserError(f"fps must be a number > 0, got {fps!r}")
+    if record is not None and Path(record).suffix.lower() not in (".gif", ".mp4"):
+        raise UserError(f"record must be a .gif or .mp4 path, got {str(record)!r}")

@@ -68,3 +68,26 @@ def test_config_files_with_a_key_twice_or_absurd_nesting_are_refused_in_one_line
     path.write_text(text)
     with pytest.raises(UserError, match=message):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"record": "x.txt"}, "record must be a .gif or .mp4 path, got '.*x.txt'"),
+        ({"record": "x.gif", "fps": 0}, "fps must be a number > 0, got 0"),
+        ({"record": "x.gif", "fps": float("nan")}, "fps must be a number > 0"),
+        ({"record": "x.gif", "tile": 0}, r"tile must be an int in \[8, 128\], got 0"),
+        ({"tile": 4096}, r"tile must be an int in \[8, 128\]"),
+    ],
+)
+def test_watch_and_play_refuse_what_they_could_not_draw_before_playing(options, message, tmp_path, monkeypatch):
+    from mazearena.apps.play import PlayConfig
+    from mazearena.apps.watch import WatchConfig
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    if "record" in options:
+        options = {**options, "record": tmp_path / options["record"]}
+    with pytest.raises(UserError, match=message):
+        WatchConfig(run=tmp_path, **options)
+    with pytest.raises(UserError, match=message):
+        PlayConfig(max_frames=1, **options)

@@ -21,7 +21,7 @@ import torch
 
 from mazearena import MAZE_IDS
 from mazearena.actor import Actor, State
-from mazearena.checks import UserError, enum_value
+from mazearena.checks import UserError, check_screen, enum_value
 from mazearena.envs.engine.maze import ActionSet
 
 
@@ -71,10 +71,7 @@ class PlayConfig:
             raise UserError(f"mode must be one of tag, ctf, combat; got {self.mode!r}")
         if not 1 <= self.team_size <= 8:
             raise UserError(f"team_size must be in [1, 8], got {self.team_size}")
-        if not 8 <= self.tile <= 128:
-            raise UserError(f"tile must be in [8, 128], got {self.tile}")
-        if not self.fps > 0:
-            raise UserError(f"fps must be > 0, got {self.fps}")
+        check_screen(self.tile, self.fps, self.record)
         enum_value(ActionSet, self.actions, "actions")
         headless = os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
         if headless and not self.max_frames and not {"escape", "q"} & set(self.keys):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import tyro
 
-from mazearena.checks import UserError
+from mazearena.checks import UserError, check_screen
 from mazearena.training.runs import make_actor
 from mazearena.training.tasks import TaskKind
 
@@ -56,6 +56,7 @@ class WatchConfig:
             raise UserError(f"levels must be 'test' or 'train', got {self.levels!r}")
         if self.episodes < 1:
             raise UserError(f"episodes must be >= 1, got {self.episodes}")
+        check_screen(self.tile, self.fps, self.record)
         if self.layout:
             from mazearena.envs.engine.textmap import read_layouts
 
