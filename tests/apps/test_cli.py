@@ -98,7 +98,7 @@ def test_bench_writes_a_report_and_names_missing_peers(tmp_path):
         (["demo", "--env", "mazearena/Nope-v0"], "env must be one of"),
         (["bench", "--repeats", "0"], "repeats must be >= 1"),
         (["bench", "--arena-modes", "soccer"], "arena_modes must be among"),
-        (["play", "--tile", "2"], "tile must be in"),
+        (["play", "--tile", "2"], "tile must be an int in"),
     ],
 )
 def test_bad_values_exit_2_with_the_reason(argv, message, capsys):
