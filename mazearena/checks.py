@@ -8,6 +8,7 @@ import functools
 import importlib
 import math
 import numbers
+import os
 import types
 import typing
 from enum import Enum
@@ -224,3 +225,18 @@ def check_screen(tile: int, fps: float, record) -> None:
         raise UserError(f"fps must be a number > 0, got {fps!r}")
     if record is not None and Path(record).suffix.lower() not in (".gif", ".mp4"):
         raise UserError(f"record must be a .gif or .mp4 path, got {str(record)!r}")
+
+
+def make_out_dir(path, what: str = "out") -> Path:
+    """The output folder ``path``, made if missing; an existing file there, or a folder that cannot be made or
+    written (read-only, no space, no permission), is a :class:`UserError` naming the option and the path."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {str(path)!r} is a file; give a folder (it is made if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{what} {str(path)!r} cannot be made: {e.strerror or e}") from None
+    if not os.access(path, os.W_OK):
+        raise UserError(f"{what} {str(path)!r} is not writable")
+    return path

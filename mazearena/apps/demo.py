@@ -13,7 +13,7 @@ import numpy as np
 import mazearena
 from mazearena.agents.baselines import RandomPolicy, SolverPolicy
 from mazearena.agents.episodes import run_episodes
-from mazearena.checks import UserError
+from mazearena.checks import UserError, make_out_dir
 from mazearena.envs.engine.maze import MazeConfig
 
 
@@ -81,7 +81,7 @@ def run_demo(cfg: DemoConfig, progress=None) -> dict:
 
     from mazearena.training.video import write_video
 
-    cfg.out.mkdir(parents=True, exist_ok=True)
+    make_out_dir(cfg.out)
     results = []
     for name in ("solver", "random"):
         results.append(play_agent(cfg, name, advance=progress(name, cfg.episodes) if progress else None))

@@ -22,7 +22,7 @@ import torch
 import tyro
 
 from mazearena.agents.brain import BrainSpec, example_inputs, make_brain
-from mazearena.checks import MissingExtra, UserError
+from mazearena.checks import MissingExtra, UserError, make_out_dir
 
 RUNTIME = Path(__file__).parents[1] / "agents" / "brain_runtime.py"
 """The torch-free loader copied into every export as ``brain.py``."""
@@ -149,7 +149,7 @@ def export(cfg: ExportConfig) -> Path:
     envs.close()
     brain = make_brain(policy, space)
     out = Path(cfg.out) if cfg.out is not None else run_dir / "export"
-    out.mkdir(parents=True, exist_ok=True)
+    make_out_dir(out)
     if cfg.format == "onnx":
         model = write_onnx(brain, brain.spec, out / "policy.onnx", cfg.opset).name
     else:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from mazearena.checks import UserError
+from mazearena.checks import UserError, make_out_dir
 from mazearena.evaluation.evaluate import label_methods
 from mazearena.evaluation.plots import plot_curves
 from mazearena.stats.metrics import probability_of_improvement, probability_of_improvement_ci
@@ -132,7 +132,7 @@ def compare(cfg: CompareConfig) -> Path:
     runs = [read_run(p) for p in cfg.runs]
     label_methods(runs, cfg.labels, "compare")
     out = Path(cfg.out) if cfg.out else Path(cfg.runs[0]).parent / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
+    make_out_dir(out)
     methods = list(dict.fromkeys(r.method for r in runs))
     finals = final_rows(runs)
     summary: dict = {

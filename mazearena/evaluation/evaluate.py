@@ -20,7 +20,7 @@ import tyro
 
 from mazearena.actor import Actor, State
 from mazearena.agents.perturbations import OBS_ATTACKS, PERTURBATIONS, PerturbedVectorEnv
-from mazearena.checks import UserError
+from mazearena.checks import UserError, make_out_dir
 from mazearena.evaluation.summary import GREEDY
 from mazearena.training.algorithms import ALGORITHMS, algorithm
 from mazearena.training.loggers import read_metrics
@@ -450,7 +450,7 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
         players = runs + baseline_runs(cfg, runs)
         plan = [(run, mode, c) for run in players for c in conditions(cfg, run) for mode in played_modes(cfg, run)]
         out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"
-        out.mkdir(parents=True, exist_ok=True)
+        make_out_dir(out)
         rows: list[dict] = []
         curves: list[dict] = []
         cross = None
