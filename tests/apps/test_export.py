@@ -214,3 +214,52 @@ def test_bench_brain_tables_fp32_next_to_int8(runs, tmp_path):
     rows = json.loads((tmp_path / "b" / "brain.json").read_text())["rows"]
     assert rows[1]["kib"] < rows[0]["kib"] / 2  # int8 weights
     assert all(r["episodes"] == 40 and r["us_batch_256"] > r["us_batch_1"] > 0 for r in rows)
+
+
+def _spec_cases():
+    def edit(change):
+        def apply(spec):
+            change(spec)
+            return json.dumps(spec)
+
+        return apply
+
+    def nested(spec):
+        return "[" * 100_000 + "]" * 100_000
+
+    return [
+        ("outside", edit(lambda s: s.update(model="/elsewhere/other.onnx")), "outside the export folder"),
+        ("traversal", edit(lambda s: s.update(model="../../../../etc/passwd")), "outside the export folder"),
+        ("missing model", edit(lambda s: s.update(model="nope.onnx")), "'nope.onnx' does not exist"),
+        ("bad json", lambda s: "{not json", "not JSON"),
+        ("a list", lambda s: "[1, 2]", "the file must be a JSON object"),
+        ("no brain", edit(lambda s: s.pop("brain")), "brain must be an object"),
+        ("dtype", edit(lambda s: s["brain"]["inputs"][0].update(dtype="complex1024")), "brain.inputs must be"),
+        (
+            "huge state",
+            edit(
+                lambda s: [
+                    i.update(shape=["batch", 10**6, 10**6]) for i in s["brain"]["inputs"] if i["name"] == "state"
+                ]
+            ),
+            "at most 1048576 values",
+        ),  # fmt: skip
+        ("deep", nested, "nested too deeply"),
+        ("state pair", edit(lambda s: s["brain"].update(state=[["ghost", "x"]])), "brain.state must be"),
+    ]
+
+
+@pytest.mark.parametrize("case,make,message", _spec_cases(), ids=[c[0] for c in _spec_cases()])
+def test_a_malformed_or_hostile_spec_is_refused_naming_its_field(case, make, message, runs, tmp_path):
+    import shutil
+
+    from mazearena.agents.brain_runtime import Brain, SpecError
+
+    out = tmp_path / "export"
+    if not (out / "spec.json").exists():
+        assert main(["export", str(runs["maze"]), "--out", str(out)]) == 0
+    spec = json.loads((out / "spec.json").read_text())
+    (out / "spec.json").write_text(make(spec))
+    with pytest.raises(SpecError, match=message):
+        Brain(out)
+    shutil.rmtree(out)
