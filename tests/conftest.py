@@ -72,3 +72,15 @@ def crash_at(monkeypatch):
 
     crash.undo = lambda: [monkeypatch.setattr(t, "iteration", method) for t, method in real.items()]
     return crash
+
+
+@pytest.fixture(scope="session")
+def tiny_maze_run(tmp_path_factory):
+    """A run folder of a PPO CNN trained for 256 steps on 7x7 mazes (checkpoints, config, report): for the tools that
+    open runs (watch, eval, export), not for what it learned."""
+    from mazearena.training import EnvConfig, TrainConfig, train
+
+    cfg = TrainConfig(runs_dir=tmp_path_factory.mktemp("runs"), name="r", env=EnvConfig(size=7), progress=False)
+    cfg.total_timesteps, cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.num_minibatches = 256, 8, 16, 2
+    cfg.eval_every, cfg.video_episodes, cfg.eval_episodes, cfg.wandb_mode = 0, 0, 8, "disabled"
+    return train(cfg)

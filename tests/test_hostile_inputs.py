@@ -93,27 +93,17 @@ def test_watch_and_play_refuse_what_they_could_not_draw_before_playing(options, 
         PlayConfig(max_frames=1, **options)
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from mazearena.training import EnvConfig, train
-
-    cfg = TrainConfig(runs_dir=tmp_path_factory.mktemp("runs"), name="r", env=EnvConfig(size=7), progress=False)
-    cfg.total_timesteps, cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.num_minibatches = 256, 8, 16, 2
-    cfg.eval_every, cfg.video_episodes, cfg.eval_episodes, cfg.wandb_mode = 0, 0, 8, "disabled"
-    return train(cfg)
-
-
 @pytest.mark.parametrize("command", ["eval", "export", "compare", "demo"])
 @pytest.mark.parametrize("where", ["file", "under_a_file"])
-def test_an_output_folder_that_is_a_file_or_cannot_be_made_is_one_line(command, where, tiny_run, tmp_path, capsys):
+def test_an_output_folder_that_is_a_file_or_cannot_be_made_is_one_line(command, where, tiny_maze_run, tmp_path, capsys):
     taken = tmp_path / "taken"
     taken.write_text("mine")
     out = taken if where == "file" else taken / "sub"
     argv = {
-        "eval": ["eval", str(tiny_run), "--episodes", "8", "--suites", "test", "--perturbations", "none",
+        "eval": ["eval", str(tiny_maze_run), "--episodes", "8", "--suites", "test", "--perturbations", "none",
                  "--curve-episodes", "0", "--mazes", "none", "--wandb-mode", "disabled", "--no-progress"],
-        "export": ["export", str(tiny_run)],
-        "compare": ["compare", str(tiny_run)],
+        "export": ["export", str(tiny_maze_run)],
+        "compare": ["compare", str(tiny_maze_run)],
         "demo": ["demo", "--episodes", "1"],
     }[command]  # fmt: skip
     code = main([*argv, "--out", str(out)])

@@ -10,11 +10,8 @@ from mazearena.training import EnvConfig, TrainConfig, train
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    cfg = TrainConfig(runs_dir=tmp_path_factory.mktemp("runs"), name="r", env=EnvConfig(size=7), progress=False)
-    cfg.total_timesteps, cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.num_minibatches = 256, 8, 16, 2
-    cfg.eval_every, cfg.video_episodes, cfg.eval_episodes, cfg.wandb_mode = 0, 0, 8, "disabled"
-    return train(cfg)
+def run(tiny_maze_run):
+    return tiny_maze_run
 
 
 def test_keys_pause_step_speed_and_quit_and_the_panel_shows_the_network(run, monkeypatch):
