@@ -240,3 +240,36 @@ def make_out_dir(path, what: str = "out") -> Path:
     if not os.access(path, os.W_OK):
         raise UserError(f"{what} {str(path)!r} is not writable")
     return path
+
+
+def free_memory(device) -> int | None:
+    """Bytes free for new tensors on ``device``: CUDA's free memory, the host's available memory (Linux
+    ``MemAvailable``; else the physical memory); ``None`` where it cannot be told."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0]) if torch.cuda.is_available() else None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(what: str, games: int, bytes_per_game: int, device) -> None:
+    """Refuse, before allocating, ``games`` games of about ``bytes_per_game`` each that would not fit in the free
+    memory of ``device``: a ``ValueError`` naming the number, the estimate and what is free."""
+    needed = games * bytes_per_game
+    free = free_memory(device)
+    if free is not None and needed > free:
+        raise ValueError(
+            f"num_envs={games:,} {what} needs about {needed / 2**30:,.1f} GiB ({bytes_per_game:,} bytes a game); "
+            f"{free / 2**30:,.1f} GiB are free on {device}: use fewer games"
+        )

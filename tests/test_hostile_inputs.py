@@ -111,3 +111,50 @@ def test_an_output_folder_that_is_a_file_or_cannot_be_made_is_one_line(command, 
     assert code == 2 and "Traceback" not in err, err
     assert ("is a file" if where == "file" else "cannot be made") in err
     assert taken.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: mazearena.make_vec("mazearena/Maze-v0", 10**7),
+        lambda: mazearena.make_vec("mazearena/Maze-v0", 10**6, size=127),
+        lambda: __import__("mazearena.envs.arena_v0", fromlist=["x"]).vector_env(10**7),
+        lambda: __import__("mazearena.envs.arena_v0", fromlist=["x"]).vector_env(10**5, size=63),
+    ],
+    ids=["maze-1e7", "maze-1e6-127", "arena-1e7", "arena-1e5-63"],
+)
+def test_batches_that_cannot_fit_in_memory_are_refused_before_allocating(make, monkeypatch):
+    import mazearena.checks
+
+    monkeypatch.setattr(mazearena.checks, "free_memory", lambda device: 8 * 2**30)  # a machine with 8 GiB free
+    with pytest.raises(ValueError, match=r"num_envs=.* needs about .* GiB .* 8[.]0 GiB are free on cpu: use fewer"):
+        make()
+
+
+def test_a_batch_that_fits_is_made_and_the_estimate_is_not_far_below_what_it_takes(monkeypatch):
+    import mazearena.checks
+
+    seen = {}
+    real = mazearena.checks.check_memory
+
+    def spy(what, games, per_game, device):
+        seen["per_game"] = per_game
+        return real(what, games, per_game, device)
+
+    monkeypatch.setattr(mazearena.envs.engine.maze, "check_memory", spy)
+    envs = mazearena.make_vec("mazearena/Maze-v0", 256, size=15)
+    state = sum(t.numel() * t.element_size() for t in (envs.engine.grid, envs.engine.pos, envs.engine.t))
+    assert seen["per_game"] * 256 >= state  # at least what the engine's own state holds
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--ppo.num-envs", "100000000"], ["--algo", "mappo", "--mappo.num-envs", "100000000"]],
+    ids=["ppo", "mappo"],
+)
+def test_training_envs_that_cannot_fit_are_refused_in_one_line_before_the_run_folder(argv, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["train", *argv, "--runs-dir", str(runs), "--no-progress", "--wandb-mode", "disabled"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "num_envs=100,000,000" in err and "GiB are free" in err
+    assert not runs.exists()

@@ -116,9 +116,10 @@ would change it is refused)."""
 
 
 def preflight(cfg: TrainConfig) -> None:
-    """What would make a run fail at once, checked before anything is created on disk: the device, W&B's key,
-    the optional packages asked for and the runs folder."""
+    """What would make a run fail at once, checked before anything is created on disk: the device, the envs'
+    memory, W&B's key, the optional packages asked for and the runs folder."""
     check_device(cfg.device)
+    cfg.task.check_memory(cfg)  # the training envs fit in the device's free memory
     if cfg.wandb_mode != "disabled":
         check_wandb(cfg.wandb_mode)
     if cfg.tensorboard:

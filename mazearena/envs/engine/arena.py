@@ -48,13 +48,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from mazearena.checks import check_int, check_real, enum_value, plain_numbers
+from mazearena.checks import check_int, check_memory, check_real, enum_value, plain_numbers
 from mazearena.envs.engine import arena_observe, arena_rules
 from mazearena.envs.engine.arena_observe import ArenaObsMode
 from mazearena.envs.engine.arena_rules import ACTION_DELTAS, TEAMS, Mode
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import Cell
-from mazearena.envs.engine.common import shortest_steps
+from mazearena.envs.engine.common import arena_bytes_per_game, shortest_steps
 from mazearena.envs.engine.grid import EngineState, check_layout
 from mazearena.envs.engine.layouts import (
     Generator,
@@ -267,6 +267,7 @@ class ArenaEngine(EngineState):
         backend: str = "auto",
     ) -> None:
         check_int("num_envs", num_envs, 1)
+        check_memory("arena games", num_envs, arena_bytes_per_game(config), device)
         self.num_envs, self.config, self.autoreset = num_envs, config, autoreset
         self.device = dev = torch.device(device)
         # CPU games run the rules' compiled twins (arena_rules, arena_observe), as the maze engine does.

@@ -16,6 +16,7 @@ by side in :mod:`maze_rules` and :mod:`arena_rules`; this module holds what they
 
 from __future__ import annotations
 
+import math
 import types
 
 import numpy as np
@@ -250,3 +251,17 @@ def _bfs(passable, sources, side, unreachable, out):
 
 TWINS = {spanning_forest: (_kruskal,), relax: (_bfs,)}
 """Each torch function of this module and its compiled twins (``tests/envs/test_rules.py`` checks the list)."""
+
+
+def maze_bytes_per_game(config) -> int:
+    """About what one maze game of ``config`` (a ``MazeConfig``) holds: its grid with the view's border, its level's
+    slot, its observation (uint8: the observation, the final one, a reset's and a copy) and its counters."""
+    s, pad = config.size, config.view_size // 2
+    return (s + 2 * pad) ** 2 + 2 * s * s + 4 * math.prod(config.obs_shape) + 128
+
+
+def arena_bytes_per_game(config) -> int:
+    """About what one arena game of ``config`` (an ``ArenaConfig``) holds: walls, bases' distance maps, its level's
+    slot, each agent's grid view and tokens (with copies) and counters."""
+    s, a, v = config.size, config.num_agents, config.view_size
+    return 40 * s * s + a * (16 * v * v + 64 * config.num_tokens + 128)

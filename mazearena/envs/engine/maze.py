@@ -41,10 +41,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from mazearena.checks import check_int, enum_value
+from mazearena.checks import check_int, check_memory, enum_value
 from mazearena.envs.engine import maze_rules
 from mazearena.envs.engine.backend import choose_backend
 from mazearena.envs.engine.cells import NO_CODE, Cell, memory_codes, table
+from mazearena.envs.engine.common import maze_bytes_per_game
 from mazearena.envs.engine.grid import (
     HEADING_DELTAS,
     EngineState,
@@ -198,6 +199,7 @@ class MazeEngine(EngineState):
         backend: str = "auto",
     ) -> None:
         check_int("num_envs", num_envs, 1)
+        check_memory("maze games", num_envs, maze_bytes_per_game(config), device)
         if max_episode_steps is not None and (
             isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 0
         ):

@@ -97,6 +97,17 @@ class ArenaTask(Task):
         scenario = a.heldout_name if test else a.scenario_name
         return _arena_envs(cfg, a, num_envs, seed, cfg.device, scenario=scenario, test=test, all_agents=both_teams)
 
+    def check_memory(self, cfg: TrainConfig) -> None:
+        from mazearena.checks import check_memory
+        from mazearena.envs.engine.common import arena_bytes_per_game
+        from mazearena.envs.scenarios import scenario
+
+        config = scenario(cfg.arena.scenario_name).arena_config(**cfg.arena.make_kwargs())
+        try:
+            check_memory("arena games", cfg.num_envs, arena_bytes_per_game(config), cfg.device)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+
     def training_envs(self, cfg: TrainConfig, envs, policy: torch.nn.Module):
         """With ``league.self_play``: the all-agent envs against a league of the policy's snapshots, the
         scenario's scripted team and the league's adversary runs."""

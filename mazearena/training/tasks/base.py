@@ -131,6 +131,10 @@ class Task(ABC):
     def make_envs(self, cfg: TrainConfig, num_envs: int, *, test: bool, seed: int, both_teams: bool = False):
         """A vector env over the training split, or (``test``) the held-out one, game i seeded ``seed + i``."""
 
+    def check_memory(self, cfg: TrainConfig) -> None:  # noqa: B027 (a hook: envs from outside are not estimated)
+        """Refuse, before a run folder is made, training envs that would not fit in the device's free memory (the
+        engines' estimate; envs from outside are not estimated)."""
+
     def training_envs(self, cfg: TrainConfig, envs, policy: torch.nn.Module):
         """The training envs as the trainer steps them (arenas: against the self-play league)."""
         return envs

@@ -117,6 +117,15 @@ class MazeTask(SingleAgentTask):
             cfg.env.env_id, num_envs, device=cfg.device, seed=seed, check_actions=check, **cfg.env.make_kwargs(test)
         )
 
+    def check_memory(self, cfg: TrainConfig) -> None:
+        from mazearena.checks import check_memory
+        from mazearena.envs.engine.common import maze_bytes_per_game
+
+        try:
+            check_memory("maze games", cfg.num_envs, maze_bytes_per_game(cfg.env.maze_config()), cfg.device)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+
     def unavailable_suites(self, cfg: TrainConfig) -> dict[str, str]:
         if cfg.env.obs_mode == "full":
             return {
