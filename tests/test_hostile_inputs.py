@@ -158,3 +158,17 @@ def test_training_envs_that_cannot_fit_are_refused_in_one_line_before_the_run_fo
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "num_envs=100,000,000" in err and "GiB are free" in err
     assert not runs.exists()
+
+
+def test_a_refused_init_from_leaves_no_run_folder_behind(tiny_maze_run, tmp_path):
+    from mazearena.training import EnvConfig, train
+    from mazearena.training.checkpoint import CheckpointError
+
+    runs = tmp_path / "runs"
+    common = dict(runs_dir=runs, name="x", total_timesteps=256, progress=False, wandb_mode="offline")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(TrainConfig(init_from=tmp_path / "nowhere", **common))
+    assert not (runs / "x").exists()
+    with pytest.raises(CheckpointError, match="size mismatch"):  # a network of another width
+        train(TrainConfig(init_from=tiny_maze_run, backbone_width=8, env=EnvConfig(size=7), **common))
+    assert not (runs / "x").exists()

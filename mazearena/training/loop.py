@@ -32,7 +32,7 @@ from mazearena.training.games import evaluate_policy
 from mazearena.training.loading import make_policy, model_fields
 from mazearena.training.loggers import Logger
 from mazearena.training.report import stopped_line, write_report
-from mazearena.training.runs import RunStart, init_weights, resolve_run, snapshot_path
+from mazearena.training.runs import RunStart, discard_unstarted, init_weights, resolve_run, snapshot_path
 
 
 class TrainingInterrupted(Exception):
@@ -110,12 +110,17 @@ def train(config: TrainConfig, *, handle_signals: bool = False) -> Path:
     world = distributed.join(_device_of(config))
     try:
         start = _resolve(config, world)
+        finished = False
         try:
             with _Stop(handle_signals) as stop:
-                return _train(start, stop, world)
+                run_dir = _train(start, stop, world)
+            finished = True
+            return run_dir
         finally:
             if start.lock is not None:
                 start.lock.release()
+            if not finished and start.checkpoint is None and config.resume is None and world.main:
+                discard_unstarted(start.run_dir)  # a new run that failed before its first checkpoint leaves nothing
     finally:
         distributed.stop(world)
 

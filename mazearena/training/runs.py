@@ -183,6 +183,23 @@ def _new_run(cfg: TrainConfig) -> RunStart:
         raise
 
 
+def discard_unstarted(run_dir: Path) -> None:
+    """Remove what a new run that failed before its first checkpoint left (its config, lock, empty logs), and the
+    folder if nothing else is in it; a folder that holds a run is left as it is."""
+    if _holds_run(run_dir):
+        return
+    for leftover in ("config.yaml", ".lock", "metrics.jsonl", "metrics.csv", "wandb_id.txt"):
+        (run_dir / leftover).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "wandb", ignore_errors=True)
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir() and not any(checkpoints.rglob("*.pt")):
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    try:
+        run_dir.rmdir()
+    except OSError:
+        pass  # something else is in it: not ours to remove
+
+
 def _holds_run(run_dir: Path) -> bool:
     """Whether a folder holds a run (a checkpoint or metrics), not just the leftovers of a start that died
     before its first checkpoint."""
