@@ -227,10 +227,13 @@ def check_screen(tile: int, fps: float, record) -> None:
         raise UserError(f"record must be a .gif or .mp4 path, got {str(record)!r}")
 
 
-def make_out_dir(path, what: str = "out") -> Path:
+def make_out_dir(path, what: str = "out", inside: Path | None = None) -> Path:
     """The output folder ``path``, made if missing; an existing file there, or a folder that cannot be made or
-    written (read-only, no space, no permission), is a :class:`UserError` naming the option and the path."""
+    written (read-only, no space, no permission), is a :class:`UserError` naming the option and the path. With
+    ``inside`` (a run folder that holds the default output), a link that leads out of it is refused too."""
     path = Path(path)
+    if inside is not None and Path(inside).resolve() not in path.resolve().parents:
+        raise UserError(f"{str(path)!r} leads out of the run folder {str(inside)!r} (a link); remove it or give --{what}")
     if path.exists() and not path.is_dir():
         raise UserError(f"{what} {str(path)!r} is a file; give a folder (it is made if missing)")
     try:

@@ -172,3 +172,28 @@ def test_a_refused_init_from_leaves_no_run_folder_behind(tiny_maze_run, tmp_path
     with pytest.raises(CheckpointError, match="size mismatch"):  # a network of another width
         train(TrainConfig(init_from=tiny_maze_run, backbone_width=8, env=EnvConfig(size=7), **common))
     assert not (runs / "x").exists()
+
+
+def test_links_in_a_run_folder_are_never_followed_out_of_it(tiny_maze_run, tmp_path, capsys):
+    import dataclasses
+    import shutil
+
+    from mazearena.training import train
+    from mazearena.training.config import load_config
+
+    run = shutil.copytree(tiny_maze_run, tmp_path / "run")
+    victim = tmp_path / "precious.txt"
+    victim.write_text("precious")
+    (run / ".lock").unlink(missing_ok=True)
+    (run / ".lock").symlink_to(victim)
+    cfg = dataclasses.replace(load_config(run / "config.yaml"), resume=run, total_timesteps=512)
+    with pytest.raises(UserError, match="is a symbolic link"):
+        train(cfg)
+    assert victim.read_text() == "precious"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run / "eval").symlink_to(elsewhere, target_is_directory=True)
+    argv = ["eval", str(run), "--episodes", "8", "--suites", "test", "--perturbations", "none", "--mazes", "none"]
+    code = main([*argv, "--curve-episodes", "0", "--wandb-mode", "disabled", "--no-progress"])
+    assert code == 2 and "leads out of the run folder" in capsys.readouterr().err
+    assert not any(elsewhere.iterdir())

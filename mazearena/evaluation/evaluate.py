@@ -450,7 +450,7 @@ def evaluate(cfg: EvalConfig, track=None) -> Path:
         players = runs + baseline_runs(cfg, runs)
         plan = [(run, mode, c) for run in players for c in conditions(cfg, run) for mode in played_modes(cfg, run)]
         out = Path(cfg.out) if cfg.out is not None else runs[0].path / "eval"
-        make_out_dir(out)
+        make_out_dir(out, inside=runs[0].path if cfg.out is None else None)
         rows: list[dict] = []
         curves: list[dict] = []
         cross = None

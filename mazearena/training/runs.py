@@ -51,7 +51,15 @@ class RunLock:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / ".lock"
-        self._file = open(self.path, "a+")  # noqa: SIM115 - held for the run
+        # never through a link: a .lock pointing elsewhere would have that file overwritten with a pid
+        nofollow = getattr(os, "O_NOFOLLOW", 0)
+        if self.path.is_symlink():
+            raise UserError(f"{str(self.path)!r} is a symbolic link; a run's lock is a plain file (remove the link)")
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | nofollow, 0o644)
+        except OSError as e:
+            raise UserError(f"cannot open the run's lock {str(self.path)!r}: {e.strerror or e}") from None
+        self._file = os.fdopen(fd, "a+")  # noqa: SIM115 - held for the run
         try:
             _lock_file(self._file)
         except OSError:
