@@ -233,7 +233,8 @@ def make_out_dir(path, what: str = "out", inside: Path | None = None) -> Path:
     ``inside`` (a run folder that holds the default output), a link that leads out of it is refused too."""
     path = Path(path)
     if inside is not None and Path(inside).resolve() not in path.resolve().parents:
-        raise UserError(f"{str(path)!r} leads out of the run folder {str(inside)!r} (a link); remove it or give --{what}")
+        where = f"the run folder {str(inside)!r}"
+        raise UserError(f"{str(path)!r} leads out of {where} (a link); remove it or give --{what}")
     if path.exists() and not path.is_dir():
         raise UserError(f"{what} {str(path)!r} is a file; give a folder (it is made if missing)")
     try:
