@@ -46,6 +46,9 @@ class ExportConfig:
     """ONNX opset version."""
     push_to_hub: str | None = None
     """Upload the folder to this Hugging Face Hub repository (needs huggingface_hub and a login)."""
+    trust_code: bool = False
+    """Import the code a run's config names (a backbone, env id or wrappers as ``module:Name``): only for runs
+    you trust, since importing runs it; without it such a run is refused, naming what it would import."""
 
     def __post_init__(self) -> None:
         if self.checkpoint not in ("last", "best"):
@@ -142,7 +145,7 @@ def export(cfg: ExportConfig) -> Path:
     """Write the export folder of ``cfg.run``; returns it."""
     from mazearena.training.runs import load_trained
 
-    train_cfg, run_dir, policy, step = load_trained(cfg.run, cfg.checkpoint, "cpu")
+    train_cfg, run_dir, policy, step = load_trained(cfg.run, cfg.checkpoint, "cpu", cfg.trust_code)
     task = train_cfg.task
     envs = task.make_envs(train_cfg, 1, test=True, seed=0)
     space = envs.single_observation_space

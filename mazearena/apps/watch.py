@@ -44,6 +44,9 @@ class WatchConfig:
     """Pixels per cell."""
     record: Path | None = None
     """Write the episodes to this .gif or .mp4 instead of opening a window."""
+    trust_code: bool = False
+    """Import the code a run's config names (a backbone, env id or wrappers as ``module:Name``): only for runs
+    you trust, since importing runs it; without it such a run is refused, naming what it would import."""
     explain: bool = False
     """Show what the policy reacts to: occlusion saliency over its view in red (each cell scored by how much of
     the action distribution moves when the cell reads differently), a transformer's attention as blue squares,
@@ -70,7 +73,7 @@ def load_policy(cfg: WatchConfig):
     """The run's config and its trained policy (on the CPU)."""
     from mazearena.training.runs import load_trained
 
-    train_cfg, _, policy, _ = load_trained(Path(cfg.run), cfg.checkpoint)
+    train_cfg, _, policy, _ = load_trained(Path(cfg.run), cfg.checkpoint, trust_code=cfg.trust_code)
     return train_cfg, policy
 
 

@@ -46,6 +46,9 @@ class CompareConfig:
     """Method names, one per method in order of first appearance (default: from the configs)."""
     seed: int = 0
     """Seed of the bootstrap."""
+    trust_code: bool = False
+    """Import the code a run's config names (a backbone, env id or wrappers as ``module:Name``): only for runs
+    you trust, since importing runs it; without it such a run is refused, naming what it would import."""
 
     def __post_init__(self) -> None:
         if not self.runs:
@@ -66,11 +69,15 @@ class RunInfo:
         return self.path.name
 
 
-def read_run(path: Path) -> RunInfo:
-    """What a run folder holds, or an error naming what is missing."""
+def read_run(path: Path, trust_code: bool = False) -> RunInfo:
+    """What a run folder holds, or an error naming what is missing (or code its config names, without
+    ``trust_code``)."""
+    from mazearena.training.loading import check_trusted
+
     path = Path(path)
     if not (path / "config.yaml").exists():
         raise UserError(f"{str(path)!r} is not a run folder (no config.yaml)")
+    check_trusted(path, trust_code)
     metrics_file = path / "metrics.jsonl"
     if not metrics_file.exists():
         raise UserError(f"run {str(path)!r} has no metrics.jsonl: it never logged an iteration")
@@ -129,7 +136,7 @@ def _mean(values: list) -> float | None:
 
 def compare(cfg: CompareConfig) -> Path:
     """Write the comparison of ``cfg.runs``; returns its folder."""
-    runs = [read_run(p) for p in cfg.runs]
+    runs = [read_run(p, cfg.trust_code) for p in cfg.runs]
     label_methods(runs, cfg.labels, "compare")
     out = Path(cfg.out) if cfg.out else Path(cfg.runs[0]).parent / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     make_out_dir(out)

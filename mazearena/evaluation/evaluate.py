@@ -79,6 +79,9 @@ class EvalConfig:
     named test set shipped with the package), a folder of ``.txt`` text maps (or one map file), or ``none``."""
     maze_episodes: int = 32
     """Episodes per drawn maze, run and mode."""
+    trust_code: bool = False
+    """Import the code a run's config names (a backbone, env id or wrappers as ``module:Name``): only for runs
+    you trust, since importing runs it; without it such a run is refused, naming what it would import."""
 
     def __post_init__(self) -> None:
         from mazearena.evaluation.mazes import maze_source
@@ -182,7 +185,7 @@ def load_runs(cfg: EvalConfig) -> list[Run]:
 
     runs = []
     for path in cfg.runs:
-        config, run_dir, policy, step = load_trained(Path(path), cfg.checkpoint, cfg.device)
+        config, run_dir, policy, step = load_trained(Path(path), cfg.checkpoint, cfg.device, cfg.trust_code)
         runs.append(Run(run_dir, config, policy, step))
     label_methods(runs, cfg.labels, "evaluate")
     return runs
@@ -335,7 +338,7 @@ def sample_efficiency(cfg: EvalConfig, run: Run, advance=None) -> list[dict]:
     rows = []
     if files and cfg.curve_episodes:
         for file in files:
-            _, _, policy, step = load_trained(file, device=cfg.device)
+            _, _, policy, step = load_trained(file, device=cfg.device, trust_code=cfg.trust_code)
             snap = Run(run.path, run.config, policy, step, run.method)
             mode = played_modes(cfg, run)[0]
             summary = _rates(play_condition(cfg, snap, "test", "none", 0.0, mode, cfg.curve_episodes))

@@ -60,11 +60,38 @@ def fits(saved: str | None, cfg: TrainConfig) -> bool:
     return same(json.loads(saved), json.loads(json.dumps(model_fields(cfg), sort_keys=True)), defaults)
 
 
-def load_trained(path: Path, checkpoint: str, device: str, config_type: type[TrainConfig]):
+def code_named(config_file: Path) -> list[str]:
+    """What a run's ``config.yaml`` would import to be loaded: a backbone, an env id or wrappers given by import path
+    (``module:Name``); read as plain data, nothing imported."""
+    from mazearena.training.config_io import read_config_data
+
+    data = read_config_data(config_file)
+    env = data.get("env") if isinstance(data.get("env"), dict) else {}
+    named = []
+    if isinstance(data.get("backbone"), str) and ":" in data["backbone"]:
+        named.append(f"backbone {data['backbone']}")
+    if isinstance(env.get("env_id"), str) and ":" in env["env_id"]:
+        named.append(f"env.env_id {env['env_id']}")
+    named += [f"env.wrappers {w}" for w in env.get("wrappers") or () if isinstance(w, str)]
+    return named
+
+
+def check_trusted(run_dir: Path, trust_code: bool) -> None:
+    """A run folder from elsewhere may name code to import; it is imported only with ``trust_code`` (the
+    ``--trust-code`` of ``eval``, ``watch``, ``export`` and ``compare``), else refused naming what it imports."""
+    named = code_named(Path(run_dir) / "config.yaml")
+    if named and not trust_code:
+        raise UserError(
+            f"run {str(run_dir)!r} names code to import ({'; '.join(named)}): importing it runs it. Pass --trust-code "
+            "if you trust where the run came from"
+        )
+
+
+def load_trained(path: Path, checkpoint: str, device: str, config_type: type[TrainConfig], trust_code: bool = False):
     """``(config, run_dir, policy, step)`` of a run folder's ``checkpoint`` (``last``, ``best``, or a ``.pt``
     file inside the run: a checkpoint or a weights-only snapshot), the policy in eval mode on ``device``; the
-    run's config read by ``config_type.load``. Errors name a folder that is no run, a missing checkpoint, or one
-    made for another config."""
+    run's config read by ``config_type.load``. Errors name a folder that is no run, a missing checkpoint, one made
+    for another config, or code the run names without ``trust_code`` (:func:`check_trusted`)."""
     path = Path(path)
     run_dir = (
         path.parent.parent
@@ -73,6 +100,7 @@ def load_trained(path: Path, checkpoint: str, device: str, config_type: type[Tra
     )
     if not (run_dir / "config.yaml").exists():
         raise UserError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
+    check_trusted(run_dir, trust_code)
     cfg = config_type.load(run_dir / "config.yaml")
     if not algorithm(cfg.algo).own:
         own = ", ".join(name for name, a in ALGORITHMS.items() if a.own)

@@ -328,8 +328,9 @@ def init_weights(policy: torch.nn.Module, source: Path, device: str) -> None:
         ) from None
 
 
-def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu"):
+def load_trained(path: Path, checkpoint: str = "last", device: str = "cpu", trust_code: bool = False):
     """``(config, run_dir, policy, step)`` of a run folder's ``checkpoint`` (``last``, ``best``, or a ``.pt``
     file inside the run: a checkpoint or a weights-only snapshot), the policy in eval mode on ``device``.
-    Errors name a folder that is no run, a missing checkpoint, or one made for another config."""
-    return loading.load_trained(path, checkpoint, device, TrainConfig)
+    Errors name a folder that is no run, a missing checkpoint, one made for another config, or code the run's
+    config would import without ``trust_code``."""
+    return loading.load_trained(path, checkpoint, device, TrainConfig, trust_code)

@@ -55,16 +55,24 @@ def test_a_custom_backbone_trains_resumes_and_loads_in_fresh_processes(tmp_path)
     assert "backbone: mynets.nets:TinyNet" in (run / "config.yaml").read_text()
     resumed = cli(["train", "--resume", str(run), "--total-timesteps", "512", "--no-progress"], src)
     assert resumed.returncode == 0, resumed.stderr
-    watched = cli(["watch", str(run), "--episodes", "1", "--record", str(tmp_path / "w.gif")], src)
+    refused = cli(["watch", str(run), "--episodes", "1", "--record", str(tmp_path / "w.gif")], src)
+    assert refused.returncode == 2 and "names code to import (backbone mynets.nets:TinyNet)" in refused.stderr
+    assert "--trust-code" in refused.stderr and not (tmp_path / "w.gif").exists()  # nothing imported, nothing run
+    watch = ["watch", str(run), "--episodes", "1", "--record", str(tmp_path / "w.gif"), "--trust-code"]
+    watched = cli(watch, src)
     assert watched.returncode == 0 and (tmp_path / "w.gif").exists(), watched.stderr
     evaluated = cli(
-        ["eval", str(run), "--episodes", "8", "--num-envs", "8", "--perturbations", "none"]
+        ["eval", str(run), "--episodes", "8", "--num-envs", "8", "--perturbations", "none", "--trust-code"]
         + ["--curve-episodes", "0", "--maze-episodes", "2", "--no-progress", "--wandb-mode", "disabled"],
         src,
     )
     assert evaluated.returncode == 0, evaluated.stderr
-    lost = cli(["eval", str(run), "--episodes", "8", "--no-progress", "--wandb-mode", "disabled"], str(tmp_path))
+    trusted = ["eval", str(run), "--episodes", "8", "--no-progress", "--wandb-mode", "disabled", "--trust-code"]
+    lost = cli(trusted, str(tmp_path))
     assert lost.returncode == 2 and "cannot import 'mynets.nets'" in lost.stderr  # not on the path: named
+    for command in (["export", str(run)], ["compare", str(run)], ["eval", str(run)]):
+        untrusted = cli(command, src)
+        assert untrusted.returncode == 2 and "names code to import" in untrusted.stderr, command
 
 
 def test_bad_custom_backbones_are_named():

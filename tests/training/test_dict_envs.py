@@ -140,7 +140,9 @@ def test_a_dict_env_trains_records_and_exports_through_its_wrappers(toy, tmp_pat
     assert (run / "episodes.gif").stat().st_size > 0
     report = json.loads((run / "report.json").read_text())
     assert np.isfinite(report["summary"]["test_return"])
-    out = export(ExportConfig(run=run, out=tmp_path / "brain"))
+    with pytest.raises(ValueError, match=r"names code to import \(env.env_id .*env.wrappers toy_dict:Halve"):
+        export(ExportConfig(run=run, out=tmp_path / "brain"))  # a run's wrappers are code: imported when trusted
+    out = export(ExportConfig(run=run, out=tmp_path / "brain", trust_code=True))
     spec = json.loads((out / "spec.json").read_text())
     assert spec["env"]["options"] == {"wrappers": ["toy_dict:Halve(by=1)"], "obs_keys": ["image"]}
     assert spec["observation"]["shape"] == [3, 5, 5]

@@ -173,13 +173,13 @@ def test_mappo_trains_evaluates_records_and_exports_it_through_the_task(tmp_path
     report = (run / "report.md").read_text()
     assert "mean return" in report and "success (95% CI)" not in report  # no notion of success: the returns
     assert (run / "episodes.gif").stat().st_size > 0
-    out = evaluate(EvalConfig(runs=(run,), episodes=8, out=tmp_path / "eval", progress=False))
+    out = evaluate(EvalConfig(runs=(run,), episodes=8, out=tmp_path / "eval", progress=False, trust_code=True))
     header = (out / "episodes.csv").read_text().splitlines()[0].split(",")
     assert {"return/walker_0", "return/walker_1", "per_capita_return"} <= set(header)
     assert json.loads((out / "summary.json").read_text())["has_success"] is False
     eval_report = (out / "report.md").read_text()
     assert "| return (95% CI) |" in eval_report and "success (95% CI)" not in eval_report
-    exported = export(ExportConfig(run=run, format="torchscript"))
+    exported = export(ExportConfig(run=run, format="torchscript", trust_code=True))
     spec = json.loads((exported / "spec.json").read_text())
     assert spec["env"] == {"kind": "pettingzoo", "id": toy, "options": {"max_episode_steps": 0}}
     assert spec["observation"]["agents"] == ["walker_0", "walker_1"]
