@@ -9,6 +9,7 @@ import importlib
 import math
 import numbers
 import os
+import sys
 import types
 import typing
 from enum import Enum
@@ -216,9 +217,15 @@ def require(*modules: str, extra: str | None = None) -> ModuleType:
     return module
 
 
-def check_screen(tile: int, fps: float, record) -> None:
-    """What ``play`` and ``watch`` draw with: ``tile`` pixels a cell (8 to 128), a frame rate above 0 and, for a
-    recording, a ``.gif`` or ``.mp4`` path (checked before anything is played)."""
+def check_screen(tile: int, fps: float, record, window: bool = False) -> None:
+    """What ``play`` and ``watch`` draw with: ``tile`` pixels a cell (8 to 128), a frame rate above 0, for a
+    recording a ``.gif`` or ``.mp4`` path and, where a ``window`` opens, a display to open it on (checked before
+    anything is played: without one SDL fails, or waits for ever)."""
+    if window and sys.platform.startswith("linux") and not _has_display():
+        raise UserError(
+            "no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set): run it on a desktop or "
+            "under xvfb-run, or record instead (--record FILE.gif)"
+        )
     if isinstance(tile, bool) or not isinstance(tile, int) or not 8 <= tile <= 128:
         raise UserError(f"tile must be an int in [8, 128], got {tile!r}")
     if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps < float("inf")):
@@ -277,3 +284,10 @@ def check_memory(what: str, games: int, bytes_per_game: int, device) -> None:
             f"num_envs={games:,} {what} needs about {needed / 2**30:,.1f} GiB ({bytes_per_game:,} bytes a game); "
             f"{free / 2**30:,.1f} GiB are free on {device}: use fewer games"
         )
+
+
+def _has_display() -> bool:
+    """Whether SDL can open a window here: a display server, or an SDL video driver that needs none."""
+    if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen", "kmsdrm", "fbcon", "directfb"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

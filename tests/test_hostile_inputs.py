@@ -197,3 +197,19 @@ def test_links_in_a_run_folder_are_never_followed_out_of_it(tiny_maze_run, tmp_p
     code = main([*argv, "--curve-episodes", "0", "--wandb-mode", "disabled", "--no-progress"])
     assert code == 2 and "leads out of the run folder" in capsys.readouterr().err
     assert not any(elsewhere.iterdir())
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="display servers are Linux's")
+def test_a_window_without_a_display_is_refused_before_playing_and_a_recording_needs_none(tmp_path, monkeypatch):
+    from mazearena.apps.play import PlayConfig
+    from mazearena.apps.watch import WatchConfig
+
+    for name in ("SDL_VIDEODRIVER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserError, match="no display to open a window on"):
+        WatchConfig(run=tmp_path)
+    with pytest.raises(UserError, match="no display to open a window on"):
+        PlayConfig()
+    assert WatchConfig(run=tmp_path, record=tmp_path / "w.gif").record is not None  # no window: no display needed
+    monkeypatch.setenv("DISPLAY", ":99")
+    assert WatchConfig(run=tmp_path).run == tmp_path

@@ -71,7 +71,7 @@ class PlayConfig:
             raise UserError(f"mode must be one of tag, ctf, combat; got {self.mode!r}")
         if not 1 <= self.team_size <= 8:
             raise UserError(f"team_size must be in [1, 8], got {self.team_size}")
-        check_screen(self.tile, self.fps, self.record)
+        check_screen(self.tile, self.fps, self.record, window=True)
         enum_value(ActionSet, self.actions, "actions")
         headless = os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
         if headless and not self.max_frames and not {"escape", "q"} & set(self.keys):

@@ -59,7 +59,7 @@ class WatchConfig:
             raise UserError(f"levels must be 'test' or 'train', got {self.levels!r}")
         if self.episodes < 1:
             raise UserError(f"episodes must be >= 1, got {self.episodes}")
-        check_screen(self.tile, self.fps, self.record)
+        check_screen(self.tile, self.fps, self.record, window=self.record is None)
         if self.layout:
             from mazearena.envs.engine.textmap import read_layouts
 
