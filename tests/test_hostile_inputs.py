@@ -213,3 +213,21 @@ def test_a_window_without_a_display_is_refused_before_playing_and_a_recording_ne
     assert WatchConfig(run=tmp_path, record=tmp_path / "w.gif").record is not None  # no window: no display needed
     monkeypatch.setenv("DISPLAY", ":99")
     assert WatchConfig(run=tmp_path).run == tmp_path
+
+
+@pytest.mark.parametrize(
+    "options,resources,message",
+    [
+        ({"gpus_per_trial": 1.0}, {"CPU": 2.0}, r"gpus_per_trial=1, but the Ray cluster has 0 GPUs"),
+        ({"cpus_per_trial": 4.0}, {"CPU": 2.0}, r"cpus_per_trial=4, but the Ray cluster has 2 CPUs"),
+    ],
+)
+def test_a_sweep_whose_trials_could_never_start_is_refused(options, resources, message, tmp_path):
+    from mazearena.apps.sweep import SweepConfig, check_resources
+
+    config = tmp_path / "c.yaml"
+    config.write_text("total_timesteps: 64\n")
+    cfg = SweepConfig(config=config, param=("ppo.learning_rate=1e-3",), runs_dir=tmp_path, **options)
+    with pytest.raises(UserError, match=message):
+        check_resources(cfg, resources)
+    check_resources(cfg, {"CPU": 8.0, "GPU": 1.0})  # fits

@@ -73,6 +73,15 @@ class SweepConfig:
             raise UserError(f"config {str(self.config)!r} is not a file")
 
 
+def check_resources(cfg: SweepConfig, resources: dict[str, float]) -> None:
+    """A trial must fit on the cluster (Ray would otherwise wait for ever for GPUs or CPUs that never come)."""
+    for key, asked in (("GPU", cfg.gpus_per_trial), ("CPU", cfg.cpus_per_trial)):
+        has = float(resources.get(key, 0.0))
+        if asked > has:
+            option = f"{key.lower()}s_per_trial"
+            raise UserError(f"{option}={asked:g}, but the Ray cluster has {has:g} {key}s: no trial could ever start")
+
+
 def parse_params(params: tuple[str, ...]) -> dict[str, list[Any]]:
     """``{"ppo.learning_rate": [0.0003, 0.001]}`` from ``name=v1,v2`` strings (values read as YAML)."""
     out: dict[str, list[Any]] = {}
@@ -239,15 +248,21 @@ def sweep(cfg: SweepConfig) -> Path:
             f"sweep folder {str(sweep_dir)!r} already exists: pass --resume to continue it, or another --name"
         )
     trials = plan(cfg, sweep_dir)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "sweep_config.json").write_text(
-        json.dumps({"config": str(cfg.config), "seeds": cfg.seeds, "param": list(cfg.param)}, indent=2)
-    )
     threads = max(1, int(cfg.cpus_per_trial))
     specs = [t | {"eval_episodes": cfg.eval_episodes, "threads": threads} for t in trials]
     started = not ray.is_initialized()
     if started:
         ray.init(address=cfg.address or None, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        check_resources(cfg, ray.cluster_resources())
+    except UserError:
+        if started:
+            ray.shutdown()
+        raise
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "sweep_config.json").write_text(
+        json.dumps({"config": str(cfg.config), "seeds": cfg.seeds, "param": list(cfg.param)}, indent=2)
+    )
     try:
         trainable = tune.with_resources(_trainable, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
         tuner = tune.Tuner(
