@@ -318,5 +318,12 @@ def _card_use(train_cfg, spec: dict) -> list[str]:
 def push_to_hub(folder: Path, repo: str) -> None:
     """Upload the export folder to the Hugging Face Hub model repository ``repo`` (created if missing)."""
     hub = _need("huggingface_hub", "hub")
-    hub.create_repo(repo, repo_type="model", exist_ok=True)
-    hub.upload_folder(repo_id=repo, folder_path=str(folder), repo_type="model")
+    try:
+        hub.create_repo(repo, repo_type="model", exist_ok=True)
+        hub.upload_folder(repo_id=repo, folder_path=str(folder), repo_type="model")
+    except Exception as e:  # no network, no login, a refused repository: the export itself is done and kept
+        reason = " ".join(str(e).split())[:300] or type(e).__name__
+        raise UserError(
+            f"push_to_hub: the upload to {repo!r} failed ({type(e).__name__}: {reason}); the export is complete in "
+            f"{str(folder)!r}: push it again later"
+        ) from None

@@ -263,3 +263,17 @@ def test_a_malformed_or_hostile_spec_is_refused_naming_its_field(case, make, mes
     with pytest.raises(SpecError, match=message):
         Brain(out)
     shutil.rmtree(out)
+
+
+def test_push_to_hub_without_network_is_one_line_and_keeps_the_export(runs, tmp_path, monkeypatch, capsys):
+    hub = pytest.importorskip("huggingface_hub")
+
+    def offline(repo, **kw):
+        raise ConnectionError("[Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(hub, "create_repo", offline)
+    out = tmp_path / "hub"
+    assert main(["export", str(runs["maze"]), "--out", str(out), "--push-to-hub", "me/maze-npc"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "the upload to 'me/maze-npc' failed (ConnectionError" in err
+    assert "the export is complete in" in err and (out / "policy.onnx").exists()
