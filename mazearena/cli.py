@@ -30,7 +30,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from mazearena.apps.cli import main as run
 
-    return run(args)
+    try:
+        return run(args)
+    except BrokenPipeError:  # ``mazearena train --help | head``: the reader left; no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit fails quietly
+        return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 def print_help() -> None:

@@ -231,3 +231,20 @@ def test_a_sweep_whose_trials_could_never_start_is_refused(options, resources, m
     with pytest.raises(UserError, match=message):
         check_resources(cfg, resources)
     check_resources(cfg, {"CPU": 8.0, "GPU": 1.0})  # fits
+
+
+def test_output_piped_into_a_reader_that_left_ends_quietly():
+    """``mazearena train --help | head -1``: the reader closes the pipe; no traceback, the shell's 141."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mazearena", "train", "--help"], stdout=write, stderr=subprocess.PIPE, timeout=120
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and b"Traceback" not in done.stderr, done.stderr.decode()

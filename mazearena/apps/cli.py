@@ -15,6 +15,7 @@ from mazearena.apps.bench import BENCHMARKS
 from mazearena.apps.bench.peers import BenchConfig
 from mazearena.apps.demo import DemoConfig
 from mazearena.apps.export import ExportConfig
+from mazearena.apps.parse_errors import ParseError, one_line
 from mazearena.apps.play import PlayConfig
 from mazearena.apps.sweep import SweepConfig
 from mazearena.apps.watch import WatchConfig
@@ -264,7 +265,7 @@ def print_error(command: str, message: str) -> None:
     """``mazearena COMMAND: error: MESSAGE`` on stderr, one line; the message as written (brackets such as an
     extra's ``[eval]`` or a path's ``[seed=1]`` are text, not console styles)."""
     Console(stderr=True, soft_wrap=True).print(
-        f"[bold red]mazearena {command}: error:[/] {escape(message)}", highlight=False
+        f"[bold red]{' '.join(('mazearena', command)).strip()}: error:[/] {escape(message)}", highlight=False
     )
 
 
@@ -326,28 +327,48 @@ def _train_args(args: list[str]):
         except UserError as e:
             usage_error(str(e))
         del rest[i : i + 2]
-    return tyro.cli(
-        TrainConfig,
-        args=rest,
-        default=default,
-        prog="mazearena train",
-        description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
-        "--config FILE.yaml (or a shipped example by name: ppo_maze9, dqn_maze7, mappo_tag, a2c_tag, selfplay_ctf) "
-        "loads the defaults. "
-        "--env arena --mode tag|ctf|combat is short for --kind arena --algo mappo --arena.mode ... (or --algo a2c)",
-    )
+    with one_line("mazearena train", rest, TrainConfig):
+        return tyro.cli(
+            TrainConfig,
+            args=rest,
+            default=default,
+            prog="mazearena train",
+            description="Train an agent on a maze, evaluate it on held-out levels, write a run folder. "
+            "--config FILE.yaml (or a shipped example by name: ppo_maze9, dqn_maze7, mappo_tag, a2c_tag, "
+            "selfplay_ctf) loads the defaults. "
+            "--env arena --mode tag|ctf|combat is short for --kind arena --algo mappo --arena.mode ... (or --algo a2c)",
+        )
 
 
 def _bench_args(args: list[str]):
     """``mazearena bench [peers|engine|train|marl|eval|ablation] [options]``: ``peers`` when none is named."""
     if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
         args = ["peers", *args]
-    return tyro.extras.subcommand_cli_from_dict(
-        {k: config for k, (config, _) in BENCHMARKS.items()},
-        args=args,
-        prog="mazearena bench",
-        description="Speed measurements; with no subcommand (or only options), peers.",
-    )
+    with one_line("mazearena bench", args, commands=list(BENCHMARKS)):
+        return tyro.extras.subcommand_cli_from_dict(
+            {k: config for k, (config, _) in BENCHMARKS.items()},
+            args=args,
+            prog="mazearena bench",
+            description="Speed measurements; with no subcommand (or only options), peers.",
+        )
+
+
+def _parse(args: list[str]):
+    """The command's config; a parse error (a config's ValueError raised in __post_init__ too) is one line on
+    stderr and exit code 2."""
+    command = args[0] if args and args[0] in CONFIGS else None
+    try:
+        if command == "train":
+            return _train_args(args[1:])
+        if command == "bench":
+            return _bench_args(args[1:])
+        prog = " ".join(("mazearena", command or "")).strip()
+        with one_line(prog, args, CONFIGS.get(command), commands=[] if command else list(CONFIGS)):
+            return tyro.extras.subcommand_cli_from_dict(
+                CONFIGS, args=args, prog="mazearena", description="mazearena: mazes and arenas for RL"
+            )
+    except ParseError as e:
+        usage_error(str(e), command or "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,15 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"mazearena {mazearena.__version__}")
         return 0
-    # tyro reports a config's ValueError (raised in __post_init__) as a usage error, exit code 2.
-    if args and args[0] == "train":
-        cfg = _train_args(args[1:])
-    elif args and args[0] == "bench":
-        cfg = _bench_args(args[1:])
-    else:
-        cfg = tyro.extras.subcommand_cli_from_dict(
-            CONFIGS, args=args, prog="mazearena", description="mazearena: mazes and arenas for RL"
-        )
+    cfg = _parse(args)
     name = "bench" if any(isinstance(cfg, c) for c, _ in BENCHMARKS.values()) else None
     name = name or next(k for k, v in CONFIGS.items() if isinstance(cfg, v))
     try:

@@ -90,3 +90,29 @@ def test_a_malformed_sweep_config_is_one_line(tmp_path, capsys):
     good = tmp_path / "good.yaml"
     good.write_text("total_timesteps: 64\n")
     one_line_error(*run_cli(["sweep", str(good), "--name", "../up"], capsys), "sweep name must be a single folder")
+
+
+PARSE_ERRORS = {
+    "bad number": (["train", "--ppo.learning-rate", "abc"], "--ppo.learning-rate: could not convert string to float"),
+    "config's own check": (["train", "--ppo.num-envs", "0"], "num_envs must be an int >= 1, got 0"),
+    "bad choice": (["train", "--algo", "foo"], "--algo must be one of ppo, dqn"),
+    "no value": (["train", "--seed"], "--seed needs a value"),
+    "two values": (["train", "--ppo.num-envs", "2", "3"], "--ppo.num-envs takes one value; got another, '3'"),
+    "value for a flag": (["train", "--amp", "yes"], "--amp is on or off and takes no value (--amp or --no-amp)"),
+    "typo": (["train", "--ppo.learning-rat", "3"], "unrecognized option --ppo.learning-rat; did you mean"),
+    "unknown command": (["evall"], "unknown command 'evall'; did you mean 'eval'?"),
+    "no command": ([], "name a command: train, eval"),
+    "missing run": (["watch"], "missing PATH"),
+    "other command's option": (["eval", "--ppo.num-envs", "3"], "mazearena eval --help lists the options"),
+    "bench": (["bench", "engin"], "unknown command 'engin'; did you mean 'engine'?"),
+    "bench option": (["bench", "engine", "--nonsense"], "unrecognized option --nonsense"),
+}
+
+
+@pytest.mark.parametrize("case", list(PARSE_ERRORS))
+def test_parse_errors_are_one_line_like_every_other_error(case, capsys):
+    args, expected = PARSE_ERRORS[case]
+    code, err = run_cli(args, capsys)
+    one_line_error(code, err, expected)
+    assert not set(err) & set("╭│╰─"), err  # no box
+    assert err.startswith("mazearena" + (f" {args[0]}" if args and args[0] != "evall" else "") + ": error:"), err
