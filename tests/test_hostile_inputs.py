@@ -248,3 +248,41 @@ def test_output_piped_into_a_reader_that_left_ends_quietly():
     finally:
         os.close(write)
     assert done.returncode == 141 and b"Traceback" not in done.stderr, done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--algo", "mappo", "--env.size", "7", "--ppo.num-envs", "16"], "env.size does not apply to this run"),
+        (["--algo", "mappo", "--ppo.num-envs", "16"], "ppo.num_envs does not apply to this run (algo 'mappo'"),
+        (["--algo", "dqn", "--ppo.num-envs", "16"], "ppo.num_envs does not apply"),
+        (["--algo", "ppo", "--dqn.buffer-size", "5000"], "dqn.buffer_size does not apply"),
+        (["--env.size", "7", "--arena.size", "9"], "arena.size does not apply"),
+        (["--league.self-play"], "league.self_play does not apply"),
+        (["--plr.buffer-size", "10"], "plr.buffer_size does not apply"),
+        (["--env", "arena", "--env.size", "9"], "env.size does not apply"),
+    ],
+)
+def test_options_of_a_section_the_run_does_not_use_are_refused(argv, message, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    try:
+        code = main(["train", *argv, "--runs-dir", str(runs), "--wandb-mode", "disabled", "--total-timesteps", "64"])
+    except SystemExit as e:  # refused while parsing
+        code = e.code
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert not runs.exists()
+
+
+def test_a_section_the_run_does_not_use_is_refused_from_python_and_yaml_too(tmp_path):
+    from mazearena.training.algorithms.ppo import PPOConfig
+    from mazearena.training.config import load_config
+
+    with pytest.raises(UserError, match="ppo.num_envs does not apply"):
+        TrainConfig(algo="dqn", ppo=PPOConfig(num_envs=16))
+    path = tmp_path / "c.yaml"
+    path.write_text("algo: dqn\nppo:\n  num_envs: 16\n")
+    with pytest.raises(UserError, match="ppo.num_envs does not apply"):
+        load_config(path)
+    path.write_text("algo: dqn\nppo:\n  num_envs: 64\n")  # the default, as a saved config.yaml writes it: fine
+    assert load_config(path).algo == "dqn"

@@ -23,7 +23,7 @@ from mazearena.checks import MissingExtra, UserError
 from mazearena.evaluation.compare import CompareConfig
 from mazearena.evaluation.evaluate import EvalConfig
 from mazearena.training.algorithms import team_algorithms
-from mazearena.training.config import TrainConfig, load_config
+from mazearena.training.config import SECTIONS, TrainConfig, load_config
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (make, CI logs): wide tables
 
@@ -328,7 +328,7 @@ def _train_args(args: list[str]):
             usage_error(str(e))
         del rest[i : i + 2]
     with one_line("mazearena train", rest, TrainConfig):
-        return tyro.cli(
+        cfg = tyro.cli(
             TrainConfig,
             args=rest,
             default=default,
@@ -338,6 +338,28 @@ def _train_args(args: list[str]):
             "selfplay_ctf) loads the defaults. "
             "--env arena --mode tag|ctf|combat is short for --kind arena --algo mappo --arena.mode ... (or --algo a2c)",
         )
+    cfg.given = frozenset(_given(rest, cfg))
+    for name in sorted(cfg.given):  # a section's option given, even at its default value, must apply to the run
+        section = name.partition(".")[0]
+        if "." in name and section in SECTIONS and section not in cfg.sections:
+            usage_error(cfg.unused_message(name))
+    return cfg
+
+
+def _given(args: list[str], cfg: TrainConfig) -> set[str]:
+    """The fields (``ppo.num_envs``, ``progress``) the command line gives, whatever their value: ``--resume``
+    applies them and refuses the rest even where a value is the default."""
+    fields, out = set(cfg.flat_dict()), set()
+    for arg in args:
+        if not arg.startswith("--"):
+            continue
+        section, _, name = arg[2:].partition("=")[0].rpartition(".")
+        name = name.replace("-", "_")
+        for candidate in (name, name.removeprefix("no_")):
+            if (field := f"{section}.{candidate}" if section else candidate) in fields:
+                out.add(field)
+                break
+    return out
 
 
 def _bench_args(args: list[str]):
@@ -385,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         COMMANDS[name](cfg)
     except (UserError, MissingExtra) as e:  # bad input or setup; anything else is a bug: its traceback shows
         print_error(name, str(e))
-        return 2
+        return getattr(e, "exit_code", 2)  # 2: bad input; 1: the machine (a run folder that cannot be written)
     except KeyboardInterrupt:  # a second Ctrl-C (the first one stops training at its next checkpoint)
         Console(stderr=True, soft_wrap=True).print(f"mazearena {name}: interrupted", highlight=False)
         return 130

@@ -52,6 +52,11 @@ def atomic_write(path: Path, write: Callable[[IO], object], binary: bool = False
         if keep_previous and path.exists():
             os.replace(path, previous_path(path))  # a kill between the two renames leaves the previous one
         os.replace(tmp, path)
+    except RuntimeError as e:  # torch.save reports a failed write (disk full) as a RuntimeError over the OSError
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e.__context__, OSError):
+            raise OSError(e.__context__.errno, e.__context__.strerror, str(path)) from e
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

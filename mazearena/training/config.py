@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -130,6 +130,10 @@ class _TrainFields:
     log_interval: float = 10.0
     """Seconds between progress lines when the output is not a terminal."""
 
+    given: ClassVar[frozenset[str]] = frozenset()
+    """Not a field: the options the command line named (``ppo.num_envs``), whatever their values; a given option
+    of a section the run does not use is refused, and ``--resume`` applies (or refuses) each of them."""
+
     def __post_init__(self) -> None:
         check_fields(self, skip=("algo",))  # the registry names a bad algo (algorithms can be added at run time)
         for name in ("runs_dir", "resume", "init_from", "adversary_of"):  # paths as strings (Python callers, YAML)
@@ -200,6 +204,7 @@ class _TrainFields:
                     f"train_perturbations act on mazearena's mazes and arenas, not on {task.env_name(self)}"
                 )
             self.train_perturbations = tuple(str(p) for p in parse_train_perturbations(self.train_perturbations))
+        self._check_unused(task)  # after the tasks' and algorithms' own checks: they name what is wrong best
 
     def _check_curriculum(self, task: Task) -> None:
         if self.curriculum not in CURRICULA:
@@ -213,6 +218,26 @@ class _TrainFields:
             raise UserError(f"curriculum {self.curriculum!r} and train_perturbations do not go together")
         if self.env.maze_config().variant.value == "memory":  # set here or by the env id
             raise UserError(f"curriculum {self.curriculum!r} is for mazes without the memory task's cues")
+
+    def _check_unused(self, task: Task) -> None:
+        """A section this run does not use must be left as it is: ``--algo mappo --ppo.num-envs 16`` would train
+        with MAPPO's own num_envs, the PPO option dropped without a word."""
+        used = self.sections
+        for name, cls in SECTIONS.items():
+            if name in used:
+                continue
+            given, default = _plain(dataclasses.asdict(getattr(self, name))), _plain(dataclasses.asdict(cls()))
+            changed = [k for k in given if given[k] != default.get(k)]
+            if changed:
+                raise UserError(self.unused_message(f"{name}.{changed[0]}"))
+
+    def unused_message(self, option: str) -> str:
+        """Why ``option`` (``ppo.num_envs``) of a section this run does not use is refused."""
+        section = option.split(".")[0]
+        return (
+            f"{option} does not apply to this run (algo {self.algo!r} on {self.task.env_name(self)} uses the "
+            f"sections {', '.join(self.sections)}); leave {section}.* out, or choose the algo or env it is for"
+        )
 
     def _check_stop(self, task: Task) -> None:
         for name in STOP_FIELDS:
@@ -311,6 +336,14 @@ class _TrainFields:
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
+
+    def flat_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with dotted keys for the sections' fields (``ppo.num_envs``)."""
+        return {
+            f"{k}.{name}" if isinstance(v, dict) else k: value
+            for k, v in self.to_dict().items()
+            for name, value in (v.items() if isinstance(v, dict) else [(None, v)])
+        }
 
     def used_dict(self) -> dict[str, Any]:
         """:meth:`to_dict` without the sections its algorithm does not use (what W&B records: a PPO run has no

@@ -13,6 +13,8 @@ run before it is saved (:class:`TrainingDiverged`).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import signal
@@ -46,6 +48,30 @@ class TrainingInterrupted(Exception):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+STORAGE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
+"""What a run folder that cannot be written fails with: a full disk or quota, a read-only or forbidden folder."""
+
+
+class RunNotWritable(UserError):
+    """The run folder could not be written (a full disk, a folder made read-only): training stopped where it was,
+    its last checkpoint kept; ``--resume`` continues once the folder can be written. Exit code 1: not bad input."""
+
+    exit_code = 1
+
+    @classmethod
+    def of(cls, error: OSError, run_dir: Path, step: int | None, saved: int | None) -> RunNotWritable:
+        where = f" {error.filename}" if error.filename else ""
+        what = f"{error.strerror or error}:{where}"
+        fix = "free space" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else f"make {run_dir} writable"
+        if saved is None:
+            return cls(f"{what}; the run stopped before its first checkpoint: {fix} and start it again")
+        stopped = f"; training stopped at step {step:,}" if step is not None else ""
+        return cls(
+            f"{what}{stopped}; {run_dir / 'checkpoints' / 'last.pt'} (step {saved:,}) is kept: {fix}, then "
+            f"continue with --resume {run_dir}"
+        )
 
 
 class TrainingDiverged(UserError):
@@ -116,11 +142,18 @@ def train(config: TrainConfig, *, handle_signals: bool = False) -> Path:
                 run_dir = _train(start, stop, world)
             finished = True
             return run_dir
+        except OSError as e:  # before the loop (its envs, logs): the run folder as it was
+            if e.errno not in STORAGE_ERRORS:
+                raise
+            saved = None if start.checkpoint is None else int(start.checkpoint["algo"]["global_step"])
+            raise RunNotWritable.of(e, start.run_dir, None, saved) from None
         finally:
             if start.lock is not None:
-                start.lock.release()
+                with contextlib.suppress(OSError):  # a read-only folder: the lock file stays, its process gone
+                    start.lock.release()
             if not finished and start.checkpoint is None and config.resume is None and world.main:
-                discard_unstarted(start.run_dir)  # a new run that failed before its first checkpoint leaves nothing
+                with contextlib.suppress(OSError):
+                    discard_unstarted(start.run_dir)  # a new run that failed before its first checkpoint leaves nothing
     finally:
         distributed.stop(world)
 
@@ -182,6 +215,7 @@ def _train(start: RunStart, stop: _Stop, world: distributed.World) -> Path:
     """The loop: iterate, evaluate, film, log and checkpoint until the run's steps are done (or its target reached,
     or a signal), then the final checkpoint and the report."""
     run = _Session(start, stop, world)
+    failed = None
     try:
         run.save_start()
         while run.algo.global_step < run.total_steps and run.stopped is None:
@@ -193,8 +227,19 @@ def _train(start: RunStart, stop: _Stop, world: distributed.World) -> Path:
         distributed.leave(world)  # the last collective: process 0's report needs the others no more
         if world.main:
             run.finish()
+    except OSError as e:  # the disk filled up, the folder turned read-only: stop, keep the last checkpoint
+        if e.errno not in STORAGE_ERRORS:
+            raise
+        failed = e
     finally:
-        run.logger.close()
+        try:
+            run.logger.close()
+        except OSError as e:  # the disk that failed the run fails its logs too
+            if e.errno not in STORAGE_ERRORS:
+                raise
+            failed = failed or e
+    if failed is not None:
+        raise RunNotWritable.of(failed, run.run_dir, run.algo.global_step, run.saved_step) from None
     return run.run_dir
 
 
@@ -244,6 +289,7 @@ class _Session:
         self.next_eval, self.next_video = _next(step, cfg.eval_every), _next(step, cfg.video_every)
         self.stopped: dict | None = None  # the evaluation that reached --stop-at-success / --stop-at-win-rate
         self.fresh = checkpoint is None
+        self.saved_step = None if checkpoint is None else step  # the step of last.pt on disk
 
     def _build(self, local: TrainConfig, fresh: bool):
         """The training envs and the network (``None`` for a trainer that brings its own)."""
@@ -311,6 +357,7 @@ class _Session:
         if not self.world.main:
             return
         save_checkpoint(self.run_dir / "checkpoints" / "last.pt", state, keep_previous=True)
+        self.saved_step = self.algo.global_step
         if self.cfg.keep_snapshots and self.alg.own:  # eval loads our own trainers only
             self.save_weights(snapshot_path(self.run_dir, self.algo.global_step))
 

@@ -249,11 +249,15 @@ def _resume(cfg: TrainConfig, run_dir: Path, lock: RunLock) -> RunStart:
 
 
 def _resume_options(cfg: TrainConfig, saved: TrainConfig, run_dir: Path) -> list[str]:
-    """Apply to ``saved`` the options of :data:`RESUME_OPTIONS` that ``cfg`` gives (those differing from the
-    defaults and from the run's); refuse any other given option, naming it. Returns the applied ones."""
-    given, run, default = (_flat(c.to_dict()) for c in (cfg, saved, TrainConfig()))
+    """Apply to ``saved`` the options of :data:`RESUME_OPTIONS` that ``cfg`` gives (those differing from the run's
+    and either from the defaults or named in ``cfg.given``, what the command line gave); refuse any other given
+    option, naming it. Returns the applied ones."""
+    given, run, default = (c.flat_dict() for c in (cfg, saved, TrainConfig()))
+    named = getattr(cfg, "given", set())  # what the command line gave, at the default value too
     changed = {
-        k: v for k, v in given.items() if k not in ("resume", "progress") and v != default.get(k) and v != run.get(k)
+        k: v
+        for k, v in given.items()
+        if k not in ("resume", "progress") and (v != default.get(k) or k in named) and v != run.get(k)
     }
     refused = [k for k in changed if k not in RESUME_OPTIONS]
     if refused:
@@ -267,16 +271,6 @@ def _resume_options(cfg: TrainConfig, saved: TrainConfig, run_dir: Path) -> list
     if changed:
         saved.__post_init__()  # the applied values checked together with the rest
     return list(changed)
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= _flat(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _load_resumable(run_dir: Path, cfg: TrainConfig, notices: list[str]) -> dict | None:

@@ -142,6 +142,8 @@ def _bit_config(tmp_path, core: str, **overrides) -> TrainConfig:
         runs_dir=tmp_path,
         name=core,
     )
+    if overrides.get("algo") == "mappo":  # an arena run: no maze env, no ppo section
+        del fields["env"], fields["ppo"]
     return TrainConfig(**fields | overrides)
 
 

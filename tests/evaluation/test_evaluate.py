@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from mazearena.apps.cli import main
 from mazearena.evaluation.evaluate import EvalConfig, evaluate, slots
@@ -31,7 +32,7 @@ TINY = dict(
     progress=False,
 )
 ARENA = {
-    **TINY,
+    **{k: v for k, v in TINY.items() if k not in ("env", "ppo")},
     "algo": "mappo",
     "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=20, size=9, num_levels=20),
     "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
@@ -43,7 +44,8 @@ FAST = dict(episodes=8, num_envs=8, curve_episodes=8, maze_episodes=2, wandb_mod
 def runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
     out = {f"ppo{s}": train(TrainConfig(runs_dir=root, name=f"ppo-s{s}", seed=s, **TINY)) for s in (0, 1)}
-    out["dqn"] = train(TrainConfig(runs_dir=root, name="dqn-s0", algo="dqn", **{**TINY, "total_timesteps": 1024}))
+    dqn = {k: v for k, v in TINY.items() if k != "ppo"} | {"total_timesteps": 1024}
+    out["dqn"] = train(TrainConfig(runs_dir=root, name="dqn-s0", algo="dqn", **dqn))
     out |= {f"arena{s}": train(TrainConfig(runs_dir=root, name=f"tag-s{s}", seed=s, **ARENA)) for s in (0, 1)}
     return out
 
@@ -274,8 +276,9 @@ def test_bad_input_gets_clear_errors(runs, tmp_path):
     with pytest.raises(CheckpointError, match="has no checkpoint best.pt"):
         evaluate(EvalConfig(runs=(broken,), checkpoint="best", out=tmp_path, **FAST))
     # a checkpoint of another config (here: another maze size) in the folder
-    config = (broken / "config.yaml").read_text().replace("size: 7", "size: 9")
-    (broken / "config.yaml").write_text(config)
+    config = yaml.safe_load((broken / "config.yaml").read_text())
+    config["env"]["size"] = 9
+    (broken / "config.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(CheckpointError, match="another model or env config"):
         evaluate(EvalConfig(runs=(broken,), out=tmp_path, **FAST))
     assert main(["eval", str(runs["ppo0"]), "--suites", "moon", "--no-progress", "--wandb-mode", "disabled"]) == 2

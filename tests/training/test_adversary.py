@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from test_train import TINY, crash_after, metrics
+from test_train import TINY, crash_after, metrics, without
 
 from mazearena.actor import choose
 from mazearena.checks import UserError
@@ -14,7 +14,7 @@ from mazearena.training.config import ArenaEnvConfig
 from mazearena.training.runs import load_trained, make_envs
 
 ARENA = {
-    **TINY,
+    **without(TINY, "env", "ppo"),
     "algo": "mappo",
     "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
     "video_episodes": 0,

@@ -14,7 +14,8 @@ from mazearena.training.loggers import read_metrics
 
 def cartpole(tmp_path, total: int, **kwargs) -> TrainConfig:
     cfg = TrainConfig(runs_dir=tmp_path, env=EnvConfig(env_id="CartPole-v1"), total_timesteps=total, **kwargs)
-    cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.learning_rate = 8, 128, 1e-3
+    if cfg.algo == "ppo":  # another algorithm's run refuses ppo.* options
+        cfg.ppo.num_envs, cfg.ppo.num_steps, cfg.ppo.learning_rate = 8, 128, 1e-3
     cfg.eval_every, cfg.eval_episodes, cfg.video_episodes, cfg.progress = 25_000, 32, 0, False
     return cfg
 

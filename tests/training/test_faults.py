@@ -216,6 +216,11 @@ def test_resume_extends_a_run_and_refuses_options_that_would_change_it(straight,
     assert load_checkpoint(run / "checkpoints" / "last.pt")["algo"]["global_step"] == 2048
     assert main(["train", "--resume", str(run), "--total-timesteps", "512"]) == 2
     assert "below the step the run reached (2048)" in capsys.readouterr().err
+    # a value that happens to be the default is given all the same: applied, or refused, never dropped
+    assert main(["train", "--resume", str(run), "--env.size", "9"]) == 2  # 9 is the default size; the run's is 7
+    assert "env.size (the run's: 7, given: 9)" in " ".join(capsys.readouterr().err.split())
+    assert main(["train", "--resume", str(run), "--eval-every", "200000", "--no-progress"]) == 0  # the default
+    assert "applied eval_every=200000" in capsys.readouterr().err
 
 
 def test_a_start_that_died_before_its_first_checkpoint_starts_again_cleanly(tmp_path):
@@ -246,3 +251,48 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 768 and last["loss/value"] != last["loss/value"]  # logged, as NaN, not dropped
     assert torch.isfinite(load_checkpoint(run / "checkpoints" / "last.pt")["algo"]["policy"]["critic.weight"]).all()
+
+
+class _FullDisk:
+    """A file whose writes fail after ``room`` bytes as a full disk's do (or a folder turned read-only)."""
+
+    def __init__(self, f, code: int, room: int = 100) -> None:
+        self.f, self.code, self.room = f, code, room
+
+    def write(self, data) -> int:
+        if self.room < len(data):
+            raise OSError(self.code, os.strerror(self.code))
+        self.room -= len(data)
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EROFS"])
+def test_a_disk_that_fills_up_mid_run_stops_it_in_one_line_keeping_the_last_checkpoint(
+    code, straight, tmp_path, capsys, monkeypatch
+):
+    import errno
+
+    real_save, saves = torch.save, []
+
+    def save(obj, f, *args, **kwargs):  # the third last.pt (step 1024: the trainer's state) meets the full disk
+        saves.append("algo" in obj)
+        fails = saves[-1] and sum(saves) == 3
+        return real_save(obj, _FullDisk(f, getattr(errno, code)) if fails else f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    config = ["train", *ARGS, "--runs-dir", str(tmp_path), "--name", "r"]
+    assert main(config) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    run = tmp_path / "r"
+    assert f"{os.strerror(getattr(errno, code))}: {run / 'checkpoints' / 'last.pt'}" in err, err
+    fix = "free space" if code == "ENOSPC" else f"make {run} writable"
+    assert f"training stopped at step 1,024; {run / 'checkpoints' / 'last.pt'} (step 512) is kept: {fix}" in err
+    assert f"continue with --resume {run}" in err and "Traceback" not in err
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["algo"]["global_step"] == 512
+    assert not list(run.rglob(".*.tmp"))  # the half-written file is gone
+    monkeypatch.setattr(torch, "save", real_save)  # space again
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert rows(run) == rows(straight)  # bit-identical to the run that never stopped

@@ -32,6 +32,11 @@ TINY = dict(
 )
 
 
+def without(config: dict, *sections: str) -> dict:
+    """``config`` less the sections a run of another algorithm or env does not use (given, they are refused)."""
+    return {k: v for k, v in config.items() if k not in sections}
+
+
 def metrics(run: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k not in ("sps", "time")} for r in rows]  # wall-clock varies
@@ -269,7 +274,7 @@ def test_dqn_trains_resumes_exactly_and_is_deterministic(tmp_path):
     from mazearena.training.algorithms.dqn import DQNConfig
 
     tiny = {
-        **TINY,
+        **without(TINY, "ppo"),
         "algo": "dqn",
         "dqn": DQNConfig(num_envs=8, learning_starts=256, batch_size=32, buffer_size=2048, target_update_every=256),
         "total_timesteps": 2048,
@@ -294,7 +299,7 @@ def test_a2c_trains_resumes_exactly_and_is_deterministic(core, tmp_path):
     from mazearena.training.algorithms.a2c import A2C, A2CConfig
 
     tiny = {
-        **TINY,
+        **without(TINY, "ppo"),
         "algo": "a2c",
         "core": core,
         "core_size": 16,
@@ -322,7 +327,7 @@ def test_a2c_trains_a_team_in_an_arena_resumes_exactly_and_is_deterministic(core
     from mazearena.training.config import ArenaEnvConfig
 
     tiny = {
-        **TINY,
+        **without(TINY, "env", "ppo"),
         "algo": "a2c",
         "kind": "arena",
         "core": core,
@@ -353,7 +358,7 @@ def test_a2c_self_play_grows_its_league(tmp_path):
 
     run = train(
         TrainConfig(
-            **{**TINY, "total_timesteps": 512, "video_episodes": 0},
+            **{**without(TINY, "env", "ppo"), "total_timesteps": 512, "video_episodes": 0},
             runs_dir=tmp_path,
             algo="a2c",
             kind="arena",
@@ -422,7 +427,7 @@ def test_mappo_trains_in_an_arena_resumes_exactly_and_reports_win_rates(tmp_path
     from mazearena.training.config import ArenaEnvConfig
 
     tiny = {
-        **TINY,
+        **without(TINY, "env", "ppo"),
         "algo": "mappo",
         "arena": ArenaEnvConfig(scenario="tag_2v1_vs_fleeing_npc", max_cycles=30, num_levels=20),
         "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),
@@ -454,7 +459,7 @@ def test_self_play_trains_against_its_league_resumes_exactly_and_tables_the_leag
     from mazearena.training.config import ArenaEnvConfig
 
     tiny = {
-        **TINY,
+        **without(TINY, "env", "ppo"),
         "algo": "mappo",
         "arena": ArenaEnvConfig(mode="combat", size=9, max_cycles=20, num_levels=20),
         "mappo": MAPPOConfig(num_envs=8, num_steps=16, num_minibatches=2),

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from test_train import TINY, crash_after, metrics
+from test_train import TINY, crash_after, metrics, without
 
 import mazearena
 from mazearena.actor import PolicyActor
@@ -134,7 +134,7 @@ def test_a_team_trains_under_attack_and_resumes_exactly(obs_mode, tmp_path):
     from mazearena.training.config import ArenaEnvConfig
 
     tiny = {
-        **TINY,
+        **without(TINY, "env", "ppo"),
         "algo": "mappo",
         "backbone": "cnn" if obs_mode == "grid" else "transformer",
         "arena": ArenaEnvConfig(mode="ctf", size=9, max_cycles=20, num_levels=20, obs_mode=obs_mode),
