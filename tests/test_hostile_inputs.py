@@ -286,3 +286,26 @@ def test_a_section_the_run_does_not_use_is_refused_from_python_and_yaml_too(tmp_
         load_config(path)
     path.write_text("algo: dqn\nppo:\n  num_envs: 64\n")  # the default, as a saved config.yaml writes it: fine
     assert load_config(path).algo == "dqn"
+
+
+def test_the_ray_cluster_a_sweep_starts_takes_connections_with_its_token_only(tmp_path, monkeypatch):
+    """Ray's servers listen beyond this machine (Ray resolves 127.0.0.1 to the node's address, by design): the
+    local cluster a sweep starts must run with token authentication (Ray >= 2.59 does so by default)."""
+    import ray
+    from ray._private.authentication.authentication_utils import is_token_auth_enabled
+
+    from mazearena.apps.sweep import SweepConfig, sweep
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    seen = {}
+
+    def resources():  # asked once the cluster is up: what it runs with, then a cluster with no room
+        seen["token"] = is_token_auth_enabled()
+        return {"CPU": 0.5}
+
+    monkeypatch.setattr(ray, "cluster_resources", resources)
+    config = tmp_path / "c.yaml"
+    config.write_text("total_timesteps: 64\n")
+    with pytest.raises(UserError, match="cpus_per_trial=1, but the Ray cluster has 0.5 CPUs"):
+        sweep(SweepConfig(config=config, param=("ppo.learning_rate=1e-3",), runs_dir=tmp_path / "runs"))
+    assert seen == {"token": True} and not ray.is_initialized()

@@ -4,7 +4,10 @@ Every trial is an ordinary run folder (``runs/<sweep>/<trial>/``) and a W&B run 
 training, each trial is evaluated by the harness on the training and held-out suites. The sweep then
 ranks the configurations by the IQM of their runs' success over those suites, with stratified-bootstrap
 95% intervals (``runs/<sweep>/sweep.md``, ``sweep.json``, ``sweep.png``). Ray runs the trials on this
-machine by default, or on an existing cluster with ``--address``. A trial that crashes is reported and
+machine by default (a cluster of its own, which Ray >= 2.59 starts with token authentication: its servers listen
+on the machine's address, Ray does not bind them to 127.0.0.1, and take only connections showing the token in
+``~/.ray/auth_token``), or on an existing cluster with ``--address``, as that cluster is configured. A trial that
+crashes is reported and
 does not stop the others; running the same sweep again with ``--resume`` skips finished trials and continues
 unfinished ones from their last checkpoint.
 """

@@ -40,10 +40,11 @@ from mazearena.training.runs import RunStart, discard_unstarted, init_weights, r
 class TrainingInterrupted(Exception):
     """Training stopped on a signal after saving its checkpoint; ``--resume run_dir`` continues it."""
 
-    def __init__(self, signum: int, run_dir: Path, step: int) -> None:
+    def __init__(self, signum: int, run_dir: Path, step: int, processes: int = 1) -> None:
         self.signum, self.run_dir, self.step = signum, run_dir, step
         name = signal.Signals(signum).name
-        super().__init__(f"{name}: stopped at step {step}, checkpoint saved; continue with --resume {run_dir}")
+        on = f" on {processes} processes (mazearena-torchrun --nproc_per_node {processes})" if processes > 1 else ""
+        super().__init__(f"{name}: stopped at step {step}, checkpoint saved; continue with --resume {run_dir}{on}")
 
     @property
     def exit_code(self) -> int:
@@ -83,9 +84,9 @@ class _Stop:
     """SIGINT and SIGTERM ask the loop to stop after the current iteration; a second one stops at once. Installed
     only when asked (``enabled``): a library call leaves the process's handlers to its caller."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, speaks: bool = True) -> None:
         self.signum: int | None = None
-        self.enabled = enabled
+        self.enabled, self.speaks = enabled, speaks  # speaks: the process that says what happens (process 0)
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> _Stop:
@@ -98,6 +99,8 @@ class _Stop:
         if self.signum is not None:  # the second one: now
             raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
         self.signum = signum
+        if not self.speaks:
+            return
         print(
             f"\n{signal.Signals(signum).name}: finishing the iteration and saving a checkpoint (again to stop at once)",
             file=sys.stderr,
@@ -138,7 +141,7 @@ def train(config: TrainConfig, *, handle_signals: bool = False) -> Path:
         start = _resolve(config, world)
         finished = False
         try:
-            with _Stop(handle_signals) as stop:
+            with _Stop(handle_signals, speaks=world.main) as stop:
                 run_dir = _train(start, stop, world)
             finished = True
             return run_dir
@@ -371,7 +374,8 @@ class _Session:
 
     def interrupted(self) -> TrainingInterrupted:
         self.save_last()
-        return TrainingInterrupted(self.stop.signum or signal.SIGTERM, self.run_dir, self.algo.global_step)
+        signum = self.stop.signum or signal.SIGTERM
+        return TrainingInterrupted(signum, self.run_dir, self.algo.global_step, self.world.size)
 
     def stopping(self) -> bool:
         """Whether a signal asked to stop (any process's, in a data-parallel run: they stop together)."""

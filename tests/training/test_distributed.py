@@ -130,8 +130,8 @@ TINY_RUN = [
 
 
 def torchrun(runs: Path, *args: str, wait: bool = True):
-    """``torchrun --nproc_per_node 2 -m mazearena ...`` as a user starts it (from a checkout, not installed)."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "mazearena"]
+    """``mazearena-torchrun --nproc_per_node 2 train ...`` as a user starts it (from a checkout, not installed)."""
+    command = [sys.executable, "-m", "mazearena.apps.torchrun", "--nproc_per_node", "2"]
     path = os.pathsep.join(filter(None, [str(Path(mazearena.__file__).parents[1]), os.environ.get("PYTHONPATH")]))
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     proc = subprocess.Popen(
@@ -161,6 +161,8 @@ def test_a_two_process_run_killed_and_resumed_continues_exactly(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)  # torchrun passes it to both processes: they stop together, saving
     out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in out, out  # as one process exits
+    assert out.count("finishing the iteration") == 1 and "on 2 processes" in out, out  # process 0 speaks
     step = load_checkpoint(killed / "checkpoints" / "last.pt")["algo"]["global_step"]
     assert 512 <= step < 1536, out
     torchrun(tmp_path, "train", "--resume", str(killed), "--no-progress")
