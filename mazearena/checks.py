@@ -234,6 +234,23 @@ def check_screen(tile: int, fps: float, record, window: bool = False) -> None:
         raise UserError(f"record must be a .gif or .mp4 path, got {str(record)!r}")
 
 
+def check_readable(path: Path, what: str, limit: int) -> None:
+    """Refuse, naming ``what``, a ``path`` that is no regular file (missing, a folder, a device such as
+    ``/dev/zero``, a pipe that would block for ever) or holds more than ``limit`` bytes (read whole, and parsed)."""
+    import stat
+
+    try:
+        info = os.stat(path)
+    except OSError:
+        raise UserError(f"{what} {str(path)!r} does not exist") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"{what} {str(path)!r} is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UserError(f"{what} {str(path)!r} is not a regular file (a device, a pipe or a socket)")
+    if info.st_size > limit:
+        raise UserError(f"{what} {str(path)!r} holds {info.st_size:,} bytes; at most {limit:,} are read")
+
+
 def make_out_dir(path, what: str = "out", inside: Path | None = None) -> Path:
     """The output folder ``path``, made if missing; an existing file there, or a folder that cannot be made or
     written (read-only, no space, no permission), is a :class:`UserError` naming the option and the path. With

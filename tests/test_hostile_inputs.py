@@ -309,3 +309,87 @@ def test_the_ray_cluster_a_sweep_starts_takes_connections_with_its_token_only(tm
     with pytest.raises(UserError, match="cpus_per_trial=1, but the Ray cluster has 0.5 CPUs"):
         sweep(SweepConfig(config=config, param=("ppo.learning_rate=1e-3",), runs_dir=tmp_path / "runs"))
     assert seen == {"token": True} and not ray.is_initialized()
+
+
+def test_runs_that_other_runs_load_are_trusted_only_on_the_command_line(tmp_path, monkeypatch, capsys):
+    """An adversary's victim, or a league's adversary run, from elsewhere may name code: ``train --adversary-of``,
+    ``league.adversaries`` and ``eval`` of an adversary run import it only with ``--trust-code``; a file cannot
+    say ``trust_code: true`` for the user."""
+    import sys
+
+    import yaml
+
+    from mazearena.training.config import load_config
+
+    marker = tmp_path / "imported"
+    (tmp_path / "evilnets.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "evilnets", raising=False)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    data = TrainConfig(algo="mappo").to_dict() | {"backbone": "evilnets:Net"}
+    (victim / "config.yaml").write_text(yaml.safe_dump(data))
+    runs = tmp_path / "runs"
+    try:
+        code = main(["train", "--algo", "mappo", "--adversary-of", str(victim), "--runs-dir", str(runs)])
+    except SystemExit as e:  # refused while the command line is read
+        code = e.code
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and f"adversary_of {str(victim)!r} names code to import (backbone evilnets:Net)" in err, err
+    assert "--trust-code" in err and not marker.exists() and not runs.exists()
+    adversary = tmp_path / "adversary"  # an adversary run of that victim: its eval would load the victim
+    adversary.mkdir()
+    (adversary / "config.yaml").write_text(
+        yaml.safe_dump(TrainConfig(algo="mappo").to_dict() | {"adversary_of": str(victim)})
+    )
+    assert main(["eval", str(adversary), "--wandb-mode", "disabled", "--no-progress"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"adversary_of {victim}: backbone evilnets:Net" in err and not marker.exists(), err
+    league = tmp_path / "league.yaml"  # a self-play run with that adversary run in its league
+    league.write_text(
+        yaml.safe_dump(
+            {
+                "algo": "mappo",
+                "arena": {"mode": "combat"},
+                "league": {"self_play": True, "adversaries": [str(adversary)]},
+            }
+        )
+    )
+    with pytest.raises(UserError, match=f"league.adversaries run {str(adversary)!r} names code to import"):
+        load_config(league)
+    assert not marker.exists()
+    (tmp_path / "trusting.yaml").write_text("trust_code: true\n")
+    with pytest.raises(UserError, match="trust_code is not read from a file; give --trust-code"):
+        load_config(tmp_path / "trusting.yaml")
+    assert load_config(league, trust_code=True).trust_code  # the command's word
+
+
+@pytest.mark.parametrize(
+    "option,make,message",
+    [
+        ("--config", "device", "config file '/dev/zero' is not a regular file"),
+        ("--config", "fifo", "is not a regular file (a device, a pipe or a socket)"),  # opening it would block
+        ("--config", "huge", "holds 9,437,184 bytes; at most 8,388,608 are read"),
+        ("--env.layouts", "device", "map file '/dev/zero' is not a regular file"),
+        ("--env.layouts", "fifo", "is not a regular file"),
+    ],
+)
+def test_files_that_are_no_files_or_too_big_to_parse_are_refused_at_once(option, make, message, tmp_path, capsys):
+    import os
+
+    if make == "device":
+        path = "/dev/zero"  # read whole, it never ends
+    elif make == "fifo":
+        path = str(tmp_path / "pipe")
+        os.mkfifo(path)
+    else:
+        path = str(tmp_path / "huge.yaml")
+        with open(path, "w") as f:  # 9 MiB of a valid config: parsing it would take seconds to minutes
+            f.write("total_timesteps: 64\n" + "#" * (9 * 2**20 - 21) + "\n")
+    try:
+        code = main(["train", option, path, "--runs-dir", str(tmp_path / "runs")])
+    except SystemExit as e:
+        code = e.code
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "runs").exists()

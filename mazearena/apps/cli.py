@@ -117,7 +117,7 @@ def train(cfg: TrainConfig) -> None:
     if not writes():  # under torchrun, process 0 reports
         return
     report = json.loads((run_dir / "report.json").read_text())
-    summary, trained = report["summary"], load_config(run_dir / "config.yaml")  # the run's own (--resume too)
+    summary, trained = report["summary"], load_config(run_dir / "config.yaml", cfg.trust_code)  # the run's own
     if trained.task.has_success:
         console.print(
             f"success: training levels {summary['train_success']:.3f}, held-out levels "
@@ -323,7 +323,7 @@ def _train_args(args: list[str]):
         if i + 1 >= len(rest):
             usage_error("--config needs a YAML file")
         try:
-            default = load_config(find_config(rest[i + 1]))
+            default = load_config(find_config(rest[i + 1]), trust_code="--trust-code" in rest)
         except UserError as e:
             usage_error(str(e))
         del rest[i : i + 2]

@@ -86,7 +86,7 @@ def read_run(path: Path, trust_code: bool = False) -> RunInfo:
     evaluation = path / "eval" / "summary.json"
     return RunInfo(
         path,
-        load_config(path / "config.yaml"),
+        load_config(path / "config.yaml", trust_code),
         metrics,
         report,
         json.loads(evaluation.read_text()) if evaluation.exists() else None,

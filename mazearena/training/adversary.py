@@ -35,7 +35,7 @@ def victim_table(cfg, policy, games: int, seed: int) -> list[dict]:
     from mazearena.training.runs import load_trained, make_actor, make_envs
     from mazearena.training.tasks.arena import load_victim
 
-    victim_cfg, victim, _ = load_victim(cfg.adversary_of, str(cfg.device), type(cfg))
+    victim_cfg, victim, _ = load_victim(cfg.adversary_of, str(cfg.device), type(cfg), cfg.trust_code)
     victim_team = 1 - cfg.trained_team
     rows = []
     with torch.random.fork_rng(devices=[]):
@@ -72,7 +72,7 @@ def victim_table(cfg, policy, games: int, seed: int) -> list[dict]:
             wins = draws = played = 0
             per = max(2, games // len(snapshots))
             for file in snapshots:
-                _, _, past, _ = load_trained(file, device=cfg.device)
+                _, _, past, _ = load_trained(file, device=cfg.device, trust_code=cfg.trust_code)
                 them = make_actor(victim_cfg, past, team=1 - victim_team)
                 red, blue = (me, them) if victim_team == 0 else (them, me)
                 match = play_match(envs, red, blue, per)

@@ -113,6 +113,10 @@ class _TrainFields:
     init_from: Path | None = None
     """Start from the network weights of this run folder's last checkpoint (or a ``.pt`` file); optimiser,
     schedule and league start afresh (fine-tuning, curricula)."""
+    trust_code: bool = False
+    """Import the code that other runs this run loads name (the victim of ``adversary_of``, the runs of
+    ``league.adversaries``: a backbone, env or wrapper given as ``module:Name``); off, such a run is refused naming
+    that code. Never saved with the run: each command decides, as ``eval --trust-code`` does."""
     adversary_of: Path | None = None
     """Train an adversary of this arena run (the victim, frozen): the other team learns by MAPPO to beat it on the
     victim's training arenas (the arena options are the victim's). Its evaluations play the victim on held-out
@@ -258,9 +262,9 @@ class _TrainFields:
         return task_of(self)
 
     @classmethod
-    def load(cls, path: Path) -> TrainConfig:
+    def load(cls, path: Path, trust_code: bool = False) -> TrainConfig:
         """The config of a YAML file (:func:`load_config`)."""
-        return load_config(path)
+        return load_config(path, trust_code)
 
     @property
     def backbone_kwargs(self) -> dict:
@@ -335,7 +339,8 @@ class _TrainFields:
         return self.task.config_sections(algorithm(self.algo)) + (("plr",) if self.curriculum != "dr" else ())
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        """The fields as YAML holds them (``trust_code`` left out: each command decides it)."""
+        return {k: v for k, v in _plain(dataclasses.asdict(self)).items() if k != "trust_code"}
 
     def flat_dict(self) -> dict[str, Any]:
         """:meth:`to_dict` with dotted keys for the sections' fields (``ppo.num_envs``)."""
@@ -386,11 +391,16 @@ SECTIONS = {"env": EnvConfig, "arena": ArenaEnvConfig, **ALGORITHM_SECTIONS, "le
 """The sections of a :class:`TrainConfig` (each a mapping of its own fields in YAML)."""
 
 
-def load_config(path: Path) -> TrainConfig:
+def load_config(path: Path, trust_code: bool = False) -> TrainConfig:
     """A :class:`TrainConfig` from a YAML file; a missing, unreadable, empty or malformed file or a bad field is
-    a :class:`~mazearena.checks.UserError` naming the file."""
+    a :class:`~mazearena.checks.UserError` naming the file. ``trust_code``: the command's (a file's own
+    ``trust_code`` is refused: each command decides)."""
     path = Path(path)
     data = read_config_data(path)
+    if isinstance(data, dict):
+        if "trust_code" in data:
+            raise UserError(f"{path}: trust_code is not read from a file; give --trust-code on the command line")
+        data["trust_code"] = trust_code
     try:
         return from_dict(TrainConfig, data)
     except (ValueError, TypeError) as e:  # the file's values, checked by the configs

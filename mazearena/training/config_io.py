@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from mazearena.checks import UserError
+from mazearena.checks import UserError, check_readable
 
 
 def from_dict(cls, data: dict[str, Any]):
@@ -83,14 +83,18 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+CONFIG_BYTES = 8 * 2**20
+"""The largest config file read: configs are a few KB (a run's holds its maps: 16 KB for one of 127×127); YAML
+parses about a MB a second, so a larger file would hold a command for minutes."""
+
+
 def read_config_data(path: Path) -> dict[str, Any]:
     """The mapping a YAML config file holds (not yet checked field by field), or a
     :class:`~mazearena.checks.UserError` naming the file and what is wrong with it."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"config file {str(path)!r} is a folder, not a YAML file")
-    if not path.is_file():
-        raise UserError(f"config file {str(path)!r} does not exist")
+    check_readable(path, "config file", CONFIG_BYTES)
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a safe loader)
     except RecursionError:

@@ -60,30 +60,40 @@ def fits(saved: str | None, cfg: TrainConfig) -> bool:
     return same(json.loads(saved), json.loads(json.dumps(model_fields(cfg), sort_keys=True)), defaults)
 
 
-def code_named(config_file: Path) -> list[str]:
+def code_named(config_file: Path, seen: frozenset[Path] = frozenset()) -> list[str]:
     """What a run's ``config.yaml`` would import to be loaded: a backbone, an env id or wrappers given by import path
-    (``module:Name``); read as plain data, nothing imported."""
+    (``module:Name``), and what the runs it loads name (the victim of ``adversary_of``, ``league.adversaries``); read
+    as plain data, nothing imported."""
     from mazearena.training.config_io import read_config_data
 
     data = read_config_data(config_file)
     env = data.get("env") if isinstance(data.get("env"), dict) else {}
+    league = data.get("league") if isinstance(data.get("league"), dict) else {}
     named = []
     if isinstance(data.get("backbone"), str) and ":" in data["backbone"]:
         named.append(f"backbone {data['backbone']}")
     if isinstance(env.get("env_id"), str) and ":" in env["env_id"]:
         named.append(f"env.env_id {env['env_id']}")
     named += [f"env.wrappers {w}" for w in env.get("wrappers") or () if isinstance(w, str)]
+    others = [("adversary_of", data.get("adversary_of"))]
+    others += [("league.adversaries", a) for a in league.get("adversaries") or ()]
+    seen = seen | {Path(config_file).resolve()}
+    for field, other in others:
+        if isinstance(other, str) and (other_file := Path(other) / "config.yaml").is_file():
+            if other_file.resolve() not in seen:  # a loop of runs is read once
+                named += [f"{field} {other}: {n}" for n in code_named(other_file, seen)]
     return named
 
 
-def check_trusted(run_dir: Path, trust_code: bool) -> None:
+def check_trusted(run_dir: Path, trust_code: bool, field: str = "run") -> None:
     """A run folder from elsewhere may name code to import; it is imported only with ``trust_code`` (the
-    ``--trust-code`` of ``eval``, ``watch``, ``export`` and ``compare``), else refused naming what it imports."""
+    ``--trust-code`` of ``train``, ``eval``, ``watch``, ``export`` and ``compare``), else refused naming what it
+    imports. ``field``: what named the run (``adversary_of``)."""
     named = code_named(Path(run_dir) / "config.yaml")
     if named and not trust_code:
         raise UserError(
-            f"run {str(run_dir)!r} names code to import ({'; '.join(named)}): importing it runs it. Pass --trust-code "
-            "if you trust where the run came from"
+            f"{field} {str(run_dir)!r} names code to import ({'; '.join(named)}): importing it runs it. Pass "
+            "--trust-code if you trust where the run came from"
         )
 
 
@@ -101,7 +111,7 @@ def load_trained(path: Path, checkpoint: str, device: str, config_type: type[Tra
     if not (run_dir / "config.yaml").exists():
         raise UserError(f"{str(path)!r} is not a run folder or a checkpoint inside one (no config.yaml)")
     check_trusted(run_dir, trust_code)
-    cfg = config_type.load(run_dir / "config.yaml")
+    cfg = config_type.load(run_dir / "config.yaml", trust_code)  # and the runs it loads in turn (its victim)
     if not algorithm(cfg.algo).own:
         own = ", ".join(name for name, a in ALGORITHMS.items() if a.own)
         raise UserError(

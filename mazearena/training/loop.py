@@ -168,7 +168,7 @@ def _device_of(config: TrainConfig) -> str:
         if saved.is_file():
             from mazearena.training.config import load_config
 
-            return load_config(saved).device
+            return load_config(saved, config.trust_code).device
     return config.device
 
 

@@ -221,7 +221,7 @@ def _checkpoint_candidates(run_dir: Path) -> list[Path]:
 
 
 def _resume(cfg: TrainConfig, run_dir: Path, lock: RunLock) -> RunStart:
-    saved = load_config(run_dir / "config.yaml")
+    saved = load_config(run_dir / "config.yaml", cfg.trust_code)
     if not algorithm(saved.algo).own:
         raise UserError(f"resume: runs of algo {saved.algo} (a trainer that is not mazearena's) cannot be resumed")
     applied = _resume_options(cfg, saved, run_dir)

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from mazearena.checks import UserError, check_readable
 from mazearena.envs.engine.cells import Cell
 from mazearena.envs.engine.common import UNREACHABLE
 from mazearena.envs.engine.grid import Heading
@@ -39,6 +40,10 @@ STARTS = {"S": Heading.EAST, ">": Heading.EAST, "v": Heading.SOUTH, "<": Heading
 """The characters of the start, and the heading the agent starts with."""
 _WRITE_START = {Heading.EAST: "S", Heading.SOUTH: "v", Heading.WEST: "<", Heading.NORTH: "^"}
 _WRITE_CELL = {int(code): char for char, code in CELLS.items()}
+
+
+MAP_BYTES = 2**20
+"""The largest map file read (a 127×127 map is 16 KB)."""
 
 
 class MapError(ValueError):
@@ -170,6 +175,10 @@ def load(path: str | Path) -> TextLevel:
     """The level of the text map in the file ``path``; errors name the file, line and column."""
     path = Path(path)
     try:
+        check_readable(path, "map file", MAP_BYTES)
+    except UserError as e:
+        raise MapError(str(e)) from None
+    try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise MapError(f"{path}:1:1: not a text file ({e.reason})") from None
@@ -245,8 +254,8 @@ def _read_layouts(entries) -> tuple[str, ...]:
             files = sorted(path.glob("*.txt"))
             if not files:
                 raise MapError(f"{path}: the folder holds no .txt map")
-        elif path.is_file():
-            files = [path]
+        elif path.exists():
+            files = [path]  # load() refuses a device, a pipe or a huge file by name
         else:
             raise MapError(f"{path}: no such file or folder (a map given as text has a line break)")
         for file in files:

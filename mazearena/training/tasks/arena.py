@@ -280,6 +280,11 @@ def _check_self_play(cfg: TrainConfig) -> None:
         raise UserError(
             f"league.opponent_groups ({cfg.league.opponent_groups}) must divide {section}.num_envs ({cfg.num_envs})"
         )
+    from mazearena.training.loading import check_trusted
+
+    for path in cfg.league.adversaries:  # before the run folder is made: the code they name is imported later
+        if (Path(path) / "config.yaml").is_file():
+            check_trusted(path, cfg.trust_code, "league.adversaries run")
 
 
 def _check_adversary(cfg: TrainConfig) -> None:
@@ -312,6 +317,9 @@ def victim_config(cfg: TrainConfig) -> TrainConfig:
     path = Path(cfg.adversary_of)
     if not (path / "config.yaml").exists():
         raise UserError(f"adversary_of: {str(path)!r} is not a run folder (no config.yaml)")
+    from mazearena.training.loading import check_trusted
+
+    check_trusted(path, cfg.trust_code, "adversary_of")  # its config imports what it names
     victim = type(cfg).load(path / "config.yaml")
     if not isinstance(victim.task, ArenaTask):
         raise UserError(f"adversary_of: {str(path)!r} is a {victim.algo} run on mazes; adversaries play arena teams")
@@ -319,10 +327,11 @@ def victim_config(cfg: TrainConfig) -> TrainConfig:
 
 
 # ---------------------------------------------------------------- adversaries: a frozen run as the opponent
-def load_victim(path: Path, device: str, config_type: type):
+def load_victim(path: Path, device: str, config_type: type, trust_code: bool = False):
     """The victim run's config, network (frozen) and step; loaded once per process while its last checkpoint
-    stays the same (any run: adversaries joining a league are loaded the same way)."""
-    return _load_victim(str(Path(path).resolve()), device, _version(Path(path)), config_type)
+    stays the same (any run: adversaries joining a league are loaded the same way). Code the run names is
+    imported only with ``trust_code``."""
+    return _load_victim(str(Path(path).resolve()), device, _version(Path(path)), config_type, trust_code)
 
 
 def _version(run: Path) -> int:
@@ -332,25 +341,25 @@ def _version(run: Path) -> int:
 
 
 @lru_cache(maxsize=4)
-def _load_victim(path: str, device: str, version: int, config_type: type):
+def _load_victim(path: str, device: str, version: int, config_type: type, trust_code: bool):
     from mazearena.training.loading import load_trained
 
     with torch.random.fork_rng(devices=[]):  # building its network draws nothing from the caller's stream
-        cfg, _, policy, step = load_trained(Path(path), "last", device, config_type)
+        cfg, _, policy, step = load_trained(Path(path), "last", device, config_type, trust_code)
     return cfg, policy.requires_grad_(False), step
 
 
 def victim_actor(cfg: TrainConfig, deterministic: bool = False) -> Actor:
     """The victim of adversary run ``cfg`` as the actor of its scenario team (its network loaded once per
     process and device, frozen)."""
-    victim_cfg, policy, _ = load_victim(cfg.adversary_of, str(cfg.device), type(cfg))
+    victim_cfg, policy, _ = load_victim(cfg.adversary_of, str(cfg.device), type(cfg), cfg.trust_code)
     return victim_cfg.task.actor(victim_cfg, policy, deterministic, team=1 - cfg.trained_team)
 
 
 def adversary_actor(path: Path, cfg: TrainConfig) -> Actor:
     """The adversary run ``path`` as an opponent in the self-play league of ``cfg``: the team the learner does not
     play, the adversary's network loaded frozen (an error names a run that is no adversary of this arena)."""
-    adversary, policy, _ = load_victim(path, str(cfg.device), type(cfg))
+    adversary, policy, _ = load_victim(path, str(cfg.device), type(cfg), cfg.trust_code)
     if adversary.adversary_of is None:
         raise UserError(f"league.adversaries: {str(path)!r} is no adversary run (train one with --adversary-of)")
     if adversary.arena.scenario_name != cfg.arena.scenario_name or adversary.arena.size != cfg.arena.size:
