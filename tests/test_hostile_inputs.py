@@ -258,7 +258,7 @@ def test_output_piped_into_a_reader_that_left_ends_quietly():
         (["--algo", "dqn", "--ppo.num-envs", "16"], "ppo.num_envs does not apply"),
         (["--algo", "ppo", "--dqn.buffer-size", "5000"], "dqn.buffer_size does not apply"),
         (["--env.size", "7", "--arena.size", "9"], "arena.size does not apply"),
-        (["--league.self-play"], "league.self_play does not apply"),
+        (["--league.self-play"], "league.self_play plays mazearena's arenas"),  # the task names it first
         (["--plr.buffer-size", "10"], "plr.buffer_size does not apply"),
         (["--env", "arena", "--env.size", "9"], "env.size does not apply"),
     ],
