@@ -58,7 +58,8 @@ def test_stepping_a_maze_before_reset_says_so(env_id):
         ("ppo:\n  num_envs: 8\nppo:\n  num_envs: 16\n", r"'ppo' is given twice"),
         ("ppo:\n  num_envs: 8\n  num_envs: 16\n", r"line 3.*'num_envs' is given twice \(first at line 2\)"),
         ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
-        ("a:\n" + "".join("  " * i + "b:\n" for i in range(1, 5_000)), "nested too deeply"),
+        ("a: " + "{b: " * 5_000 + "1" + "}" * 5_000, "nested too deeply"),  # 5,000 nested maps, 20 KB
+        ("a:\n" + "".join("  " * i + "b:\n" for i in range(1, 5_000)), "holds 25,010,000 bytes"),  # 25 MB: unread
     ],
 )
 def test_config_files_with_a_key_twice_or_absurd_nesting_are_refused_in_one_line(text, message, tmp_path):

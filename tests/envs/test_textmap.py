@@ -96,7 +96,7 @@ def test_maps_load_from_files_and_errors_name_the_file(tmp_path):
     (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(MapError, match="1:1: not a text file"):
         load(tmp_path / "binary.txt")
-    with pytest.raises(MapError, match="cannot read the map"):
+    with pytest.raises(MapError, match="does not exist"):
         load(tmp_path / "missing.txt")
 
 
