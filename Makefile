@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # TORCH_SPEC=torch takes the newest release instead.
 TORCH_SPEC ?= torch>=2.2,<2.14
 
-.PHONY: setup train demo test bench lint docs clean
+.PHONY: setup train demo test bench lint docs browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,17 @@ lint: $(VENV)/.installed-dev
 docs: $(VENV)/.installed-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d site
 
-test: $(VENV)/.installed-dev lint docs
+test: $(VENV)/.installed-dev lint docs browser
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/pytest -q
+
+# tests/test_docs_site.py opens every page of the site in a headless Chromium: Debian's chromium and chromium-driver,
+# installed here where apt can (as root, or with sudo); elsewhere that test is skipped (in CI it fails).
+browser:
+	@command -v chromedriver >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && SUDO= || SUDO="sudo -n"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      --no-install-recommends chromium chromium-driver >/dev/null; } || \
+	  echo "chromium could not be installed: the docs site test will be skipped"
 
 # Peers live in their own environment: MiniGrid depends on pygame-ce, which replaces pygame's module.
 .venv-bench/.installed: pyproject.toml
