@@ -195,19 +195,21 @@ def compare(cfg: CompareConfig) -> None:
     out = run_compare(cfg)
     summary = json.loads((out / "summary.json").read_text())
     table = Table(title="runs side by side (mean over each method's runs)")
-    for col in ("method", "runs", "held-out success", "training success", "gap", "steps to 95%"):
+    success = summary["score"] == "test_success"
+    keys = ("test_success", "train_success", "generalisation_gap") if success else ("test_return", "train_return")
+    names = ("held-out success", "training success", "gap", "steps to 95%") if success else keys
+    for col in ("method", "runs", *(n.replace("_", " ") for n in names)):
         table.add_column(col)
     for m, row in summary["per_method"].items():
-        cells = [row.get(k) for k in ("test_success", "train_success", "generalisation_gap")]
-        table.add_row(
-            m,
-            str(row["runs"]),
-            *("—" if v is None else f"{v:.3f}" for v in cells),
-            "—" if row.get("steps_to_95") is None else f"{row['steps_to_95']:,.0f}",
-        )
+        cells = ["—" if row.get(k) is None else f"{row[k]:.3f}" for k in keys]
+        if success:
+            cells.append("—" if row.get("steps_to_95") is None else f"{row['steps_to_95']:,.0f}")
+        table.add_row(m, str(row["runs"]), *cells)
     console.print(table)
     for p in summary["probability_of_improvement"]:
         console.print(f"P({p['x']} > {p['y']}) = {p['value']:.3f} ({p['low']:.3f}–{p['high']:.3f})")
+    if summary["improvement_note"]:
+        console.print(summary["improvement_note"], highlight=False)
     console.print(f"wrote {out}/report.md, summary.json and learning-curve plots")
 
 

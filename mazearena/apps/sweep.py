@@ -72,8 +72,7 @@ class SweepConfig:
             raise UserError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise UserError("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
-        if not Path(self.config).is_file():
-            raise UserError(f"config {str(self.config)!r} is not a file")
+        self.config = find_config(self.config)  # a file, or a shipped example by name (ppo_maze9)
 
 
 def check_resources(cfg: SweepConfig, resources: dict[str, float]) -> None:

@@ -109,18 +109,16 @@ def final_rows(runs: list[RunInfo]) -> list[dict]:
     rows = []
     for r in runs:
         s = (r.report or {}).get("summary", {})
+        held_out = (r.report or {}).get("test_levels", {})
         last = r.metrics[-1] if r.metrics else {}
-        row = {
-            "method": r.method,
-            "run": r.name,
-            "seed": r.config.seed,
-            "steps": last.get("step"),
-            "train_seconds": last.get("time"),
-            "train_success": s.get("train_success"),
-            "test_success": s.get("test_success"),
-            "generalisation_gap": s.get("generalisation_gap"),
-            "steps_to_95": s.get("steps_to_95"),
-        }
+        row = {"method": r.method, "run": r.name, "seed": r.config.seed, "steps": last.get("step")}
+        row["train_seconds"] = last.get("time")
+        if r.config.task.has_success:
+            row |= {k: s.get(k) for k in ("train_success", "test_success", "generalisation_gap", "steps_to_95")}
+            row["test_ci95"] = held_out.get("success_ci95")  # over its final evaluation's episodes
+        else:  # an env without success (CartPole): its returns
+            row |= {k: s.get(k) for k in ("train_return", "test_return")}
+        row["test_episodes"] = held_out.get("episodes")
         for evaluation in evaluations:
             for c in evaluation["conditions"]:
                 if c["perturbation"] == "none" and r.name in c["success_per_run"]:
@@ -149,18 +147,13 @@ def compare(cfg: CompareConfig) -> Path:
         "probability_of_improvement": [],
         "curves": {},
     }
-    columns = [k for k in dict.fromkeys(k for row in finals for k in row) if k not in ("method", "run", "seed")]
+    skip = ("method", "run", "seed", "test_ci95", "test_episodes")
+    columns = [k for k in dict.fromkeys(k for row in finals for k in row) if k not in skip]
     for m in methods:
         mine = [row for row in finals if row["method"] == m]
         summary["per_method"][m] = {"runs": len(mine)} | {c: _mean([row.get(c) for row in mine]) for c in columns}
-    scored = {m: [row["test_success"] for row in finals if row["method"] == m] for m in methods}
-    for x, y in permutations(methods, 2):
-        if all(v is not None for v in scored[x] + scored[y]) and scored[x] and scored[y]:
-            a, b = np.array(scored[x])[:, None], np.array(scored[y])[:, None]
-            low, high = probability_of_improvement_ci(a, b, reps=1000, seed=cfg.seed)
-            summary["probability_of_improvement"].append(
-                {"x": x, "y": y, "value": probability_of_improvement(a, b), "low": low, "high": high}
-            )
+    summary["score"] = "test_success" if all(r.config.task.has_success for r in runs) else "test_return"
+    summary |= improvement(finals, methods, summary["score"], cfg.seed)
     plots = {}
     for key, title, ylabel in CURVES:
         rows = curve_rows(runs, key)
@@ -168,10 +161,41 @@ def compare(cfg: CompareConfig) -> Path:
             name = key.replace("/", "_") + ".png"
             plot = plot_curves(rows, out / name, title, key="value", ylabel=ylabel)
             if plot is not None:
-                plots[key] = (title, plot)
+                missing = [r.name for r in runs if not any(key in m for m in r.metrics)]
+                plots[key] = (title, plot, missing)
                 summary["curves"][key] = name
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "report.md").write_text(markdown(summary, runs, plots))
+    return out
+
+
+MIN_RUNS = 2
+"""Runs (seeds) a method needs on each side for a probability of improvement: with one there is no between-run
+variation to compare, and a bootstrap over one run returns that run (P = 0 or 1 with a zero-width interval)."""
+
+
+def improvement(finals: list[dict], methods: list[str], score: str, seed: int) -> dict:
+    """P(a run of X scores higher than a run of Y) on ``score`` for every pair of methods that both have
+    :data:`MIN_RUNS` runs, with a bootstrap interval over runs; for the others, why not."""
+    scored = {m: [row.get(score) for row in finals if row["method"] == m] for m in methods}
+    out: dict = {"probability_of_improvement": [], "improvement_note": ""}
+    few = [m for m in methods if len(scored[m]) < MIN_RUNS]
+    for x, y in permutations(methods, 2):
+        values = scored[x] + scored[y]
+        if x in few or y in few or any(v is None for v in values):
+            continue
+        a, b = np.array(scored[x])[:, None], np.array(scored[y])[:, None]
+        low, high = probability_of_improvement_ci(a, b, reps=1000, seed=seed)
+        out["probability_of_improvement"].append(
+            {"x": x, "y": y, "value": probability_of_improvement(a, b), "low": low, "high": high}
+        )
+    if few and len(methods) > 1:
+        counts = ", ".join(f"{m}: {len(scored[m])}" for m in few)
+        out["improvement_note"] = (
+            f"no probability of improvement for a method with fewer than {MIN_RUNS} runs ({counts}): one run per "
+            "side has no between-run variation to test. Train more seeds; meanwhile the intervals of each run's "
+            "final evaluation below are over its episodes, not over runs"
+        )
     return out
 
 
@@ -213,12 +237,14 @@ def markdown(summary: dict, runs: list[RunInfo], plots: dict) -> str:
             + " | ".join(_fmt(row.get(c)) for c in columns)
             + " |"
         )
+    lines += _episode_intervals(summary)
+    what = "held-out success" if summary["score"] == "test_success" else "held-out return"
     if summary["probability_of_improvement"]:
         lines += [
             "",
             "## Probability of improvement",
             "",
-            "P(a run of X has a higher held-out success than a run of Y), ties counting half, with a 95% "
+            f"P(a run of X has a higher {what} than a run of Y), ties counting half, with a 95% "
             "bootstrap interval over runs (few seeds give wide intervals).",
             "",
             "| X | Y | P(X > Y) (95% CI) |",
@@ -226,9 +252,37 @@ def markdown(summary: dict, runs: list[RunInfo], plots: dict) -> str:
         ]
         for p in summary["probability_of_improvement"]:
             lines.append(f"| {p['x']} | {p['y']} | {p['value']:.3f} ({p['low']:.3f}–{p['high']:.3f}) |")
+    if summary["improvement_note"]:
+        lines += ["", f"*{summary['improvement_note'][0].upper()}{summary['improvement_note'][1:]}.*"]
     if plots:
-        band = "Mean over each method's runs; band from its lowest to its highest run."
+        band = "Mean over each method's runs; band from its lowest to its highest run (one run: its own curve)."
         lines += ["", "## Learning curves", "", band, ""]
-        for title, plot in plots.values():
+        for title, plot, missing in plots.values():
             lines += [f"![{title}]({plot.name})", ""]
+            if missing:
+                lines += [f"Not in this plot (no such rows in their metrics): {', '.join(missing)}.", ""]
     return "\n".join(lines) + "\n"
+
+
+def _episode_intervals(summary: dict) -> list[str]:
+    """Each run's final held-out evaluation with its 95% Wilson interval over its episodes (maze and arena runs):
+    the variation between episodes of one run, which says nothing of another seed."""
+    rows = [r for r in summary["runs"] if r.get("test_ci95")]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "### Each run's final held-out evaluation",
+        "",
+        "95% Wilson intervals over the evaluation's episodes: how sure one run's number is, not how another seed "
+        "would do.",
+        "",
+        "| method | run | episodes | held-out success (95% CI) |",
+        "|---|---|---:|---:|",
+    ]
+    for r in rows:
+        low, high = r["test_ci95"]
+        lines.append(
+            f"| {r['method']} | {r['run']} | {r['test_episodes']} | {r['test_success']:.3f} ({low:.3f}–{high:.3f}) |"
+        )
+    return lines

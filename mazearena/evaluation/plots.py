@@ -209,7 +209,14 @@ def plot_curves(
     colours = _colours(list(bands))
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for m, b in bands.items():
-        ax.plot(b["steps"], b["mean"], marker="o", ms=3, color=colours[m], label=f"{m} ({b['runs']} runs)")
+        ax.plot(
+            b["steps"],
+            b["mean"],
+            marker="o",
+            ms=3,
+            color=colours[m],
+            label=f"{m} ({b['runs']} run{'s' * (b['runs'] != 1)})",
+        )
         if b["runs"] > 1:
             ax.fill_between(b["steps"], b["low"], b["high"], color=colours[m], alpha=0.2)
     ax.set_xlabel("env steps")

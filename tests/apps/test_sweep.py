@@ -98,8 +98,13 @@ def test_sweep_parameters_are_checked_before_anything_runs(config, tmp_path):
     ):
         with pytest.raises(ValueError, match=match):
             plan(SweepConfig(config=config, param=(bad,)), tmp_path / "s")
-    with pytest.raises(ValueError, match="is not a file"):
+    with pytest.raises(ValueError, match="does not exist"):
         SweepConfig(config=tmp_path / "missing.yaml")
+    shipped = SweepConfig(config="ppo_maze9")  # a shipped config by name, as the docs and --help write it
+    assert shipped.config.name == "ppo_maze9.yaml" and shipped.config.is_file()
+    assert (
+        len(plan(SweepConfig(config="ppo_maze9", seeds=1, param=("ppo.learning_rate=1e-3,3e-4",)), tmp_path / "n")) == 2
+    )
     import tyro
 
     repeated = tyro.cli(SweepConfig, args=[str(config), "--param", "backbone=cnn,mlp", "--param", "seed_x=1"])

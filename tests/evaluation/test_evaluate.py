@@ -352,18 +352,26 @@ def test_episode_tables_read_back(tmp_path):
 
 
 def test_compare_puts_runs_side_by_side_with_curves_and_probability_of_improvement(runs, tmp_path):
-    from mazearena.evaluation.compare import CompareConfig, compare
+    from mazearena.evaluation.compare import CompareConfig, compare, improvement
 
     out = compare(CompareConfig(runs=(runs["ppo0"], runs["ppo1"], runs["dqn"]), out=tmp_path / "cmp"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["methods"] == ["ppo-cnn", "dqn-cnn"] and summary["per_method"]["ppo-cnn"]["runs"] == 2
-    assert {(p["x"], p["y"]) for p in summary["probability_of_improvement"]} == {
-        ("ppo-cnn", "dqn-cnn"),
-        ("dqn-cnn", "ppo-cnn"),
-    }
+    # one DQN run: no between-run variation, so no probability of improvement, and the report says why
+    assert summary["probability_of_improvement"] == [] and "dqn-cnn: 1" in summary["improvement_note"]
     assert (out / "episode_success.png").stat().st_size > 0
     report = (out / "report.md").read_text()
-    assert "## Learning curves" in report and "## Probability of improvement" in report
+    assert "## Learning curves" in report and "## Probability of improvement" not in report
+    assert "one run per side has no between-run variation" in report and "### Each run's final held-out" in report
+    finals = [  # two runs a side: the probability and its interval over runs
+        {"method": m, "test_success": v} for m, v in (("a", 0.9), ("a", 0.8), ("b", 0.5), ("b", 0.6))
+    ]
+    pairs = improvement(finals, ["a", "b"], "test_success", seed=0)
+    assert [(p["x"], p["y"], p["value"]) for p in pairs["probability_of_improvement"]] == [
+        ("a", "b", 1.0),
+        ("b", "a", 0.0),
+    ]
+    assert pairs["improvement_note"] == ""
     assert main(["compare", str(runs["ppo0"]), str(runs["arena0"]), "--out", str(tmp_path / "x")]) == 2
     with pytest.raises(ValueError, match="not a run folder"):
         compare(CompareConfig(runs=(tmp_path,)))

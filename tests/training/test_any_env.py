@@ -36,6 +36,12 @@ def test_ppo_learns_cartpole_and_the_run_is_a_normal_run(tmp_path):
         "larger",
         "harder",
     }
+    from mazearena.evaluation.compare import CompareConfig, compare
+
+    compared = compare(CompareConfig(runs=(run,), out=tmp_path / "cmp"))  # no success here: returns, no 0.000s
+    side = json.loads((compared / "summary.json").read_text())
+    assert side["score"] == "test_return" and side["per_method"]["ppo-mlp"]["test_return"] >= 195
+    assert "success" not in (compared / "report.md").read_text().split("## Learning curves")[0]
 
 
 def test_dqn_runs_and_a_user_package_registers_its_env(tmp_path, monkeypatch):
