@@ -163,11 +163,12 @@ class Episodes:
         self.ret *= keep
         self.length *= keep
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self, partial: bool = False) -> dict[str, float]:
         """Mean return, length and success of the episodes that ended, then forget them; nothing (the sums kept
-        for the next window) while fewer than ``min_episodes`` have ended."""
+        for the next window) while fewer than ``min_episodes`` have ended, unless ``partial`` (the run's last
+        row: whatever ended since the last window, so that a short run logs its episodes too)."""
         count, ret, length, successes, judged = self._sums.tolist()
-        if count < max(self.min_episodes, 1):
+        if count < (1 if partial else max(self.min_episodes, 1)):
             return {}
         self._sums.zero_()
         out = {}
@@ -238,11 +239,12 @@ class TeamEpisodes:
         self.ret *= keep
         self.left *= keep
 
-    def metrics(self, team: int) -> dict[str, float]:
+    def metrics(self, team: int, partial: bool = False) -> dict[str, float]:
         """Mean return of each agent and of the learning team, win/draw rates of ``team``, length, scores, and
-        what the mode counts: captures (``ctf``), kills and deaths (``combat``), catches (``tag``)."""
+        what the mode counts: captures (``ctf``), kills and deaths (``combat``), catches (``tag``); ``partial``:
+        the games of an unfinished window too (the run's last row)."""
         count = float(self._count)
-        if count < max(self.min_games, 1):
+        if count < (1 if partial else max(self.min_games, 1)):
             return {}  # the sums are kept for the next window
         sums = (self._sums / count).tolist()
         self._sums.zero_()

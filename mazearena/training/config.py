@@ -6,6 +6,8 @@ holds the same fields (:mod:`.config_io`)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -328,9 +330,21 @@ class _TrainFields:
 
     @property
     def experiment(self) -> str:
-        """The W&B group: ``wandb_group``, by default the run name without its seed (``ppo-cnn-9x9``), so that
-        the seeds of one experiment compare as one group."""
-        return self.wandb_group or re.sub(r"-seed\d+(-\d+)?$", "", self.run_name)
+        """The W&B group: ``wandb_group``, by default the experiment, whatever the run is named: the default
+        name without its seed and a digest of :meth:`experiment_dict` without the seed (``ppo-cnn-9x9-3fa2c1``), so
+        that the seeds of one config share a group and two configs never do."""
+        if self.wandb_group:
+            return self.wandb_group
+        defining = {k: v for k, v in self.experiment_dict().items() if k not in EXTENSIBLE}
+        digest = hashlib.sha1(json.dumps(defining, sort_keys=True, default=str).encode()).hexdigest()[:6]
+        name = re.sub(r"-seed\d+$", "", self.task.run_name(self))
+        return f"{name}-{digest}"
+
+    def experiment_dict(self) -> dict[str, Any]:
+        """What defines the experiment (what W&B records as the run's config): :meth:`used_dict` without where
+        and how the run is kept, shown and logged (``runs_dir``, ``name``, ``progress``, ``resume``, the W&B
+        and checkpoint settings), which change no result."""
+        return {k: v for k, v in self.used_dict().items() if k not in BOOKKEEPING}
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -374,6 +388,35 @@ def _plain(value):
         return value.value
     return value
 
+
+BOOKKEEPING = (
+    "runs_dir",
+    "name",
+    "progress",
+    "log_interval",
+    "resume",
+    "wandb_mode",
+    "wandb_project",
+    "wandb_group",
+    "wandb_tags",
+    "tensorboard",
+    "checkpoint_every",
+    "keep_snapshots",
+    "video_episodes",
+    "video_every",
+)
+"""Fields that change where and how a run is kept, shown and logged, never what it learns."""
+
+EXTENSIBLE = (
+    "seed",
+    "total_timesteps",
+    "stop_at_success",
+    "stop_at_win_rate",
+    "stop_on_lower_bound",
+    "eval_every",
+    "eval_episodes",
+)
+"""Left out of the group's digest: the seed, and what ``--resume`` may change (a run extended stays in its group)."""
 
 ALGORITHM_SECTIONS = config_sections()
 """The algorithms' sections (``ppo``, ``dqn``, ``mappo``, ...), each a field of :class:`TrainConfig` of its

@@ -325,7 +325,7 @@ class _Session:
             return _Quiet()
         return Logger(
             self.run_dir,
-            cfg.used_dict(),
+            cfg.experiment_dict(),
             self.total_steps,
             console=cfg.progress,
             wandb_mode=cfg.wandb_mode,
@@ -387,7 +387,10 @@ class _Session:
         a checkpoint."""
         cfg, algo = self.cfg, self.algo
         start_time, steps_before = time.perf_counter(), algo.global_step
-        metrics = distributed.mean_metrics(self.alg.iterate(algo, cfg), self.world)
+        metrics = self.alg.iterate(algo, cfg)
+        if algo.global_step >= self.total_steps and not any(k.startswith("episode/") for k in metrics):
+            metrics |= self._unfinished_window()  # a short run logs its episodes all the same
+        metrics = distributed.mean_metrics(metrics, self.world)
         metrics["sps"] = (algo.global_step - steps_before) / (time.perf_counter() - start_time)
         self._check_finite(metrics)
         if self.next_eval is not None and algo.global_step >= self.next_eval:
@@ -403,6 +406,14 @@ class _Session:
         if algo.global_step >= self.next_checkpoint or algo.global_step >= self.total_steps or self.stopped:
             self.save_last()
             self.next_checkpoint += cfg.checkpoint_every
+
+    def _unfinished_window(self) -> dict:
+        """The training episodes that ended since the last window of episode statistics (the run's last row)."""
+        episodes = getattr(self.algo, "episodes", None)
+        if episodes is None:  # a trainer that keeps its own (sb3-ppo)
+            return {}
+        team = getattr(self.algo, "team", None)
+        return episodes.metrics(team, partial=True) if team is not None else episodes.metrics(partial=True)
 
     def _check_finite(self, metrics: dict) -> None:
         broken = sorted(k for k, v in metrics.items() if v is not None and not math.isfinite(float(v)))

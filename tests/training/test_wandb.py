@@ -2,6 +2,7 @@
 the config holds only the sections the algorithm uses, the seeds of an experiment share a group, the same
 things have the same names across algorithms, and the model artifact is the weights."""
 
+import re
 from pathlib import Path
 
 import torch
@@ -28,6 +29,8 @@ def run_record(run: Path):
 def test_ppo_runs_log_global_step_their_own_sections_one_group_and_weights(tmp_path):
     runs = [ppo_run(tmp_path, seed) for seed in (0, 1)]
     assert [r.name for r in runs] == ["ppo-cnn-7x7-seed0", "ppo-cnn-7x7-seed1"]
+    group = run_record(runs[0]).run_group
+    assert re.fullmatch(r"ppo-cnn-7x7-[0-9a-f]{6}", group), group  # the experiment: its name and config digest
     for run in runs:
         session = sessions(run)[-1]
         rows = history(session)
@@ -35,13 +38,21 @@ def test_ppo_runs_log_global_step_their_own_sections_one_group_and_weights(tmp_p
         assert metrics_defined(session)["*"] == "global_step"
         logged = config(session)
         assert {"env", "ppo"} <= set(logged) and not {"dqn", "mappo", "league", "arena"} & set(logged)
-        assert run_record(run).run_group == "ppo-cnn-7x7"  # both seeds: one group to compare in
+        assert not {"runs_dir", "progress", "resume", "name", "wandb_group", "log_interval"} & set(logged)
+        assert run_record(run).run_group == group  # both seeds: one group to compare in
         for name in ("best.pt", "final.pt"):  # the model artifacts: weights, not the training state
             state = load_checkpoint(run / "checkpoints" / name)
             assert "policy" in state and "algo" not in state
         assert (run / "checkpoints" / "final.pt").stat().st_size < (run / "checkpoints" / "last.pt").stat().st_size
     again = ppo_run(tmp_path, 0)  # a rerun with the default name: a new folder, not a refusal
-    assert again.name == "ppo-cnn-7x7-seed0-2" and run_record(again).run_group == "ppo-cnn-7x7"
+    assert again.name == "ppo-cnn-7x7-seed0-2" and run_record(again).run_group == group
+    ppo = PPOConfig(num_envs=8, num_steps=16, num_minibatches=2, learning_rate=1e-3)  # another experiment
+    named = train(
+        TrainConfig(runs_dir=tmp_path, name="mine", env=EnvConfig(size=7), ppo=ppo, total_timesteps=256, **FAST)
+    )
+    assert run_record(named).run_group not in (group, "mine")  # named by the user: grouped by its config
+    short = [row for row in history(sessions(named)[-1]) if "episode/count" in row]
+    assert short and 1 <= short[-1]["episode/count"] < 8  # fewer episodes than a window: logged at the last row
 
 
 def test_mappo_logs_the_same_keys_as_ppo_and_its_own_sections(tmp_path):
