@@ -3,6 +3,7 @@ performance profiles, severity curves, the cross-play matrix and learning curves
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def plot_intervals(summary: dict, path: Path) -> Path:
     names = ("mean", "median", "iqm", "optimality_gap")
     rows = [(m, mode) for m in summary["methods"] for mode in summary["played_modes"][m]]
     colours = _colours(summary["methods"])
-    fig, axes = plt.subplots(1, 4, figsize=(12, 1.6 + 0.45 * len(rows)), sharey=True)
+    fig, axes = plt.subplots(1, 4, figsize=(12, 1.9 + 0.45 * len(rows)), sharey=True, layout="constrained")
     for ax, name in zip(axes, names, strict=True):
         for i, (m, mode) in enumerate(rows):
             agg = summary["aggregates"][m][mode][name]
@@ -59,11 +60,8 @@ def plot_intervals(summary: dict, path: Path) -> Path:
     axes[0].set_yticks(range(len(rows)), labels)
     single = [m for m, mode in rows if summary["aggregates"][m][mode]["runs"] == 1]
     note = "; one run (no interval): " + ", ".join(single) if single else ""
-    fig.suptitle(
-        f"Aggregates over runs × suites ({', '.join(summary['suites'])}), 95% stratified bootstrap CIs{note}",
-        fontsize=10,
-    )
-    fig.tight_layout()
+    title = f"Aggregates over runs × suites ({', '.join(summary['suites'])}), 95% stratified bootstrap CIs{note}"
+    fig.suptitle(textwrap.fill(title, 150), fontsize=10)  # wrapped: a long list of configurations stays inside
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

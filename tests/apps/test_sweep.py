@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -165,3 +166,25 @@ def test_time_to_target_ranks_by_the_median_and_counts_a_run_that_never_got_ther
     assert ranked[1]["reached"] == 2 and ranked[1]["runs"] == 3
     assert ranked[1]["seconds"][-1] == float("inf")
     assert time_to_target([{"label": "x", "target": None, "reached": None}]) == []
+
+
+def test_the_sweep_plot_keeps_a_long_title_inside_the_image(tmp_path):
+    """sweep.png's title lists the configurations with one run; with many it was cut at both edges."""
+    from PIL import Image
+
+    from mazearena.evaluation.plots import plot_intervals
+
+    methods = [f"learning_rate={lr},ent_coef={e},num_steps=128" for lr in (1e-4, 3e-4, 1e-3) for e in (0.0, 0.01)]
+    agg = {"low": 0.4, "high": 0.6, "value": 0.5, "runs": 1}
+    summary = {
+        "methods": methods,
+        "played_modes": {m: ["stochastic"] for m in methods},
+        "aggregates": {
+            m: {"stochastic": dict.fromkeys(("mean", "median", "iqm", "optimality_gap"), agg) | {"runs": 1}}
+            for m in methods
+        },
+        "suites": ["train", "test"],
+    }
+    image = np.asarray(Image.open(plot_intervals(summary, tmp_path / "sweep.png")).convert("L"))
+    border = np.concatenate([image[:3].ravel(), image[:, :3].ravel(), image[:, -3:].ravel()])
+    assert border.min() > 200, "something is drawn across the image's edge"  # white margins: nothing cut
