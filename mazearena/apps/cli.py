@@ -218,7 +218,7 @@ def sweep(cfg: SweepConfig) -> None:
 
     from mazearena.apps.sweep import sweep as run_sweep
 
-    out = run_sweep(cfg)
+    out = run_sweep(cfg, say=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
     result = json.loads((out / "sweep.json").read_text())
     table = Table(title=f"sweep {out.name}: configurations by IQM of success (train and held-out suites)")
     for col in ("rank", "configuration", "runs", "IQM (95% CI)"):

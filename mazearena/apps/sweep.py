@@ -21,6 +21,7 @@ import math
 import statistics
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -231,8 +232,9 @@ def _trainable(config: dict[str, Any]) -> None:
     )
 
 
-def sweep(cfg: SweepConfig) -> Path:
-    """Run the sweep ``cfg`` describes; returns its folder (which holds sweep.md/json/png)."""
+def sweep(cfg: SweepConfig, say: Callable[[str], None] | None = None, interval: float = 10.0) -> Path:
+    """Run the sweep ``cfg`` describes; returns its folder (which holds sweep.md/json/png). ``say``: where its
+    progress goes, every ``interval`` seconds (:class:`~mazearena.apps.sweep_progress.SweepProgress`)."""
     try:
         import ray
         from ray import tune
@@ -278,7 +280,14 @@ def sweep(cfg: SweepConfig) -> Path:
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
             ),
         )
-        tuner.fit()  # errors of trials are collected below, from the run folders
+        if say is None:
+            tuner.fit()  # errors of trials are collected below, from the run folders
+        else:
+            from mazearena.apps.sweep_progress import SweepProgress
+
+            say(f"[sweep] {len(trials)} trials in {sweep_dir}; progress every {interval:g} s")
+            with SweepProgress(trials, sweep_dir, say, interval):
+                tuner.fit()
     finally:
         if started:
             ray.shutdown()

@@ -66,12 +66,16 @@ def test_a_tiny_sweep_runs_trials_reports_a_crash_ranks_and_resumes(config, tmp_
     assert len(json.loads((sweep_dir / "sweep.json").read_text())["crashed"]) == 1
 
 
-def test_the_readme_sweep_with_wandb_offline_finishes_both_trials(config, tmp_path):
+def test_the_readme_sweep_with_wandb_offline_finishes_both_trials(config, tmp_path, capsys):
     """``--param ppo.learning_rate=3e-4,1e-3`` as the README shows it, W&B offline (the default): trial folders
-    keep their readable names, W&B gets valid artifact names, and both trials finish into one W&B group."""
+    keep their readable names, W&B gets valid artifact names, and both trials finish into one W&B group; the
+    sweep says how it goes and ends with its table."""
     pytest.importorskip("ray.tune")
     args = ["sweep", str(config), "--seeds", "1", "--param", "ppo.learning_rate=3e-4,1e-3", "--name", "lr"]
     assert main([*args, "--runs-dir", str(tmp_path), "--eval-episodes", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "[sweep] 2 trials in" in out and "[sweep] done learning_rate=0.001,seed=0: success train" in out
+    assert "[sweep] 2/2 trials done" in out and "configurations by IQM" in out
     result = json.loads((tmp_path / "lr" / "sweep.json").read_text())
     assert sorted(result["finished"]) == ["learning_rate=0.0003,seed=0", "learning_rate=0.001,seed=0"]
     assert not result["crashed"]
@@ -188,3 +192,25 @@ def test_the_sweep_plot_keeps_a_long_title_inside_the_image(tmp_path):
     image = np.asarray(Image.open(plot_intervals(summary, tmp_path / "sweep.png")).convert("L"))
     border = np.concatenate([image[:3].ravel(), image[:, :3].ravel(), image[:, -3:].ravel()])
     assert border.min() > 200, "something is drawn across the image's edge"  # white margins: nothing cut
+
+
+def test_sweep_progress_reads_each_trial_from_its_folder(tmp_path):
+    from mazearena.apps.sweep_progress import SweepProgress
+
+    trials = [{"trial": f"lr={k},seed=0", "config": {"total_timesteps": 1000}} for k in range(4)]
+    running, done, crashed = (tmp_path / t["trial"] for t in trials[:3])
+    for run, step in ((running, 400), (done, 1000), (crashed, 200)):
+        run.mkdir()
+        (run / "metrics.jsonl").write_text(json.dumps({"step": step, "eval/success_rate": 0.5}) + '\n{"step": 9')
+    (done / "trial.json").write_text(json.dumps({"success": {"train": 0.9, "test": 0.8}, "seconds": 12}))
+    (crashed / "error.txt").write_text("boom")
+    said: list[str] = []
+    progress = SweepProgress(trials, tmp_path, said.append, interval=60)
+    progress.report()
+    assert "[sweep] lr=0,seed=0: step 400/1,000 (40%), held-out 0.500" in said  # the torn last row is skipped
+    assert "[sweep] done lr=1,seed=0: success train 0.900, test 0.800 (12 s)" in said
+    assert any(line.startswith("[sweep] crashed lr=2,seed=0 at step 200") for line in said)
+    assert said[-1].startswith("[sweep] 1/4 trials done, 1 crashed; 1,600/4,000 steps (40%)")
+    said.clear()
+    progress.report()  # a finished trial is told once
+    assert not any("done lr=1" in line for line in said)
