@@ -15,7 +15,7 @@ from mazearena.apps.bench import BENCHMARKS
 from mazearena.apps.bench.peers import BenchConfig
 from mazearena.apps.demo import DemoConfig
 from mazearena.apps.export import ExportConfig
-from mazearena.apps.parse_errors import ParseError, one_line
+from mazearena.apps.parse_errors import ParseError, one_line, reflow_help
 from mazearena.apps.play import PlayConfig
 from mazearena.apps.sweep import SweepConfig
 from mazearena.apps.watch import WatchConfig
@@ -26,6 +26,7 @@ from mazearena.training.algorithms import team_algorithms
 from mazearena.training.config import SECTIONS, TrainConfig, load_config
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # piped output (make, CI logs): wide tables
+reflow_help()  # --help: paragraphs wrapped at the terminal's width, not at the source's line breaks
 
 
 def _progress() -> Progress:

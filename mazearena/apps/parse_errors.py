@@ -1,15 +1,18 @@
-"""Command-line parse errors in the one-line style of every other error (``mazearena CMD: error: ...``), in place of
-tyro's boxes: a bad flag value, an unknown option or command, a missing value, a config's own ``ValueError``.
+"""tyro's output in the style of the rest of the command line.
 
-tyro announces each failure to a hook before drawing its box (``tyro._errors.on_parse_error``, an experimental
+Parse errors come in the one-line style of every other error (``mazearena CMD: error: ...``) in place of tyro's
+boxes: a bad flag value, an unknown option or command, a missing value, a config's own ``ValueError``. tyro
+announces each failure to a hook before drawing its box (``tyro._errors.on_parse_error``, an experimental
 interface); the hook turns the event into one line. Should a later tyro change that interface, its boxes come back
-(still exit code 2): ``tests/apps/test_bad_input.py`` holds the one-line form on the tyro we install."""
+(still exit code 2): ``tests/apps/test_bad_input.py`` holds the one-line form on the tyro we install. Help text is
+reflowed (:func:`reflow_help`)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import difflib
+import re
 import typing
 from collections.abc import Iterator
 
@@ -111,3 +114,35 @@ def one_line(prog: str, args: list[str], config: type | None = None, commands: l
 
     with _errors.on_parse_error(hook):
         yield
+
+
+_LIST_ITEM = re.compile(r"^([-*•]|\d+[.)])\s")
+
+
+def join_lines(helptext: str) -> str:
+    """Help text as tyro should print it: each paragraph one line, for the terminal to wrap at its own width. The
+    line breaks of a docstring are its source's (tyro kept a break before every line that starts with other than a
+    letter, such as an indented one or a ````code```` span, so help broke mid-sentence); kept: blank lines between
+    paragraphs and the lines of a list."""
+    out: list[str] = []
+    for raw in helptext.split("\n"):
+        line = raw.strip()
+        if not line:
+            if out and out[-1] != "\n\n":
+                out.append("\n\n")
+        elif not out or out[-1] == "\n\n":
+            out.append(line)
+        else:
+            out.append(("\n" if _LIST_ITEM.match(line) else " ") + line)
+    return "".join(out).strip().replace("``", "`")  # reST's literal marks, as Markdown's
+
+
+def reflow_help() -> None:
+    """Have tyro join the lines of help text with :func:`join_lines` (its ``_strings.remove_single_line_breaks``,
+    an internal that every help text goes through); a tyro without it keeps its own."""
+    try:
+        from tyro import _strings
+    except ImportError:
+        return
+    if hasattr(_strings, "remove_single_line_breaks"):
+        _strings.remove_single_line_breaks = join_lines

@@ -116,3 +116,24 @@ def test_parse_errors_are_one_line_like_every_other_error(case, capsys):
     one_line_error(code, err, expected)
     assert not set(err) & set("╭│╰─"), err  # no box
     assert err.startswith("mazearena" + (f" {args[0]}" if args and args[0] != "evall" else "") + ": error:"), err
+
+
+def test_help_paragraphs_wrap_at_the_terminal_not_at_the_source_line_breaks():
+    import os
+    import subprocess
+    import sys
+
+    from mazearena.apps.parse_errors import join_lines
+
+    text = "Training algorithm: our ppo,\n    ``a2c`` or dqn\n    (the reference).\n\n    - one\n      more\n    - two"
+    assert join_lines(text) == "Training algorithm: our ppo, `a2c` or dqn (the reference).\n\n- one more\n- two"
+    env = os.environ | {"COLUMNS": "80"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mazearena", "train", "--help"], capture_output=True, text=True, env=env
+    )
+    lines = [line.strip("│ ") for line in done.stdout.splitlines()]
+    at = lines.index("--kind STR")
+    end = next(i for i in range(at + 1, len(lines)) if lines[i].startswith("--"))
+    kind = lines[at + 1 : end]
+    assert kind[0].startswith("What kind of task") and kind[-1].endswith("(default: auto)")
+    assert all(len(line) > 55 for line in kind[:-2]), kind  # every line filled: none broken mid-sentence
