@@ -408,32 +408,38 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
             )
         found = scenario(train_cfg.arena.heldout_name if cfg.levels == "test" else train_cfg.arena.scenario_name)
         explainer = TeamExplainer(policy, found.focal(found.arena_config()))
+    status: dict = {}
     try:
         for frame, result in arena_games(
-            train_cfg, policy, cfg.episodes, cfg.seed, test=cfg.levels == "test", greedy=cfg.greedy, explain=explainer
+            train_cfg,
+            policy,
+            cfg.episodes,
+            cfg.seed,
+            test=cfg.levels == "test",
+            greedy=cfg.greedy,
+            explain=explainer,
+            status=status,
         ):
-            if explainer is not None:
-                frame = _with_panel(frame, explainer.lines())
             if result is not None:
                 results.append(result)
+            lines = _arena_lines(train_cfg, status, results, cfg.episodes, result) + (
+                ["", *explainer.lines()] if explainer is not None else []
+            )
             if cfg.record is not None:
-                frames += [frame] * (4 if result is not None else 1)
+                frames += [_with_panel(frame, lines) if explainer is not None else frame] * (4 if result else 1)
                 continue
             if window is None:
                 from mazearena.envs.render import Window
 
-                window = Window("mazearena watch", (frame.shape[1], frame.shape[0]), fps=cfg.fps)
-            won = sum(r["success"] for r in results)
-            window.set_title(
-                f"mazearena watch  {train_cfg.arena.scenario_name}  game {len(results) + (result is None)}"
-                f"/{cfg.episodes}  won {won}"
-            )
-            window.show(frame)
-            controls = controls or Controls(window, None if explainer is None else explainer.next)
+                size = (frame.shape[1] + PANEL, max(frame.shape[0], PANEL_HEIGHT))
+                window = Window("mazearena watch", size, fps=cfg.fps)
+                controls = Controls(window, None if explainer is None else explainer.next)
+            window.set_title(f"mazearena watch  {train_cfg.arena.scenario_name}")
+            window.show(frame, lines + controls_lines(controls.paused), PANEL)
             while not controls.poll():  # paused until space or the right arrow
                 if window.closed:
                     return results
-                window.show(frame)
+                window.show(frame, lines + controls_lines(controls.paused), PANEL)
     finally:
         if window is not None:
             window.close()
@@ -442,6 +448,19 @@ def _watch_arena(cfg: WatchConfig, train_cfg, policy) -> list[dict]:
 
         write_video(frames, cfg.record, fps=cfg.fps)
     return results
+
+
+def _arena_lines(train_cfg, status: dict, results: list[dict], episodes: int, result: dict | None) -> list[str]:
+    """The arena panel: the game, its step, the learning team's return, the score (capture the flag), games won."""
+    won = sum(r["success"] for r in results)
+    lines = [train_cfg.arena.scenario_name, f"game {len(results) + (result is None)}/{episodes}, won {won}"]
+    if result is not None:
+        lines.append(f"game over: {'won' if result['success'] else 'not won'} in {result['length']} steps")
+    elif status:
+        lines += [f"step {status['step']}", f"team return {status['return']:.2f}"]
+        if status["mode"] == "ctf":
+            lines.append(f"score red {status['score'][0]}, blue {status['score'][1]}")
+    return lines
 
 
 VIEWERS = {TaskKind.MAZE: _watch_maze, TaskKind.ARENA: _watch_arena}

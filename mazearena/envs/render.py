@@ -74,13 +74,31 @@ def dots(frame: np.ndarray, cells: np.ndarray, tile: int, colour=ATTENTION_COLOU
     return out
 
 
+def wrap_lines(lines: list[str], fits) -> list[str]:
+    """``lines`` broken at spaces so that each piece ``fits(text)`` (a panel's width; a word too long alone stays
+    whole): nothing is cut off at the panel's edge."""
+    out = []
+    for line in lines:
+        words, current = line.split(" "), ""
+        for word in words:
+            joined = f"{current} {word}" if current else word
+            if current and not fits(joined):
+                out.append(current)
+                current = "  " + word  # a continued line, indented
+            else:
+                current = joined
+        out.append(current)
+    return out
+
+
 def panel_image(lines: list[str], width: int, height: int) -> np.ndarray:
-    """A side panel ``[height, width, 3]`` with ``lines`` of text, as the window draws it (for recordings)."""
+    """A side panel ``[height, width, 3]`` with ``lines`` of text, as the window draws it (for recordings); long
+    lines wrap within it."""
     from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (width, height), (24, 24, 28))
     draw = ImageDraw.Draw(image)
-    for i, line in enumerate(lines):
+    for i, line in enumerate(wrap_lines(lines, lambda text: draw.textlength(text) <= width - 20)):
         draw.text((10, 10 + 15 * i), line, fill=(230, 230, 230))
     return np.asarray(image)
 
@@ -187,7 +205,8 @@ class Window:
             if self._font is None:
                 pg.font.init()
                 self._font = pg.font.Font(None, 22)
-            for i, line in enumerate(panel):
+            fits = lambda text: self._font.size(text)[0] <= panel_width - 20  # noqa: E731
+            for i, line in enumerate(wrap_lines(panel, fits)):
                 text = self._font.render(line, True, (230, 230, 230))
                 self.screen.blit(text, (width - panel_width + 10, 10 + 22 * i))
         pg.display.flip()

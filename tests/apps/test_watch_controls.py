@@ -121,18 +121,19 @@ def test_explain_in_arenas_follows_the_selected_agent_and_tab_selects_the_next(
     )
     run = train(cfg)
     plain, explained = tmp_path / "plain.gif", tmp_path / "explain.gif"
-    watch(WatchConfig(run=run, episodes=1, seed=1, record=plain))
-    watch(WatchConfig(run=run, episodes=1, seed=1, record=explained, explain=True))
+    played = watch(WatchConfig(run=run, episodes=1, seed=1, record=plain))
+    assert watch(WatchConfig(run=run, episodes=1, seed=1, record=explained, explain=True)) == played  # the same game
     a, b = iio_read(plain), iio_read(explained)
     assert b.shape[2] == a.shape[2] + 250
-    game = b[:, : a.shape[1], : a.shape[2]]
-    assert len(game) == len(a)  # the same seed plays the same game, explained or not
-    assert sum(int((_tinted(g) & ~_tinted(f)).sum()) for g, f in zip(game, a, strict=True)) > 0  # saliency tints it
-    # in the window, Tab moves the explanation to the next agent of the team
+    game = b[:, : a.shape[1], : a.shape[2]]  # (a GIF merges equal frames: the panel's step keeps more apart)
+    assert sum(int(_tinted(g).sum()) for g in game) > sum(int(_tinted(f).sum()) for f in a)  # saliency tints it
+    # in the window, Tab moves the explanation to the next agent of the team; the panel shows the game and the keys
     panels = []
+    real = render.Window.show
 
     def show(self, frame, panel=None, panel_width=0):
-        panels.append(frame[:40, a.shape[2] :].copy())
+        real(self, frame, panel, panel_width)
+        panels.append(panel)
         if len(panels) == 2:
             self._pg.event.post(self._pg.event.Event(self._pg.KEYDOWN, key=self._pg.K_TAB))
         if len(panels) == 5:
@@ -140,7 +141,10 @@ def test_explain_in_arenas_follows_the_selected_agent_and_tab_selects_the_next(
 
     monkeypatch.setattr(render.Window, "show", show)
     watch(WatchConfig(run=run, episodes=1, seed=1, fps=100, explain=True))
-    assert not np.array_equal(panels[1], panels[3])  # "explaining red_0" became "explaining red_1"
+    first = next(line for line in panels[1] if line.startswith("explaining"))
+    assert first != next(line for line in panels[3] if line.startswith("explaining"))  # red_0, then red_1
+    assert {"game 1/1, won 0", "step 1", "space pause  +/- speed  Esc quit"} <= set(panels[1]), panels[1]
+    assert any(line.startswith("team return") for line in panels[1])
 
 
 def iio_read(path):
@@ -180,3 +184,24 @@ def test_watch_and_play_take_drawn_mazes_and_name_a_bad_one(run, tmp_path, monke
         WatchConfig(run=run, layout=str(bad))
     with pytest.raises(UserError, match="bad.txt:1:3"):
         PlayConfig(layout=str(bad), max_frames=1)
+
+
+def test_panel_text_wraps_inside_the_panel_in_the_window_and_in_recordings():
+    """The key hints and long panel lines were cut at the panel's right edge."""
+    long = "space pause  +/- speed  Esc quit  Tab next agent  and more words than the panel holds"
+    assert render.wrap_lines([long], lambda text: len(text) <= 30) == [
+        "space pause  +/- speed  Esc",
+        "  quit  Tab next agent  and",
+        "  more words than the panel",
+        "  holds",
+    ]
+    image = render.panel_image([long], 250, 120)
+    assert (image[:, -8:] == image[0, -1]).all()  # nothing drawn at the right edge
+    window = render.Window("test", (100 + 250, 200), fps=0)
+    try:
+        window.show(np.zeros((200, 100, 3), np.uint8), [long], 250)
+        screen = window._pg.surfarray.array3d(window.screen).transpose(1, 0, 2)
+        assert (screen[:, -8:] == (24, 24, 28)).all()  # the window's panel: the same
+        assert (screen[:, 110:340] != (24, 24, 28)).any()  # and the text is there
+    finally:
+        window.close()

@@ -388,11 +388,14 @@ def arena_games(
     test: bool = True,
     greedy: bool = False,
     explain=None,
+    status: dict | None = None,
 ):
     """Play ``episodes`` games of the run's scenario (``test``: its held-out twin on unseen arenas), one
     at a time; yields ``(frame, result)`` per frame, ``result`` being ``None`` until a game ends, then
     ``{"return", "length", "success", "winner"}`` (success: the learning team won; return summed over it).
-    ``explain(frame, env, obs, state, alive)``, if given, draws over each frame the team is about to act on."""
+    ``explain(frame, env, obs, state, alive)``, if given, draws over each frame the team is about to act on.
+    ``status``, if given, holds the game in play at each frame: ``step``, ``return`` (the learning team's so
+    far), ``score`` (red, blue) and ``mode``."""
     from mazearena.envs import arena_v0
 
     a = cfg.arena
@@ -422,6 +425,9 @@ def arena_games(
                 alive = torch.tensor([[n in obs for n in names]], device=cfg.device)
                 stacked = _stack([obs.get(n) for n in names], cfg.device)
                 frame = env.render()
+                if status is not None:
+                    score = env.engine.score[0].tolist()
+                    status |= {"step": length, "return": ret, "score": score, "mode": env.config.mode.value}
                 yield (frame if explain is None else explain(frame, env, stacked, state, alive)), None
                 actions, state = actor.act(stacked, state, alive)
                 actions = actions[0]
