@@ -5,6 +5,7 @@ Observations are numpy arrays, as the Gymnasium API expects; the rules live in :
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -29,12 +30,39 @@ def make_config(kwargs: dict[str, Any]) -> MazeConfig:
     return MazeConfig(**kwargs)
 
 
+class OneHotPlanes(gym.spaces.MultiBinary):
+    """The one-hot planes (int8 0/1, ``[C, V, V]`` or channels last): a ``MultiBinary`` to every client (not an
+    image, so Stable-Baselines3's checker and CNN defaults do not take it for one, which they would a 3-D ``Box``),
+    of its own class so that TorchRL, whose conversion of ``MultiBinary`` reads only one dimension, gets the
+    conversion :func:`register_torchrl` gives it: a ``Binary`` spec of the planes' shape."""
+
+
+_TORCHRL = []  # the TorchRL Gym layer that knows OneHotPlanes, once told
+
+
+def register_torchrl() -> None:
+    """Teach TorchRL :class:`OneHotPlanes` where TorchRL's Gym layer is loaded (``GymEnv("mazearena/Maze-v0")``
+    and ``GymWrapper`` convert the space after making the env, which calls this); nothing to do without it."""
+    gym_layer = sys.modules.get("torchrl.envs.libs.gym")
+    register = getattr(gym_layer, "register_gym_spec_conversion", None)
+    if register is None or gym_layer in _TORCHRL:
+        return
+
+    @register(OneHotPlanes)
+    def _planes(spec, dtype=None, device=None, **_):
+        from torchrl.data import Binary
+
+        return Binary(shape=spec.shape, device=device, dtype=torch.int8)
+
+    _TORCHRL.append(gym_layer)
+
+
 def observation_space(config: MazeConfig) -> gym.spaces.Box | gym.spaces.MultiBinary:
-    """``rgb`` is an image (a uint8 ``Box`` of 0..255); the one-hot planes are ``MultiBinary`` (int8 0/1): not
-    an image, so image checkers (Stable-Baselines3's) and CNN defaults do not take them for one."""
+    """``rgb`` is an image (a uint8 ``Box`` of 0..255); the one-hot planes are :class:`OneHotPlanes`."""
     if config.obs_mode is MazeObsMode.RGB:
         return gym.spaces.Box(0, 255, config.obs_shape, dtype=np.uint8)
-    return gym.spaces.MultiBinary(config.obs_shape)
+    register_torchrl()
+    return OneHotPlanes(config.obs_shape)
 
 
 def as_declared(obs: Any, config: MazeConfig) -> Any:

@@ -1,10 +1,11 @@
-"""TorchRL and RLlib, the recipes the README gives. Both are heavy and pin their own torch and gymnasium ranges,
-so they are not in ``dev``: these tests skip unless the library is installed (a separate environment with
-``pip install -e . torchrl`` or ``ray[rllib]`` and pytest runs them)."""
+"""TorchRL and RLlib, the calls the README gives. TorchRL is in the ``interop`` extra (and so in ``dev``): its tests
+run in the default suite. RLlib is heavy and pins its own ranges: its tests skip unless it is installed (a separate
+environment with ``pip install -e . ray[rllib]`` and pytest runs them)."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 import mazearena
 from mazearena.envs import arena_v0
@@ -37,16 +38,22 @@ def test_torchrl_on_the_torch_vector_env(torchrl):
     assert td.batch_size == (4, 100) and td["next", "reward"].min() >= 0
 
 
-def test_torchrl_on_single_envs(torchrl):
+@pytest.mark.parametrize("env_id", ["mazearena/Maze-v0", "mazearena/MazeMemory-v0"])
+@pytest.mark.parametrize("options", [{}, {"obs_mode": "full"}, {"obs_layout": "hwc"}, {"obs_mode": "rgb"}])
+def test_torchrl_on_single_envs_as_a_torchrl_user_types_it(torchrl, env_id, options):
+    """``GymEnv("mazearena/Maze-v0")``: the one-hot planes (an N-D MultiBinary, which TorchRL's own conversion
+    reads as 1-D) become a Binary spec of their shape, int8 as the env hands them out."""
     from torchrl.envs import GymEnv, GymWrapper, SerialEnv
 
-    rollout_checked(GymEnv("mazearena/Maze-v0", size=7, obs_mode="rgb"), 50)
-
-    def planes():  # TorchRL converts only 1-D MultiBinary spaces; a Box of 0..1 it takes
-        return GymWrapper(gym.wrappers.DtypeObservation(gym.make("mazearena/Maze-v0", size=7), np.uint8))
-
-    assert rollout_checked(planes(), 50).batch_size == (50,)
-    assert rollout_checked(SerialEnv(2, planes), 50).batch_size == (2, 50)
+    td = rollout_checked(GymEnv(env_id, **options), 50)
+    obs = td["pixels" if options.get("obs_mode") == "rgb" else "observation"]  # TorchRL's name for images
+    assert td.batch_size == (50,) and obs.shape[1:] == gym.make(env_id, **options).observation_space.shape
+    assert obs.dtype == (torch.uint8 if options.get("obs_mode") == "rgb" else torch.int8)
+    assert rollout_checked(GymWrapper(gym.make(env_id, **options)), 20).batch_size == (20,)
+    assert rollout_checked(SerialEnv(2, lambda: GymEnv(env_id, **options)), 20).batch_size == (2, 20)
+    # the recipe given before the plain call worked keeps working
+    planes = GymWrapper(gym.wrappers.DtypeObservation(gym.make(env_id, **options), np.uint8))
+    assert rollout_checked(planes, 20).batch_size == (20,)
 
 
 @pytest.mark.parametrize(
