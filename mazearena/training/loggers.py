@@ -183,6 +183,12 @@ class ConsoleProgress:
             self._bar.stop()
 
 
+def _run_name(folder: str, seed) -> str:
+    """A W&B run's name: its folder's, which tells the seeds of a group apart (``ppo-cnn-9x9-seed1``); a folder
+    named otherwise gets its seed beside it (``mine (seed 1)``)."""
+    return folder if seed is None or re.search(rf"seed[-_=]?{seed}\b", folder) else f"{folder} (seed {seed})"
+
+
 class Logger:
     """Metrics, videos and checkpoints of one run, to every sink that is switched on."""
 
@@ -246,7 +252,7 @@ class Logger:
             resume="allow",
             mode=mode,
             dir=str(self.run_dir),
-            name=self.run_dir.name,
+            name=_run_name(self.run_dir.name, config.get("seed")),
             settings=wandb.Settings(silent=True, console="off"),
         )
         run.define_metric("global_step")  # env steps (game steps on arenas): the x-axis of every metric

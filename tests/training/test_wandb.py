@@ -51,6 +51,7 @@ def test_ppo_runs_log_global_step_their_own_sections_one_group_and_weights(tmp_p
         TrainConfig(runs_dir=tmp_path, name="mine", env=EnvConfig(size=7), ppo=ppo, total_timesteps=256, **FAST)
     )
     assert run_record(named).run_group not in (group, "mine")  # named by the user: grouped by its config
+    assert run_record(named).display_name == "mine (seed 0)" and run_record(runs[1]).display_name == runs[1].name
     short = [row for row in history(sessions(named)[-1]) if "episode/count" in row]
     assert short and 1 <= short[-1]["episode/count"] < 8  # fewer episodes than a window: logged at the last row
 
