@@ -14,10 +14,12 @@ unfinished ones from their last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
 import math
+import os
 import statistics
 import time
 import traceback
@@ -286,13 +288,26 @@ def sweep(cfg: SweepConfig, say: Callable[[str], None] | None = None, interval: 
             from mazearena.apps.sweep_progress import SweepProgress
 
             say(f"[sweep] {len(trials)} trials in {sweep_dir}; progress every {interval:g} s")
-            with SweepProgress(trials, sweep_dir, say, interval):
+            quiet = {"RAY_AIR_NEW_OUTPUT": "0"}  # Tune's newer output prints its own table whatever the verbosity
+            with SweepProgress(trials, sweep_dir, say, interval), _environ(quiet):
                 tuner.fit()
     finally:
         if started:
             ray.shutdown()
     write_summary(sweep_dir, trials)
     return sweep_dir
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    """``values`` set in the environment for the block (those the user set are kept), then undone."""
+    added = {k: v for k, v in values.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 def time_to_target(done: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -76,6 +76,7 @@ def test_the_readme_sweep_with_wandb_offline_finishes_both_trials(config, tmp_pa
     out = capsys.readouterr().out
     assert "[sweep] 2 trials in" in out and "[sweep] done learning_rate=0.001,seed=0: success train" in out
     assert "[sweep] 2/2 trials done" in out and "configurations by IQM" in out
+    assert "Configuration for experiment" not in out  # Ray Tune's own table, printed whatever the verbosity
     result = json.loads((tmp_path / "lr" / "sweep.json").read_text())
     assert sorted(result["finished"]) == ["learning_rate=0.0003,seed=0", "learning_rate=0.001,seed=0"]
     assert not result["crashed"]
