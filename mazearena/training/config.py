@@ -407,15 +407,25 @@ BOOKKEEPING = (
 )
 """Fields that change where and how a run is kept, shown and logged, never what it learns."""
 
-EXTENSIBLE = (
-    "seed",
+RESUME_OPTIONS = (
     "total_timesteps",
     "stop_at_success",
     "stop_at_win_rate",
     "stop_on_lower_bound",
+    "checkpoint_every",
     "eval_every",
     "eval_episodes",
+    "video_episodes",
+    "video_every",
+    "keep_snapshots",
+    "wandb_mode",
+    "tensorboard",
+    "log_interval",
 )
+"""What ``--resume`` applies from the command line (the rest of a run's config is fixed: a given option that
+would change it is refused)."""
+
+EXTENSIBLE = ("seed", *RESUME_OPTIONS)
 """Left out of the group's digest: the seed, and what ``--resume`` may change (a run extended stays in its group)."""
 
 ALGORITHM_SECTIONS = config_sections()

@@ -23,7 +23,7 @@ from mazearena.checks import UserError, check_device, require
 from mazearena.training import loading
 from mazearena.training.algorithms import algorithm
 from mazearena.training.checkpoint import CheckpointError, load_checkpoint, previous_path, remove_partial_writes
-from mazearena.training.config import TrainConfig, load_config, save_config
+from mazearena.training.config import RESUME_OPTIONS, TrainConfig, load_config, save_config
 from mazearena.training.loading import fits
 from mazearena.training.loggers import check_wandb, read_metrics, write_metrics
 
@@ -102,25 +102,6 @@ class RunStart:
     lock: RunLock
     history: list[dict] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-
-
-RESUME_OPTIONS = (
-    "total_timesteps",
-    "stop_at_success",
-    "stop_at_win_rate",
-    "stop_on_lower_bound",
-    "checkpoint_every",
-    "eval_every",
-    "eval_episodes",
-    "video_episodes",
-    "video_every",
-    "keep_snapshots",
-    "wandb_mode",
-    "tensorboard",
-    "log_interval",
-)
-"""What ``--resume`` applies from the command line (the rest of a run's config is fixed: a given option that
-would change it is refused)."""
 
 
 def preflight(cfg: TrainConfig) -> None:
